@@ -1,0 +1,522 @@
+//! History types: what a run recorded, op by op.
+//!
+//! Jepsen's vocabulary: every client op is an `invoke` followed by exactly one completion,
+//! `ok` (it took effect, with what it returned), `fail` (it certainly did not take effect) or
+//! `info` (we do not know: a timeout or a lost connection). Nemesis ops (fault start/stop) live
+//! in the same history so that checkers and charts can attribute anomalies to fault windows.
+//!
+//! Times are nanoseconds on one monotonic clock of the harness process (`time_ns`), so two ops
+//! can be compared without trusting any node's wall clock.
+//!
+//! Ops are typed: `f` says what was called, `value` what was passed (on invoke) or returned (on
+//! completion). A *denied* acquire or a *refused* release is an `ok` op whose value says so
+//! (`Denied`, `NotHeld`): it is an observation about the lock, not Jepsen's `fail`.
+//!
+//! On disk a history is JSON lines (`history.jsonl`), one [`Op`] per line, written as it happens.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Nanoseconds on the harness's monotonic clock, counted from the start of the run.
+pub type Nanos = u64;
+
+/// Who performed an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Process {
+    /// A client, numbered from 0.
+    Client(u32),
+    /// The fault injector.
+    Nemesis,
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Process::Client(c) => write!(f, "client {c}"),
+            Process::Nemesis => write!(f, "nemesis"),
+        }
+    }
+}
+
+/// Jepsen's op types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    Invoke,
+    /// Completed and took effect; the value says what it returned (including denials).
+    Ok,
+    /// Certainly did not take effect; tells nothing about the object.
+    Fail,
+    /// Unknown whether it took effect (timeout, lost connection).
+    Info,
+}
+
+/// What was called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum F {
+    /// Lock acquire (single node or Redlock).
+    Acquire,
+    /// Lock release.
+    Release,
+    /// Lease extension.
+    Extend,
+    /// Read of the protected resource (or of a register/counter).
+    Read,
+    /// Write of the protected resource (or of a register).
+    Write,
+    /// Counter increment.
+    Add,
+    /// Compare-and-set.
+    Cas,
+    /// Rate-limiter request.
+    Request,
+    /// Nemesis: a fault begins.
+    Start,
+    /// Nemesis: a fault ends (healed).
+    Stop,
+    /// A final read taken after all clients stopped (counter state at the end of the run).
+    Final,
+}
+
+/// A lock grant as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Fencing token issued with the grant (grows with every grant on its counter).
+    pub fence: u64,
+    /// Random per-grant token the lock stores as the key's value.
+    pub token: String,
+    /// The end of validity the client computed: start of the acquire + ttl − drift margin
+    /// (Redlock: − elapsed as well), on the harness's monotonic clock.
+    pub validity_end_ns: Nanos,
+}
+
+/// A fault as recorded by the nemesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Fault kind, e.g. `gc-pause`, `partition`, `latency`, `clock-jump`, `node-pause`, `crash`.
+    pub kind: String,
+    /// What it hits, in words a report can show (`client 2`, `n1,n2 | n3,n4,n5`).
+    pub target: String,
+    /// Pairs a start with its stop.
+    pub id: u64,
+    /// Free-form detail (`pause 1500ms`, `+10s`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// An op's payload: arguments on invoke, result on completion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Value {
+    /// No payload.
+    None,
+    /// Acquire/extend arguments.
+    Lease { key: String, ttl_ms: u64 },
+    /// Release/extend argument: the grant being released or extended.
+    Held { key: String, fence: u64 },
+    /// Acquire granted.
+    Granted(Grant),
+    /// Acquire denied: the lock was held by someone (an observation, not a failure).
+    Denied,
+    /// Release took effect (deleted a key).
+    Released,
+    /// Release refused: the key was not ours (compare-and-delete saw another token or none).
+    NotHeld,
+    /// Extension granted with a new validity end.
+    Extended { validity_end_ns: Nanos },
+    /// Resource access (invoke): the token presented (None = unfenced client without token).
+    Access {
+        fence: Option<u64>,
+        /// For writes, the value written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        write: Option<i64>,
+    },
+    /// Resource access accepted; for reads the value read.
+    Accepted { value: i64 },
+    /// Resource access rejected by fencing: the highest token the resource had seen.
+    Rejected { highest: u64 },
+    /// A plain integer (register write/read, counter add/read).
+    Int(i64),
+    /// Compare-and-set arguments.
+    CasArgs { from: i64, to: i64 },
+    /// Rate-limiter decision.
+    Admitted(bool),
+    /// Nemesis fault.
+    Fault(Fault),
+    /// Why an op failed or is indeterminate.
+    Error(String),
+}
+
+/// One event of a history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history, 0-based, strictly increasing.
+    pub index: u64,
+    /// Monotonic nanoseconds since the start of the run.
+    pub time_ns: Nanos,
+    pub process: Process,
+    #[serde(rename = "type")]
+    pub kind: OpKind,
+    pub f: F,
+    pub value: Value,
+}
+
+impl Op {
+    pub fn is_invoke(&self) -> bool {
+        self.kind == OpKind::Invoke
+    }
+}
+
+/// A whole history, in index order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub ops: Vec<Op>,
+}
+
+/// An invocation paired with its completion (if the history has one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub process: Process,
+    pub f: F,
+    pub invoke: Op,
+    /// `None` when the history ended before the op completed (same meaning as `info`).
+    pub completion: Option<Op>,
+}
+
+impl Call {
+    pub fn invoke_ns(&self) -> Nanos {
+        self.invoke.time_ns
+    }
+    /// Completion time, or `None` for an op that never completed.
+    pub fn complete_ns(&self) -> Option<Nanos> {
+        self.completion.as_ref().map(|c| c.time_ns)
+    }
+    pub fn outcome(&self) -> OpKind {
+        self.completion.as_ref().map_or(OpKind::Info, |c| c.kind)
+    }
+    pub fn result(&self) -> Option<&Value> {
+        self.completion.as_ref().map(|c| &c.value)
+    }
+}
+
+/// A history that cannot be a history: an error, never a verdict.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MalformedHistory {
+    #[error("op index {index} at position {position} is out of order (expected > {previous}); indexes must strictly increase")]
+    IndexOrder {
+        position: usize,
+        index: u64,
+        previous: u64,
+    },
+    #[error("op {index}: time {time_ns} ns goes back in time (previous op at {previous_ns} ns); times are monotonic")]
+    TimeOrder {
+        index: u64,
+        time_ns: Nanos,
+        previous_ns: Nanos,
+    },
+    #[error("op {index}: {process} completes an op it never invoked")]
+    CompletionWithoutInvoke { index: u64, process: Process },
+    #[error("op {index}: {process} invokes while its op {pending} is still open; a process does one op at a time")]
+    DoubleInvoke {
+        index: u64,
+        process: Process,
+        pending: u64,
+    },
+    #[error("op {index}: completion `{completion:?}` does not match invocation `{invoke:?}` of {process}")]
+    MismatchedCompletion {
+        index: u64,
+        process: Process,
+        invoke: F,
+        completion: F,
+    },
+}
+
+impl History {
+    pub fn new(ops: Vec<Op>) -> Self {
+        History { ops }
+    }
+
+    /// Checks the shape of the history: increasing indexes, monotonic times, every completion
+    /// after an invocation of the same process and function. Nemesis ops are exempt from the
+    /// pairing rule (starts and stops pair by fault id, not by process).
+    pub fn validate(&self) -> Result<(), MalformedHistory> {
+        let mut previous: Option<&Op> = None;
+        let mut open: std::collections::HashMap<Process, &Op> = Default::default();
+        for (position, op) in self.ops.iter().enumerate() {
+            if let Some(p) = previous {
+                if op.index <= p.index {
+                    return Err(MalformedHistory::IndexOrder {
+                        position,
+                        index: op.index,
+                        previous: p.index,
+                    });
+                }
+                if op.time_ns < p.time_ns {
+                    return Err(MalformedHistory::TimeOrder {
+                        index: op.index,
+                        time_ns: op.time_ns,
+                        previous_ns: p.time_ns,
+                    });
+                }
+            }
+            previous = Some(op);
+            if op.process == Process::Nemesis {
+                continue;
+            }
+            match op.kind {
+                OpKind::Invoke => {
+                    if let Some(pending) = open.insert(op.process, op) {
+                        return Err(MalformedHistory::DoubleInvoke {
+                            index: op.index,
+                            process: op.process,
+                            pending: pending.index,
+                        });
+                    }
+                }
+                _ => match open.remove(&op.process) {
+                    None => {
+                        return Err(MalformedHistory::CompletionWithoutInvoke {
+                            index: op.index,
+                            process: op.process,
+                        })
+                    }
+                    Some(inv) if inv.f != op.f => {
+                        return Err(MalformedHistory::MismatchedCompletion {
+                            index: op.index,
+                            process: op.process,
+                            invoke: inv.f,
+                            completion: op.f,
+                        })
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Pairs every client invocation with its completion, in invocation order. Ops still open at
+    /// the end of the history get `completion: None`. Assumes [`History::validate`] passed.
+    pub fn calls(&self) -> Vec<Call> {
+        let mut calls: Vec<Call> = Vec::new();
+        let mut open: std::collections::HashMap<Process, usize> = Default::default();
+        for op in &self.ops {
+            if op.process == Process::Nemesis {
+                continue;
+            }
+            if op.kind == OpKind::Invoke {
+                open.insert(op.process, calls.len());
+                calls.push(Call {
+                    process: op.process,
+                    f: op.f,
+                    invoke: op.clone(),
+                    completion: None,
+                });
+            } else if let Some(i) = open.remove(&op.process) {
+                calls[i].completion = Some(op.clone());
+            }
+        }
+        calls
+    }
+
+    /// Fault windows: each nemesis start paired with its stop by fault id. A fault never stopped
+    /// runs to the end of the history.
+    pub fn fault_windows(&self) -> Vec<FaultWindow> {
+        let end = self.ops.last().map_or(0, |o| o.time_ns);
+        let mut windows: Vec<FaultWindow> = Vec::new();
+        for op in &self.ops {
+            if op.process != Process::Nemesis {
+                continue;
+            }
+            let Value::Fault(fault) = &op.value else {
+                continue;
+            };
+            match op.f {
+                F::Start => windows.push(FaultWindow {
+                    fault: fault.clone(),
+                    start_ns: op.time_ns,
+                    stop_ns: end,
+                    healed: false,
+                }),
+                F::Stop => {
+                    if let Some(w) = windows
+                        .iter_mut()
+                        .rev()
+                        .find(|w| w.fault.id == fault.id && !w.healed)
+                    {
+                        w.stop_ns = op.time_ns;
+                        w.healed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        windows
+    }
+}
+
+/// A fault's active interval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    pub fault: Fault,
+    pub start_ns: Nanos,
+    pub stop_ns: Nanos,
+    /// False when the history ended before the stop was recorded.
+    pub healed: bool,
+}
+
+/// Errors reading a history file.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Malformed {
+        file: String,
+        source: MalformedHistory,
+    },
+}
+
+/// A history read from JSON lines, with what could not be read.
+#[derive(Debug)]
+pub struct ReadHistory {
+    pub history: History,
+    /// A last line cut short (the harness was killed mid-write): its line number. Everything
+    /// before it was read.
+    pub torn_last_line: Option<usize>,
+}
+
+/// Parses `history.jsonl`. A malformed line in the middle is an error naming file and line; a
+/// malformed *last* line without a trailing newline is a torn write (reported, not an error).
+pub fn parse_jsonl(file: &str, text: &str) -> Result<ReadHistory, ParseError> {
+    let mut ops = Vec::new();
+    let mut torn_last_line = None;
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Op>(line) {
+            Ok(op) => ops.push(op),
+            Err(e) if i + 1 == lines.len() && !complete => {
+                let _ = e;
+                torn_last_line = Some(i + 1);
+            }
+            Err(e) => {
+                return Err(ParseError::Line {
+                    file: file.to_string(),
+                    line: i + 1,
+                    message: format!("not a history op ({e}); each line must be one JSON op as fencepost writes them"),
+                })
+            }
+        }
+    }
+    let history = History::new(ops);
+    history.validate().map_err(|source| ParseError::Malformed {
+        file: file.to_string(),
+        source,
+    })?;
+    Ok(ReadHistory {
+        history,
+        torn_last_line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(index: u64, time_ns: u64, c: u32, kind: OpKind, f: F, value: Value) -> Op {
+        Op {
+            index,
+            time_ns,
+            process: Process::Client(c),
+            kind,
+            f,
+            value,
+        }
+    }
+
+    #[test]
+    fn roundtrips_json_lines() {
+        let ops = vec![
+            op(
+                0,
+                10,
+                0,
+                OpKind::Invoke,
+                F::Acquire,
+                Value::Lease {
+                    key: "k".into(),
+                    ttl_ms: 100,
+                },
+            ),
+            op(
+                1,
+                20,
+                0,
+                OpKind::Ok,
+                F::Acquire,
+                Value::Granted(Grant {
+                    fence: 1,
+                    token: "t".into(),
+                    validity_end_ns: 90,
+                }),
+            ),
+        ];
+        let text: String = ops
+            .iter()
+            .map(|o| serde_json::to_string(o).unwrap() + "\n")
+            .collect();
+        let read = parse_jsonl("h", &text).unwrap();
+        assert_eq!(read.history.ops, ops);
+        assert_eq!(read.torn_last_line, None);
+    }
+
+    #[test]
+    fn torn_last_line_is_reported_not_fatal() {
+        let first =
+            serde_json::to_string(&op(0, 1, 0, OpKind::Invoke, F::Read, Value::None)).unwrap();
+        let text = format!("{first}\n{{\"index\":1,\"ti");
+        let read = parse_jsonl("h", &text).unwrap();
+        assert_eq!(read.history.ops.len(), 1);
+        assert_eq!(read.torn_last_line, Some(2));
+    }
+
+    #[test]
+    fn bad_middle_line_names_the_line() {
+        let first =
+            serde_json::to_string(&op(0, 1, 0, OpKind::Invoke, F::Read, Value::None)).unwrap();
+        let text = format!("{first}\nnot json\n{first}\n");
+        let err = parse_jsonl("h.jsonl", &text).unwrap_err().to_string();
+        assert!(err.starts_with("h.jsonl:2:"), "{err}");
+    }
+
+    #[test]
+    fn completion_without_invoke_is_malformed() {
+        let h = History::new(vec![op(0, 1, 0, OpKind::Ok, F::Read, Value::Int(1))]);
+        assert!(matches!(
+            h.validate(),
+            Err(MalformedHistory::CompletionWithoutInvoke { .. })
+        ));
+    }
+
+    #[test]
+    fn out_of_order_indexes_are_malformed() {
+        let h = History::new(vec![
+            op(1, 1, 0, OpKind::Invoke, F::Read, Value::None),
+            op(1, 2, 0, OpKind::Ok, F::Read, Value::Int(1)),
+        ]);
+        assert!(matches!(
+            h.validate(),
+            Err(MalformedHistory::IndexOrder { .. })
+        ));
+    }
+}
