@@ -2,12 +2,21 @@
 //!
 //! No tokio, no Redis, no file system beyond parsing text handed in: every checker can be re-run
 //! offline on a saved run (`fencepost check RUN_DIR`).
+//!
+//! - [`exclusion`]: lease-aware mutual exclusion over the clients' critical spans.
+//! - [`fencing`]: accesses the resource accepted out of token order, and those it prevented.
+//! - [`lost_updates`]: increments overwritten at the resource, end to end.
 
+pub mod exclusion;
+pub mod fencing;
 pub mod history;
+pub mod lost_updates;
+pub mod resource_log;
 pub mod verdict;
 
 pub use history::{
     Call, Fault, FaultWindow, Grant, History, MalformedHistory, Nanos, Op, OpKind, Process, Value,
     F,
 };
+pub use resource_log::{Access, AccessOp, ResourceLog};
 pub use verdict::Validity;
