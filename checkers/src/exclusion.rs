@@ -76,6 +76,8 @@ pub struct ForeignRelease {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExclusionReport {
     pub grants: usize,
+    /// Every critical span (not stored in results: charts rebuild them from the history).
+    #[serde(skip)]
     pub spans: Vec<Span>,
     pub overlaps: Vec<Overlap>,
     pub late_accesses: Vec<LateAccess>,

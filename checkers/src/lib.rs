@@ -6,12 +6,16 @@
 //! - [`exclusion`]: lease-aware mutual exclusion over the clients' critical spans.
 //! - [`fencing`]: accesses the resource accepted out of token order, and those it prevented.
 //! - [`lost_updates`]: increments overwritten at the resource, end to end.
+//! - [`run`]: all of them over one run, merged into one verdict.
 
 pub mod exclusion;
 pub mod fencing;
 pub mod history;
+pub mod linearizable;
 pub mod lost_updates;
+pub mod model;
 pub mod resource_log;
+pub mod run;
 pub mod verdict;
 
 pub use history::{

@@ -1,0 +1,388 @@
+//! Linearizability checking: is there one order of the ops, consistent with real time, in which
+//! the model explains every return?
+//!
+//! # The ideas, and why each is sound
+//!
+//! **Just-in-time linearization, one sweep** (Lowe, "Testing for linearizability", 2017; the
+//! `linear` algorithm of Knossos). Instead of Wing–Gong–Lowe's depth-first search over which op to
+//! linearize next, with backtracking over a cache of (linearized set, state), we walk the
+//! history's events in order and keep the set of *configurations* a linearization could be in:
+//! a model state plus the invoked ops not yet linearized. An invocation adds the op to every
+//! configuration. A return of op `x` forces `x`: each configuration that has not linearized it
+//! yet tries every order of its pending state-changing ops that ends with `x` (its *closure*),
+//! and the configurations right after `x` form the new set. If none survives, no linearization
+//! exists (every linearization, cut at `x`'s return, is one of the configurations we kept, so an
+//! empty set means there is none): the history is `Illegal` and `x` is the op that cannot be
+//! linearized. Ops are never linearized before they are invoked, and an op is linearized before
+//! its return, so real-time order holds by construction. The sweep decides in one pass; there is
+//! no exponential backtracking over an unlucky choice made early.
+//!
+//! **Observers are placed greedily, never branched on.** An op whose return cannot change the
+//! state — a denied acquire, a refused release, a read — is linearized the moment the current
+//! state satisfies it (at its invocation, or after any later step). Sound and complete: take any
+//! linearization that places such an op later; remove it from there (the state sequence is
+//! unchanged, as it changes nothing) and put it at the earlier point where it already fits; every
+//! op that had to follow it still does, and the ops that had to precede it returned before it was
+//! invoked, so were already linearized. Hence thousands of denials in flight cost a scan, not a
+//! power set: this is where Porcupine, which caches every subset of commuting failed acquires as
+//! its own state, runs out of memory.
+//!
+//! **Dominance instead of plain caching.** Configurations with the same state and the same pending
+//! known-return ops are compared on what they may still do (`info` ops not yet used) and what they
+//! still owe (unsatisfied observations); one with at least the options and at most the debts
+//! dominates, and the dominated one is dropped (see `frontier`). Exact duplicates are the special
+//! case.
+//!
+//! **`info` ops are interchangeable by value.** An op whose return is unknown may take effect any
+//! time after its invocation, or never: it is never forced, only optionally linearized in a
+//! closure. Two such ops with the same call (two timed-out `acquire`s by client 3, two `add 1`s)
+//! are indistinguishable once both are invoked — neither has a return deadline — so a
+//! configuration keeps a count per distinct call rather than a set of op ids. Without this,
+//! k timed-out acquires by one client would make 2^k configurations that differ only in names.
+//! Unknown-return ops that can change nothing (reads) are dropped up front; `fail` ops never
+//! took effect and are dropped by the readers.
+//!
+//! **P-compositionality.** Linearizability is local (Herlihy & Wing): a history is linearizable
+//! iff each object's sub-history is. Independent keys (a lock per key, Jepsen's `independent`
+//! tuples) are separate partitions, checked in parallel on `std::thread::scope`; the first
+//! `Illegal` partition stops the others.
+//!
+//! **A budget, not a hang.** The search checks its deadline and its memory estimate (the trail
+//! arena plus the live configurations, summed over threads) every 1,024 steps and ends in
+//! `Unknown` when either runs out.
+//!
+//! **Witness.** On `Illegal`, the search re-runs the last closure and keeps its deepest
+//! configuration: the longest linearizable prefix found, the state it leaves, the ops still in
+//! flight, and the op that cannot be linearized. Prefixes are stored as a shared arena of
+//! (op, parent) nodes, so configurations share their common past.
+
+mod frontier;
+mod search;
+
+pub mod generate;
+pub mod read;
+
+#[cfg(test)]
+mod brute;
+#[cfg(test)]
+mod tests;
+
+use crate::history::Process;
+use crate::model::Model;
+use search::{Found, GaveUp, Search, Shared};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+//pub use read::{check_history, check_text, CheckError, Report, SourceFormat};
+
+/// One call as the search sees it: the typed op, its return (if known), and where its invocation
+/// and completion stand in the history's total order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation<O, R> {
+    pub op: O,
+    /// `None`: unknown whether it took effect (`info`, or never completed).
+    pub ret: Option<R>,
+    pub process: Process,
+    /// Position of the invocation in the history (fencepost: the op's `index`).
+    pub invoke_index: u64,
+    /// Position of the completion; required when `ret` is known.
+    pub complete_index: Option<u64>,
+}
+
+/// The ops on one independent object (e.g. one lock key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition<O, R> {
+    /// `None` for a history of one object.
+    pub key: Option<String>,
+    pub ops: Vec<Operation<O, R>>,
+}
+
+/// How long and how much memory the search may take before answering `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    pub time_ms: u64,
+    pub memory_mb: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            time_ms: 10_000,
+            memory_mb: 384,
+        }
+    }
+}
+
+/// The verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Linearizability {
+    /// A linearization exists.
+    Ok,
+    /// None exists; see the witness.
+    Illegal,
+    /// The budget ran out first.
+    Unknown,
+}
+
+impl Linearizability {
+    /// In the run's terms: `Ok` is valid, `Illegal` invalid.
+    pub fn validity(self) -> crate::Validity {
+        match self {
+            Linearizability::Ok => crate::Validity::Valid,
+            Linearizability::Illegal => crate::Validity::Invalid,
+            Linearizability::Unknown => crate::Validity::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for Linearizability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Linearizability::Ok => "linearizable",
+            Linearizability::Illegal => "not linearizable",
+            Linearizability::Unknown => "unknown",
+        })
+    }
+}
+
+/// An op named for a report: who, where in the history, and what in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessOp {
+    pub process: Process,
+    pub invoke_index: u64,
+    pub complete_index: Option<u64>,
+    pub description: String,
+}
+
+/// Why a history is not linearizable, ready for a report to draw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Witness {
+    /// The partition (lock key, independent key), if the history had several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The op that cannot be linearized: no order of the ops before its return explains it.
+    pub op: WitnessOp,
+    /// The longest linearizable prefix found: invocation indexes, in linearization order.
+    pub prefix: Vec<u64>,
+    /// The last ops of that prefix, described (at most [`Witness::TAIL`]).
+    pub prefix_tail: Vec<WitnessOp>,
+    /// The model state after the prefix, in words.
+    pub state: String,
+    /// Ops in flight at that point (invoked, not linearized), besides `op`.
+    pub pending: Vec<WitnessOp>,
+    /// A plain-words explanation when the reader knows one (e.g. an expired lease).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+impl Witness {
+    /// How many prefix ops are described in `prefix_tail`.
+    pub const TAIL: usize = 12;
+}
+
+/// What the search decided, with the witness and how much work it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub verdict: Linearizability,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
+    /// Why the verdict is `Unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_reason: Option<String>,
+    pub partitions: usize,
+    pub ops: usize,
+    /// Configurations explored in closures.
+    pub configs: u64,
+    /// Largest configuration set kept at once (one partition).
+    pub max_frontier: usize,
+    pub elapsed_ms: f64,
+}
+
+/// The ops handed in cannot be a history: an error, never a verdict.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InputError {
+    #[error("op invoked at index {invoke_index} has a known return but no completion index; give the completion's index, or no return for an op whose outcome is unknown")]
+    ReturnWithoutCompletion { invoke_index: u64 },
+    #[error("op invoked at index {invoke_index} completes at index {complete_index}, not after its invocation")]
+    CompletionBeforeInvoke {
+        invoke_index: u64,
+        complete_index: u64,
+    },
+    #[error("index {index} is used by two events; every invocation and completion needs its own position")]
+    DuplicateIndex { index: u64 },
+}
+
+fn validate<O, R>(ops: &[Operation<O, R>]) -> Result<(), InputError> {
+    let mut positions = Vec::with_capacity(ops.len() * 2);
+    for o in ops {
+        positions.push(o.invoke_index);
+        match (o.complete_index, &o.ret) {
+            (None, Some(_)) => {
+                return Err(InputError::ReturnWithoutCompletion {
+                    invoke_index: o.invoke_index,
+                })
+            }
+            (Some(c), _) if c <= o.invoke_index => {
+                return Err(InputError::CompletionBeforeInvoke {
+                    invoke_index: o.invoke_index,
+                    complete_index: c,
+                })
+            }
+            (Some(c), _) => positions.push(c),
+            (None, None) => {}
+        }
+    }
+    positions.sort_unstable();
+    if let Some(w) = positions.windows(2).find(|w| w[0] == w[1]) {
+        return Err(InputError::DuplicateIndex { index: w[0] });
+    }
+    Ok(())
+}
+
+/// Checks one object's ops.
+pub fn check_ops<M: Model>(
+    model: &M,
+    ops: Vec<Operation<M::Op, M::Ret>>,
+    budget: &Budget,
+) -> Result<Outcome, InputError> {
+    check(model, vec![Partition { key: None, ops }], budget)
+}
+
+/// Checks independent partitions, in parallel; the history is linearizable iff every partition
+/// is. `Illegal` in any partition wins over `Unknown` in another.
+pub fn check<M: Model>(
+    model: &M,
+    mut partitions: Vec<Partition<M::Op, M::Ret>>,
+    budget: &Budget,
+) -> Result<Outcome, InputError> {
+    let started = Instant::now();
+    for p in &mut partitions {
+        validate(&p.ops)?;
+        p.ops.sort_by_key(|o| o.invoke_index);
+    }
+    // Biggest first, so the long pole starts early.
+    partitions.sort_by_key(|p| std::cmp::Reverse(p.ops.len()));
+    let shared = Shared {
+        stop: AtomicBool::new(false),
+        mem_bytes: AtomicUsize::new(0),
+        mem_limit_bytes: (budget.memory_mb as usize).saturating_mul(1 << 20),
+        deadline: started + Duration::from_millis(budget.time_ms),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(partitions.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(partitions.len()));
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(p) = partitions.get(i) else { break };
+        let (found, counters) = Search::new(model, &p.ops, &shared).run();
+        if matches!(found, Found::Illegal { .. }) {
+            shared.stop.store(true, Ordering::Relaxed);
+        }
+        results
+            .lock()
+            .expect("a search thread panicked")
+            .push((i, found, counters));
+    };
+    if threads == 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
+    }
+    let mut results = results.into_inner().expect("a search thread panicked");
+    results.sort_by_key(|r| r.0);
+
+    let mut outcome = Outcome {
+        verdict: Linearizability::Ok,
+        witness: None,
+        unknown_reason: None,
+        partitions: partitions.len(),
+        ops: partitions.iter().map(|p| p.ops.len()).sum(),
+        configs: results.iter().map(|r| r.2.configs).sum(),
+        max_frontier: results.iter().map(|r| r.2.max_frontier).max().unwrap_or(0),
+        elapsed_ms: 0.0,
+    };
+    for (i, found, _) in results {
+        let p = &partitions[i];
+        match found {
+            Found::Linearizable => {}
+            Found::Illegal {
+                op,
+                prefix,
+                state,
+                pending,
+            } => {
+                if outcome.verdict != Linearizability::Illegal {
+                    outcome.verdict = Linearizability::Illegal;
+                    outcome.unknown_reason = None;
+                    outcome.witness = Some(witness(model, p, op, &prefix, &state, &pending));
+                }
+            }
+            Found::GaveUp(why) => {
+                if outcome.verdict == Linearizability::Ok {
+                    outcome.verdict = Linearizability::Unknown;
+                    outcome.unknown_reason = Some(match why {
+                        GaveUp::Time => format!(
+                            "the time budget of {} ms ran out (raise it with a larger budget)",
+                            budget.time_ms
+                        ),
+                        GaveUp::Memory => {
+                            format!("the memory budget of {} MB ran out", budget.memory_mb)
+                        }
+                        GaveUp::Cancelled => "the search was cancelled".to_string(),
+                    });
+                }
+            }
+        }
+    }
+    outcome.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(outcome)
+}
+
+fn describe<M: Model>(model: &M, o: &Operation<M::Op, M::Ret>) -> WitnessOp {
+    WitnessOp {
+        process: o.process,
+        invoke_index: o.invoke_index,
+        complete_index: o.complete_index,
+        description: model.describe_op(&o.op, o.ret.as_ref()),
+    }
+}
+
+fn witness<M: Model>(
+    model: &M,
+    p: &Partition<M::Op, M::Ret>,
+    op: u32,
+    prefix: &[u32],
+    state: &M::State,
+    pending: &[u32],
+) -> Witness {
+    let tail_from = prefix.len().saturating_sub(Witness::TAIL);
+    let mut pending: Vec<WitnessOp> = pending
+        .iter()
+        .map(|&id| describe(model, &p.ops[id as usize]))
+        .collect();
+    pending.sort_by_key(|o| o.invoke_index);
+    Witness {
+        key: p.key.clone(),
+        op: describe(model, &p.ops[op as usize]),
+        prefix: prefix
+            .iter()
+            .map(|&id| p.ops[id as usize].invoke_index)
+            .collect(),
+        prefix_tail: prefix[tail_from..]
+            .iter()
+            .map(|&id| describe(model, &p.ops[id as usize]))
+            .collect(),
+        state: model.describe_state(state),
+        pending,
+        explanation: None,
+    }
+}

@@ -1,0 +1,152 @@
+//! The lock as a linearizable object: a mutex with owners.
+//!
+//! `acquire(c)` is granted iff the lock is free and then it is held by `c`; it is denied iff the
+//! lock is held (by anyone, `c` included). `release(c)` takes effect iff the lock is held by `c`,
+//! and is refused otherwise. A granted extension means the lock is held by the caller; a refused
+//! one that it is not. Denials and refusals are observations, not failures: they constrain when
+//! the lock was held. Lease expiry is not an op of this model, so a lock whose lease expired under
+//! its holder shows up here as a violation; the reader explains that case in plain words.
+
+use super::Model;
+
+/// Who holds or asks for the lock (the client's number).
+pub type Owner = u32;
+
+/// A call on the lock, with its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockOp {
+    Acquire(Owner),
+    Release(Owner),
+    Extend(Owner),
+}
+
+impl LockOp {
+    pub fn caller(self) -> Owner {
+        match self {
+            LockOp::Acquire(c) | LockOp::Release(c) | LockOp::Extend(c) => c,
+        }
+    }
+}
+
+/// What a lock call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockRet {
+    /// Acquire succeeded.
+    Granted,
+    /// Acquire found the lock held.
+    Denied,
+    /// Release deleted the caller's lock.
+    Released,
+    /// Release or extension found the lock not held by the caller.
+    NotHeld,
+    /// Extension found the lock held by the caller.
+    Extended,
+}
+
+/// The lock with owners.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lock;
+
+impl Model for Lock {
+    /// `None`: free; `Some(c)`: held by `c`.
+    type State = Option<Owner>;
+    type Op = LockOp;
+    type Ret = LockRet;
+
+    fn init(&self) -> Self::State {
+        None
+    }
+
+    fn step(&self, state: &Self::State, op: &LockOp, ret: &LockRet) -> Option<Self::State> {
+        let held_by_caller = *state == Some(op.caller());
+        match (op, ret) {
+            (LockOp::Acquire(c), LockRet::Granted) => state.is_none().then_some(Some(*c)),
+            (LockOp::Acquire(_), LockRet::Denied) => state.is_some().then_some(*state),
+            (LockOp::Release(_), LockRet::Released) => held_by_caller.then_some(None),
+            (LockOp::Release(_) | LockOp::Extend(_), LockRet::NotHeld) => {
+                (!held_by_caller).then_some(*state)
+            }
+            (LockOp::Extend(_), LockRet::Extended) => held_by_caller.then_some(*state),
+            _ => None,
+        }
+    }
+
+    fn step_unknown(&self, state: &Self::State, op: &LockOp) -> Option<Self::State> {
+        match op {
+            LockOp::Acquire(c) => state.is_none().then_some(Some(*c)),
+            LockOp::Release(c) => (*state == Some(*c)).then_some(None),
+            LockOp::Extend(_) => None,
+        }
+    }
+
+    fn is_observer(&self, _op: &LockOp, ret: &LockRet) -> bool {
+        matches!(ret, LockRet::Denied | LockRet::NotHeld | LockRet::Extended)
+    }
+
+    fn is_read_only(&self, op: &LockOp) -> bool {
+        matches!(op, LockOp::Extend(_))
+    }
+
+    fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
+        describe_lock_op(op, ret, true)
+    }
+
+    fn describe_state(&self, state: &Self::State) -> String {
+        match state {
+            None => "free".to_string(),
+            Some(c) => format!("held by process {c}"),
+        }
+    }
+}
+
+/// Shared by the mutex and the lock: `acquire by 3 → denied`.
+pub(crate) fn describe_lock_op(op: &LockOp, ret: Option<&LockRet>, owners: bool) -> String {
+    let (verb, c) = match op {
+        LockOp::Acquire(c) => ("acquire", c),
+        LockOp::Release(c) => ("release", c),
+        LockOp::Extend(c) => ("extend", c),
+    };
+    let who = if owners {
+        format!(" by process {c}")
+    } else {
+        String::new()
+    };
+    let ret = match ret {
+        None => "unknown (may or may not have taken effect)",
+        Some(LockRet::Granted) => "granted",
+        Some(LockRet::Denied) => "denied (lock held)",
+        Some(LockRet::Released) => "released",
+        Some(LockRet::NotHeld) => "refused (not held by the caller)",
+        Some(LockRet::Extended) => "extended",
+    };
+    format!("{verb}{who} → {ret}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_needs_the_caller_to_hold_it() {
+        let m = Lock;
+        let held = m.step(&None, &LockOp::Acquire(1), &LockRet::Granted);
+        assert_eq!(held, Some(Some(1)));
+        assert_eq!(
+            m.step(&Some(1), &LockOp::Release(2), &LockRet::Released),
+            None
+        );
+        assert_eq!(
+            m.step(&Some(1), &LockOp::Release(2), &LockRet::NotHeld),
+            Some(Some(1))
+        );
+        assert_eq!(
+            m.step(&Some(1), &LockOp::Release(1), &LockRet::Released),
+            Some(None)
+        );
+        assert_eq!(
+            m.step(&Some(1), &LockOp::Acquire(1), &LockRet::Denied),
+            Some(Some(1))
+        );
+        assert_eq!(m.step(&None, &LockOp::Acquire(1), &LockRet::Denied), None);
+    }
+}

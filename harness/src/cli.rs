@@ -1,0 +1,118 @@
+//! The command line: raw flags validated into rich options in one place.
+//!
+//! Exit codes mean something: 0 the run met its expectations (or the check found the history
+//! linearizable), 1 it did not, 2 bad input or an error, 3 unknown (a checker ran out of budget),
+//! 130 interrupted by SIGINT/SIGTERM before the run could be judged whole.
+
+use crate::duration::{self, Dur};
+use crate::runner::{self, RunOptions};
+use crate::scenario::{self, LockKind};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fencepost",
+    version,
+    about = "Jepsen-style fault injection for Redis locks, counters and rate limiters"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one scenario end to end and print its verdict.
+    Scenario {
+        /// Scenario name (looked up in scenarios/NAME.toml) or path to a .toml file.
+        name: String,
+        /// Seed for every random choice; replays a run's schedule. Default: the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's duration (e.g. 3s).
+        #[arg(long, value_parser = parse_dur)]
+        duration: Option<Dur>,
+        /// Override the scenario's lock kind (single or naive).
+        #[arg(long, value_parser = parse_lock)]
+        lock: Option<LockKind>,
+        /// Folder of scenario files.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
+        /// Folder for run outputs.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Draw the live status line even when stderr is not a terminal.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Re-run the checkers on a saved run folder (or, with --model, check a history file for
+    /// linearizability).
+    Check {
+        /// A run folder (results/<scenario>/<run-id>) or, with --model, a history file
+        /// (fencepost JSONL or Jepsen EDN).
+        path: PathBuf,
+        /// Linearizability model: mutex, lock, register, cas-register, counter.
+        #[arg(long)]
+        model: Option<String>,
+        /// Time budget for the linearizability search, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        budget_ms: u64,
+    },
+}
+
+fn parse_dur(s: &str) -> Result<Dur, String> {
+    duration::parse(s).map(Dur)
+}
+
+fn parse_lock(s: &str) -> Result<LockKind, String> {
+    match s {
+        "single" => Ok(LockKind::Single),
+        "naive" => Ok(LockKind::Naive),
+        _ => Err(format!("unknown lock `{s}`: use single or naive")),
+    }
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Scenario {
+            name,
+            seed,
+            duration,
+            lock,
+            scenarios,
+            results,
+            status,
+        } => {
+            let path = scenario::resolve(&name, &scenarios);
+            let opts = RunOptions {
+                seed,
+                results_dir: results,
+                duration,
+                lock,
+                status,
+            };
+            let result = runner::run(&path, &opts).await?;
+            println!("{}", result.summary());
+            Ok(if result.interrupted {
+                130
+            } else {
+                result.exit_code()
+            })
+        }
+        Command::Check {
+            path,
+            model: Some(model),
+            budget_ms,
+        } => crate::check_model::run(&model, &path, budget_ms),
+        Command::Check {
+            path, model: None, ..
+        } => {
+            let result = crate::analysis::analyse(&path, None)?;
+            crate::analysis::write_results(&path, &result)?;
+            println!("{}", result.summary());
+            Ok(result.exit_code())
+        }
+    }
+}

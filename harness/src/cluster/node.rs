@@ -1,0 +1,288 @@
+//! One redis-server process: its port, folder, passwords and life cycle.
+//!
+//! Each node listens on 127.0.0.1 only, on a free port, with its own temporary folder, no
+//! snapshots (`save ''`) unless a scenario asks for persistence, and least-privilege ACLs: the
+//! `default` user is off, the harness logs in as `fencepost-admin`, and clients as
+//! `fencepost-client`, allowed only the commands and the `fencepost:*` keys the workloads use.
+//! Passwords are random per run.
+
+use super::spawner;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_USER: &str = "fencepost-admin";
+pub const CLIENT_USER: &str = "fencepost-client";
+
+/// Commands the lock, resource and counter workloads need; everything else is refused.
+const CLIENT_COMMANDS: &str = "+ping +auth +hello +client|setname +select \
++eval +evalsha +script|load +script|exists +get +set +del +incr +incrby +rpush +lrange +time \
++expire +pexpire +pttl +zadd +zremrangebyscore +zcard +wait";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("redis-server was not found on PATH; install it with `sudo apt-get install redis-server` (Debian/Ubuntu), then run again")]
+    MissingRedis,
+    #[error("cannot prepare node {node}: {source}")]
+    Io {
+        node: String,
+        source: std::io::Error,
+    },
+    #[error("node {node} (port {port}) did not answer PING within {waited_ms} ms; last lines of its log:\n{log}")]
+    NotReady {
+        node: String,
+        port: u16,
+        waited_ms: u128,
+        log: String,
+    },
+    #[error("redis-server for node {node} (port {port}) exited at start ({status}); last lines of its log:\n{log}")]
+    Exited {
+        node: String,
+        port: u16,
+        status: String,
+        log: String,
+    },
+}
+
+/// Persistence of a node (what a crash-restart keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Persistence {
+    /// Nothing survives a restart.
+    #[default]
+    None,
+    /// AOF, fsync every second.
+    AofEverySec,
+    /// AOF, fsync on every write.
+    AofAlways,
+}
+
+/// Settings for one node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub name: String,
+    pub persistence: Persistence,
+    /// Extra `LD_PRELOAD` library (the clock library) and its environment.
+    pub preload: Option<(PathBuf, Vec<(String, String)>)>,
+}
+
+/// A running (or stopped) redis-server.
+#[derive(Debug)]
+pub struct Node {
+    pub config: NodeConfig,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub admin_password: String,
+    pub client_password: String,
+    child: Option<Child>,
+}
+
+/// Finds redis-server on PATH.
+pub fn redis_server_path() -> Result<PathBuf, NodeError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("redis-server"))
+        .find(|p| p.is_file())
+        .ok_or(NodeError::MissingRedis)
+}
+
+/// A free port on 127.0.0.1 (the OS picks it; a race with another process is caught by the
+/// readiness check and retried by the caller).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Node {
+    /// Starts a node in `dir` (created if needed) and waits until it answers PING.
+    pub fn start(
+        config: NodeConfig,
+        dir: &Path,
+        passwords: (String, String),
+    ) -> Result<Node, NodeError> {
+        let server = redis_server_path()?;
+        let io = |source| NodeError::Io {
+            node: config.name.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut last_err = None;
+        for _attempt in 0..5 {
+            let port = free_port().map_err(io)?;
+            let mut node = Node {
+                config: config.clone(),
+                port,
+                dir: dir.to_path_buf(),
+                admin_password: passwords.0.clone(),
+                client_password: passwords.1.clone(),
+                child: None,
+            };
+            node.write_config().map_err(io)?;
+            node.spawn(&server).map_err(io)?;
+            match node.wait_ready(Duration::from_secs(10)) {
+                Ok(()) => return Ok(node),
+                // Another process took the port between our probe and redis's bind: retry.
+                Err(NodeError::Exited { ref log, .. })
+                    if log.contains("Address already in use") =>
+                {
+                    node.kill();
+                    last_err = Some(NodeError::NotReady {
+                        node: node.config.name.clone(),
+                        port,
+                        waited_ms: 0,
+                        log: log.clone(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.expect("at least one attempt"))
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("redis.conf")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("redis.log")
+    }
+
+    fn write_config(&self) -> std::io::Result<()> {
+        let persistence = match self.config.persistence {
+            Persistence::None => "appendonly no\n".to_string(),
+            Persistence::AofEverySec => "appendonly yes\nappendfsync everysec\n".to_string(),
+            Persistence::AofAlways => "appendonly yes\nappendfsync always\n".to_string(),
+        };
+        let conf = format!(
+            "bind 127.0.0.1\nport {port}\nprotected-mode yes\ndaemonize no\ndir {dir}\nlogfile {log}\n\
+             save \"\"\n{persistence}\
+             user default off\n\
+             user {ADMIN_USER} on >{admin} ~* &* +@all\n\
+             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels -@all {CLIENT_COMMANDS}\n",
+            port = self.port,
+            dir = self.dir.display(),
+            log = self.log_path().display(),
+            admin = self.admin_password,
+            client = self.client_password,
+        );
+        std::fs::write(self.config_path(), conf)
+    }
+
+    fn spawn(&mut self, server: &Path) -> std::io::Result<()> {
+        let mut cmd = Command::new(server);
+        cmd.arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((lib, env)) = &self.config.preload {
+            cmd.env("LD_PRELOAD", lib);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+        }
+        self.child = Some(spawner::spawn(cmd)?);
+        Ok(())
+    }
+
+    /// Waits until the node answers an authenticated PING.
+    pub fn wait_ready(&mut self, limit: Duration) -> Result<(), NodeError> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(NodeError::Exited {
+                        node: self.config.name.clone(),
+                        port: self.port,
+                        status: status.to_string(),
+                        log: tail(&self.log_path(), 8),
+                    });
+                }
+            }
+            if self.ping().is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(NodeError::NotReady {
+            node: self.config.name.clone(),
+            port: self.port,
+            waited_ms: started.elapsed().as_millis(),
+            log: tail(&self.log_path(), 8),
+        })
+    }
+
+    fn ping(&self) -> std::io::Result<()> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_millis(500)))?;
+        write!(s, "AUTH {ADMIN_USER} {}\r\nPING\r\n", self.admin_password)?;
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while !got.ends_with(b"+PONG\r\n") {
+            let n = s.read(&mut buf)?;
+            if n == 0 || got.len() > 256 {
+                return Err(std::io::Error::other("no PONG"));
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// URL for the harness's admin connection.
+    pub fn admin_url(&self) -> String {
+        format!(
+            "redis://{ADMIN_USER}:{}@127.0.0.1:{}/",
+            self.admin_password, self.port
+        )
+    }
+
+    /// URL for a client connection to `port` (the node's own, or a proxy in front of it).
+    pub fn client_url_via(&self, port: u16) -> String {
+        format!(
+            "redis://{CLIENT_USER}:{}@127.0.0.1:{port}/",
+            self.client_password
+        )
+    }
+
+    pub fn client_url(&self) -> String {
+        self.client_url_via(self.port)
+    }
+
+    /// SIGKILLs the process and reaps it. Idempotent. SIGKILL also ends a SIGSTOPped process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restarts a killed node on the same port with the same folder (its AOF, if any).
+    pub fn restart(&mut self) -> Result<(), NodeError> {
+        self.kill();
+        let server = redis_server_path()?;
+        let name = self.config.name.clone();
+        self.spawn(&server)
+            .map_err(|source| NodeError::Io { node: name, source })?;
+        self.wait_ready(Duration::from_secs(10))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| "(no log)".into());
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

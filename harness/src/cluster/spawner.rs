@@ -1,0 +1,72 @@
+//! Spawning child processes that die with fencepost.
+//!
+//! Every child is started with `PR_SET_PDEATHSIG = SIGKILL`, so if fencepost dies — even by
+//! SIGKILL, where no cleanup code runs — the kernel kills its redis-servers too. The signal fires
+//! when the *thread* that forked the child exits, so all spawns go through one thread that lives
+//! as long as the process: spawning from a tokio blocking thread would kill the child when that
+//! thread idles out.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+
+fn sender() -> mpsc::Sender<Job> {
+    SPAWNER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("fencepost-spawner".into())
+                .spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                })
+                .expect("cannot start the spawner thread");
+            Mutex::new(tx)
+        })
+        .lock()
+        .expect("spawner poisoned")
+        .clone()
+}
+
+/// Spawns `cmd` from the long-lived spawner thread with a parent-death signal.
+pub fn spawn(mut cmd: Command) -> io::Result<Child> {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (tx, rx) = mpsc::channel();
+    sender()
+        .send(Box::new(move || {
+            let _ = tx.send(cmd.spawn());
+        }))
+        .map_err(|_| io::Error::other("spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| io::Error::other("spawner thread is gone"))?
+}
+
+/// Sends a signal to one child by PID (never by name).
+pub fn signal(pid: u32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill(2) with a PID we spawned.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

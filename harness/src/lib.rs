@@ -1,0 +1,16 @@
+//! fencepost's harness: scenario files, real redis-server processes, the fault proxy, nemeses,
+//! the recorder, the results store and reports. The `fencepost` binary is a thin shell over it.
+
+pub mod analysis;
+pub mod check_model;
+pub mod cli;
+pub mod cluster;
+pub mod duration;
+pub mod expect;
+pub mod nemesis;
+pub mod proxy;
+pub mod recorder;
+pub mod run_result;
+pub mod runner;
+pub mod scenario;
+pub mod store;

@@ -1,0 +1,316 @@
+//! The runner: one scenario, end to end.
+//!
+//! Start the nodes; connect the clients; run the clients and the nemeses on the seeded schedule
+//! while the recorder journals every op; stop (at the end of the duration, or on SIGINT/SIGTERM);
+//! heal; save the resource's log; stop the nodes; judge the saved run. Every random choice is
+//! drawn from one ChaCha8 RNG seeded with the run's seed, in a fixed order, so `--seed N`
+//! replays the schedule (real processes still decide the exact interleaving).
+
+use crate::analysis;
+use crate::cluster::node::{NodeConfig, Persistence};
+use crate::cluster::Cluster;
+use crate::duration::Dur;
+use crate::nemesis::{gc_pause::GcPause, FaultIds};
+use crate::recorder::Recorder;
+use crate::run_result::RunResult;
+use crate::scenario::{LockKind, NemesisSpec, Scenario};
+use crate::store::{self, RunMeta};
+use anyhow::Context;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use redis::aio::MultiplexedConnection;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use workloads::clock::Clock;
+use workloads::critical_section::{Client, WorkloadConfig};
+use workloads::lock::{naive::NaiveLock, single::SingleLock, LeaseConfig, LockClient};
+use workloads::pause::PauseGate;
+use workloads::record::Record;
+use workloads::resource::{self, ResourceClient};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub results_dir: PathBuf,
+    /// Overrides the scenario's duration (short runs in tests).
+    pub duration: Option<Dur>,
+    /// Overrides the scenario's lock kind.
+    pub lock: Option<LockKind>,
+    /// Print the live status line even when stderr is not a terminal.
+    pub status: bool,
+}
+
+/// Runs a scenario file and returns its judged result.
+pub async fn run(scenario_path: &Path, opts: &RunOptions) -> anyhow::Result<RunResult> {
+    let mut scenario = Scenario::load(scenario_path)?;
+    crate::cluster::node::redis_server_path()?;
+    if let Some(d) = opts.duration {
+        scenario.run.duration = d;
+    }
+    if let Some(l) = opts.lock {
+        scenario.lock.kind = l;
+    }
+    let seed = opts.seed.unwrap_or(scenario.run.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+
+    let (run_id, run_dir) = store::create_run_dir(&opts.results_dir, &scenario.name, seed)?;
+    let mut reproduce = format!(
+        "cargo run --release -- scenario {} --seed {seed}",
+        scenario_path.display()
+    );
+    if let Some(d) = opts.duration {
+        reproduce.push_str(&format!(" --duration {d}"));
+    }
+    if let Some(l) = opts.lock {
+        reproduce.push_str(&format!(" --lock {}", l.name()));
+    }
+    let meta = RunMeta {
+        scenario: scenario.name.clone(),
+        scenario_file: scenario_path.display().to_string(),
+        seed,
+        run_id: run_id.clone(),
+        started_unix_s: store::unix_now_s(),
+        fencepost_version: env!("CARGO_PKG_VERSION").to_string(),
+        reproduce,
+    };
+    store::write_json(&run_dir.join(store::RUN_META), &meta)?;
+    // The effective scenario (after overrides), so a re-check judges what actually ran.
+    std::fs::write(
+        run_dir.join(store::SCENARIO),
+        toml::to_string_pretty(&scenario)?,
+    )?;
+
+    eprintln!(
+        "fencepost: scenario {} · seed {seed} · run {}",
+        scenario.name,
+        run_dir.display()
+    );
+    let interrupted = execute(&scenario, &mut rng, &run_dir, &run_id, opts.status).await?;
+
+    let result = analysis::analyse(&run_dir, Some(interrupted))?;
+    analysis::write_results(&run_dir, &result)?;
+    store::update_latest(&opts.results_dir, &run_dir)
+        .with_context(|| format!("cannot update {}/latest", opts.results_dir.display()))?;
+    Ok(result)
+}
+
+/// Everything with processes in it; returns whether the run was interrupted.
+async fn execute(
+    scenario: &Scenario,
+    rng: &mut ChaCha8Rng,
+    run_dir: &Path,
+    run_id: &str,
+    status: bool,
+) -> anyhow::Result<bool> {
+    let mut cluster = Cluster::new(run_id).context("cannot create the nodes' temporary folder")?;
+    let lock_node = NodeConfig {
+        name: "n1".into(),
+        persistence: Persistence::None,
+        preload: None,
+    };
+    let resource_node = NodeConfig {
+        name: "resource".into(),
+        persistence: Persistence::None,
+        preload: None,
+    };
+    let n1 = cluster.start(lock_node)?;
+    let res = cluster.start(resource_node)?;
+    let (lock_url, resource_url) = (
+        cluster.nodes[n1].client_url(),
+        cluster.nodes[res].client_url(),
+    );
+    let resource_admin_url = cluster.nodes[res].admin_url();
+
+    let clock = Clock::new();
+    let recorder = Arc::new(Recorder::create(
+        &run_dir.join(store::HISTORY),
+        clock.clone(),
+    )?);
+    let rec: Arc<dyn Record> = recorder.clone();
+
+    let lease = LeaseConfig {
+        name: "guard".into(),
+        ttl_ms: scenario.lock.ttl.ms(),
+        drift_ms: scenario.lock.drift.ms(),
+        op_timeout_ms: scenario.lock.op_timeout.ms(),
+    };
+    let workload = WorkloadConfig {
+        think_ms_max: scenario.workload.think_max.ms(),
+        retry_ms_min: scenario.workload.retry_min.ms(),
+        retry_ms_max: scenario.workload.retry_max.ms(),
+        idle_ms_max: scenario.workload.idle_max.ms(),
+    };
+
+    // Seeds are drawn in a fixed order: clients first, then nemeses.
+    let mut clients = Vec::new();
+    let mut gates = Vec::new();
+    for id in 0..scenario.run.clients {
+        let client_seed: u64 = rng.random();
+        let lock_conn = connect(&lock_url).await?;
+        let lock_rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
+        let single = SingleLock::new(lease.clone(), lock_conn.clone(), lock_rng);
+        let lock = match scenario.lock.kind {
+            LockKind::Single => LockClient::Single(single),
+            LockKind::Naive => LockClient::Naive(NaiveLock::new(single, lock_conn)),
+        };
+        let resource = ResourceClient::new(
+            connect(&resource_url).await?,
+            scenario.resource.fenced,
+            id,
+            scenario.lock.op_timeout.0,
+        );
+        let gate = Arc::new(PauseGate::default());
+        gates.push(gate.clone());
+        clients.push(Client {
+            id,
+            lock,
+            resource,
+            clock: clock.clone(),
+            rec: rec.clone(),
+            gate,
+            rng: ChaCha8Rng::seed_from_u64(client_seed),
+            config: workload.clone(),
+        });
+    }
+
+    let ids = Arc::new(FaultIds::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut nemeses = Vec::new();
+    for spec in &scenario.nemesis {
+        let nemesis_rng = ChaCha8Rng::seed_from_u64(rng.random());
+        match spec {
+            NemesisSpec::GcPause {
+                start,
+                every,
+                pause,
+            } => {
+                let n = GcPause {
+                    start: *start,
+                    every: *every,
+                    pause: *pause,
+                    gates: gates.clone(),
+                    rng: nemesis_rng,
+                    ids: ids.clone(),
+                };
+                nemeses.push(tokio::spawn(n.run(stop_rx.clone())));
+            }
+        }
+    }
+
+    let mut tasks = Vec::new();
+    for c in clients {
+        tasks.push(tokio::spawn(c.run(stop_rx.clone())));
+    }
+
+    let duration = scenario.run.duration.0;
+    let show_status = status || std::io::stderr().is_terminal();
+    let interrupted = wait_for_end(duration, &recorder, show_status).await;
+    let _ = stop_tx.send(true);
+
+    // Let clients finish their critical section; anything still in flight after the grace
+    // period stays open in the history (an open op means `info`).
+    let grace = scenario.lock.op_timeout.0 * 4 + longest_pause(scenario) + Duration::from_secs(2);
+    let deadline = tokio::time::Instant::now() + grace;
+    for t in tasks.into_iter().chain(nemeses) {
+        if tokio::time::timeout_at(deadline, &mut Box::pin(async { t.await }))
+            .await
+            .is_err()
+        {
+            eprintln!(
+                "fencepost: a client did not stop within {} ms; its last op stays open",
+                grace.as_millis()
+            );
+        }
+    }
+    if status || std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+
+    let mut admin = connect(&resource_admin_url).await?;
+    let log = resource::read_log(&mut admin, scenario.resource.fenced)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the resource's access log: {e}"))?;
+    store::write_json(&run_dir.join(store::RESOURCE), &log)?;
+    recorder.checkpoint()?;
+    if let Some(e) = recorder.take_error() {
+        anyhow::bail!("the history journal could not be written: {e}");
+    }
+    cluster.stop();
+    Ok(interrupted)
+}
+
+fn longest_pause(scenario: &Scenario) -> Duration {
+    scenario
+        .nemesis
+        .iter()
+        .map(|n| match n {
+            NemesisSpec::GcPause { pause, .. } => pause.0,
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+/// Connects as the node's client user (or admin), within a deadline.
+async fn connect(url: &str) -> anyhow::Result<MultiplexedConnection> {
+    let client = redis::Client::open(url).context("bad redis URL")?;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("connecting to {} timed out", redact(url)))?
+    .with_context(|| format!("cannot connect to {}", redact(url)))
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(a), Some(b)) => format!("{}://…@{}", &url[..a], &url[b + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Sleeps for the run's duration, drawing the status line and checkpointing the journal;
+/// returns true when SIGINT or SIGTERM cut it short.
+async fn wait_for_end(duration: Duration, recorder: &Recorder, show_status: bool) -> bool {
+    let started = Instant::now();
+    let end = tokio::time::Instant::now() + duration;
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last_violation_check = Instant::now();
+    let mut violations = 0usize;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => return false,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\nfencepost: interrupted (SIGINT); stopping clients, healing faults, saving the history");
+                return true;
+            }
+            _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+                eprintln!("\nfencepost: terminated (SIGTERM); stopping clients, healing faults, saving the history");
+                return true;
+            }
+            _ = tick.tick() => {
+                let _ = recorder.checkpoint();
+                if show_status {
+                    if last_violation_check.elapsed() >= Duration::from_secs(1) {
+                        violations = checkers::exclusion::check(&recorder.snapshot()).overlaps.len();
+                        last_violation_check = Instant::now();
+                    }
+                    let elapsed = started.elapsed().as_secs_f64();
+                    let ops = recorder.stats.ops.load(Ordering::Relaxed);
+                    eprint!(
+                        "\r[{elapsed:5.1}s/{:.0}s] ops {ops} ({:.0}/s) · grants {} · violations {violations}   ",
+                        duration.as_secs_f64(),
+                        ops as f64 / elapsed.max(0.001),
+                        recorder.stats.grants.load(Ordering::Relaxed),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Scenario files: what a run does, declared in TOML, parsed and validated in one place.
+//!
+//! A scenario names the lock under test, the workload's timing, the faults (nemeses) and what the
+//! run is expected to show. Unknown keys are errors (a typo must not silently become a default),
+//! and every error names the file, the line and the fix.
+
+use crate::duration::Dur;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name; the results folder is named after it.
+    pub name: String,
+    /// One or two sentences: what failure this reproduces.
+    #[serde(default)]
+    pub description: String,
+    pub run: RunSpec,
+    pub lock: LockSpec,
+    #[serde(default)]
+    pub resource: ResourceSpec,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub nemesis: Vec<NemesisSpec>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    pub duration: Dur,
+    pub clients: u32,
+    /// Seed used when `--seed` is not given.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    /// SET NX PX + Lua compare-and-delete release.
+    Single,
+    /// SET NX PX + plain DEL release.
+    Naive,
+}
+
+impl LockKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LockKind::Single => "single",
+            LockKind::Naive => "naive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockSpec {
+    pub kind: LockKind,
+    pub ttl: Dur,
+    /// Clock-drift margin subtracted from the ttl in the client's validity arithmetic.
+    #[serde(default = "default_drift")]
+    pub drift: Dur,
+    /// Deadline for one call to a node; a missed deadline records `info`.
+    #[serde(default = "default_op_timeout")]
+    pub op_timeout: Dur,
+}
+
+fn default_drift() -> Dur {
+    Dur(std::time::Duration::from_millis(2))
+}
+fn default_op_timeout() -> Dur {
+    Dur(std::time::Duration::from_millis(500))
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// Whether the resource rejects accesses with stale fencing tokens.
+    #[serde(default)]
+    pub fenced: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    #[serde(default = "d_think")]
+    pub think_max: Dur,
+    #[serde(default = "d_retry_min")]
+    pub retry_min: Dur,
+    #[serde(default = "d_retry_max")]
+    pub retry_max: Dur,
+    #[serde(default = "d_idle")]
+    pub idle_max: Dur,
+}
+
+fn ms(n: u64) -> Dur {
+    Dur(std::time::Duration::from_millis(n))
+}
+fn d_think() -> Dur {
+    ms(5)
+}
+fn d_retry_min() -> Dur {
+    ms(2)
+}
+fn d_retry_max() -> Dur {
+    ms(20)
+}
+fn d_idle() -> Dur {
+    ms(10)
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            think_max: d_think(),
+            retry_min: d_retry_min(),
+            retry_max: d_retry_max(),
+            idle_max: d_idle(),
+        }
+    }
+}
+
+/// A fault injector and its schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum NemesisSpec {
+    /// Kleppmann's stop-the-world pause of a lock-holding client.
+    GcPause {
+        /// When the first pause is armed.
+        start: Dur,
+        /// Mean interval between pauses (each drawn uniformly from 0.5×..1.5× this).
+        every: Dur,
+        /// How long the client stops; longer than the ttl to make the lease expire.
+        pause: Dur,
+    },
+}
+
+impl NemesisSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NemesisSpec::GcPause { .. } => "gc-pause",
+        }
+    }
+}
+
+/// A checker's expected outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expectation {
+    /// The property must hold (no violation).
+    Holds,
+    /// The run must show at least one violation (the scenario reproduces a failure).
+    Violated,
+}
+
+/// What the run must show. Absent fields are not judged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Overlapping critical spans (two clients acting as holder at once).
+    pub mutual_exclusion: Option<Expectation>,
+    /// Accesses accepted out of token order at the resource.
+    pub fencing: Option<Expectation>,
+    /// Increments lost at the resource.
+    pub lost_updates: Option<Expectation>,
+    /// At least this many stale accesses rejected by fencing.
+    pub prevented_min: Option<u64>,
+}
+
+/// A scenario file that cannot be run: file, line and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Scenario {
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read the scenario file: {e}; check the path (scenarios live in scenarios/NAME.toml)"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            ScenarioError {
+                file: path.to_path_buf(),
+                line,
+                message: first_line(e.message()),
+            }
+        })?;
+        scenario.validate(path, text)?;
+        Ok(scenario)
+    }
+
+    fn validate(&self, path: &Path, text: &str) -> Result<(), ScenarioError> {
+        let err = |key: &str, message: String| ScenarioError {
+            file: path.to_path_buf(),
+            line: line_of(text, key),
+            message,
+        };
+        if self.name.trim().is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(err("name", format!("name `{}` must be non-empty letters, digits, `-` or `_` (it names the results folder)", self.name)));
+        }
+        if self.run.duration.0.is_zero() {
+            return Err(err(
+                "duration",
+                "[run] duration must be > 0, e.g. \"10s\"".into(),
+            ));
+        }
+        if self.run.clients == 0 || self.run.clients > 1000 {
+            return Err(err(
+                "clients",
+                format!(
+                    "[run] clients = {} is out of range: use 1..=1000",
+                    self.run.clients
+                ),
+            ));
+        }
+        if self.lock.ttl.0.is_zero() {
+            return Err(err("ttl", "[lock] ttl must be > 0: a lock that expires at once guards nothing (e.g. \"300ms\")".into()));
+        }
+        if self.lock.drift >= self.lock.ttl {
+            return Err(err(
+                "drift",
+                format!(
+                    "[lock] drift {} must be smaller than ttl {}: no validity would be left",
+                    self.lock.drift, self.lock.ttl
+                ),
+            ));
+        }
+        if self.lock.op_timeout.0.is_zero() {
+            return Err(err("op_timeout", "[lock] op_timeout must be > 0".into()));
+        }
+        let w = &self.workload;
+        if w.retry_min > w.retry_max {
+            return Err(err(
+                "retry_min",
+                format!(
+                    "[workload] retry_min {} is larger than retry_max {}",
+                    w.retry_min, w.retry_max
+                ),
+            ));
+        }
+        for n in &self.nemesis {
+            match n {
+                NemesisSpec::GcPause { every, pause, .. } => {
+                    if every.0.is_zero() {
+                        return Err(err(
+                            "every",
+                            "[[nemesis]] gc-pause: every must be > 0".into(),
+                        ));
+                    }
+                    if pause.0.is_zero() {
+                        return Err(err("pause", "[[nemesis]] gc-pause: pause must be > 0 (longer than the ttl to expire the lease)".into()));
+                    }
+                }
+            }
+        }
+        if self.expect.prevented_min.is_some_and(|m| m > 0) && !self.resource.fenced {
+            return Err(err("prevented_min", "[expect] prevented_min needs [resource] fenced = true: an unfenced resource prevents nothing".into()));
+        }
+        Ok(())
+    }
+
+    /// Names of the faults this scenario injects, for reports.
+    pub fn fault_names(&self) -> Vec<&'static str> {
+        self.nemesis.iter().map(|n| n.kind()).collect()
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// The line where `key = ...` is written, for errors found after parsing.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// Finds a scenario by name (`gc-pause` → `scenarios/gc-pause.toml`) or takes a path.
+pub fn resolve(name_or_path: &str, scenarios_dir: &Path) -> PathBuf {
+    let p = Path::new(name_or_path);
+    if p.extension().is_some_and(|e| e == "toml") || p.components().count() > 1 {
+        p.to_path_buf()
+    } else {
+        scenarios_dir.join(format!("{name_or_path}.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[run]
+duration = "2s"
+clients = 3
+[lock]
+kind = "single"
+ttl = "200ms"
+[[nemesis]]
+kind = "gc-pause"
+start = "500ms"
+every = "1s"
+pause = "400ms"
+[expect]
+mutual_exclusion = "violated"
+"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("s.toml"), text)
+    }
+
+    #[test]
+    fn parses_a_good_file() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.run.clients, 3);
+        assert_eq!(s.lock.ttl.ms(), 200);
+        assert_eq!(s.expect.mutual_exclusion, Some(Expectation::Violated));
+        assert_eq!(s.fault_names(), vec!["gc-pause"]);
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let bad = GOOD.replace("clients = 3", "clients = 3\nclinets = 4");
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(e.starts_with("s.toml:6:"), "{e}");
+        assert!(e.contains("clinets"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_is_explained() {
+        let e = parse(&GOOD.replace("\"200ms\"", "200"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unit is missing"), "{e}");
+        assert!(e.starts_with("s.toml:8:"), "{e}");
+    }
+
+    #[test]
+    fn zero_ttl_is_refused_with_its_line() {
+        let e = parse(&GOOD.replace("\"200ms\"", "\"0ms\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("s.toml:8:") && e.contains("ttl must be > 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_nemesis_kind_is_refused() {
+        let e = parse(&GOOD.replace("kind = \"gc-pause\"", "kind = \"gc-paws\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gc-paws"), "{e}");
+    }
+}
