@@ -429,7 +429,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// Budget and cancellation, checked every few thousand steps.
     fn tick(&mut self) -> Result<(), GaveUp> {
         self.ticks += 1;
-        if self.ticks % 1024 != 0 {
+        if self.ticks & 1023 != 0 {
             return Ok(());
         }
         let bytes = self.arena.len() * 8 + self.live_bytes;

@@ -71,7 +71,7 @@ impl Gen for Mutex {
 
 impl Gen for Register {
     fn op(&self, pick: u8, _p: u32) -> RegisterOp {
-        if pick % 2 == 0 {
+        if pick & 1 == 0 {
             RegisterOp::Read
         } else {
             RegisterOp::Write((pick / 2 % 3) as i64)
@@ -122,7 +122,7 @@ impl Gen for CasRegister {
 
 impl Gen for Counter {
     fn op(&self, pick: u8, _p: u32) -> CounterOp {
-        if pick % 2 == 0 {
+        if pick & 1 == 0 {
             CounterOp::Read
         } else {
             CounterOp::Add((pick / 2 % 3) as i64)
@@ -229,7 +229,7 @@ fn build<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Vec<Operation<M::Op
     // Corrupt one known return in about half of the histories (the first one, from a
     // chosen start, that the pick actually changes).
     let known: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].ret.is_some()).collect();
-    if corrupt % 2 == 0 {
+    if corrupt & 1 == 0 {
         for k in 0..known.len() {
             let i = known[(corrupt as usize / 2 + k) % known.len()];
             let ret = model.some_ret((corrupt >> 8) as u8, &ops[i].op);
