@@ -93,7 +93,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 lock,
                 status,
             };
-            let result = runner::run(&path, &opts).await?;
+            let result = runner::run_named(&name, &path, &opts).await?;
             println!("{}", result.summary());
             Ok(if result.interrupted {
                 130

@@ -46,6 +46,15 @@ pub struct RunOptions {
 
 /// Runs a scenario file and returns its judged result.
 pub async fn run(scenario_path: &Path, opts: &RunOptions) -> anyhow::Result<RunResult> {
+    run_named(&scenario_path.display().to_string(), scenario_path, opts).await
+}
+
+/// Runs a scenario; `name` is how the user named it (for the reproduce command).
+pub async fn run_named(
+    name: &str,
+    scenario_path: &Path,
+    opts: &RunOptions,
+) -> anyhow::Result<RunResult> {
     let mut scenario = Scenario::load(scenario_path)?;
     crate::cluster::node::redis_server_path()?;
     if let Some(d) = opts.duration {
@@ -58,10 +67,7 @@ pub async fn run(scenario_path: &Path, opts: &RunOptions) -> anyhow::Result<RunR
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let (run_id, run_dir) = store::create_run_dir(&opts.results_dir, &scenario.name, seed)?;
-    let mut reproduce = format!(
-        "cargo run --release -- scenario {} --seed {seed}",
-        scenario_path.display()
-    );
+    let mut reproduce = format!("cargo run --release -- scenario {name} --seed {seed}");
     if let Some(d) = opts.duration {
         reproduce.push_str(&format!(" --duration {d}"));
     }
@@ -124,6 +130,7 @@ async fn execute(
         cluster.nodes[res].client_url(),
     );
     let resource_admin_url = cluster.nodes[res].admin_url();
+    store::write_json(&run_dir.join(store::NODES), &cluster.describe())?;
 
     let clock = Clock::new();
     let recorder = Arc::new(Recorder::create(

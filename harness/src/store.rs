@@ -13,6 +13,8 @@ pub const RUN_META: &str = "run.json";
 pub const SCENARIO: &str = "scenario.toml";
 pub const RESULTS: &str = "results.json";
 pub const SUMMARY: &str = "summary.md";
+/// Name, port and PID of every node (no secrets), for diagnosis and cleanup checks.
+pub const NODES: &str = "nodes.json";
 
 /// What is known about a run before it starts (written first, so a killed run still has it).
 #[derive(Debug, Clone, Serialize, Deserialize)]

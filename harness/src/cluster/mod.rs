@@ -10,6 +10,13 @@ pub mod spawner;
 use node::{Node, NodeConfig, NodeError};
 use std::path::PathBuf;
 
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub port: u16,
+    pub pid: Option<u32>,
+}
+
 pub struct Cluster {
     pub nodes: Vec<Node>,
     pub root: PathBuf,
@@ -42,6 +49,18 @@ impl Cluster {
 
     pub fn node_mut(&mut self, name: &str) -> Option<&mut Node> {
         self.nodes.iter_mut().find(|n| n.config.name == name)
+    }
+
+    /// Name, port and PID of every node (no passwords).
+    pub fn describe(&self) -> Vec<NodeInfo> {
+        self.nodes
+            .iter()
+            .map(|n| NodeInfo {
+                name: n.config.name.clone(),
+                port: n.port,
+                pid: n.pid(),
+            })
+            .collect()
     }
 
     /// Kills every node and removes the run's temporary folder.

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: real scenario files, a fresh results folder, and one
+//! lock so that runs on real redis-servers do not compete for the two cores with each other.
+
+#![allow(dead_code)]
+
+use fencepost::duration::Dur;
+use fencepost::run_result::RunResult;
+use fencepost::runner::{self, RunOptions};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn scenario(name: &str) -> PathBuf {
+    repo().join("scenarios").join(format!("{name}.toml"))
+}
+
+/// A fresh results folder under the system temp dir.
+pub fn results_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fencepost-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs a scenario file through the library (the same path as the CLI).
+pub fn run(name: &str, seed: u64, duration_ms: u64, results: &PathBuf) -> RunResult {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let opts = RunOptions {
+        seed: Some(seed),
+        results_dir: results.clone(),
+        duration: Some(Dur(Duration::from_millis(duration_ms))),
+        lock: None,
+        status: false,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(runner::run(&scenario(name), &opts))
+        .unwrap_or_else(|e| panic!("{name} seed {seed}: {e:#}"))
+}
+
+/// PIDs of processes that are alive (not zombies).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .split(") ")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}

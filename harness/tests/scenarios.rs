@@ -1,0 +1,77 @@
+//! The walking skeleton's scenarios on real redis-server processes, over several seeds: the
+//! checkers must find the gc-pause violations every time and report nothing on the fault-free
+//! baseline.
+
+mod common;
+
+use checkers::Validity;
+use common::*;
+
+#[test]
+fn baseline_shows_no_violation_over_seeds() {
+    let results = results_dir("baseline");
+    for seed in 1..=3 {
+        let r = run("baseline", seed, 2_000, &results);
+        assert!(
+            r.checks.counts.grants > 20,
+            "seed {seed}: too few grants to mean anything: {}",
+            r.summary()
+        );
+        assert_eq!(
+            r.checks.validity,
+            Validity::Valid,
+            "seed {seed}:\n{}",
+            r.summary()
+        );
+        assert!(r.met, "seed {seed}:\n{}", r.summary());
+    }
+}
+
+#[test]
+fn gc_pause_is_caught_over_seeds() {
+    let results = results_dir("gc-pause");
+    for seed in 1..=3 {
+        let r = run("gc-pause", seed, 3_000, &results);
+        assert!(r.met, "seed {seed}:\n{}", r.summary());
+        assert!(!r.checks.exclusion.overlaps.is_empty());
+        assert!(
+            !r.checks.exclusion.late_accesses.is_empty(),
+            "the pause's signature: a write after validity"
+        );
+        assert!(r.checks.lost_updates.as_ref().unwrap().lost.unwrap() > 0);
+        assert!(r.checks.first_violation_ns.is_some());
+    }
+}
+
+#[test]
+fn fencing_prevents_the_stale_write_over_seeds() {
+    let results = results_dir("gc-pause-fenced");
+    for seed in 1..=2 {
+        let r = run("gc-pause-fenced", seed, 3_000, &results);
+        assert!(r.met, "seed {seed}:\n{}", r.summary());
+        let f = r.checks.fencing.as_ref().unwrap();
+        assert!(f.stale_accepted.is_empty() && !f.prevented.is_empty());
+        assert_eq!(r.checks.lost_updates.as_ref().unwrap().lost, Some(0));
+    }
+}
+
+#[test]
+fn naive_release_of_another_clients_lock_is_named() {
+    let results = results_dir("gc-pause-naive");
+    let r = run("gc-pause-naive", 1, 4_000, &results);
+    assert!(r.met, "{}", r.summary());
+    let fr = &r.checks.exclusion.foreign_releases;
+    assert!(!fr.is_empty(), "{}", r.summary());
+    assert!(fr[0].victim.is_some());
+    assert!(r.summary().contains("deleted client"), "{}", r.summary());
+}
+
+#[test]
+fn a_saved_run_rechecks_to_the_same_verdict() {
+    let results = results_dir("recheck");
+    let r = run("gc-pause", 4, 2_500, &results);
+    let again = fencepost::analysis::analyse(std::path::Path::new(&r.run_dir), None).unwrap();
+    assert_eq!(again.checks, r.checks);
+    assert_eq!(again.met, r.met);
+    assert!(results.join("latest").join("history.jsonl").exists());
+}
