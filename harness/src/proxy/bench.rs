@@ -1,0 +1,329 @@
+//! What the proxy costs: GET round trips to a real redis-server, direct and through an embedded
+//! proxy with no toxics. Throughput is measured with many connections in closed loops (every
+//! connection sends its next GET when the last answer is in); added latency with one connection
+//! at a time, where queueing does not hide it. Rounds alternate direct and proxied runs and the
+//! report takes the median round, so a noisy neighbour on a 2-core machine skews both alike.
+//!
+//! Run: `cargo bench -p fencepost --bench proxy` (or `fencepost bench proxy`, once wired).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::registry::{ProxyConfig, Registry};
+
+/// A redis-server of the bench's own on a free 127.0.0.1 port, without persistence. Killed (by
+/// its PID) when dropped.
+pub struct RedisServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl RedisServer {
+    /// Start `redis-server` (or `$FENCEPOST_REDIS_SERVER`) and wait until it answers PING.
+    pub async fn start() -> anyhow::Result<RedisServer> {
+        let bin = std::env::var("FENCEPOST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--protected-mode", "yes", "--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {bin}"))?;
+        let server = RedisServer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut conn) = TcpStream::connect(server.addr).await {
+                if round_trip(&mut conn, b"*1\r\n$4\r\nPING\r\n", 7)
+                    .await
+                    .is_ok()
+                {
+                    return Ok(server);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{bin} did not answer on {} within 10 s", server.addr);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Send one request and read exactly `reply_len` bytes of reply.
+async fn round_trip(conn: &mut TcpStream, request: &[u8], reply_len: usize) -> std::io::Result<()> {
+    let mut buf = [0u8; 256];
+    conn.write_all(request).await?;
+    let mut got = 0;
+    while got < reply_len {
+        let n = conn.read(&mut buf[..(reply_len - got).min(256)]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        got += n;
+    }
+    Ok(())
+}
+
+/// How to run the bench.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Connections in the throughput runs.
+    pub connections: usize,
+    /// Length of each throughput run.
+    pub load_duration: Duration,
+    /// Round trips in each single-connection latency run.
+    pub latency_round_trips: usize,
+    /// Alternating direct/proxied rounds; the median round is reported.
+    pub rounds: usize,
+}
+
+impl Default for BenchConfig {
+    fn default() -> BenchConfig {
+        BenchConfig {
+            connections: 50,
+            load_duration: Duration::from_secs(3),
+            latency_round_trips: 20_000,
+            rounds: 3,
+        }
+    }
+}
+
+/// One throughput run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadResult {
+    pub round_trips: u64,
+    pub round_trips_per_s: f64,
+    pub median_us: f64,
+    pub p99_us: f64,
+}
+
+/// What the bench measured.
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    pub config: BenchConfig,
+    pub direct: LoadResult,
+    pub proxied: LoadResult,
+    /// proxied / direct round trips per second, under load.
+    pub throughput_ratio: f64,
+    /// One connection, unloaded.
+    pub direct_median_us: f64,
+    pub proxied_median_us: f64,
+    /// proxied − direct median round trip, one connection.
+    pub added_median_us: f64,
+}
+
+impl BenchReport {
+    /// The targets of issue 4: throughput ≥ 70 % of direct, added median latency ≤ 50 µs.
+    pub fn meets_targets(&self) -> bool {
+        self.throughput_ratio >= 0.70 && self.added_median_us <= 50.0
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        writeln!(
+            f,
+            "GET round trips to redis-server, {} connections for {:?} per run, median of {} rounds",
+            c.connections, c.load_duration, c.rounds
+        )?;
+        writeln!(f, "| path | round trips/s | median µs | p99 µs |")?;
+        writeln!(f, "|---|---:|---:|---:|")?;
+        for (name, r) in [("direct", &self.direct), ("proxied", &self.proxied)] {
+            writeln!(
+                f,
+                "| {name} | {:.0} | {:.1} | {:.1} |",
+                r.round_trips_per_s, r.median_us, r.p99_us
+            )?;
+        }
+        writeln!(
+            f,
+            "throughput through the proxy: {:.1} % of direct (target ≥ 70 %)",
+            self.throughput_ratio * 100.0
+        )?;
+        writeln!(
+            f,
+            "one connection, {} round trips: median direct {:.1} µs, proxied {:.1} µs, added {:.1} µs (target ≤ 50 µs)",
+            c.latency_round_trips, self.direct_median_us, self.proxied_median_us, self.added_median_us
+        )?;
+        write!(
+            f,
+            "targets {}",
+            if self.meets_targets() {
+                "met"
+            } else {
+                "NOT met"
+            }
+        )
+    }
+}
+
+const KEY: &str = "fencepost:bench";
+const VALUE: &str = "0123456789abcdef";
+
+fn get_request() -> Vec<u8> {
+    format!("*2\r\n$3\r\nGET\r\n${}\r\n{KEY}\r\n", KEY.len()).into_bytes()
+}
+
+fn get_reply_len() -> usize {
+    format!("${}\r\n{VALUE}\r\n", VALUE.len()).len()
+}
+
+/// Run `connections` closed loops of GETs against `addr` for `duration`.
+async fn load(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
+    let mut conns = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let c = TcpStream::connect(addr).await?;
+        c.set_nodelay(true)?;
+        conns.push(c);
+    }
+    let start = Instant::now() + Duration::from_millis(50);
+    let warm_until = start + Duration::from_millis(300);
+    let end = warm_until + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut conn in conns {
+        tasks.spawn(async move {
+            let (req, reply_len) = (get_request(), get_reply_len());
+            let mut samples_ns: Vec<u32> = Vec::with_capacity(1 << 16);
+            tokio::time::sleep_until(start).await;
+            loop {
+                let t0 = std::time::Instant::now();
+                round_trip(&mut conn, &req, reply_len).await?;
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                if now >= warm_until {
+                    samples_ns.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                }
+            }
+            Ok::<_, std::io::Error>(samples_ns)
+        });
+    }
+    let mut all: Vec<u32> = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r??);
+    }
+    all.sort_unstable();
+    Ok(LoadResult {
+        round_trips: all.len() as u64,
+        round_trips_per_s: all.len() as f64 / duration.as_secs_f64(),
+        median_us: percentile_us(&all, 0.5),
+        p99_us: percentile_us(&all, 0.99),
+    })
+}
+
+/// Median round trip of one connection doing `n` sequential GETs.
+async fn unloaded_median_us(addr: SocketAddr, n: usize) -> anyhow::Result<f64> {
+    let mut conn = TcpStream::connect(addr).await?;
+    conn.set_nodelay(true)?;
+    let (req, reply_len) = (get_request(), get_reply_len());
+    for _ in 0..n / 10 {
+        round_trip(&mut conn, &req, reply_len).await?;
+    }
+    let mut samples: Vec<u32> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = std::time::Instant::now();
+        round_trip(&mut conn, &req, reply_len).await?;
+        samples.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+    }
+    samples.sort_unstable();
+    Ok(percentile_us(&samples, 0.5))
+}
+
+fn percentile_us(sorted_ns: &[u32], q: f64) -> f64 {
+    if sorted_ns.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_ns.len() - 1) as f64 * q).round() as usize;
+    f64::from(sorted_ns[i]) / 1000.0
+}
+
+fn median_by<T: Clone>(mut xs: Vec<T>, key: impl Fn(&T) -> f64) -> T {
+    xs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    xs[xs.len() / 2].clone()
+}
+
+/// Start a redis-server, measure direct and proxied round trips, stop it.
+pub async fn bench_proxy(config: BenchConfig) -> anyhow::Result<BenchReport> {
+    let redis = RedisServer::start().await?;
+    {
+        let mut c = TcpStream::connect(redis.addr()).await?;
+        let set = format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{KEY}\r\n${}\r\n{VALUE}\r\n",
+            KEY.len(),
+            VALUE.len()
+        );
+        round_trip(&mut c, set.as_bytes(), 5).await?;
+    }
+    let registry = Registry::new(0);
+    let proxy = registry
+        .create(ProxyConfig::new("bench", redis.addr().to_string()))
+        .await?;
+    let proxied = proxy.listen_addr().context("proxy address")?;
+
+    let rounds = config.rounds.max(1);
+    let (mut direct_runs, mut proxied_runs, mut ratios) = (vec![], vec![], vec![]);
+    let (mut direct_lat, mut proxied_lat) = (vec![], vec![]);
+    for _ in 0..rounds {
+        let d = load(redis.addr(), config.connections, config.load_duration).await?;
+        let p = load(proxied, config.connections, config.load_duration).await?;
+        ratios.push(p.round_trips_per_s / d.round_trips_per_s.max(1.0));
+        direct_runs.push(d);
+        proxied_runs.push(p);
+        direct_lat.push(unloaded_median_us(redis.addr(), config.latency_round_trips).await?);
+        proxied_lat.push(unloaded_median_us(proxied, config.latency_round_trips).await?);
+    }
+    registry.shutdown().await;
+    drop(redis);
+
+    let direct_median_us = median_by(direct_lat.clone(), |x| *x);
+    let proxied_median_us = median_by(proxied_lat.clone(), |x| *x);
+    let added: Vec<f64> = proxied_lat
+        .iter()
+        .zip(&direct_lat)
+        .map(|(p, d)| p - d)
+        .collect();
+    Ok(BenchReport {
+        throughput_ratio: median_by(ratios, |x| *x),
+        direct: median_by(direct_runs, |r| r.round_trips_per_s),
+        proxied: median_by(proxied_runs, |r| r.round_trips_per_s),
+        direct_median_us,
+        proxied_median_us,
+        added_median_us: median_by(added, |x| *x),
+        config,
+    })
+}

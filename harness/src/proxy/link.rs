@@ -1,0 +1,229 @@
+//! One proxied connection: a client socket, an upstream socket, and a pump per direction.
+//!
+//! A pump copies bytes straight through while its direction has no toxics (the fast path costs
+//! one read and one write per chunk), and runs the toxic [`Pipeline`] when it has. Each pump keeps
+//! a `watch` subscription to the proxy's toxics, so toxics added or removed through the API apply
+//! to connections that are already open, idle or not.
+//!
+//! The connection ends when both directions have passed on their close, or at once when a toxic
+//! closes or resets it, when a socket fails, or when the task is aborted (proxy disabled, deleted
+//! or dropped). Every socket lives in this task, so ending it closes them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::pipeline::{Chunk, Pipeline, ToxicEntry, Verdict};
+use super::toxic::Stream;
+
+/// Read buffer per direction.
+const READ_BUF_BYTES: usize = 16 * 1024;
+/// Stop reading from the source while toxics hold more than this.
+const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
+
+/// The toxics of one proxy, both streams, in the order they were added.
+#[derive(Debug, Default)]
+pub(crate) struct ToxicSet {
+    pub(crate) entries: Vec<ToxicEntry>,
+}
+
+impl ToxicSet {
+    fn for_stream(&self, stream: Stream) -> Vec<&ToxicEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.toxic.stream == stream)
+            .collect()
+    }
+}
+
+/// Counts a connection as open for as long as it lives (the task may be aborted: Drop still runs).
+pub(crate) struct OpenGuard(Arc<AtomicUsize>);
+
+impl OpenGuard {
+    pub(crate) fn new(gauge: Arc<AtomicUsize>) -> OpenGuard {
+        gauge.fetch_add(1, Ordering::SeqCst);
+        OpenGuard(gauge)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How a pump ended.
+#[derive(Debug, PartialEq, Eq)]
+enum PumpEnd {
+    /// The source closed and the close was passed on: the other direction may go on.
+    Eof,
+    /// End the whole connection.
+    Close,
+}
+
+/// What a link needs to know about its proxy.
+pub(crate) struct LinkContext {
+    pub(crate) proxy_seed: u64,
+    pub(crate) conn_serial: u64,
+    pub(crate) upstream: String,
+    pub(crate) toxics: watch::Receiver<Arc<ToxicSet>>,
+    pub(crate) _open: OpenGuard,
+}
+
+/// Serve one accepted client until the connection ends.
+pub(crate) async fn run(client: TcpStream, ctx: LinkContext) {
+    let upstream = match TcpStream::connect(ctx.upstream.as_str()).await {
+        Ok(s) => s,
+        Err(_) => return, // dropping the client closes it, as Toxiproxy does
+    };
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let (client_r, client_w) = client.into_split();
+    let (upstream_r, upstream_w) = upstream.into_split();
+
+    let up = pump(
+        client_r,
+        upstream_w,
+        Stream::Upstream,
+        ctx.toxics.clone(),
+        Pipeline::new(ctx.proxy_seed, ctx.conn_serial),
+    );
+    let down = pump(
+        upstream_r,
+        client_w,
+        Stream::Downstream,
+        ctx.toxics.clone(),
+        Pipeline::new(ctx.proxy_seed, ctx.conn_serial),
+    );
+    tokio::pin!(up, down);
+    let (mut up_done, mut down_done) = (false, false);
+    while !(up_done && down_done) {
+        let end = tokio::select! {
+            end = &mut up, if !up_done => { up_done = true; end }
+            end = &mut down, if !down_done => { down_done = true; end }
+        };
+        if end != PumpEnd::Eof {
+            break;
+        }
+    }
+}
+
+/// Move one direction's bytes from `src` to `dst` through the direction's toxics.
+async fn pump(
+    mut src: OwnedReadHalf,
+    mut dst: OwnedWriteHalf,
+    stream: Stream,
+    mut toxics: watch::Receiver<Arc<ToxicSet>>,
+    mut pipeline: Pipeline,
+) -> PumpEnd {
+    let mut buf = vec![0u8; READ_BUF_BYTES];
+    let mut src_done = false;
+    {
+        let set = toxics.borrow_and_update().clone();
+        pipeline.sync(&set.for_stream(stream), Instant::now());
+    }
+    loop {
+        if pipeline.is_idle() && !src_done {
+            // Fast path: copy until the toxics change. The `changed` future stays registered
+            // across reads, so an idle connection still sees a new toxic at once.
+            let end = {
+                let changed = toxics.changed();
+                tokio::pin!(changed);
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut changed => {
+                            if r.is_err() {
+                                break Some(PumpEnd::Close); // the proxy is gone
+                            }
+                            break None;
+                        }
+                        r = src.read(&mut buf) => match r {
+                            Ok(0) => {
+                                let _ = dst.shutdown().await;
+                                break Some(PumpEnd::Eof);
+                            }
+                            Ok(n) => {
+                                if dst.write_all(&buf[..n]).await.is_err() {
+                                    break Some(PumpEnd::Close);
+                                }
+                            }
+                            Err(_) => break Some(PumpEnd::Close),
+                        },
+                    }
+                }
+            };
+            if let Some(end) = end {
+                return end;
+            }
+            let set = toxics.borrow_and_update().clone();
+            pipeline.sync(&set.for_stream(stream), Instant::now());
+            continue;
+        }
+
+        // Toxic path: wait for data, a change of toxics, or the next thing to fall due.
+        let deadline = pipeline.next_deadline();
+        let may_read = !src_done && pipeline.buffered_bytes() < MAX_HELD_BYTES;
+        tokio::select! {
+            biased;
+            r = toxics.changed() => {
+                if r.is_err() {
+                    return PumpEnd::Close;
+                }
+                let set = toxics.borrow_and_update().clone();
+                pipeline.sync(&set.for_stream(stream), Instant::now());
+            }
+            _ = sleep_until_opt(deadline), if deadline.is_some() => {}
+            r = src.read(&mut buf), if may_read => match r {
+                Ok(0) => {
+                    src_done = true;
+                    pipeline.push(Instant::now(), Chunk::Eof);
+                }
+                Ok(n) => pipeline.push(Instant::now(), Chunk::Data(Bytes::copy_from_slice(&buf[..n]))),
+                Err(_) => return PumpEnd::Close,
+            },
+        }
+        if pipeline.advance(Instant::now()) == Verdict::Reset {
+            reset(&src, &dst);
+            return PumpEnd::Close;
+        }
+        while let Some(chunk) = pipeline.pop_output() {
+            match chunk {
+                Chunk::Data(b) => {
+                    if dst.write_all(&b).await.is_err() {
+                        return PumpEnd::Close;
+                    }
+                }
+                Chunk::Eof => {
+                    let _ = dst.shutdown().await;
+                    return PumpEnd::Eof;
+                }
+                Chunk::Close => return PumpEnd::Close,
+            }
+        }
+        if src_done && pipeline.is_idle() {
+            // the close was swallowed and the toxic that swallowed it is gone
+            let _ = dst.shutdown().await;
+            return PumpEnd::Eof;
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Make both sockets send RST when they are dropped (SO_LINGER 0), as Toxiproxy's reset_peer.
+fn reset(src: &OwnedReadHalf, dst: &OwnedWriteHalf) {
+    let _ = src.as_ref().set_zero_linger();
+    let _ = dst.as_ref().set_zero_linger();
+}

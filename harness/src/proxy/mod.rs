@@ -1,0 +1,56 @@
+//! The fault proxy: one TCP proxy per directed link (client group → node, replica → primary),
+//! with Toxiproxy's toxics and Toxiproxy's HTTP API, so a run can inject network faults without
+//! root, and a real Toxiproxy can stand in for it (`--toxiproxy URL`).
+//!
+//! - [`Registry`] owns a run's proxies: create one (`127.0.0.1:0` picks a port), add, update and
+//!   remove [`Toxic`]s, enable and disable, [`Registry::cut`] a link and heal it, reset. Toxics
+//!   apply to open connections; every random choice comes from the run's seed.
+//! - [`api`] serves the Toxiproxy 2.x HTTP API over a registry; [`serve`] runs it standalone
+//!   (`fencepost proxy --listen 127.0.0.1:8474`).
+//! - [`ToxiproxyClient`] speaks the same API to an external Toxiproxy, and [`Network`] lets the
+//!   nemeses drive either one through the same calls.
+//! - [`bench`] measures what the proxy costs against a direct connection to redis-server.
+//!
+//! Layout: `toxic` (what a fault is), `pipeline` (how toxics act on one direction of one
+//! connection), `link` (a proxied connection), `listener` (an enabled proxy's accept loop),
+//! `registry` (the set of proxies), `api` (HTTP server), `client` (HTTP client), `network`
+//! (either), `rng` (seed derivation), `error`.
+
+pub mod api;
+pub mod bench;
+mod client;
+mod error;
+mod link;
+mod listener;
+mod network;
+mod pipeline;
+mod registry;
+mod rng;
+mod toxic;
+
+use std::net::SocketAddr;
+
+pub use api::ApiServer;
+pub use client::ToxiproxyClient;
+pub use error::ProxyError;
+pub use network::Network;
+pub use registry::{Cut, ProxyConfig, ProxyInfo, ProxyUpdate, Registry, CUT_TOXIC_NAMES};
+pub use toxic::{Stream, Toxic, ToxicKind};
+
+/// Run the Toxiproxy-compatible API server on `listen` until Ctrl-C, with randomness from
+/// `seed`; then close every proxy and connection.
+pub async fn serve(listen: SocketAddr, seed: u64) -> anyhow::Result<()> {
+    let registry = Registry::new(seed);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    eprintln!(
+        "fencepost proxy: Toxiproxy API {} on http://{} (seed {seed})",
+        api::TOXIPROXY_API_VERSION,
+        listener.local_addr()?
+    );
+    api::serve_until(listener, registry.clone(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    registry.shutdown().await;
+    Ok(())
+}
