@@ -7,14 +7,14 @@
 //! replays the schedule (real processes still decide the exact interleaving).
 
 use crate::analysis;
-use crate::cluster::node::{NodeConfig, Persistence};
-use crate::cluster::Cluster;
+use crate::cluster::node::Persistence;
 use crate::duration::Dur;
-use crate::nemesis::{gc_pause::GcPause, FaultIds};
+use crate::nemesis::{self, FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
 use crate::scenario::{LockKind, NemesisSpec, Scenario};
 use crate::store::{self, RunMeta};
+use crate::topology::{Topology, TopologySpec};
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -112,25 +112,26 @@ async fn execute(
     run_id: &str,
     status: bool,
 ) -> anyhow::Result<bool> {
-    let mut cluster = Cluster::new(run_id).context("cannot create the nodes' temporary folder")?;
-    let lock_node = NodeConfig {
-        name: "n1".into(),
+    let spec = TopologySpec {
+        lock_nodes: scenario.lock.nodes,
+        clients: scenario.run.clients,
         persistence: Persistence::None,
-        preload: None,
     };
-    let resource_node = NodeConfig {
-        name: "resource".into(),
-        persistence: Persistence::None,
-        preload: None,
-    };
-    let n1 = cluster.start(lock_node)?;
-    let res = cluster.start(resource_node)?;
-    let (lock_url, resource_url) = (
-        cluster.nodes[n1].client_url(),
-        cluster.nodes[res].client_url(),
-    );
-    let resource_admin_url = cluster.nodes[res].admin_url();
-    store::write_json(&run_dir.join(store::NODES), &cluster.describe())?;
+    let topology = Arc::new(Topology::start(&spec, run_id, rng.random()).await?);
+    let outcome = drive(scenario, rng, run_dir, &topology, status).await;
+    topology.stop().await;
+    outcome
+}
+
+/// Clients and nemeses on a started topology.
+async fn drive(
+    scenario: &Scenario,
+    rng: &mut ChaCha8Rng,
+    run_dir: &Path,
+    topology: &Arc<Topology>,
+    status: bool,
+) -> anyhow::Result<bool> {
+    store::write_json(&run_dir.join(store::NODES), &topology.describe())?;
 
     let clock = Clock::new();
     let recorder = Arc::new(Recorder::create(
@@ -155,9 +156,9 @@ async fn execute(
     // Seeds are drawn in a fixed order: clients first, then nemeses.
     let mut clients = Vec::new();
     let mut gates = Vec::new();
-    for id in 0..scenario.run.clients {
+    for (id, links) in (0..).zip(&topology.clients) {
         let client_seed: u64 = rng.random();
-        let lock_conn = connect(&lock_url).await?;
+        let lock_conn = connect(&links.lock[0]).await?;
         let lock_rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
         let single = SingleLock::new(lease.clone(), lock_conn.clone(), lock_rng);
         let lock = match scenario.lock.kind {
@@ -165,7 +166,7 @@ async fn execute(
             LockKind::Naive => LockClient::Naive(NaiveLock::new(single, lock_conn)),
         };
         let resource = ResourceClient::new(
-            connect(&resource_url).await?,
+            connect(&links.resource).await?,
             scenario.resource.fenced,
             id,
             scenario.lock.op_timeout.0,
@@ -184,31 +185,22 @@ async fn execute(
         });
     }
 
-    let ids = Arc::new(FaultIds::default());
+    let ctx = NemesisContext {
+        rec: rec.clone(),
+        ids: Arc::new(FaultIds::default()),
+        gates,
+        topology: topology.clone(),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut nemeses = Vec::new();
-    for spec in &scenario.nemesis {
-        let nemesis_rng = ChaCha8Rng::seed_from_u64(rng.random());
-        match spec {
-            NemesisSpec::GcPause {
-                start,
-                every,
-                pause,
-            } => {
-                let n = GcPause {
-                    start: *start,
-                    every: *every,
-                    pause: *pause,
-                    gates: gates.clone(),
-                    rng: nemesis_rng,
-                    ids: ids.clone(),
-                };
-                nemeses.push(tokio::spawn(n.run(stop_rx.clone())));
-            }
-        }
-    }
-
     let mut tasks = Vec::new();
+    for spec in &scenario.nemesis {
+        tasks.push(nemesis::spawn(
+            spec,
+            ctx.clone(),
+            ChaCha8Rng::seed_from_u64(rng.random()),
+            stop_rx.clone(),
+        ));
+    }
     for c in clients {
         tasks.push(tokio::spawn(c.run(stop_rx.clone())));
     }
@@ -218,26 +210,23 @@ async fn execute(
     let interrupted = wait_for_end(duration, &recorder, show_status).await;
     let _ = stop_tx.send(true);
 
-    // Let clients finish their critical section; anything still in flight after the grace
-    // period stays open in the history (an open op means `info`).
+    // Let clients finish their critical section and nemeses heal; anything still in flight
+    // after the grace period stays open in the history (an open op means `info`).
     let grace = scenario.lock.op_timeout.0 * 4 + longest_pause(scenario) + Duration::from_secs(2);
     let deadline = tokio::time::Instant::now() + grace;
-    for t in tasks.into_iter().chain(nemeses) {
-        if tokio::time::timeout_at(deadline, &mut Box::pin(async { t.await }))
-            .await
-            .is_err()
-        {
+    for t in tasks {
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
             eprintln!(
-                "fencepost: a client did not stop within {} ms; its last op stays open",
+                "fencepost: a client or nemesis did not stop within {} ms; its last op stays open",
                 grace.as_millis()
             );
         }
     }
-    if status || std::io::stderr().is_terminal() {
+    if show_status {
         eprintln!();
     }
 
-    let mut admin = connect(&resource_admin_url).await?;
+    let mut admin = connect(&topology.resource_admin_url).await?;
     let log = resource::read_log(&mut admin, scenario.resource.fenced)
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the resource's access log: {e}"))?;
@@ -246,7 +235,6 @@ async fn execute(
     if let Some(e) = recorder.take_error() {
         anyhow::bail!("the history journal could not be written: {e}");
     }
-    cluster.stop();
     Ok(interrupted)
 }
 

@@ -64,6 +64,9 @@ impl LockKind {
 #[serde(deny_unknown_fields)]
 pub struct LockSpec {
     pub kind: LockKind,
+    /// Independent lock nodes (1 for the single-instance locks).
+    #[serde(default = "default_nodes")]
+    pub nodes: u32,
     pub ttl: Dur,
     /// Clock-drift margin subtracted from the ttl in the client's validity arithmetic.
     #[serde(default = "default_drift")]
@@ -71,6 +74,10 @@ pub struct LockSpec {
     /// Deadline for one call to a node; a missed deadline records `info`.
     #[serde(default = "default_op_timeout")]
     pub op_timeout: Dur,
+}
+
+fn default_nodes() -> u32 {
+    1
 }
 
 fn default_drift() -> Dur {
@@ -236,6 +243,24 @@ impl Scenario {
                 format!(
                     "[run] clients = {} is out of range: use 1..=1000",
                     self.run.clients
+                ),
+            ));
+        }
+        if self.lock.nodes == 0 || self.lock.nodes > 15 {
+            return Err(err(
+                "nodes",
+                format!(
+                    "[lock] nodes = {} is out of range: use 1..=15",
+                    self.lock.nodes
+                ),
+            ));
+        }
+        if matches!(self.lock.kind, LockKind::Single | LockKind::Naive) && self.lock.nodes != 1 {
+            return Err(err(
+                "nodes",
+                format!(
+                    "[lock] kind = \"{}\" runs on one node; remove `nodes` or set it to 1",
+                    self.lock.kind.name()
                 ),
             ));
         }

@@ -1,0 +1,127 @@
+//! The topology of a run: which nodes exist and how each client reaches each of them.
+//!
+//! Lock nodes `n1..nN` and the `resource` node are real redis-servers. Every client reaches every
+//! node through its own proxy link `c{client}-{node}` in the fault proxy, so any partition over
+//! clients and nodes compiles to a set of cut links, and a delay can be put on one client's path
+//! to one node.
+
+use crate::cluster::node::{NodeConfig, Persistence};
+use crate::cluster::{Cluster, NodeInfo};
+use crate::proxy::{Network, ProxyConfig, Registry};
+use anyhow::Context;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The resource node's name.
+pub const RESOURCE: &str = "resource";
+
+/// What nodes a scenario needs.
+#[derive(Debug, Clone)]
+pub struct TopologySpec {
+    pub lock_nodes: u32,
+    pub clients: u32,
+    pub persistence: Persistence,
+}
+
+/// Connection URLs of one client, each through its own proxy link.
+#[derive(Debug, Clone)]
+pub struct ClientLinks {
+    /// One per lock node, in node order.
+    pub lock: Vec<String>,
+    pub resource: String,
+}
+
+pub struct Topology {
+    pub cluster: Arc<Mutex<Cluster>>,
+    pub network: Network,
+    /// Lock node names, `n1..nN`.
+    pub lock_nodes: Vec<String>,
+    pub clients: Vec<ClientLinks>,
+    /// Admin URL of the resource node (direct, never through the proxy).
+    pub resource_admin_url: String,
+}
+
+/// The proxy link name for a client and a node.
+pub fn link(client: u32, node: &str) -> String {
+    format!("c{client}-{node}")
+}
+
+impl Topology {
+    /// Starts the nodes and the proxies.
+    pub async fn start(spec: &TopologySpec, run_id: &str, seed: u64) -> anyhow::Result<Topology> {
+        let mut cluster =
+            Cluster::new(run_id).context("cannot create the nodes' temporary folder")?;
+        let lock_nodes: Vec<String> = (1..=spec.lock_nodes).map(|i| format!("n{i}")).collect();
+        for name in lock_nodes.iter().map(String::as_str).chain([RESOURCE]) {
+            let preload = None;
+            let persistence = if name == RESOURCE {
+                Persistence::None
+            } else {
+                spec.persistence
+            };
+            cluster.start(NodeConfig {
+                name: name.to_string(),
+                persistence,
+                preload,
+            })?;
+        }
+
+        let network = Network::Embedded(Registry::new(seed));
+        let mut clients = Vec::new();
+        for c in 0..spec.clients {
+            let mut lock = Vec::new();
+            for name in &lock_nodes {
+                lock.push(proxied_url(&network, &cluster, c, name).await?);
+            }
+            let resource = proxied_url(&network, &cluster, c, RESOURCE).await?;
+            clients.push(ClientLinks { lock, resource });
+        }
+        let resource_admin_url = cluster
+            .node(RESOURCE)
+            .expect("resource node started")
+            .admin_url();
+        Ok(Topology {
+            cluster: Arc::new(Mutex::new(cluster)),
+            network,
+            lock_nodes,
+            clients,
+            resource_admin_url,
+        })
+    }
+
+    pub fn cluster(&self) -> MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn describe(&self) -> Vec<NodeInfo> {
+        self.cluster().describe()
+    }
+
+    /// Heals every network fault, then stops the proxies and the nodes.
+    pub async fn stop(&self) {
+        let _ = self.network.heal_all().await;
+        if let Network::Embedded(r) = &self.network {
+            r.shutdown().await;
+        }
+        self.cluster().stop();
+    }
+}
+
+async fn proxied_url(
+    network: &Network,
+    cluster: &Cluster,
+    client: u32,
+    node: &str,
+) -> anyhow::Result<String> {
+    let n = cluster.node(node).expect("node started");
+    let info = network
+        .create(ProxyConfig::new(
+            link(client, node),
+            format!("127.0.0.1:{}", n.port),
+        ))
+        .await
+        .with_context(|| format!("cannot create proxy link {}", link(client, node)))?;
+    let addr = info
+        .listen_addr()
+        .with_context(|| format!("proxy {} has no address", info.name))?;
+    Ok(n.client_url_via(addr.port()))
+}
