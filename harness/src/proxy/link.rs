@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -77,15 +77,17 @@ pub(crate) struct LinkContext {
 }
 
 /// Serve one accepted client until the connection ends.
-pub(crate) async fn run(client: TcpStream, ctx: LinkContext) {
-    let upstream = match TcpStream::connect(ctx.upstream.as_str()).await {
+pub(crate) async fn run(mut client: TcpStream, ctx: LinkContext) {
+    let mut upstream = match TcpStream::connect(ctx.upstream.as_str()).await {
         Ok(s) => s,
         Err(_) => return, // dropping the client closes it, as Toxiproxy does
     };
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
-    let (client_r, client_w) = client.into_split();
-    let (upstream_r, upstream_w) = upstream.into_split();
+    // Borrowed halves: they do not shut the socket down when dropped, so a reset stays a
+    // reset, and both sockets close (FIN, or RST after a reset) when this function returns.
+    let (client_r, client_w) = client.split();
+    let (upstream_r, upstream_w) = upstream.split();
 
     let up = pump(
         client_r,
@@ -116,8 +118,8 @@ pub(crate) async fn run(client: TcpStream, ctx: LinkContext) {
 
 /// Move one direction's bytes from `src` to `dst` through the direction's toxics.
 async fn pump(
-    mut src: OwnedReadHalf,
-    mut dst: OwnedWriteHalf,
+    mut src: ReadHalf<'_>,
+    mut dst: WriteHalf<'_>,
     stream: Stream,
     mut toxics: watch::Receiver<Arc<ToxicSet>>,
     mut pipeline: Pipeline,
@@ -223,7 +225,7 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 /// Make both sockets send RST when they are dropped (SO_LINGER 0), as Toxiproxy's reset_peer.
-fn reset(src: &OwnedReadHalf, dst: &OwnedWriteHalf) {
+fn reset(src: &ReadHalf<'_>, dst: &WriteHalf<'_>) {
     let _ = src.as_ref().set_zero_linger();
     let _ = dst.as_ref().set_zero_linger();
 }
