@@ -8,6 +8,7 @@
 //! - [`lost_updates`]: increments overwritten at the resource, end to end.
 //! - [`run`]: all of them over one run, merged into one verdict.
 
+pub mod edn;
 pub mod exclusion;
 pub mod fencing;
 pub mod history;

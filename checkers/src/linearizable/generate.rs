@@ -1,4 +1,22 @@
-//! Placeholder, filled in below.
+//! Histories for benchmarks and tests, from seeded simulations.
+//!
+//! - [`LockSim`]: a correct lock (one server, instant processing) and retrying clients, with
+//!   ~200 µs one-way latency, holds of 0–1 ms and retries after 0–0.6 ms — the workload that
+//!   makes Porcupine run out of memory. Its `bad` variant flips one denied acquire, halfway
+//!   through, to granted while another client surely holds the lock (its grant returned before
+//!   the flipped acquire began, its release began after the flipped acquire ended), so the
+//!   result is certainly not linearizable.
+//! - [`RegisterSim`]: Jepsen etcd-style register histories: a few processes doing reads, writes
+//!   and compare-and-sets on a linearizable register, some of which time out (`info`) after
+//!   having taken effect or not; a process that timed out is replaced by a new one, as in Jepsen.
+//!
+//! Everything replays from the seed ([`SplitMix64`], no dependency).
+
+use crate::edn::Edn;
+use crate::history::{Grant, History, Op, OpKind, Process, Value, F};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 /// SplitMix64: a tiny seeded generator, so histories replay from a seed without a dependency.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
@@ -7,6 +25,7 @@ impl SplitMix64 {
     pub fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -14,8 +33,387 @@ impl SplitMix64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+}
+
+/// A correct lock with retrying clients.
+#[derive(Clone, Copy, Debug)]
+pub struct LockSim {
+    /// Calls (invocation + completion pairs) to record.
+    pub calls: usize,
+    pub clients: u32,
+    pub seed: u64,
+    /// Flip one denied acquire halfway through to granted while another client holds the lock.
+    pub bad: bool,
+    pub latency_min_ns: u64,
+    pub latency_max_ns: u64,
+    pub hold_max_ns: u64,
+    pub retry_max_ns: u64,
+}
+
+impl LockSim {
+    /// The benchmark's workload: ~200 µs one-way, hold 0–1 ms, retry after 0–0.6 ms.
+    pub fn new(calls: usize, clients: u32, seed: u64, bad: bool) -> Self {
+        LockSim {
+            calls,
+            clients,
+            seed,
+            bad,
+            latency_min_ns: 150_000,
+            latency_max_ns: 250_000,
+            hold_max_ns: 1_000_000,
+            retry_max_ns: 600_000,
+        }
+    }
+
+    pub const KEY: &'static str = "lock";
+    const TTL_MS: u64 = 30_000;
+
+    /// Runs the simulation.
+    pub fn history(&self) -> History {
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        enum Step {
+            StartAcquire,
+            ArriveAcquire,
+            ReturnAcquire(bool),
+            StartRelease,
+            ArriveRelease,
+            ReturnRelease(bool),
+        }
+        let mut rng = SplitMix64::new(self.seed);
+        let mut queue: BinaryHeap<Reverse<(u64, u64, u32, Step)>> = BinaryHeap::new();
+        let mut seq = 0u64;
+        for c in 0..self.clients {
+            queue.push(Reverse((
+                rng.below(self.retry_max_ns + 1),
+                seq,
+                c,
+                Step::StartAcquire,
+            )));
+            seq += 1;
+        }
+        let mut holder: Option<u32> = None;
+        let mut fence = 0u64;
+        let mut fences = vec![0u64; self.clients as usize];
+        let mut started = 0usize;
+        let mut ops: Vec<Op> = Vec::with_capacity(self.calls * 2);
+        let record = |ops: &mut Vec<Op>, t: u64, c: u32, kind: OpKind, f: F, value: Value| {
+            ops.push(Op {
+                index: ops.len() as u64,
+                time_ns: t,
+                process: Process::Client(c),
+                kind,
+                f,
+                value,
+            })
+        };
+        let key = || Self::KEY.to_string();
+        while let Some(Reverse((t, _, c, step))) = queue.pop() {
+            let lat = rng.range(self.latency_min_ns, self.latency_max_ns);
+            let (at, next) = match step {
+                Step::StartAcquire | Step::StartRelease if started >= self.calls => continue,
+                Step::StartAcquire => {
+                    started += 1;
+                    let value = Value::Lease {
+                        key: key(),
+                        ttl_ms: Self::TTL_MS,
+                    };
+                    record(&mut ops, t, c, OpKind::Invoke, F::Acquire, value);
+                    (t + lat, Step::ArriveAcquire)
+                }
+                Step::ArriveAcquire => {
+                    let granted = holder.is_none();
+                    if granted {
+                        holder = Some(c);
+                        fence += 1;
+                        fences[c as usize] = fence;
+                    }
+                    (t + lat, Step::ReturnAcquire(granted))
+                }
+                Step::ReturnAcquire(granted) => {
+                    let value = if granted {
+                        Value::Granted(Grant {
+                            fence: fences[c as usize],
+                            token: format!("t{}", fences[c as usize]),
+                            validity_end_ns: t + Self::TTL_MS * 1_000_000,
+                        })
+                    } else {
+                        Value::Denied
+                    };
+                    record(&mut ops, t, c, OpKind::Ok, F::Acquire, value);
+                    if granted {
+                        (t + rng.below(self.hold_max_ns + 1), Step::StartRelease)
+                    } else {
+                        (t + rng.below(self.retry_max_ns + 1), Step::StartAcquire)
+                    }
+                }
+                Step::StartRelease => {
+                    started += 1;
+                    let value = Value::Held {
+                        key: key(),
+                        fence: fences[c as usize],
+                    };
+                    record(&mut ops, t, c, OpKind::Invoke, F::Release, value);
+                    (t + lat, Step::ArriveRelease)
+                }
+                Step::ArriveRelease => {
+                    let released = holder == Some(c);
+                    if released {
+                        holder = None;
+                    }
+                    (t + lat, Step::ReturnRelease(released))
+                }
+                Step::ReturnRelease(released) => {
+                    let value = if released {
+                        Value::Released
+                    } else {
+                        Value::NotHeld
+                    };
+                    record(&mut ops, t, c, OpKind::Ok, F::Release, value);
+                    (t + rng.below(self.retry_max_ns + 1), Step::StartAcquire)
+                }
+            };
+            queue.push(Reverse((at, seq, c, next)));
+            seq += 1;
+        }
+        let mut history = History::new(ops);
+        if self.bad {
+            flip_denial(&mut history);
+        }
+        history
+    }
+}
+
+/// Flips the first denied acquire from the middle on whose whole interval another client surely
+/// held the lock. Panics if there is none (a history with no contention).
+fn flip_denial(history: &mut History) {
+    let calls = history.calls();
+    // Surely-held intervals: from a grant's return to the same client's next release invocation.
+    let mut held: Vec<(u64, u64, Process)> = Vec::new();
+    let mut granted_at: std::collections::HashMap<Process, u64> = Default::default();
+    for call in &calls {
+        match (call.f, call.result()) {
+            (F::Acquire, Some(Value::Granted(_))) => {
+                granted_at.insert(call.process, call.completion.as_ref().unwrap().index);
+            }
+            (F::Release, _) => {
+                if let Some(from) = granted_at.remove(&call.process) {
+                    held.push((from, call.invoke.index, call.process));
+                }
+            }
+            _ => {}
+        }
+    }
+    let middle = history.ops.len() as u64 / 2;
+    let victim = calls
+        .iter()
+        .filter(|c| c.invoke.index >= middle && c.result() == Some(&Value::Denied))
+        .find(|c| {
+            let done = c.completion.as_ref().unwrap();
+            held.iter()
+                .any(|&(from, to, p)| p != c.process && from < c.invoke.index && to > done.index)
+        })
+        .expect("a contended lock history has a denial inside someone's hold");
+    let done = victim.completion.as_ref().unwrap();
+    history.ops[done.index as usize].value = Value::Granted(Grant {
+        fence: 0,
+        token: "flipped".into(),
+        validity_end_ns: done.time_ns + LockSim::TTL_MS * 1_000_000,
+    });
+}
+
+/// Jepsen etcd-style register histories.
+#[derive(Clone, Copy, Debug)]
+pub struct RegisterSim {
+    pub calls: usize,
+    /// Processes running at once (a timed-out one is replaced by a fresh process).
+    pub concurrency: u32,
+    /// Chance, in percent, that a call times out (`info`).
+    pub info_percent: u64,
+    /// Use compare-and-set besides read and write.
+    pub cas: bool,
+    pub seed: u64,
+}
+
+impl RegisterSim {
+    /// ~80 calls, 4 in flight, ~15 of them `info`.
+    pub fn etcd(seed: u64) -> Self {
+        RegisterSim {
+            calls: 80,
+            concurrency: 4,
+            info_percent: 19,
+            cas: true,
+            seed,
+        }
+    }
+
+    pub fn history(&self) -> History {
+        let mut rng = SplitMix64::new(self.seed);
+        // Plan every call: (process, invoke time, effect time, completion time, op, info).
+        struct Planned {
+            process: u32,
+            invoke: u64,
+            effect: u64,
+            complete: u64,
+            f: F,
+            arg: Value,
+            info: bool,
+            takes_effect: bool,
+        }
+        let mut planned: Vec<Planned> = Vec::with_capacity(self.calls);
+        let mut clocks: Vec<(u64, u32)> = (0..self.concurrency).map(|p| (0, p)).collect();
+        let mut next_process = self.concurrency;
+        for _ in 0..self.calls {
+            let slot = rng.below(self.concurrency as u64) as usize;
+            let (clock, process) = clocks[slot];
+            let invoke = clock + rng.range(10_000, 500_000);
+            let effect = invoke + rng.range(50_000, 2_000_000);
+            let info = rng.below(100) < self.info_percent;
+            let complete = if info {
+                invoke + 5_000_000
+            } else {
+                effect + rng.range(50_000, 2_000_000)
+            };
+            let v = rng.below(5) as i64;
+            let (f, arg) = match rng.below(if self.cas { 4 } else { 2 }) {
+                0 => (F::Read, Value::None),
+                1 => (F::Write, Value::Int(v)),
+                _ => (
+                    F::Cas,
+                    Value::CasArgs {
+                        from: rng.below(5) as i64,
+                        to: v,
+                    },
+                ),
+            };
+            planned.push(Planned {
+                process,
+                invoke,
+                effect,
+                complete,
+                f,
+                arg,
+                info,
+                takes_effect: !info || rng.below(2) == 0,
+            });
+            clocks[slot] = if info {
+                next_process += 1;
+                (complete, next_process - 1)
+            } else {
+                (complete, process)
+            };
+        }
+        // Execute at the effect times.
+        let mut order: Vec<usize> = (0..planned.len()).collect();
+        order.sort_by_key(|&i| (planned[i].effect, i));
+        let mut state: Option<i64> = None;
+        let mut results: Vec<(OpKind, Value)> = vec![(OpKind::Info, Value::None); planned.len()];
+        for i in order {
+            let p = &planned[i];
+            if !p.takes_effect {
+                continue;
+            }
+            let result = match (&p.f, &p.arg) {
+                (F::Read, _) => (OpKind::Ok, state.map_or(Value::None, Value::Int)),
+                (F::Write, Value::Int(v)) => {
+                    state = Some(*v);
+                    (OpKind::Ok, Value::Int(*v))
+                }
+                (F::Cas, Value::CasArgs { from, to }) if state == Some(*from) => {
+                    state = Some(*to);
+                    (OpKind::Ok, p.arg.clone())
+                }
+                _ => (OpKind::Fail, p.arg.clone()),
+            };
+            if !p.info {
+                results[i] = result;
+            }
+        }
+        // Events in time order.
+        let mut events: Vec<(u64, usize, bool)> = Vec::with_capacity(planned.len() * 2);
+        for (i, p) in planned.iter().enumerate() {
+            events.push((p.invoke, i, false));
+            events.push((p.complete, i, true));
+        }
+        events.sort();
+        let ops = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, (t, i, done))| {
+                let p = &planned[i];
+                let (kind, value) = if done {
+                    results[i].clone()
+                } else {
+                    (OpKind::Invoke, p.arg.clone())
+                };
+                Op {
+                    index: index as u64,
+                    time_ns: t,
+                    process: Process::Client(p.process),
+                    kind,
+                    f: p.f,
+                    value,
+                }
+            })
+            .collect();
+        History::new(ops)
+    }
+}
+
+/// Writes a lock or register history the way Jepsen would (`history.edn`, one map per line):
+/// denials as `{:type :ok, :f :acquire, :value false}`, cas arguments as `[from to]`.
+pub fn to_edn(history: &History) -> String {
+    let mut out = String::with_capacity(history.ops.len() * 64);
+    for op in &history.ops {
+        let Process::Client(p) = op.process else {
+            continue;
+        };
+        let kind = match op.kind {
+            OpKind::Invoke => "invoke",
+            OpKind::Ok => "ok",
+            OpKind::Fail => "fail",
+            OpKind::Info => "info",
+        };
+        let f = match op.f {
+            F::Acquire => "acquire",
+            F::Release => "release",
+            F::Extend => "extend",
+            F::Read => "read",
+            F::Write => "write",
+            F::Cas => "cas",
+            F::Add => "add",
+            _ => continue,
+        };
+        let value = match &op.value {
+            Value::Denied | Value::NotHeld => Edn::Bool(false),
+            Value::Granted(_) | Value::Released | Value::Extended { .. } => Edn::Bool(true),
+            Value::Int(v) => Edn::Int(*v),
+            Value::CasArgs { from, to } => Edn::Vector(vec![Edn::Int(*from), Edn::Int(*to)]),
+            _ => Edn::Nil,
+        };
+        out.push_str(&format!(
+            "{{:type :{kind}, :f :{f}, :value {value}, :process {p}, :time {}, :index {}}}\n",
+            op.time_ns, op.index
+        ));
+    }
+    out
+}
+
+/// Writes a history as fencepost's JSON lines.
+pub fn to_jsonl(history: &History) -> String {
+    let mut out = String::with_capacity(history.ops.len() * 120);
+    for op in &history.ops {
+        out.push_str(&serde_json::to_string(op).expect("ops serialize"));
+        out.push('\n');
+    }
+    out
 }

@@ -65,6 +65,8 @@ pub mod read;
 #[cfg(test)]
 mod brute;
 #[cfg(test)]
+mod read_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::history::Process;
@@ -74,7 +76,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-//pub use read::{check_history, check_text, CheckError, Report, SourceFormat};
+pub use read::{
+    check_history, check_text, detect_format, explain_lease, CheckError, Report, SourceFormat,
+};
 
 /// One call as the search sees it: the typed op, its return (if known), and where its invocation
 /// and completion stand in the history's total order.

@@ -1,1 +1,835 @@
+//! From files to verdicts: fencepost's `history.jsonl` and Jepsen's `history.edn`, read into the
+//! typed ops of a model, partitioned by key, checked, and explained.
+//!
+//! Both formats are first read into [`RawCall`]s — one invocation with its completion, in the
+//! vocabulary both share — and each model then takes the calls it understands. That keeps the
+//! format quirks (EDN's `:value false` denials, fencepost's `Value::Denied`) in one place and the
+//! models free of them. A history that cannot be a history (a completion without an invocation,
+//! a value of the wrong type) is a [`CheckError`] naming the file and line (EDN) or op index
+//! (fencepost), never a verdict.
 
+use super::{check, Budget, InputError, Linearizability, Operation, Outcome, Partition, Witness};
+use crate::edn::{self, Edn, EdnError};
+use crate::history::{self, History, OpKind, ParseError, Process, Value, F};
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// Which format a history file was read as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// fencepost's JSON lines.
+    Fencepost,
+    /// Jepsen / Knossos EDN maps.
+    Edn,
+}
+
+/// Why a file could not be checked: the history is unreadable or malformed. Never a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Jsonl(#[from] ParseError),
+    #[error("{file}: {source}; Jepsen histories are EDN maps, one per line or all in one vector")]
+    Edn { file: String, source: EdnError },
+    #[error("{file}:{line}: {message}")]
+    EdnOp {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}: op {index}: {message}")]
+    HistoryOp {
+        file: String,
+        index: u64,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Input { file: String, source: InputError },
+    #[error("{file}: no {model} ops in this history (it has {other} other client ops); pick the model that matches its ops: acquire/release → lock or mutex, read/write → register, read/write/cas → cas-register, add/read → counter")]
+    NoOps {
+        file: String,
+        model: ModelKind,
+        other: usize,
+    },
+}
+
+/// A checked file: the verdict and how it was read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub file: String,
+    pub format: SourceFormat,
+    pub model: ModelKind,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Client ops the model does not cover (resource accesses in a lock run, …).
+    pub skipped_ops: usize,
+    /// A last line cut short by a killed writer (fencepost histories): read up to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torn_last_line: Option<usize>,
+    /// EDN: the line of each op, by position (the indexes in the witness are positions).
+    #[serde(skip)]
+    pub lines: Vec<usize>,
+}
+
+impl Report {
+    /// `fencepost check --model` exit code: 0 linearizable, 1 not, 3 unknown.
+    pub fn exit_code(&self) -> i32 {
+        match self.outcome.verdict {
+            Linearizability::Ok => 0,
+            Linearizability::Illegal => 1,
+            Linearizability::Unknown => 3,
+        }
+    }
+
+    fn place(&self, index: u64) -> String {
+        match self.lines.get(index as usize) {
+            Some(line) if self.format == SourceFormat::Edn => format!("line {line}"),
+            _ => format!("op {index}"),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.outcome;
+        writeln!(
+            f,
+            "{}: {} under the {} model ({} ops in {} partition{}, {:.1} ms)",
+            self.file,
+            o.verdict,
+            self.model,
+            o.ops,
+            o.partitions,
+            if o.partitions == 1 { "" } else { "s" },
+            o.elapsed_ms
+        )?;
+        if let Some(line) = self.torn_last_line {
+            writeln!(
+                f,
+                "  note: line {line} was cut short (a killed writer); checked the lines before it"
+            )?;
+        }
+        if let Some(why) = &o.unknown_reason {
+            writeln!(f, "  undecided: {why}")?;
+        }
+        if let Some(w) = &o.witness {
+            let op = |x: &super::WitnessOp| {
+                let end = x
+                    .complete_index
+                    .map_or(String::new(), |c| format!(" – {}", self.place(c)));
+                format!(
+                    "{}: {} ({}{})",
+                    x.process,
+                    x.description,
+                    self.place(x.invoke_index),
+                    end
+                )
+            };
+            if let Some(key) = &w.key {
+                writeln!(f, "  key: {key}")?;
+            }
+            writeln!(f, "  cannot linearize  {}", op(&w.op))?;
+            writeln!(
+                f,
+                "  after the longest linearizable prefix found ({} ops){}",
+                w.prefix.len(),
+                if w.prefix.len() > w.prefix_tail.len() {
+                    ", ending with:"
+                } else {
+                    ":"
+                }
+            )?;
+            for x in &w.prefix_tail {
+                writeln!(f, "    {}", op(x))?;
+            }
+            writeln!(f, "  state then: {}", w.state)?;
+            if !w.pending.is_empty() {
+                writeln!(f, "  in flight then:")?;
+                for x in &w.pending {
+                    writeln!(f, "    {}", op(x))?;
+                }
+            }
+            if let Some(why) = &w.explanation {
+                writeln!(f, "  why: {why}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What was called, in the vocabulary both formats share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallF {
+    Acquire,
+    Release,
+    Extend,
+    Read,
+    Write,
+    Cas,
+    Add,
+}
+
+/// The invocation's argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arg {
+    None,
+    Int(i64),
+    Cas(i64, i64),
+}
+
+/// What an `ok` completion returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Res {
+    Granted,
+    Denied,
+    Released,
+    NotHeld,
+    Extended,
+    Read(Option<i64>),
+    /// Write, cas or add acknowledged.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    Ok(Res),
+    /// Did not take effect.
+    Fail,
+    /// `info`, or never completed.
+    Unknown,
+}
+
+/// Where a call came from, for error messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Loc {
+    Line(usize),
+    Index(u64),
+}
+
+/// One invocation with its completion.
+#[derive(Clone, Debug)]
+pub(crate) struct RawCall {
+    pub process: Process,
+    pub f: CallF,
+    pub arg: Arg,
+    pub end: End,
+    pub key: Option<String>,
+    pub invoke_index: u64,
+    pub complete_index: Option<u64>,
+    /// The completion's place if there is one, else the invocation's.
+    pub loc: Loc,
+}
+
+impl RawCall {
+    fn owner(&self) -> u32 {
+        match self.process {
+            Process::Client(c) => c,
+            Process::Nemesis => u32::MAX,
+        }
+    }
+}
+
+/// A model that can take raw calls. `Ok(None)`: not an op of this model (or a `fail`, which
+/// did not take effect); skipped.
+trait FromRaw: Model {
+    #[allow(clippy::type_complexity)]
+    fn convert(&self, c: &RawCall) -> Result<Option<(Self::Op, Option<Self::Ret>)>, String>;
+}
+
+fn lock_convert(c: &RawCall) -> Result<Option<(LockOp, Option<LockRet>)>, String> {
+    let who = c.owner();
+    let op = match c.f {
+        CallF::Acquire => LockOp::Acquire(who),
+        CallF::Release => LockOp::Release(who),
+        CallF::Extend => LockOp::Extend(who),
+        _ => return Ok(None),
+    };
+    let ret = match c.end {
+        End::Fail => return Ok(None),
+        End::Unknown => None,
+        End::Ok(res) => Some(match (op, res) {
+            (LockOp::Acquire(_), Res::Granted) => LockRet::Granted,
+            (LockOp::Acquire(_), Res::Denied) => LockRet::Denied,
+            (LockOp::Release(_), Res::Released) => LockRet::Released,
+            (LockOp::Release(_) | LockOp::Extend(_), Res::NotHeld) => LockRet::NotHeld,
+            (LockOp::Extend(_), Res::Extended) => LockRet::Extended,
+            (_, res) => {
+                return Err(format!(
+                    "{:?} completed ok with {res:?}; an acquire returns granted or denied, a release released or not-held, an extend extended or not-held",
+                    c.f
+                ))
+            }
+        }),
+    };
+    Ok(Some((op, ret)))
+}
+
+impl FromRaw for Lock {
+    fn convert(&self, c: &RawCall) -> Result<Option<(LockOp, Option<LockRet>)>, String> {
+        lock_convert(c)
+    }
+}
+
+impl FromRaw for Mutex {
+    fn convert(&self, c: &RawCall) -> Result<Option<(LockOp, Option<LockRet>)>, String> {
+        lock_convert(c)
+    }
+}
+
+fn not_in_model(f: CallF, model: &str, instead: &str) -> String {
+    format!("the {model} model has no {f:?} op; use --model {instead}")
+}
+
+fn read_value(c: &RawCall) -> Result<Option<i64>, String> {
+    match c.end {
+        End::Ok(Res::Read(v)) => Ok(v),
+        End::Ok(other) => Err(format!("a read completed ok with {other:?}, not a value")),
+        _ => unreachable!("only ok reads have values"),
+    }
+}
+
+fn int_arg(c: &RawCall) -> Result<i64, String> {
+    match c.arg {
+        Arg::Int(v) => Ok(v),
+        other => Err(format!(
+            "{:?} needs an integer argument, got {other:?}",
+            c.f
+        )),
+    }
+}
+
+impl FromRaw for Register {
+    fn convert(&self, c: &RawCall) -> Result<Option<(RegisterOp, Option<RegisterRet>)>, String> {
+        if c.end == End::Fail {
+            return Ok(None);
+        }
+        let known = matches!(c.end, End::Ok(_));
+        Ok(Some(match c.f {
+            CallF::Read => (
+                RegisterOp::Read,
+                known
+                    .then(|| read_value(c))
+                    .transpose()?
+                    .map(RegisterRet::Read),
+            ),
+            CallF::Write => (
+                RegisterOp::Write(int_arg(c)?),
+                known.then_some(RegisterRet::Written),
+            ),
+            CallF::Cas => return Err(not_in_model(c.f, "register", "cas-register")),
+            CallF::Add => return Err(not_in_model(c.f, "register", "counter")),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+impl FromRaw for CasRegister {
+    fn convert(&self, c: &RawCall) -> Result<Option<(CasOp, Option<CasRet>)>, String> {
+        if c.end == End::Fail {
+            return Ok(None);
+        }
+        let known = matches!(c.end, End::Ok(_));
+        Ok(Some(match c.f {
+            CallF::Read => (
+                CasOp::Read,
+                known.then(|| read_value(c)).transpose()?.map(CasRet::Read),
+            ),
+            CallF::Write => (CasOp::Write(int_arg(c)?), known.then_some(CasRet::Written)),
+            CallF::Cas => match c.arg {
+                Arg::Cas(from, to) => (CasOp::Cas { from, to }, known.then_some(CasRet::Swapped)),
+                other => return Err(format!("cas needs [from to], got {other:?}")),
+            },
+            CallF::Add => return Err(not_in_model(c.f, "cas-register", "counter")),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+impl FromRaw for Counter {
+    fn convert(&self, c: &RawCall) -> Result<Option<(CounterOp, Option<CounterRet>)>, String> {
+        if c.end == End::Fail {
+            return Ok(None);
+        }
+        let known = matches!(c.end, End::Ok(_));
+        Ok(Some(match c.f {
+            CallF::Read => {
+                let ret = match known.then(|| read_value(c)).transpose()? {
+                    None => None,
+                    Some(Some(v)) => Some(CounterRet::Read(v)),
+                    Some(None) => {
+                        return Err("a counter read returned nil; counters start at 0".into())
+                    }
+                };
+                (CounterOp::Read, ret)
+            }
+            CallF::Add => (
+                CounterOp::Add(int_arg(c)?),
+                known.then_some(CounterRet::Added),
+            ),
+            CallF::Write | CallF::Cas => return Err(not_in_model(c.f, "counter", "cas-register")),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+fn op_error(file: &str, loc: Loc, message: String) -> CheckError {
+    match loc {
+        Loc::Line(line) => CheckError::EdnOp {
+            file: file.to_string(),
+            line,
+            message,
+        },
+        Loc::Index(index) => CheckError::HistoryOp {
+            file: file.to_string(),
+            index,
+            message,
+        },
+    }
+}
+
+/// Converts, partitions by key and checks. Returns the outcome, how many calls the model does
+/// not cover, and how many failed (did not take effect).
+fn run<M: FromRaw>(
+    model: &M,
+    calls: &[RawCall],
+    budget: &Budget,
+    file: &str,
+) -> Result<(Outcome, usize, usize), CheckError> {
+    type Ops<M> = Vec<Operation<<M as Model>::Op, <M as Model>::Ret>>;
+    let mut parts: BTreeMap<Option<String>, Ops<M>> = BTreeMap::new();
+    let (mut skipped, mut failed) = (0, 0);
+    for c in calls {
+        match model.convert(c) {
+            Err(message) => return Err(op_error(file, c.loc, message)),
+            Ok(None) if c.end == End::Fail => failed += 1,
+            Ok(None) => skipped += 1,
+            Ok(Some((op, ret))) => parts.entry(c.key.clone()).or_default().push(Operation {
+                op,
+                ret,
+                process: c.process,
+                invoke_index: c.invoke_index,
+                complete_index: c.complete_index,
+            }),
+        }
+    }
+    let partitions = parts
+        .into_iter()
+        .map(|(key, ops)| Partition { key, ops })
+        .collect();
+    let outcome = check(model, partitions, budget).map_err(|source| CheckError::Input {
+        file: file.to_string(),
+        source,
+    })?;
+    Ok((outcome, skipped, failed))
+}
+
+fn run_kind(
+    kind: ModelKind,
+    calls: &[RawCall],
+    budget: &Budget,
+    file: &str,
+) -> Result<(Outcome, usize, usize), CheckError> {
+    match kind {
+        ModelKind::Mutex => run(&Mutex, calls, budget, file),
+        ModelKind::Lock => run(&Lock, calls, budget, file),
+        ModelKind::Register => run(&Register::default(), calls, budget, file),
+        ModelKind::CasRegister => run(&CasRegister::default(), calls, budget, file),
+        ModelKind::Counter => run(&Counter, calls, budget, file),
+    }
+}
+
+/// fencepost's history into raw calls. Resource accesses, rate-limiter requests and nemesis
+/// ops are not linearizability ops and are left out.
+pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), (u64, String)> {
+    let mut out = Vec::new();
+    let mut other = 0;
+    for call in history.calls() {
+        let f = match call.f {
+            F::Acquire => CallF::Acquire,
+            F::Release => CallF::Release,
+            F::Extend => CallF::Extend,
+            F::Read => CallF::Read,
+            F::Write => CallF::Write,
+            F::Add => CallF::Add,
+            F::Cas => CallF::Cas,
+            F::Request | F::Start | F::Stop | F::Final => {
+                other += 1;
+                continue;
+            }
+        };
+        let (arg, key) = match &call.invoke.value {
+            Value::Access { .. } => {
+                // The protected resource, not a register.
+                other += 1;
+                continue;
+            }
+            Value::Lease { key, .. } | Value::Held { key, .. } => (Arg::None, Some(key.clone())),
+            Value::Int(v) => (Arg::Int(*v), None),
+            Value::CasArgs { from, to } => (Arg::Cas(*from, *to), None),
+            _ => (Arg::None, None),
+        };
+        let index = call.invoke.index;
+        let end = match &call.completion {
+            None => End::Unknown,
+            Some(c) => match c.kind {
+                OpKind::Info | OpKind::Invoke => End::Unknown,
+                OpKind::Fail => End::Fail,
+                OpKind::Ok => End::Ok(match (&c.value, f) {
+                    (Value::Granted(_), _) => Res::Granted,
+                    (Value::Denied, _) => Res::Denied,
+                    (Value::Released, _) => Res::Released,
+                    (Value::NotHeld, _) => Res::NotHeld,
+                    (Value::Extended { .. }, _) => Res::Extended,
+                    (Value::Int(v), CallF::Read) => Res::Read(Some(*v)),
+                    (Value::None, CallF::Read) => Res::Read(None),
+                    (Value::Int(_) | Value::None | Value::CasArgs { .. }, _) => Res::Done,
+                    (other, _) => {
+                        return Err((
+                            c.index,
+                            format!("{f:?} completed ok with {other:?}, which no model reads"),
+                        ))
+                    }
+                }),
+            },
+        };
+        out.push(RawCall {
+            process: call.process,
+            f,
+            arg,
+            end,
+            key,
+            invoke_index: index,
+            complete_index: call.completion.as_ref().map(|c| c.index),
+            loc: Loc::Index(call.completion.as_ref().map_or(index, |c| c.index)),
+        });
+    }
+    Ok((out, other))
+}
+
+/// Jepsen's EDN history into raw calls, plus each op's line (by position).
+pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
+    let items = edn::parse_items(text).map_err(|source| CheckError::Edn {
+        file: file.to_string(),
+        source,
+    })?;
+    let err = |line: usize, message: String| CheckError::EdnOp {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let mut calls: Vec<RawCall> = Vec::new();
+    let mut open: HashMap<u32, usize> = HashMap::new();
+    let mut lines = Vec::with_capacity(items.len());
+    for (position, item) in items.iter().enumerate() {
+        let line = item.line;
+        lines.push(line);
+        let op = &item.value;
+        if !op.is_map() {
+            return Err(err(line, format!("expected an op map like {{:type :invoke, :f :read, :value nil, :process 0}}, found `{op}`")));
+        }
+        let kind = match op.get("type").and_then(Edn::as_keyword) {
+            Some("invoke") => OpKind::Invoke,
+            Some("ok") => OpKind::Ok,
+            Some("fail") => OpKind::Fail,
+            Some("info") => OpKind::Info,
+            _ => {
+                return Err(err(
+                    line,
+                    "an op needs :type :invoke, :ok, :fail or :info".into(),
+                ))
+            }
+        };
+        let process = match op.get("process") {
+            Some(Edn::Int(p)) if (0..=u32::MAX as i64).contains(p) => *p as u32,
+            Some(Edn::Int(p)) => return Err(err(line, format!(":process {p} is out of range"))),
+            _ => continue, // :nemesis and friends are not client ops
+        };
+        let f = match op.get("f").and_then(Edn::as_keyword) {
+            Some("acquire") => CallF::Acquire,
+            Some("release") => CallF::Release,
+            Some("extend") => CallF::Extend,
+            Some("read") => CallF::Read,
+            Some("write") => CallF::Write,
+            Some("cas") => CallF::Cas,
+            Some("add") => CallF::Add,
+            other => {
+                return Err(err(
+                    line,
+                    format!(
+                        "unsupported :f {}; expected :acquire, :release, :extend, :read, :write, :cas or :add",
+                        other.map_or("(missing)".to_string(), |f| format!(":{f}"))
+                    ),
+                ))
+            }
+        };
+        let value = op.get("value").unwrap_or(&Edn::Nil);
+        let index = position as u64;
+        if kind == OpKind::Invoke {
+            if let Some(&pending) = open.get(&process) {
+                return Err(err(
+                    line,
+                    format!(
+                        "process {process} invokes while its op from line {} is still open; a process does one op at a time",
+                        lines[calls[pending].invoke_index as usize]
+                    ),
+                ));
+            }
+            let (key, arg) = edn_arg(f, value).map_err(|m| err(line, m))?;
+            open.insert(process, calls.len());
+            calls.push(RawCall {
+                process: Process::Client(process),
+                f,
+                arg,
+                end: End::Unknown,
+                key,
+                invoke_index: index,
+                complete_index: None,
+                loc: Loc::Line(line),
+            });
+            continue;
+        }
+        let Some(i) = open.remove(&process) else {
+            return Err(err(
+                line,
+                format!("process {process} completes an op it never invoked"),
+            ));
+        };
+        let call = &mut calls[i];
+        if call.f != f {
+            return Err(err(
+                line,
+                format!(
+                    "completion :f {f:?} does not match the invocation's {:?}",
+                    call.f
+                ),
+            ));
+        }
+        call.complete_index = Some(index);
+        call.loc = Loc::Line(line);
+        call.end = match kind {
+            OpKind::Fail => End::Fail,
+            OpKind::Info | OpKind::Invoke => End::Unknown,
+            OpKind::Ok => {
+                End::Ok(edn_res(f, value, call.key.as_deref()).map_err(|m| err(line, m))?)
+            }
+        };
+    }
+    Ok((calls, lines))
+}
+
+/// Jepsen's `independent` tuples: `[key value]`. A plain cas argument is `[from to]` of
+/// integers; an independent one `[key [from to]]`.
+fn split_key(f: CallF, value: &Edn) -> (Option<String>, &Edn) {
+    match value.as_seq() {
+        Some([k, inner]) if f != CallF::Cas || inner.as_seq().is_some() => {
+            (Some(k.to_string()), inner)
+        }
+        _ => (None, value),
+    }
+}
+
+fn edn_arg(f: CallF, value: &Edn) -> Result<(Option<String>, Arg), String> {
+    match f {
+        CallF::Acquire | CallF::Release | CallF::Extend => Ok((None, Arg::None)),
+        CallF::Read => Ok((split_key(f, value).0, Arg::None)),
+        CallF::Write | CallF::Add => {
+            let (key, v) = split_key(f, value);
+            match v {
+                Edn::Int(i) => Ok((key, Arg::Int(*i))),
+                other => {
+                    Err(format!(":{f:?} needs an integer :value, got `{other}`").to_lowercase())
+                }
+            }
+        }
+        CallF::Cas => {
+            let (key, v) = split_key(f, value);
+            match v.as_seq() {
+                Some([Edn::Int(a), Edn::Int(b)]) => Ok((key, Arg::Cas(*a, *b))),
+                _ => Err(format!(
+                    ":cas needs :value [from to] of integers, got `{v}`"
+                )),
+            }
+        }
+    }
+}
+
+fn edn_res(f: CallF, value: &Edn, key: Option<&str>) -> Result<Res, String> {
+    let refused = matches!(value, Edn::Bool(false));
+    Ok(match f {
+        // A denial is written {:type :ok, :f :acquire, :value false}.
+        CallF::Acquire if refused => Res::Denied,
+        CallF::Acquire => Res::Granted,
+        CallF::Release if refused => Res::NotHeld,
+        CallF::Release => Res::Released,
+        CallF::Extend if refused => Res::NotHeld,
+        CallF::Extend => Res::Extended,
+        CallF::Read => {
+            let v = if key.is_some() {
+                split_key(f, value).1
+            } else {
+                value
+            };
+            match v {
+                Edn::Nil => Res::Read(None),
+                Edn::Int(i) => Res::Read(Some(*i)),
+                other => {
+                    return Err(format!(
+                        "a read returned `{other}`; expected an integer or nil"
+                    ))
+                }
+            }
+        }
+        CallF::Write | CallF::Cas | CallF::Add => Res::Done,
+    })
+}
+
+/// Is this text EDN (rather than fencepost's JSON lines)?
+pub fn detect_format(text: &str) -> SourceFormat {
+    let mut chars = text.chars().filter(|c| !c.is_whitespace() && *c != ',');
+    match chars.next() {
+        Some(';') | Some('#') => SourceFormat::Edn,
+        Some('[') | Some('(') => SourceFormat::Edn,
+        Some('{') => match chars.next() {
+            Some('"') | Some('}') => SourceFormat::Fencepost,
+            _ => SourceFormat::Edn,
+        },
+        _ => SourceFormat::Fencepost,
+    }
+}
+
+/// Checks a history file's text: detects EDN or fencepost JSON lines, reads it into the model's
+/// ops, and decides. `file` names the file in errors and in the report.
+pub fn check_text(
+    model: ModelKind,
+    file: &str,
+    text: &str,
+    budget: &Budget,
+) -> Result<Report, CheckError> {
+    let format = detect_format(text);
+    let (calls, other, lines, torn_last_line, history) = match format {
+        SourceFormat::Edn => {
+            let (calls, lines) = edn_calls(file, text)?;
+            (calls, 0, lines, None, None)
+        }
+        SourceFormat::Fencepost => {
+            let read = history::parse_jsonl(file, text)?;
+            let (calls, other) =
+                history_calls(&read.history).map_err(|(index, message)| CheckError::HistoryOp {
+                    file: file.to_string(),
+                    index,
+                    message,
+                })?;
+            (
+                calls,
+                other,
+                Vec::new(),
+                read.torn_last_line,
+                Some(read.history),
+            )
+        }
+    };
+    let (mut outcome, skipped, failed) = run_kind(model, &calls, budget, file)?;
+    let skipped_ops = skipped + other;
+    if outcome.ops == 0 && failed == 0 {
+        return Err(CheckError::NoOps {
+            file: file.to_string(),
+            model,
+            other: skipped_ops,
+        });
+    }
+    if let (Some(history), Some(w)) = (&history, outcome.witness.as_mut()) {
+        if matches!(model, ModelKind::Lock | ModelKind::Mutex) {
+            w.explanation = explain_lease(history, w);
+        }
+    }
+    Ok(Report {
+        file: file.to_string(),
+        format,
+        model,
+        outcome,
+        skipped_ops,
+        torn_last_line,
+        lines,
+    })
+}
+
+/// Checks a run's own history (already read): what the harness calls after every run, with
+/// `ModelKind::Lock` for the lock's acquire/release ops. On `Illegal` the witness carries a
+/// plain explanation when an expired lease is what broke mutual exclusion.
+pub fn check_history(
+    model: ModelKind,
+    history: &History,
+    budget: &Budget,
+) -> Result<Outcome, CheckError> {
+    const FILE: &str = "history";
+    history.validate().map_err(|source| ParseError::Malformed {
+        file: FILE.to_string(),
+        source,
+    })?;
+    let (calls, _) = history_calls(history).map_err(|(index, message)| CheckError::HistoryOp {
+        file: FILE.to_string(),
+        index,
+        message,
+    })?;
+    let (mut outcome, _, _) = run_kind(model, &calls, budget, FILE)?;
+    if let Some(w) = outcome.witness.as_mut() {
+        if matches!(model, ModelKind::Lock | ModelKind::Mutex) {
+            w.explanation = explain_lease(history, w);
+        }
+    }
+    Ok(outcome)
+}
+
+/// When the op that cannot be linearized came after the lock holder's lease ran out, say so:
+/// the lock model has no expiry, so an expired lease looks to it like a second holder.
+pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
+    let calls: HashMap<u64, history::Call> = history
+        .calls()
+        .into_iter()
+        .map(|c| (c.invoke.index, c))
+        .collect();
+    // Replay the prefix to find the holder and the grant it holds.
+    let mut holder: Option<&history::Call> = None;
+    for index in &w.prefix {
+        let call = calls.get(index)?;
+        let took = |v: &Value| call.outcome() != OpKind::Ok || call.result() == Some(v);
+        match call.f {
+            F::Acquire
+                if call.outcome() != OpKind::Ok
+                    || matches!(call.result(), Some(Value::Granted(_))) =>
+            {
+                holder = Some(call)
+            }
+            F::Release if took(&Value::Released) => holder = None,
+            _ => {}
+        }
+    }
+    let holder = holder?;
+    let Some(Value::Granted(grant)) = holder.result() else {
+        return None;
+    };
+    let x = calls.get(&w.op.invoke_index)?;
+    let at_ns = x.complete_ns().unwrap_or(x.invoke_ns());
+    if grant.validity_end_ns > at_ns {
+        return None;
+    }
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let what = if x.process == holder.process {
+        "its own later call found the lock no longer its"
+    } else {
+        "another client was then told the lock was free"
+    };
+    Some(format!(
+        "{}'s lease (granted at op {}, valid until {:.1} ms) had expired by {:.1} ms, when {} ended: \
+         Redis frees an expired key while its holder may still believe it holds the lock, so {what}. \
+         The lock model has no lease expiry, so it reports this as a second holder; whether any \
+         client acted on the expired lease is the mutual-exclusion checker's verdict.",
+        holder.process,
+        holder.invoke.index,
+        ms(grant.validity_end_ns),
+        ms(at_ns),
+        w.op.description
+    ))
+}

@@ -398,7 +398,7 @@ fn a_grant_while_another_surely_holds_is_illegal_with_a_witness() {
     let w = out.witness.unwrap();
     assert_eq!(w.op.invoke_index, 4);
     assert_eq!(w.prefix, vec![0, 2]);
-    assert_eq!(w.state, "held by process 1");
+    assert_eq!(w.state, "held by client 1");
 }
 
 #[test]

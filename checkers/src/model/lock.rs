@@ -88,28 +88,24 @@ impl Model for Lock {
     }
 
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
-        describe_lock_op(op, ret, true)
+        describe_lock_op(op, ret)
     }
 
     fn describe_state(&self, state: &Self::State) -> String {
         match state {
             None => "free".to_string(),
-            Some(c) => format!("held by process {c}"),
+            Some(c) => format!("held by client {c}"),
         }
     }
 }
 
-/// Shared by the mutex and the lock: `acquire by 3 → denied`.
-pub(crate) fn describe_lock_op(op: &LockOp, ret: Option<&LockRet>, owners: bool) -> String {
-    let (verb, c) = match op {
-        LockOp::Acquire(c) => ("acquire", c),
-        LockOp::Release(c) => ("release", c),
-        LockOp::Extend(c) => ("extend", c),
-    };
-    let who = if owners {
-        format!(" by process {c}")
-    } else {
-        String::new()
+/// Shared by the mutex and the lock: `acquire → denied (lock held)`. The caller is the op's
+/// process, which reports name beside it.
+pub(crate) fn describe_lock_op(op: &LockOp, ret: Option<&LockRet>) -> String {
+    let verb = match op {
+        LockOp::Acquire(_) => "acquire",
+        LockOp::Release(_) => "release",
+        LockOp::Extend(_) => "extend",
     };
     let ret = match ret {
         None => "unknown (may or may not have taken effect)",
@@ -119,7 +115,7 @@ pub(crate) fn describe_lock_op(op: &LockOp, ret: Option<&LockRet>, owners: bool)
         Some(LockRet::NotHeld) => "refused (not held by the caller)",
         Some(LockRet::Extended) => "extended",
     };
-    format!("{verb}{who} → {ret}")
+    format!("{verb} → {ret}")
 }
 
 #[cfg(test)]

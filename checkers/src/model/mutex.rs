@@ -49,7 +49,7 @@ impl Model for Mutex {
     }
 
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
-        describe_lock_op(op, ret, false)
+        describe_lock_op(op, ret)
     }
 
     fn describe_state(&self, held: &bool) -> String {

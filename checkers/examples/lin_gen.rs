@@ -1,0 +1,37 @@
+//! Writes the linearizability benchmark's histories to a folder (default /tmp/fencepost-lin):
+//! `lock-{N}-{C}-{good|bad}.jsonl` for N ∈ {1k, 10k, 100k} × C ∈ {5, 20, 100}, the same as EDN,
+//! and `register-etcd-{seed}.jsonl`.
+//!
+//!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
+
+use checkers::linearizable::generate::{to_edn, to_jsonl, LockSim, RegisterSim};
+use std::path::PathBuf;
+
+fn main() -> std::io::Result<()> {
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "/tmp/fencepost-lin".into()),
+    );
+    std::fs::create_dir_all(&dir)?;
+    for (n, label) in [(1_000, "1k"), (10_000, "10k"), (100_000, "100k")] {
+        for c in [5, 20, 100] {
+            for bad in [false, true] {
+                let h = LockSim::new(n, c, 42, bad).history();
+                let name = format!("lock-{label}-{c}-{}", if bad { "bad" } else { "good" });
+                std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&h))?;
+                std::fs::write(dir.join(format!("{name}.edn")), to_edn(&h))?;
+            }
+        }
+    }
+    for seed in 0..5 {
+        let h = RegisterSim::etcd(seed).history();
+        std::fs::write(
+            dir.join(format!("register-etcd-{seed}.jsonl")),
+            to_jsonl(&h),
+        )?;
+        std::fs::write(dir.join(format!("register-etcd-{seed}.edn")), to_edn(&h))?;
+    }
+    println!("wrote histories to {}", dir.display());
+    Ok(())
+}
