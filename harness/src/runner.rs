@@ -158,7 +158,7 @@ async fn drive(
     let mut gates = Vec::new();
     for (id, links) in (0..).zip(&topology.clients) {
         let client_seed: u64 = rng.random();
-        let lock_conn = connect(&links.lock[0]).await?;
+        let lock_conn = client_conn(&links.lock[0], scenario).await?;
         let lock_rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
         let single = SingleLock::new(lease.clone(), lock_conn.clone(), lock_rng);
         let lock = match scenario.lock.kind {
@@ -166,7 +166,7 @@ async fn drive(
             LockKind::Naive => LockClient::Naive(NaiveLock::new(single, lock_conn)),
         };
         let resource = ResourceClient::new(
-            connect(&links.resource).await?,
+            client_conn(&links.resource, scenario).await?,
             scenario.resource.fenced,
             id,
             scenario.lock.op_timeout.0,
@@ -247,6 +247,13 @@ fn longest_pause(scenario: &Scenario) -> Duration {
         })
         .max()
         .unwrap_or_default()
+}
+
+/// A client's reconnecting connection through its proxy link.
+async fn client_conn(url: &str, scenario: &Scenario) -> anyhow::Result<workloads::conn::Conn> {
+    workloads::conn::connect(url, scenario.lock.op_timeout.0)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect a client to {}: {e}", redact(url)))
 }
 
 /// Connects as the node's client user (or admin), within a deadline.

@@ -6,6 +6,7 @@
 //! the [`record::Record`] trait; where the history goes is the harness's business.
 
 pub mod clock;
+pub mod conn;
 pub mod critical_section;
 pub mod lock;
 pub mod outcome;

@@ -1,19 +1,32 @@
-//! The client pause hook: Kleppmann's stop-the-world GC pause.
+//! The client's pause point: where client-side faults strike a lock holder.
 //!
-//! The nemesis arms a client's gate; the next time that client passes its pause point while it
-//! holds a lease (after its validity check, before its write), it stops dead — no I/O, no clock
-//! checks — for the armed duration, then resumes as if nothing happened. The pause's start and
-//! end are recorded as nemesis ops at the moments they really happen.
+//! Every critical section passes one pause point while the client holds a lease: after its last
+//! validity check, before its write. A nemesis arms a client's gate with one of two actions:
+//!
+//! - **pause** (Kleppmann's stop-the-world GC pause): the client stops dead — no I/O, no clock
+//!   checks — for the armed duration, then resumes as if nothing happened. Start and end are
+//!   recorded as nemesis ops at the moments they really happen.
+//! - **rendezvous**: the client hands the nemesis a "go" channel and waits until the nemesis
+//!   has set its fault up (say, a delay on this client's link to the resource, so that the write
+//!   about to be sent arrives after the lease has ended). Workloads need not know what the fault
+//!   is; the nemesis records it.
 
 use crate::record::Record;
 use checkers::{Fault, Process, F};
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
-#[derive(Debug, Clone, Copy)]
-struct Armed {
-    id: u64,
-    duration: Duration,
+/// What fires at the pause point.
+#[derive(Debug)]
+enum Armed {
+    Pause {
+        id: u64,
+        duration: Duration,
+    },
+    Rendezvous {
+        arrived: oneshot::Sender<oneshot::Sender<()>>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -22,34 +35,106 @@ pub struct PauseGate {
 }
 
 impl PauseGate {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Armed>> {
+        self.armed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Arms a pause; it fires at the client's next pause point.
     pub fn arm(&self, id: u64, duration: Duration) {
-        *self.armed.lock().expect("pause gate poisoned") = Some(Armed { id, duration });
+        *self.slot() = Some(Armed::Pause { id, duration });
+    }
+
+    /// Arms a rendezvous: the returned receiver yields, when the client reaches its pause point,
+    /// a sender the nemesis fires (or drops) to let the client go on.
+    pub fn arm_rendezvous(&self) -> oneshot::Receiver<oneshot::Sender<()>> {
+        let (arrived, rx) = oneshot::channel();
+        *self.slot() = Some(Armed::Rendezvous { arrived });
+        rx
     }
 
     pub fn is_armed(&self) -> bool {
-        self.armed.lock().expect("pause gate poisoned").is_some()
+        self.slot().is_some()
     }
 
-    /// Disarms a pause that never fired (end of run).
+    /// Disarms whatever never fired (end of run).
     pub fn disarm(&self) {
-        self.armed.lock().expect("pause gate poisoned").take();
+        self.slot().take();
     }
 
-    /// The pause point: stops the client if a pause is armed.
+    /// The pause point.
     pub async fn pause_point(&self, process: Process, rec: &dyn Record) {
-        let armed = self.armed.lock().expect("pause gate poisoned").take();
-        let Some(Armed { id, duration }) = armed else {
-            return;
-        };
-        let fault = Fault {
-            kind: "gc-pause".into(),
-            target: process.to_string(),
-            id,
-            detail: format!("pause {} ms", duration.as_millis()),
-        };
-        rec.nemesis(F::Start, fault.clone());
-        tokio::time::sleep(duration).await;
-        rec.nemesis(F::Stop, fault);
+        let armed = self.slot().take();
+        match armed {
+            None => {}
+            Some(Armed::Pause { id, duration }) => {
+                let fault = Fault {
+                    kind: "gc-pause".into(),
+                    target: process.to_string(),
+                    id,
+                    detail: format!("pause {} ms", duration.as_millis()),
+                };
+                rec.nemesis(F::Start, fault.clone());
+                tokio::time::sleep(duration).await;
+                rec.nemesis(F::Stop, fault);
+            }
+            Some(Armed::Rendezvous { arrived }) => {
+                let (go_tx, go_rx) = oneshot::channel();
+                if arrived.send(go_tx).is_ok() {
+                    // Fired or dropped by the nemesis: either way, go on.
+                    let _ = go_rx.await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checkers::{Nanos, OpKind, Value};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Record for Count {
+        fn invoke(&self, process: Process, f: F, _: Value) -> crate::record::Pending {
+            crate::record::Pending {
+                process,
+                f,
+                invoke_ns: 0,
+            }
+        }
+        fn complete(&self, _: crate::record::Pending, _: OpKind, _: Value) {}
+        fn nemesis(&self, _: F, _: Fault) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn now_ns(&self) -> Nanos {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn pause_records_start_and_stop_and_fires_once() {
+        let gate = PauseGate::default();
+        let rec = Count::default();
+        gate.arm(1, Duration::from_millis(5));
+        gate.pause_point(Process::Client(0), &rec).await;
+        gate.pause_point(Process::Client(0), &rec).await;
+        assert_eq!(rec.0.load(Ordering::Relaxed), 2);
+        assert!(!gate.is_armed());
+    }
+
+    #[tokio::test]
+    async fn rendezvous_waits_for_the_nemesis() {
+        let gate = std::sync::Arc::new(PauseGate::default());
+        let arrived = gate.arm_rendezvous();
+        let g = gate.clone();
+        let client =
+            tokio::spawn(async move { g.pause_point(Process::Client(0), &Count::default()).await });
+        let go = arrived.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(!client.is_finished(), "the client must wait for go");
+        go.send(()).unwrap();
+        client.await.unwrap();
     }
 }

@@ -12,9 +12,9 @@
 //! then client 2 overwrites it with a value computed before it. Unfenced mode logs the same
 //! accesses and rejects none.
 
+use crate::conn::Conn;
 use crate::outcome::{with_timeout, CallError};
 use checkers::{Access, AccessOp, Process, ResourceLog};
-use redis::aio::MultiplexedConnection;
 use std::time::Duration;
 
 pub const COUNTER_KEY: &str = "fencepost:resource:counter";
@@ -57,7 +57,7 @@ pub enum AccessResult {
 
 /// A client's handle on the resource.
 pub struct ResourceClient {
-    conn: MultiplexedConnection,
+    conn: Conn,
     fenced: bool,
     client: u32,
     timeout: Duration,
@@ -65,7 +65,7 @@ pub struct ResourceClient {
 }
 
 impl ResourceClient {
-    pub fn new(conn: MultiplexedConnection, fenced: bool, client: u32, timeout: Duration) -> Self {
+    pub fn new(conn: Conn, fenced: bool, client: u32, timeout: Duration) -> Self {
         ResourceClient {
             conn,
             fenced,
@@ -122,7 +122,7 @@ impl ResourceClient {
 
 /// Reads the resource's whole log and final counter (after the clients stopped).
 pub async fn read_log(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
     fenced: bool,
 ) -> Result<ResourceLog, CallError> {
     let timeout = Duration::from_secs(10);

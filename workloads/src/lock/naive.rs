@@ -6,17 +6,17 @@
 
 use super::{single::SingleLock, Acquired, Released};
 use crate::clock::Clock;
+use crate::conn::Conn;
 use crate::outcome::{with_timeout, CallError};
 use checkers::Grant;
-use redis::aio::MultiplexedConnection;
 
 pub struct NaiveLock {
     pub inner: SingleLock,
-    conn: MultiplexedConnection,
+    conn: Conn,
 }
 
 impl NaiveLock {
-    pub fn new(inner: SingleLock, conn: MultiplexedConnection) -> Self {
+    pub fn new(inner: SingleLock, conn: Conn) -> Self {
         NaiveLock { inner, conn }
     }
 

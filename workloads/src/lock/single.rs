@@ -14,10 +14,10 @@
 
 use super::{random_token, Acquired, LeaseConfig, Released};
 use crate::clock::Clock;
+use crate::conn::Conn;
 use crate::outcome::{with_timeout, CallError};
 use checkers::Grant;
 use rand_chacha::ChaCha8Rng;
-use redis::aio::MultiplexedConnection;
 
 const ACQUIRE: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -35,14 +35,14 @@ return 0
 
 pub struct SingleLock {
     pub config: LeaseConfig,
-    conn: MultiplexedConnection,
+    conn: Conn,
     rng: ChaCha8Rng,
     acquire: redis::Script,
     release: redis::Script,
 }
 
 impl SingleLock {
-    pub fn new(config: LeaseConfig, conn: MultiplexedConnection, rng: ChaCha8Rng) -> Self {
+    pub fn new(config: LeaseConfig, conn: Conn, rng: ChaCha8Rng) -> Self {
         SingleLock {
             config,
             conn,
