@@ -88,5 +88,14 @@ pub fn judge(expect: &Expect, checks: &RunChecks) -> Vec<Judgement> {
             met: got.is_some_and(|g| g >= min),
         });
     }
+    if let Some(min) = expect.indeterminate_min {
+        let got = checks.counts.info;
+        out.push(Judgement {
+            what: "ops ended info (indeterminate)".into(),
+            expected: format!("≥ {min}"),
+            actual: got.to_string(),
+            met: got >= min,
+        });
+    }
     out
 }

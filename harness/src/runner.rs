@@ -12,7 +12,7 @@ use crate::duration::Dur;
 use crate::nemesis::{self, FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
-use crate::scenario::{LockKind, NemesisSpec, Scenario};
+use crate::scenario::{LockKind, Scenario};
 use crate::store::{self, RunMeta};
 use crate::topology::{Topology, TopologySpec};
 use anyhow::Context;
@@ -212,7 +212,7 @@ async fn drive(
 
     // Let clients finish their critical section and nemeses heal; anything still in flight
     // after the grace period stays open in the history (an open op means `info`).
-    let grace = scenario.lock.op_timeout.0 * 4 + longest_pause(scenario) + Duration::from_secs(2);
+    let grace = scenario.lock.op_timeout.0 * 4 + longest_fault(scenario) + Duration::from_secs(2);
     let deadline = tokio::time::Instant::now() + grace;
     for t in tasks {
         if tokio::time::timeout_at(deadline, t).await.is_err() {
@@ -238,13 +238,11 @@ async fn drive(
     Ok(interrupted)
 }
 
-fn longest_pause(scenario: &Scenario) -> Duration {
+fn longest_fault(scenario: &Scenario) -> Duration {
     scenario
         .nemesis
         .iter()
-        .map(|n| match n {
-            NemesisSpec::GcPause { pause, .. } => pause.0,
-        })
+        .map(|n| n.longest().0)
         .max()
         .unwrap_or_default()
 }

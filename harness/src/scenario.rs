@@ -5,6 +5,8 @@
 //! and every error names the file, the line and the fix.
 
 use crate::duration::Dur;
+use crate::nemesis::links::{Clients, Links};
+use crate::nemesis::partition::Shape;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -135,25 +137,86 @@ impl Default for WorkloadSpec {
     }
 }
 
-/// A fault injector and its schedule.
+/// A fault injector and its schedule. Recurring faults fire first at `start`, then every
+/// `every` on average.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum NemesisSpec {
     /// Kleppmann's stop-the-world pause of a lock-holding client.
     GcPause {
-        /// When the first pause is armed.
         start: Dur,
-        /// Mean interval between pauses (each drawn uniformly from 0.5×..1.5× this).
         every: Dur,
         /// How long the client stops; longer than the ttl to make the lease expire.
         pause: Dur,
     },
+    /// Cut clients off from nodes in one of Jepsen's shapes, then heal.
+    Partition {
+        start: Dur,
+        every: Dur,
+        /// How long each partition lasts.
+        duration: Dur,
+        shape: Shape,
+        /// Also partition the resource node (by default only lock nodes).
+        #[serde(default)]
+        resource: bool,
+    },
+    /// A latency spike on chosen links.
+    Latency {
+        start: Dur,
+        every: Dur,
+        duration: Dur,
+        latency: Dur,
+        #[serde(default)]
+        jitter: Dur,
+        links: Links,
+        #[serde(default)]
+        clients: Clients,
+    },
+    /// Connection resets on chosen links.
+    ResetPeer {
+        start: Dur,
+        every: Dur,
+        /// How long new connections keep being reset.
+        hold: Dur,
+        links: Links,
+        #[serde(default)]
+        clients: Clients,
+    },
+    /// Kleppmann's delayed packet: a holder's write is held back in the network past its lease.
+    DelayedWrite { start: Dur, every: Dur, delay: Dur },
 }
 
 impl NemesisSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             NemesisSpec::GcPause { .. } => "gc-pause",
+            NemesisSpec::Partition { .. } => "partition",
+            NemesisSpec::Latency { .. } => "latency",
+            NemesisSpec::ResetPeer { .. } => "reset-peer",
+            NemesisSpec::DelayedWrite { .. } => "delayed-write",
+        }
+    }
+
+    /// The schedule's (start, every).
+    pub fn schedule(&self) -> (Dur, Dur) {
+        match *self {
+            NemesisSpec::GcPause { start, every, .. }
+            | NemesisSpec::Partition { start, every, .. }
+            | NemesisSpec::Latency { start, every, .. }
+            | NemesisSpec::ResetPeer { start, every, .. }
+            | NemesisSpec::DelayedWrite { start, every, .. } => (start, every),
+        }
+    }
+
+    /// The longest a single fault of this nemesis lasts (for the end-of-run grace period).
+    pub fn longest(&self) -> Dur {
+        match *self {
+            NemesisSpec::GcPause { pause, .. } => pause,
+            NemesisSpec::Partition { duration, .. } | NemesisSpec::Latency { duration, .. } => {
+                duration
+            }
+            NemesisSpec::ResetPeer { hold, .. } => hold,
+            NemesisSpec::DelayedWrite { delay, .. } => delay,
         }
     }
 }
@@ -180,6 +243,8 @@ pub struct Expect {
     pub lost_updates: Option<Expectation>,
     /// At least this many stale accesses rejected by fencing.
     pub prevented_min: Option<u64>,
+    /// At least this many ops ended `info` (evidence the faults bit).
+    pub indeterminate_min: Option<u64>,
 }
 
 /// A scenario file that cannot be run: file, line and the fix.
@@ -290,17 +355,31 @@ impl Scenario {
             ));
         }
         for n in &self.nemesis {
-            match n {
-                NemesisSpec::GcPause { every, pause, .. } => {
-                    if every.0.is_zero() {
-                        return Err(err(
-                            "every",
-                            "[[nemesis]] gc-pause: every must be > 0".into(),
-                        ));
-                    }
-                    if pause.0.is_zero() {
-                        return Err(err("pause", "[[nemesis]] gc-pause: pause must be > 0 (longer than the ttl to expire the lease)".into()));
-                    }
+            let (_, every) = n.schedule();
+            if every.0.is_zero() {
+                return Err(err(
+                    "every",
+                    format!("[[nemesis]] {}: every must be > 0", n.kind()),
+                ));
+            }
+            if n.longest().0.is_zero() {
+                let key = match n {
+                    NemesisSpec::GcPause { .. } => "pause",
+                    NemesisSpec::ResetPeer { .. } => "hold",
+                    NemesisSpec::DelayedWrite { .. } => "delay",
+                    _ => "duration",
+                };
+                return Err(err(
+                    key,
+                    format!("[[nemesis]] {}: {key} must be > 0", n.kind()),
+                ));
+            }
+            if let NemesisSpec::Latency { latency, .. } = n {
+                if latency.0.is_zero() {
+                    return Err(err(
+                        "latency",
+                        "[[nemesis]] latency: latency must be > 0".into(),
+                    ));
                 }
             }
         }

@@ -5,11 +5,23 @@
 //! the run and on Ctrl-C alike. One file per fault; [`spawn`] turns a scenario's `[[nemesis]]`
 //! entry into its task.
 
+pub mod delayed_write;
 pub mod gc_pause;
+pub mod latency;
+pub mod links;
+pub mod partition;
+pub mod reset;
+pub mod schedule;
 
 use crate::scenario::NemesisSpec;
 use crate::topology::Topology;
+use delayed_write::DelayedWrite;
+use gc_pause::GcPause;
+use latency::Latency;
+use partition::Partition;
 use rand_chacha::ChaCha8Rng;
+use reset::Reset;
+use schedule::Schedule;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -44,21 +56,60 @@ pub fn spawn(
     rng: ChaCha8Rng,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    match spec {
-        NemesisSpec::GcPause {
-            start,
-            every,
-            pause,
-        } => {
-            let n = gc_pause::GcPause {
-                start: *start,
-                every: *every,
-                pause: *pause,
-                gates: ctx.gates.clone(),
-                rng,
-                ids: ctx.ids.clone(),
-            };
-            tokio::spawn(n.run(stop))
+    let (start, every) = spec.schedule();
+    let schedule = Schedule::new(start, every);
+    match *spec {
+        NemesisSpec::GcPause { pause, .. } => {
+            tokio::spawn(GcPause { schedule, pause }.run(ctx, rng, stop))
+        }
+        NemesisSpec::Partition {
+            duration,
+            shape,
+            resource,
+            ..
+        } => tokio::spawn(
+            Partition {
+                schedule,
+                shape,
+                duration,
+                resource,
+            }
+            .run(ctx, rng, stop),
+        ),
+        NemesisSpec::Latency {
+            duration,
+            latency,
+            jitter,
+            links,
+            clients,
+            ..
+        } => tokio::spawn(
+            Latency {
+                schedule,
+                duration,
+                latency,
+                jitter,
+                links,
+                clients,
+            }
+            .run(ctx, rng, stop),
+        ),
+        NemesisSpec::ResetPeer {
+            hold,
+            links,
+            clients,
+            ..
+        } => tokio::spawn(
+            Reset {
+                schedule,
+                hold,
+                links,
+                clients,
+            }
+            .run(ctx, rng, stop),
+        ),
+        NemesisSpec::DelayedWrite { delay, .. } => {
+            tokio::spawn(DelayedWrite { schedule, delay }.run(ctx, rng, stop))
         }
     }
 }

@@ -1,0 +1,60 @@
+//! Which proxy links a network fault hits: one client's or every client's, to the lock nodes,
+//! the resource, or both.
+
+use crate::topology::{link, Topology, RESOURCE};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which nodes' links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Links {
+    /// Client → lock node(s).
+    Lock,
+    /// Client → resource.
+    Resource,
+    /// Both.
+    All,
+}
+
+/// Whose links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clients {
+    /// One client, drawn from the seed each time.
+    #[default]
+    One,
+    /// Every client.
+    All,
+}
+
+/// The link names, and a description for the history.
+pub fn select(
+    topology: &Topology,
+    links: Links,
+    clients: Clients,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<String>, String) {
+    let n = topology.clients.len() as u32;
+    let who: Vec<u32> = match clients {
+        Clients::One => vec![rng.random_range(0..n)],
+        Clients::All => (0..n).collect(),
+    };
+    let mut nodes: Vec<&str> = Vec::new();
+    if matches!(links, Links::Lock | Links::All) {
+        nodes.extend(topology.lock_nodes.iter().map(String::as_str));
+    }
+    if matches!(links, Links::Resource | Links::All) {
+        nodes.push(RESOURCE);
+    }
+    let names = who
+        .iter()
+        .flat_map(|&c| nodes.iter().map(move |node| link(c, node)))
+        .collect();
+    let whom = match clients {
+        Clients::One => format!("c{}", who[0]),
+        Clients::All => "all clients".to_string(),
+    };
+    (names, format!("{whom} → {}", nodes.join(",")))
+}
