@@ -4,6 +4,7 @@
 //! removes the folder — on success, error and panic alike. (Ctrl-C is turned into an orderly
 //! stop by the runner; SIGKILL of fencepost is covered by the children's parent-death signal.)
 
+pub mod clock;
 pub mod node;
 pub mod spawner;
 
