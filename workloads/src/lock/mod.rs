@@ -3,11 +3,14 @@
 //! - [`single::SingleLock`]: `SET key token NX PX ttl`, released by a Lua compare-and-delete.
 //! - [`naive::NaiveLock`]: the same acquire, released by plain `DEL` (the Redis docs warn
 //!   against it; it exists so the checkers can prove they catch it).
+//! - [`redlock::Redlock`]: the same acquire on N independent nodes, granted by a majority within
+//!   the lease, with a max-of-majority fencing scheme (see [`redlock`] for what it guarantees).
 //!
 //! Every lock returns a [`Grant`] with a fencing token (see [`single`] for what the token does and
 //! does not guarantee) and a validity end computed on the client's own [`Clock`].
 
 pub mod naive;
+pub mod redlock;
 pub mod single;
 
 use crate::clock::Clock;
@@ -90,6 +93,7 @@ pub enum Released {
 pub enum LockClient {
     Single(single::SingleLock),
     Naive(naive::NaiveLock),
+    Redlock(redlock::Redlock),
 }
 
 impl LockClient {
@@ -97,6 +101,7 @@ impl LockClient {
         match self {
             LockClient::Single(l) => l.acquire(clock).await,
             LockClient::Naive(l) => l.acquire(clock).await,
+            LockClient::Redlock(l) => l.acquire(clock).await,
         }
     }
 
@@ -104,6 +109,7 @@ impl LockClient {
         match self {
             LockClient::Single(l) => l.release(grant).await,
             LockClient::Naive(l) => l.release(grant).await,
+            LockClient::Redlock(l) => l.release(grant).await,
         }
     }
 
@@ -111,6 +117,7 @@ impl LockClient {
         match self {
             LockClient::Single(l) => &l.config,
             LockClient::Naive(l) => &l.inner.config,
+            LockClient::Redlock(l) => &l.config,
         }
     }
 }
