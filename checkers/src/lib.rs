@@ -6,8 +6,11 @@
 //! - [`exclusion`]: lease-aware mutual exclusion over the clients' critical spans.
 //! - [`fencing`]: accesses the resource accepted out of token order, and those it prevented.
 //! - [`lost_updates`]: increments overwritten at the resource, end to end.
+//! - [`counter`]: increments lost or duplicated, judged by bounds (Jepsen's counter).
+//! - [`window`]: rate limiters admitting more than their limit in some interval of length W.
 //! - [`run`]: all of them over one run, merged into one verdict.
 
+pub mod counter;
 pub mod edn;
 pub mod exclusion;
 pub mod fencing;
@@ -18,6 +21,7 @@ pub mod model;
 pub mod resource_log;
 pub mod run;
 pub mod verdict;
+pub mod window;
 
 pub use history::{
     Call, Fault, FaultWindow, Grant, History, MalformedHistory, Nanos, Op, OpKind, Process, Value,

@@ -5,12 +5,14 @@
 //! Jepsen's priority. A run without a resource log (the harness died before reading it) gets
 //! `unknown` from the resource checkers, never `valid`.
 
+use crate::counter::{self, CounterReport};
 use crate::exclusion::{self, ExclusionReport};
 use crate::fencing::{self, FencingReport};
 use crate::history::{History, OpKind, Value, F};
 use crate::lost_updates::{self, LostUpdateReport};
 use crate::resource_log::ResourceLog;
 use crate::verdict::Validity;
+use crate::window::{self, WindowReport, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 /// Counts of what happened, for summaries.
@@ -34,6 +36,16 @@ pub struct RunChecks {
     pub fencing_validity: Validity,
     pub lost_updates: Option<LostUpdateReport>,
     pub lost_updates_validity: Validity,
+    /// Counter workloads: increments lost or duplicated (None when the history has no adds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<CounterReport>,
+    #[serde(default = "valid")]
+    pub counter_validity: Validity,
+    /// Rate limiters: over-admission in some interval of length W (None without requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowReport>,
+    #[serde(default = "valid")]
+    pub window_validity: Validity,
     /// Time of the first violation any checker found (history clock).
     pub first_violation_ns: Option<u64>,
     pub validity: Validity,
@@ -69,8 +81,27 @@ fn validity_of(violated: bool) -> Validity {
     }
 }
 
+fn valid() -> Validity {
+    Validity::Valid
+}
+
+/// What some checkers need beyond the history: the promise a rate limiter made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    pub window: Option<WindowSpec>,
+}
+
 /// Runs every checker on a validated history and the resource log (if there is one).
 pub fn check(history: &History, resource: Option<&ResourceLog>) -> RunChecks {
+    check_with(history, resource, CheckOptions::default())
+}
+
+/// [`check`], with the options the counter and window checkers need.
+pub fn check_with(
+    history: &History,
+    resource: Option<&ResourceLog>,
+    options: CheckOptions,
+) -> RunChecks {
     let exclusion = exclusion::check(history);
     let exclusion_validity = validity_of(exclusion.violated());
     let fencing = resource.map(fencing::check);
@@ -94,9 +125,31 @@ pub fn check(history: &History, resource: Option<&ResourceLog>) -> RunChecks {
     for r in &exclusion.foreign_releases {
         note(r.invoke_ns);
     }
+    let counter = counter::applies(history).then(|| counter::check(history));
+    let counter_validity = counter
+        .as_ref()
+        .map_or(Validity::Valid, |c| validity_of(c.violated()));
+    for a in counter.iter().flat_map(|c| &c.anomalies) {
+        note(a.complete_ns);
+    }
+    // Requests without a stated limit cannot be judged: unknown, never valid.
+    let window = match options.window {
+        Some(spec) if window::applies(history) => Some(window::check(history, spec)),
+        _ => None,
+    };
+    let window_validity = match (&window, window::applies(history)) {
+        (Some(w), _) => validity_of(w.violated()),
+        (None, true) => Validity::Unknown,
+        (None, false) => Validity::Valid,
+    };
+    for o in window.iter().flat_map(|w| &w.over_admissions) {
+        note(o.to_ns);
+    }
     let validity = exclusion_validity
         .merge(fencing_validity)
-        .merge(lost_updates_validity);
+        .merge(lost_updates_validity)
+        .merge(counter_validity)
+        .merge(window_validity);
     RunChecks {
         counts: counts(history),
         exclusion,
@@ -105,6 +158,10 @@ pub fn check(history: &History, resource: Option<&ResourceLog>) -> RunChecks {
         fencing_validity,
         lost_updates: lost,
         lost_updates_validity,
+        counter,
+        counter_validity,
+        window,
+        window_validity,
         first_violation_ns: first,
         validity,
     }

@@ -1,0 +1,257 @@
+//! Rate-window checker: did a rate limiter admit more than `limit` requests in some interval of
+//! length `W`?
+//!
+//! A limiter's promise, as its users read it, is about *every* sliding interval of length W, not
+//! about the limiter's own buckets: a fixed-window limiter that admits `limit` requests at the end
+//! of one window and `limit` more at the start of the next has let 2 × limit through in far less
+//! than W.
+//!
+//! History: `request` ops, `ok` with `Admitted(true | false)`. An admitted request took effect at
+//! some instant between its invocation and its completion. A set of admitted requests is proved to
+//! fit in one interval of length W when the span from the earliest invocation to the latest
+//! completion among them is shorter than W — whatever instants they really took effect at. The
+//! checker reports such sets of more than `limit` requests (sound: never a false alarm), so slow
+//! requests can hide a violation but never invent one. `info` requests (unknown whether admitted)
+//! are left out for the same reason and counted.
+
+use crate::history::{Fault, FaultWindow, History, Nanos, OpKind, Value, F};
+use serde::{Deserialize, Serialize};
+
+/// The promise under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    pub limit: u64,
+    pub window_ns: Nanos,
+}
+
+/// More than `limit` admissions proved to fall in one interval of length W.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverAdmission {
+    /// Earliest invocation among the requests.
+    pub from_ns: Nanos,
+    /// Latest completion among them (`to_ns − from_ns < W`).
+    pub to_ns: Nanos,
+    pub admitted: u64,
+    /// Op indexes of the requests' invocations.
+    pub requests: Vec<u64>,
+    /// Faults active at some point in `[from_ns, to_ns]`.
+    pub faults: Vec<Fault>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowReport {
+    pub limit: u64,
+    pub window_ns: Nanos,
+    pub requests: u64,
+    pub admitted: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    /// `info` or never completed: may or may not have been admitted.
+    pub indeterminate: u64,
+    /// The most admissions proved to fall in one interval of length W.
+    pub max_in_window: u64,
+    /// Intervals proving over-admission, disjoint in their first request; at most
+    /// [`MAX_REPORTED`] are kept (`over_admissions_total` counts them all).
+    pub over_admissions: Vec<OverAdmission>,
+    pub over_admissions_total: u64,
+}
+
+pub const MAX_REPORTED: usize = 50;
+
+impl WindowReport {
+    pub fn violated(&self) -> bool {
+        self.over_admissions_total > 0
+    }
+}
+
+/// Whether a history has rate-limiter requests in it.
+pub fn applies(history: &History) -> bool {
+    history.ops.iter().any(|o| o.f == F::Request)
+}
+
+fn overlapping(windows: &[FaultWindow], from: Nanos, to: Nanos) -> Vec<Fault> {
+    windows
+        .iter()
+        .filter(|w| w.start_ns <= to && w.stop_ns >= from)
+        .map(|w| w.fault.clone())
+        .collect()
+}
+
+/// Checks a validated history against `spec`.
+pub fn check(history: &History, spec: WindowSpec) -> WindowReport {
+    let mut report = WindowReport {
+        limit: spec.limit,
+        window_ns: spec.window_ns,
+        ..Default::default()
+    };
+    // (invoke, complete, invoke index) of every admitted request.
+    let mut admitted: Vec<(Nanos, Nanos, u64)> = Vec::new();
+    for c in history.calls().iter().filter(|c| c.f == F::Request) {
+        report.requests += 1;
+        match (c.outcome(), c.result()) {
+            (OpKind::Ok, Some(Value::Admitted(true))) => {
+                report.admitted += 1;
+                admitted.push((c.invoke_ns(), c.complete_ns().unwrap_or(0), c.invoke.index));
+            }
+            (OpKind::Ok, _) => report.rejected += 1,
+            (OpKind::Fail, _) => report.failed += 1,
+            _ => report.indeterminate += 1,
+        }
+    }
+    admitted.sort();
+    let windows = history.fault_windows();
+    // For each request as the earliest invocation, the requests invoked no earlier that completed
+    // within W of it.
+    let mut covered_until = 0usize;
+    for i in 0..admitted.len() {
+        let start = admitted[i].0;
+        let set: Vec<&(Nanos, Nanos, u64)> = admitted[i..]
+            .iter()
+            .take_while(|r| r.0 < start + spec.window_ns)
+            .filter(|r| r.1 < start + spec.window_ns)
+            .collect();
+        let n = set.len() as u64;
+        report.max_in_window = report.max_in_window.max(n);
+        if n <= spec.limit {
+            continue;
+        }
+        report.over_admissions_total += 1;
+        // Keep one witness per run of overlapping sets: the first, unless a later one is larger.
+        if i < covered_until {
+            if let Some(last) = report.over_admissions.last_mut() {
+                if n > last.admitted {
+                    *last = witness(&set, &windows);
+                }
+            }
+            continue;
+        }
+        covered_until = i + set.len();
+        if report.over_admissions.len() < MAX_REPORTED {
+            report.over_admissions.push(witness(&set, &windows));
+        }
+    }
+    report
+}
+
+fn witness(set: &[&(Nanos, Nanos, u64)], windows: &[FaultWindow]) -> OverAdmission {
+    let from_ns = set.iter().map(|r| r.0).min().unwrap_or(0);
+    let to_ns = set.iter().map(|r| r.1).max().unwrap_or(0);
+    OverAdmission {
+        from_ns,
+        to_ns,
+        admitted: set.len() as u64,
+        requests: set.iter().map(|r| r.2).collect(),
+        faults: overlapping(windows, from_ns, to_ns),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, Process};
+
+    /// Requests as (invoke, complete, admitted?) on one process each, in time order.
+    fn history(reqs: &[(u64, u64, Option<bool>)]) -> History {
+        let mut events: Vec<(u64, u32, bool, Option<bool>)> = Vec::new();
+        for (c, &(a, b, adm)) in reqs.iter().enumerate() {
+            events.push((a, c as u32, true, adm));
+            events.push((b, c as u32, false, adm));
+        }
+        events.sort_by_key(|e| (e.0, !e.2));
+        let ops = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, c, inv, adm))| Op {
+                index: i as u64,
+                time_ns: t,
+                process: Process::Client(c),
+                kind: match (inv, adm) {
+                    (true, _) => OpKind::Invoke,
+                    (false, Some(_)) => OpKind::Ok,
+                    (false, None) => OpKind::Info,
+                },
+                f: F::Request,
+                value: match (inv, adm) {
+                    (true, _) => Value::None,
+                    (false, Some(a)) => Value::Admitted(a),
+                    (false, None) => Value::Error("timeout".into()),
+                },
+            })
+            .collect();
+        let h = History::new(ops);
+        h.validate().unwrap();
+        h
+    }
+
+    const SPEC: WindowSpec = WindowSpec {
+        limit: 2,
+        window_ns: 100,
+    };
+
+    #[test]
+    fn boundary_doubling_is_found() {
+        // Fixed windows [0,100), [100,200): two at the end of the first, two at the start of the
+        // next — four within 20 ns.
+        let h = history(&[
+            (90, 91, Some(true)),
+            (95, 96, Some(true)),
+            (101, 102, Some(true)),
+            (105, 106, Some(true)),
+        ]);
+        let r = check(&h, SPEC);
+        assert!(r.violated());
+        assert_eq!(r.max_in_window, 4);
+        assert_eq!(r.over_admissions[0].admitted, 4);
+        assert_eq!(r.over_admissions.len(), 1, "{r:?}");
+    }
+
+    #[test]
+    fn spaced_admissions_are_valid() {
+        let h = history(&[
+            (0, 1, Some(true)),
+            (50, 51, Some(true)),
+            (100, 101, Some(true)),
+            (150, 151, Some(true)),
+            (120, 121, Some(false)),
+        ]);
+        let r = check(&h, SPEC);
+        assert!(!r.violated(), "{r:?}");
+        assert_eq!((r.admitted, r.rejected, r.max_in_window), (4, 1, 2));
+    }
+
+    #[test]
+    fn slow_requests_cannot_invent_a_violation() {
+        // Three admitted, but the third may have taken effect as late as 150: not proved.
+        let h = history(&[
+            (0, 1, Some(true)),
+            (10, 11, Some(true)),
+            (20, 150, Some(true)),
+        ]);
+        assert!(!check(&h, SPEC).violated());
+    }
+
+    #[test]
+    fn indeterminate_requests_are_not_counted_as_admitted() {
+        let h = history(&[(0, 1, Some(true)), (10, 11, Some(true)), (20, 21, None)]);
+        let r = check(&h, SPEC);
+        assert!(!r.violated());
+        assert_eq!(r.indeterminate, 1);
+    }
+
+    #[test]
+    fn exactly_w_apart_is_not_one_window() {
+        // Invoked at 0, completed at 100: spans W exactly, so not proved to fit in [a, a+W).
+        let h = history(&[
+            (0, 1, Some(true)),
+            (50, 51, Some(true)),
+            (99, 100, Some(true)),
+        ]);
+        assert!(!check(&h, SPEC).violated());
+        let h = history(&[
+            (0, 1, Some(true)),
+            (50, 51, Some(true)),
+            (98, 99, Some(true)),
+        ]);
+        assert!(check(&h, SPEC).violated());
+    }
+}
