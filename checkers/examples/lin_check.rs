@@ -15,7 +15,14 @@ fn main() {
     let code = (|| -> Result<i32, Box<dyn std::error::Error>> {
         let model: ModelKind = model.parse()?;
         let text = std::fs::read_to_string(file)?;
-        let report = check_text(model, file, &text, &Budget::default())?;
+        let budget = Budget {
+            time_ms: std::env::var("BUDGET_MS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(10_000),
+            ..Budget::default()
+        };
+        let report = check_text(model, file, &text, &budget)?;
         print!("{report}");
         Ok(report.exit_code())
     })()

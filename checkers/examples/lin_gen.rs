@@ -1,6 +1,7 @@
 //! Writes the linearizability benchmark's histories to a folder (default /tmp/fencepost-lin):
 //! `lock-{N}-{C}-{good|bad}.jsonl` for N ∈ {1k, 10k, 100k} × C ∈ {5, 20, 100}, the same as EDN,
-//! and `register-etcd-{seed}.jsonl`.
+//! `lock-info-{N}-{C}-{good|bad}.jsonl` with 10% of calls timed out, and
+//! `register-etcd-{seed}.jsonl`.
 //!
 //!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
 
@@ -21,6 +22,17 @@ fn main() -> std::io::Result<()> {
                 let name = format!("lock-{label}-{c}-{}", if bad { "bad" } else { "good" });
                 std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&h))?;
                 std::fs::write(dir.join(format!("{name}.edn")), to_edn(&h))?;
+            }
+        }
+    }
+    // Under faults: 10% of calls time out (`info`).
+    for (n, label) in [(10_000, "10k"), (100_000, "100k")] {
+        for c in [5, 20, 100] {
+            for bad in [false, true] {
+                let mut sim = LockSim::new(n, c, 42, bad);
+                sim.info_percent = 10;
+                let name = format!("lock-info-{label}-{c}-{}", if bad { "bad" } else { "good" });
+                std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&sim.history()))?;
             }
         }
     }

@@ -58,6 +58,10 @@ pub struct LockSim {
     pub latency_max_ns: u64,
     pub hold_max_ns: u64,
     pub retry_max_ns: u64,
+    /// Chance, in percent, that a call times out (`info`): half of those never reached the
+    /// lock, half took effect and lost their reply. A client whose acquire timed out releases
+    /// (its token) before trying again, as a careful client does.
+    pub info_percent: u64,
 }
 
 impl LockSim {
@@ -72,6 +76,7 @@ impl LockSim {
             latency_max_ns: 250_000,
             hold_max_ns: 1_000_000,
             retry_max_ns: 600_000,
+            info_percent: 0,
         }
     }
 
@@ -83,11 +88,13 @@ impl LockSim {
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
         enum Step {
             StartAcquire,
-            ArriveAcquire,
-            ReturnAcquire(bool),
+            /// (timed out)
+            ArriveAcquire(bool),
+            /// (granted, timed out)
+            ReturnAcquire(bool, bool),
             StartRelease,
-            ArriveRelease,
-            ReturnRelease(bool),
+            ArriveRelease(bool),
+            ReturnRelease(bool, bool),
         }
         let mut rng = SplitMix64::new(self.seed);
         let mut queue: BinaryHeap<Reverse<(u64, u64, u32, Step)>> = BinaryHeap::new();
@@ -128,18 +135,27 @@ impl LockSim {
                         ttl_ms: Self::TTL_MS,
                     };
                     record(&mut ops, t, c, OpKind::Invoke, F::Acquire, value);
-                    (t + lat, Step::ArriveAcquire)
+                    match self.timeout(&mut rng) {
+                        Timeout::No => (t + lat, Step::ArriveAcquire(false)),
+                        Timeout::Lost => (t + 2 * lat, Step::ReturnAcquire(false, true)),
+                        Timeout::ReplyLost => (t + lat, Step::ArriveAcquire(true)),
+                    }
                 }
-                Step::ArriveAcquire => {
+                Step::ArriveAcquire(timed_out) => {
                     let granted = holder.is_none();
                     if granted {
                         holder = Some(c);
                         fence += 1;
                         fences[c as usize] = fence;
                     }
-                    (t + lat, Step::ReturnAcquire(granted))
+                    (t + lat, Step::ReturnAcquire(granted, timed_out))
                 }
-                Step::ReturnAcquire(granted) => {
+                Step::ReturnAcquire(_, true) => {
+                    let value = Value::Error("timeout".into());
+                    record(&mut ops, t, c, OpKind::Info, F::Acquire, value);
+                    (t + rng.below(self.retry_max_ns + 1), Step::StartRelease)
+                }
+                Step::ReturnAcquire(granted, false) => {
                     let value = if granted {
                         Value::Granted(Grant {
                             fence: fences[c as usize],
@@ -163,16 +179,31 @@ impl LockSim {
                         fence: fences[c as usize],
                     };
                     record(&mut ops, t, c, OpKind::Invoke, F::Release, value);
-                    (t + lat, Step::ArriveRelease)
+                    match self.timeout(&mut rng) {
+                        Timeout::No => (t + lat, Step::ArriveRelease(false)),
+                        Timeout::Lost => (t + 2 * lat, Step::ReturnRelease(false, true)),
+                        Timeout::ReplyLost => (t + lat, Step::ArriveRelease(true)),
+                    }
                 }
-                Step::ArriveRelease => {
+                Step::ArriveRelease(timed_out) => {
                     let released = holder == Some(c);
                     if released {
                         holder = None;
                     }
-                    (t + lat, Step::ReturnRelease(released))
+                    (t + lat, Step::ReturnRelease(released, timed_out))
                 }
-                Step::ReturnRelease(released) => {
+                Step::ReturnRelease(_, true) => {
+                    let value = Value::Error("timeout".into());
+                    record(&mut ops, t, c, OpKind::Info, F::Release, value);
+                    // Still held if the release never arrived: clean up again.
+                    let next = if holder == Some(c) {
+                        Step::StartRelease
+                    } else {
+                        Step::StartAcquire
+                    };
+                    (t + rng.below(self.retry_max_ns + 1), next)
+                }
+                Step::ReturnRelease(released, false) => {
                     let value = if released {
                         Value::Released
                     } else {
@@ -191,6 +222,24 @@ impl LockSim {
         }
         history
     }
+
+    fn timeout(&self, rng: &mut SplitMix64) -> Timeout {
+        if self.info_percent == 0 || rng.below(100) >= self.info_percent {
+            Timeout::No
+        } else if rng.below(2) == 0 {
+            Timeout::Lost
+        } else {
+            Timeout::ReplyLost
+        }
+    }
+}
+
+enum Timeout {
+    No,
+    /// The request never reached the lock.
+    Lost,
+    /// The lock acted; the reply was lost.
+    ReplyLost,
 }
 
 /// Flips the first denied acquire from the middle on whose whole interval another client surely

@@ -105,6 +105,11 @@ impl fmt::Display for Report {
             if o.partitions == 1 { "" } else { "s" },
             o.elapsed_ms
         )?;
+        writeln!(
+            f,
+            "  search: {} configurations explored, at most {} kept at once",
+            o.configs, o.max_frontier
+        )?;
         if let Some(line) = self.torn_last_line {
             writeln!(
                 f,
@@ -440,70 +445,85 @@ fn run_kind(
     }
 }
 
-/// fencepost's history into raw calls. Resource accesses, rate-limiter requests and nemesis
-/// ops are not linearizability ops and are left out.
+/// fencepost's history into raw calls, and how many client calls no model covers. Resource
+/// accesses, rate-limiter requests and nemesis ops are not linearizability ops and are left
+/// out. Reads the ops in place (no clones): a 100k-op history is mostly parsing already.
+/// Assumes [`History::validate`] passed.
 pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), (u64, String)> {
-    let mut out = Vec::new();
+    let mut out: Vec<RawCall> = Vec::new();
+    // Per process, the open call's slot in `out` (None: an invocation left out).
+    let mut open: HashMap<Process, Option<usize>> = HashMap::new();
     let mut other = 0;
-    for call in history.calls() {
-        let f = match call.f {
-            F::Acquire => CallF::Acquire,
-            F::Release => CallF::Release,
-            F::Extend => CallF::Extend,
-            F::Read => CallF::Read,
-            F::Write => CallF::Write,
-            F::Add => CallF::Add,
-            F::Cas => CallF::Cas,
-            F::Request | F::Start | F::Stop | F::Final => {
-                other += 1;
-                continue;
-            }
-        };
-        let (arg, key) = match &call.invoke.value {
-            Value::Access { .. } => {
+    for op in &history.ops {
+        if op.process == Process::Nemesis {
+            continue;
+        }
+        if op.kind == OpKind::Invoke {
+            let f = match op.f {
+                F::Acquire => Some(CallF::Acquire),
+                F::Release => Some(CallF::Release),
+                F::Extend => Some(CallF::Extend),
+                F::Read => Some(CallF::Read),
+                F::Write => Some(CallF::Write),
+                F::Add => Some(CallF::Add),
+                F::Cas => Some(CallF::Cas),
+                F::Request | F::Start | F::Stop | F::Final => None,
+            };
+            let (arg, key) = match &op.value {
                 // The protected resource, not a register.
+                Value::Access { .. } => (Arg::None, None),
+                Value::Lease { key, .. } | Value::Held { key, .. } => {
+                    (Arg::None, Some(key.clone()))
+                }
+                Value::Int(v) => (Arg::Int(*v), None),
+                Value::CasArgs { from, to } => (Arg::Cas(*from, *to), None),
+                _ => (Arg::None, None),
+            };
+            let f = f.filter(|_| !matches!(op.value, Value::Access { .. }));
+            let Some(f) = f else {
                 other += 1;
+                open.insert(op.process, None);
                 continue;
-            }
-            Value::Lease { key, .. } | Value::Held { key, .. } => (Arg::None, Some(key.clone())),
-            Value::Int(v) => (Arg::Int(*v), None),
-            Value::CasArgs { from, to } => (Arg::Cas(*from, *to), None),
-            _ => (Arg::None, None),
+            };
+            open.insert(op.process, Some(out.len()));
+            out.push(RawCall {
+                process: op.process,
+                f,
+                arg,
+                end: End::Unknown,
+                key,
+                invoke_index: op.index,
+                complete_index: None,
+                loc: Loc::Index(op.index),
+            });
+            continue;
+        }
+        let Some(Some(slot)) = open.remove(&op.process) else {
+            continue;
         };
-        let index = call.invoke.index;
-        let end = match &call.completion {
-            None => End::Unknown,
-            Some(c) => match c.kind {
-                OpKind::Info | OpKind::Invoke => End::Unknown,
-                OpKind::Fail => End::Fail,
-                OpKind::Ok => End::Ok(match (&c.value, f) {
-                    (Value::Granted(_), _) => Res::Granted,
-                    (Value::Denied, _) => Res::Denied,
-                    (Value::Released, _) => Res::Released,
-                    (Value::NotHeld, _) => Res::NotHeld,
-                    (Value::Extended { .. }, _) => Res::Extended,
-                    (Value::Int(v), CallF::Read) => Res::Read(Some(*v)),
-                    (Value::None, CallF::Read) => Res::Read(None),
-                    (Value::Int(_) | Value::None | Value::CasArgs { .. }, _) => Res::Done,
-                    (other, _) => {
-                        return Err((
-                            c.index,
-                            format!("{f:?} completed ok with {other:?}, which no model reads"),
-                        ))
-                    }
-                }),
-            },
+        let call = &mut out[slot];
+        call.complete_index = Some(op.index);
+        call.loc = Loc::Index(op.index);
+        call.end = match op.kind {
+            OpKind::Info | OpKind::Invoke => End::Unknown,
+            OpKind::Fail => End::Fail,
+            OpKind::Ok => End::Ok(match (&op.value, call.f) {
+                (Value::Granted(_), _) => Res::Granted,
+                (Value::Denied, _) => Res::Denied,
+                (Value::Released, _) => Res::Released,
+                (Value::NotHeld, _) => Res::NotHeld,
+                (Value::Extended { .. }, _) => Res::Extended,
+                (Value::Int(v), CallF::Read) => Res::Read(Some(*v)),
+                (Value::None, CallF::Read) => Res::Read(None),
+                (Value::Int(_) | Value::None | Value::CasArgs { .. }, _) => Res::Done,
+                (other, f) => {
+                    return Err((
+                        op.index,
+                        format!("{f:?} completed ok with {other:?}, which no model reads"),
+                    ))
+                }
+            }),
         };
-        out.push(RawCall {
-            process: call.process,
-            f,
-            arg,
-            end,
-            key,
-            invoke_index: index,
-            complete_index: call.completion.as_ref().map(|c| c.index),
-            loc: Loc::Index(call.completion.as_ref().map_or(index, |c| c.index)),
-        });
     }
     Ok((out, other))
 }
@@ -785,11 +805,36 @@ pub fn check_history(
 /// When the op that cannot be linearized came after the lock holder's lease ran out, say so:
 /// the lock model has no expiry, so an expired lease looks to it like a second holder.
 pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
-    let calls: HashMap<u64, history::Call> = history
-        .calls()
-        .into_iter()
-        .map(|c| (c.invoke.index, c))
-        .collect();
+    // Only the calls the witness names, paired in place.
+    let mut wanted: std::collections::HashSet<u64> = w.prefix.iter().copied().collect();
+    wanted.insert(w.op.invoke_index);
+    let mut calls: HashMap<u64, history::Call> = HashMap::with_capacity(wanted.len());
+    let mut open: HashMap<Process, u64> = HashMap::new();
+    for op in &history.ops {
+        if op.process == Process::Nemesis {
+            continue;
+        }
+        if op.kind == OpKind::Invoke {
+            if wanted.contains(&op.index) {
+                open.insert(op.process, op.index);
+                calls.insert(
+                    op.index,
+                    history::Call {
+                        process: op.process,
+                        f: op.f,
+                        invoke: op.clone(),
+                        completion: None,
+                    },
+                );
+            } else {
+                open.remove(&op.process);
+            }
+        } else if let Some(index) = open.remove(&op.process) {
+            if let Some(call) = calls.get_mut(&index) {
+                call.completion = Some(op.clone());
+            }
+        }
+    }
     // Replay the prefix to find the holder and the grant it holds.
     let mut holder: Option<&history::Call> = None;
     for index in &w.prefix {
