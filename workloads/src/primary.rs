@@ -1,0 +1,124 @@
+//! The node a client writes to: a fixed node, or the primary that Sentinel names.
+//!
+//! With Sentinel, a client does what the Redis client libraries do: ask a Sentinel
+//! (`SENTINEL get-master-addr-by-name`) for the primary's address, connect, and ask again when a
+//! call breaks or the node answers `READONLY` (it was demoted). Sentinel answers with the node's
+//! real address; the client reaches that node through its own proxy link, so `links` maps each
+//! node's real port to the client's proxied URL. Between two discoveries the client keeps talking
+//! to the node it found — which is how, after a failover, clients of a paused-then-resumed old
+//! primary keep writing to it until Sentinel demotes it.
+
+use crate::conn::{self, Conn};
+use crate::outcome::{with_timeout, CallError};
+use std::time::Duration;
+
+/// How to find the primary through Sentinel.
+#[derive(Debug, Clone)]
+pub struct SentinelTarget {
+    /// Sentinel URLs (direct; Sentinels are not under test here).
+    pub sentinels: Vec<String>,
+    /// The monitored master's name.
+    pub master: String,
+    /// (real port of a data node, this client's proxied URL to it).
+    pub links: Vec<(u16, String)>,
+}
+
+pub struct Primary {
+    timeout: Duration,
+    target: Option<SentinelTarget>,
+    current: Option<(u16, Conn)>,
+    /// Set after an error: rediscover before the next call.
+    stale: bool,
+}
+
+impl Primary {
+    /// A fixed node, connected once (reconnects by itself after breaks).
+    pub async fn fixed(url: &str, timeout: Duration) -> Result<Primary, CallError> {
+        let conn = conn::connect(url, timeout).await?;
+        Ok(Primary {
+            timeout,
+            target: None,
+            current: Some((0, conn)),
+            stale: false,
+        })
+    }
+
+    /// The primary named by Sentinel; discovered lazily on the first call.
+    pub fn via_sentinel(target: SentinelTarget, timeout: Duration) -> Primary {
+        Primary {
+            timeout,
+            target: Some(target),
+            current: None,
+            stale: true,
+        }
+    }
+
+    /// The connection to use for the next call.
+    pub async fn conn(&mut self) -> Result<&mut Conn, CallError> {
+        if self.stale {
+            if let Some(target) = self.target.clone() {
+                let port = self.discover(&target).await?;
+                if self.current.as_ref().map(|c| c.0) != Some(port) {
+                    let url = target
+                        .links
+                        .iter()
+                        .find(|(p, _)| *p == port)
+                        .map(|(_, u)| u.clone())
+                        .ok_or_else(|| {
+                            CallError::Refused(format!(
+                                "Sentinel names port {port}, which is no node of this run"
+                            ))
+                        })?;
+                    self.current = Some((port, conn::connect(&url, self.timeout).await?));
+                }
+            }
+            self.stale = false;
+        }
+        match self.current.as_mut() {
+            Some((_, c)) => Ok(c),
+            None => Err(CallError::Indeterminate("no primary known".into())),
+        }
+    }
+
+    /// Port of the node in use (0 for a fixed node).
+    pub fn port(&self) -> Option<u16> {
+        self.current.as_ref().map(|c| c.0)
+    }
+
+    /// Tells the primary that a call failed: with Sentinel, rediscover before the next call.
+    pub fn saw(&mut self, e: &CallError) {
+        let _ = e;
+        if self.target.is_some() {
+            self.stale = true;
+        }
+    }
+
+    async fn discover(&self, target: &SentinelTarget) -> Result<u16, CallError> {
+        let mut last = CallError::Indeterminate("no Sentinel configured".into());
+        for url in &target.sentinels {
+            match ask(url, &target.master, self.timeout).await {
+                Ok(port) => return Ok(port),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+async fn ask(url: &str, master: &str, timeout: Duration) -> Result<u16, CallError> {
+    let client =
+        redis::Client::open(url).map_err(|e| CallError::Refused(format!("bad URL: {e}")))?;
+    let mut c = with_timeout(timeout, client.get_multiplexed_async_connection()).await?;
+    let addr: Option<(String, String)> = with_timeout(
+        timeout,
+        redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(master)
+            .query_async(&mut c),
+    )
+    .await?;
+    let (_, port) =
+        addr.ok_or_else(|| CallError::Indeterminate(format!("Sentinel knows no `{master}`")))?;
+    port.parse()
+        .map_err(|_| CallError::Refused(format!("Sentinel returned a bad port `{port}`")))
+}
