@@ -187,8 +187,11 @@ impl<'a, M: Model> Search<'a, M> {
                             next.insert(c);
                         }
                     }
+                    // One `seen` for all forced configurations: a configuration reached from one
+                    // that another already reached (or dominated) needs no second exploration.
+                    let mut seen = Frontier::new();
                     for c in &forced {
-                        if let Err(why) = self.closure(c, id, &mut next, None) {
+                        if let Err(why) = self.closure(c, id, &mut next, &mut seen, None) {
                             return Found::GaveUp(why);
                         }
                     }
@@ -278,11 +281,13 @@ impl<'a, M: Model> Search<'a, M> {
         c: &Config<M::State>,
         target: u32,
         out: &mut Frontier<M::State>,
+        seen: &mut Frontier<M::State>,
         mut best: Option<&mut Best<M::State>>,
     ) -> Result<(), GaveUp> {
         let target_is_mutator = self.roles[target as usize] == Role::Mutator;
-        let mut seen = Frontier::new();
-        seen.insert_clone(c);
+        if !seen.insert_clone(c) && best.is_none() {
+            return Ok(());
+        }
         let mut layer = vec![c.clone()];
         while !layer.is_empty() {
             let mut next_layer = Vec::new();
@@ -331,14 +336,7 @@ impl<'a, M: Model> Search<'a, M> {
                     remove_sorted(&mut n.mandatory, y);
                     n.trail = push(&mut self.arena, n.trail, y);
                     n.depth += 1;
-                    self.settle(
-                        n,
-                        target,
-                        target_is_mutator,
-                        out,
-                        &mut seen,
-                        &mut next_layer,
-                    );
+                    self.settle(n, target, target_is_mutator, out, seen, &mut next_layer);
                 }
                 for (slot, &(class, count)) in cur.optional.iter().enumerate() {
                     let members = &self.class_ids[class as usize];
@@ -358,14 +356,7 @@ impl<'a, M: Model> Search<'a, M> {
                     }
                     n.trail = push(&mut self.arena, n.trail, y);
                     n.depth += 1;
-                    self.settle(
-                        n,
-                        target,
-                        target_is_mutator,
-                        out,
-                        &mut seen,
-                        &mut next_layer,
-                    );
+                    self.settle(n, target, target_is_mutator, out, seen, &mut next_layer);
                 }
             }
             layer = next_layer;
@@ -402,7 +393,8 @@ impl<'a, M: Model> Search<'a, M> {
         };
         let mut scratch = Frontier::new();
         for c in forced {
-            if let Err(why) = self.closure(c, target, &mut scratch, Some(&mut best)) {
+            let mut seen = Frontier::new();
+            if let Err(why) = self.closure(c, target, &mut scratch, &mut seen, Some(&mut best)) {
                 return Found::GaveUp(why);
             }
         }
