@@ -59,6 +59,25 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000)]
         budget_ms: u64,
     },
+    /// Check that this machine can run scenarios (redis-server, redis-sentinel, ports, results
+    /// folder, a Toxiproxy URL) and print the command that fixes what is missing.
+    Doctor {
+        /// Folder for run outputs.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// An external Toxiproxy API to check, e.g. http://127.0.0.1:8474.
+        #[arg(long)]
+        toxiproxy: Option<String>,
+    },
+    /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
+    Proxy {
+        /// Address of the HTTP API (127.0.0.1 only by default).
+        #[arg(long, default_value = "127.0.0.1:8474")]
+        listen: std::net::SocketAddr,
+        /// Seed for the toxics' random choices (jitter, toxicity).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
@@ -113,6 +132,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::analysis::write_results(&path, &result)?;
             println!("{}", result.summary());
             Ok(result.exit_code())
+        }
+        Command::Doctor { results, toxiproxy } => {
+            let checks = crate::doctor::checks(&results, toxiproxy.as_deref()).await;
+            Ok(crate::doctor::print(&checks))
+        }
+        Command::Proxy { listen, seed } => {
+            crate::proxy::serve(listen, seed).await?;
+            Ok(0)
         }
     }
 }

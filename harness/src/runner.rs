@@ -13,6 +13,7 @@ use crate::nemesis::{self, FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
 use crate::scenario::{LockKind, Scenario};
+use crate::interrupt::Interrupt;
 use crate::store::{self, RunMeta};
 use crate::topology::{Topology, TopologySpec};
 use anyhow::Context;
@@ -57,6 +58,9 @@ pub async fn run_named(
 ) -> anyhow::Result<RunResult> {
     let mut scenario = Scenario::load(scenario_path)?;
     crate::cluster::node::redis_server_path()?;
+    // From here on a signal is an orderly stop, whatever the run is doing.
+    let interrupt = Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
+    crate::cluster::reap_stale_folders();
     if let Some(d) = opts.duration {
         scenario.run.duration = d;
     }
@@ -95,7 +99,7 @@ pub async fn run_named(
         scenario.name,
         run_dir.display()
     );
-    let interrupted = execute(&scenario, &mut rng, &run_dir, &run_id, opts.status).await?;
+    let interrupted = execute(&scenario, &mut rng, &run_dir, &run_id, opts.status, &interrupt).await?;
 
     let result = analysis::analyse(&run_dir, Some(interrupted))?;
     analysis::write_results(&run_dir, &result)?;
@@ -111,6 +115,7 @@ async fn execute(
     run_dir: &Path,
     run_id: &str,
     status: bool,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<bool> {
     let spec = TopologySpec {
         lock_nodes: scenario.lock.nodes,
@@ -118,7 +123,7 @@ async fn execute(
         persistence: Persistence::None,
     };
     let topology = Arc::new(Topology::start(&spec, run_id, rng.random()).await?);
-    let outcome = drive(scenario, rng, run_dir, &topology, status).await;
+    let outcome = drive(scenario, rng, run_dir, &topology, status, interrupt).await;
     topology.stop().await;
     outcome
 }
@@ -130,6 +135,7 @@ async fn drive(
     run_dir: &Path,
     topology: &Arc<Topology>,
     status: bool,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<bool> {
     store::write_json(&run_dir.join(store::NODES), &topology.describe())?;
 
@@ -207,7 +213,7 @@ async fn drive(
 
     let duration = scenario.run.duration.0;
     let show_status = status || std::io::stderr().is_terminal();
-    let interrupted = wait_for_end(duration, &recorder, show_status).await;
+    let interrupted = wait_for_end(duration, &recorder, show_status, &mut interrupt.clone()).await;
     let _ = stop_tx.send(true);
 
     // Let clients finish their critical section and nemeses heal; anything still in flight
@@ -275,23 +281,17 @@ fn redact(url: &str) -> String {
 
 /// Sleeps for the run's duration, drawing the status line and checkpointing the journal;
 /// returns true when SIGINT or SIGTERM cut it short.
-async fn wait_for_end(duration: Duration, recorder: &Recorder, show_status: bool) -> bool {
+async fn wait_for_end(duration: Duration, recorder: &Recorder, show_status: bool, interrupt: &mut Interrupt) -> bool {
     let started = Instant::now();
     let end = tokio::time::Instant::now() + duration;
-    let mut sigterm =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut last_violation_check = Instant::now();
     let mut violations = 0usize;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => return false,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\nfencepost: interrupted (SIGINT); stopping clients, healing faults, saving the history");
-                return true;
-            }
-            _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-                eprintln!("\nfencepost: terminated (SIGTERM); stopping clients, healing faults, saving the history");
+            signal = interrupt.wait() => {
+                eprintln!("\nfencepost: interrupted ({signal}); stopping clients, healing faults, saving the history");
                 return true;
             }
             _ = tick.tick() => {

@@ -113,3 +113,80 @@ fn sigint_stops_the_run_kills_its_nodes_and_leaves_a_checkable_history() {
     );
     assert!(text.contains("interrupted"), "{text}");
 }
+
+/// Starts a gc-pause run, waits until its nodes are up and it has run a while; returns the child
+/// and the run folder.
+fn start_run(tag: &str) -> (std::process::Child, std::path::PathBuf, Vec<fencepost::cluster::NodeInfo>) {
+    let results = results_dir(tag);
+    let child = fencepost()
+        .args(["scenario", "gc-pause", "--seed", "5", "--results"])
+        .arg(&results)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nodes_file = || {
+        std::fs::read_dir(results.join("gc-pause")).ok()?.flatten().map(|e| e.path().join("nodes.json")).find(|p| p.exists())
+    };
+    let mut waited = 0;
+    while nodes_file().is_none() && waited < 100 {
+        std::thread::sleep(Duration::from_millis(100));
+        waited += 1;
+    }
+    let nodes_path = nodes_file().expect("the run never started its nodes");
+    std::thread::sleep(Duration::from_millis(1200));
+    let nodes = serde_json::from_str(&std::fs::read_to_string(&nodes_path).unwrap()).unwrap();
+    (child, nodes_path.parent().unwrap().to_path_buf(), nodes)
+}
+
+#[test]
+fn sigkill_leaves_no_node_behind_and_the_history_reads_up_to_the_last_line() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut child, run_dir, nodes) = start_run("sigkill");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    // The parent-death signal ends the nodes; give the kernel a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    for n in &nodes {
+        assert!(!alive(n.pid.unwrap()), "redis-server {} outlived a SIGKILLed fencepost", n.name);
+    }
+    let out = fencepost().arg("check").arg(&run_dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("no resource log was saved"), "the resource checkers must say unknown: {text}");
+    assert!(text.contains("interrupted"), "{text}");
+}
+
+#[test]
+fn sigterm_is_an_orderly_stop_too() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut child, run_dir, nodes) = start_run("sigterm");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    for n in &nodes {
+        assert!(!alive(n.pid.unwrap()), "redis-server {} outlived the run", n.name);
+    }
+    assert!(run_dir.join("resource.json").exists(), "an orderly stop saves the resource log");
+    assert!(run_dir.join("results.json").exists());
+}
+
+#[test]
+fn two_runs_at_once_use_their_own_ports_and_folders() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let results = results_dir("concurrent");
+    let spawn = || {
+        fencepost()
+            .args(["scenario", "baseline", "--seed", "1", "--duration", "2s", "--results"])
+            .arg(&results)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    let runs: Vec<_> = std::fs::read_dir(results.join("baseline")).unwrap().flatten().collect();
+    assert_eq!(runs.len(), 2, "same seed, same second: still two folders");
+}
