@@ -39,7 +39,16 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         None
     };
 
-    let checks = checkers::run::check(&read.history, resource.as_ref());
+    let options = checkers::run::CheckOptions {
+        window: match (scenario.workload.limit, scenario.workload.window) {
+            (Some(limit), Some(w)) => Some(checkers::window::WindowSpec {
+                limit,
+                window_ns: w.ns(),
+            }),
+            _ => None,
+        },
+    };
+    let checks = checkers::run::check_with(&read.history, resource.as_ref(), options);
     let expectations = expect::judge(&scenario.expect, &checks);
     let met = !expectations.is_empty() && expectations.iter().all(|j| j.met);
     let interrupted = interrupted.unwrap_or_else(|| {

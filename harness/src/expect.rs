@@ -88,6 +88,27 @@ pub fn judge(expect: &Expect, checks: &RunChecks) -> Vec<Judgement> {
             met: got.is_some_and(|g| g >= min),
         });
     }
+    if let Some(e) = expect.counter {
+        let n = checks.counter.as_ref().map_or(0, |c| c.anomalies.len());
+        out.push(judge_property(
+            "counter (lost or duplicated increments)",
+            e,
+            checks.counter_validity,
+            n,
+        ));
+    }
+    if let Some(e) = expect.rate_window {
+        let n = checks
+            .window
+            .as_ref()
+            .map_or(0, |w| w.over_admissions_total as usize);
+        out.push(judge_property(
+            "rate window (over-admission)",
+            e,
+            checks.window_validity,
+            n,
+        ));
+    }
     if let Some(min) = expect.indeterminate_min {
         let got = checks.counts.info;
         out.push(Judgement {

@@ -17,3 +17,4 @@ pub mod runner;
 pub mod scenario;
 pub mod store;
 pub mod topology;
+pub mod workload;

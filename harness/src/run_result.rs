@@ -170,6 +170,77 @@ impl RunResult {
                 let _ = writeln!(s, "- lost updates: **unknown** — no resource log was saved");
             }
         }
+        if let Some(k) = &c.counter {
+            let _ = writeln!(
+                s,
+                "- counter (adds and reads): **{}** — {} add(s) acknowledged, {} failed, {} indeterminate; final read {}; ≥ {} acknowledged increment(s) lost, ≥ {} duplicated, in {} observation(s) out of bounds",
+                c.counter_validity,
+                k.adds_ok,
+                k.adds_failed,
+                k.adds_indeterminate,
+                k.final_value.map_or("none".into(), |v| v.to_string()),
+                k.lost,
+                k.duplicated,
+                k.anomalies.len()
+            );
+            for a in k.anomalies.iter().take(3) {
+                let faults: Vec<String> = a
+                    .faults
+                    .iter()
+                    .map(|f| format!("{} {}", f.kind, f.target))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "  - {} {:?} at {:.3}–{:.3} s read {} (bounds {}..={}): {} {:?}, since {:.3} s; faults then: {}",
+                    a.process,
+                    a.f,
+                    secs(a.invoke_ns),
+                    secs(a.complete_ns),
+                    a.value,
+                    a.lower,
+                    a.upper,
+                    a.count,
+                    a.kind,
+                    secs(a.since_ns),
+                    if faults.is_empty() { "none".into() } else { faults.join(", ") }
+                );
+            }
+        }
+        if let Some(w) = &c.window {
+            let _ = writeln!(
+                s,
+                "- rate window (limit {} per {} ms): **{}** — {} request(s): {} admitted, {} rejected, {} indeterminate; at most {} admitted in one {} ms interval; {} over-admitting interval(s)",
+                w.limit,
+                w.window_ns / 1_000_000,
+                c.window_validity,
+                w.requests,
+                w.admitted,
+                w.rejected,
+                w.indeterminate,
+                w.max_in_window,
+                w.window_ns / 1_000_000,
+                w.over_admissions_total
+            );
+            if let Some(o) = w.over_admissions.iter().max_by_key(|o| o.admitted) {
+                let _ = writeln!(
+                    s,
+                    "  - largest: {} admitted within {:.3}–{:.3} s ({:.0} ms); faults then: {}",
+                    o.admitted,
+                    secs(o.from_ns),
+                    secs(o.to_ns),
+                    (o.to_ns - o.from_ns) as f64 / 1e6,
+                    if o.faults.is_empty() {
+                        "none".into()
+                    } else {
+                        o.faults
+                            .iter()
+                            .map(|f| f.kind.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+            }
+        }
         if let Some(t) = c.first_violation_ns {
             let _ = writeln!(s, "- time to first violation: {:.3} s", secs(t));
         }

@@ -162,7 +162,14 @@ async fn drive(
     // Seeds are drawn in a fixed order: clients first, then nemeses.
     let mut clients = Vec::new();
     let mut gates = Vec::new();
-    for (id, links) in (0..).zip(&topology.clients) {
+    // Counter and limiter workloads build their own clients (workload.rs); the lock workload's
+    // are built here.
+    let lock_links = if crate::workload::is_lock(scenario) {
+        &topology.clients[..]
+    } else {
+        &[]
+    };
+    for (id, links) in (0..).zip(lock_links) {
         let client_seed: u64 = rng.random();
         let lock_conn = client_conn(&links.lock[0], scenario).await?;
         let lock_rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
@@ -191,6 +198,9 @@ async fn drive(
         });
     }
 
+    let mut other_clients = crate::workload::prepare(scenario, topology, rng, &rec, &clock).await?;
+    gates.extend(other_clients.gates.iter().cloned());
+
     let ctx = NemesisContext {
         rec: rec.clone(),
         ids: Arc::new(FaultIds::default()),
@@ -207,6 +217,7 @@ async fn drive(
             stop_rx.clone(),
         ));
     }
+    tasks.extend(other_clients.spawn(&stop_rx));
     for c in clients {
         tasks.push(tokio::spawn(c.run(stop_rx.clone())));
     }
@@ -232,6 +243,10 @@ async fn drive(
         eprintln!();
     }
 
+    other_clients
+        .finish(scenario, topology, rec.as_ref())
+        .await
+        .context("the counter's final read")?;
     let mut admin = connect(&topology.resource_admin_url).await?;
     let log = resource::read_log(&mut admin, scenario.resource.fenced)
         .await

@@ -97,9 +97,52 @@ pub struct ResourceSpec {
     pub fenced: bool,
 }
 
+/// What the clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// Contend for the lock and increment the protected resource under it.
+    #[default]
+    Lock,
+    /// `INCR` a counter on the (primary) lock node.
+    Counter,
+    /// Acquire the lock, `GET` the counter on the storage node, `SET` it + 1, release.
+    RmwCounter,
+    /// Fixed-window rate limiter (`INCR` + `PEXPIRE` on the first request, a key per window).
+    FixedWindow,
+    /// Sliding-window rate limiter (`ZREMRANGEBYSCORE` + `ZCARD` + `ZADD` in one script).
+    SlidingWindow,
+}
+
+impl WorkloadKind {
+    pub fn is_limiter(self) -> bool {
+        matches!(
+            self,
+            WorkloadKind::FixedWindow | WorkloadKind::SlidingWindow
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
+    /// What the clients do (`lock` when absent).
+    #[serde(default)]
+    pub kind: WorkloadKind,
+    /// Counter: one op in `read_one_in` is a read, the rest increments (0 = no reads).
+    #[serde(default = "d_read_one_in")]
+    pub read_one_in: u32,
+    /// Rate limiters: at most `limit` requests admitted per `window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Dur>,
+    /// RMW counter: after each grant, `WAIT wait_replicas wait_timeout` and act only on a grant
+    /// that many replicas acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout: Option<Dur>,
     #[serde(default = "d_think")]
     pub think_max: Dur,
     #[serde(default = "d_retry_min")]
@@ -112,6 +155,9 @@ pub struct WorkloadSpec {
 
 fn ms(n: u64) -> Dur {
     Dur(std::time::Duration::from_millis(n))
+}
+fn d_read_one_in() -> u32 {
+    5
 }
 fn d_think() -> Dur {
     ms(5)
@@ -129,6 +175,12 @@ fn d_idle() -> Dur {
 impl Default for WorkloadSpec {
     fn default() -> Self {
         WorkloadSpec {
+            kind: WorkloadKind::default(),
+            read_one_in: d_read_one_in(),
+            limit: None,
+            window: None,
+            wait_replicas: None,
+            wait_timeout: None,
             think_max: d_think(),
             retry_min: d_retry_min(),
             retry_max: d_retry_max(),
@@ -245,6 +297,12 @@ pub struct Expect {
     pub prevented_min: Option<u64>,
     /// At least this many ops ended `info` (evidence the faults bit).
     pub indeterminate_min: Option<u64>,
+    /// Counter workloads: increments lost or duplicated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<Expectation>,
+    /// Rate limiters: more than `limit` admitted in some interval of length `window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_window: Option<Expectation>,
 }
 
 /// A scenario file that cannot be run: file, line and the fix.
@@ -383,8 +441,51 @@ impl Scenario {
                 }
             }
         }
+        self.validate_workload().map_err(|(k, m)| err(k, m))?;
         if self.expect.prevented_min.is_some_and(|m| m > 0) && !self.resource.fenced {
             return Err(err("prevented_min", "[expect] prevented_min needs [resource] fenced = true: an unfenced resource prevents nothing".into()));
+        }
+        Ok(())
+    }
+
+    /// Counter and limiter settings: present where they apply, and only there.
+    fn validate_workload(&self) -> Result<(), (&'static str, String)> {
+        let w = &self.workload;
+        if w.kind.is_limiter() {
+            match (w.limit, w.window) {
+                (Some(l), Some(win)) if l > 0 && !win.0.is_zero() => {}
+                _ => {
+                    return Err((
+                        "kind",
+                        "[workload] a rate limiter needs limit = N > 0 and window = \"1s\" (> 0)"
+                            .into(),
+                    ))
+                }
+            }
+        } else if w.limit.is_some() || w.window.is_some() {
+            return Err(("limit", "[workload] limit and window apply to kind = \"fixed-window\" or \"sliding-window\" only".into()));
+        }
+        if (w.wait_replicas.is_some() || w.wait_timeout.is_some())
+            && w.kind != WorkloadKind::RmwCounter
+        {
+            return Err((
+                "wait_replicas",
+                "[workload] wait_replicas applies to kind = \"rmw-counter\" only".into(),
+            ));
+        }
+        if self.expect.counter.is_some()
+            && !matches!(w.kind, WorkloadKind::Counter | WorkloadKind::RmwCounter)
+        {
+            return Err((
+                "counter",
+                "[expect] counter needs [workload] kind = \"counter\" or \"rmw-counter\"".into(),
+            ));
+        }
+        if self.expect.rate_window.is_some() && !w.kind.is_limiter() {
+            return Err((
+                "rate_window",
+                "[expect] rate_window needs a rate-limiter workload".into(),
+            ));
         }
         Ok(())
     }
