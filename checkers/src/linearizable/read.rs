@@ -805,10 +805,11 @@ pub fn check_history(
 /// When the op that cannot be linearized came after the lock holder's lease ran out, say so:
 /// the lock model has no expiry, so an expired lease looks to it like a second holder.
 pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
-    // Only the calls the witness names, paired in place.
+    // Only the calls the witness names, paired in place: (invocation, completion).
     let mut wanted: std::collections::HashSet<u64> = w.prefix.iter().copied().collect();
     wanted.insert(w.op.invoke_index);
-    let mut calls: HashMap<u64, history::Call> = HashMap::with_capacity(wanted.len());
+    let mut calls: HashMap<u64, (&history::Op, Option<&history::Op>)> =
+        HashMap::with_capacity(wanted.len());
     let mut open: HashMap<Process, u64> = HashMap::new();
     for op in &history.ops {
         if op.process == Process::Nemesis {
@@ -817,46 +818,47 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
         if op.kind == OpKind::Invoke {
             if wanted.contains(&op.index) {
                 open.insert(op.process, op.index);
-                calls.insert(
-                    op.index,
-                    history::Call {
-                        process: op.process,
-                        f: op.f,
-                        invoke: op.clone(),
-                        completion: None,
-                    },
-                );
+                calls.insert(op.index, (op, None));
             } else {
                 open.remove(&op.process);
             }
         } else if let Some(index) = open.remove(&op.process) {
             if let Some(call) = calls.get_mut(&index) {
-                call.completion = Some(op.clone());
+                call.1 = Some(op);
             }
         }
     }
-    // Replay the prefix to find the holder and the grant it holds.
-    let mut holder: Option<&history::Call> = None;
-    for index in &w.prefix {
+    // The holder after the prefix: the last acquire or release in it that took effect.
+    let took_effect = |(_, done): &(&history::Op, Option<&history::Op>), effect: &Value| {
+        done.is_none_or(|d| {
+            d.kind != OpKind::Ok
+                || match effect {
+                    Value::Granted(_) => matches!(d.value, Value::Granted(_)),
+                    other => d.value == *other,
+                }
+        })
+    };
+    let granted = Value::Granted(history::Grant {
+        fence: 0,
+        token: String::new(),
+        validity_end_ns: 0,
+    });
+    let last = w.prefix.iter().rev().find_map(|index| {
         let call = calls.get(index)?;
-        let took = |v: &Value| call.outcome() != OpKind::Ok || call.result() == Some(v);
-        match call.f {
-            F::Acquire
-                if call.outcome() != OpKind::Ok
-                    || matches!(call.result(), Some(Value::Granted(_))) =>
-            {
-                holder = Some(call)
-            }
-            F::Release if took(&Value::Released) => holder = None,
-            _ => {}
+        match call.0.f {
+            F::Acquire if took_effect(call, &granted) => Some(Some(*call)),
+            F::Release if took_effect(call, &Value::Released) => Some(None),
+            _ => None,
         }
-    }
-    let holder = holder?;
-    let Some(Value::Granted(grant)) = holder.result() else {
+    })??;
+    let (holder, Some(holder_done)) = last else {
         return None;
     };
-    let x = calls.get(&w.op.invoke_index)?;
-    let at_ns = x.complete_ns().unwrap_or(x.invoke_ns());
+    let Value::Granted(grant) = &holder_done.value else {
+        return None;
+    };
+    let (x, x_done) = calls.get(&w.op.invoke_index)?;
+    let at_ns = x_done.map_or(x.time_ns, |d| d.time_ns);
     if grant.validity_end_ns > at_ns {
         return None;
     }
@@ -872,7 +874,7 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
          The lock model has no lease expiry, so it reports this as a second holder; whether any \
          client acted on the expired lease is the mutual-exclusion checker's verdict.",
         holder.process,
-        holder.invoke.index,
+        holder.index,
         ms(grant.validity_end_ns),
         ms(at_ns),
         w.op.description
