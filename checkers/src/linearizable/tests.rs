@@ -478,3 +478,25 @@ fn the_budget_ends_in_unknown() {
     assert_eq!(out.verdict, Linearizability::Unknown);
     assert!(out.unknown_reason.unwrap().contains("time budget"));
 }
+
+#[test]
+fn the_memory_budget_ends_in_unknown() {
+    use LockOp::*;
+    use LockRet::*;
+    let ops: Vec<_> = (0..5_000u64)
+        .flat_map(|k| {
+            let at = 4 * k;
+            [
+                lock_op(1, Acquire(1), Some(Granted), at, Some(at + 1)),
+                lock_op(1, Release(1), Some(Released), at + 2, Some(at + 3)),
+            ]
+        })
+        .collect();
+    let budget = Budget {
+        time_ms: 60_000,
+        memory_mb: 0,
+    };
+    let out = check_ops(&Lock, ops, &budget).unwrap();
+    assert_eq!(out.verdict, Linearizability::Unknown);
+    assert!(out.unknown_reason.unwrap().contains("memory budget"));
+}
