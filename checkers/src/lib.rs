@@ -8,6 +8,9 @@
 //! - [`lost_updates`]: increments overwritten at the resource, end to end.
 //! - [`counter`]: increments lost or duplicated, judged by bounds (Jepsen's counter).
 //! - [`window`]: rate limiters admitting more than their limit in some interval of length W.
+//! - [`linearizable`]: is there one real-time-respecting order of the ops that a sequential
+//!   [`model`] explains? (the lock as a mutex with owners, registers, counters), with
+//!   [`edn`] to read Jepsen's `history.edn`.
 //! - [`run`]: all of them over one run, merged into one verdict.
 
 pub mod counter;
