@@ -1,7 +1,7 @@
 //! From files to verdicts: fencepost's `history.jsonl` and Jepsen's `history.edn`, read into the
 //! typed ops of a model, partitioned by key, checked, and explained.
 //!
-//! Both formats are first read into [`RawCall`]s — one invocation with its completion, in the
+//! Both formats are first read into raw calls — one invocation with its completion, in the
 //! vocabulary both share — and each model then takes the calls it understands. That keeps the
 //! format quirks (EDN's `:value false` denials, fencepost's `Value::Denied`) in one place and the
 //! models free of them. A history that cannot be a history (a completion without an invocation,
