@@ -191,7 +191,12 @@ struct Parser<'a> {
     pos: usize,
     line: usize,
     column: usize,
+    /// Collections open around the current position (bounded: the parser recurses).
+    depth: usize,
 }
+
+/// Histories nest a few levels; anything deeper is not a history and would exhaust the stack.
+const MAX_DEPTH: usize = 128;
 
 fn is_delimiter(c: u8) -> bool {
     c.is_ascii_whitespace()
@@ -209,6 +214,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             line: 1,
             column: 1,
+            depth: 0,
         }
     }
 
@@ -263,6 +269,18 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self) -> Result<Edn, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!(
+                "values nested more than {MAX_DEPTH} deep; a history's ops are flat maps"
+            )));
+        }
+        self.depth += 1;
+        let value = self.value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_inner(&mut self) -> Result<Edn, EdnError> {
         self.skip_ws()?;
         let Some(c) = self.peek() else {
             return Err(self.error("expected a value, found the end of the text"));
@@ -509,6 +527,13 @@ mod tests {
         assert!(err.message.contains("even number"), "{err}");
         let err = parse("{:a @x}").unwrap_err();
         assert_eq!((err.line, err.column), (1, 5), "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "[".repeat(100_000);
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nested"), "{err}");
     }
 
     #[test]
