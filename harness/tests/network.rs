@@ -53,3 +53,31 @@ fn partitions_drop_packets_and_the_lock_stays_safe() {
         "a partition was left unhealed"
     );
 }
+
+#[test]
+fn latency_spikes_and_resets_end_calls_info_and_the_lock_stays_safe() {
+    let results = results_dir("flaky-network");
+    let r = run("flaky-network", 1, 4_000, &results);
+    assert!(r.met, "{}", r.summary());
+    assert_eq!(
+        r.checks.counts.fail,
+        0,
+        "timeouts and resets are info, never fail: {}",
+        r.summary()
+    );
+    let kinds: std::collections::BTreeSet<String> = {
+        let text = std::fs::read_to_string(std::path::Path::new(&r.run_dir).join("history.jsonl"))
+            .unwrap();
+        let h = checkers::history::parse_jsonl("h", &text).unwrap().history;
+        h.fault_windows()
+            .into_iter()
+            .map(|w| w.fault.kind)
+            .collect()
+    };
+    assert!(
+        kinds.contains("latency") && kinds.contains("reset"),
+        "{kinds:?}"
+    );
+    // Clients reconnected after the resets: grants keep coming after the last fault.
+    assert!(r.checks.counts.grants > 20, "{}", r.summary());
+}

@@ -4,12 +4,12 @@
 //! `latency` ± `jitter` (jitter from the run's seeded RNG). A delay longer than a call's timeout
 //! turns the call `info`; one longer than the lease lets a request land after the lease ended.
 
-use super::links::{select, Clients, Links};
-use super::schedule::{sleep_or_stop, Schedule};
+use super::links::{select, toxic_window, Clients, Links};
+use super::schedule::Schedule;
 use crate::duration::Dur;
 use crate::nemesis::NemesisContext;
 use crate::proxy::{Stream, Toxic};
-use checkers::{Fault, F};
+use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
@@ -35,25 +35,13 @@ impl Latency {
             let (names, target) = select(&ctx.topology, self.links, self.clients, &mut rng);
             let toxic =
                 Toxic::latency(Stream::Upstream, self.latency.ms(), self.jitter.ms()).named(TOXIC);
-            let mut added = Vec::new();
-            for l in &names {
-                match ctx.topology.network.add_toxic(l, toxic.clone()).await {
-                    Ok(_) => added.push(l.clone()),
-                    Err(e) => eprintln!("fencepost: latency could not be added to {l}: {e}"),
-                }
-            }
             let fault = Fault {
                 kind: "latency".into(),
                 target,
                 id: ctx.ids.next(),
                 detail: format!("+{} ±{}", self.latency, self.jitter),
             };
-            ctx.rec.nemesis(F::Start, fault.clone());
-            sleep_or_stop(self.duration.0, &mut stop).await;
-            for l in &added {
-                let _ = ctx.topology.network.remove_toxic(l, TOXIC).await;
-            }
-            ctx.rec.nemesis(F::Stop, fault);
+            toxic_window(&ctx, &names, toxic, fault, self.duration.0, &mut stop).await;
         }
     }
 }

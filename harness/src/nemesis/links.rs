@@ -1,10 +1,16 @@
 //! Which proxy links a network fault hits: one client's or every client's, to the lock nodes,
 //! the resource, or both.
 
+use super::schedule::sleep_or_stop;
+use crate::nemesis::NemesisContext;
+use crate::proxy::Toxic;
 use crate::topology::{link, Topology, RESOURCE};
+use checkers::{Fault, F};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::sync::watch;
 
 /// Which nodes' links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,4 +63,29 @@ pub fn select(
         Clients::All => "all clients".to_string(),
     };
     (names, format!("{whom} → {}", nodes.join(",")))
+}
+
+/// Puts `toxic` on every link in `names`, records the fault's start, holds it for `hold` (or
+/// until the run stops), removes it and records the stop.
+pub async fn toxic_window(
+    ctx: &NemesisContext,
+    names: &[String],
+    toxic: Toxic,
+    fault: Fault,
+    hold: Duration,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let mut added = Vec::new();
+    for l in names {
+        match ctx.topology.network.add_toxic(l, toxic.clone()).await {
+            Ok(_) => added.push(l),
+            Err(e) => eprintln!("fencepost: {} could not be added to {l}: {e}", fault.kind),
+        }
+    }
+    ctx.rec.nemesis(F::Start, fault.clone());
+    sleep_or_stop(hold, stop).await;
+    for l in added {
+        let _ = ctx.topology.network.remove_toxic(l, &toxic.name).await;
+    }
+    ctx.rec.nemesis(F::Stop, fault);
 }

@@ -4,12 +4,12 @@
 //! for `hold` so the clients' reconnections are reset too, then it is removed and they
 //! reconnect. A call whose connection is reset mid-flight is `info`: the command may have run.
 
-use super::links::{select, Clients, Links};
-use super::schedule::{sleep_or_stop, Schedule};
+use super::links::{select, toxic_window, Clients, Links};
+use super::schedule::Schedule;
 use crate::duration::Dur;
 use crate::nemesis::NemesisContext;
 use crate::proxy::{Stream, Toxic, ToxicKind};
-use checkers::{Fault, F};
+use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
@@ -33,30 +33,13 @@ impl Reset {
             let (names, target) = select(&ctx.topology, self.links, self.clients, &mut rng);
             let toxic =
                 Toxic::new(Stream::Upstream, ToxicKind::ResetPeer { timeout_ms: 0 }).named(TOXIC);
-            let mut added = Vec::new();
-            for l in &names {
-                if ctx
-                    .topology
-                    .network
-                    .add_toxic(l, toxic.clone())
-                    .await
-                    .is_ok()
-                {
-                    added.push(l.clone());
-                }
-            }
             let fault = Fault {
                 kind: "reset".into(),
                 target,
                 id: ctx.ids.next(),
                 detail: format!("hold {}", self.hold),
             };
-            ctx.rec.nemesis(F::Start, fault.clone());
-            sleep_or_stop(self.hold.0, &mut stop).await;
-            for l in &added {
-                let _ = ctx.topology.network.remove_toxic(l, TOXIC).await;
-            }
-            ctx.rec.nemesis(F::Stop, fault);
+            toxic_window(&ctx, &names, toxic, fault, self.hold.0, &mut stop).await;
         }
     }
 }
