@@ -33,7 +33,7 @@ pub enum Command {
         /// Override the scenario's duration (e.g. 3s).
         #[arg(long, value_parser = parse_dur)]
         duration: Option<Dur>,
-        /// Override the scenario's lock kind (single or naive).
+        /// Override the scenario's lock kind (single, naive or redlock).
         #[arg(long, value_parser = parse_lock)]
         lock: Option<LockKind>,
         /// Folder of scenario files.
@@ -88,7 +88,8 @@ fn parse_lock(s: &str) -> Result<LockKind, String> {
     match s {
         "single" => Ok(LockKind::Single),
         "naive" => Ok(LockKind::Naive),
-        _ => Err(format!("unknown lock `{s}`: use single or naive")),
+        "redlock" => Ok(LockKind::Redlock),
+        _ => Err(format!("unknown lock `{s}`: use single, naive or redlock")),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::duration::Dur;
 use crate::nemesis::{self, FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
-use crate::scenario::{LockKind, Scenario};
+use crate::scenario::{LockKind, PersistenceMode, Scenario};
 use crate::interrupt::Interrupt;
 use crate::store::{self, RunMeta};
 use crate::topology::{Topology, TopologySpec};
@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::clock::Clock;
 use workloads::critical_section::{Client, WorkloadConfig};
+use workloads::lock::redlock::{Redlock, RedlockConfig};
 use workloads::lock::{naive::NaiveLock, single::SingleLock, LeaseConfig, LockClient};
 use workloads::pause::PauseGate;
 use workloads::record::Record;
@@ -120,7 +121,11 @@ async fn execute(
     let spec = TopologySpec {
         lock_nodes: scenario.lock.nodes,
         clients: scenario.run.clients,
-        persistence: Persistence::None,
+        persistence: match scenario.lock.persistence {
+            PersistenceMode::None => Persistence::None,
+            PersistenceMode::AofEverysec => Persistence::AofEverySec,
+            PersistenceMode::AofAlways => Persistence::AofAlways,
+        },
     };
     let topology = Arc::new(Topology::start(&spec, run_id, rng.random()).await?);
     let outcome = drive(scenario, rng, run_dir, &topology, status, interrupt).await;
@@ -162,6 +167,7 @@ async fn drive(
     // Seeds are drawn in a fixed order: clients first, then nemeses.
     let mut clients = Vec::new();
     let mut gates = Vec::new();
+    let mut client_clocks = Vec::new();
     // Counter and limiter workloads build their own clients (workload.rs); the lock workload's
     // are built here.
     let lock_links = if crate::workload::is_lock(scenario) {
@@ -177,6 +183,26 @@ async fn drive(
         let lock = match scenario.lock.kind {
             LockKind::Single => LockClient::Single(single),
             LockKind::Naive => LockClient::Naive(NaiveLock::new(single, lock_conn)),
+            LockKind::Redlock => {
+                // Every lock node, each through this client's own proxy link.
+                let mut nodes = vec![lock_conn];
+                for url in &links.lock[1..] {
+                    nodes.push(client_conn(url, scenario).await?);
+                }
+                let defaults = RedlockConfig::default();
+                let redlock = RedlockConfig {
+                    drift_factor: scenario.lock.drift_factor.unwrap_or(defaults.drift_factor),
+                    node_timeout_ms: scenario
+                        .lock
+                        .node_timeout
+                        .map_or(defaults.node_timeout_ms, |d| d.ms()),
+                };
+                let rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
+                LockClient::Redlock(
+                    Redlock::new(lease.clone(), redlock, nodes, rng)
+                        .reconnecting(links.lock.clone()),
+                )
+            }
         };
         let resource = ResourceClient::new(
             client_conn(&links.resource, scenario).await?,
@@ -186,11 +212,15 @@ async fn drive(
         );
         let gate = Arc::new(PauseGate::default());
         gates.push(gate.clone());
+        // Same origin as the history's clock; its own skew, so a clock nemesis can bend one
+        // client's clock alone.
+        let client_clock = clock.independent();
+        client_clocks.push(client_clock.clone());
         clients.push(Client {
             id,
             lock,
             resource,
-            clock: clock.clone(),
+            clock: client_clock,
             rec: rec.clone(),
             gate,
             rng: ChaCha8Rng::seed_from_u64(client_seed),
@@ -206,6 +236,7 @@ async fn drive(
         ids: Arc::new(FaultIds::default()),
         gates,
         topology: topology.clone(),
+        clocks: client_clocks,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -6,6 +6,7 @@
 
 use crate::duration::Dur;
 use crate::nemesis::links::{Clients, Links};
+use crate::nemesis::nodes::NodeTarget;
 use crate::nemesis::partition::Shape;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub enum LockKind {
     Single,
     /// SET NX PX + plain DEL release.
     Naive,
+    /// SET NX PX on N independent nodes, granted by a majority within the lease.
+    Redlock,
 }
 
 impl LockKind {
@@ -58,6 +61,7 @@ impl LockKind {
         match self {
             LockKind::Single => "single",
             LockKind::Naive => "naive",
+            LockKind::Redlock => "redlock",
         }
     }
 }
@@ -76,6 +80,44 @@ pub struct LockSpec {
     /// Deadline for one call to a node; a missed deadline records `info`.
     #[serde(default = "default_op_timeout")]
     pub op_timeout: Dur,
+    /// Redlock: proportional part of the drift margin (drift = ttl × drift_factor + drift);
+    /// 0.01 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_factor: Option<f64>,
+    /// Redlock: deadline for one node's answer (so an unreachable node does not eat the
+    /// lease); 50 ms when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_timeout: Option<Dur>,
+    /// What a lock node keeps across a crash-restart.
+    #[serde(default)]
+    pub persistence: PersistenceMode,
+}
+
+/// A lock node's persistence (what survives a crash-restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PersistenceMode {
+    /// Nothing: a restarted node is empty.
+    #[default]
+    None,
+    /// `appendonly yes`, `appendfsync everysec`: up to a second of writes may be lost.
+    AofEverysec,
+    /// `appendonly yes`, `appendfsync always`: every write is on disk before the reply.
+    AofAlways,
+}
+
+/// Which clock a clock nemesis bends, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockFault {
+    /// The clock steps forward by `offset` (an NTP step, a resumed VM).
+    JumpForward,
+    /// The clock steps back by `offset`.
+    JumpBack,
+    /// The clock flips between +`offset` and its true reading every `period`.
+    Strobe,
+    /// The clock runs at `rate` × real time.
+    Rate,
 }
 
 fn default_nodes() -> u32 {
@@ -236,6 +278,53 @@ pub enum NemesisSpec {
     },
     /// Kleppmann's delayed packet: a holder's write is held back in the network past its lease.
     DelayedWrite { start: Dur, every: Dur, delay: Dur },
+    /// SIGSTOP lock nodes' redis-servers, then SIGCONT them: commands block, TTLs run on.
+    NodePause {
+        start: Dur,
+        every: Dur,
+        target: NodeTarget,
+        /// How long the nodes stay stopped.
+        pause: Dur,
+    },
+    /// Bend the wall clock of lock nodes (or the clock of one client), then restore it.
+    Clock {
+        start: Dur,
+        every: Dur,
+        /// Which lock nodes; leave out when `client` is given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<NodeTarget>,
+        /// Bend this client's own clock instead (the one its validity arithmetic uses).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<u32>,
+        fault: ClockFault,
+        /// Jump size, or the strobe's amplitude.
+        #[serde(default)]
+        offset: Dur,
+        /// Strobe: how often the clock flips.
+        #[serde(default)]
+        period: Dur,
+        /// Rate: the clock's speed, e.g. 2.0 (twice real time) or 0.5.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<f64>,
+        /// How long the clock stays bent before it is restored.
+        hold: Dur,
+    },
+    /// SIGKILL lock nodes and restart them on the same port after `restart_delay`, keeping
+    /// what `[lock] persistence` keeps.
+    Crash {
+        start: Dur,
+        every: Dur,
+        target: NodeTarget,
+        #[serde(default)]
+        restart_delay: Dur,
+    },
+    /// Cut fixed client→node links (`c0-n4`) from `start` to the end of the run: the network
+    /// backdrop of a choreographed scenario (Kleppmann's "client 1 cannot reach D and E").
+    CutLinks {
+        #[serde(default)]
+        start: Dur,
+        links: Vec<String>,
+    },
 }
 
 impl NemesisSpec {
@@ -246,6 +335,10 @@ impl NemesisSpec {
             NemesisSpec::Latency { .. } => "latency",
             NemesisSpec::ResetPeer { .. } => "reset-peer",
             NemesisSpec::DelayedWrite { .. } => "delayed-write",
+            NemesisSpec::NodePause { .. } => "node-pause",
+            NemesisSpec::Clock { .. } => "clock",
+            NemesisSpec::Crash { .. } => "crash",
+            NemesisSpec::CutLinks { .. } => "cut-links",
         }
     }
 
@@ -256,7 +349,12 @@ impl NemesisSpec {
             | NemesisSpec::Partition { start, every, .. }
             | NemesisSpec::Latency { start, every, .. }
             | NemesisSpec::ResetPeer { start, every, .. }
-            | NemesisSpec::DelayedWrite { start, every, .. } => (start, every),
+            | NemesisSpec::DelayedWrite { start, every, .. }
+            | NemesisSpec::NodePause { start, every, .. }
+            | NemesisSpec::Clock { start, every, .. }
+            | NemesisSpec::Crash { start, every, .. } => (start, every),
+            // Fires once; `every` does not apply.
+            NemesisSpec::CutLinks { start, .. } => (start, Dur(std::time::Duration::MAX)),
         }
     }
 
@@ -269,6 +367,11 @@ impl NemesisSpec {
             }
             NemesisSpec::ResetPeer { hold, .. } => hold,
             NemesisSpec::DelayedWrite { delay, .. } => delay,
+            NemesisSpec::NodePause { pause, .. } => pause,
+            NemesisSpec::Clock { hold, .. } => hold,
+            NemesisSpec::Crash { restart_delay, .. } => restart_delay,
+            // Healed at once when the run stops.
+            NemesisSpec::CutLinks { .. } => Dur::default(),
         }
     }
 }
@@ -420,9 +523,11 @@ impl Scenario {
                     format!("[[nemesis]] {}: every must be > 0", n.kind()),
                 ));
             }
-            if n.longest().0.is_zero() {
+            let instant = matches!(n, NemesisSpec::Crash { .. } | NemesisSpec::CutLinks { .. });
+            if n.longest().0.is_zero() && !instant {
                 let key = match n {
-                    NemesisSpec::GcPause { .. } => "pause",
+                    NemesisSpec::GcPause { .. } | NemesisSpec::NodePause { .. } => "pause",
+                    NemesisSpec::Clock { .. } => "hold",
                     NemesisSpec::ResetPeer { .. } => "hold",
                     NemesisSpec::DelayedWrite { .. } => "delay",
                     _ => "duration",
@@ -442,8 +547,127 @@ impl Scenario {
             }
         }
         self.validate_workload().map_err(|(k, m)| err(k, m))?;
+        self.validate_redlock().map_err(|(k, m)| err(k, m))?;
+        self.validate_node_faults().map_err(|(k, m)| err(k, m))?;
         if self.expect.prevented_min.is_some_and(|m| m > 0) && !self.resource.fenced {
             return Err(err("prevented_min", "[expect] prevented_min needs [resource] fenced = true: an unfenced resource prevents nothing".into()));
+        }
+        Ok(())
+    }
+
+    /// Redlock's settings: only for Redlock, and leaving a lease to hold.
+    fn validate_redlock(&self) -> Result<(), (&'static str, String)> {
+        let l = &self.lock;
+        if l.kind != LockKind::Redlock {
+            if l.drift_factor.is_some() {
+                return Err(("drift_factor", format!("[lock] drift_factor applies to kind = \"redlock\" only; remove it for \"{}\"", l.kind.name())));
+            }
+            if l.node_timeout.is_some() {
+                return Err(("node_timeout", format!("[lock] node_timeout applies to kind = \"redlock\" only; use op_timeout for \"{}\"", l.kind.name())));
+            }
+            return Ok(());
+        }
+        if let Some(f) = l.drift_factor {
+            if !(0.0..1.0).contains(&f) {
+                return Err(("drift_factor", format!("[lock] drift_factor = {f} is out of range: use 0 ≤ drift_factor < 1 (Redlock uses 0.01)")));
+            }
+        }
+        let drift_ns = l.ttl.ns() as f64 * l.drift_factor.unwrap_or(0.01) + l.drift.ns() as f64;
+        if drift_ns >= l.ttl.ns() as f64 {
+            return Err((
+                "drift",
+                format!(
+                    "[lock] drift {} + ttl × drift_factor leaves no validity of a {} ttl",
+                    l.drift, l.ttl
+                ),
+            ));
+        }
+        if let Some(t) = l.node_timeout {
+            if t.0.is_zero() || t >= l.ttl {
+                return Err(("node_timeout", format!("[lock] node_timeout {t} must be > 0 and well below the ttl {} (Redlock uses a few ms to tens of ms)", l.ttl)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Node faults: targets that exist, clock settings that fit the fault, links that exist.
+    fn validate_node_faults(&self) -> Result<(), (&'static str, String)> {
+        let nodes = self.lock.nodes;
+        for n in &self.nemesis {
+            match *n {
+                NemesisSpec::NodePause { target, .. } | NemesisSpec::Crash { target, .. } => {
+                    target
+                        .check(nodes)
+                        .map_err(|m| ("target", format!("[[nemesis]] {}: {m}", n.kind())))?;
+                }
+                NemesisSpec::Clock {
+                    target,
+                    client,
+                    fault,
+                    offset,
+                    period,
+                    rate,
+                    ..
+                } => {
+                    match (target, client) {
+                        (Some(t), None) => t.check(nodes).map_err(|m| ("target", format!("[[nemesis]] clock: {m}")))?,
+                        (None, Some(c)) if c < self.run.clients => {}
+                        (None, Some(c)) => return Err(("client", format!("[[nemesis]] clock: client {c} does not exist: clients are 0..{}", self.run.clients))),
+                        _ => return Err(("target", "[[nemesis]] clock: give either `target` (lock nodes) or `client` (one client's clock), not both or neither".into())),
+                    }
+                    match fault {
+                        ClockFault::JumpForward | ClockFault::JumpBack | ClockFault::Strobe
+                            if offset.0.is_zero() =>
+                        {
+                            return Err((
+                                "offset",
+                                "[[nemesis]] clock: this fault needs offset > 0 (e.g. \"2s\")"
+                                    .into(),
+                            ));
+                        }
+                        ClockFault::Strobe if period.0.is_zero() => {
+                            return Err((
+                                "period",
+                                "[[nemesis]] clock: strobe needs period > 0 (e.g. \"20ms\")".into(),
+                            ));
+                        }
+                        ClockFault::Rate
+                            if !rate.is_some_and(|r| (0.001..=1000.0).contains(&r)) =>
+                        {
+                            return Err(("rate", "[[nemesis]] clock: rate needs rate = a factor in 0.001..=1000 (e.g. 2.0)".into()));
+                        }
+                        _ => {}
+                    }
+                }
+                NemesisSpec::CutLinks { ref links, .. } => {
+                    if links.is_empty() {
+                        return Err((
+                            "links",
+                            "[[nemesis]] cut-links: links is empty; name links like \"c0-n4\""
+                                .into(),
+                        ));
+                    }
+                    for l in links {
+                        let ok = l
+                            .strip_prefix('c')
+                            .and_then(|r| r.split_once('-'))
+                            .is_some_and(|(c, node)| {
+                                let client_ok =
+                                    c.parse::<u32>().is_ok_and(|c| c < self.run.clients);
+                                let node_ok = node == crate::topology::RESOURCE
+                                    || node
+                                        .strip_prefix('n')
+                                        .and_then(|k| k.parse::<u32>().ok())
+                                        .is_some_and(|k| (1..=nodes).contains(&k));
+                                client_ok && node_ok
+                            });
+                        if !ok {
+                            return Err(("links", format!("[[nemesis]] cut-links: link `{l}` does not exist: use c{{client}}-{{node}} with clients 0..{} and nodes n1..n{nodes} or resource", self.run.clients)));
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

@@ -4,7 +4,12 @@
 //! node through its own proxy link `c{client}-{node}` in the fault proxy, so any partition over
 //! clients and nodes compiles to a set of cut links, and a delay can be put on one client's path
 //! to one node.
+//!
+//! Lock nodes run with the clock library preloaded, each with its own control file
+//! ([`NodeClock`]), so a clock nemesis can bend one node's wall clock at run time; with no skew
+//! the library reads the real time from the vDSO, at the cost of a few ns per call.
 
+use crate::cluster::clock::{self, NodeClock};
 use crate::cluster::node::{NodeConfig, Persistence};
 use crate::cluster::{Cluster, NodeInfo};
 use crate::proxy::{Network, ProxyConfig, Registry};
@@ -38,6 +43,8 @@ pub struct Topology {
     pub clients: Vec<ClientLinks>,
     /// Admin URL of the resource node (direct, never through the proxy).
     pub resource_admin_url: String,
+    /// Each lock node's clock control, in node order.
+    pub node_clocks: Vec<Arc<NodeClock>>,
 }
 
 /// The proxy link name for a client and a node.
@@ -51,8 +58,16 @@ impl Topology {
         let mut cluster =
             Cluster::new(run_id).context("cannot create the nodes' temporary folder")?;
         let lock_nodes: Vec<String> = (1..=spec.lock_nodes).map(|i| format!("n{i}")).collect();
+        let clock_library = clock::install_library(&cluster.root)?;
+        let mut node_clocks = Vec::new();
         for name in lock_nodes.iter().map(String::as_str).chain([RESOURCE]) {
-            let preload = None;
+            let preload = if name == RESOURCE {
+                None
+            } else {
+                let control = cluster.root.join(format!("{name}.clock"));
+                node_clocks.push(Arc::new(NodeClock::create(&control)?));
+                Some(clock::preload(&clock_library, &control))
+            };
             let persistence = if name == RESOURCE {
                 Persistence::None
             } else {
@@ -85,7 +100,19 @@ impl Topology {
             lock_nodes,
             clients,
             resource_admin_url,
+            node_clocks,
         })
+    }
+
+    /// The clock control of lock node `name`.
+    pub fn node_clock(&self, name: &str) -> Option<&NodeClock> {
+        let i = self.lock_nodes.iter().position(|n| n == name)?;
+        self.node_clocks.get(i).map(|c| c.as_ref())
+    }
+
+    /// The admin URL of node `name` (direct, not through the proxy).
+    pub fn admin_url(&self, name: &str) -> Option<String> {
+        self.cluster().node(name).map(|n| n.admin_url())
     }
 
     pub fn cluster(&self) -> MutexGuard<'_, Cluster> {

@@ -36,6 +36,26 @@ impl Clock {
         }
     }
 
+    /// A clock with the same origin (history times stay comparable) and its own skew, for a
+    /// client whose clock is bent alone.
+    pub fn independent(&self) -> Clock {
+        let skew = Skew {
+            rate_ppm: AtomicU64::new(1_000_000),
+            ..Default::default()
+        };
+        Clock {
+            origin: self.origin,
+            skew: Arc::new(skew),
+        }
+    }
+
+    /// Back to true time: no offset, rate 1.
+    pub fn reset_skew(&self) {
+        self.skew.anchor_ns.store(0, Ordering::Relaxed);
+        self.skew.rate_ppm.store(1_000_000, Ordering::Relaxed);
+        self.skew.offset_ns.store(0, Ordering::Relaxed);
+    }
+
     /// True time since the origin: what the history uses.
     pub fn true_ns(&self) -> Nanos {
         self.origin.elapsed().as_nanos() as Nanos
@@ -90,6 +110,16 @@ mod tests {
         let a = c.true_ns();
         let b = c.client_ns();
         assert!(b >= a && b - a < 5_000_000);
+    }
+
+    #[test]
+    fn an_independent_clock_skews_alone_and_resets() {
+        let shared = Clock::new();
+        let own = shared.independent();
+        own.skew(-5_000_000_000, 1_000_000);
+        assert!(shared.client_ns() > own.client_ns() + 4_000_000_000 || own.client_ns() == 0);
+        own.reset_skew();
+        assert!(own.client_ns().abs_diff(shared.client_ns()) < 5_000_000);
     }
 
     #[test]

@@ -5,10 +5,15 @@
 //! the run and on Ctrl-C alike. One file per fault; [`spawn`] turns a scenario's `[[nemesis]]`
 //! entry into its task.
 
+pub mod clock;
+pub mod crash;
+pub mod cut_links;
 pub mod delayed_write;
 pub mod gc_pause;
 pub mod latency;
 pub mod links;
+pub mod node_pause;
+pub mod nodes;
 pub mod partition;
 pub mod reset;
 pub mod schedule;
@@ -47,6 +52,8 @@ pub struct NemesisContext {
     /// Each client's pause gate, by client id.
     pub gates: Vec<Arc<PauseGate>>,
     pub topology: Arc<Topology>,
+    /// Each client's own clock (what its validity arithmetic reads), by client id.
+    pub clocks: Vec<workloads::clock::Clock>,
 }
 
 /// Starts the task for one `[[nemesis]]` entry.
@@ -59,6 +66,55 @@ pub fn spawn(
     let (start, every) = spec.schedule();
     let schedule = Schedule::new(start, every);
     match *spec {
+        NemesisSpec::NodePause { target, pause, .. } => tokio::spawn(
+            node_pause::NodePause {
+                schedule,
+                target,
+                pause,
+            }
+            .run(ctx, rng, stop),
+        ),
+        NemesisSpec::Clock {
+            target,
+            client,
+            fault,
+            offset,
+            period,
+            rate,
+            hold,
+            ..
+        } => tokio::spawn(
+            clock::ClockNemesis {
+                schedule,
+                target,
+                client,
+                fault,
+                offset,
+                period,
+                rate,
+                hold,
+            }
+            .run(ctx, rng, stop),
+        ),
+        NemesisSpec::Crash {
+            target,
+            restart_delay,
+            ..
+        } => tokio::spawn(
+            crash::Crash {
+                schedule,
+                target,
+                restart_delay,
+            }
+            .run(ctx, rng, stop),
+        ),
+        NemesisSpec::CutLinks { start, ref links } => tokio::spawn(
+            cut_links::CutLinks {
+                start,
+                links: links.clone(),
+            }
+            .run(ctx, stop),
+        ),
         NemesisSpec::GcPause { pause, .. } => {
             tokio::spawn(GcPause { schedule, pause }.run(ctx, rng, stop))
         }

@@ -30,6 +30,17 @@ pub fn results_dir(tag: &str) -> PathBuf {
 
 /// Runs a scenario file through the library (the same path as the CLI).
 pub fn run(name: &str, seed: u64, duration_ms: u64, results: &PathBuf) -> RunResult {
+    run_file(&scenario(name), seed, duration_ms, results)
+}
+
+/// Runs a scenario file given by path (a variant a test wrote).
+pub fn run_file(
+    file: &std::path::Path,
+    seed: u64,
+    duration_ms: u64,
+    results: &PathBuf,
+) -> RunResult {
+    let name = file.display();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let opts = RunOptions {
         seed: Some(seed),
@@ -39,7 +50,7 @@ pub fn run(name: &str, seed: u64, duration_ms: u64, results: &PathBuf) -> RunRes
         status: false,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(runner::run(&scenario(name), &opts))
+    rt.block_on(runner::run(file, &opts))
         .unwrap_or_else(|e| panic!("{name} seed {seed}: {e:#}"))
 }
 

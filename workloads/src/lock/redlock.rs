@@ -130,10 +130,21 @@ enum Vote {
     Failed(CallError),
 }
 
+/// A client's connection to one lock node. A connection found broken (reset, refused, a node
+/// that crashed) is replaced by a fresh one at its next use, within the node timeout, as a
+/// real Redlock client opens a new socket; a call that merely timed out (a cut link, a paused
+/// node) keeps its connection.
+struct NodeConn {
+    conn: Conn,
+    /// Where to reconnect; `None` keeps the connection as it is.
+    url: Option<String>,
+    broken: bool,
+}
+
 pub struct Redlock {
     pub config: LeaseConfig,
     pub redlock: RedlockConfig,
-    nodes: Vec<Conn>,
+    nodes: Vec<std::sync::Mutex<NodeConn>>,
     rng: ChaCha8Rng,
     acquire: redis::Script,
     confirm: redis::Script,
@@ -149,6 +160,16 @@ impl Redlock {
         nodes: Vec<Conn>,
         rng: ChaCha8Rng,
     ) -> Self {
+        let nodes = nodes
+            .into_iter()
+            .map(|conn| {
+                std::sync::Mutex::new(NodeConn {
+                    conn,
+                    url: None,
+                    broken: false,
+                })
+            })
+            .collect();
         Redlock {
             config,
             redlock,
@@ -159,6 +180,14 @@ impl Redlock {
             release: redis::Script::new(RELEASE),
             extend: redis::Script::new(EXTEND),
         }
+    }
+
+    /// Reconnects to a node whose connection broke, at these URLs (in node order).
+    pub fn reconnecting(self, urls: Vec<String>) -> Self {
+        for (n, url) in self.nodes.iter().zip(urls) {
+            n.lock().unwrap_or_else(|p| p.into_inner()).url = Some(url);
+        }
+        self
     }
 
     pub fn quorum(&self) -> usize {
@@ -188,11 +217,25 @@ impl Redlock {
         let mut set = JoinSet::new();
         for &i in which {
             let script = script.clone();
-            let mut conn = self.nodes[i].clone();
+            let (mut conn, reconnect) = {
+                let n = self.nodes[i].lock().unwrap_or_else(|p| p.into_inner());
+                let reconnect = n.url.clone().filter(|_| n.broken);
+                (n.conn.clone(), reconnect)
+            };
             let keys = [self.config.lock_key(), self.config.fence_key()];
             let args = args.to_vec();
             let timeout = self.node_timeout();
             set.spawn(async move {
+                let mut fresh = None;
+                if let Some(url) = reconnect {
+                    match crate::conn::connect(&url, timeout).await {
+                        Ok(c) => {
+                            conn = c.clone();
+                            fresh = Some(c);
+                        }
+                        Err(e) => return (i, Err(e), None),
+                    }
+                }
                 let mut inv = script.prepare_invoke();
                 for k in &keys {
                     inv.key(k);
@@ -200,14 +243,26 @@ impl Redlock {
                 for a in &args {
                     inv.arg(a);
                 }
-                (i, with_timeout(timeout, inv.invoke_async(&mut conn)).await)
+                (
+                    i,
+                    with_timeout(timeout, inv.invoke_async(&mut conn)).await,
+                    fresh,
+                )
             });
         }
         let mut out = Vec::with_capacity(which.len());
         while let Some(joined) = set.join_next().await {
-            if let Ok(answer) = joined {
-                out.push(answer);
+            let Ok((i, answer, fresh)) = joined else {
+                continue;
+            };
+            let mut n = self.nodes[i].lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = fresh {
+                n.conn = c;
             }
+            // Broken, not merely slow: a timeout leaves the connection in place.
+            n.broken =
+                matches!(&answer, Err(CallError::Indeterminate(m)) if !m.starts_with("timed out"));
+            out.push((i, answer));
         }
         out.sort_by_key(|(i, _)| *i);
         out
