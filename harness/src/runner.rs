@@ -142,6 +142,7 @@ async fn drive(
     status: bool,
     interrupt: &Interrupt,
 ) -> anyhow::Result<bool> {
+    crate::workload::start_replication(scenario, topology).await?;
     store::write_json(&run_dir.join(store::NODES), &topology.describe())?;
 
     let clock = Clock::new();

@@ -29,6 +29,35 @@ pub struct Scenario {
     pub nemesis: Vec<NemesisSpec>,
     #[serde(default)]
     pub expect: Expect,
+    /// A replicated setup: `n1` primary, `n2` replica, Sentinels; clients find the primary
+    /// through Sentinel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<SentinelSpec>,
+}
+
+/// Sentinel failover settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelSpec {
+    /// How many Sentinels (quorum: a majority of them).
+    #[serde(default = "d_sentinels")]
+    pub sentinels: u32,
+    /// `down-after-milliseconds`: how long the primary must be silent to be judged down.
+    #[serde(default = "d_down_after")]
+    pub down_after: Dur,
+    /// `failover-timeout` (the Redis docs' example value when absent).
+    #[serde(default = "d_failover_timeout")]
+    pub failover_timeout: Dur,
+}
+
+fn d_sentinels() -> u32 {
+    3
+}
+fn d_down_after() -> Dur {
+    ms(1000)
+}
+fn d_failover_timeout() -> Dur {
+    ms(60_000)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -278,6 +307,21 @@ pub enum NemesisSpec {
     },
     /// Kleppmann's delayed packet: a holder's write is held back in the network past its lease.
     DelayedWrite { start: Dur, every: Dur, delay: Dur },
+    /// Sentinel failover while replication lags (once, at `start`): delay the replication link,
+    /// SIGSTOP the primary until the replica is promoted, resume it after `pause`.
+    Failover {
+        start: Dur,
+        /// Latency on the replication stream n1 → n2 while the failover runs.
+        repl_delay: Dur,
+        /// How long the primary keeps acknowledging unreplicated writes before it stops.
+        lead: Dur,
+        /// How long the old primary stays SIGSTOPped.
+        pause: Dur,
+        /// Stop the primary the moment a client holds a grant mid-critical-section, and hold that
+        /// client there until the promotion (a long critical section).
+        #[serde(default)]
+        hold_holder: bool,
+    },
     /// SIGSTOP lock nodes' redis-servers, then SIGCONT them: commands block, TTLs run on.
     NodePause {
         start: Dur,
@@ -335,6 +379,7 @@ impl NemesisSpec {
             NemesisSpec::Latency { .. } => "latency",
             NemesisSpec::ResetPeer { .. } => "reset-peer",
             NemesisSpec::DelayedWrite { .. } => "delayed-write",
+            NemesisSpec::Failover { .. } => "failover",
             NemesisSpec::NodePause { .. } => "node-pause",
             NemesisSpec::Clock { .. } => "clock",
             NemesisSpec::Crash { .. } => "crash",
@@ -345,6 +390,8 @@ impl NemesisSpec {
     /// The schedule's (start, every).
     pub fn schedule(&self) -> (Dur, Dur) {
         match *self {
+            // Fires once; `every` does not apply.
+            NemesisSpec::Failover { start, .. } => (start, Dur(std::time::Duration::MAX)),
             NemesisSpec::GcPause { start, every, .. }
             | NemesisSpec::Partition { start, every, .. }
             | NemesisSpec::Latency { start, every, .. }
@@ -367,6 +414,7 @@ impl NemesisSpec {
             }
             NemesisSpec::ResetPeer { hold, .. } => hold,
             NemesisSpec::DelayedWrite { delay, .. } => delay,
+            NemesisSpec::Failover { pause, .. } => pause,
             NemesisSpec::NodePause { pause, .. } => pause,
             NemesisSpec::Clock { hold, .. } => hold,
             NemesisSpec::Crash { restart_delay, .. } => restart_delay,
@@ -703,6 +751,24 @@ impl Scenario {
             return Err((
                 "counter",
                 "[expect] counter needs [workload] kind = \"counter\" or \"rmw-counter\"".into(),
+            ));
+        }
+        let failover = self
+            .nemesis
+            .iter()
+            .any(|n| matches!(n, NemesisSpec::Failover { .. }));
+        if failover && self.sentinel.is_none() {
+            return Err((
+                "kind",
+                "[[nemesis]] failover needs a [sentinel] section (a primary, a replica, Sentinels)"
+                    .into(),
+            ));
+        }
+        if self.sentinel.is_some() && self.lock.nodes != 1 {
+            return Err((
+                "nodes",
+                "[sentinel] runs one primary (n1) and its replica (n2): [lock] nodes must be 1"
+                    .into(),
             ));
         }
         if self.expect.rate_window.is_some() && !w.kind.is_limiter() {

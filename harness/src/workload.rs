@@ -5,6 +5,7 @@
 //! client reaches its node through its own proxy link (`c{client}-n1`), or — with Sentinel —
 //! through its links to whichever data node Sentinel names as primary.
 
+use crate::cluster::sentinel;
 use crate::scenario::{Scenario, WorkloadKind};
 use crate::topology::Topology;
 use rand::{Rng, SeedableRng};
@@ -18,7 +19,7 @@ use workloads::critical_section::WorkloadConfig;
 use workloads::limiter::{LimiterClient, LimiterConfig, LimiterKind};
 use workloads::lock::{naive::NaiveLock, single::SingleLock, LeaseConfig, LockClient};
 use workloads::pause::PauseGate;
-use workloads::primary::Primary;
+use workloads::primary::{Primary, SentinelTarget};
 use workloads::record::Record;
 
 type Start = Box<dyn FnOnce(watch::Receiver<bool>) -> JoinHandle<()> + Send>;
@@ -179,20 +180,53 @@ impl Prepared {
     }
 }
 
-/// Client `id`'s way to the node it writes to: its link to `n1`.
+/// Starts the replica and the Sentinels when the scenario asks for them.
+pub async fn start_replication(scenario: &Scenario, topology: &Topology) -> anyhow::Result<()> {
+    let Some(s) = &scenario.sentinel else {
+        return Ok(());
+    };
+    let settings = sentinel::SentinelSettings {
+        sentinels: s.sentinels,
+        down_after_ms: s.down_after.ms(),
+        failover_timeout_ms: s.failover_timeout.ms(),
+    };
+    sentinel::start(topology, settings)
+        .await
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("cannot start the replica and Sentinels: {e:#}"))
+}
+
+/// Client `id`'s way to the node it writes to: its link to `n1`, or, with Sentinel, its links
+/// to whichever data node Sentinel names.
 async fn primary_for(
     topology: &Topology,
     id: u32,
     timeout: std::time::Duration,
 ) -> anyhow::Result<Primary> {
+    let replication = topology.cluster().replication.clone();
+    if let Some(r) = replication {
+        let target = SentinelTarget {
+            sentinels: r.sentinel_urls.clone(),
+            master: sentinel::MASTER.into(),
+            links: r.client_links[id as usize].clone(),
+        };
+        return Ok(Primary::via_sentinel(target, timeout));
+    }
     let url = &topology.clients[id as usize].lock[0];
     Primary::fixed(url, timeout)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect client {id} to n1: {e}"))
 }
 
-/// The admin URL of the node holding the counter at the end of the run.
+/// The admin URL of the node holding the counter at the end of the run: `n1`, or the primary
+/// Sentinel names.
 async fn primary_admin_url(topology: &Topology) -> anyhow::Result<String> {
+    let replication = topology.cluster().replication.clone();
+    if let Some(r) = replication {
+        let port = sentinel::master_port(&r.sentinel_urls).await?;
+        return sentinel::Replication::admin_url(&topology.cluster(), port)
+            .ok_or_else(|| anyhow::anyhow!("Sentinel names port {port}, no node of this run"));
+    }
     let cluster = topology.cluster();
     let n1 = topology
         .lock_nodes

@@ -1,11 +1,12 @@
 //! The cluster: every redis-server a run starts, and their cleanup.
 //!
-//! Owns the nodes and a temporary folder per run; dropping the cluster kills every node and
+//! Owns the nodes, Sentinels and a temporary folder per run; dropping the cluster kills them and
 //! removes the folder — on success, error and panic alike. (Ctrl-C is turned into an orderly
 //! stop by the runner; SIGKILL of fencepost is covered by the children's parent-death signal.)
 
 pub mod clock;
 pub mod node;
+pub mod sentinel;
 pub mod spawner;
 
 use node::{Node, NodeConfig, NodeError};
@@ -20,6 +21,10 @@ pub struct NodeInfo {
 
 pub struct Cluster {
     pub nodes: Vec<Node>,
+    /// Sentinels of a replicated setup (none otherwise); killed with the nodes.
+    pub sentinels: Vec<sentinel::Sentinel>,
+    /// The replicated setup's addresses, when the scenario has one.
+    pub replication: Option<sentinel::Replication>,
     pub root: PathBuf,
 }
 
@@ -31,6 +36,8 @@ impl Cluster {
         std::fs::create_dir_all(&root)?;
         Ok(Cluster {
             nodes: Vec::new(),
+            sentinels: Vec::new(),
+            replication: None,
             root,
         })
     }
@@ -61,11 +68,20 @@ impl Cluster {
                 port: n.port,
                 pid: n.pid(),
             })
+            .chain(self.sentinels.iter().map(|s| NodeInfo {
+                name: s.name.clone(),
+                port: s.port,
+                pid: s.pid(),
+            }))
             .collect()
     }
 
     /// Kills every node and removes the run's temporary folder.
     pub fn stop(&mut self) {
+        for s in &mut self.sentinels {
+            s.kill();
+        }
+        self.sentinels.clear();
         for n in &mut self.nodes {
             n.kill();
         }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod crash;
 pub mod cut_links;
 pub mod delayed_write;
+pub mod failover;
 pub mod gc_pause;
 pub mod latency;
 pub mod links;
@@ -167,5 +168,21 @@ pub fn spawn(
         NemesisSpec::DelayedWrite { delay, .. } => {
             tokio::spawn(DelayedWrite { schedule, delay }.run(ctx, rng, stop))
         }
+        NemesisSpec::Failover {
+            repl_delay,
+            lead,
+            pause,
+            hold_holder,
+            ..
+        } => tokio::spawn(
+            failover::Failover {
+                schedule,
+                repl_delay,
+                lead,
+                pause,
+                hold_holder,
+            }
+            .run(ctx, rng, stop),
+        ),
     }
 }
