@@ -38,13 +38,13 @@ pub fn run_file(
     file: &std::path::Path,
     seed: u64,
     duration_ms: u64,
-    results: &PathBuf,
+    results: &std::path::Path,
 ) -> RunResult {
     let name = file.display();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let opts = RunOptions {
         seed: Some(seed),
-        results_dir: results.clone(),
+        results_dir: results.to_path_buf(),
         duration: Some(Dur(Duration::from_millis(duration_ms))),
         lock: None,
         status: false,
