@@ -29,7 +29,7 @@ pub fn results_dir(tag: &str) -> PathBuf {
 }
 
 /// Runs a scenario file through the library (the same path as the CLI).
-pub fn run(name: &str, seed: u64, duration_ms: u64, results: &PathBuf) -> RunResult {
+pub fn run(name: &str, seed: u64, duration_ms: u64, results: &std::path::Path) -> RunResult {
     run_file(&scenario(name), seed, duration_ms, results)
 }
 
