@@ -5,12 +5,28 @@
 //! `FENCEPOST_REDIS_SERVER`); starts its own on a free 127.0.0.1 port and kills it after.
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(fencepost::proxy::bench::bench_proxy(
-        fencepost::proxy::bench::BenchConfig::default(),
-    ))?;
+    let runtime = if std::env::var("FENCEPOST_BENCH_RUNTIME").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
+    let mut config = fencepost::proxy::bench::BenchConfig::default();
+    if let Some(secs) = env_number("FENCEPOST_BENCH_SECS") {
+        config.load_duration = std::time::Duration::from_secs(secs);
+    }
+    if let Some(rounds) = env_number("FENCEPOST_BENCH_ROUNDS") {
+        config.rounds = rounds as usize;
+    }
+    config.proxy_thread = std::env::var("FENCEPOST_BENCH_PROXY_THREAD").is_ok_and(|v| v == "1");
+    let report = runtime.block_on(fencepost::proxy::bench::bench_proxy(config))?;
     println!("{report}");
     Ok(())
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.parse().ok()
 }

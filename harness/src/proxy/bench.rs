@@ -84,7 +84,9 @@ async fn round_trip(conn: &mut TcpStream, request: &[u8], reply_len: usize) -> s
     conn.write_all(request).await?;
     let mut got = 0;
     while got < reply_len {
-        let n = conn.read(&mut buf[..(reply_len - got).min(256)]).await?;
+        // one request in flight: nothing but this reply can arrive, so read into the whole
+        // buffer (a short read lets tokio skip the next, would-block, recv)
+        let n = conn.read(&mut buf).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
@@ -104,6 +106,8 @@ pub struct BenchConfig {
     pub latency_round_trips: usize,
     /// Alternating direct/proxied rounds; the median round is reported.
     pub rounds: usize,
+    /// Run the proxy on a runtime thread of its own instead of the caller's runtime.
+    pub proxy_thread: bool,
 }
 
 impl Default for BenchConfig {
@@ -113,6 +117,7 @@ impl Default for BenchConfig {
             load_duration: Duration::from_secs(3),
             latency_round_trips: 20_000,
             rounds: 3,
+            proxy_thread: false,
         }
     }
 }
@@ -124,6 +129,11 @@ pub struct LoadResult {
     pub round_trips_per_s: f64,
     pub median_us: f64,
     pub p99_us: f64,
+    /// CPU time (user + system) of this process (clients, and the proxy when proxied) per
+    /// round trip: robust to other load on the machine, where throughput is not.
+    pub own_cpu_us_per_round_trip: f64,
+    /// CPU time of redis-server per round trip.
+    pub redis_cpu_us_per_round_trip: f64,
 }
 
 /// What the bench measured.
@@ -153,16 +163,26 @@ impl fmt::Display for BenchReport {
         let c = &self.config;
         writeln!(
             f,
-            "GET round trips to redis-server, {} connections for {:?} per run, median of {} rounds",
-            c.connections, c.load_duration, c.rounds
+            "GET round trips to redis-server, {} connections for {:?} per run, median of {} rounds{}",
+            c.connections,
+            c.load_duration,
+            c.rounds,
+            if c.proxy_thread { ", proxy on its own runtime thread" } else { "" }
         )?;
-        writeln!(f, "| path | round trips/s | median µs | p99 µs |")?;
-        writeln!(f, "|---|---:|---:|---:|")?;
+        writeln!(
+            f,
+            "| path | round trips/s | median µs | p99 µs | CPU µs/round trip: bench process | redis-server |"
+        )?;
+        writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
         for (name, r) in [("direct", &self.direct), ("proxied", &self.proxied)] {
             writeln!(
                 f,
-                "| {name} | {:.0} | {:.1} | {:.1} |",
-                r.round_trips_per_s, r.median_us, r.p99_us
+                "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                r.round_trips_per_s,
+                r.median_us,
+                r.p99_us,
+                r.own_cpu_us_per_round_trip,
+                r.redis_cpu_us_per_round_trip
             )?;
         }
         writeln!(
@@ -200,6 +220,7 @@ fn get_reply_len() -> usize {
 
 /// Run `connections` closed loops of GETs against `addr` for `duration`.
 async fn load(
+    redis_pid: u32,
     addr: SocketAddr,
     connections: usize,
     duration: Duration,
@@ -233,17 +254,49 @@ async fn load(
             Ok::<_, std::io::Error>(samples_ns)
         });
     }
+    tokio::time::sleep_until(warm_until).await;
+    let cpu_start = cpu_time_s(redis_pid);
     let mut all: Vec<u32> = Vec::new();
     while let Some(r) = tasks.join_next().await {
         all.extend(r??);
     }
+    let cpu_end = cpu_time_s(redis_pid);
+    let n = all.len().max(1) as f64;
+    let per_rt = |s: f64| s * 1e6 / n;
     all.sort_unstable();
     Ok(LoadResult {
         round_trips: all.len() as u64,
         round_trips_per_s: all.len() as f64 / duration.as_secs_f64(),
         median_us: percentile_us(&all, 0.5),
         p99_us: percentile_us(&all, 0.99),
+        own_cpu_us_per_round_trip: per_rt(cpu_end.0 - cpu_start.0),
+        redis_cpu_us_per_round_trip: per_rt(cpu_end.1 - cpu_start.1),
     })
+}
+
+/// CPU seconds (user + system) used so far by this process and by `pid`.
+fn cpu_time_s(pid: u32) -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct we pass.
+    let own = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks
+    let other = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after_comm = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after_comm.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+            Some(ticks / hz)
+        })
+        .unwrap_or(0.0);
+    (own, other)
 }
 
 /// Median round trip of one connection doing `n` sequential GETs.
@@ -290,17 +343,45 @@ pub async fn bench_proxy(config: BenchConfig) -> anyhow::Result<BenchReport> {
         round_trip(&mut c, set.as_bytes(), 5).await?;
     }
     let registry = Registry::new(0);
-    let proxy = registry
-        .create(ProxyConfig::new("bench", redis.addr().to_string()))
-        .await?;
+    // The proxy's tasks run where `create` runs: here, or on a runtime thread of their own.
+    let proxy_runtime = if config.proxy_thread {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?,
+        )
+    } else {
+        None
+    };
+    let cfg = ProxyConfig::new("bench", redis.addr().to_string());
+    let proxy = match &proxy_runtime {
+        Some(rt) => {
+            let r = registry.clone();
+            rt.spawn(async move { r.create(cfg).await }).await??
+        }
+        None => registry.create(cfg).await?,
+    };
     let proxied = proxy.listen_addr().context("proxy address")?;
 
     let rounds = config.rounds.max(1);
     let (mut direct_runs, mut proxied_runs, mut ratios) = (vec![], vec![], vec![]);
     let (mut direct_lat, mut proxied_lat) = (vec![], vec![]);
     for _ in 0..rounds {
-        let d = load(redis.addr(), config.connections, config.load_duration).await?;
-        let p = load(proxied, config.connections, config.load_duration).await?;
+        let d = load(
+            redis.pid(),
+            redis.addr(),
+            config.connections,
+            config.load_duration,
+        )
+        .await?;
+        let p = load(
+            redis.pid(),
+            proxied,
+            config.connections,
+            config.load_duration,
+        )
+        .await?;
         ratios.push(p.round_trips_per_s / d.round_trips_per_s.max(1.0));
         direct_runs.push(d);
         proxied_runs.push(p);
@@ -308,6 +389,9 @@ pub async fn bench_proxy(config: BenchConfig) -> anyhow::Result<BenchReport> {
         proxied_lat.push(unloaded_median_us(proxied, config.latency_round_trips).await?);
     }
     registry.shutdown().await;
+    if let Some(rt) = proxy_runtime {
+        rt.shutdown_background();
+    }
     drop(redis);
 
     let direct_median_us = median_by(direct_lat.clone(), |x| *x);
