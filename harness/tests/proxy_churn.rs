@@ -60,7 +60,7 @@ async fn client(addr: SocketAddr, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>) {
 }
 
 fn toxic_for(cycle: usize) -> Toxic {
-    let stream = if cycle % 2 == 0 {
+    let stream = if cycle.is_multiple_of(2) {
         Stream::Upstream
     } else {
         Stream::Downstream
@@ -83,7 +83,7 @@ fn toxic_for(cycle: usize) -> Toxic {
         },
         _ => ToxicKind::LimitData { bytes: 100 },
     };
-    Toxic::new(stream, kind).with_toxicity(if cycle % 3 == 0 { 0.5 } else { 1.0 })
+    Toxic::new(stream, kind).with_toxicity(if cycle.is_multiple_of(3) { 0.5 } else { 1.0 })
 }
 
 /// A raw request with a bad body; returns the status.
@@ -126,12 +126,12 @@ async fn thousand_toxic_cycles_under_traffic_neither_hang_nor_leak() {
             let toxic = toxic_for(cycle);
             let name = toxic.name.clone();
             net.add_toxic("churn", toxic).await.unwrap();
-            if cycle % 10 == 0 {
+            if cycle.is_multiple_of(10) {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             } else {
                 tokio::task::yield_now().await;
             }
-            if cycle % 50 == 0 {
+            if cycle.is_multiple_of(50) {
                 // bad input on the way: a 4xx, and the server keeps serving
                 for (path, body) in [
                     ("/proxies/churn/toxics", "{not json"),

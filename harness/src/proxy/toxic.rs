@@ -52,7 +52,10 @@ pub enum ToxicKind {
     /// Delay passing on the end of the stream (the TCP close) by `delay_ms`.
     SlowClose { delay_ms: u64 },
     /// Let nothing through (data is discarded, the connection stays open), and close the
-    /// connection after `timeout_ms`; 0 = hold it open until the toxic is removed.
+    /// connection after `timeout_ms`; 0 = hold it open until the toxic is removed. On removal a
+    /// connection that lost data is closed (its byte stream has a hole); one that lost nothing
+    /// carries on. (Toxiproxy closes every connection on removal; an idle connection surviving
+    /// is what a real partition does.) For "hold and deliver on heal", use a long `Latency`.
     Timeout { timeout_ms: u64 },
     /// On the first data (or close) after the toxic applies, wait `timeout_ms`, then reset the
     /// connection with a TCP RST.
