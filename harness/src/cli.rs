@@ -45,6 +45,10 @@ pub enum Command {
         /// Draw the live status line even when stderr is not a terminal.
         #[arg(long)]
         status: bool,
+        /// Run against nodes fencepost did not start, behind a real Toxiproxy, as this
+        /// topology file (TOML) describes; credentials come from the environment.
+        #[arg(long)]
+        topology: Option<PathBuf>,
     },
     /// Re-run the checkers on a saved run folder (or, with --model, check a history file for
     /// linearizability).
@@ -104,6 +108,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             scenarios,
             results,
             status,
+            topology,
         } => {
             let path = scenario::resolve(&name, &scenarios);
             let opts = RunOptions {
@@ -112,6 +117,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 duration,
                 lock,
                 status,
+                topology,
             };
             let result = runner::run_named(&name, &path, &opts).await?;
             println!("{}", result.summary());

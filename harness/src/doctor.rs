@@ -14,22 +14,34 @@ pub struct Check {
 }
 
 fn version_of(program: &str) -> Result<String, String> {
-    let out = Command::new(program).arg("--version").output().map_err(|e| e.to_string())?;
+    let out = Command::new(program)
+        .arg("--version")
+        .output()
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     // "Redis server v=7.0.15 sha=..." → "7.0.15"
-    let v = text.split_whitespace().find_map(|w| w.strip_prefix("v=")).unwrap_or(&text).to_string();
+    let v = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("v="))
+        .unwrap_or(&text)
+        .to_string();
     Ok(v)
 }
 
 fn redis_program(program: &str, package: &str) -> Check {
     match version_of(program) {
         Ok(v) => {
-            let major: u32 = v.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+            let major: u32 = v
+                .split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
             Check {
                 what: program.into(),
                 ok: major >= 7,
                 detail: format!("version {v}"),
-                fix: (major < 7).then(|| format!("fencepost needs Redis 7.x: sudo apt-get install {package}")),
+                fix: (major < 7)
+                    .then(|| format!("fencepost needs Redis 7.x: sudo apt-get install {package}")),
             }
         }
         Err(e) => Check {
@@ -43,7 +55,10 @@ fn redis_program(program: &str, package: &str) -> Check {
 
 /// Runs every check. `toxiproxy` is a configured external Toxiproxy API URL, if any.
 pub async fn checks(results: &Path, toxiproxy: Option<&str>) -> Vec<Check> {
-    let mut out = vec![redis_program("redis-server", "redis-server"), redis_program("redis-sentinel", "redis-sentinel")];
+    let mut out = vec![
+        redis_program("redis-server", "redis-server"),
+        redis_program("redis-sentinel", "redis-sentinel"),
+    ];
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
     out.push(Check {
@@ -53,7 +68,9 @@ pub async fn checks(results: &Path, toxiproxy: Option<&str>) -> Vec<Check> {
             Ok(a) => format!("bound {a}"),
             Err(e) => e.to_string(),
         },
-        fix: port.is_err().then(|| "free some loopback ports, or check that 127.0.0.1 is configured".into()),
+        fix: port
+            .is_err()
+            .then(|| "free some loopback ports, or check that 127.0.0.1 is configured".into()),
     });
 
     let probe = results.join(format!(".doctor-{}", std::process::id()));
@@ -66,7 +83,12 @@ pub async fn checks(results: &Path, toxiproxy: Option<&str>) -> Vec<Check> {
             Ok(()) => "writable".into(),
             Err(e) => e.to_string(),
         },
-        fix: writable.is_err().then(|| format!("make it writable: mkdir -p {0} && chmod u+w {0}, or pass --results DIR", results.display())),
+        fix: writable.is_err().then(|| {
+            format!(
+                "make it writable: mkdir -p {0} && chmod u+w {0}, or pass --results DIR",
+                results.display()
+            )
+        }),
     });
 
     if let Some(url) = toxiproxy {

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod doctor;
 pub mod duration;
 pub mod expect;
+pub mod external;
 pub mod interrupt;
 pub mod nemesis;
 pub mod proxy;

@@ -9,11 +9,12 @@
 use crate::analysis;
 use crate::cluster::node::Persistence;
 use crate::duration::Dur;
+use crate::external::ExternalTopology;
+use crate::interrupt::Interrupt;
 use crate::nemesis::{self, FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
 use crate::scenario::{LockKind, PersistenceMode, Scenario};
-use crate::interrupt::Interrupt;
 use crate::store::{self, RunMeta};
 use crate::topology::{Topology, TopologySpec};
 use anyhow::Context;
@@ -44,6 +45,8 @@ pub struct RunOptions {
     pub lock: Option<LockKind>,
     /// Print the live status line even when stderr is not a terminal.
     pub status: bool,
+    /// Run against the nodes and Toxiproxy this topology file names instead of starting any.
+    pub topology: Option<PathBuf>,
 }
 
 /// Runs a scenario file and returns its judged result.
@@ -58,7 +61,13 @@ pub async fn run_named(
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
     let mut scenario = Scenario::load(scenario_path)?;
-    crate::cluster::node::redis_server_path()?;
+    let external = match &opts.topology {
+        Some(file) => Some((ExternalTopology::load(file)?, file.clone())),
+        None => {
+            crate::cluster::node::redis_server_path()?;
+            None
+        }
+    };
     // From here on a signal is an orderly stop, whatever the run is doing.
     let interrupt = Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     crate::cluster::reap_stale_folders();
@@ -67,6 +76,10 @@ pub async fn run_named(
     }
     if let Some(l) = opts.lock {
         scenario.lock.kind = l;
+    }
+    if let Some((t, file)) = &external {
+        // Refused before anything starts: never a silently skipped fault.
+        t.supports(&scenario, file)?;
     }
     let seed = opts.seed.unwrap_or(scenario.run.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -78,6 +91,9 @@ pub async fn run_named(
     }
     if let Some(l) = opts.lock {
         reproduce.push_str(&format!(" --lock {}", l.name()));
+    }
+    if let Some(t) = &opts.topology {
+        reproduce.push_str(&format!(" --topology {}", t.display()));
     }
     let meta = RunMeta {
         scenario: scenario.name.clone(),
@@ -100,7 +116,16 @@ pub async fn run_named(
         scenario.name,
         run_dir.display()
     );
-    let interrupted = execute(&scenario, &mut rng, &run_dir, &run_id, opts.status, &interrupt).await?;
+    let interrupted = execute(
+        &scenario,
+        &mut rng,
+        &run_dir,
+        &run_id,
+        opts.status,
+        &interrupt,
+        external.as_ref(),
+    )
+    .await?;
 
     let result = analysis::analyse(&run_dir, Some(interrupted))?;
     analysis::write_results(&run_dir, &result)?;
@@ -117,6 +142,7 @@ async fn execute(
     run_id: &str,
     status: bool,
     interrupt: &Interrupt,
+    external: Option<&(ExternalTopology, PathBuf)>,
 ) -> anyhow::Result<bool> {
     let spec = TopologySpec {
         lock_nodes: scenario.lock.nodes,
@@ -127,7 +153,11 @@ async fn execute(
             PersistenceMode::AofAlways => Persistence::AofAlways,
         },
     };
-    let topology = Arc::new(Topology::start(&spec, run_id, rng.random()).await?);
+    let topology_seed: u64 = rng.random();
+    let topology = Arc::new(match external {
+        Some((t, file)) => crate::external::start(t, file, scenario, run_id).await?,
+        None => Topology::start(&spec, run_id, topology_seed).await?,
+    });
     let outcome = drive(scenario, rng, run_dir, &topology, status, interrupt).await;
     topology.stop().await;
     outcome
@@ -328,7 +358,12 @@ fn redact(url: &str) -> String {
 
 /// Sleeps for the run's duration, drawing the status line and checkpointing the journal;
 /// returns true when SIGINT or SIGTERM cut it short.
-async fn wait_for_end(duration: Duration, recorder: &Recorder, show_status: bool, interrupt: &mut Interrupt) -> bool {
+async fn wait_for_end(
+    duration: Duration,
+    recorder: &Recorder,
+    show_status: bool,
+    interrupt: &mut Interrupt,
+) -> bool {
     let started = Instant::now();
     let end = tokio::time::Instant::now() + duration;
     let mut tick = tokio::time::interval(Duration::from_millis(500));

@@ -594,9 +594,9 @@ impl Scenario {
                 }
             }
         }
-        self.validate_workload().map_err(|(k, m)| err(k, m))?;
         self.validate_redlock().map_err(|(k, m)| err(k, m))?;
         self.validate_node_faults().map_err(|(k, m)| err(k, m))?;
+        self.validate_workload().map_err(|(k, m)| err(k, m))?;
         if self.expect.prevented_min.is_some_and(|m| m > 0) && !self.resource.fenced {
             return Err(err("prevented_min", "[expect] prevented_min needs [resource] fenced = true: an unfenced resource prevents nothing".into()));
         }
@@ -879,5 +879,100 @@ mutual_exclusion = "violated"
             .unwrap_err()
             .to_string();
         assert!(e.contains("gc-paws"), "{e}");
+    }
+
+    const REDLOCK: &str = r#"
+name = "r"
+[run]
+duration = "2s"
+clients = 2
+[lock]
+kind = "redlock"
+nodes = 5
+ttl = "1s"
+node_timeout = "50ms"
+persistence = "aof-always"
+[[nemesis]]
+kind = "cut-links"
+links = ["c0-n4", "c1-n1"]
+[[nemesis]]
+kind = "clock"
+target = "n3"
+fault = "jump-forward"
+offset = "3s"
+hold = "300ms"
+start = "1s"
+every = "1s"
+[[nemesis]]
+kind = "crash"
+target = "minority"
+start = "1s"
+every = "1s"
+[[nemesis]]
+kind = "node-pause"
+target = "majority"
+pause = "500ms"
+start = "1s"
+every = "1s"
+"#;
+
+    #[test]
+    fn redlock_and_node_faults_parse() {
+        let s = parse(REDLOCK).unwrap();
+        assert_eq!(s.lock.kind, LockKind::Redlock);
+        assert_eq!(s.lock.persistence, PersistenceMode::AofAlways);
+        assert_eq!(
+            s.fault_names(),
+            vec!["cut-links", "clock", "crash", "node-pause"]
+        );
+        // The effective scenario a run saves must read back.
+        let again = parse(&toml::to_string_pretty(&s).unwrap()).unwrap();
+        assert_eq!(again.nemesis.len(), 4);
+    }
+
+    #[test]
+    fn node_fault_mistakes_are_refused_with_the_fix() {
+        let cases = [
+            ("target = \"n3\"", "target = \"n9\"", "n9` does not exist"),
+            (
+                "links = [\"c0-n4\", \"c1-n1\"]",
+                "links = [\"c5-n4\"]",
+                "c5-n4` does not exist",
+            ),
+            ("offset = \"3s\"", "offset = \"0s\"", "needs offset > 0"),
+            ("target = \"n3\"", "client = 1", "jump-forward"),
+            (
+                "node_timeout = \"50ms\"",
+                "node_timeout = \"2s\"",
+                "well below the ttl",
+            ),
+            (
+                "kind = \"redlock\"\nnodes = 5",
+                "kind = \"single\"",
+                "node_timeout applies to kind = \"redlock\" only",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let text = REDLOCK.replacen(from, to, 1);
+            match parse(&text) {
+                Err(e) => assert!(
+                    e.to_string().contains(want) || want == "jump-forward",
+                    "{to}: {e}"
+                ),
+                Ok(_) => assert_eq!(want, "jump-forward", "{to} must be refused"),
+            }
+        }
+        let both = REDLOCK.replacen("target = \"n3\"", "target = \"n3\"\nclient = 0", 1);
+        assert!(parse(&both).unwrap_err().to_string().contains("not both"));
+        let strobe = REDLOCK.replacen("fault = \"jump-forward\"", "fault = \"strobe\"", 1);
+        assert!(parse(&strobe)
+            .unwrap_err()
+            .to_string()
+            .contains("period > 0"));
+        let rate = REDLOCK.replacen("fault = \"jump-forward\"", "fault = \"rate\"", 1);
+        assert!(parse(&rate)
+            .unwrap_err()
+            .to_string()
+            .contains("rate = a factor"));
     }
 }

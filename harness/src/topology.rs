@@ -45,6 +45,8 @@ pub struct Topology {
     pub resource_admin_url: String,
     /// Each lock node's clock control, in node order.
     pub node_clocks: Vec<Arc<NodeClock>>,
+    /// Nodes of an external topology (fencepost started none of them); empty for local runs.
+    pub external_nodes: Vec<NodeInfo>,
 }
 
 /// The proxy link name for a client and a node.
@@ -101,6 +103,7 @@ impl Topology {
             clients,
             resource_admin_url,
             node_clocks,
+            external_nodes: Vec::new(),
         })
     }
 
@@ -120,12 +123,28 @@ impl Topology {
     }
 
     pub fn describe(&self) -> Vec<NodeInfo> {
-        self.cluster().describe()
+        if self.external_nodes.is_empty() {
+            self.cluster().describe()
+        } else {
+            self.external_nodes.clone()
+        }
     }
 
     /// Heals every network fault, then stops the proxies and the nodes.
     pub async fn stop(&self) {
-        let _ = self.network.heal_all().await;
+        match &self.network {
+            // On someone else's Toxiproxy, remove only the proxies this run created.
+            Network::External(_) => {
+                for c in 0..self.clients.len() as u32 {
+                    for node in self.lock_nodes.iter().map(String::as_str).chain([RESOURCE]) {
+                        let _ = self.network.delete(&link(c, node)).await;
+                    }
+                }
+            }
+            Network::Embedded(_) => {
+                let _ = self.network.heal_all().await;
+            }
+        }
         if let Network::Embedded(r) = &self.network {
             r.shutdown().await;
         }

@@ -14,7 +14,13 @@ fn query(url: &str, cmd: &mut redis::Cmd) -> redis::RedisResult<redis::Value> {
 #[test]
 fn client_user_is_refused_what_it_does_not_need() {
     let mut cluster = Cluster::new(&format!("acl-{}", std::process::id())).unwrap();
-    cluster.start(NodeConfig { name: "n1".into(), persistence: Persistence::None, preload: None }).unwrap();
+    cluster
+        .start(NodeConfig {
+            name: "n1".into(),
+            persistence: Persistence::None,
+            preload: None,
+        })
+        .unwrap();
     let node = cluster.node("n1").unwrap();
     let client = node.client_url();
 
@@ -48,17 +54,29 @@ fn client_user_is_refused_what_it_does_not_need() {
         ("SHUTDOWN", redis::cmd("SHUTDOWN")),
     ] {
         let err = query(&client, &mut cmd).expect_err(what);
-        assert!(err.to_string().contains("NOPERM") || err.to_string().contains("no permissions"), "{what}: {err}");
+        assert!(
+            err.to_string().contains("NOPERM") || err.to_string().contains("no permissions"),
+            "{what}: {err}"
+        );
     }
 
     // A script may not reach keys outside the pattern either.
-    let err = query(&client, redis::cmd("EVAL").arg("return redis.call('GET', KEYS[1])").arg(1).arg("secret"))
-        .expect_err("EVAL on a foreign key");
+    let err = query(
+        &client,
+        redis::cmd("EVAL")
+            .arg("return redis.call('GET', KEYS[1])")
+            .arg(1)
+            .arg("secret"),
+    )
+    .expect_err("EVAL on a foreign key");
     assert!(err.to_string().to_lowercase().contains("perm"), "{err}");
 
     // The default user is off: no password, no entry.
     let anon = format!("redis://127.0.0.1:{}/", node.port);
-    assert!(query(&anon, &mut redis::cmd("PING")).is_err(), "the default user must be disabled");
+    assert!(
+        query(&anon, &mut redis::cmd("PING")).is_err(),
+        "the default user must be disabled"
+    );
 
     // Listening on loopback only.
     let conf = std::fs::read_to_string(node.dir.join("redis.conf")).unwrap();

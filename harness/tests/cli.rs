@@ -116,7 +116,13 @@ fn sigint_stops_the_run_kills_its_nodes_and_leaves_a_checkable_history() {
 
 /// Starts a gc-pause run, waits until its nodes are up and it has run a while; returns the child
 /// and the run folder.
-fn start_run(tag: &str) -> (std::process::Child, std::path::PathBuf, Vec<fencepost::cluster::NodeInfo>) {
+fn start_run(
+    tag: &str,
+) -> (
+    std::process::Child,
+    std::path::PathBuf,
+    Vec<fencepost::cluster::NodeInfo>,
+) {
     let results = results_dir(tag);
     let child = fencepost()
         .args(["scenario", "gc-pause", "--seed", "5", "--results"])
@@ -126,7 +132,11 @@ fn start_run(tag: &str) -> (std::process::Child, std::path::PathBuf, Vec<fencepo
         .spawn()
         .unwrap();
     let nodes_file = || {
-        std::fs::read_dir(results.join("gc-pause")).ok()?.flatten().map(|e| e.path().join("nodes.json")).find(|p| p.exists())
+        std::fs::read_dir(results.join("gc-pause"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("nodes.json"))
+            .find(|p| p.exists())
     };
     let mut waited = 0;
     while nodes_file().is_none() && waited < 100 {
@@ -148,12 +158,23 @@ fn sigkill_leaves_no_node_behind_and_the_history_reads_up_to_the_last_line() {
     // The parent-death signal ends the nodes; give the kernel a moment.
     std::thread::sleep(Duration::from_millis(300));
     for n in &nodes {
-        assert!(!alive(n.pid.unwrap()), "redis-server {} outlived a SIGKILLed fencepost", n.name);
+        assert!(
+            !alive(n.pid.unwrap()),
+            "redis-server {} outlived a SIGKILLed fencepost",
+            n.name
+        );
     }
     let out = fencepost().arg("check").arg(&run_dir).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("no resource log was saved"), "the resource checkers must say unknown: {text}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("no resource log was saved"),
+        "the resource checkers must say unknown: {text}"
+    );
     assert!(text.contains("interrupted"), "{text}");
 }
 
@@ -164,9 +185,16 @@ fn sigterm_is_an_orderly_stop_too() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
     for n in &nodes {
-        assert!(!alive(n.pid.unwrap()), "redis-server {} outlived the run", n.name);
+        assert!(
+            !alive(n.pid.unwrap()),
+            "redis-server {} outlived the run",
+            n.name
+        );
     }
-    assert!(run_dir.join("resource.json").exists(), "an orderly stop saves the resource log");
+    assert!(
+        run_dir.join("resource.json").exists(),
+        "an orderly stop saves the resource log"
+    );
     assert!(run_dir.join("results.json").exists());
 }
 
@@ -176,7 +204,15 @@ fn two_runs_at_once_use_their_own_ports_and_folders() {
     let results = results_dir("concurrent");
     let spawn = || {
         fencepost()
-            .args(["scenario", "baseline", "--seed", "1", "--duration", "2s", "--results"])
+            .args([
+                "scenario",
+                "baseline",
+                "--seed",
+                "1",
+                "--duration",
+                "2s",
+                "--results",
+            ])
             .arg(&results)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -185,8 +221,21 @@ fn two_runs_at_once_use_their_own_ports_and_folders() {
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
-    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
-    let runs: Vec<_> = std::fs::read_dir(results.join("baseline")).unwrap().flatten().collect();
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let runs: Vec<_> = std::fs::read_dir(results.join("baseline"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert_eq!(runs.len(), 2, "same seed, same second: still two folders");
 }

@@ -13,12 +13,19 @@ use std::path::Path;
 const CASES: u32 = 3_000;
 
 fn runner() -> TestRunner {
-    let config = Config { cases: CASES, failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: CASES,
+        failure_persistence: None,
+        ..Config::default()
+    };
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]))
 }
 
 fn baseline() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/gc-pause.toml")).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/gc-pause.toml"),
+    )
+    .unwrap()
 }
 
 /// An edit of a text: replace a byte range with a snippet.
@@ -52,13 +59,19 @@ fn scenario_parser_never_panics() {
     let base = baseline();
     let mut runner = runner();
     runner
-        .run(&(any::<usize>(), 0usize..40, snippet()), |(at, len, snip)| {
-            let text = mutate(&base, at, len, &snip);
-            if let Err(e) = Scenario::parse(Path::new("fuzz.toml"), &text) {
-                prop_assert!(e.to_string().starts_with("fuzz.toml"), "error does not name the file: {e}");
-            }
-            Ok(())
-        })
+        .run(
+            &(any::<usize>(), 0usize..40, snippet()),
+            |(at, len, snip)| {
+                let text = mutate(&base, at, len, &snip);
+                if let Err(e) = Scenario::parse(Path::new("fuzz.toml"), &text) {
+                    prop_assert!(
+                        e.to_string().starts_with("fuzz.toml"),
+                        "error does not name the file: {e}"
+                    );
+                }
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -81,19 +94,28 @@ const EDN: &str = "{:type :invoke, :f :acquire, :process 0, :time 1}\n{:type :ok
 
 fn check_never_panics(base: &'static str) {
     let mut runner = runner();
-    let budget = Budget { time_ms: 200, memory_mb: 64 };
+    let budget = Budget {
+        time_ms: 200,
+        memory_mb: 64,
+    };
     runner
-        .run(&(any::<usize>(), 0usize..30, snippet()), |(at, len, snip)| {
-            let text = mutate(base, at, len, &snip);
-            let _ = checkers::history::parse_jsonl("fuzz.jsonl", &text);
-            for model in [ModelKind::Lock, ModelKind::Mutex] {
-                if let Err(e) = check_text(model, "fuzz.hist", &text, &budget) {
-                    let msg = e.to_string();
-                    prop_assert!(msg.contains("fuzz.hist"), "error does not name the file: {msg}");
+        .run(
+            &(any::<usize>(), 0usize..30, snippet()),
+            |(at, len, snip)| {
+                let text = mutate(base, at, len, &snip);
+                let _ = checkers::history::parse_jsonl("fuzz.jsonl", &text);
+                for model in [ModelKind::Lock, ModelKind::Mutex] {
+                    if let Err(e) = check_text(model, "fuzz.hist", &text, &budget) {
+                        let msg = e.to_string();
+                        prop_assert!(
+                            msg.contains("fuzz.hist"),
+                            "error does not name the file: {msg}"
+                        );
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .unwrap();
 }
 

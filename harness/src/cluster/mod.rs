@@ -99,11 +99,17 @@ impl Drop for Cluster {
 /// Removes node folders left by fencepost processes that no longer exist (killed with SIGKILL,
 /// where no cleanup code runs; their redis-servers died with them by the parent-death signal).
 pub fn reap_stale_folders() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("fencepost-")) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("fencepost-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
         if !alive && e.path().join("n1").exists() {
             let _ = std::fs::remove_dir_all(e.path());

@@ -48,6 +48,7 @@ pub fn run_file(
         duration: Some(Dur(Duration::from_millis(duration_ms))),
         lock: None,
         status: false,
+        topology: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(runner::run(file, &opts))
