@@ -73,6 +73,12 @@ pub enum Command {
         #[arg(long)]
         toxiproxy: Option<String>,
     },
+    /// Measure what fencepost's own parts cost (`proxy`: GET round trips through the fault
+    /// proxy against direct to redis-server, 50 connections). Exit 1 when a target is missed.
+    Bench {
+        /// What to measure: proxy.
+        what: String,
+    },
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
     Proxy {
         /// Address of the HTTP API (127.0.0.1 only by default).
@@ -144,6 +150,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let checks = crate::doctor::checks(&results, toxiproxy.as_deref()).await;
             Ok(crate::doctor::print(&checks))
         }
+        Command::Bench { what } => match what.as_str() {
+            "proxy" => {
+                let report =
+                    crate::proxy::bench::bench_proxy(crate::proxy::bench::BenchConfig::default())
+                        .await?;
+                println!("{report}");
+                Ok(if report.meets_targets() { 0 } else { 1 })
+            }
+            other => anyhow::bail!("unknown benchmark `{other}`: use `fencepost bench proxy`"),
+        },
         Command::Proxy { listen, seed } => {
             crate::proxy::serve(listen, seed).await?;
             Ok(0)

@@ -13,6 +13,7 @@ pub mod interrupt;
 pub mod nemesis;
 pub mod proxy;
 pub mod recorder;
+pub mod report;
 pub mod run_result;
 pub mod runner;
 pub mod scenario;

@@ -1,0 +1,153 @@
+//! The evidence a report shows: a saved run's history, its resource log and its judged result,
+//! read once and cross-referenced for the charts and the page.
+//!
+//! The checkers work on two records that share no clock: the clients' history (harness monotonic
+//! time) and the resource's own access log (order of application). A chart has one time axis, so
+//! each resource access is placed at the history op that made it: the k-th access by client c
+//! under fence f of kind read/write is the k-th such invocation in the history.
+
+use super::ReportError;
+use crate::run_result::RunResult;
+use crate::store;
+use checkers::exclusion::{self, Span};
+use checkers::history::{parse_jsonl, Call};
+use checkers::{Access, AccessOp, FaultWindow, History, Nanos, Process, ResourceLog, Value, F};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Where a resource access sits in the history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// Invocation time of the history op that made the access.
+    pub invoke_ns: Nanos,
+    /// History index of that invocation.
+    pub index: u64,
+}
+
+/// Everything a report draws from.
+#[derive(Debug)]
+pub struct Evidence {
+    pub history: History,
+    pub calls: Vec<Call>,
+    pub resource: Option<ResourceLog>,
+    pub result: RunResult,
+    /// Every believed-held span, from the mutual-exclusion checker's own definition.
+    pub spans: Vec<Span>,
+    pub faults: Vec<FaultWindow>,
+    /// Time of the last op (the right edge of every chart).
+    pub end_ns: Nanos,
+    /// One lane per client: 0..lanes.
+    pub lanes: u32,
+    placed: HashMap<u64, Placed>,
+}
+
+impl Evidence {
+    /// Reads the run folder's history and resource log; `result` is the run's judged result
+    /// (from the runner, or from re-judging the folder).
+    pub fn load(run_dir: &Path, result: RunResult) -> Result<Evidence, ReportError> {
+        let history_path = run_dir.join(store::HISTORY);
+        let text = std::fs::read_to_string(&history_path).map_err(|source| ReportError::Io {
+            path: history_path.clone(),
+            source,
+        })?;
+        let history = parse_jsonl(&history_path.display().to_string(), &text)?.history;
+        let resource_path = run_dir.join(store::RESOURCE);
+        let resource = if resource_path.exists() {
+            Some(super::read_json::<ResourceLog>(&resource_path)?)
+        } else {
+            None
+        };
+        Ok(Evidence::new(history, resource, result))
+    }
+
+    /// Cross-references an already-read history and resource log.
+    pub fn new(history: History, resource: Option<ResourceLog>, result: RunResult) -> Evidence {
+        let calls = history.calls();
+        let spans = exclusion::spans(&history);
+        let faults = history.fault_windows();
+        let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
+        let lanes = history
+            .ops
+            .iter()
+            .filter_map(|o| match o.process {
+                Process::Client(c) => Some(c + 1),
+                Process::Nemesis => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let placed = resource
+            .as_ref()
+            .map(|log| place_accesses(&calls, log))
+            .unwrap_or_default();
+        Evidence {
+            history,
+            calls,
+            resource,
+            result,
+            spans,
+            faults,
+            end_ns,
+            lanes,
+            placed,
+        }
+    }
+
+    /// The history op that made a resource access, when the history has it.
+    pub fn placed(&self, access: &Access) -> Option<Placed> {
+        self.placed.get(&access.seq).copied()
+    }
+}
+
+/// Matches each resource access (by seq) to its history invocation.
+fn place_accesses(calls: &[Call], log: &ResourceLog) -> HashMap<u64, Placed> {
+    type Key = (Process, u64, AccessOp);
+    let mut invocations: HashMap<Key, Vec<Placed>> = HashMap::new();
+    for call in calls {
+        let op = match call.f {
+            F::Read => AccessOp::Read,
+            F::Write => AccessOp::Write,
+            _ => continue,
+        };
+        let Value::Access {
+            fence: Some(fence), ..
+        } = call.invoke.value
+        else {
+            continue;
+        };
+        invocations
+            .entry((call.process, fence, op))
+            .or_default()
+            .push(Placed {
+                invoke_ns: call.invoke_ns(),
+                index: call.invoke.index,
+            });
+    }
+    let mut taken: HashMap<Key, usize> = HashMap::new();
+    let mut placed = HashMap::new();
+    for a in &log.accesses {
+        let Some(fence) = a.fence else { continue };
+        let key = (a.process, fence, a.op);
+        let k = taken.entry(key).or_insert(0);
+        if let Some(p) = invocations.get(&key).and_then(|v| v.get(*k)) {
+            placed.insert(a.seq, *p);
+        }
+        *k += 1;
+    }
+    placed
+}
+
+/// The client a fault targets, when its target names one (`client 3`).
+pub fn target_client(target: &str) -> Option<u32> {
+    target.strip_prefix("client ")?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_targets_name_clients() {
+        assert_eq!(target_client("client 3"), Some(3));
+        assert_eq!(target_client("n1,n2 | n3"), None);
+    }
+}

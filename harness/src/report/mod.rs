@@ -1,0 +1,141 @@
+//! Reports: what a person looks at after a run, because people would rather look than read.
+//!
+//! Every run folder gets charts — the timeline of who held the lock when with the faults and the
+//! violations on it ([`timeline`]), Jepsen-style latency and throughput plots ([`perf`]) — and
+//! one self-contained `index.html` ([`html`]); `results/index.html` lists every run and suite
+//! ([`index`]). `fencepost suite nightly` runs every scenario over a matrix of seeds and writes a
+//! safety report in Markdown, JUnit XML and JSON ([`suite`], [`junit`]).
+//!
+//! Everything renders from a saved run folder, so `fencepost report RUN_DIR` redraws any run:
+//! the run is re-judged by [`crate::analysis::analyse`] (the same code path as the runner) and
+//! the charts are drawn from its history with the checkers' own span definition. Charts carry
+//! their own font ([`font`]) and need nothing installed.
+
+pub mod canvas;
+pub mod evidence;
+pub mod font;
+pub mod html;
+pub mod index;
+pub mod junit;
+pub mod perf;
+pub mod style;
+pub mod suite;
+pub mod timeline;
+
+use crate::run_result::RunResult;
+use evidence::Evidence;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Why a report could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the bundled chart font (harness/assets/DejaVuSans.ttf) could not be loaded")]
+    Font,
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    History(#[from] checkers::history::ParseError),
+    #[error("{path}: {message}")]
+    Json { path: PathBuf, message: String },
+    #[error("cannot draw the {chart} chart: {message}")]
+    Draw { chart: String, message: String },
+}
+
+/// What rendering a run produced.
+#[derive(Debug)]
+pub struct Rendered {
+    pub charts: Vec<canvas::ChartFiles>,
+    pub page: PathBuf,
+    pub elapsed: Duration,
+}
+
+/// Draws a run's charts and writes its `index.html`, from the files in `run_dir` and its
+/// judged `result`.
+pub fn render_run(run_dir: &Path, result: &RunResult) -> Result<Rendered, ReportError> {
+    let started = Instant::now();
+    font::ensure_registered()?;
+    let ev = Evidence::load(run_dir, result.clone())?;
+    let mut charts = timeline::render(&ev, run_dir)?;
+    charts.extend(perf::render(&ev, run_dir)?);
+    let page = html::write_run_page(&ev, &charts, run_dir)?;
+    Ok(Rendered {
+        charts,
+        page,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `fencepost report RUN_DIR`: re-judges a saved run (rewriting results.json and summary.md,
+/// as `fencepost check` does), redraws its charts and page, and refreshes the results index of
+/// the folder the run lives in.
+pub fn render_saved(run_dir: &Path) -> anyhow::Result<(RunResult, Rendered)> {
+    let result = crate::analysis::analyse(run_dir, None)?;
+    crate::analysis::write_results(run_dir, &result)?;
+    let rendered = render_run(run_dir, &result)?;
+    if let Some(results) = results_root(run_dir) {
+        index::write(&results)?;
+    }
+    Ok((result, rendered))
+}
+
+/// The runner's hook: render the run just judged and refresh `results/index.html`. A report
+/// that cannot be drawn is a warning, never a failed run: the verdict is already on disk.
+pub fn render_after_run(run_dir: &Path, result: &RunResult, results_dir: &Path) {
+    if let Err(e) = render_run(run_dir, result) {
+        eprintln!(
+            "fencepost: warning: could not render the charts and page of {}: {e}",
+            run_dir.display()
+        );
+    }
+    if let Err(e) = index::write(results_dir) {
+        eprintln!(
+            "fencepost: warning: could not update {}/index.html: {e}",
+            results_dir.display()
+        );
+    }
+}
+
+/// `fencepost report RUN_DIR`: prints what was written; the exit code is the run's own.
+pub fn report_command(run_dir: &Path) -> anyhow::Result<i32> {
+    let (result, rendered) = render_saved(run_dir)?;
+    for c in &rendered.charts {
+        println!("{}  {}", c.svg.display(), c.png.display());
+    }
+    println!("{}", rendered.page.display());
+    eprintln!(
+        "fencepost: rendered {} chart(s) and the page in {} ms",
+        rendered.charts.len(),
+        rendered.elapsed.as_millis()
+    );
+    Ok(result.exit_code())
+}
+
+/// `results/` for `results/<scenario>/<run-id>` (following `results/latest`).
+fn results_root(run_dir: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(run_dir).ok()?;
+    real.parent()?.parent().map(Path::to_path_buf)
+}
+
+/// Reads a JSON file into a typed value, naming the file on error.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ReportError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes a file, naming it on error.
+pub(crate) fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), ReportError> {
+    std::fs::write(path, contents).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

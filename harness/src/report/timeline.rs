@@ -1,0 +1,738 @@
+//! The timeline: who believed they held the lock when, which faults were active, and where
+//! mutual exclusion broke — readable without reading a word.
+//!
+//! One lane per client. A bar is a believed-held span (`checkers::exclusion::spans`: from the
+//! granted acquire's completion to the invocation of the last access under that grant), blue
+//! while the client's own computed validity lasts, amber after it, red where another client's
+//! span overlaps it; wide bars carry their fencing token. Fault windows are shaded over the whole
+//! chart in their kind's colour, darker on the lane of the client they hit. A stale access the
+//! resource accepted is a red triangle on its lane, one fencing rejected a green dot; a release
+//! that deleted another client's lock is a magenta cross; failed and `info` ops are small orange
+//! crosses and purple carets at the bottom of the lane. The first overlapping pair is outlined.
+//!
+//! Two charts per run: the whole run (`timeline.svg/png`) and a zoom on the window of the first
+//! violation (`timeline-zoom.svg/png`), outlined on the whole-run chart.
+
+use super::canvas::{self, ChartFiles, Drawing, Swatch};
+use super::evidence::{target_client, Evidence};
+use super::{font, style, ReportError};
+use checkers::exclusion::Span;
+use checkers::{Nanos, OpKind, Process};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+pub const FULL: &str = "timeline";
+pub const ZOOM: &str = "timeline-zoom";
+
+const WIDTH_PX: u32 = 1600;
+const HEADER_PX: u32 = 74;
+const FAULT_LABEL_PX: u32 = 38;
+const X_AXIS_PX: u32 = 46;
+const LANE_LABEL_PX: u32 = 78;
+/// Bars fill the middle of their lane.
+const BAR_LOW: f64 = 0.24;
+const BAR_HIGH: f64 = 0.76;
+
+/// A stretch of the history clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start_ns: Nanos,
+    pub end_ns: Nanos,
+}
+
+impl Window {
+    fn contains(&self, t: Nanos) -> bool {
+        self.start_ns <= t && t <= self.end_ns
+    }
+    fn meets(&self, start_ns: Nanos, end_ns: Nanos) -> bool {
+        start_ns <= self.end_ns && end_ns >= self.start_ns
+    }
+    fn secs(&self) -> (f64, f64) {
+        (
+            secs(self.start_ns),
+            secs(self.end_ns.max(self.start_ns + 1)),
+        )
+    }
+}
+
+fn secs(ns: Nanos) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// Writes the whole-run timeline and, when the run has a violation, the zoom on the first one.
+pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
+    let zoom = first_violation_window(ev);
+    let full = Timeline {
+        ev,
+        window: Window {
+            start_ns: 0,
+            end_ns: ev.end_ns,
+        },
+        zoom,
+    };
+    let mut files = vec![canvas::write(dir, FULL, &full)?];
+    if let Some(window) = zoom {
+        let zoomed = Timeline {
+            ev,
+            window,
+            zoom: None,
+        };
+        files.push(canvas::write(dir, ZOOM, &zoomed)?);
+    }
+    Ok(files)
+}
+
+/// The window around the first violation: the first overlapping pair's spans (or the first
+/// foreign release, or the first stale access accepted), padded, at most about 3 s wide.
+pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
+    let checks = &ev.result.checks;
+    let ex = &checks.exclusion;
+    let stale_ns = checks
+        .fencing
+        .as_ref()
+        .and_then(|f| f.stale_accepted.iter().filter_map(|a| ev.placed(a)).next())
+        .map(|p| p.invoke_ns);
+    let first = checks.first_violation_ns.or(stale_ns)?;
+    let (mut start_ns, mut end_ns) = if let Some(o) = ex
+        .overlaps
+        .iter()
+        .find(|o| o.overlap_start_ns == first)
+        .or(ex.overlaps.first())
+    {
+        (
+            o.first.start_ns.min(o.second.start_ns),
+            o.first.end_ns.max(o.second.end_ns),
+        )
+    } else {
+        (first.saturating_sub(300_000_000), first + 300_000_000)
+    };
+    const MAX_NS: Nanos = 3_000_000_000;
+    if end_ns - start_ns > MAX_NS {
+        start_ns = start_ns.max(first.saturating_sub(MAX_NS / 3));
+        end_ns = start_ns + MAX_NS;
+    }
+    let pad = ((end_ns - start_ns) / 12).max(20_000_000);
+    Some(Window {
+        start_ns: start_ns.saturating_sub(pad),
+        end_ns: (end_ns + pad).min(ev.end_ns.max(end_ns)),
+    })
+}
+
+/// One timeline chart.
+struct Timeline<'a> {
+    ev: &'a Evidence,
+    window: Window,
+    /// The zoom window, outlined on the whole-run chart.
+    zoom: Option<Window>,
+}
+
+impl Timeline<'_> {
+    fn lanes(&self) -> u32 {
+        self.ev.lanes.max(1)
+    }
+
+    fn lane_px(&self) -> u32 {
+        let n = self.lanes();
+        if n <= 10 {
+            44
+        } else {
+            (760 / n).clamp(8, 44)
+        }
+    }
+
+    /// Bottom of client `c`'s lane in chart y (client 0 on top).
+    fn lane_y(&self, c: u32) -> f64 {
+        f64::from(self.lanes() - 1 - c.min(self.lanes() - 1))
+    }
+
+    fn is_zoom(&self) -> bool {
+        self.window.start_ns > 0 || self.window.end_ns < self.ev.end_ns
+    }
+
+    fn title(&self) -> String {
+        let r = &self.ev.result;
+        let c = &r.checks;
+        let mut parts = vec![format!("{} · seed {}", r.meta.scenario, r.meta.seed)];
+        if self.is_zoom() {
+            let (a, b) = self.window.secs();
+            parts.push(format!("zoom on the first violation, {a:.3}–{b:.3} s"));
+        }
+        let ex = &c.exclusion;
+        if self.ev.spans.is_empty() && ex.foreign_releases.is_empty() {
+            parts.push("no lock grants in this run".into());
+        } else if ex.overlaps.is_empty() && ex.foreign_releases.is_empty() {
+            parts.push("mutual exclusion held".into());
+        } else {
+            parts.push(format!(
+                "MUTUAL EXCLUSION BROKEN: {} overlap(s), {} foreign release(s)",
+                ex.overlaps.len(),
+                ex.foreign_releases.len()
+            ));
+        }
+        if let Some(f) = c.fencing.as_ref().filter(|f| f.accesses > 0) {
+            parts.push(format!(
+                "{} stale access(es) accepted, {} rejected by fencing",
+                f.stale_accepted.len(),
+                f.prevented.len()
+            ));
+        }
+        if let Some(k) = &c.counter {
+            parts.push(format!(
+                "counter: {} increment(s) lost, {} duplicated",
+                k.lost, k.duplicated
+            ));
+        }
+        if let Some(w) = &c.window {
+            parts.push(format!(
+                "limiter: {} over-admitted interval(s)",
+                w.over_admissions_total
+            ));
+        }
+        parts.join(" · ")
+    }
+
+    fn legend(&self) -> Vec<(Swatch, String)> {
+        let c = &self.ev.result.checks;
+        let mut entries = Vec::new();
+        if !self.ev.spans.is_empty() {
+            entries.push((
+                Swatch::Bar(style::HOLD),
+                "holds the lock (fencing token)".into(),
+            ));
+            entries.push((
+                Swatch::Bar(style::EXPIRED),
+                "still acting after its own lease ended".into(),
+            ));
+            entries.push((
+                Swatch::Bar(style::OVERLAP),
+                "two holders at once (violation)".into(),
+            ));
+        }
+        let mut kinds: Vec<&str> = self
+            .ev
+            .faults
+            .iter()
+            .map(|w| w.fault.kind.as_str())
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for k in kinds {
+            entries.push((
+                Swatch::Band(style::tint(style::fault(k), 0.55)),
+                format!("{k} fault (darker on its target)"),
+            ));
+        }
+        // The resource's marks, when the run used the resource at all.
+        let fencing = c.fencing.as_ref().filter(|f| f.accesses > 0);
+        if fencing.is_some_and(|f| !f.stale_accepted.is_empty() || !f.fenced) {
+            entries.push((
+                Swatch::Triangle(style::STALE),
+                "stale access accepted".into(),
+            ));
+        }
+        if fencing.is_some_and(|f| !f.prevented.is_empty() || f.fenced) {
+            entries.push((
+                Swatch::Dot(style::PREVENTED),
+                "stale access rejected by fencing".into(),
+            ));
+        }
+        if !c.exclusion.foreign_releases.is_empty() {
+            entries.push((
+                Swatch::Cross(style::FOREIGN),
+                "release deleted another client's lock".into(),
+            ));
+        }
+        if self.ev.spans.is_empty() {
+            entries.push((
+                Swatch::Bar(style::tint(style::MUTED, 0.6)),
+                "op (no lock in this run)".into(),
+            ));
+        }
+        if c.counter.as_ref().is_some_and(|k| !k.anomalies.is_empty()) {
+            entries.push((
+                Swatch::Triangle(style::STALE),
+                "counter read proving increments lost or duplicated".into(),
+            ));
+        }
+        if c.window
+            .as_ref()
+            .is_some_and(|w| !w.over_admissions.is_empty())
+        {
+            entries.push((
+                Swatch::Outline(style::OVERLAP),
+                "interval admitting more than the limit".into(),
+            ));
+        }
+        entries.push((Swatch::Cross(style::FAIL), "op failed".into()));
+        entries.push((
+            Swatch::Caret(style::INFO),
+            "op outcome unknown (info)".into(),
+        ));
+        if self.zoom.is_some() {
+            let what = if c.exclusion.overlaps.is_empty() {
+                "window shown zoomed"
+            } else {
+                "first overlapping pair / window shown zoomed"
+            };
+            entries.push((Swatch::Outline(style::INK), what.into()));
+        }
+        entries
+    }
+}
+
+impl Drawing for Timeline<'_> {
+    fn size_px(&self) -> (u32, u32) {
+        let h = HEADER_PX + FAULT_LABEL_PX + self.lanes() * self.lane_px() + X_AXIS_PX + 10;
+        (WIDTH_PX, h)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let ev = self.ev;
+        let n = self.lanes();
+        let lane_px = self.lane_px();
+        root.fill(&WHITE)?;
+        let title_style = TextStyle::from((font::FAMILY, 17).into_font()).color(&style::INK);
+        root.draw(&Text::new(self.title(), (12, 8), title_style))?;
+        canvas::legend(root, &self.legend(), 12, 32)?;
+
+        let (_, body) = root.split_vertically(HEADER_PX);
+        let (x0, x1) = self.window.secs();
+        let mut chart = ChartBuilder::on(&body)
+            .margin_top(FAULT_LABEL_PX)
+            .margin_right(24)
+            .x_label_area_size(X_AXIS_PX)
+            .y_label_area_size(LANE_LABEL_PX)
+            .build_cartesian_2d(x0..x1, 0f64..f64::from(n))?;
+        let decimals = if x1 - x0 < 2.0 {
+            2
+        } else if x1 - x0 < 20.0 {
+            1
+        } else {
+            0
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(16)
+            .x_label_formatter(&|x| format!("{x:.decimals$}"))
+            .x_desc("seconds since the run started")
+            .label_style((font::FAMILY, 13))
+            .axis_desc_style((font::FAMILY, 13))
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()?;
+
+        let plot_w_px = f64::from(WIDTH_PX - LANE_LABEL_PX - 24).max(1.0);
+        let min_w = (x1 - x0) / plot_w_px;
+
+        // Lanes.
+        for c in (0..n).step_by(2) {
+            let y = self.lane_y(c);
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x0, y), (x1, y + 1.0)],
+                style::STRIPE.filled(),
+            )))?;
+        }
+
+        // Fault windows: the whole chart lightly, the target's lane strongly.
+        let faults: Vec<_> = ev
+            .faults
+            .iter()
+            .filter(|w| self.window.meets(w.start_ns, w.stop_ns))
+            .collect();
+        for w in &faults {
+            let col = style::fault(&w.fault.kind);
+            let (s, e) = (
+                secs(w.start_ns),
+                secs(w.stop_ns).max(secs(w.start_ns) + min_w),
+            );
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(s, 0.0), (e, f64::from(n))],
+                col.mix(0.16).filled(),
+            )))?;
+            if let Some(c) = target_client(&w.fault.target).filter(|&c| c < n) {
+                let y = self.lane_y(c);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(s, y), (e, y + 1.0)],
+                    col.mix(0.6).filled(),
+                )))?;
+            }
+        }
+
+        // Believed-held spans: blue, amber past the client's own validity end.
+        let spans: Vec<&Span> = ev
+            .spans
+            .iter()
+            .filter(|s| self.window.meets(s.start_ns, s.end_ns))
+            .collect();
+        let bar = |c: u32, s: f64, e: f64| {
+            let y = self.lane_y(c);
+            [(s, y + BAR_LOW), (e.max(s + min_w), y + BAR_HIGH)]
+        };
+        let client = |p: Process| match p {
+            Process::Client(c) => c,
+            Process::Nemesis => 0,
+        };
+        let mut rects = Vec::new();
+        for s in &spans {
+            let c = client(s.process);
+            let (a, b, v) = (secs(s.start_ns), secs(s.end_ns), secs(s.validity_end_ns));
+            if v > a {
+                rects.push(Rectangle::new(bar(c, a, b.min(v)), style::HOLD.filled()));
+            }
+            if b > v {
+                rects.push(Rectangle::new(bar(c, a.max(v), b), style::EXPIRED.filled()));
+            }
+        }
+        chart.draw_series(rects)?;
+
+        // Overlaps: both spans red over the overlapping stretch.
+        let ex = &ev.result.checks.exclusion;
+        let mut red = Vec::new();
+        for o in ex
+            .overlaps
+            .iter()
+            .filter(|o| self.window.meets(o.overlap_start_ns, o.overlap_end_ns))
+        {
+            let (a, b) = (secs(o.overlap_start_ns), secs(o.overlap_end_ns));
+            for s in [&o.first, &o.second] {
+                red.push(Rectangle::new(
+                    bar(client(s.process), a, b),
+                    style::OVERLAP.filled(),
+                ));
+            }
+        }
+        chart.draw_series(red)?;
+
+        // Fencing tokens on bars wide enough to hold them.
+        if lane_px >= 18 {
+            let label = TextStyle::from((font::FAMILY, 11).into_font())
+                .color(&WHITE)
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            for s in &spans {
+                let (a, b) = (secs(s.start_ns).max(x0), secs(s.end_ns).min(x1));
+                let text = s.fence.to_string();
+                let width_px = (b - a) / min_w;
+                if width_px >= 7.0 * text.len() as f64 + 8.0 {
+                    let y = self.lane_y(client(s.process)) + 0.5;
+                    chart.draw_series(std::iter::once(Text::new(
+                        text,
+                        ((a + b) / 2.0, y),
+                        label.clone(),
+                    )))?;
+                }
+            }
+        }
+
+        // The first overlapping pair, outlined.
+        if let Some(o) = ex.overlaps.first() {
+            for s in [&o.first, &o.second] {
+                let c = client(s.process);
+                let y = self.lane_y(c);
+                let (a, b) = (
+                    secs(s.start_ns),
+                    secs(s.end_ns).max(secs(s.start_ns) + min_w),
+                );
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(a, y + BAR_LOW - 0.08), (b, y + BAR_HIGH + 0.08)],
+                    style::INK.stroke_width(2),
+                )))?;
+            }
+        }
+
+        // Runs without a lock (counters, limiters): every completed op as a grey tick, so the
+        // lanes still show who did what when.
+        if ev.spans.is_empty() {
+            let grey = style::tint(style::MUTED, 0.6);
+            let ticks: Vec<_> = ev
+                .calls
+                .iter()
+                .filter(|c| c.outcome() == OpKind::Ok)
+                .filter_map(|c| Some((c, c.complete_ns()?)))
+                .filter(|(c, done)| self.window.meets(c.invoke_ns(), *done))
+                .map(|(c, done)| {
+                    let y = self.lane_y(client(c.process));
+                    let (a, b) = (secs(c.invoke_ns()), secs(done));
+                    Rectangle::new([(a, y + 0.35), (b.max(a + min_w), y + 0.65)], grey.filled())
+                })
+                .collect();
+            chart.draw_series(ticks)?;
+        }
+
+        // Limiter intervals that admitted more than the limit, across every lane.
+        if let Some(w) = &ev.result.checks.window {
+            for o in w
+                .over_admissions
+                .iter()
+                .filter(|o| self.window.meets(o.from_ns, o.to_ns))
+            {
+                let (a, b) = (secs(o.from_ns), secs(o.to_ns).max(secs(o.from_ns) + min_w));
+                chart.draw_series([
+                    Rectangle::new(
+                        [(a, 0.0), (b, f64::from(n))],
+                        style::OVERLAP.mix(0.12).filled(),
+                    ),
+                    Rectangle::new(
+                        [(a, 0.0), (b, f64::from(n))],
+                        style::OVERLAP.stroke_width(2),
+                    ),
+                ])?;
+            }
+        }
+
+        // Failed and indeterminate ops, at the bottom of their lane.
+        let mark_px = (lane_px as i32 / 7).clamp(2, 5);
+        let mut fails = Vec::new();
+        let mut infos = Vec::new();
+        for call in &ev.calls {
+            let t = call.complete_ns().unwrap_or(call.invoke_ns());
+            if !self.window.contains(t) {
+                continue;
+            }
+            let at = (secs(t), self.lane_y(client(call.process)) + 0.12);
+            match call.outcome() {
+                OpKind::Fail => fails.push(Cross::new(at, mark_px, style::FAIL.stroke_width(2))),
+                OpKind::Info => {
+                    infos.push(TriangleMarker::new(at, mark_px + 1, style::INFO.filled()))
+                }
+                _ => {}
+            }
+        }
+        chart.draw_series(fails)?;
+        chart.draw_series(infos)?;
+
+        // Stale accesses: accepted (red triangle) and rejected by fencing (green dot).
+        let marker_px = (lane_px as i32 / 4).clamp(4, 9);
+        let labelled = self.is_zoom() || lane_px >= 30;
+        let mut space = LabelSpace::default();
+        if let Some(f) = &ev.result.checks.fencing {
+            for (accepted, list) in [(true, &f.stale_accepted), (false, &f.prevented)] {
+                for a in list.iter() {
+                    let Some(p) = ev.placed(a) else { continue };
+                    if !self.window.contains(p.invoke_ns) {
+                        continue;
+                    }
+                    let c = client(a.process);
+                    let (t, y) = (secs(p.invoke_ns), self.lane_y(c));
+                    let col = if accepted {
+                        style::STALE
+                    } else {
+                        style::PREVENTED
+                    };
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(t, y + 0.04), (t, y + 0.96)],
+                        col.stroke_width(2),
+                    )))?;
+                    let m = marker_px;
+                    let top = (t, y + 1.0);
+                    if accepted {
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at(top)
+                                + Polygon::new(
+                                    vec![(-m - 2, -m), (m + 2, -m), (0, m + 4)],
+                                    col.filled(),
+                                )
+                                + PathElement::new(
+                                    vec![(-m - 2, -m), (m + 2, -m), (0, m + 4), (-m - 2, -m)],
+                                    style::INK.stroke_width(1),
+                                ),
+                        ))?;
+                    } else {
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at(top)
+                                + Circle::new((0, 2), m, col.filled())
+                                + Circle::new((0, 2), m, style::INK.stroke_width(1)),
+                        ))?;
+                    }
+                    if labelled {
+                        let what = format!(
+                            "stale {} {} (token {} < {})",
+                            match a.op {
+                                checkers::AccessOp::Read => "read",
+                                checkers::AccessOp::Write => "write",
+                            },
+                            if accepted { "ACCEPTED" } else { "rejected" },
+                            a.fence.unwrap_or(0),
+                            a.highest_before
+                        );
+                        let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&col);
+                        if let Some(dx) =
+                            space.place(&chart, root, top, &what, &st, m + 6, -m - 2)?
+                        {
+                            chart.draw_series(std::iter::once(
+                                EmptyElement::at(top) + Text::new(what, (dx, -m - 2), st),
+                            ))?;
+                        }
+                    }
+                }
+            }
+        }
+
+        // Counter observations out of bounds: lost or duplicated increments, on the reader's lane.
+        if let Some(k) = &ev.result.checks.counter {
+            for a in k
+                .anomalies
+                .iter()
+                .filter(|a| self.window.contains(a.invoke_ns))
+            {
+                let (t, y) = (secs(a.invoke_ns), self.lane_y(client(a.process)));
+                let m = marker_px;
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((t, y + 1.0))
+                        + Polygon::new(
+                            vec![(-m - 2, -m), (m + 2, -m), (0, m + 4)],
+                            style::STALE.filled(),
+                        ),
+                ))?;
+                if labelled {
+                    let what = format!(
+                        "{} {}",
+                        a.count,
+                        match a.kind {
+                            checkers::counter::CounterAnomalyKind::Lost => "increment(s) lost",
+                            checkers::counter::CounterAnomalyKind::Duplicated =>
+                                "increment(s) duplicated",
+                        }
+                    );
+                    let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&style::STALE);
+                    let at = (t, y + 1.0);
+                    if let Some(dx) = space.place(&chart, root, at, &what, &st, m + 6, -m - 2)? {
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at(at) + Text::new(what, (dx, -m - 2), st),
+                        ))?;
+                    }
+                }
+            }
+        }
+
+        // Releases that deleted another client's lock.
+        for r in &ex.foreign_releases {
+            if !self.window.contains(r.invoke_ns) {
+                continue;
+            }
+            let (t, y) = (secs(r.invoke_ns), self.lane_y(client(r.process)) + 0.5);
+            chart.draw_series(std::iter::once(Cross::new(
+                (t, y),
+                marker_px + 2,
+                style::FOREIGN.stroke_width(3),
+            )))?;
+            if labelled {
+                let victim = match (r.victim, r.victim_fence) {
+                    (Some(v), Some(f)) => format!("deleted {v}'s lock (token {f})"),
+                    _ => "deleted a later holder's lock".into(),
+                };
+                let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&style::FOREIGN);
+                if let Some(dx) =
+                    space.place(&chart, root, (t, y), &victim, &st, marker_px + 6, -6)?
+                {
+                    chart.draw_series(std::iter::once(
+                        EmptyElement::at((t, y)) + Text::new(victim, (dx, -6), st),
+                    ))?;
+                }
+            }
+        }
+
+        // The zoom window, outlined on the whole-run chart.
+        if let Some(z) = self.zoom {
+            let (a, b) = z.secs();
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(a, 0.0), (b, f64::from(n))],
+                style::INK.mix(0.7).stroke_width(1),
+            )))?;
+        }
+
+        // Lane labels, left of the plot; every k-th when lanes are thin.
+        let every = 14u32.div_ceil(lane_px.max(1));
+        let lane_style =
+            TextStyle::from((font::FAMILY, if lane_px >= 16 { 13 } else { 11 }).into_font())
+                .color(&style::INK)
+                .pos(Pos::new(HPos::Right, VPos::Center));
+        for c in (0..n).step_by(every as usize) {
+            let (px, py) = chart.backend_coord(&(x0, self.lane_y(c) + 0.5));
+            root.draw(&Text::new(
+                format!("client {c}"),
+                (px - 8, py),
+                lane_style.clone(),
+            ))?;
+        }
+
+        // Fault labels above the plot, skipped where they would collide.
+        let fault_style = TextStyle::from((font::FAMILY, 12).into_font()).color(&style::INK);
+        let mut free_from_px = i32::MIN;
+        for w in &faults {
+            let (px, py) = chart.backend_coord(&(secs(w.start_ns).max(x0), f64::from(n)));
+            let text = if w.fault.detail.is_empty() {
+                format!("{} · {}", w.fault.kind, w.fault.target)
+            } else {
+                format!("{} · {} · {}", w.fault.kind, w.fault.target, w.fault.detail)
+            };
+            let (tw, _) = root.estimate_text_size(&text, &fault_style)?;
+            // Kept inside the chart: a fault near the right edge is labelled leftwards.
+            let x = (px + 2).min(WIDTH_PX as i32 - 8 - tw as i32);
+            if x < free_from_px {
+                continue;
+            }
+            root.draw(&Text::new(text, (x, py - 34), fault_style.clone()))?;
+            free_from_px = x + tw as i32 + 12;
+        }
+        Ok(())
+    }
+}
+
+/// Where mark labels already are, so a new one goes where it can be read or nowhere.
+#[derive(Default)]
+struct LabelSpace {
+    /// Claimed pixel rectangles: x0, y0, x1, y1.
+    taken: Vec<(i32, i32, i32, i32)>,
+}
+
+impl LabelSpace {
+    /// Most labels one chart carries; past this the marks speak for themselves.
+    const MAX: usize = 24;
+
+    /// Places `text` beside the mark at `at`: `gap_px` to its right, or to its left when it
+    /// would run past the plot's edge or onto another label; `dy_px` is the text's top relative
+    /// to the mark. Returns the horizontal offset to draw at, or None where there is no room.
+    #[allow(clippy::too_many_arguments)]
+    fn place<DB: DrawingBackend>(
+        &mut self,
+        chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+        root: &DrawingArea<DB, Shift>,
+        at: (f64, f64),
+        text: &str,
+        style: &TextStyle<'_>,
+        gap_px: i32,
+        dy_px: i32,
+    ) -> Result<Option<i32>, DrawingAreaErrorKind<DB::ErrorType>> {
+        if self.taken.len() >= Self::MAX {
+            return Ok(None);
+        }
+        let (tw, th) = root.estimate_text_size(text, style)?;
+        let (tw, th) = (tw as i32, th as i32);
+        let (x, y) = chart.backend_coord(&at);
+        let right = chart.plotting_area().get_pixel_range().0.end;
+        let (y0, y1) = (y + dy_px, y + dy_px + th);
+        for dx in [gap_px, -gap_px - tw] {
+            let (x0, x1) = (x + dx, x + dx + tw);
+            if dx > 0 && x1 > right {
+                continue;
+            }
+            let free = self
+                .taken
+                .iter()
+                .all(|&(a0, b0, a1, b1)| x1 < a0 || x0 > a1 || y1 < b0 || y0 > b1);
+            if free {
+                self.taken.push((x0 - 4, y0, x1 + 4, y1));
+                return Ok(Some(dx));
+            }
+        }
+        Ok(None)
+    }
+}
