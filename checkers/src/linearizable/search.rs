@@ -47,6 +47,8 @@ pub(crate) enum Found<S> {
         pending: Vec<u32>,
     },
     GaveUp(GaveUp),
+    /// The beam dropped configurations and then none was left: no verdict; search exactly.
+    BeamDied,
 }
 
 /// Counters for the closing report.
@@ -94,6 +96,10 @@ pub(crate) struct Search<'a, M: Model> {
     arena: Vec<(u32, u32)>,
     shared: &'a Shared,
     ticks: u64,
+    /// Keep at most this many configurations (an under-approximation: see [`Search::beam`]).
+    beam: Option<usize>,
+    /// Whether the beam ever dropped a configuration.
+    pruned: bool,
     published_bytes: usize,
     live_bytes: usize,
     pub counters: Counters,
@@ -131,10 +137,21 @@ impl<'a, M: Model> Search<'a, M> {
             arena: Vec::new(),
             shared,
             ticks: 0,
+            beam: None,
+            pruned: false,
             published_bytes: 0,
             live_bytes: 0,
             counters: Counters::default(),
         }
+    }
+
+    /// Searches only the `width` most promising configurations at each step. Every kept
+    /// configuration is a real partial linearization, so reaching the end still proves the
+    /// history linearizable; but when the beam runs dry after dropping some, nothing is proven
+    /// and the search answers [`Found::BeamDied`] (the caller then searches exactly).
+    pub fn beam(mut self, width: usize) -> Self {
+        self.beam = Some(width);
+        self
     }
 
     fn events(&self) -> Vec<Event> {
@@ -196,11 +213,38 @@ impl<'a, M: Model> Search<'a, M> {
                         }
                     }
                     if next.is_empty() {
+                        if self.pruned {
+                            return Found::BeamDied;
+                        }
                         return self.illegal(&forced, id);
                     }
                     self.counters.max_frontier = self.counters.max_frontier.max(next.len());
                     self.live_bytes = next.bytes();
                     frontier = next.into_configs();
+                    if let Some(width) = self.beam.filter(|&w| frontier.len() > w) {
+                        // Most options, fewest debts first; ties: the longest linearization.
+                        frontier.sort_by_cached_key(|c| {
+                            let options: u64 = c.optional.iter().map(|&(_, n)| n as u64).sum();
+                            (
+                                c.observers.len(),
+                                std::cmp::Reverse(options),
+                                std::cmp::Reverse(c.depth),
+                            )
+                        });
+                        // One of each distinct (state, pending) first: the world that
+                        // survives is more often told apart by its state than by its options.
+                        let mut seen_keys = std::collections::HashSet::new();
+                        let (mut kept, mut rest): (Vec<_>, Vec<_>) =
+                            frontier.into_iter().partition(|c| {
+                                seen_keys.insert((c.state.clone(), c.mandatory.clone()))
+                            });
+                        kept.truncate(width);
+                        let room = width - kept.len();
+                        rest.truncate(room);
+                        kept.append(&mut rest);
+                        frontier = kept;
+                        self.pruned = true;
+                    }
                     if let Err(why) = self.tick() {
                         return Found::GaveUp(why);
                     }

@@ -257,6 +257,18 @@ fn agree<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Result<bool, TestCa
         "search and brute force disagree on {:#?}",
         ops
     );
+    // A one-wide beam drops configurations all the time: its answer must still be exact.
+    let partitions = vec![Partition {
+        key: None,
+        ops: ops.clone(),
+    }];
+    let narrow = check_with_beam(model, partitions, &Budget::default(), 1).expect("well-formed");
+    prop_assert_eq!(
+        narrow.verdict == Linearizability::Ok,
+        expected,
+        "the beam's fallback disagrees with brute force on {:#?}",
+        ops
+    );
     Ok(expected)
 }
 
