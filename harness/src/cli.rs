@@ -88,6 +88,33 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    // --- reports (harness/src/report) ---
+    /// Re-render a saved run's charts and index.html (re-judging it), and results/index.html.
+    Report {
+        /// A run folder (results/<scenario>/<run-id>, or results/latest).
+        run_dir: PathBuf,
+    },
+    /// Run every scenario over a matrix of seeds and write a safety report (Markdown, JUnit XML,
+    /// JSON) to results/suite-<stamp>/; exit 0 only when every expectation held.
+    Suite {
+        /// Suite name: `nightly` runs every scenarios/*.toml.
+        name: String,
+        /// Seeds for every scenario: a range (1..3, inclusive), one seed, or a list (1,4,9).
+        #[arg(long, default_value = "1..3")]
+        seeds: crate::report::suite::Seeds,
+        /// Override every scenario's duration (e.g. 3s).
+        #[arg(long, value_parser = parse_dur)]
+        duration: Option<Dur>,
+        /// Only this scenario (file stem); repeatable.
+        #[arg(long)]
+        only: Vec<String>,
+        /// Folder of scenario files.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
+        /// Folder for run outputs.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
@@ -163,6 +190,26 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Proxy { listen, seed } => {
             crate::proxy::serve(listen, seed).await?;
             Ok(0)
+        }
+        // --- reports (harness/src/report) ---
+        Command::Report { run_dir } => crate::report::report_command(&run_dir),
+        Command::Suite {
+            name,
+            seeds,
+            duration,
+            only,
+            scenarios,
+            results,
+        } => {
+            let opts = crate::report::suite::SuiteOptions {
+                name,
+                seeds,
+                scenarios_dir: scenarios,
+                results_dir: results,
+                duration,
+                only,
+            };
+            crate::report::suite::suite_command(&opts).await
         }
     }
 }

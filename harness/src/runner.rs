@@ -129,6 +129,8 @@ pub async fn run_named(
 
     let result = analysis::analyse(&run_dir, Some(interrupted))?;
     analysis::write_results(&run_dir, &result)?;
+    // Charts, index.html and results/index.html (report/); a failure there only warns.
+    crate::report::render_after_run(&run_dir, &result, &opts.results_dir);
     store::update_latest(&opts.results_dir, &run_dir)
         .with_context(|| format!("cannot update {}/latest", opts.results_dir.display()))?;
     Ok(result)
