@@ -1,0 +1,251 @@
+//! The suite's safety report: JUnit XML that validates against the Ant/Jenkins JUnit schema
+//! (harness/tests/data/junit.xsd, checked with `xmllint --schema` from Debian's
+//! libxml2-utils, which .ci/run installs) and whose structure agrees with the suite, and a short
+//! real suite on redis-server that writes every report and exits 0 only when all held.
+//!
+//! Run: `cargo test -p fencepost --test report_suite`.
+
+mod report_fixture;
+
+use fencepost::report::junit;
+use fencepost::report::suite::{Case, SuiteReport, Violations};
+use report_fixture::temp_dir;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn xsd() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit.xsd")
+}
+
+/// Runs `xmllint --schema`; Err carries its complaint.
+fn xmllint(xml: &Path) -> Result<(), String> {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(xsd())
+        .arg(xml)
+        .output()
+        .unwrap_or_else(|e| panic!("xmllint is needed to validate JUnit XML: apt-get install libxml2-utils (.ci/run installs it): {e}"));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The Rust-side check: counts agree with the testcases, and every testcase is complete.
+fn check_structure(xml: &str, report: &SuiteReport) {
+    let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let attr = |n: roxmltree::Node, a: &str| -> usize {
+        n.attribute(a)
+            .unwrap_or_else(|| panic!("<{}> lacks {a}", n.tag_name().name()))
+            .parse()
+            .unwrap()
+    };
+    let cases: Vec<roxmltree::Node> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(
+        cases.len(),
+        report.cases.len(),
+        "one testcase per scenario × seed"
+    );
+    assert_eq!(attr(root, "tests"), report.cases.len());
+    let failing = |tag: &str| {
+        cases
+            .iter()
+            .filter(|c| c.children().any(|k| k.has_tag_name(tag)))
+            .count()
+    };
+    assert_eq!(attr(root, "failures"), failing("failure"));
+    assert_eq!(attr(root, "errors"), failing("error"));
+    for suite in root.children().filter(|n| n.has_tag_name("testsuite")) {
+        let inner: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(attr(suite, "tests"), inner.len());
+        for c in inner {
+            let name = c.attribute("name").unwrap();
+            let classname = c.attribute("classname").unwrap();
+            assert!(name.contains(" seed "), "{name}");
+            assert!(classname.starts_with("fencepost."), "{classname}");
+            assert!(c.attribute("time").unwrap().parse::<f64>().is_ok());
+        }
+    }
+}
+
+fn case(scenario: &str, seed: u64, met: bool, error: Option<&str>) -> Case {
+    Case {
+        scenario: scenario.into(),
+        seed,
+        lock: "single".into(),
+        fenced: false,
+        faults: vec!["gc-pause".into()],
+        ops: 1234,
+        violations: Violations {
+            overlaps: 3,
+            stale_accepted: Some(1),
+            lost_updates: Some(3),
+            ..Violations::default()
+        },
+        validity: None,
+        expected: vec!["mutual exclusion: violated (≥ 1 violation)".into()],
+        unmet: if met {
+            vec![]
+        } else {
+            vec!["lost updates: expected holds, got invalid & <3>".into()]
+        },
+        met,
+        first_violation_ms: Some(1315.0),
+        run_dir: Some(format!("{scenario}/run-{seed}")),
+        charts: vec![format!("{scenario}/run-{seed}/timeline.png")],
+        wall_ms: 14_250,
+        error: error.map(str::to_string),
+        summary: "# fencepost: ✔ \u{1} <summary> & \"quotes\"\n".into(),
+    }
+}
+
+fn mixed_report() -> SuiteReport {
+    SuiteReport {
+        name: "nightly".into(),
+        stamp: "20261125T101500Z".into(),
+        started_unix_s: 1_764_065_700,
+        seeds: vec![1, 2],
+        scenarios: vec!["gc-pause".into(), "baseline".into()],
+        duration_override: None,
+        wall_ms: 60_000,
+        all_met: false,
+        unmet: 2,
+        errors: 1,
+        interrupted: false,
+        cases: vec![
+            case("gc-pause", 1, true, None),
+            case("gc-pause", 2, false, None),
+            case("baseline", 1, true, None),
+            case(
+                "baseline",
+                2,
+                false,
+                Some("cannot start redis-server: port in use\n  at ..."),
+            ),
+        ],
+    }
+}
+
+#[test]
+fn junit_of_a_mixed_suite_validates_against_the_schema() {
+    let dir = temp_dir("junit-mixed");
+    let report = mixed_report();
+    let xml = junit::render(&report);
+    let path = dir.join("junit.xml");
+    std::fs::write(&path, &xml).unwrap();
+    xmllint(&path).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    check_structure(&xml, &report);
+    assert!(xml.contains("<failure type=\"ExpectationNotMet\""));
+    assert!(
+        xml.contains("<error type=\"RunError\" message=\"cannot start redis-server: port in use\"")
+    );
+    assert_eq!(
+        report.exit_code(),
+        2,
+        "a run that could not run is an error"
+    );
+}
+
+#[test]
+fn the_schema_rejects_what_ci_tools_would_not_read() {
+    // A control: the schema must not accept anything.
+    let dir = temp_dir("junit-bad");
+    let report = mixed_report();
+    let xml = junit::render(&report);
+    for (what, bad) in [
+        (
+            "testcase without classname",
+            xml.replacen(" classname=\"", " klass=\"", 1),
+        ),
+        (
+            "non-numeric time",
+            xml.replacen(" time=\"14.250\"", " time=\"14s\"", 1),
+        ),
+        (
+            "failure without type",
+            xml.replacen("<failure type=\"ExpectationNotMet\"", "<failure", 1),
+        ),
+    ] {
+        assert_ne!(bad, xml, "{what}: the mutation applied");
+        let path = dir.join("bad.xml");
+        std::fs::write(&path, &bad).unwrap();
+        assert!(xmllint(&path).is_err(), "the schema accepted a {what}");
+    }
+}
+
+#[test]
+fn markdown_report_has_one_row_per_case_and_names_what_failed() {
+    let md = fencepost::report::suite::markdown(&mixed_report());
+    let rows = md
+        .lines()
+        .filter(|l| l.starts_with("| gc-pause") || l.starts_with("| baseline"))
+        .count();
+    assert_eq!(rows, 4);
+    assert!(md.contains("2 of 4 runs did NOT meet their expectations (1 could not run)"));
+    assert!(md.contains("[timeline](../gc-pause/run-1/timeline.png)"));
+    assert!(md.contains("## Not met"));
+    assert!(md.contains("1.315 s"));
+}
+
+#[test]
+fn a_short_real_suite_writes_every_report_and_exits_zero() {
+    let results = temp_dir("suite-real");
+    let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+        .args(["suite", "nightly", "--seeds", "1", "--duration", "3s"])
+        .args(["--only", "baseline", "--only", "gc-pause"])
+        .arg("--scenarios")
+        .arg(&scenarios)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("all 2 runs met their expectations"),
+        "{stdout}"
+    );
+
+    let suite = results.join("latest-suite");
+    let report: SuiteReport =
+        serde_json::from_str(&std::fs::read_to_string(suite.join("suite.json")).unwrap()).unwrap();
+    assert_eq!(report.cases.len(), 2);
+    assert!(report.all_met && report.exit_code() == 0);
+    let xml = std::fs::read_to_string(suite.join("junit.xml")).unwrap();
+    xmllint(&suite.join("junit.xml")).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    check_structure(&xml, &report);
+
+    let md = std::fs::read_to_string(suite.join("report.md")).unwrap();
+    assert!(
+        md.contains("| gc-pause | 1 |") && md.contains("| baseline | 1 |"),
+        "{md}"
+    );
+    // Every run got its charts and page from the runner, and the links resolve.
+    for c in &report.cases {
+        let dir = results.join(c.run_dir.as_ref().unwrap());
+        assert!(dir.join("timeline.png").exists() && dir.join("index.html").exists());
+        for chart in &c.charts {
+            assert!(results.join(chart).exists(), "{chart}");
+        }
+    }
+    let gc = report
+        .cases
+        .iter()
+        .find(|c| c.scenario == "gc-pause")
+        .unwrap();
+    assert!(gc.violations.overlaps > 0 && gc.first_violation_ms.is_some());
+    let index = std::fs::read_to_string(results.join("index.html")).unwrap();
+    assert!(index.contains("id=\"suites\"") && index.contains("suite-"));
+}
