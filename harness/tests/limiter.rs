@@ -24,7 +24,11 @@ fn sliding_window_keeps_its_limit_without_faults() {
     let results = results_dir("limiter-sliding");
     let r = run("limiter-sliding", 1, 4_000, &results);
     let w = r.checks.window.as_ref().expect("a window report");
-    assert!(w.rejected > 0, "the traffic must exceed the limit to test it:\n{}", r.summary());
+    assert!(
+        w.rejected > 0,
+        "the traffic must exceed the limit to test it:\n{}",
+        r.summary()
+    );
     assert!(w.max_in_window <= w.limit, "{}", r.summary());
     assert!(r.met, "{}", r.summary());
 }
