@@ -189,7 +189,7 @@ impl Sim {
                 ttl_ms: TTL_MS,
             };
             self.op(at, c, OpKind::Invoke, F::Acquire, lease);
-            if k % 97 == 0 && i == 0 {
+            if k.is_multiple_of(97) && i == 0 {
                 self.op(
                     at + MS / 5,
                     c,
@@ -198,7 +198,7 @@ impl Sim {
                     Value::Error("connection refused".into()),
                 );
                 self.busy_until[c as usize] = at + MS / 5;
-            } else if k % 131 == 0 && i == 0 {
+            } else if k.is_multiple_of(131) && i == 0 {
                 // A timeout: the client is stuck for 500 ms, then records info.
                 self.op(
                     at + 500 * MS,
