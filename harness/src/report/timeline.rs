@@ -510,7 +510,16 @@ impl Drawing for Timeline<'_> {
 
         // Stale accesses: accepted (red triangle) and rejected by fencing (green dot).
         let marker_px = (lane_px as i32 / 4).clamp(4, 9);
-        let labelled = self.is_zoom() || lane_px >= 30;
+        // Marks are labelled on the zoom, and on a whole-run chart only while they are few
+        // enough to read (a long run's chart would be all text).
+        let checks = &ev.result.checks;
+        let marks = checks
+            .fencing
+            .as_ref()
+            .map_or(0, |f| f.stale_accepted.len() + f.prevented.len())
+            + ex.foreign_releases.len()
+            + checks.counter.as_ref().map_or(0, |k| k.anomalies.len());
+        let labelled = self.is_zoom() || (lane_px >= 30 && marks <= 8);
         let mut space = LabelSpace::default();
         if let Some(f) = &ev.result.checks.fencing {
             for (accepted, list) in [(true, &f.stale_accepted), (false, &f.prevented)] {
