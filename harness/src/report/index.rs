@@ -79,11 +79,19 @@ struct SuiteView {
     wall_ms: u64,
 }
 
-/// Rewrites `results/index.html`; returns its path.
+/// Rewrites `results/index.html` (atomically: two runs finishing at once into the same
+/// results folder must not leave a torn page); returns its path.
 pub fn write(results: &Path) -> Result<PathBuf, ReportError> {
     let (runs, suites) = scan(results);
     let path = results.join(PAGE);
-    write_file(&path, page(&runs, &suites))?;
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = results.join(format!(".{PAGE}.{}-{n}.tmp", std::process::id()));
+    write_file(&tmp, page(&runs, &suites))?;
+    std::fs::rename(&tmp, &path).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 
