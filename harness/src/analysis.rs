@@ -78,9 +78,30 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         torn_last_line: read.torn_last_line,
         history_ms,
         checks,
+        linearizability: lock_linearizability(&read.history),
         expectations,
         met,
     })
+}
+
+/// Checks the lock's acquire/release ops with the `lock` model (a mutex with owners), when the
+/// run used a lock. A history the reader refuses is reported on stderr, not turned into a verdict.
+fn lock_linearizability(history: &checkers::History) -> Option<checkers::linearizable::Outcome> {
+    use checkers::linearizable::{check_history, Budget};
+    if !history.ops.iter().any(|o| o.f == checkers::F::Acquire) {
+        return None;
+    }
+    let budget = Budget {
+        time_ms: 5_000,
+        memory_mb: 256,
+    };
+    match check_history(checkers::model::ModelKind::Lock, history, &budget) {
+        Ok(outcome) => Some(outcome),
+        Err(e) => {
+            eprintln!("fencepost: the lock's linearizability could not be checked: {e}");
+            None
+        }
+    }
 }
 
 /// Writes results.json and summary.md into the run folder.

@@ -21,6 +21,10 @@ pub struct RunResult {
     /// History span, from first to last op.
     pub history_ms: u64,
     pub checks: RunChecks,
+    /// The lock's acquire/release ops checked as a linearizable mutex with owners (`lock`
+    /// model); absent for workloads without a lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<checkers::linearizable::Outcome>,
     pub expectations: Vec<Judgement>,
     /// Every expectation held (and there was at least one).
     pub met: bool,
@@ -239,6 +243,40 @@ impl RunResult {
                             .join(", ")
                     }
                 );
+            }
+        }
+        if let Some(l) = &self.linearizability {
+            use checkers::linearizable::Linearizability;
+            let verdict = match l.verdict {
+                Linearizability::Ok => "linearizable",
+                Linearizability::Illegal => "not linearizable",
+                Linearizability::Unknown => "unknown",
+            };
+            let _ = writeln!(
+                s,
+                "- lock as a mutex with owners (`lock` model, acquire/release only): **{verdict}** — {} ops in {:.0} ms",
+                l.ops, l.elapsed_ms
+            );
+            if let Some(w) = &l.witness {
+                let _ = writeln!(
+                    s,
+                    "  - cannot be linearized: {} (op {})",
+                    w.op.description, w.op.invoke_index
+                );
+                match &w.explanation {
+                    Some(e) => {
+                        let _ = writeln!(s, "  - {e}");
+                    }
+                    None => {
+                        let _ = writeln!(
+                            s,
+                            "  - lease expiry is not an op of this model: it judges whether the lock behaved as a mutex; the mutual-exclusion checker judges whether two clients acted on it"
+                        );
+                    }
+                }
+            }
+            if let Some(r) = &l.unknown_reason {
+                let _ = writeln!(s, "  - {r}");
             }
         }
         if let Some(t) = c.first_violation_ns {

@@ -23,6 +23,16 @@ fn baseline_shows_no_violation_over_seeds() {
             "seed {seed}:\n{}",
             r.summary()
         );
+        let lin = r
+            .linearizability
+            .as_ref()
+            .expect("a lock run is checked with the lock model");
+        assert_eq!(
+            lin.verdict,
+            checkers::linearizable::Linearizability::Ok,
+            "seed {seed}:\n{}",
+            r.summary()
+        );
         assert!(r.met, "seed {seed}:\n{}", r.summary());
     }
 }
@@ -40,6 +50,24 @@ fn gc_pause_is_caught_over_seeds() {
         );
         assert!(r.checks.lost_updates.as_ref().unwrap().lost.unwrap() > 0);
         assert!(r.checks.first_violation_ns.is_some());
+        let lin = r
+            .linearizability
+            .as_ref()
+            .expect("a lock run is checked with the lock model");
+        assert_eq!(
+            lin.verdict,
+            checkers::linearizable::Linearizability::Illegal,
+            "seed {seed}"
+        );
+        let explanation = lin
+            .witness
+            .as_ref()
+            .and_then(|w| w.explanation.clone())
+            .unwrap_or_default();
+        assert!(
+            explanation.contains("expired"),
+            "the witness names the lease expiry: {explanation}"
+        );
     }
 }
 
