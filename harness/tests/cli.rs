@@ -61,31 +61,7 @@ fn unknown_scenario_name_exits_2() {
 #[test]
 fn sigint_stops_the_run_kills_its_nodes_and_leaves_a_checkable_history() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let results = results_dir("sigint");
-    let mut child = fencepost()
-        .args(["scenario", "gc-pause", "--seed", "3", "--results"])
-        .arg(&results)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the nodes are up and clients are running.
-    let nodes_file = || {
-        std::fs::read_dir(results.join("gc-pause"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path().join("nodes.json"))
-            .find(|p| p.exists())
-    };
-    let mut waited = 0;
-    while nodes_file().is_none() && waited < 100 {
-        std::thread::sleep(Duration::from_millis(100));
-        waited += 1;
-    }
-    let nodes_path = nodes_file().expect("the run never started its nodes");
-    std::thread::sleep(Duration::from_millis(1500));
-    let nodes: Vec<fencepost::cluster::NodeInfo> =
-        serde_json::from_str(&std::fs::read_to_string(&nodes_path).unwrap()).unwrap();
+    let (mut child, run_dir, nodes) = start_run("sigint");
     assert!(
         nodes.iter().all(|n| n.pid.is_some_and(alive)),
         "nodes should be running mid-run"
@@ -103,8 +79,7 @@ fn sigint_stops_the_run_kills_its_nodes_and_leaves_a_checkable_history() {
         );
     }
 
-    let run_dir = nodes_path.parent().unwrap();
-    let out = fencepost().arg("check").arg(run_dir).output().unwrap();
+    let out = fencepost().arg("check").arg(&run_dir).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
