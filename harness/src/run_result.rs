@@ -133,45 +133,53 @@ impl RunResult {
                 l.late_by_ns as f64 / 1e6
             );
         }
-        match &c.fencing {
-            Some(f) => {
-                let _ = writeln!(
-                    s,
-                    "- fencing (resource log): **{}** — {} stale access(es) accepted, {} prevented by fencing, of {} accesses",
-                    c.fencing_validity,
-                    f.stale_accepted.len(),
-                    f.prevented.len(),
-                    f.accesses
-                );
-                if let Some(a) = f.stale_accepted.first() {
+        // Workloads without the protected resource (counters, limiters) leave its log empty:
+        // say so instead of reporting the resource's checkers as if they had judged something.
+        let resource_unused = c.fencing.as_ref().is_some_and(|f| f.accesses == 0)
+            && (c.counter.is_some() || c.window.is_some());
+        if resource_unused {
+            let _ = writeln!(s, "- fencing and lost updates: not judged — this workload does not use the protected resource");
+        } else {
+            match &c.fencing {
+                Some(f) => {
                     let _ = writeln!(
                         s,
-                        "  - first: access #{} by {} ({:?}) under fence {} accepted after fence {} had been seen",
-                        a.seq,
-                        a.process,
-                        a.op,
-                        a.fence.unwrap_or(0),
-                        a.highest_before
+                        "- fencing (resource log): **{}** — {} stale access(es) accepted, {} prevented by fencing, of {} accesses",
+                        c.fencing_validity,
+                        f.stale_accepted.len(),
+                        f.prevented.len(),
+                        f.accesses
                     );
+                    if let Some(a) = f.stale_accepted.first() {
+                        let _ = writeln!(
+                            s,
+                            "  - first: access #{} by {} ({:?}) under fence {} accepted after fence {} had been seen",
+                            a.seq,
+                            a.process,
+                            a.op,
+                            a.fence.unwrap_or(0),
+                            a.highest_before
+                        );
+                    }
+                }
+                None => {
+                    let _ = writeln!(s, "- fencing: **unknown** — no resource log was saved");
                 }
             }
-            None => {
-                let _ = writeln!(s, "- fencing: **unknown** — no resource log was saved");
-            }
-        }
-        match &c.lost_updates {
-            Some(l) => {
-                let _ = writeln!(
-                    s,
-                    "- lost updates (resource counter): **{}** — {} write(s) accepted, final counter {}, {} increment(s) lost",
-                    c.lost_updates_validity,
-                    l.accepted_writes,
-                    l.final_value.map_or("unknown".into(), |v| v.to_string()),
-                    l.lost.map_or("unknown".into(), |v| v.to_string())
-                );
-            }
-            None => {
-                let _ = writeln!(s, "- lost updates: **unknown** — no resource log was saved");
+            match &c.lost_updates {
+                Some(l) => {
+                    let _ = writeln!(
+                        s,
+                        "- lost updates (resource counter): **{}** — {} write(s) accepted, final counter {}, {} increment(s) lost",
+                        c.lost_updates_validity,
+                        l.accepted_writes,
+                        l.final_value.map_or("unknown".into(), |v| v.to_string()),
+                        l.lost.map_or("unknown".into(), |v| v.to_string())
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "- lost updates: **unknown** — no resource log was saved");
+                }
             }
         }
         if let Some(k) = &c.counter {
