@@ -149,7 +149,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 results_dir: results,
                 duration,
                 lock,
-                status,
+                status: status.then_some(true),
                 topology,
             };
             let result = runner::run_named(&name, &path, &opts).await?;

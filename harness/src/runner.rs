@@ -43,8 +43,9 @@ pub struct RunOptions {
     pub duration: Option<Dur>,
     /// Overrides the scenario's lock kind.
     pub lock: Option<LockKind>,
-    /// Print the live status line even when stderr is not a terminal.
-    pub status: bool,
+    /// The live status line: `Some(true)` always, `Some(false)` never (the suite draws its own
+    /// progress bar), `None` when stderr is a terminal.
+    pub status: Option<bool>,
     /// Run against the nodes and Toxiproxy this topology file names instead of starting any.
     pub topology: Option<PathBuf>,
 }
@@ -142,7 +143,7 @@ async fn execute(
     rng: &mut ChaCha8Rng,
     run_dir: &Path,
     run_id: &str,
-    status: bool,
+    status: Option<bool>,
     interrupt: &Interrupt,
     external: Option<&(ExternalTopology, PathBuf)>,
 ) -> anyhow::Result<bool> {
@@ -171,7 +172,7 @@ async fn drive(
     rng: &mut ChaCha8Rng,
     run_dir: &Path,
     topology: &Arc<Topology>,
-    status: bool,
+    status: Option<bool>,
     interrupt: &Interrupt,
 ) -> anyhow::Result<bool> {
     crate::workload::start_replication(scenario, topology).await?;
@@ -287,7 +288,7 @@ async fn drive(
     }
 
     let duration = scenario.run.duration.0;
-    let show_status = status || std::io::stderr().is_terminal();
+    let show_status = status.unwrap_or_else(|| std::io::stderr().is_terminal());
     let interrupted = wait_for_end(duration, &recorder, show_status, &mut interrupt.clone()).await;
     let _ = stop_tx.send(true);
 

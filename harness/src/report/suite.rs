@@ -248,7 +248,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
                 results_dir: opts.results_dir.clone(),
                 duration: opts.duration,
                 lock: None,
-                status: false,
+                status: Some(false),
                 topology: None,
             };
             // The reproduce command names the scenario as a user would type it.

@@ -47,7 +47,7 @@ pub fn run_file(
         results_dir: results.to_path_buf(),
         duration: Some(Dur(Duration::from_millis(duration_ms))),
         lock: None,
-        status: false,
+        status: Some(false),
         topology: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
