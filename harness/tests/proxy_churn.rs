@@ -2,6 +2,9 @@
 //! flowing: nothing hangs, no connection leaks (the proxy's gauge returns to zero), bad input
 //! gets a 4xx on the way and the server keeps serving.
 
+mod common;
+
+use common::echo_server;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,26 +15,8 @@ use fencepost::proxy::{
     ToxiproxyClient,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
-
-async fn echo_server() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 /// Echo round trips in a loop, reconnecting after any failure or timeout, until `stop`.
 async fn client(addr: SocketAddr, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>) {

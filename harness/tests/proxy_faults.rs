@@ -3,36 +3,17 @@
 //! slow_close, timeouts, toxics reaching connections that are already open, seeded toxicity,
 //! and a clean shutdown when the registry is dropped.
 
+mod common;
+
+use common::echo_server;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use fencepost::proxy::bench::RedisServer;
 use fencepost::proxy::{ProxyConfig, Registry, Stream, Toxic, ToxicKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
-
-/// An echo server; it closes a connection after echoing `bye`.
-async fn echo_server() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    if &buf[..n] == b"bye" {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 async fn proxy_to(reg: &Registry, name: &str, upstream: SocketAddr) -> SocketAddr {
     reg.create(ProxyConfig::new(name, upstream.to_string()))

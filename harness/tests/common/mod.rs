@@ -65,3 +65,29 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// An echo server; it closes a connection after echoing `bye`.
+pub async fn echo_server() -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await {
+                    if n == 0
+                        || tokio::io::AsyncWriteExt::write_all(&mut s, &buf[..n])
+                            .await
+                            .is_err()
+                    {
+                        break;
+                    }
+                    if &buf[..n] == b"bye" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
