@@ -21,7 +21,17 @@ fn main() -> anyhow::Result<()> {
     if let Some(rounds) = env_number("FENCEPOST_BENCH_ROUNDS") {
         config.rounds = rounds as usize;
     }
-    config.proxy_thread = std::env::var("FENCEPOST_BENCH_PROXY_THREAD").is_ok_and(|v| v == "1");
+    config.redis_port = env_number("FENCEPOST_BENCH_REDIS_PORT").map(|p| p as u16);
+    // FENCEPOST_BENCH_OTHERS="haproxy=127.0.0.1:7001,socat=127.0.0.1:7002": proxies of other
+    // makes, started by hand in front of FENCEPOST_BENCH_REDIS_PORT, measured alike
+    if let Ok(others) = std::env::var("FENCEPOST_BENCH_OTHERS") {
+        for other in others.split(',').filter(|o| !o.is_empty()) {
+            let (name, addr) = other.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("FENCEPOST_BENCH_OTHERS: expected NAME=HOST:PORT, got {other:?}")
+            })?;
+            config.others.push((name.to_owned(), addr.parse()?));
+        }
+    }
     let report = runtime.block_on(fencepost::proxy::bench::bench_proxy(config))?;
     println!("{report}");
     Ok(())

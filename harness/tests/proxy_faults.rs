@@ -72,7 +72,9 @@ async fn read_to_close(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_toxic_adds_its_latency_to_a_redis_ping() {
-    let redis = RedisServer::start().await.expect("redis-server on PATH");
+    let redis = RedisServer::start(None)
+        .await
+        .expect("redis-server on PATH");
     let reg = Registry::new(1);
     let addr = proxy_to(&reg, "redis", redis.addr()).await;
     let mut conn = connect(addr).await;
@@ -179,6 +181,56 @@ async fn reset_peer_resets_the_connection() {
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
     assert!(t0.elapsed() >= Duration::from_millis(20));
     wait_open(&reg, "p", 0).await;
+}
+
+/// fencepost's own links reach their nodes through the node's Unix socket: the same faults
+/// apply, a reset reaches the client as a reset, and other Unix addresses are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_upstream_carries_traffic_and_faults() {
+    let redis = RedisServer::start(None)
+        .await
+        .expect("redis-server on PATH");
+    let reg = Registry::new(9);
+    let upstream = redis.unix_upstream();
+    assert!(upstream.starts_with("unix:/"), "{upstream}");
+    let addr = reg
+        .create(ProxyConfig::new("unix", upstream))
+        .await
+        .unwrap()
+        .listen_addr()
+        .unwrap();
+    let mut conn = connect(addr).await;
+    let base = median_ping(&mut conn, 50).await;
+    reg.add_toxic("unix", Toxic::latency(Stream::Upstream, 50, 0))
+        .unwrap();
+    let slow = median_ping(&mut conn, 5).await;
+    assert!(
+        slow.saturating_sub(base) >= Duration::from_millis(50),
+        "base {base:?}, with a 50 ms toxic {slow:?}"
+    );
+    reg.remove_toxic("unix", "latency_upstream").unwrap();
+    reg.add_toxic(
+        "unix",
+        Toxic::new(Stream::Upstream, ToxicKind::ResetPeer { timeout_ms: 0 }),
+    )
+    .unwrap();
+    conn.write_all(b"*1\r\n$4\r\nPING\r\n").await.unwrap();
+    let r = timeout(Duration::from_secs(2), read_to_close(&mut conn))
+        .await
+        .unwrap();
+    let err = r.expect_err("reset, not a clean close");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    wait_open(&reg, "unix", 0).await;
+
+    for (listen, upstream) in [
+        ("127.0.0.1:0", "unix:relative.sock"),
+        ("unix:/tmp/x.sock", "127.0.0.1:6379"),
+    ] {
+        let mut cfg = ProxyConfig::new("bad", upstream);
+        cfg.listen = listen.into();
+        let err = reg.create(cfg).await.expect_err("refused");
+        assert!(err.to_string().contains("unix"), "{err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

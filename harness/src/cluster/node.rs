@@ -158,7 +158,11 @@ impl Node {
              save \"\"\n{persistence}\
              user default off\n\
              user {ADMIN_USER} on >{admin} ~* &* +@all\n\
-             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels -@all {CLIENT_COMMANDS}\n",
+             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels -@all {CLIENT_COMMANDS}\n\
+             {unix}",
+            unix = self.unix_socket().map_or_else(String::new, |p| {
+                format!("unixsocket {}\nunixsocketperm 700\n", p.display())
+            }),
             port = self.port,
             dir = self.dir.display(),
             log = self.log_path().display(),
@@ -250,6 +254,16 @@ impl Node {
             "redis://{CLIENT_USER}:{}@127.0.0.1:{port}/",
             self.client_password
         )
+    }
+
+    /// The node's Unix socket, in its own folder (mode 700): fencepost's proxies reach the node
+    /// through it, a hop that costs a fraction of a loopback TCP one (BENCHMARKS.md, fault
+    /// proxy). None when the folder's path is too long for a socket address; the proxies then
+    /// use the TCP port.
+    pub fn unix_socket(&self) -> Option<PathBuf> {
+        let path = self.dir.join("redis.sock");
+        // sun_path holds 108 bytes, with the terminating NUL
+        (path.as_os_str().len() < 100).then_some(path)
     }
 
     pub fn client_url(&self) -> String {

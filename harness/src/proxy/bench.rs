@@ -4,7 +4,8 @@
 //! at a time, where queueing does not hide it. Rounds alternate direct and proxied runs and the
 //! report takes the median round, so a noisy neighbour on a 2-core machine skews both alike.
 //!
-//! Run: `cargo bench -p fencepost --bench proxy` (or `fencepost bench proxy`, once wired).
+//! Run: `fencepost bench proxy` or `cargo bench -p fencepost --bench proxy` (which also measures
+//! proxies of other makes started by hand: see harness/benches/proxy.rs).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -23,17 +24,28 @@ use super::registry::{ProxyConfig, Registry};
 pub struct RedisServer {
     child: Child,
     addr: SocketAddr,
+    unix_socket: std::path::PathBuf,
 }
 
 impl RedisServer {
     /// Start `redis-server` (or `$FENCEPOST_REDIS_SERVER`) and wait until it answers PING.
-    pub async fn start() -> anyhow::Result<RedisServer> {
+    pub async fn start(port: Option<u16>) -> anyhow::Result<RedisServer> {
         let bin = std::env::var("FENCEPOST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = match port {
+            Some(p) => p,
+            None => std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port(),
+        };
+        let unix_socket = std::env::temp_dir().join(format!(
+            "fencepost-bench-{}-{port}.sock",
+            std::process::id()
+        ));
         let child = Command::new(&bin)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--unixsocket")
+            .arg(&unix_socket)
+            .args(["--unixsocketperm", "700"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .args(["--protected-mode", "yes", "--loglevel", "warning"])
             .stdin(Stdio::null())
@@ -44,6 +56,7 @@ impl RedisServer {
         let server = RedisServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            unix_socket,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -69,12 +82,18 @@ impl RedisServer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The server's Unix socket, in the form a proxy takes as its upstream.
+    pub fn unix_upstream(&self) -> String {
+        format!("unix:{}", self.unix_socket.display())
+    }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.unix_socket);
     }
 }
 
@@ -106,8 +125,10 @@ pub struct BenchConfig {
     pub latency_round_trips: usize,
     /// Alternating direct/proxied rounds; the median round is reported.
     pub rounds: usize,
-    /// Run the proxy on a runtime thread of its own instead of the caller's runtime.
-    pub proxy_thread: bool,
+    /// Start redis-server on this port instead of a free one (to point other proxies at it).
+    pub redis_port: Option<u16>,
+    /// Other proxies in front of that redis-server to measure alike, by name (for comparison).
+    pub others: Vec<(String, SocketAddr)>,
 }
 
 impl Default for BenchConfig {
@@ -117,7 +138,8 @@ impl Default for BenchConfig {
             load_duration: Duration::from_secs(3),
             latency_round_trips: 20_000,
             rounds: 3,
-            proxy_thread: false,
+            redis_port: None,
+            others: Vec::new(),
         }
     }
 }
@@ -136,25 +158,40 @@ pub struct LoadResult {
     pub redis_cpu_us_per_round_trip: f64,
 }
 
+/// One way through the proxy, measured against the direct path of the same round.
+#[derive(Clone, Debug)]
+pub struct PathReport {
+    /// Median throughput run.
+    pub load: LoadResult,
+    /// Round trips per second through this path / direct, under load (median round).
+    pub throughput_ratio: f64,
+    /// One connection, unloaded.
+    pub median_us: f64,
+    /// This path's − direct median round trip, one connection (median round).
+    pub added_median_us: f64,
+}
+
 /// What the bench measured.
 #[derive(Clone, Debug)]
 pub struct BenchReport {
     pub config: BenchConfig,
     pub direct: LoadResult,
-    pub proxied: LoadResult,
-    /// proxied / direct round trips per second, under load.
-    pub throughput_ratio: f64,
     /// One connection, unloaded.
     pub direct_median_us: f64,
-    pub proxied_median_us: f64,
-    /// proxied − direct median round trip, one connection.
-    pub added_median_us: f64,
+    /// Through the proxy to the node's Unix socket: the path fencepost's own runs use for the
+    /// links to the nodes it starts, and the one the targets are judged on.
+    pub proxied: PathReport,
+    /// Through the proxy to the node's TCP port, as a Toxiproxy between hosts (and fencepost's
+    /// links to nodes it did not start) work.
+    pub proxied_tcp: PathReport,
+    /// Through the other proxies of the config, in its order.
+    pub others: Vec<PathReport>,
 }
 
 impl BenchReport {
     /// The targets of issue 4: throughput ≥ 70 % of direct, added median latency ≤ 50 µs.
     pub fn meets_targets(&self) -> bool {
-        self.throughput_ratio >= 0.70 && self.added_median_us <= 50.0
+        self.proxied.throughput_ratio >= 0.70 && self.proxied.added_median_us <= 50.0
     }
 }
 
@@ -163,37 +200,72 @@ impl fmt::Display for BenchReport {
         let c = &self.config;
         writeln!(
             f,
-            "GET round trips to redis-server, {} connections for {:?} per run, median of {} rounds{}",
-            c.connections,
-            c.load_duration,
-            c.rounds,
-            if c.proxy_thread { ", proxy on its own runtime thread" } else { "" }
+            "GET round trips to redis-server, {} connections for {:?} per run, median of {} rounds",
+            c.connections, c.load_duration, c.rounds,
         )?;
         writeln!(
             f,
-            "| path | round trips/s | median µs | p99 µs | CPU µs/round trip: bench process | redis-server |"
+            "| path | round trips/s | % of direct | median µs | p99 µs | CPU µs/round trip: bench process | redis-server | 1 connection: median µs | added µs |"
         )?;
-        writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
-        for (name, r) in [("direct", &self.direct), ("proxied", &self.proxied)] {
+        writeln!(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        let row = |f: &mut fmt::Formatter<'_>,
+                   name: &str,
+                   r: &LoadResult,
+                   ratio: f64,
+                   lat: f64,
+                   added: f64| {
             writeln!(
                 f,
-                "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 r.round_trips_per_s,
+                ratio * 100.0,
                 r.median_us,
                 r.p99_us,
                 r.own_cpu_us_per_round_trip,
-                r.redis_cpu_us_per_round_trip
+                r.redis_cpu_us_per_round_trip,
+                lat,
+                added
+            )
+        };
+        row(
+            f,
+            "direct (TCP)",
+            &self.direct,
+            1.0,
+            self.direct_median_us,
+            0.0,
+        )?;
+        for (name, p) in [
+            (
+                "proxy → node's Unix socket (fencepost's links)",
+                &self.proxied,
+            ),
+            ("proxy → node's TCP port", &self.proxied_tcp),
+        ] {
+            row(
+                f,
+                name,
+                &p.load,
+                p.throughput_ratio,
+                p.median_us,
+                p.added_median_us,
+            )?;
+        }
+        for ((name, _), p) in c.others.iter().zip(&self.others) {
+            row(
+                f,
+                name,
+                &p.load,
+                p.throughput_ratio,
+                p.median_us,
+                p.added_median_us,
             )?;
         }
         writeln!(
             f,
-            "throughput through the proxy: {:.1} % of direct (target ≥ 70 %)",
-            self.throughput_ratio * 100.0
-        )?;
-        writeln!(
-            f,
-            "one connection, {} round trips: median direct {:.1} µs, proxied {:.1} µs, added {:.1} µs (target ≤ 50 µs)",
-            c.latency_round_trips, self.direct_median_us, self.proxied_median_us, self.added_median_us
+            "throughput through fencepost's links: {:.1} % of direct (target ≥ 70 %); added median latency {:.1} µs (target ≤ 50 µs)",
+            self.proxied.throughput_ratio * 100.0,
+            self.proxied.added_median_us
         )?;
         write!(
             f,
@@ -330,9 +402,15 @@ fn median_by<T: Clone>(mut xs: Vec<T>, key: impl Fn(&T) -> f64) -> T {
     xs[xs.len() / 2].clone()
 }
 
+/// What one path measured in one round.
+struct Sample {
+    load: LoadResult,
+    unloaded_median_us: f64,
+}
+
 /// Start a redis-server, measure direct and proxied round trips, stop it.
 pub async fn bench_proxy(config: BenchConfig) -> anyhow::Result<BenchReport> {
-    let redis = RedisServer::start().await?;
+    let redis = RedisServer::start(config.redis_port).await?;
     {
         let mut c = TcpStream::connect(redis.addr()).await?;
         let set = format!(
@@ -343,71 +421,65 @@ pub async fn bench_proxy(config: BenchConfig) -> anyhow::Result<BenchReport> {
         round_trip(&mut c, set.as_bytes(), 5).await?;
     }
     let registry = Registry::new(0);
-    // The proxy's tasks run where `create` runs: here, or on a runtime thread of their own.
-    let proxy_runtime = if config.proxy_thread {
-        Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()?,
-        )
-    } else {
-        None
-    };
-    let cfg = ProxyConfig::new("bench", redis.addr().to_string());
-    let proxy = match &proxy_runtime {
-        Some(rt) => {
-            let r = registry.clone();
-            rt.spawn(async move { r.create(cfg).await }).await??
-        }
-        None => registry.create(cfg).await?,
-    };
-    let proxied = proxy.listen_addr().context("proxy address")?;
+    let mut addrs = vec![redis.addr()];
+    for (name, upstream) in [
+        ("bench-unix", redis.unix_upstream()),
+        ("bench-tcp", redis.addr().to_string()),
+    ] {
+        let proxy = registry.create(ProxyConfig::new(name, upstream)).await?;
+        addrs.push(proxy.listen_addr().context("proxy address")?);
+    }
+    addrs.extend(config.others.iter().map(|(_, addr)| *addr));
 
-    let rounds = config.rounds.max(1);
-    let (mut direct_runs, mut proxied_runs, mut ratios) = (vec![], vec![], vec![]);
-    let (mut direct_lat, mut proxied_lat) = (vec![], vec![]);
-    for _ in 0..rounds {
-        let d = load(
-            redis.pid(),
-            redis.addr(),
-            config.connections,
-            config.load_duration,
-        )
-        .await?;
-        let p = load(
-            redis.pid(),
-            proxied,
-            config.connections,
-            config.load_duration,
-        )
-        .await?;
-        ratios.push(p.round_trips_per_s / d.round_trips_per_s.max(1.0));
-        direct_runs.push(d);
-        proxied_runs.push(p);
-        direct_lat.push(unloaded_median_us(redis.addr(), config.latency_round_trips).await?);
-        proxied_lat.push(unloaded_median_us(proxied, config.latency_round_trips).await?);
+    // samples[path][round]; rounds run the paths in turn, so a noisy neighbour skews all alike
+    let mut samples: Vec<Vec<Sample>> = addrs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..config.rounds.max(1) {
+        for (path, &addr) in addrs.iter().enumerate() {
+            let load = load(redis.pid(), addr, config.connections, config.load_duration).await?;
+            let unloaded_median_us = unloaded_median_us(addr, config.latency_round_trips).await?;
+            samples[path].push(Sample {
+                load,
+                unloaded_median_us,
+            });
+        }
     }
     registry.shutdown().await;
-    if let Some(rt) = proxy_runtime {
-        rt.shutdown_background();
-    }
     drop(redis);
 
-    let direct_median_us = median_by(direct_lat.clone(), |x| *x);
-    let proxied_median_us = median_by(proxied_lat.clone(), |x| *x);
-    let added: Vec<f64> = proxied_lat
-        .iter()
-        .zip(&direct_lat)
-        .map(|(p, d)| p - d)
-        .collect();
+    let direct = &samples[0];
+    let path_report = |through: &[Sample]| {
+        let ratios = through
+            .iter()
+            .zip(direct)
+            .map(|(p, d)| p.load.round_trips_per_s / d.load.round_trips_per_s.max(1.0))
+            .collect();
+        let added = through
+            .iter()
+            .zip(direct)
+            .map(|(p, d)| p.unloaded_median_us - d.unloaded_median_us)
+            .collect();
+        PathReport {
+            load: median_by(through.iter().map(|s| s.load).collect(), |r| {
+                r.round_trips_per_s
+            }),
+            throughput_ratio: median_by(ratios, |x| *x),
+            median_us: median_by(
+                through.iter().map(|s| s.unloaded_median_us).collect(),
+                |x| *x,
+            ),
+            added_median_us: median_by(added, |x| *x),
+        }
+    };
     Ok(BenchReport {
-        throughput_ratio: median_by(ratios, |x| *x),
-        direct: median_by(direct_runs, |r| r.round_trips_per_s),
-        proxied: median_by(proxied_runs, |r| r.round_trips_per_s),
-        direct_median_us,
-        proxied_median_us,
-        added_median_us: median_by(added, |x| *x),
+        direct: median_by(direct.iter().map(|s| s.load).collect(), |r| {
+            r.round_trips_per_s
+        }),
+        direct_median_us: median_by(direct.iter().map(|s| s.unloaded_median_us).collect(), |x| {
+            *x
+        }),
+        proxied: path_report(&samples[1]),
+        proxied_tcp: path_report(&samples[2]),
+        others: samples[3..].iter().map(|s| path_report(s)).collect(),
         config,
     })
 }

@@ -13,9 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -65,6 +64,8 @@ enum PumpEnd {
     Eof,
     /// End the whole connection.
     Close,
+    /// End the whole connection with a reset (RST), as Toxiproxy's reset_peer.
+    Reset,
 }
 
 /// What a link needs to know about its proxy.
@@ -78,17 +79,47 @@ pub(crate) struct LinkContext {
 
 /// Serve one accepted client until the connection ends.
 pub(crate) async fn run(mut client: TcpStream, ctx: LinkContext) {
-    let mut upstream = match TcpStream::connect(ctx.upstream.as_str()).await {
-        Ok(s) => s,
-        Err(_) => return, // dropping the client closes it, as Toxiproxy does
-    };
     let _ = client.set_nodelay(true);
+    // An upstream `unix:PATH` is a Unix socket of a node on this host: the same bytes at a
+    // fraction of a loopback TCP hop's kernel cost.
+    if let Some(path) = ctx.upstream.strip_prefix(UNIX_PREFIX) {
+        let Ok(mut upstream) = UnixStream::connect(path).await else {
+            return; // dropping the client closes it, as Toxiproxy does
+        };
+        let (upstream_r, upstream_w) = upstream.split();
+        if serve(&mut client, upstream_r, upstream_w, &ctx).await == PumpEnd::Reset {
+            let _ = client.set_zero_linger();
+        }
+        return;
+    }
+    let Ok(mut upstream) = TcpStream::connect(ctx.upstream.as_str()).await else {
+        return;
+    };
     let _ = upstream.set_nodelay(true);
-    // Borrowed halves: they do not shut the socket down when dropped, so a reset stays a
-    // reset, and both sockets close (FIN, or RST after a reset) when this function returns.
-    let (client_r, client_w) = client.split();
     let (upstream_r, upstream_w) = upstream.split();
+    if serve(&mut client, upstream_r, upstream_w, &ctx).await == PumpEnd::Reset {
+        let _ = client.set_zero_linger();
+        let _ = upstream.set_zero_linger();
+    }
+}
 
+/// The prefix of an upstream address that names a Unix socket.
+pub(crate) const UNIX_PREFIX: &str = "unix:";
+
+/// Pump both directions until the connection ends; how it ended says whether to reset.
+async fn serve<R, W>(
+    client: &mut TcpStream,
+    upstream_r: R,
+    upstream_w: W,
+    ctx: &LinkContext,
+) -> PumpEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    // Borrowed halves: they do not shut the socket down when dropped, so a reset stays a
+    // reset, and both sockets close (FIN, or RST after a reset) when `run` returns.
+    let (client_r, client_w) = client.split();
     let up = pump(
         client_r,
         upstream_w,
@@ -111,19 +142,24 @@ pub(crate) async fn run(mut client: TcpStream, ctx: LinkContext) {
             end = &mut down, if !down_done => { down_done = true; end }
         };
         if end != PumpEnd::Eof {
-            break;
+            return end;
         }
     }
+    PumpEnd::Eof
 }
 
 /// Move one direction's bytes from `src` to `dst` through the direction's toxics.
-async fn pump(
-    mut src: ReadHalf<'_>,
-    mut dst: WriteHalf<'_>,
+async fn pump<R, W>(
+    mut src: R,
+    mut dst: W,
     stream: Stream,
     mut toxics: watch::Receiver<Arc<ToxicSet>>,
     mut pipeline: Pipeline,
-) -> PumpEnd {
+) -> PumpEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut buf = vec![0u8; READ_BUF_BYTES];
     let mut src_done = false;
     {
@@ -192,8 +228,7 @@ async fn pump(
             },
         }
         if pipeline.advance(Instant::now()) == Verdict::Reset {
-            reset(&src, &dst);
-            return PumpEnd::Close;
+            return PumpEnd::Reset;
         }
         while let Some(chunk) = pipeline.pop_output() {
             match chunk {
@@ -222,10 +257,4 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Make both sockets send RST when they are dropped (SO_LINGER 0), as Toxiproxy's reset_peer.
-fn reset(src: &ReadHalf<'_>, dst: &WriteHalf<'_>) {
-    let _ = src.as_ref().set_zero_linger();
-    let _ = dst.as_ref().set_zero_linger();
 }

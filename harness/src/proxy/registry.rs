@@ -29,7 +29,8 @@ pub struct ProxyConfig {
     pub name: String,
     /// `host:port` to listen on; port 0 picks a free port (the info then shows the real one).
     pub listen: String,
-    /// `host:port` to forward to, resolved at each connection.
+    /// `host:port` to forward to, resolved at each connection, or `unix:/path` for a Unix socket
+    /// on this host (an extension of fencepost's: Toxiproxy takes host:port only).
     pub upstream: String,
     pub enabled: bool,
 }
@@ -194,9 +195,19 @@ fn check_addr(field: &'static str, value: &str) -> Result<(), ProxyError> {
         value: value.to_owned(),
         reason: reason.to_owned(),
     };
+    if let Some(path) = value.strip_prefix(super::link::UNIX_PREFIX) {
+        if field == "upstream" && path.starts_with('/') {
+            return Ok(());
+        }
+        return Err(bad(if field == "upstream" {
+            "expected unix:/absolute/path"
+        } else {
+            "the proxy listens on TCP: expected host:port"
+        }));
+    }
     let (host, port) = value
         .rsplit_once(':')
-        .ok_or_else(|| bad("expected host:port"))?;
+        .ok_or_else(|| bad("expected host:port (or unix:/path for an upstream)"))?;
     if host.is_empty() {
         return Err(bad("missing host"));
     }
