@@ -117,6 +117,7 @@ fn mixed_report() -> SuiteReport {
         seeds: vec![1, 2],
         scenarios: vec!["gc-pause".into(), "baseline".into()],
         duration_override: None,
+        jobs: 2,
         wall_ms: 60_000,
         all_met: false,
         unmet: 2,
@@ -202,7 +203,16 @@ fn a_short_real_suite_writes_every_report_and_exits_zero() {
     let results = temp_dir("suite-real");
     let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
-        .args(["suite", "nightly", "--seeds", "1", "--duration", "3s"])
+        .args([
+            "suite",
+            "nightly",
+            "--seeds",
+            "1",
+            "--duration",
+            "3s",
+            "--jobs",
+            "2",
+        ])
         .args(["--only", "baseline", "--only", "gc-pause"])
         .arg("--scenarios")
         .arg(&scenarios)
@@ -223,6 +233,22 @@ fn a_short_real_suite_writes_every_report_and_exits_zero() {
         serde_json::from_str(&std::fs::read_to_string(suite.join("suite.json")).unwrap()).unwrap();
     assert_eq!(report.cases.len(), 2);
     assert!(report.all_met && report.exit_code() == 0);
+    // the two cases ran at once, each a child process with its log kept
+    let case_ms: u64 = report.cases.iter().map(|c| c.wall_ms).sum();
+    assert!(
+        report.jobs == 2 && report.wall_ms < case_ms,
+        "suite {} ms, cases {case_ms} ms in all",
+        report.wall_ms
+    );
+    for c in &report.cases {
+        let log = suite.join("logs").join(format!("{}-seed1.log", c.scenario));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains("expectations met"),
+            "{}: {text}",
+            log.display()
+        );
+    }
     let xml = std::fs::read_to_string(suite.join("junit.xml")).unwrap();
     xmllint(&suite.join("junit.xml")).unwrap_or_else(|e| panic!("{e}\n{xml}"));
     check_structure(&xml, &report);
@@ -248,4 +274,76 @@ fn a_short_real_suite_writes_every_report_and_exits_zero() {
     assert!(gc.violations.overlaps > 0 && gc.first_violation_ms.is_some());
     let index = std::fs::read_to_string(results.join("index.html")).unwrap();
     assert!(index.contains("id=\"suites\"") && index.contains("suite-"));
+}
+
+/// A SIGTERM sent to the suite alone (as CI runners and `timeout` send it) reaches the runs it
+/// started: they stop in order, their nodes end, and the suite still writes its report.
+#[test]
+fn sigterm_stops_the_running_cases_and_the_report_is_still_written() {
+    let results = temp_dir("suite-sigterm");
+    let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut suite = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+        .args([
+            "suite",
+            "nightly",
+            "--seeds",
+            "1..2",
+            "--duration",
+            "60s",
+            "--jobs",
+            "2",
+        ])
+        .args(["--only", "baseline", "--scenarios"])
+        .arg(&scenarios)
+        .arg("--results")
+        .arg(&results)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait for both runs' nodes
+    let nodes_files = || -> Vec<PathBuf> {
+        std::fs::read_dir(results.join("baseline"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path().join("nodes.json"))
+                    .filter(|p| p.exists())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let t0 = std::time::Instant::now();
+    while nodes_files().len() < 2 && t0.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let mut pids = Vec::new();
+    for f in nodes_files() {
+        let nodes: Vec<fencepost::cluster::NodeInfo> =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        pids.extend(nodes.iter().filter_map(|n| n.pid));
+    }
+    assert!(pids.len() >= 2, "both runs should have started their nodes");
+
+    unsafe { libc::kill(suite.id() as i32, libc::SIGTERM) };
+    let t_stop = std::time::Instant::now();
+    let status = suite.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "an interrupted suite exits 130");
+    assert!(
+        t_stop.elapsed() < std::time::Duration::from_secs(30),
+        "the 60 s runs were stopped, not waited out ({:?})",
+        t_stop.elapsed()
+    );
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "redis-server {pid} outlived the suite"
+        );
+    }
+    let report: SuiteReport = serde_json::from_str(
+        &std::fs::read_to_string(results.join("latest-suite").join("suite.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(report.interrupted && report.exit_code() == 130);
+    assert_eq!(report.cases.len(), 2, "both stopped runs are reported");
 }

@@ -2,23 +2,29 @@
 //! one showed what it promises.
 //!
 //! `fencepost suite nightly` globs `scenarios/*.toml` (other scenarios appear as they are added),
-//! runs each one once per seed — sequentially, because runs are timing-sensitive and the machine
-//! has two cores — through the same runner as `fencepost scenario`, so every run gets its usual
-//! folder, charts and page. It then writes `results/suite-<stamp>/` with `report.md` (a table:
+//! runs each one once per seed as a child `fencepost scenario` process ([`super::suite_case`]),
+//! `--jobs` at a time (default 2: a run mostly waits on leases, pauses and faults, and a child
+//! process of its own keeps one run's post-run CPU from delaying another's clients), so every
+//! run gets its usual folder, charts and page, and each child's output is kept in `logs/`. It then writes `results/suite-<stamp>/` with `report.md` (a table:
 //! scenario, lock, faults, ops, violations by kind, expected, met, time to first violation, links
 //! to charts), `junit.xml` (one testcase per scenario × seed), `suite.json` and `index.html`,
 //! and points `results/latest-suite` at it. Exit code 0 only when every expectation held; 1 when
 //! some did not; 2 when a run could not be run at all; 130 when interrupted.
 
 use super::html::{esc, CSS};
+use super::suite_case::{CaseCommand, CaseEnd};
 use super::{html, junit, timeline, write_file, ReportError};
+use crate::cluster::spawner;
 use crate::duration::Dur;
+use crate::interrupt::Interrupt;
 use crate::run_result::RunResult;
-use crate::runner::{self, RunOptions};
+use crate::scenario::Scenario;
 use crate::store;
+use anyhow::Context;
 use checkers::Validity;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -76,6 +82,10 @@ pub struct SuiteOptions {
     pub duration: Option<Dur>,
     /// Only these scenario file stems (all when empty).
     pub only: Vec<String>,
+    /// Cases run at once (each a child process).
+    pub jobs: usize,
+    /// The fencepost binary that runs each case.
+    pub fencepost: PathBuf,
 }
 
 /// Violations of one run, by kind.
@@ -135,6 +145,9 @@ pub struct SuiteReport {
     pub seeds: Vec<u64>,
     pub scenarios: Vec<String>,
     pub duration_override: Option<String>,
+    /// Cases run at once.
+    #[serde(default = "one_job")]
+    pub jobs: usize,
     pub wall_ms: u64,
     pub all_met: bool,
     /// Cases whose expectations did not all hold (errors included).
@@ -142,6 +155,10 @@ pub struct SuiteReport {
     pub errors: usize,
     pub interrupted: bool,
     pub cases: Vec<Case>,
+}
+
+fn one_job() -> usize {
+    1
 }
 
 impl SuiteReport {
@@ -219,11 +236,30 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
     let started_unix_s = store::unix_now_s();
     let stamp = store::utc_stamp(started_unix_s);
     let dir = create_suite_dir(&opts.results_dir, &stamp)?;
+    // From here on a signal stops the suite in order: no new case starts, the running ones are
+    // told to stop (they save and judge what they have), and the reports are still written.
+    let mut interrupt =
+        Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     let started = Instant::now();
     let seeds = &opts.seeds.0;
-    let total = (files.len() * seeds.len()) as u64;
 
-    let bar = ProgressBar::new(total);
+    // Longest cases first, so the last to finish are short ones (and the matrix order is kept
+    // among equals); the report lists cases in matrix order whatever order they ran in.
+    let mut queue: Vec<(usize, PathBuf, u64)> = files
+        .iter()
+        .flat_map(|f| seeds.iter().map(move |&seed| (f.clone(), seed)))
+        .enumerate()
+        .map(|(i, (f, seed))| (i, f, seed))
+        .collect();
+    let length = |f: &Path| {
+        opts.duration
+            .or_else(|| Scenario::load(f).ok().map(|s| s.run.duration))
+            .map_or(Duration::ZERO, |d| d.0)
+    };
+    queue.sort_by_key(|(i, f, _)| (std::cmp::Reverse(length(f)), *i));
+    let mut queue: std::collections::VecDeque<_> = queue.into();
+
+    let bar = ProgressBar::new(queue.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
@@ -233,70 +269,116 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut so_far = Violations::default();
+    let message = |running: &BTreeMap<usize, (String, u64, u32)>, so_far: &Violations| {
+        let names: Vec<String> = running
+            .values()
+            .map(|(n, seed, _)| format!("{n} seed {seed}"))
+            .collect();
+        format!(
+            "{} · violations so far: {}",
+            names.join(", "),
+            tally(so_far)
+        )
+    };
 
-    let mut cases = Vec::new();
+    let mut cases: Vec<(usize, Case)> = Vec::new();
     let mut interrupted = false;
-    'all: for file in &files {
-        for &seed in seeds {
-            let name = stem(file);
-            bar.set_message(format!(
-                "{name} seed {seed} · violations so far: {}",
-                tally(&so_far)
-            ));
-            let run_opts = RunOptions {
-                seed: Some(seed),
-                results_dir: opts.results_dir.clone(),
-                duration: opts.duration,
-                lock: None,
-                status: Some(false),
-                topology: None,
+    // index → (scenario, seed, pid) of the cases running now
+    let mut running: BTreeMap<usize, (String, u64, u32)> = BTreeMap::new();
+    let mut waits = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < opts.jobs.max(1) && !interrupted {
+            let Some((i, file, seed)) = queue.pop_front() else {
+                break;
             };
-            // The reproduce command names the scenario as a user would type it.
+            let name = stem(&file);
+            // The command names the scenario as a user would type it.
             let user_name = if opts.scenarios_dir == Path::new("scenarios") {
                 name.clone()
             } else {
                 file.display().to_string()
             };
-            let t0 = Instant::now();
-            let outcome = runner::run_named(&user_name, file, &run_opts).await;
-            let wall_ms = t0.elapsed().as_millis() as u64;
-            let case = match outcome {
-                Ok(result) => {
-                    interrupted = result.interrupted;
-                    case_of(&result, seed, wall_ms, &opts.results_dir)
-                }
-                Err(e) => error_case(&name, seed, wall_ms, &format!("{e:#}")),
-            };
-            add(&mut so_far, &case.violations);
-            let line = format!(
-                "{} {} seed {} in {:.1} s · {}",
-                if case.error.is_some() {
-                    "ERROR"
-                } else if case.met {
-                    "met    "
-                } else {
-                    "NOT MET"
-                },
-                case.scenario,
+            let cmd = CaseCommand {
+                fencepost: opts.fencepost.clone(),
+                scenario: user_name,
+                scenarios_dir: opts.scenarios_dir.clone(),
+                results_dir: opts.results_dir.clone(),
                 seed,
-                wall_ms as f64 / 1000.0,
-                case.error
-                    .as_deref()
-                    .map_or_else(|| tally(&case.violations), |e| e.to_string())
-            );
-            if bar.is_hidden() {
-                eprintln!("fencepost suite: {line}");
-            } else {
-                bar.println(line);
+                duration: opts.duration,
+                log: dir.join("logs").join(format!("{name}-seed{seed}.log")),
+                result_json: dir.join("logs").join(format!(".{name}-seed{seed}.json")),
+            };
+            let t0 = Instant::now();
+            match cmd.start() {
+                Ok(child) => {
+                    running.insert(i, (name.clone(), seed, child.pid()));
+                    waits.spawn_blocking(move || {
+                        let end = child.wait();
+                        (i, name, seed, t0.elapsed().as_millis() as u64, end)
+                    });
+                }
+                Err(e) => {
+                    let case = error_case(&name, seed, 0, &format!("cannot start the run: {e}"));
+                    bar.inc(1);
+                    cases.push((i, case));
+                }
             }
-            bar.inc(1);
-            cases.push(case);
-            if interrupted {
-                break 'all;
+            bar.set_message(message(&running, &so_far));
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            signal = interrupt.wait(), if !interrupted => {
+                interrupted = true;
+                let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
+                // A Ctrl-C reached the children already (same process group); a SIGTERM sent
+                // to the suite alone did not. A second signal to a stopping run is harmless.
+                for (_, _, pid) in running.values() {
+                    let _ = spawner::signal(*pid, sig);
+                }
+            }
+            Some(joined) = waits.join_next() => {
+                let (i, name, seed, wall_ms, end) = joined.context("a suite case's waiter panicked")?;
+                running.remove(&i);
+                let case = match end {
+                    CaseEnd::Judged(result) => {
+                        interrupted |= result.interrupted;
+                        case_of(&result, seed, wall_ms, &opts.results_dir)
+                    }
+                    CaseEnd::Failed(error) => error_case(&name, seed, wall_ms, &error),
+                };
+                add(&mut so_far, &case.violations);
+                let line = format!(
+                    "{} {} seed {} in {:.1} s · {}",
+                    if case.error.is_some() {
+                        "ERROR"
+                    } else if case.met {
+                        "met    "
+                    } else {
+                        "NOT MET"
+                    },
+                    case.scenario,
+                    seed,
+                    wall_ms as f64 / 1000.0,
+                    case.error
+                        .as_deref()
+                        .map_or_else(|| tally(&case.violations), |e| e.to_string())
+                );
+                if bar.is_hidden() {
+                    eprintln!("fencepost suite: {line}");
+                } else {
+                    bar.println(line);
+                }
+                bar.inc(1);
+                bar.set_message(message(&running, &so_far));
+                cases.push((i, case));
             }
         }
     }
     bar.finish_and_clear();
+    cases.sort_by_key(|(i, _)| *i);
+    let cases: Vec<Case> = cases.into_iter().map(|(_, c)| c).collect();
 
     let unmet = cases.iter().filter(|c| !c.met).count();
     let errors = cases.iter().filter(|c| c.error.is_some()).count();
@@ -307,6 +389,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
         seeds: seeds.clone(),
         scenarios: files.iter().map(|f| stem(f)).collect(),
         duration_override: opts.duration.map(|d| d.to_string()),
+        jobs: opts.jobs.max(1),
         wall_ms: started.elapsed().as_millis() as u64,
         all_met: !interrupted && unmet == 0 && !cases.is_empty(),
         unmet,
@@ -564,11 +647,12 @@ pub fn markdown(r: &SuiteReport) -> String {
     let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(
         s,
-        "Started {} (UTC) · {} scenario(s) × seeds {} · {} run(s) in {:.0} s · exit code {}{}\n",
+        "Started {} (UTC) · {} scenario(s) × seeds {} · {} run(s), {} at a time, in {:.0} s · exit code {}{}\n",
         store::utc_stamp(r.started_unix_s),
         r.scenarios.len(),
         seeds.join(", "),
         r.cases.len(),
+        r.jobs,
         r.wall_ms as f64 / 1000.0,
         r.exit_code(),
         r.duration_override
