@@ -317,7 +317,10 @@ async fn drive(
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the resource's access log: {e}"))?;
     store::write_json(&run_dir.join(store::RESOURCE), &log)?;
-    recorder.checkpoint()?;
+    let syncer = recorder.syncer();
+    tokio::task::spawn_blocking(move || syncer.sync())
+        .await
+        .context("the journal's fsync panicked")??;
     if let Some(e) = recorder.take_error() {
         anyhow::bail!("the history journal could not be written: {e}");
     }
@@ -372,6 +375,8 @@ async fn wait_for_end(
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut last_violation_check = Instant::now();
     let mut violations = 0usize;
+    // one fsync at a time, on a blocking thread: a slow disk never holds up the clients
+    let mut syncing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => return false,
@@ -380,7 +385,12 @@ async fn wait_for_end(
                 return true;
             }
             _ = tick.tick() => {
-                let _ = recorder.checkpoint();
+                if syncing.as_ref().is_none_or(|s| s.is_finished()) {
+                    let syncer = recorder.syncer();
+                    syncing = Some(tokio::task::spawn_blocking(move || {
+                        let _ = syncer.sync();
+                    }));
+                }
                 if show_status {
                     if last_violation_check.elapsed() >= Duration::from_secs(1) {
                         violations = checkers::exclusion::check(&recorder.snapshot()).overlaps.len();
