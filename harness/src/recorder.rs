@@ -10,7 +10,7 @@
 //! scenario (seen: a fault-free counter run whose first ops all timed out at 1.27 s while the
 //! runtime's threads waited on the journal).
 
-use checkers::{Fault, History, Nanos, Op, OpKind, Process, Value, F};
+use checkers::{Fault, Nanos, Op, OpKind, Process, Value, F};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -95,9 +95,11 @@ impl Recorder {
         self.sync.clone()
     }
 
-    /// A copy of the history so far (for live checks).
-    pub fn snapshot(&self) -> History {
-        History::new(self.journal.lock().expect("journal poisoned").ops.clone())
+    /// A copy of the ops recorded from index `from` on: live checks keep their own copy and
+    /// fetch only what is new, so the lock is held for a few ops, not the whole history.
+    pub fn ops_since(&self, from: usize) -> Vec<Op> {
+        let j = self.journal.lock().expect("journal poisoned");
+        j.ops.get(from..).map_or_else(Vec::new, <[Op]>::to_vec)
     }
 
     /// The first write error, if the journal could not be written.
