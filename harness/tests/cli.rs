@@ -214,3 +214,33 @@ fn two_runs_at_once_use_their_own_ports_and_folders() {
         .collect();
     assert_eq!(runs.len(), 2, "same seed, same second: still two folders");
 }
+
+/// The live status line (drawn on a terminal, or with --status) counts violations as they
+/// happen: gc-pause's first overlap comes at ~1.3 s, so a 4 s run shows a non-zero count.
+#[test]
+fn status_line_counts_violations_live() {
+    let results = results_dir("status-line");
+    let out = fencepost()
+        .args([
+            "scenario",
+            "gc-pause",
+            "--seed",
+            "1",
+            "--duration",
+            "4s",
+            "--status",
+        ])
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let counts: Vec<u64> = err
+        .split('\r')
+        .filter_map(|l| l.rsplit_once("violations ")?.1.trim().parse().ok())
+        .collect();
+    assert!(counts.len() >= 4, "status lines: {err}");
+    assert_eq!(counts[0], 0, "no violation before the first pause: {err}");
+    assert!(counts.iter().any(|&n| n > 0), "{err}");
+}
