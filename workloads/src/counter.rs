@@ -13,6 +13,7 @@
 
 use crate::clock::Clock;
 use crate::conn::Conn;
+use crate::cycle::{self, sleep_or_stop, LockCycle};
 use crate::lock::{Acquired, LockClient, Released};
 use crate::outcome::{with_timeout, CallError};
 use crate::pause::PauseGate;
@@ -149,23 +150,8 @@ impl RmwClient {
         Process::Client(self.id)
     }
 
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        while !*stop.borrow() {
-            match self.acquire().await {
-                Some((grant, valid_until)) => {
-                    self.increment(valid_until).await;
-                    self.release(&grant).await;
-                    let idle = self.rng.random_range(0..=self.config.idle_ms_max);
-                    sleep_or_stop(idle, &mut stop).await;
-                }
-                None => {
-                    let delay = self
-                        .rng
-                        .random_range(self.config.retry_ms_min..=self.config.retry_ms_max);
-                    sleep_or_stop(delay, &mut stop).await;
-                }
-            }
-        }
+    pub async fn run(mut self, stop: watch::Receiver<bool>) {
+        cycle::run(&mut self, stop).await;
     }
 
     /// The lock client on the current lock node, rebuilt when Sentinel names another node.
@@ -369,9 +355,17 @@ pub async fn final_read(
     }
 }
 
-pub(crate) async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) {
-    tokio::select! {
-        _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
-        _ = stop.wait_for(|s| *s) => {}
+impl LockCycle for RmwClient {
+    async fn acquire(&mut self) -> Option<(Grant, u64)> {
+        RmwClient::acquire(self).await
+    }
+    async fn work(&mut self, _grant: &Grant, valid_until_client_ns: u64) {
+        self.increment(valid_until_client_ns).await;
+    }
+    async fn release(&mut self, grant: &Grant) {
+        RmwClient::release(self, grant).await;
+    }
+    fn pacing(&mut self) -> (&mut ChaCha8Rng, &crate::critical_section::WorkloadConfig) {
+        (&mut self.rng, &self.config)
     }
 }

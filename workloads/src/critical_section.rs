@@ -7,6 +7,7 @@
 //! release. Every call is recorded as invoke then ok / fail / info.
 
 use crate::clock::Clock;
+use crate::cycle::{self, LockCycle};
 use crate::lock::{Acquired, LockClient, Released};
 use crate::outcome::CallError;
 use crate::pause::PauseGate;
@@ -49,23 +50,8 @@ impl Client {
     }
 
     /// Runs until `stop` turns true; the critical section in progress is finished first.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        while !*stop.borrow() {
-            match self.acquire().await {
-                Some((grant, valid_until)) => {
-                    self.critical_section(&grant, valid_until).await;
-                    self.release(&grant).await;
-                    let idle = self.rng.random_range(0..=self.config.idle_ms_max);
-                    sleep_or_stop(idle, &mut stop).await;
-                }
-                None => {
-                    let delay = self
-                        .rng
-                        .random_range(self.config.retry_ms_min..=self.config.retry_ms_max);
-                    sleep_or_stop(delay, &mut stop).await;
-                }
-            }
-        }
+    pub async fn run(mut self, stop: watch::Receiver<bool>) {
+        cycle::run(&mut self, stop).await;
     }
 
     async fn acquire(&mut self) -> Option<(Grant, u64)> {
@@ -175,9 +161,17 @@ impl Client {
     }
 }
 
-async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) {
-    tokio::select! {
-        _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
-        _ = stop.wait_for(|s| *s) => {}
+impl LockCycle for Client {
+    async fn acquire(&mut self) -> Option<(Grant, u64)> {
+        Client::acquire(self).await
+    }
+    async fn work(&mut self, grant: &Grant, valid_until_client_ns: u64) {
+        self.critical_section(grant, valid_until_client_ns).await;
+    }
+    async fn release(&mut self, grant: &Grant) {
+        Client::release(self, grant).await;
+    }
+    fn pacing(&mut self) -> (&mut ChaCha8Rng, &WorkloadConfig) {
+        (&mut self.rng, &self.config)
     }
 }

@@ -13,7 +13,7 @@
 //! Each request is a `request` op, `ok` with `Admitted(true | false)`; a timeout is `info`.
 
 use crate::clock::Clock;
-use crate::counter::sleep_or_stop;
+use crate::cycle::sleep_or_stop;
 use crate::outcome::{with_timeout, CallError};
 use crate::primary::Primary;
 use crate::record::Record;
