@@ -158,7 +158,8 @@ pub struct LoadResult {
     pub redis_cpu_us_per_round_trip: f64,
 }
 
-/// One way through the proxy, measured against the direct path of the same round.
+/// One path to redis-server, measured against the direct path of the same round (the direct
+/// path itself has ratio 1 and adds nothing).
 #[derive(Clone, Debug)]
 pub struct PathReport {
     /// Median throughput run.
@@ -175,9 +176,7 @@ pub struct PathReport {
 #[derive(Clone, Debug)]
 pub struct BenchReport {
     pub config: BenchConfig,
-    pub direct: LoadResult,
-    /// One connection, unloaded.
-    pub direct_median_us: f64,
+    pub direct: PathReport,
     /// Through the proxy to the node's Unix socket: the path fencepost's own runs use for the
     /// links to the nodes it starts, and the one the targets are judged on.
     pub proxied: PathReport,
@@ -208,57 +207,28 @@ impl fmt::Display for BenchReport {
             "| path | round trips/s | % of direct | median µs | p99 µs | CPU µs/round trip: bench process | redis-server | 1 connection: median µs | added µs |"
         )?;
         writeln!(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-        let row = |f: &mut fmt::Formatter<'_>,
-                   name: &str,
-                   r: &LoadResult,
-                   ratio: f64,
-                   lat: f64,
-                   added: f64| {
-            writeln!(
-                f,
-                "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
-                r.round_trips_per_s,
-                ratio * 100.0,
-                r.median_us,
-                r.p99_us,
-                r.own_cpu_us_per_round_trip,
-                r.redis_cpu_us_per_round_trip,
-                lat,
-                added
-            )
-        };
-        row(
-            f,
-            "direct (TCP)",
-            &self.direct,
-            1.0,
-            self.direct_median_us,
-            0.0,
-        )?;
-        for (name, p) in [
+        let named = [
+            ("direct (TCP)", &self.direct),
             (
                 "proxy → node's Unix socket (fencepost's links)",
                 &self.proxied,
             ),
             ("proxy → node's TCP port", &self.proxied_tcp),
-        ] {
-            row(
+        ];
+        let others = c.others.iter().map(|(n, _)| n.as_str()).zip(&self.others);
+        for (name, p) in named.into_iter().chain(others) {
+            let r = &p.load;
+            writeln!(
                 f,
-                name,
-                &p.load,
-                p.throughput_ratio,
+                "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                r.round_trips_per_s,
+                p.throughput_ratio * 100.0,
+                r.median_us,
+                r.p99_us,
+                r.own_cpu_us_per_round_trip,
+                r.redis_cpu_us_per_round_trip,
                 p.median_us,
-                p.added_median_us,
-            )?;
-        }
-        for ((name, _), p) in c.others.iter().zip(&self.others) {
-            row(
-                f,
-                name,
-                &p.load,
-                p.throughput_ratio,
-                p.median_us,
-                p.added_median_us,
+                p.added_median_us
             )?;
         }
         writeln!(
@@ -471,12 +441,7 @@ pub async fn bench_proxy(config: BenchConfig) -> anyhow::Result<BenchReport> {
         }
     };
     Ok(BenchReport {
-        direct: median_by(direct.iter().map(|s| s.load).collect(), |r| {
-            r.round_trips_per_s
-        }),
-        direct_median_us: median_by(direct.iter().map(|s| s.unloaded_median_us).collect(), |x| {
-            *x
-        }),
+        direct: path_report(direct),
         proxied: path_report(&samples[1]),
         proxied_tcp: path_report(&samples[2]),
         others: samples[3..].iter().map(|s| path_report(s)).collect(),

@@ -196,14 +196,11 @@ fn check_addr(field: &'static str, value: &str) -> Result<(), ProxyError> {
         reason: reason.to_owned(),
     };
     if let Some(path) = value.strip_prefix(super::link::UNIX_PREFIX) {
-        if field == "upstream" && path.starts_with('/') {
-            return Ok(());
-        }
-        return Err(bad(if field == "upstream" {
-            "expected unix:/absolute/path"
-        } else {
-            "the proxy listens on TCP: expected host:port"
-        }));
+        return match (field, path.starts_with('/')) {
+            ("upstream", true) => Ok(()),
+            ("upstream", false) => Err(bad("expected unix:/absolute/path")),
+            _ => Err(bad("the proxy listens on TCP: expected host:port")),
+        };
     }
     let (host, port) = value
         .rsplit_once(':')

@@ -5,10 +5,11 @@
 //! runs each one once per seed as a child `fencepost scenario` process ([`super::suite_case`]),
 //! `--jobs` at a time (default 2: a run mostly waits on leases, pauses and faults, and a child
 //! process of its own keeps one run's post-run CPU from delaying another's clients), so every
-//! run gets its usual folder, charts and page, and each child's output is kept in `logs/`. It then writes `results/suite-<stamp>/` with `report.md` (a table:
-//! scenario, lock, faults, ops, violations by kind, expected, met, time to first violation, links
-//! to charts), `junit.xml` (one testcase per scenario × seed), `suite.json` and `index.html`,
-//! and points `results/latest-suite` at it. Exit code 0 only when every expectation held; 1 when
+//! run gets its usual folder, charts and page, and each child's output is kept in `logs/`. It
+//! then writes `results/suite-<stamp>/` with `report.md` (a table: scenario, lock, faults,
+//! ops, violations by kind, expected, met, time to first violation, links to charts),
+//! `junit.xml` (one testcase per scenario × seed), `suite.json` and `index.html`, and points
+//! `results/latest-suite` at it. Exit code 0 only when every expectation held; 1 when
 //! some did not; 2 when a run could not be run at all; 130 when interrupted.
 
 use super::html::{esc, CSS};

@@ -8,10 +8,11 @@
 //! the suite is killed), writes its stdout and stderr to a log in the suite folder, and hands its
 //! verdict back as the `results.json` it would write anyway (`--result-json`).
 
+use crate::cluster::node::tail;
 use crate::cluster::spawner;
 use crate::duration::Dur;
 use crate::run_result::RunResult;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// How to run one case.
@@ -105,15 +106,8 @@ impl RunningCase {
                 "`fencepost {}` ended with {status}; its log {}:\n{}",
                 self.cmd.args().join(" "),
                 self.cmd.log.display(),
-                log_tail(&self.cmd.log, 12)
+                tail(&self.cmd.log, 12)
             )),
         }
     }
-}
-
-/// The last `n` lines of a log.
-fn log_tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
