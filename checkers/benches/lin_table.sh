@@ -8,20 +8,30 @@
 # `target/release/fencepost check`; pass e.g. `target/release/examples/lin_check` to time the
 # library without the harness binary. Prints a markdown table; exit codes 0 = linearizable,
 # 1 = not, 3 = unknown.
+#
+# Smaller tables: FENCEPOST_LIN_SIZES=1k FENCEPOST_LIN_CLIENTS=5 (comma lists). Prebuilt
+# examples: FENCEPOST_LIN_EXAMPLES=DIR (holding lin_gen and lin_check) skips the release build.
 set -euo pipefail
 dir=${1:-/tmp/fencepost-lin}
 shift || true
 checker=("$@")
 if [ ${#checker[@]} -eq 0 ]; then checker=(target/release/fencepost check); fi
-cargo build --release -p checkers --example lin_gen --example lin_check >/dev/null 2>&1
-target/release/examples/lin_gen "$dir" >/dev/null
+examples=${FENCEPOST_LIN_EXAMPLES:-}
+if [ -z "$examples" ]; then
+  cargo build --release -p checkers --example lin_gen --example lin_check >/dev/null 2>&1
+  examples=target/release/examples
+fi
+sizes=${FENCEPOST_LIN_SIZES:-1k,10k,100k}
+clients=${FENCEPOST_LIN_CLIENTS:-5,20,100}
+export FENCEPOST_LIN_SIZES=$sizes FENCEPOST_LIN_CLIENTS=$clients
+"$examples/lin_gen" "$dir" >/dev/null
 echo "| ops | clients | history | verdict (exit) | wall | max RSS |"
 echo "|---|---|---|---|---|---|"
-for n in 1k 10k 100k; do
-  for c in 5 20 100; do
+for n in ${sizes//,/ }; do
+  for c in ${clients//,/ }; do
     for kind in good bad; do
       f="$dir/lock-$n-$c-$kind.jsonl"
-      if [ "${checker[0]}" = target/release/examples/lin_check ]; then
+      if [ "$(basename "${checker[0]}")" = lin_check ]; then
         args=("${checker[@]}" lock "$f")
       else
         args=("${checker[@]}" --model lock "$f")

@@ -21,6 +21,7 @@
 //! Each anomaly names the interval the damage happened in — from the last consistent observation
 //! before it to its own completion — and the fault windows that overlap that interval.
 
+use crate::check::{Check, Evidence, Minimums};
 use crate::history::{Call, Fault, FaultWindow, History, Nanos, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +132,55 @@ fn overlapping(windows: &[FaultWindow], from: Nanos, to: Nanos) -> Vec<Fault> {
         .filter(|w| w.start_ns <= to && w.stop_ns >= from)
         .map(|w| w.fault.clone())
         .collect()
+}
+
+/// The report as a list entry.
+pub fn entry(k: &CounterReport, min: &Minimums) -> Check {
+    let details = k
+        .anomalies
+        .iter()
+        .take(3)
+        .map(|a| {
+            let faults: Vec<String> = a
+                .faults
+                .iter()
+                .map(|f| format!("{} {}", f.kind, f.target))
+                .collect();
+            format!(
+                "{} {:?} at {:.3}–{:.3} s read {} (bounds {}..={}): {} {:?}, since {:.3} s; faults then: {}",
+                a.process,
+                a.f,
+                a.invoke_ns as f64 / 1e9,
+                a.complete_ns as f64 / 1e9,
+                a.value,
+                a.lower,
+                a.upper,
+                a.count,
+                a.kind,
+                a.since_ns as f64 / 1e9,
+                if faults.is_empty() { "none".into() } else { faults.join(", ") }
+            )
+        })
+        .collect();
+    Check::judged(
+        "counter",
+        "counter (lost or duplicated increments)",
+        "every observed counter value against the acknowledged and attempted increments before it",
+        k.lost + k.duplicated,
+        vec![Evidence::new("acknowledged increments", k.adds_ok, min.adds)],
+    )
+    .headline(format!(
+        "{} add(s) acknowledged, {} failed, {} indeterminate; final read {}; ≥ {} acknowledged increment(s) lost, ≥ {} duplicated, in {} observation(s) out of bounds",
+        k.adds_ok,
+        k.adds_failed,
+        k.adds_indeterminate,
+        k.final_value.map_or("none".into(), |v| v.to_string()),
+        k.lost,
+        k.duplicated,
+        k.anomalies.len()
+    ))
+    .details(details)
+    .first_violation(k.anomalies.iter().map(|a| a.complete_ns).min())
 }
 
 /// Checks a validated history.

@@ -10,9 +10,11 @@
 //! check is exactly how a client acts on an expired lease (Kleppmann). Accesses invoked after the
 //! client's own validity end are reported separately, as the pause's signature.
 //!
-//! A release that took effect after a later grant had been issued deleted someone else's lock
-//! (what the `naive` DEL release does); it is reported with the likely victim.
+//! Releases that deleted another client's lock are a separate checker
+//! ([`crate::foreign_release`]), and so are grants the lock gave while another lease lived
+//! ([`crate::double_grant`]).
 
+use crate::check::{Check, Evidence, Minimums};
 use crate::history::{Call, History, Nanos, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
 
@@ -60,19 +62,6 @@ pub struct LateAccess {
     pub late_by_ns: Nanos,
 }
 
-/// A release that deleted a lock granted to another client.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForeignRelease {
-    pub process: Process,
-    pub fence: u64,
-    /// History index of the release's invocation.
-    pub index: u64,
-    pub invoke_ns: Nanos,
-    /// The holder whose lock was deleted, when the history says who held it.
-    pub victim: Option<Process>,
-    pub victim_fence: Option<u64>,
-}
-
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExclusionReport {
     pub grants: usize,
@@ -81,13 +70,59 @@ pub struct ExclusionReport {
     pub spans: Vec<Span>,
     pub overlaps: Vec<Overlap>,
     pub late_accesses: Vec<LateAccess>,
-    pub foreign_releases: Vec<ForeignRelease>,
 }
 
 impl ExclusionReport {
     pub fn violated(&self) -> bool {
-        !self.overlaps.is_empty() || !self.foreign_releases.is_empty()
+        !self.overlaps.is_empty()
     }
+}
+
+/// The report as a list entry.
+pub fn entry(r: &ExclusionReport, min: &Minimums) -> Check {
+    let mut details = Vec::new();
+    if let Some(o) = r.overlaps.first() {
+        details.push(format!(
+            "first: {} (fence {}) held {:.3}–{:.3} s while {} (fence {}) held {:.3}–{:.3} s; overlap {:.1} ms",
+            o.first.process,
+            o.first.fence,
+            secs(o.first.start_ns),
+            secs(o.first.end_ns),
+            o.second.process,
+            o.second.fence,
+            secs(o.second.start_ns),
+            secs(o.second.end_ns),
+            (o.overlap_end_ns - o.overlap_start_ns) as f64 / 1e6
+        ));
+    }
+    if let Some(l) = r.late_accesses.first() {
+        details.push(format!(
+            "first late access: {} {:?} under fence {} at {:.3} s, {:.1} ms after its validity ended",
+            l.process,
+            l.f,
+            l.fence,
+            secs(l.invoke_ns),
+            l.late_by_ns as f64 / 1e6
+        ));
+    }
+    Check::judged(
+        "mutual_exclusion",
+        "mutual exclusion",
+        "the clients' history: critical spans from a granted acquire to the last access under it (lease expiry is not an op)",
+        r.overlaps.len() as u64,
+        vec![Evidence::new("grants", r.grants as u64, min.grants)],
+    )
+    .headline(format!(
+        "{} overlapping critical span(s), {} access(es) after the client's own validity end",
+        r.overlaps.len(),
+        r.late_accesses.len()
+    ))
+    .details(details)
+    .first_violation(r.overlaps.iter().map(|o| o.overlap_start_ns).min())
+}
+
+fn secs(ns: Nanos) -> f64 {
+    ns as f64 / 1e9
 }
 
 /// Builds every client's critical spans from the history.
@@ -221,39 +256,6 @@ pub fn check(history: &History) -> ExclusionReport {
         }
     }
 
-    // Releases that took effect after a later grant: they deleted another client's key.
-    for span in &spans {
-        if span.release_result != Some(Value::Released) {
-            continue;
-        }
-        let release_ns = span.release_invoke_ns.expect("released span has a release");
-        let later: Vec<&Span> = spans
-            .iter()
-            .filter(|o| {
-                o.fence > span.fence && o.start_ns < release_ns && o.process != span.process
-            })
-            .collect();
-        if later.is_empty() {
-            continue;
-        }
-        // The victim: the latest such grant still unreleased when this release was invoked.
-        let victim = later
-            .iter()
-            .filter(|o| o.release_invoke_ns.is_none_or(|r| r > release_ns))
-            .max_by_key(|o| o.fence);
-        let index = calls
-            .iter()
-            .find(|c| c.f == F::Release && c.process == span.process && c.invoke_ns() == release_ns)
-            .map_or(span.end_index, |c| c.invoke.index);
-        report.foreign_releases.push(ForeignRelease {
-            process: span.process,
-            fence: span.fence,
-            index,
-            invoke_ns: release_ns,
-            victim: victim.map(|v| v.process),
-            victim_fence: victim.map(|v| v.fence),
-        });
-    }
     report.spans = spans;
     report
 }
@@ -261,87 +263,7 @@ pub fn check(history: &History) -> ExclusionReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Grant, Op};
-
-    /// Builds histories op by op with increasing indexes.
-    #[derive(Default)]
-    struct B {
-        ops: Vec<Op>,
-    }
-
-    impl B {
-        fn push(&mut self, t: u64, c: u32, kind: OpKind, f: F, value: Value) -> &mut Self {
-            let index = self.ops.len() as u64;
-            self.ops.push(Op {
-                index,
-                time_ns: t,
-                process: Process::Client(c),
-                kind,
-                f,
-                value,
-            });
-            self
-        }
-        fn acquire(&mut self, t0: u64, t1: u64, c: u32, fence: u64) -> &mut Self {
-            self.push(
-                t0,
-                c,
-                OpKind::Invoke,
-                F::Acquire,
-                Value::Lease {
-                    key: "k".into(),
-                    ttl_ms: 100,
-                },
-            );
-            self.push(
-                t1,
-                c,
-                OpKind::Ok,
-                F::Acquire,
-                Value::Granted(Grant {
-                    fence,
-                    token: format!("t{fence}"),
-                    validity_end_ns: t0 + 100,
-                }),
-            )
-        }
-        fn access(&mut self, t0: u64, t1: u64, c: u32, fence: u64, f: F) -> &mut Self {
-            self.push(
-                t0,
-                c,
-                OpKind::Invoke,
-                f,
-                Value::Access {
-                    fence: Some(fence),
-                    write: None,
-                },
-            );
-            self.push(t1, c, OpKind::Ok, f, Value::Accepted { value: 0 })
-        }
-        fn release(&mut self, t0: u64, t1: u64, c: u32, fence: u64, result: Value) -> &mut Self {
-            self.push(
-                t0,
-                c,
-                OpKind::Invoke,
-                F::Release,
-                Value::Held {
-                    key: "k".into(),
-                    fence,
-                },
-            );
-            self.push(t1, c, OpKind::Ok, F::Release, result)
-        }
-        fn history(&self) -> History {
-            let mut ops = self.ops.clone();
-            ops.sort_by_key(|o| (o.time_ns, o.index));
-            for (i, o) in ops.iter_mut().enumerate() {
-                o.index = i as u64;
-            }
-            let h = History::new(ops);
-            h.validate().unwrap();
-            h
-        }
-    }
+    use crate::fixture::B;
 
     #[test]
     fn sequential_holders_do_not_overlap() {
@@ -413,35 +335,6 @@ mod tests {
         b.acquire(150, 160, 1, 2).access(170, 171, 1, 2, F::Write);
         let r = check(&b.history());
         assert_eq!(r.overlaps.len(), 1);
-    }
-
-    #[test]
-    fn refused_release_is_not_a_foreign_release() {
-        let mut b = B::default();
-        b.acquire(0, 5, 0, 1).access(6, 8, 0, 1, F::Write);
-        b.acquire(150, 155, 1, 2).access(156, 158, 1, 2, F::Write);
-        b.release(200, 201, 0, 1, Value::NotHeld);
-        let r = check(&b.history());
-        assert!(r.foreign_releases.is_empty());
-        assert!(!r.violated());
-    }
-
-    #[test]
-    fn naive_release_of_another_clients_lock_is_named() {
-        // Client 0's lease expired; client 1 holds fence 2; client 0's DEL returns 1.
-        let mut b = B::default();
-        b.acquire(0, 5, 0, 1).access(6, 8, 0, 1, F::Write);
-        b.acquire(150, 155, 1, 2).access(156, 158, 1, 2, F::Read);
-        b.release(200, 201, 0, 1, Value::Released);
-        b.access(210, 212, 1, 2, F::Write)
-            .release(213, 214, 1, 2, Value::NotHeld);
-        let r = check(&b.history());
-        assert_eq!(r.foreign_releases.len(), 1);
-        let fr = &r.foreign_releases[0];
-        assert_eq!(fr.process, Process::Client(0));
-        assert_eq!(fr.victim, Some(Process::Client(1)));
-        assert_eq!(fr.victim_fence, Some(2));
-        assert!(r.violated());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! token is a *prevented corruption*: fencing did its job. Reads count as much as writes: fencing
 //! the write alone still loses updates in a read-modify-write.
 
+use crate::check::{Check, Evidence, Minimums};
 use crate::resource_log::{Access, ResourceLog};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,51 @@ impl FencingReport {
     pub fn violated(&self) -> bool {
         !self.stale_accepted.is_empty()
     }
+}
+
+/// The report as a list entry (`None`: no resource log was saved, so nothing was judged).
+pub fn entry(r: Option<&FencingReport>, min: &Minimums) -> Check {
+    let judged_from = "the resource's own access log, in the order it applied accesses";
+    let Some(r) = r else {
+        return Check::judged(
+            "fencing",
+            "fencing",
+            judged_from,
+            0,
+            vec![Evidence::new("accesses", 0, min.accesses)],
+        )
+        .headline("no resource log was saved".into())
+        .unknown("no resource log: the run ended before it was read");
+    };
+    let details = r
+        .stale_accepted
+        .first()
+        .map(|a| {
+            format!(
+                "first: access #{} by {} ({:?}) under fence {} accepted after fence {} had been seen",
+                a.seq,
+                a.process,
+                a.op,
+                a.fence.unwrap_or(0),
+                a.highest_before
+            )
+        })
+        .into_iter()
+        .collect();
+    Check::judged(
+        "fencing",
+        "fencing",
+        judged_from,
+        r.stale_accepted.len() as u64,
+        vec![Evidence::new("accesses", r.accesses as u64, min.accesses)],
+    )
+    .headline(format!(
+        "{} stale access(es) accepted, {} rejected by fencing, of {} accesses",
+        r.stale_accepted.len(),
+        r.prevented.len(),
+        r.accesses
+    ))
+    .details(details)
 }
 
 pub fn check(log: &ResourceLog) -> FencingReport {

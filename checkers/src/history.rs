@@ -62,6 +62,8 @@ pub enum F {
     Release,
     /// Lease extension.
     Extend,
+    /// Asks a lock library whether it still holds its lock (its own belief, not the node's).
+    Held,
     /// Read of the protected resource (or of a register/counter).
     Read,
     /// Write of the protected resource (or of a register).
@@ -114,8 +116,14 @@ pub enum Value {
     None,
     /// Acquire/extend arguments.
     Lease { key: String, ttl_ms: u64 },
-    /// Release/extend argument: the grant being released or extended.
+    /// Release argument: the grant being released.
     Held { key: String, fence: u64 },
+    /// Extend argument: the grant being extended, and the ttl asked for from now.
+    Extension {
+        key: String,
+        fence: u64,
+        ttl_ms: u64,
+    },
     /// Acquire granted.
     Granted(Grant),
     /// Acquire denied: the lock was held by someone (an observation, not a failure).
@@ -126,6 +134,8 @@ pub enum Value {
     NotHeld,
     /// Extension granted with a new validity end.
     Extended { validity_end_ns: Nanos },
+    /// What a lock library believes about its lock (the answer to `held`).
+    Belief { held: bool },
     /// Resource access (invoke): the token presented (None = unfenced client without token).
     Access {
         fence: Option<u64>,
@@ -321,8 +331,8 @@ impl History {
         calls
     }
 
-    /// Fault windows: each nemesis start paired with its stop by fault id. A fault never stopped
-    /// runs to the end of the history.
+    /// Fault windows: each nemesis start that took effect paired with its stop by fault id. A
+    /// fault never stopped runs to the end of the history.
     pub fn fault_windows(&self) -> Vec<FaultWindow> {
         let end = self.ops.last().map_or(0, |o| o.time_ns);
         let mut windows: Vec<FaultWindow> = Vec::new();
@@ -333,6 +343,10 @@ impl History {
             let Value::Fault(fault) = &op.value else {
                 continue;
             };
+            // A failed injection: nothing to heal, no window.
+            if op.kind == OpKind::Fail {
+                continue;
+            }
             match op.f {
                 F::Start => windows.push(FaultWindow {
                     fault: fault.clone(),

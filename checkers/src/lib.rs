@@ -3,7 +3,10 @@
 //! No tokio, no Redis, no file system beyond parsing text handed in: every checker can be re-run
 //! offline on a saved run (`fencepost check RUN_DIR`).
 //!
+//! - [`check`]: the one shape every checker's conclusion takes (verdict, evidence, headline).
 //! - [`exclusion`]: lease-aware mutual exclusion over the clients' critical spans.
+//! - [`double_grant`]: grants the lock gave while another grant's key surely lived
+//!   ([`lease`]); [`foreign_release`]: `DEL` releases that deleted another client's lock.
 //! - [`fencing`]: accesses the resource accepted out of token order, and those it prevented.
 //! - [`lost_updates`]: increments overwritten at the resource, end to end.
 //! - [`counter`]: increments lost or duplicated, judged by bounds (Jepsen's counter).
@@ -11,13 +14,23 @@
 //! - [`linearizable`]: is there one real-time-respecting order of the ops that a sequential
 //!   [`model`] explains? (the lock as a mutex with owners, registers, counters), with
 //!   [`edn`] to read Jepsen's `history.edn`.
-//! - [`run`]: all of them over one run, merged into one verdict.
+//! - [`availability`]: the longest stretch without acknowledged work.
+//! - [`faults`]: whether the faults a scenario injects took effect.
+//! - [`run`]: all of them over one run, as a list, merged into one verdict.
 
+pub mod availability;
+pub mod check;
 pub mod counter;
+pub mod double_grant;
 pub mod edn;
 pub mod exclusion;
+pub mod faults;
 pub mod fencing;
+#[cfg(test)]
+mod fixture;
+pub mod foreign_release;
 pub mod history;
+pub mod lease;
 pub mod linearizable;
 pub mod lost_updates;
 pub mod model;
@@ -26,6 +39,7 @@ pub mod run;
 pub mod verdict;
 pub mod window;
 
+pub use check::{Check, Evidence, Minimums};
 pub use history::{
     Call, Fault, FaultWindow, Grant, History, MalformedHistory, Nanos, Op, OpKind, Process, Value,
     F,

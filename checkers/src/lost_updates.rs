@@ -6,6 +6,7 @@
 //! overwrote somebody's increment: that increment is lost. The count is cross-checked against the
 //! final value: lost = accepted writes − final counter.
 
+use crate::check::{Check, Evidence, Minimums};
 use crate::resource_log::{Access, AccessOp, ResourceLog};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,48 @@ pub struct Overwrite {
 impl LostUpdateReport {
     pub fn violated(&self) -> bool {
         self.lost.is_some_and(|l| l > 0) || !self.overwrites.is_empty()
+    }
+}
+
+/// The report as a list entry (`None`: no resource log was saved).
+pub fn entry(r: Option<&LostUpdateReport>, min: &Minimums) -> Check {
+    let judged_from = "the resource's counter against the writes it accepted";
+    let Some(r) = r else {
+        return Check::judged(
+            "lost_updates",
+            "lost updates",
+            judged_from,
+            0,
+            vec![Evidence::new("accepted writes", 0, min.writes)],
+        )
+        .headline("no resource log was saved".into())
+        .unknown("no resource log: the run ended before it was read");
+    };
+    let lost = r
+        .lost
+        .filter(|&l| l > 0)
+        .unwrap_or(r.overwrites.len() as u64);
+    let check = Check::judged(
+        "lost_updates",
+        "lost updates",
+        judged_from,
+        lost,
+        vec![Evidence::new(
+            "accepted writes",
+            r.accepted_writes,
+            min.writes,
+        )],
+    )
+    .headline(format!(
+        "{} write(s) accepted, final counter {}, {} increment(s) lost",
+        r.accepted_writes,
+        r.final_value.map_or("unknown".into(), |v| v.to_string()),
+        r.lost.map_or("unknown".into(), |v| v.to_string())
+    ));
+    if r.final_value.is_none() {
+        check.unknown("the resource's final counter was not read")
+    } else {
+        check
     }
 }
 

@@ -1,14 +1,22 @@
-//! All of a run's checkers at once: the verdict a report shows.
+//! All of a run's checkers at once: the list of checks a report shows.
 //!
-//! Each checker judges what it can see — the mutual-exclusion checker the clients' beliefs, the
-//! fencing and lost-update checkers the resource's own log — and their verdicts merge with
-//! Jepsen's priority. A run without a resource log (the harness died before reading it) gets
-//! `unknown` from the resource checkers, never `valid`.
+//! Which checkers apply is the scenario's business (a lock, a resource, a counter, a limiter, the
+//! faults it injects) and reaches here as [`CheckOptions`]; each applicable checker judges what it
+//! can see — the mutual-exclusion and double-grant checkers the clients' history, the fencing and
+//! lost-update checkers the resource's own log — and states its conclusion as a [`Check`] in one
+//! list. Verdicts merge with Jepsen's priority (advisory checks are shown, not merged). A run
+//! without a resource log gets `unknown` from the resource checkers, never `valid`.
 
+use crate::availability::{self, AvailabilityReport};
+use crate::check::{Check, Minimums};
 use crate::counter::{self, CounterReport};
+use crate::double_grant::{self, DoubleGrantReport};
 use crate::exclusion::{self, ExclusionReport};
+use crate::faults::{self, FaultReport};
 use crate::fencing::{self, FencingReport};
+use crate::foreign_release::{self, ForeignReleaseReport};
 use crate::history::{History, OpKind, Value, F};
+use crate::linearizable::{self, Budget, Linearizability, Outcome};
 use crate::lost_updates::{self, LostUpdateReport};
 use crate::resource_log::ResourceLog;
 use crate::verdict::Validity;
@@ -24,37 +32,64 @@ pub struct OpCounts {
     pub info: u64,
     pub grants: u64,
     pub denials: u64,
+    /// Faults that took effect.
     pub faults: u64,
+    /// Injections that failed.
+    #[serde(default)]
+    pub failed_faults: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Every checker's report, and the list of their conclusions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunChecks {
     pub counts: OpCounts,
+    /// One entry per checker that applied, in a fixed order.
+    pub checks: Vec<Check>,
     pub exclusion: ExclusionReport,
-    pub exclusion_validity: Validity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub double_grant: Option<DoubleGrantReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_release: Option<ForeignReleaseReport>,
     pub fencing: Option<FencingReport>,
-    pub fencing_validity: Validity,
     pub lost_updates: Option<LostUpdateReport>,
-    pub lost_updates_validity: Validity,
-    /// Counter workloads: increments lost or duplicated (None when the history has no adds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter: Option<CounterReport>,
-    #[serde(default = "valid")]
-    pub counter_validity: Validity,
-    /// Rate limiters: over-admission in some interval of length W (None without requests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowReport>,
-    #[serde(default = "valid")]
-    pub window_validity: Validity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<AvailabilityReport>,
+    pub faults: FaultReport,
     /// Time of the first violation any checker found (history clock).
     pub first_violation_ns: Option<u64>,
+    /// The merge of every non-advisory check.
     pub validity: Validity,
+}
+
+impl RunChecks {
+    /// The check with this id, if it applied.
+    pub fn get(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    pub fn verdict(&self, id: &str) -> Option<Validity> {
+        self.get(id).map(|c| c.verdict)
+    }
+
+    /// Releases that deleted another client's lock (none for compare-and-delete locks).
+    pub fn foreign_releases(&self) -> &[crate::foreign_release::ForeignRelease] {
+        self.foreign_release
+            .as_ref()
+            .map_or(&[][..], |f| &f.foreign_releases[..])
+    }
 }
 
 pub fn counts(history: &History) -> OpCounts {
     let mut c = OpCounts::default();
     for op in &history.ops {
         match (op.kind, op.f) {
+            (OpKind::Fail, F::Start) => c.failed_faults += 1,
             (_, F::Start) => c.faults += 1,
             (_, F::Stop) => {}
             (OpKind::Invoke, _) => c.invocations += 1,
@@ -73,96 +108,180 @@ pub fn counts(history: &History) -> OpCounts {
     c
 }
 
-fn validity_of(violated: bool) -> Validity {
-    if violated {
-        Validity::Invalid
-    } else {
-        Validity::Valid
+/// The lock under test, as far as checkers care.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockOptions {
+    /// The release is a plain `DEL` (it can delete another client's key).
+    pub release_by_del: bool,
+}
+
+/// Which checkers apply to a run, and what they need beyond the history.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckOptions {
+    /// The run used a lock: mutual exclusion, double grants, linearizability (and foreign
+    /// releases for a `DEL` release).
+    pub lock: Option<LockOptions>,
+    /// The run used the protected resource: fencing and lost updates.
+    pub resource: bool,
+    /// The run counted: the counter checker.
+    pub counter: bool,
+    /// The promise a rate limiter made (its limit, or the bound the scenario judges against).
+    pub window: Option<WindowSpec>,
+    /// Fault kinds the scenario's nemeses inject, and how many injections of each must have
+    /// taken effect.
+    pub faults: Vec<(String, u64)>,
+    pub minimums: Minimums,
+    /// Time and memory for the lock's linearizability search.
+    pub budget: Option<Budget>,
+    /// The longest the workload may go without acknowledged work (the availability check).
+    pub availability_gap_ns: Option<u64>,
+}
+
+impl CheckOptions {
+    /// What a history shows by itself, for a history with no scenario (tests, `fencepost
+    /// check` of a bare history): a lock if it has acquires, a resource if a log was given, a
+    /// counter if it has adds.
+    pub fn inferred(history: &History, resource: Option<&ResourceLog>) -> CheckOptions {
+        CheckOptions {
+            lock: history
+                .ops
+                .iter()
+                .any(|o| o.f == F::Acquire)
+                .then_some(LockOptions::default()),
+            resource: resource.is_some(),
+            counter: counter::applies(history),
+            ..Default::default()
+        }
     }
 }
 
-fn valid() -> Validity {
-    Validity::Valid
-}
-
-/// What some checkers need beyond the history: the promise a rate limiter made.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CheckOptions {
-    pub window: Option<WindowSpec>,
-}
-
-/// Runs every checker on a validated history and the resource log (if there is one).
+/// Runs every checker that applies on a validated history and the resource log (if any).
 pub fn check(history: &History, resource: Option<&ResourceLog>) -> RunChecks {
-    check_with(history, resource, CheckOptions::default())
+    check_with(history, resource, CheckOptions::inferred(history, resource))
 }
 
-/// [`check`], with the options the counter and window checkers need.
+/// [`check`], with what applies stated by the caller.
 pub fn check_with(
     history: &History,
     resource: Option<&ResourceLog>,
     options: CheckOptions,
 ) -> RunChecks {
-    let exclusion = exclusion::check(history);
-    let exclusion_validity = validity_of(exclusion.violated());
-    let fencing = resource.map(fencing::check);
-    let fencing_validity = fencing
-        .as_ref()
-        .map_or(Validity::Unknown, |f| validity_of(f.violated()));
-    let lost = resource.map(lost_updates::check);
-    let lost_updates_validity = match &lost {
-        None => Validity::Unknown,
-        Some(l) if l.final_value.is_none() => validity_of(l.violated()).max(Validity::Unknown),
-        Some(l) => validity_of(l.violated()),
-    };
+    let min = &options.minimums;
+    let calls = history.calls();
+    let mut list: Vec<Check> = Vec::new();
 
-    // The first violation in time: overlaps and foreign releases from the history; stale
-    // accesses need the history's time of the matching access, approximated by the overlap.
-    let mut first: Option<u64> = None;
-    let mut note = |t: u64| first = Some(first.map_or(t, |f: u64| f.min(t)));
-    for o in &exclusion.overlaps {
-        note(o.overlap_start_ns);
+    let exclusion = exclusion::check(history);
+    let mut double_grant = None;
+    let mut foreign_release = None;
+    let mut linearizability = None;
+    if let Some(lock) = options.lock {
+        list.push(exclusion::entry(&exclusion, min));
+        let d = double_grant::check(&calls);
+        list.push(double_grant::entry(&d, min));
+        double_grant = Some(d);
+        if lock.release_by_del {
+            let f = foreign_release::check(&calls);
+            list.push(foreign_release::entry(&f, min));
+            foreign_release = Some(f);
+        }
+        if let Some(budget) = &options.budget {
+            if let Some((outcome, entry)) = lock_linearizability(history, budget) {
+                list.push(entry);
+                linearizability = Some(outcome);
+            }
+        }
     }
-    for r in &exclusion.foreign_releases {
-        note(r.invoke_ns);
+
+    let mut fencing = None;
+    let mut lost = None;
+    if options.resource {
+        fencing = resource.map(fencing::check);
+        lost = resource.map(lost_updates::check);
+        list.push(fencing::entry(fencing.as_ref(), min));
+        list.push(lost_updates::entry(lost.as_ref(), min));
     }
-    let counter = counter::applies(history).then(|| counter::check(history));
-    let counter_validity = counter
-        .as_ref()
-        .map_or(Validity::Valid, |c| validity_of(c.violated()));
-    for a in counter.iter().flat_map(|c| &c.anomalies) {
-        note(a.complete_ns);
+
+    let counter = options.counter.then(|| counter::check(history));
+    if let Some(k) = &counter {
+        list.push(counter::entry(k, min));
     }
-    // Requests without a stated limit cannot be judged: unknown, never valid.
-    let window = match options.window {
-        Some(spec) if window::applies(history) => Some(window::check(history, spec)),
-        _ => None,
-    };
-    let window_validity = match (&window, window::applies(history)) {
-        (Some(w), _) => validity_of(w.violated()),
-        (None, true) => Validity::Unknown,
-        (None, false) => Validity::Valid,
-    };
-    for o in window.iter().flat_map(|w| &w.over_admissions) {
-        note(o.to_ns);
+
+    let window = options.window.map(|spec| window::check(history, spec));
+    if let Some(w) = &window {
+        list.push(window::entry(w, min));
     }
-    let validity = exclusion_validity
-        .merge(fencing_validity)
-        .merge(lost_updates_validity)
-        .merge(counter_validity)
-        .merge(window_validity);
+
+    let availability = options
+        .availability_gap_ns
+        .map(|gap| availability::check(history, gap));
+    if let Some(a) = &availability {
+        list.push(availability::entry(a));
+    }
+
+    let faults = faults::check(history);
+    if !options.faults.is_empty() {
+        list.push(faults::entry(&faults, &options.faults));
+    }
+
+    let merged: Vec<&Check> = list.iter().filter(|c| !c.advisory).collect();
+    let validity = merged
+        .iter()
+        .fold(Validity::Valid, |v, c| v.merge(c.verdict));
+    let first_violation_ns = merged.iter().filter_map(|c| c.first_violation_ns).min();
     RunChecks {
         counts: counts(history),
+        checks: list,
         exclusion,
-        exclusion_validity,
+        double_grant,
+        foreign_release,
         fencing,
-        fencing_validity,
         lost_updates: lost,
-        lost_updates_validity,
         counter,
-        counter_validity,
         window,
-        window_validity,
-        first_violation_ns: first,
+        linearizability,
+        availability,
+        faults,
+        first_violation_ns,
         validity,
     }
+}
+
+/// The lock's acquire/release ops as a linearizable mutex with owners (advisory: lease expiry
+/// is not an op of the model). A history the reader refuses gives no entry.
+fn lock_linearizability(history: &History, budget: &Budget) -> Option<(Outcome, Check)> {
+    let outcome =
+        linearizable::check_history(crate::model::ModelKind::Lock, history, budget).ok()?;
+    let mut check = Check::judged(
+        "linearizability",
+        "lock as a mutex with owners",
+        "the lock's acquire/release ops, as one linearizable mutex with owners (`lock` model)",
+        u64::from(outcome.verdict == Linearizability::Illegal),
+        Vec::new(),
+    )
+    .headline(format!(
+        "{} — {} ops in {:.0} ms",
+        match outcome.verdict {
+            Linearizability::Ok => "linearizable",
+            Linearizability::Illegal => "not linearizable",
+            Linearizability::Unknown => "unknown",
+        },
+        outcome.ops,
+        outcome.elapsed_ms
+    ));
+    check.advisory = true;
+    let mut details = Vec::new();
+    if let Some(w) = &outcome.witness {
+        details.push(format!(
+            "cannot be linearized: {} (op {})",
+            w.op.description, w.op.invoke_index
+        ));
+        details.push(w.explanation.clone().unwrap_or_else(|| {
+            "lease expiry is not an op of this model: it judges whether the lock behaved as a mutex; the mutual-exclusion checker judges whether two clients acted on it".into()
+        }));
+    }
+    check = check.details(details);
+    if let Some(r) = &outcome.unknown_reason {
+        check = check.unknown(r);
+    }
+    Some((outcome, check))
 }

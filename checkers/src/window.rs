@@ -14,6 +14,7 @@
 //! requests can hide a violation but never invent one. `info` requests (unknown whether admitted)
 //! are left out for the same reason and counted.
 
+use crate::check::{Check, Evidence, Minimums};
 use crate::history::{Fault, FaultWindow, History, Nanos, OpKind, Value, F};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,12 @@ use serde::{Deserialize, Serialize};
 pub struct WindowSpec {
     pub limit: u64,
     pub window_ns: Nanos,
+    /// Judge each aligned window `[kW, (k+1)W)` of the history's clock — a fixed-window
+    /// limiter's own buckets when its client counts windows on that clock — instead of every
+    /// interval of length W. A request counts in a bucket only when its whole call lies inside
+    /// it (the client read its clock somewhere in the call).
+    #[serde(default)]
+    pub aligned: bool,
 }
 
 /// More than `limit` admissions proved to fall in one interval of length W.
@@ -50,6 +57,9 @@ pub struct WindowReport {
     pub indeterminate: u64,
     /// The most admissions proved to fall in one interval of length W.
     pub max_in_window: u64,
+    /// Judged per aligned window (see [`WindowSpec::aligned`]).
+    #[serde(default)]
+    pub aligned: bool,
     /// Intervals proving over-admission, disjoint in their first request; at most
     /// [`MAX_REPORTED`] are kept (`over_admissions_total` counts them all).
     pub over_admissions: Vec<OverAdmission>,
@@ -77,11 +87,68 @@ fn overlapping(windows: &[FaultWindow], from: Nanos, to: Nanos) -> Vec<Fault> {
         .collect()
 }
 
+/// The report as a list entry: a limiter "holds" only if it admitted more than its limit in all
+/// (so it could have over-admitted) and rejected something (so it was pushed).
+pub fn entry(w: &WindowReport, min: &Minimums) -> Check {
+    let details = w
+        .over_admissions
+        .iter()
+        .max_by_key(|o| o.admitted)
+        .map(|o| {
+            format!(
+                "largest: {} admitted within {:.3}–{:.3} s ({:.0} ms); faults then: {}",
+                o.admitted,
+                o.from_ns as f64 / 1e9,
+                o.to_ns as f64 / 1e9,
+                (o.to_ns - o.from_ns) as f64 / 1e6,
+                if o.faults.is_empty() {
+                    "none".into()
+                } else {
+                    o.faults
+                        .iter()
+                        .map(|f| f.kind.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )
+        })
+        .into_iter()
+        .collect();
+    Check::judged(
+        "rate_window",
+        &format!(
+            "rate window ({} per {} ms{})",
+            w.limit,
+            w.window_ns / 1_000_000,
+            if w.aligned { ", per aligned window" } else { "" }
+        ),
+        "admissions in every interval of the limiter's window, from the requests' invocations and completions",
+        w.over_admissions_total,
+        vec![
+            Evidence::new("admitted requests", w.admitted, min.admitted.unwrap_or(w.limit + 1)),
+            Evidence::new("rejected requests", w.rejected, min.rejected),
+        ],
+    )
+    .headline(format!(
+        "{} request(s): {} admitted, {} rejected, {} indeterminate; at most {} admitted in one {} ms interval; {} over-admitting interval(s)",
+        w.requests,
+        w.admitted,
+        w.rejected,
+        w.indeterminate,
+        w.max_in_window,
+        w.window_ns / 1_000_000,
+        w.over_admissions_total
+    ))
+    .details(details)
+    .first_violation(w.over_admissions.iter().map(|o| o.to_ns).min())
+}
+
 /// Checks a validated history against `spec`.
 pub fn check(history: &History, spec: WindowSpec) -> WindowReport {
     let mut report = WindowReport {
         limit: spec.limit,
         window_ns: spec.window_ns,
+        aligned: spec.aligned,
         ..Default::default()
     };
     // (invoke, complete, invoke index) of every admitted request.
@@ -100,6 +167,9 @@ pub fn check(history: &History, spec: WindowSpec) -> WindowReport {
     }
     admitted.sort();
     let windows = history.fault_windows();
+    if spec.aligned {
+        return aligned(report, &admitted, spec, &windows);
+    }
     // For each request as the earliest invocation, the requests invoked no earlier that completed
     // within W of it.
     let mut covered_until = 0usize;
@@ -128,6 +198,32 @@ pub fn check(history: &History, spec: WindowSpec) -> WindowReport {
         covered_until = i + set.len();
         if report.over_admissions.len() < MAX_REPORTED {
             report.over_admissions.push(witness(&set, &windows));
+        }
+    }
+    report
+}
+
+/// Over-admission per aligned window: admitted calls wholly inside `[kW, (k+1)W)`.
+fn aligned(
+    mut report: WindowReport,
+    admitted: &[(Nanos, Nanos, u64)],
+    spec: WindowSpec,
+    windows: &[FaultWindow],
+) -> WindowReport {
+    let w = spec.window_ns.max(1);
+    let mut buckets: std::collections::BTreeMap<u64, Vec<&(Nanos, Nanos, u64)>> =
+        Default::default();
+    for r in admitted.iter().filter(|r| r.0 / w == r.1 / w) {
+        buckets.entry(r.0 / w).or_default().push(r);
+    }
+    for set in buckets.values() {
+        let n = set.len() as u64;
+        report.max_in_window = report.max_in_window.max(n);
+        if n > spec.limit {
+            report.over_admissions_total += 1;
+            if report.over_admissions.len() < MAX_REPORTED {
+                report.over_admissions.push(witness(set, windows));
+            }
         }
     }
     report
@@ -186,6 +282,7 @@ mod tests {
     const SPEC: WindowSpec = WindowSpec {
         limit: 2,
         window_ns: 100,
+        aligned: false,
     };
 
     #[test]

@@ -467,14 +467,14 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
                 F::Write => Some(CallF::Write),
                 F::Add => Some(CallF::Add),
                 F::Cas => Some(CallF::Cas),
-                F::Request | F::Start | F::Stop | F::Final => None,
+                F::Request | F::Start | F::Stop | F::Final | F::Held => None,
             };
             let (arg, key) = match &op.value {
                 // The protected resource, not a register.
                 Value::Access { .. } => (Arg::None, None),
-                Value::Lease { key, .. } | Value::Held { key, .. } => {
-                    (Arg::None, Some(key.clone()))
-                }
+                Value::Lease { key, .. }
+                | Value::Held { key, .. }
+                | Value::Extension { key, .. } => (Arg::None, Some(key.clone())),
                 Value::Int(v) => (Arg::Int(*v), None),
                 Value::CasArgs { from, to } => (Arg::Cas(*from, *to), None),
                 _ => (Arg::None, None),

@@ -1,0 +1,63 @@
+//! Writes the linearizability benchmark's histories to a folder (default /tmp/fencepost-lin):
+//! `lock-{N}-{C}-{good|bad}.jsonl` for N ∈ {1k, 10k, 100k} × C ∈ {5, 20, 100}, the same as EDN,
+//! `lock-info-{N}-{C}-{good|bad}.jsonl` with 10% of calls timed out, and
+//! `register-etcd-{seed}.jsonl`.
+//!
+//!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
+//!
+//! `FENCEPOST_LIN_SIZES=1k` (a comma list of 1k, 10k, 100k) and `FENCEPOST_LIN_CLIENTS=5` (of 5,
+//! 20, 100) write only those (the bench scripts' own test runs the table that small).
+
+use checkers::linearizable::generate::{to_edn, to_jsonl, LockSim, RegisterSim};
+use std::path::PathBuf;
+
+fn main() -> std::io::Result<()> {
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "/tmp/fencepost-lin".into()),
+    );
+    std::fs::create_dir_all(&dir)?;
+    let chosen = |var: &str, label: &str| {
+        std::env::var(var).map_or(true, |list| list.split(',').any(|x| x.trim() == label))
+    };
+    let sizes = [(1_000, "1k"), (10_000, "10k"), (100_000, "100k")]
+        .into_iter()
+        .filter(|(_, label)| chosen("FENCEPOST_LIN_SIZES", label));
+    let clients = || {
+        [5u32, 20, 100]
+            .into_iter()
+            .filter(|c| chosen("FENCEPOST_LIN_CLIENTS", &c.to_string()))
+    };
+    for (n, label) in sizes.clone() {
+        for c in clients() {
+            for bad in [false, true] {
+                let h = LockSim::new(n, c, 42, bad).history();
+                let name = format!("lock-{label}-{c}-{}", if bad { "bad" } else { "good" });
+                std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&h))?;
+                std::fs::write(dir.join(format!("{name}.edn")), to_edn(&h))?;
+            }
+        }
+    }
+    // Under faults: 10% of calls time out (`info`).
+    for (n, label) in sizes.filter(|&(n, _)| n >= 10_000) {
+        for c in clients() {
+            for bad in [false, true] {
+                let mut sim = LockSim::new(n, c, 42, bad);
+                sim.info_percent = 10;
+                let name = format!("lock-info-{label}-{c}-{}", if bad { "bad" } else { "good" });
+                std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&sim.history()))?;
+            }
+        }
+    }
+    for seed in 0..5 {
+        let h = RegisterSim::etcd(seed).history();
+        std::fs::write(
+            dir.join(format!("register-etcd-{seed}.jsonl")),
+            to_jsonl(&h),
+        )?;
+        std::fs::write(dir.join(format!("register-etcd-{seed}.edn")), to_edn(&h))?;
+    }
+    println!("wrote histories to {}", dir.display());
+    Ok(())
+}
