@@ -4,9 +4,9 @@
 //! it on any saved run — one code path, so what a run reports is exactly what a re-check of its
 //! folder reports.
 
-use crate::expect;
+use crate::judge::{self, Outcome};
 use crate::run_result::RunResult;
-use crate::scenario::Scenario;
+use crate::scenario::{expect, Scenario};
 use crate::store::{self, RunMeta};
 use anyhow::Context;
 use checkers::history::parse_jsonl;
@@ -39,18 +39,11 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         None
     };
 
-    let options = checkers::run::CheckOptions {
-        window: match (scenario.workload.limit, scenario.workload.window) {
-            (Some(limit), Some(w)) => Some(checkers::window::WindowSpec {
-                limit,
-                window_ns: w.ns(),
-            }),
-            _ => None,
-        },
-    };
-    let checks = checkers::run::check_with(&read.history, resource.as_ref(), options);
-    let expectations = expect::judge(&scenario.expect, &checks);
-    let met = !expectations.is_empty() && expectations.iter().all(|j| j.met);
+    let checks = checkers::run::check_with(
+        &read.history,
+        resource.as_ref(),
+        expect::check_options(&scenario),
+    );
     let interrupted = interrupted.unwrap_or_else(|| {
         read_json::<RunResult>(&run_dir.join(store::RESULTS))
             .map(|r| r.interrupted)
@@ -59,6 +52,8 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
                 true,
             )
     });
+    let expectations = judge::judge(&scenario, &checks, interrupted);
+    let outcome = Outcome::merge(expectations.iter().map(|j| j.outcome));
     let history_ms = match (read.history.ops.first(), read.history.ops.last()) {
         (Some(a), Some(b)) => (b.time_ns - a.time_ns) / 1_000_000,
         _ => 0,
@@ -78,30 +73,10 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         torn_last_line: read.torn_last_line,
         history_ms,
         checks,
-        linearizability: lock_linearizability(&read.history),
+        client: read_json(&run_dir.join(store::CLIENT)).ok(),
         expectations,
-        met,
+        outcome,
     })
-}
-
-/// Checks the lock's acquire/release ops with the `lock` model (a mutex with owners), when the
-/// run used a lock. A history the reader refuses is reported on stderr, not turned into a verdict.
-fn lock_linearizability(history: &checkers::History) -> Option<checkers::linearizable::Outcome> {
-    use checkers::linearizable::{check_history, Budget};
-    if !history.ops.iter().any(|o| o.f == checkers::F::Acquire) {
-        return None;
-    }
-    let budget = Budget {
-        time_ms: 5_000,
-        memory_mb: 256,
-    };
-    match check_history(checkers::model::ModelKind::Lock, history, &budget) {
-        Ok(outcome) => Some(outcome),
-        Err(e) => {
-            eprintln!("fencepost: the lock's linearizability could not be checked: {e}");
-            None
-        }
-    }
 }
 
 /// Writes results.json and summary.md into the run folder.

@@ -1,12 +1,14 @@
 //! The command line: raw flags validated into rich options in one place.
 //!
-//! Exit codes mean something: 0 the run met its expectations (or the check found the history
-//! linearizable), 1 it did not, 2 bad input or an error, 3 unknown (a checker ran out of budget),
-//! 130 interrupted by SIGINT/SIGTERM before the run could be judged whole.
+//! Exit codes mean something: 0 the run met its expectations or reproduced its scenario's known
+//! finding (or the check found the history linearizable), 1 it did not, 2 bad input or an error,
+//! 3 unknown (too little evidence: faults that never took effect, too little work, a partial
+//! run, or a checker out of budget), 130 interrupted by SIGINT/SIGTERM.
 
 use crate::duration::{self, Dur};
 use crate::runner::{self, RunOptions};
-use crate::scenario::{self, LockKind};
+use crate::scenario::lock::LockKind;
+use crate::scenario::{self, Overrides};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,9 +36,20 @@ pub enum Command {
         /// Override the scenario's duration (e.g. 3s).
         #[arg(long, value_parser = parse_dur)]
         duration: Option<Dur>,
-        /// Override the scenario's lock kind (single, naive or redlock).
+        /// Override the scenario's lock kind (single, naive, redlock or client).
         #[arg(long, value_parser = parse_lock)]
         lock: Option<LockKind>,
+        /// Run the clients as processes of this lock library: an adapter in adapters/, as NAME
+        /// or NAME@VERSION (any published version, installed beside the pinned one).
+        #[arg(long)]
+        client: Option<String>,
+        /// Run the clients as your own adapter processes: "PROGRAM ARGS…" speaking
+        /// docs/client-protocol.md, run from the scenario file's folder.
+        #[arg(long, conflicts_with = "client")]
+        client_command: Option<String>,
+        /// Folder of client adapters.
+        #[arg(long, default_value = "adapters")]
+        adapters: PathBuf,
         /// Folder of scenario files.
         #[arg(long, default_value = "scenarios")]
         scenarios: PathBuf,
@@ -83,6 +96,13 @@ pub enum Command {
         /// What to measure: proxy.
         what: String,
     },
+    /// The reference adapter: fencepost's own lock behind the client protocol on stdin/stdout
+    /// (adapters/fencepost-single, adapters/fencepost-redlock run it).
+    #[command(hide = true)]
+    Adapter {
+        #[arg(long, value_parser = parse_lock)]
+        lock: LockKind,
+    },
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
     Proxy {
         /// Address of the HTTP API (127.0.0.1 only by default).
@@ -105,7 +125,7 @@ pub enum Command {
         name: String,
         /// Seeds for every scenario: a range (1..3, inclusive), one seed, or a list (1,4,9).
         #[arg(long, default_value = "1..3")]
-        seeds: crate::report::suite::Seeds,
+        seeds: crate::suite::Seeds,
         /// Override every scenario's duration (e.g. 3s).
         #[arg(long, value_parser = parse_dur)]
         duration: Option<Dur>,
@@ -131,12 +151,7 @@ fn parse_dur(s: &str) -> Result<Dur, String> {
 }
 
 fn parse_lock(s: &str) -> Result<LockKind, String> {
-    match s {
-        "single" => Ok(LockKind::Single),
-        "naive" => Ok(LockKind::Naive),
-        "redlock" => Ok(LockKind::Redlock),
-        _ => Err(format!("unknown lock `{s}`: use single, naive or redlock")),
-    }
+    s.parse()
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -147,6 +162,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             seed,
             duration,
             lock,
+            client,
+            client_command,
+            adapters,
             scenarios,
             results,
             status,
@@ -157,8 +175,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let opts = RunOptions {
                 seed,
                 results_dir: results,
-                duration,
-                lock,
+                overrides: Overrides {
+                    duration,
+                    lock,
+                    client,
+                    client_command: client_command
+                        .map(|c| c.split_whitespace().map(str::to_string).collect()),
+                },
+                adapters_dir: adapters,
                 status: status.then_some(true),
                 topology,
             };
@@ -184,6 +208,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let result = crate::analysis::analyse(&path, None)?;
             crate::analysis::write_results(&path, &result)?;
             println!("{}", result.summary());
+            if result.interrupted {
+                eprintln!("fencepost: this run was interrupted: its history is partial, so only a violation found in it is a verdict");
+            }
             Ok(result.exit_code())
         }
         Command::Doctor { results, toxiproxy } => {
@@ -200,6 +227,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             other => anyhow::bail!("unknown benchmark `{other}`: use `fencepost bench proxy`"),
         },
+        Command::Adapter { lock } => crate::clients::external::reference::serve(lock).await,
         Command::Proxy { listen, seed } => {
             crate::proxy::serve(listen, seed).await?;
             Ok(0)
@@ -215,7 +243,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             results,
             jobs,
         } => {
-            let opts = crate::report::suite::SuiteOptions {
+            let opts = crate::suite::SuiteOptions {
                 name,
                 seeds,
                 scenarios_dir: scenarios,
@@ -226,7 +254,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 fencepost: std::env::current_exe()
                     .context("cannot find the fencepost binary to run the suite's cases")?,
             };
-            crate::report::suite::suite_command(&opts).await
+            crate::suite::suite_command(&opts).await
         }
     }
 }

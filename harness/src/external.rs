@@ -14,7 +14,7 @@
 
 use crate::cluster::{Cluster, NodeInfo};
 use crate::proxy::{Network, ProxyConfig, ToxiproxyClient};
-use crate::scenario::{NemesisSpec, Scenario};
+use crate::scenario::Scenario;
 use crate::topology::{link, ClientLinks, Topology, RESOURCE};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -159,16 +159,7 @@ impl ExternalTopology {
             ))
         };
         for n in &scenario.nemesis {
-            let needs = match n {
-                NemesisSpec::NodePause { .. } => Some("pausing redis-server processes (SIGSTOP/SIGCONT)"),
-                NemesisSpec::Crash { .. } => Some("killing and restarting redis-server processes"),
-                // A client's own clock is fencepost's to bend; a node's is not.
-                NemesisSpec::Clock { client: None, .. } => {
-                    Some("skewing the nodes' wall clocks (the LD_PRELOAD clock library on processes fencepost starts)")
-                }
-                _ => None,
-            };
-            if let Some(needs) = needs {
+            if let Some(needs) = n.plugin().needs().describe() {
                 return refuse(format!(
                     "its `{}` nemesis needs {needs}, and this topology gives fencepost no control of the nodes' processes; run it on nodes fencepost starts (drop --topology)",
                     n.kind()
@@ -182,7 +173,13 @@ impl ExternalTopology {
                 self.lock_nodes.len()
             ));
         }
-        if !crate::workload::is_lock(scenario) {
+        if scenario.client.is_some() {
+            return refuse(
+                "client processes ([client]) run on nodes fencepost starts so far; drop --topology"
+                    .into(),
+            );
+        }
+        if scenario.workload.kind != crate::scenario::workload::WorkloadKind::Lock {
             return refuse("only the lock workload runs on external topologies so far".into());
         }
         Ok(())
@@ -298,6 +295,7 @@ pub async fn start(
             &t.resource.address,
         ),
         node_clocks: Vec::new(),
+        cuts: Default::default(),
         external_nodes: nodes
             .iter()
             .copied()

@@ -1,15 +1,17 @@
-//! fencepost's harness: scenario files, real redis-server processes, the fault proxy, nemeses,
-//! the recorder, the results store and reports. The `fencepost` binary is a thin shell over it.
+//! fencepost's harness: scenario files, real redis-server processes, the fault proxy, nemeses
+//! and clients (plug-ins), the recorder, the results store, judging, reports and the suite. The `fencepost` binary is a thin shell over it.
 
 pub mod analysis;
 pub mod check_model;
 pub mod cli;
+pub mod clients;
 pub mod cluster;
 pub mod doctor;
 pub mod duration;
-pub mod expect;
 pub mod external;
 pub mod interrupt;
+pub mod invalid;
+pub mod judge;
 pub mod nemesis;
 pub mod proxy;
 pub mod recorder;
@@ -17,6 +19,7 @@ pub mod report;
 pub mod run_result;
 pub mod runner;
 pub mod scenario;
+pub mod seed;
 pub mod store;
+pub mod suite;
 pub mod topology;
-pub mod workload;

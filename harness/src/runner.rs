@@ -3,24 +3,25 @@
 //! Start the nodes; connect the clients; run the clients and the nemeses on the seeded schedule
 //! while the recorder journals every op; stop (at the end of the duration, or on SIGINT/SIGTERM);
 //! heal; save the resource's log; stop the nodes; judge the saved run. Every random choice is
-//! drawn from one ChaCha8 RNG seeded with the run's seed, in a fixed order, so `--seed N`
-//! replays the schedule (real processes still decide the exact interleaving).
+//! drawn from an RNG seeded by the run's seed and the name of the part that draws it
+//! ([`crate::seed`]), so `--seed N` replays the schedule (real processes still decide the exact
+//! interleaving).
 
 use crate::analysis;
+use crate::clients::{self, redact};
 use crate::cluster::node::Persistence;
-use crate::duration::Dur;
+use crate::cluster::sentinel;
 use crate::external::ExternalTopology;
 use crate::interrupt::Interrupt;
-use crate::nemesis::{self, FaultIds, NemesisContext};
+use crate::nemesis::{FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
-use crate::scenario::{LockKind, PersistenceMode, Scenario};
+use crate::scenario::lock::PersistenceMode;
+use crate::scenario::{Overrides, Scenario};
 use crate::store::{self, RunMeta};
 use crate::topology::{Topology, TopologySpec};
 use anyhow::Context;
 use checkers::History;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use redis::aio::MultiplexedConnection;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -29,21 +30,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::clock::Clock;
-use workloads::critical_section::{Client, WorkloadConfig};
-use workloads::lock::redlock::{Redlock, RedlockConfig};
-use workloads::lock::{naive::NaiveLock, single::SingleLock, LeaseConfig, LockClient};
-use workloads::pause::PauseGate;
 use workloads::record::Record;
-use workloads::resource::{self, ResourceClient};
+use workloads::resource;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub seed: Option<u64>,
     pub results_dir: PathBuf,
-    /// Overrides the scenario's duration (short runs in tests).
-    pub duration: Option<Dur>,
-    /// Overrides the scenario's lock kind.
-    pub lock: Option<LockKind>,
+    /// Settings that replace the scenario file's (applied before validation).
+    pub overrides: Overrides,
+    /// Where the client adapters live (`adapters/`).
+    pub adapters_dir: PathBuf,
     /// The live status line: `Some(true)` always, `Some(false)` never (the suite draws its own
     /// progress bar), `None` when stderr is a terminal.
     pub status: Option<bool>,
@@ -62,7 +59,7 @@ pub async fn run_named(
     scenario_path: &Path,
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
-    let mut scenario = Scenario::load(scenario_path)?;
+    let scenario = Scenario::load_with(scenario_path, &opts.overrides)?;
     let external = match &opts.topology {
         Some(file) => Some((ExternalTopology::load(file)?, file.clone())),
         None => {
@@ -73,27 +70,19 @@ pub async fn run_named(
     // From here on a signal is an orderly stop, whatever the run is doing.
     let interrupt = Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     crate::cluster::reap_stale_folders();
-    if let Some(d) = opts.duration {
-        scenario.run.duration = d;
-    }
-    if let Some(l) = opts.lock {
-        scenario.lock.kind = l;
-    }
     if let Some((t, file)) = &external {
         // Refused before anything starts: never a silently skipped fault.
         t.supports(&scenario, file)?;
     }
+    // A client library is installed (once) before any node starts.
+    let plan = clients::external::plan(&scenario, scenario_path, &opts.adapters_dir)?;
     let seed = opts.seed.unwrap_or(scenario.run.seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let (run_id, run_dir) = store::create_run_dir(&opts.results_dir, &scenario.name, seed)?;
-    let mut reproduce = format!("cargo run --release -- scenario {name} --seed {seed}");
-    if let Some(d) = opts.duration {
-        reproduce.push_str(&format!(" --duration {d}"));
-    }
-    if let Some(l) = opts.lock {
-        reproduce.push_str(&format!(" --lock {}", l.name()));
-    }
+    let mut reproduce = format!(
+        "cargo run --release -- scenario {name} --seed {seed}{}",
+        opts.overrides.flags()
+    );
     if let Some(t) = &opts.topology {
         reproduce.push_str(&format!(" --topology {}", t.display()));
     }
@@ -118,16 +107,16 @@ pub async fn run_named(
         scenario.name,
         run_dir.display()
     );
-    let interrupted = execute(
-        &scenario,
-        &mut rng,
-        &run_dir,
-        &run_id,
-        opts.status,
-        &interrupt,
-        external.as_ref(),
-    )
-    .await?;
+    let run = Run {
+        scenario: &scenario,
+        plan: plan.as_ref(),
+        seed,
+        run_dir: &run_dir,
+        run_id: &run_id,
+        status: opts.status,
+        interrupt: &interrupt,
+    };
+    let interrupted = execute(&run, external.as_ref()).await?;
 
     let result = analysis::analyse(&run_dir, Some(interrupted))?;
     analysis::write_results(&run_dir, &result)?;
@@ -138,16 +127,30 @@ pub async fn run_named(
     Ok(result)
 }
 
+/// One run, as its parts see it.
+struct Run<'a> {
+    scenario: &'a Scenario,
+    /// The client process adapter, when the scenario runs one.
+    plan: Option<&'a clients::external::Plan>,
+    seed: u64,
+    run_dir: &'a Path,
+    run_id: &'a str,
+    status: Option<bool>,
+    interrupt: &'a Interrupt,
+}
+
 /// Everything with processes in it; returns whether the run was interrupted.
 async fn execute(
-    scenario: &Scenario,
-    rng: &mut ChaCha8Rng,
-    run_dir: &Path,
-    run_id: &str,
-    status: Option<bool>,
-    interrupt: &Interrupt,
+    run: &Run<'_>,
     external: Option<&(ExternalTopology, PathBuf)>,
 ) -> anyhow::Result<bool> {
+    let Run {
+        scenario,
+        plan,
+        seed,
+        run_id,
+        ..
+    } = *run;
     let spec = TopologySpec {
         lock_nodes: scenario.lock.nodes,
         clients: scenario.run.clients,
@@ -156,27 +159,29 @@ async fn execute(
             PersistenceMode::AofEverysec => Persistence::AofEverySec,
             PersistenceMode::AofAlways => Persistence::AofAlways,
         },
+        library_user: plan.is_some(),
     };
-    let topology_seed: u64 = rng.random();
     let topology = Arc::new(match external {
         Some((t, file)) => crate::external::start(t, file, scenario, run_id).await?,
-        None => Topology::start(&spec, run_id, topology_seed).await?,
+        None => Topology::start(&spec, run_id, crate::seed::derive(seed, "topology")).await?,
     });
-    let outcome = drive(scenario, rng, run_dir, &topology, status, interrupt).await;
+    let outcome = drive(run, &topology).await;
     topology.stop().await;
     outcome
 }
 
 /// Clients and nemeses on a started topology.
-async fn drive(
-    scenario: &Scenario,
-    rng: &mut ChaCha8Rng,
-    run_dir: &Path,
-    topology: &Arc<Topology>,
-    status: Option<bool>,
-    interrupt: &Interrupt,
-) -> anyhow::Result<bool> {
-    crate::workload::start_replication(scenario, topology).await?;
+async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> {
+    let Run {
+        scenario,
+        plan,
+        seed,
+        run_dir,
+        status,
+        interrupt,
+        ..
+    } = *run;
+    start_replication(scenario, topology).await?;
     store::write_json(&run_dir.join(store::NODES), &topology.describe())?;
 
     let clock = Clock::new();
@@ -185,108 +190,34 @@ async fn drive(
         clock.clone(),
     )?);
     let rec: Arc<dyn Record> = recorder.clone();
-
-    let lease = LeaseConfig {
-        name: "guard".into(),
-        ttl_ms: scenario.lock.ttl.ms(),
-        drift_ms: scenario.lock.drift.ms(),
-        op_timeout_ms: scenario.lock.op_timeout.ms(),
+    let build = clients::Build {
+        scenario,
+        topology,
+        run_seed: seed,
+        rec: &rec,
+        recorder: &recorder,
+        clock: &clock,
+        run_dir,
+        external: plan,
     };
-    let workload = WorkloadConfig {
-        think_ms_max: scenario.workload.think_max.ms(),
-        retry_ms_min: scenario.workload.retry_min.ms(),
-        retry_ms_max: scenario.workload.retry_max.ms(),
-        idle_ms_max: scenario.workload.idle_max.ms(),
-    };
-
-    // Seeds are drawn in a fixed order: clients first, then nemeses.
-    let mut clients = Vec::new();
-    let mut gates = Vec::new();
-    let mut client_clocks = Vec::new();
-    // Counter and limiter workloads build their own clients (workload.rs); the lock workload's
-    // are built here.
-    let lock_links = if crate::workload::is_lock(scenario) {
-        &topology.clients[..]
-    } else {
-        &[]
-    };
-    for (id, links) in (0..).zip(lock_links) {
-        let client_seed: u64 = rng.random();
-        let lock_conn = client_conn(&links.lock[0], scenario).await?;
-        let lock_rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
-        let single = SingleLock::new(lease.clone(), lock_conn.clone(), lock_rng);
-        let lock = match scenario.lock.kind {
-            LockKind::Single => LockClient::Single(single),
-            LockKind::Naive => LockClient::Naive(NaiveLock::new(single, lock_conn)),
-            LockKind::Redlock => {
-                // Every lock node, each through this client's own proxy link.
-                let mut nodes = vec![lock_conn];
-                for url in &links.lock[1..] {
-                    nodes.push(client_conn(url, scenario).await?);
-                }
-                let defaults = RedlockConfig::default();
-                let redlock = RedlockConfig {
-                    drift_factor: scenario.lock.drift_factor.unwrap_or(defaults.drift_factor),
-                    node_timeout_ms: scenario
-                        .lock
-                        .node_timeout
-                        .map_or(defaults.node_timeout_ms, |d| d.ms()),
-                };
-                let rng = ChaCha8Rng::seed_from_u64(client_seed ^ 0x5eed_10c4);
-                LockClient::Redlock(
-                    Redlock::new(lease.clone(), redlock, nodes, rng)
-                        .reconnecting(links.lock.clone()),
-                )
-            }
-        };
-        let resource = ResourceClient::new(
-            client_conn(&links.resource, scenario).await?,
-            scenario.resource.fenced,
-            id,
-            scenario.lock.op_timeout.0,
-        );
-        let gate = Arc::new(PauseGate::default());
-        gates.push(gate.clone());
-        // Same origin as the history's clock; its own skew, so a clock nemesis can bend one
-        // client's clock alone.
-        let client_clock = clock.independent();
-        client_clocks.push(client_clock.clone());
-        clients.push(Client {
-            id,
-            lock,
-            resource,
-            clock: client_clock,
-            rec: rec.clone(),
-            gate,
-            rng: ChaCha8Rng::seed_from_u64(client_seed),
-            config: workload.clone(),
-        });
+    let mut clients = clients::build(&build).await?;
+    if let Some(info) = &clients.info {
+        store::write_json(&run_dir.join(store::CLIENT), info)?;
     }
-
-    let mut other_clients = crate::workload::prepare(scenario, topology, rng, &rec, &clock).await?;
-    gates.extend(other_clients.gates.iter().cloned());
 
     let ctx = NemesisContext {
         rec: rec.clone(),
         ids: Arc::new(FaultIds::default()),
-        gates,
+        clients: clients.handles.clone(),
         topology: topology.clone(),
-        clocks: client_clocks,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    for spec in &scenario.nemesis {
-        tasks.push(nemesis::spawn(
-            spec,
-            ctx.clone(),
-            ChaCha8Rng::seed_from_u64(rng.random()),
-            stop_rx.clone(),
-        ));
+    for (i, spec) in scenario.nemesis.iter().enumerate() {
+        let rng = crate::seed::rng(seed, &format!("nemesis/{i}/{}", spec.kind()));
+        tasks.push(spec.spawn(ctx.clone(), rng, stop_rx.clone()));
     }
-    tasks.extend(other_clients.spawn(&stop_rx));
-    for c in clients {
-        tasks.push(tokio::spawn(c.run(stop_rx.clone())));
-    }
+    tasks.extend(clients.spawn(&stop_rx));
 
     let duration = scenario.run.duration.0;
     let show_status = status.unwrap_or_else(|| std::io::stderr().is_terminal());
@@ -295,7 +226,7 @@ async fn drive(
 
     // Let clients finish their critical section and nemeses heal; anything still in flight
     // after the grace period stays open in the history (an open op means `info`).
-    let grace = scenario.lock.op_timeout.0 * 4 + longest_fault(scenario) + Duration::from_secs(2);
+    let grace = scenario.lock.op_timeout.0 * 4 + scenario.longest_fault() + Duration::from_secs(2);
     let deadline = tokio::time::Instant::now() + grace;
     for t in tasks {
         if tokio::time::timeout_at(deadline, t).await.is_err() {
@@ -309,8 +240,8 @@ async fn drive(
         eprintln!();
     }
 
-    other_clients
-        .finish(scenario, topology, rec.as_ref())
+    clients
+        .finish(&build)
         .await
         .context("the counter's final read")?;
     let mut admin = connect(&topology.resource_admin_url).await?;
@@ -328,20 +259,20 @@ async fn drive(
     Ok(interrupted)
 }
 
-fn longest_fault(scenario: &Scenario) -> Duration {
-    scenario
-        .nemesis
-        .iter()
-        .map(|n| n.longest().0)
-        .max()
-        .unwrap_or_default()
-}
-
-/// A client's reconnecting connection through its proxy link.
-async fn client_conn(url: &str, scenario: &Scenario) -> anyhow::Result<workloads::conn::Conn> {
-    workloads::conn::connect(url, scenario.lock.op_timeout.0)
+/// Starts the replica and the Sentinels when the scenario asks for them.
+async fn start_replication(scenario: &Scenario, topology: &Topology) -> anyhow::Result<()> {
+    let Some(s) = &scenario.sentinel else {
+        return Ok(());
+    };
+    let settings = sentinel::SentinelSettings {
+        sentinels: s.sentinels,
+        down_after_ms: s.down_after.ms(),
+        failover_timeout_ms: s.failover_timeout.ms(),
+    };
+    sentinel::start(topology, settings)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot connect a client to {}: {e}", redact(url)))
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("cannot start the replica and Sentinels: {e:#}"))
 }
 
 /// Connects as the node's client user (or admin), within a deadline.
@@ -354,13 +285,6 @@ async fn connect(url: &str) -> anyhow::Result<MultiplexedConnection> {
     .await
     .map_err(|_| anyhow::anyhow!("connecting to {} timed out", redact(url)))?
     .with_context(|| format!("cannot connect to {}", redact(url)))
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(a), Some(b)) => format!("{}://…@{}", &url[..a], &url[b + 1..]),
-        _ => url.to_string(),
-    }
 }
 
 /// Sleeps for the run's duration, drawing the status line and checkpointing the journal;

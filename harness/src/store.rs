@@ -15,6 +15,10 @@ pub const RESULTS: &str = "results.json";
 pub const SUMMARY: &str = "summary.md";
 /// Name, port and PID of every node (no secrets), for diagnosis and cleanup checks.
 pub const NODES: &str = "nodes.json";
+/// What a client process loaded (library, version): runs with `[client]` only.
+pub const CLIENT: &str = "client.json";
+/// The lock nodes' own record of the lock keys (their replication stream), journaled.
+pub const NODE_EVENTS: &str = "node-events.jsonl";
 
 /// What is known about a run before it starts (written first, so a killed run still has it).
 #[derive(Debug, Clone, Serialize, Deserialize)]

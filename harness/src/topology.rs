@@ -25,6 +25,8 @@ pub struct TopologySpec {
     pub lock_nodes: u32,
     pub clients: u32,
     pub persistence: Persistence,
+    /// Client processes of lock libraries log in (see [`NodeConfig::library_user`]).
+    pub library_user: bool,
 }
 
 /// Connection URLs of one client, each through its own proxy link.
@@ -47,6 +49,9 @@ pub struct Topology {
     pub node_clocks: Vec<Arc<NodeClock>>,
     /// Nodes of an external topology (fencepost started none of them); empty for local runs.
     pub external_nodes: Vec<NodeInfo>,
+    /// How many faults cut each link now: two overlapping partitions may cut the same link, and
+    /// it is healed when the last of them heals.
+    pub cuts: tokio::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// The proxy link name for a client and a node.
@@ -79,6 +84,7 @@ impl Topology {
                 name: name.to_string(),
                 persistence,
                 preload,
+                library_user: spec.library_user,
             })?;
         }
 
@@ -104,7 +110,32 @@ impl Topology {
             resource_admin_url,
             node_clocks,
             external_nodes: Vec::new(),
+            cuts: Default::default(),
         })
+    }
+
+    /// Cuts `link` for one more fault (the first cut blackholes it).
+    pub async fn cut(&self, link: &str) -> Result<(), crate::proxy::ProxyError> {
+        let mut cuts = self.cuts.lock().await;
+        let n = cuts.get(link).copied().unwrap_or(0);
+        if n == 0 {
+            self.network.cut(link).await?;
+        }
+        cuts.insert(link.to_string(), n + 1);
+        Ok(())
+    }
+
+    /// One fault's cut of `link` ends (the last one heals it).
+    pub async fn heal(&self, link: &str) -> Result<(), crate::proxy::ProxyError> {
+        let mut cuts = self.cuts.lock().await;
+        let n = cuts.get(link).copied().unwrap_or(0);
+        if n <= 1 {
+            cuts.remove(link);
+            self.network.heal(link).await
+        } else {
+            cuts.insert(link.to_string(), n - 1);
+            Ok(())
+        }
     }
 
     /// The clock control of lock node `name`.

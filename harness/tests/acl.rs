@@ -19,6 +19,7 @@ fn client_user_is_refused_what_it_does_not_need() {
             name: "n1".into(),
             persistence: Persistence::None,
             preload: None,
+            library_user: false,
         })
         .unwrap();
     let node = cluster.node("n1").unwrap();

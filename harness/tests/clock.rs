@@ -19,6 +19,7 @@ fn node(tag: &str) -> (Cluster, NodeClock, redis::Connection) {
             name: "n1".into(),
             persistence: Persistence::None,
             preload: Some(clock::preload(&lib, &control)),
+            library_user: false,
         })
         .unwrap();
     let url = cluster.node("n1").unwrap().admin_url();

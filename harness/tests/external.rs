@@ -40,6 +40,7 @@ fn deploy(tag: &str) -> Deployment {
             name: name.into(),
             persistence: Persistence::None,
             preload: None,
+            library_user: false,
         };
         nodes.push(Node::start(config, &dir.join(name), passwords.clone()).unwrap());
     }

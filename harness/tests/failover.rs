@@ -25,5 +25,5 @@ fn failover_double_grant_and_every_process_cleaned_up() {
         assert!(!alive(pid), "{} (pid {pid}) outlived the run", n.name);
     }
     assert!(!r.checks.exclusion.overlaps.is_empty(), "{}", r.summary());
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
 }

@@ -11,9 +11,9 @@ fn delayed_write_is_invisible_to_beliefs_but_caught_by_the_resource() {
     let results = results_dir("network-delay");
     for seed in 1..=2 {
         let r = run("network-delay", seed, 3_000, &results);
-        assert!(r.met, "seed {seed}:\n{}", r.summary());
+        assert!(r.met(), "seed {seed}:\n{}", r.summary());
         assert_eq!(
-            r.checks.exclusion_validity,
+            r.checks.verdict("mutual_exclusion").unwrap(),
             Validity::Valid,
             "beliefs never overlapped"
         );
@@ -30,7 +30,7 @@ fn delayed_write_is_invisible_to_beliefs_but_caught_by_the_resource() {
 fn fencing_rejects_the_delayed_write() {
     let results = results_dir("network-delay-fenced");
     let r = run("network-delay-fenced", 1, 3_000, &results);
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
     assert!(!r.checks.fencing.as_ref().unwrap().prevented.is_empty());
 }
 
@@ -38,7 +38,7 @@ fn fencing_rejects_the_delayed_write() {
 fn partitions_drop_packets_and_the_lock_stays_safe() {
     let results = results_dir("partition");
     let r = run("partition", 1, 4_000, &results);
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
     assert!(
         r.checks.counts.faults >= 2,
         "both partition shapes fired: {}",
@@ -58,7 +58,7 @@ fn partitions_drop_packets_and_the_lock_stays_safe() {
 fn latency_spikes_and_resets_end_calls_info_and_the_lock_stays_safe() {
     let results = results_dir("flaky-network");
     let r = run("flaky-network", 1, 4_000, &results);
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
     assert_eq!(
         r.checks.counts.fail,
         0,

@@ -23,6 +23,7 @@ fn five_nodes(tag: &str) -> Cluster {
                 name: format!("n{i}"),
                 persistence: Persistence::None,
                 preload: None,
+                library_user: false,
             })
             .unwrap();
     }
@@ -137,7 +138,7 @@ fn redlock_baseline_holds_and_fences_rise_in_grant_order() {
             "seed {seed}:\n{}",
             r.summary()
         );
-        assert!(r.met, "seed {seed}:\n{}", r.summary());
+        assert!(r.met(), "seed {seed}:\n{}", r.summary());
         let fences = granted_fences(&r.run_dir);
         assert!(
             fences.windows(2).all(|w| w[0] < w[1]),
@@ -150,14 +151,14 @@ fn redlock_baseline_holds_and_fences_rise_in_grant_order() {
 fn redlock_does_not_survive_a_client_pause_and_its_fence_saves_the_data() {
     let results = results_dir("redlock-gc-pause");
     let r = run("redlock-gc-pause", 1, 3_000, &results);
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
     assert!(
         !r.checks.exclusion.late_accesses.is_empty(),
         "{}",
         r.summary()
     );
     let r = run("redlock-gc-pause-fenced", 1, 3_000, &results);
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
     let f = r.checks.fencing.as_ref().unwrap();
     assert!(f.stale_accepted.is_empty() && !f.prevented.is_empty());
     assert_eq!(r.checks.lost_updates.as_ref().unwrap().lost, Some(0));
@@ -167,7 +168,7 @@ fn redlock_does_not_survive_a_client_pause_and_its_fence_saves_the_data() {
 fn a_clock_jump_on_the_shared_node_gives_two_holders() {
     let results = results_dir("clock-jump");
     let r = run("clock-jump", 1, 4_000, &results);
-    assert!(r.met, "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
     assert!(!r.checks.exclusion.overlaps.is_empty());
     // Every clock fault was confirmed by the node's own TIME.
     let text =

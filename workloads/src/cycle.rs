@@ -1,4 +1,5 @@
-//! The cycle every lock-workload client repeats, whatever it does while it holds the lock:
+//! The cycle every lock-workload client repeats — in this process or driven through a client
+//! process — whatever it does while it holds the lock:
 //! acquire; on a grant, do the work and release, then idle; on a denial or an uncertain answer,
 //! back off for a random delay. One loop for every workload, so they all pace alike and all stop
 //! the same way (the cycle in progress is finished first; sleeps end at once on stop).
@@ -11,7 +12,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// What a client does in each step of the cycle.
-pub(crate) trait LockCycle {
+#[allow(async_fn_in_trait)] // used with concrete types only: their futures' Send is known
+pub trait LockCycle {
     /// The grant and the end of its validity on the client's clock, or None.
     async fn acquire(&mut self) -> Option<(Grant, u64)>;
     /// The work done under the grant (the client checks the validity itself).
@@ -22,7 +24,7 @@ pub(crate) trait LockCycle {
 }
 
 /// Runs the cycle until `stop` turns true.
-pub(crate) async fn run<C: LockCycle>(client: &mut C, mut stop: watch::Receiver<bool>) {
+pub async fn run<C: LockCycle>(client: &mut C, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         let delay_ms = match client.acquire().await {
             Some((grant, valid_until)) => {
@@ -41,7 +43,7 @@ pub(crate) async fn run<C: LockCycle>(client: &mut C, mut stop: watch::Receiver<
 }
 
 /// Sleeps `ms`, or less if `stop` turns true first.
-pub(crate) async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) {
+pub async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) {
     tokio::select! {
         _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
         _ = stop.wait_for(|s| *s) => {}

@@ -10,7 +10,7 @@ pub mod clock;
 pub mod conn;
 pub mod counter;
 pub mod critical_section;
-mod cycle;
+pub mod cycle;
 pub mod limiter;
 pub mod lock;
 pub mod outcome;

@@ -63,6 +63,17 @@ impl PauseGate {
 
     /// The pause point.
     pub async fn pause_point(&self, process: Process, rec: &dyn Record) {
+        self.pause_point_with(process, rec, &|_| {}).await;
+    }
+
+    /// The pause point of a client that runs elsewhere: `stop(true)` when a pause begins (a
+    /// client process is stopped whole, its renewal threads too), `stop(false)` when it ends.
+    pub async fn pause_point_with(
+        &self,
+        process: Process,
+        rec: &dyn Record,
+        stop: &(dyn Fn(bool) + Sync),
+    ) {
         let armed = self.slot().take();
         match armed {
             None => {}
@@ -73,8 +84,10 @@ impl PauseGate {
                     id,
                     detail: format!("pause {} ms", duration.as_millis()),
                 };
+                stop(true);
                 rec.nemesis(F::Start, fault.clone());
                 tokio::time::sleep(duration).await;
+                stop(false);
                 rec.nemesis(F::Stop, fault);
             }
             Some(Armed::Rendezvous { arrived }) => {
@@ -108,6 +121,7 @@ mod tests {
         fn nemesis(&self, _: F, _: Fault) {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
+        fn nemesis_failed(&self, _: Fault) {}
         fn now_ns(&self) -> Nanos {
             0
         }

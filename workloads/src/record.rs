@@ -19,8 +19,10 @@ pub trait Record: Send + Sync {
     fn invoke(&self, process: Process, f: F, value: Value) -> Pending;
     /// Records the completion of an invoked op.
     fn complete(&self, pending: Pending, kind: OpKind, value: Value);
-    /// Records a nemesis op (fault start or stop).
+    /// Records a nemesis op: a fault's start (once it took effect) or its stop.
     fn nemesis(&self, f: F, fault: Fault);
+    /// Records an injection that did not take effect: a failed nemesis start, no window.
+    fn nemesis_failed(&self, fault: Fault);
     /// Now, on the history's monotonic clock.
     fn now_ns(&self) -> Nanos;
 }

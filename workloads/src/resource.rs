@@ -22,7 +22,9 @@ pub const HIGHEST_KEY: &str = "fencepost:resource:highest";
 pub const LOG_KEY: &str = "fencepost:resource:log";
 pub const SEQ_KEY: &str = "fencepost:resource:seq";
 
-const ACCESS: &str = r#"
+/// The access script: the check, the access and its log entry in one atomic step. Client
+/// processes run it themselves, with [`KEYS`] and [`args`].
+pub const ACCESS: &str = r#"
 local highest = tonumber(redis.call('GET', KEYS[2]) or '0')
 local fence = tonumber(ARGV[2])
 local accepted = true
@@ -45,6 +47,40 @@ redis.call('RPUSH', KEYS[3], seq .. '|' .. ARGV[1] .. '|' .. ARGV[3] .. '|' .. A
 if accepted then return {1, value} end
 return {0, highest}
 "#;
+
+/// The script's keys.
+pub const KEYS: [&str; 4] = [COUNTER_KEY, HIGHEST_KEY, LOG_KEY, SEQ_KEY];
+
+/// The script's arguments for one access: who, under which token, read or write, the value
+/// written, and whether the resource is fenced.
+pub fn args(
+    client: u32,
+    fence: Option<u64>,
+    op: AccessOp,
+    value: i64,
+    fenced: bool,
+) -> [String; 5] {
+    [
+        client.to_string(),
+        fence.map(|f| f.to_string()).unwrap_or_default(),
+        match op {
+            AccessOp::Read => "r",
+            AccessOp::Write => "w",
+        }
+        .to_string(),
+        value.to_string(),
+        if fenced { "1" } else { "0" }.to_string(),
+    ]
+}
+
+/// The script's answer, `[1, value]` or `[0, highest]`.
+pub fn answer(accepted: i64, v: i64) -> AccessResult {
+    if accepted == 1 {
+        AccessResult::Accepted(v)
+    } else {
+        AccessResult::Rejected(v.max(0) as u64)
+    }
+}
 
 /// What the resource answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,25 +134,15 @@ impl ResourceClient {
         value: i64,
     ) -> Result<AccessResult, CallError> {
         let mut inv = self.script.prepare_invoke();
-        inv.key(COUNTER_KEY)
-            .key(HIGHEST_KEY)
-            .key(LOG_KEY)
-            .key(SEQ_KEY);
-        inv.arg(self.client)
-            .arg(fence.map(|f| f.to_string()).unwrap_or_default())
-            .arg(match op {
-                AccessOp::Read => "r",
-                AccessOp::Write => "w",
-            })
-            .arg(value)
-            .arg(if self.fenced { "1" } else { "0" });
+        for k in KEYS {
+            inv.key(k);
+        }
+        for a in args(self.client, fence, op, value, self.fenced) {
+            inv.arg(a);
+        }
         let (accepted, v): (i64, i64) =
             with_timeout(self.timeout, inv.invoke_async(&mut self.conn)).await?;
-        Ok(if accepted == 1 {
-            AccessResult::Accepted(v)
-        } else {
-            AccessResult::Rejected(v.max(0) as u64)
-        })
+        Ok(answer(accepted, v))
     }
 }
 

@@ -46,15 +46,22 @@ pub enum ClockError {
     Rate { rate: f64 },
 }
 
-/// Writes the embedded clock library into `dir` (once per run) and returns its path.
+/// Writes the embedded clock library into `dir` (once per run) and returns its path. A library
+/// already there is left alone: processes map it while they run, and rewriting the file under
+/// them would corrupt their code (a new copy goes in by rename, a fresh inode).
 pub fn install_library(dir: &Path) -> Result<PathBuf, ClockError> {
     let path = dir.join(LIBRARY_FILE);
     let err = |source| ClockError::Library {
         path: path.clone(),
         source,
     };
+    if std::fs::read(&path).is_ok_and(|b| b == LIBRARY) {
+        return Ok(path);
+    }
     std::fs::create_dir_all(dir).map_err(err)?;
-    std::fs::write(&path, LIBRARY).map_err(err)?;
+    let tmp = dir.join(format!(".{LIBRARY_FILE}.{}", std::process::id()));
+    std::fs::write(&tmp, LIBRARY).map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
     Ok(path)
 }
 

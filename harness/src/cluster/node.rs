@@ -65,6 +65,10 @@ pub struct NodeConfig {
     pub persistence: Persistence,
     /// Extra `LD_PRELOAD` library (the clock library) and its environment.
     pub preload: Option<(PathBuf, Vec<(String, String)>)>,
+    /// Let lock libraries in client processes log in: the `default` user, with the client
+    /// password, may run everything but administration on any key (libraries name their own
+    /// keys and need commands fencepost's own clients do not). Off otherwise.
+    pub library_user: bool,
 }
 
 /// A running (or stopped) redis-server.
@@ -156,13 +160,23 @@ impl Node {
         let conf = format!(
             "bind 127.0.0.1\nport {port}\nprotected-mode yes\ndaemonize no\ndir {dir}\nlogfile {log}\n\
              save \"\"\n{persistence}\
-             user default off\n\
+             {default_user}\n\
              user {ADMIN_USER} on >{admin} ~* &* +@all\n\
              user {CLIENT_USER} on >{client} ~fencepost:* resetchannels -@all {CLIENT_COMMANDS}\n\
              {unix}",
             unix = self.unix_socket().map_or_else(String::new, |p| {
                 format!("unixsocket {}\nunixsocketperm 700\n", p.display())
             }),
+            default_user = if self.config.library_user {
+                format!(
+                    "user default on >{} ~* &* +@all -@admin -flushall -flushdb -swapdb -keys",
+                    self.client_password
+                )
+            } else {
+                // Off, but with the rights the AOF loader borrows from it (7.0 replays
+                // MULTI/EXEC from the AOF as `default`: without them a restart loads nothing).
+                "user default off ~* &* +@all".to_string()
+            },
             port = self.port,
             dir = self.dir.display(),
             log = self.log_path().display(),

@@ -197,6 +197,7 @@ pub async fn start(
             name: REPLICA.into(),
             persistence: Persistence::None,
             preload: None,
+            library_user: false,
         },
         &root.join(REPLICA),
         (admin.clone(), client),

@@ -14,29 +14,128 @@
 //! Restoring means back to real time: after a rate change the accumulated drift is undone in
 //! one step, like an NTP step at the end of the fault.
 
+use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
-use super::schedule::{sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 use crate::cluster::clock::real_now_ns;
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
-use crate::scenario::ClockFault;
-use checkers::{Fault, F};
+use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// How far a node's `TIME` may be from the offset asked for.
 pub const CONFIRM_TOLERANCE_NS: i64 = 50_000_000;
 
+/// How the clock is bent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockFault {
+    /// The clock steps forward by `offset` (an NTP step, a resumed VM).
+    JumpForward,
+    /// The clock steps back by `offset`.
+    JumpBack,
+    /// The clock flips between +`offset` and its true reading every `period`.
+    Strobe,
+    /// The clock runs at `rate` × real time.
+    Rate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClockNemesis {
-    pub schedule: Schedule,
+    pub start: Dur,
+    pub every: Dur,
+    /// Which lock nodes; leave out when `client` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<NodeTarget>,
+    /// Bend this client's own clock instead (the one its validity arithmetic uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<u32>,
     pub fault: ClockFault,
+    /// Jump size, or the strobe's amplitude.
+    #[serde(default)]
     pub offset: Dur,
+    /// Strobe: how often the clock flips.
+    #[serde(default)]
     pub period: Dur,
+    /// Rate: the clock's speed, e.g. 2.0 (twice real time) or 0.5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// How long the clock stays bent before it is restored.
     pub hold: Dur,
+}
+
+impl Nemesis for ClockNemesis {
+    fn fault_kind(&self) -> &'static str {
+        "clock"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.hold
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("clock", "every", self.every)?;
+        positive("clock", "hold", self.hold)?;
+        match (self.target, self.client) {
+            (Some(t), None) => t
+                .check(bounds.lock_nodes)
+                .map_err(|m| Invalid::new("target", format!("[[nemesis]] clock: {m}")))?,
+            (None, Some(c)) if c < bounds.clients => {}
+            (None, Some(c)) => return Err(Invalid::new("client", format!("[[nemesis]] clock: client {c} does not exist: clients are 0..{}", bounds.clients))),
+            _ => return Err(Invalid::new("target", "[[nemesis]] clock: give either `target` (lock nodes) or `client` (one client's clock), not both or neither")),
+        }
+        match self.fault {
+            ClockFault::JumpForward | ClockFault::JumpBack | ClockFault::Strobe
+                if self.offset.0.is_zero() =>
+            {
+                Err(Invalid::new(
+                    "offset",
+                    "[[nemesis]] clock: this fault needs offset > 0 (e.g. \"2s\")",
+                ))
+            }
+            ClockFault::Strobe if self.period.0.is_zero() => Err(Invalid::new(
+                "period",
+                "[[nemesis]] clock: strobe needs period > 0 (e.g. \"20ms\")",
+            )),
+            ClockFault::Rate if !self.rate.is_some_and(|r| (0.001..=1000.0).contains(&r)) => {
+                Err(Invalid::new(
+                    "rate",
+                    "[[nemesis]] clock: rate needs rate = a factor in 0.001..=1000 (e.g. 2.0)",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            node_clocks: self.target.is_some(),
+            ..Needs::default()
+        }
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        match (self.target, self.client) {
+            (Some(target), _) => {
+                let nodes = target.pick(&ctx.topology.lock_nodes, rng);
+                self.bend_nodes(ctx, &nodes, stop).await;
+            }
+            (None, Some(c)) => self.bend_client(ctx, c, stop).await,
+            (None, None) => {}
+        }
+    }
 }
 
 impl ClockNemesis {
@@ -53,24 +152,7 @@ impl ClockNemesis {
         }
     }
 
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        while self.schedule.wait(&mut rng, &mut stop).await {
-            match (self.target, self.client) {
-                (Some(target), _) => {
-                    let nodes = target.pick(&ctx.topology.lock_nodes, &mut rng);
-                    self.bend_nodes(&ctx, &nodes, &mut stop).await;
-                }
-                (None, Some(c)) => self.bend_client(&ctx, c, &mut stop).await,
-                (None, None) => return,
-            }
-        }
-    }
-
+    /// Bends the nodes' clocks; the fault starts once every node's `TIME` shows the skew.
     async fn bend_nodes(
         &self,
         ctx: &NemesisContext,
@@ -78,86 +160,111 @@ impl ClockNemesis {
         stop: &mut watch::Receiver<bool>,
     ) {
         let off = self.offset_ns();
+        let mut error = None;
         for name in nodes {
             let Some(nc) = ctx.topology.node_clock(name) else {
-                continue;
+                error = Some(format!("{name} has no clock control"));
+                break;
             };
             match self.fault {
                 ClockFault::JumpForward | ClockFault::Strobe => nc.jump(off),
                 ClockFault::JumpBack => nc.jump(-off),
                 ClockFault::Rate => {
                     if let Err(e) = nc.set_rate(self.rate.unwrap_or(1.0)) {
-                        eprintln!("fencepost: clock could not set the rate of {name}: {e}");
+                        error = Some(format!("cannot set the rate of {name}: {e}"));
+                        break;
                     }
                 }
             }
         }
-        let confirmed = confirm_all(ctx, nodes).await;
-        let fault = Fault {
-            kind: "clock".into(),
-            target: nodes.join(","),
-            id: ctx.ids.next(),
-            detail: format!("{} for {}; {confirmed}", self.describe(), self.hold),
+        let confirmed = match error {
+            Some(e) => Err(e),
+            None => confirm_all(ctx, nodes).await,
         };
-        ctx.rec.nemesis(F::Start, fault.clone());
-        if self.fault == ClockFault::Strobe {
-            self.strobe(stop, |on| {
-                for name in nodes {
-                    if let Some(nc) = ctx.topology.node_clock(name) {
-                        nc.jump(if on { off } else { -off });
-                    }
+        let fault = ctx.fault(
+            "clock",
+            nodes.join(","),
+            format!("{} for {}", self.describe(), self.hold),
+        );
+        let fault = match confirmed {
+            Ok(times) => {
+                let fault = Fault {
+                    detail: format!("{}; {times}", fault.detail),
+                    ..fault
+                };
+                ctx.started(&fault);
+                if self.fault == ClockFault::Strobe {
+                    self.strobe(stop, |on| {
+                        for name in nodes {
+                            if let Some(nc) = ctx.topology.node_clock(name) {
+                                nc.jump(if on { off } else { -off });
+                            }
+                        }
+                    })
+                    .await;
+                } else {
+                    sleep_or_stop(self.hold.0, stop).await;
                 }
-            })
-            .await;
-        } else {
-            sleep_or_stop(self.hold.0, stop).await;
-        }
+                Some(fault)
+            }
+            Err(e) => {
+                ctx.failed(fault, e);
+                None
+            }
+        };
         for name in nodes {
             if let Some(nc) = ctx.topology.node_clock(name) {
                 nc.reset();
             }
         }
-        let restored = confirm_all(ctx, nodes).await;
-        ctx.rec.nemesis(
-            F::Stop,
-            Fault {
+        if let Some(fault) = fault {
+            let restored = match confirm_all(ctx, nodes).await {
+                Ok(t) => t,
+                Err(e) => format!("restore not confirmed: {e}"),
+            };
+            ctx.healed(Fault {
                 detail: format!("restored; {restored}"),
                 ..fault
-            },
-        );
+            });
+        }
     }
 
     async fn bend_client(&self, ctx: &NemesisContext, c: u32, stop: &mut watch::Receiver<bool>) {
-        let Some(clock) = ctx.clocks.get(c as usize) else {
+        let Some(client) = ctx.clients.get(c as usize) else {
             return;
         };
+        let clock = &client.clock;
         let off = self.offset_ns();
-        match self.fault {
+        let bent = match self.fault {
             ClockFault::JumpForward | ClockFault::Strobe => clock.skew(off, 1_000_000),
             ClockFault::JumpBack => clock.skew(-off, 1_000_000),
             ClockFault::Rate => clock.skew(0, (self.rate.unwrap_or(1.0) * 1e6).round() as u64),
-        }
-        let fault = Fault {
-            kind: "clock".into(),
-            target: format!("client {c}"),
-            id: ctx.ids.next(),
-            detail: format!(
+        };
+        let fault = ctx.fault(
+            "clock",
+            format!("client {c}"),
+            format!(
                 "{} for {} (the client's own clock)",
                 self.describe(),
                 self.hold
             ),
-        };
-        ctx.rec.nemesis(F::Start, fault.clone());
+        );
+        if let Err(e) = bent {
+            clock.reset();
+            ctx.failed(fault, e);
+            return;
+        }
+        ctx.started(&fault);
         if self.fault == ClockFault::Strobe {
             self.strobe(stop, |on| {
-                clock.skew(if on { off } else { -off }, 1_000_000)
+                let _ = clock.skew(if on { off } else { -off }, 1_000_000);
             })
             .await;
         } else {
             sleep_or_stop(self.hold.0, stop).await;
         }
-        clock.reset_skew();
-        ctx.rec.nemesis(F::Stop, fault);
+        clock.reset();
+        ctx.healed(fault);
     }
 
     /// Flips the clock every `period` for `hold` (it starts flipped on); `flip(on)` applies one
@@ -176,17 +283,17 @@ impl ClockNemesis {
     }
 }
 
-/// Asks every node for `TIME` and compares it with the skew the harness set; a sentence for the
-/// fault's detail.
-async fn confirm_all(ctx: &NemesisContext, nodes: &[String]) -> String {
+/// Asks every node for `TIME` and compares it with the skew the harness set: a sentence for the
+/// fault's detail, or why some node's clock does not show it.
+async fn confirm_all(ctx: &NemesisContext, nodes: &[String]) -> Result<String, String> {
     let mut parts = Vec::new();
     for name in nodes {
-        parts.push(match confirm(ctx, name).await {
-            Ok(off_ms) => format!("{name} TIME {off_ms:+} ms"),
-            Err(e) => format!("{name} TIME not confirmed: {e}"),
-        });
+        match confirm(ctx, name).await {
+            Ok(off_ms) => parts.push(format!("{name} TIME {off_ms:+} ms")),
+            Err(e) => return Err(format!("{name} TIME does not show the skew: {e}")),
+        }
     }
-    parts.join(", ")
+    Ok(parts.join(", "))
 }
 
 /// The node's `TIME` offset from real time (ms), once it matches the skew asked for.

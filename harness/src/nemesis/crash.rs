@@ -10,90 +10,117 @@
 //! node answers PING. Restarts go through [`crate::cluster::node::Node::restart`], so the new
 //! process is spawned with the parent-death signal and stays owned by the cluster.
 
+use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
-use super::schedule::{sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 use crate::cluster::node::Persistence;
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
-use checkers::{Fault, F};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Crash {
-    pub schedule: Schedule,
+    pub start: Dur,
+    pub every: Dur,
     pub target: NodeTarget,
+    #[serde(default)]
     pub restart_delay: Dur,
 }
 
-impl Crash {
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
+impl Nemesis for Crash {
+    fn fault_kind(&self) -> &'static str {
+        "crash"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.restart_delay
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("crash", "every", self.every)?;
+        self.target
+            .check(bounds.lock_nodes)
+            .map_err(|m| Invalid::new("target", format!("[[nemesis]] crash: {m}")))
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            node_processes: true,
+            ..Needs::default()
+        }
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
     ) {
-        while self.schedule.wait(&mut rng, &mut stop).await {
-            let nodes = self.target.pick(&ctx.topology.lock_nodes, &mut rng);
-            let mut killed = Vec::new();
-            let mut persistence = None;
-            {
-                let mut cluster = ctx.topology.cluster();
-                for name in &nodes {
-                    if let Some(node) = cluster.node_mut(name) {
-                        persistence = Some(node.config.persistence);
-                        if node.is_running() {
-                            node.kill();
-                            killed.push(name.clone());
-                        }
+        let nodes = self.target.pick(&ctx.topology.lock_nodes, rng);
+        let mut killed = Vec::new();
+        let mut persistence = Persistence::None;
+        {
+            let mut cluster = ctx.topology.cluster();
+            for name in &nodes {
+                if let Some(node) = cluster.node_mut(name) {
+                    persistence = node.config.persistence;
+                    if node.is_running() {
+                        node.kill();
+                        killed.push(name.clone());
                     }
                 }
             }
-            if killed.is_empty() {
-                continue;
-            }
-            let fault = Fault {
-                kind: "crash".into(),
-                target: killed.join(","),
-                id: ctx.ids.next(),
-                detail: format!(
-                    "SIGKILL, restart after {}, persistence {}",
-                    self.restart_delay,
-                    match persistence.unwrap_or_default() {
-                        Persistence::None => "none",
-                        Persistence::AofEverySec => "aof-everysec",
-                        Persistence::AofAlways => "aof-always",
-                    }
-                ),
-            };
-            ctx.rec.nemesis(F::Start, fault.clone());
-            // On stop the node is restarted at once: every fault is healed before the run ends.
-            sleep_or_stop(self.restart_delay.0, &mut stop).await;
-            let mut restarted = true;
-            for name in killed {
-                let topology = ctx.topology.clone();
-                let who = name.clone();
-                let r = tokio::task::spawn_blocking(move || {
-                    topology
-                        .cluster()
-                        .node_mut(&who)
-                        .map(|n| n.restart().map_err(|e| e.to_string()))
-                })
-                .await;
-                match r {
-                    Ok(Some(Ok(()))) => {}
-                    Ok(Some(Err(e))) => {
-                        restarted = false;
-                        eprintln!("fencepost: crash could not restart {name}: {e}");
-                    }
-                    Ok(None) | Err(_) => {
-                        restarted = false;
-                        eprintln!("fencepost: crash could not restart {name}");
-                    }
+        }
+        let fault = ctx.fault(
+            "crash",
+            nodes.join(","),
+            format!(
+                "SIGKILL, restart after {}, persistence {}",
+                self.restart_delay,
+                match persistence {
+                    Persistence::None => "none",
+                    Persistence::AofEverySec => "aof-everysec",
+                    Persistence::AofAlways => "aof-always",
                 }
+            ),
+        );
+        if killed.is_empty() {
+            ctx.failed(fault, "every target node was already down");
+            return;
+        }
+        // A node already down (killed by another nemesis) is not crashed again.
+        let fault = checkers::Fault {
+            target: killed.join(","),
+            ..fault
+        };
+        ctx.started(&fault);
+        // On stop the node is restarted at once: every fault is healed before the run ends.
+        sleep_or_stop(self.restart_delay.0, stop).await;
+        let mut restarted = true;
+        for name in killed {
+            let topology = ctx.topology.clone();
+            let who = name.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                topology
+                    .cluster()
+                    .node_mut(&who)
+                    .map(|n| n.restart().map_err(|e| e.to_string()))
+            })
+            .await;
+            if !matches!(r, Ok(Some(Ok(())))) {
+                restarted = false;
+                eprintln!("fencepost: crash could not restart {name}: {r:?}");
             }
-            if restarted {
-                ctx.rec.nemesis(F::Stop, fault);
-            }
+        }
+        // A node that did not come back stays down: its window runs to the end of the history.
+        if restarted {
+            ctx.healed(fault);
         }
     }
 }

@@ -5,42 +5,75 @@
 //! client 2 cannot reach A and B", against which a clock jump or a crash on C then plays. Cut
 //! links blackhole both directions, so calls across them time out (`info`).
 
-use super::schedule::sleep_or_stop;
+use super::driver::Schedule;
+use super::partition::cut_for;
+use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
-use checkers::{Fault, F};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CutLinks {
+    #[serde(default)]
     pub start: Dur,
+    /// Links named `c{client}-{node}`, e.g. `c0-n4` or `c1-resource`.
     pub links: Vec<String>,
 }
 
-impl CutLinks {
-    pub async fn run(self, ctx: NemesisContext, mut stop: watch::Receiver<bool>) {
-        if !sleep_or_stop(self.start.0, &mut stop).await {
-            return;
+impl Nemesis for CutLinks {
+    fn fault_kind(&self) -> &'static str {
+        "cut-links"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::once(self.start)
+    }
+
+    fn longest(&self) -> Dur {
+        // Healed at once when the run stops.
+        Dur::default()
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        if self.links.is_empty() {
+            return Err(Invalid::new(
+                "links",
+                "[[nemesis]] cut-links: links is empty; name links like \"c0-n4\"",
+            ));
         }
-        let mut cut = Vec::new();
         for l in &self.links {
-            match ctx.topology.network.cut(l).await {
-                Ok(()) => cut.push(l.clone()),
-                Err(e) => eprintln!("fencepost: cut-links could not cut {l}: {e}"),
+            let ok = l
+                .strip_prefix('c')
+                .and_then(|r| r.split_once('-'))
+                .is_some_and(|(c, node)| {
+                    let client_ok = c.parse::<u32>().is_ok_and(|c| c < bounds.clients);
+                    let node_ok = node == crate::topology::RESOURCE
+                        || node
+                            .strip_prefix('n')
+                            .and_then(|k| k.parse::<u32>().ok())
+                            .is_some_and(|k| (1..=bounds.lock_nodes).contains(&k));
+                    client_ok && node_ok
+                });
+            if !ok {
+                return Err(Invalid::new("links", format!("[[nemesis]] cut-links: link `{l}` does not exist: use c{{client}}-{{node}} with clients 0..{} and nodes n1..n{} or resource", bounds.clients, bounds.lock_nodes)));
             }
         }
-        let fault = Fault {
-            kind: "cut-links".into(),
-            target: cut.join(","),
-            id: ctx.ids.next(),
-            detail: format!("{} link(s) cut until the end of the run", cut.len()),
-        };
-        ctx.rec.nemesis(F::Start, fault.clone());
-        let _ = stop.wait_for(|s| *s).await;
-        for l in &cut {
-            if let Err(e) = ctx.topology.network.heal(l).await {
-                eprintln!("fencepost: cut-links could not heal {l}: {e}");
-            }
-        }
-        ctx.rec.nemesis(F::Stop, fault);
+        Ok(())
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        _rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let fault = ctx.fault(
+            "cut-links",
+            self.links.join(","),
+            format!("{} link(s) cut until the end of the run", self.links.len()),
+        );
+        cut_for(ctx, fault, &self.links, stop, None).await;
     }
 }

@@ -10,56 +10,85 @@
 //! (upstream only), lets the client send, and removes the toxic once the delayed write has
 //! passed.
 
-use super::schedule::{sleep_or_stop, Schedule};
+use super::driver::{positive, sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
 use crate::proxy::{Stream, Toxic};
 use crate::topology::{link, RESOURCE};
-use checkers::{Fault, F};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
 
 const TOXIC: &str = "fencepost_delayed_write";
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DelayedWrite {
-    pub schedule: Schedule,
+    pub start: Dur,
+    pub every: Dur,
+    /// How long the write is held back.
     pub delay: Dur,
 }
 
-impl DelayedWrite {
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        while self.schedule.wait(&mut rng, &mut stop).await {
-            let c = rng.random_range(0..ctx.gates.len());
-            let arrived = ctx.gates[c].arm_rendezvous();
-            // Wait for the client to reach its pause point holding the lock (or the run to end).
-            let go = tokio::select! {
-                go = arrived => match go { Ok(go) => go, Err(_) => continue },
-                _ = stop.wait_for(|s| *s) => { ctx.gates[c].disarm(); break; }
-            };
-            let l = link(c as u32, RESOURCE);
-            let toxic = Toxic::latency(Stream::Upstream, self.delay.ms(), 0).named(TOXIC);
-            let added = ctx.topology.network.add_toxic(&l, toxic).await;
-            let fault = Fault {
-                kind: "delayed-write".into(),
-                target: format!("c{c} → {RESOURCE}"),
-                id: ctx.ids.next(),
-                detail: format!("write held back {}", self.delay),
-            };
-            ctx.rec.nemesis(F::Start, fault.clone());
-            let _ = go.send(());
-            // The write passes the proxy `delay` after it is sent; keep the toxic a little longer.
-            let _ = sleep_or_stop(self.delay.0 + Duration::from_millis(200), &mut stop).await;
-            if added.is_ok() {
-                let _ = ctx.topology.network.remove_toxic(&l, TOXIC).await;
-            }
-            ctx.rec.nemesis(F::Stop, fault);
+impl Nemesis for DelayedWrite {
+    fn fault_kind(&self) -> &'static str {
+        "delayed-write"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.delay
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("delayed-write", "every", self.every)?;
+        positive("delayed-write", "delay", self.delay)?;
+        if !bounds.pause_points {
+            return Err(Invalid::new("kind", "[[nemesis]] delayed-write holds back a holder's write at its pause point; this workload's clients hold no lock: use [workload] kind = \"lock\""));
         }
+        Ok(())
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let c = rng.random_range(0..ctx.clients.len());
+        let gate = &ctx.clients[c].gate;
+        let arrived = gate.arm_rendezvous();
+        // Wait for the client to reach its pause point holding the lock (or the run to end).
+        let go = tokio::select! {
+            go = arrived => match go { Ok(go) => go, Err(_) => return },
+            _ = stop.wait_for(|s| *s) => { gate.disarm(); return; }
+        };
+        let l = link(c as u32, RESOURCE);
+        let toxic = Toxic::latency(Stream::Upstream, self.delay.ms(), 0).named(TOXIC);
+        let fault = ctx.fault(
+            "delayed-write",
+            format!("c{c} → {RESOURCE}"),
+            format!("write held back {}", self.delay),
+        );
+        if let Err(e) = ctx.topology.network.add_toxic(&l, toxic).await {
+            let _ = go.send(());
+            ctx.failed(fault, format!("cannot delay {l}: {e}"));
+            return;
+        }
+        ctx.started(&fault);
+        let _ = go.send(());
+        // The write passes the proxy `delay` after it is sent; keep the toxic a little longer.
+        sleep_or_stop(self.delay.0 + Duration::from_millis(200), stop).await;
+        let _ = ctx.topology.network.remove_toxic(&l, TOXIC).await;
+        ctx.healed(fault);
+    }
+
+    fn finish(&self, ctx: &NemesisContext) {
+        ctx.gates().for_each(|g| g.disarm());
     }
 }

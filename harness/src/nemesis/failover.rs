@@ -9,8 +9,11 @@
 //!    holding a grant it got after the lag began (so the replica lacks the key), which is held
 //!    there until the old primary resumes (a critical section spanning the failover) — the
 //!    primary is SIGSTOPped, as a hung VM or a long fork would stop it;
-//! 3. Sentinel sees it down after `down-after-milliseconds` and promotes the replica; the time
-//!    until a Sentinel names the replica is recorded (`failover` window, measured);
+//! 3. Sentinel sees it down after `down-after-milliseconds` and promotes the replica: the
+//!    `failover` fault starts when a Sentinel names the replica (how long after the stop is in
+//!    its detail) and lasts until the old primary is demoted. No promotion (say, a pause shorter
+//!    than `down-after`) is a failed injection: the history never claims a failover that did not
+//!    happen;
 //! 4. after `pause` the old primary is SIGCONTed: it still believes it is master, and clients that
 //!    still talk to it write there, until Sentinel reconfigures it as a replica (`split-brain`
 //!    window, measured by asking the node its `ROLE`);
@@ -19,14 +22,15 @@
 //! At the end of the run (or Ctrl-C) every step is undone at once: SIGCONT, toxic removed, held
 //! client let go.
 
-use super::schedule::{sleep_or_stop, Schedule};
+use super::driver::{positive, sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 use crate::cluster::sentinel::{self, Replication, PRIMARY, REPL_LINK};
 use crate::cluster::spawner;
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
 use crate::proxy::{Stream, Toxic};
-use checkers::{Fault, F};
+use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
@@ -34,43 +38,79 @@ const TOXIC: &str = "fencepost_repl_delay";
 /// The longest the nemesis waits for a promotion or a demotion before giving up on it.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Failover {
-    pub schedule: Schedule,
+    pub start: Dur,
+    /// Latency on the replication stream n1 → n2 while the failover runs.
     pub repl_delay: Dur,
+    /// How long the primary keeps acknowledging unreplicated writes before it stops.
     pub lead: Dur,
+    /// How long the old primary stays SIGSTOPped.
     pub pause: Dur,
+    /// Stop the primary the moment a client holds a grant mid-critical-section, and hold that
+    /// client there until the promotion (a long critical section).
+    #[serde(default)]
     pub hold_holder: bool,
 }
 
-impl Failover {
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
+impl Nemesis for Failover {
+    fn fault_kind(&self) -> &'static str {
+        "failover"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::once(self.start)
+    }
+
+    fn longest(&self) -> Dur {
+        self.pause
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("failover", "pause", self.pause)?;
+        positive("failover", "repl_delay", self.repl_delay)?;
+        if !bounds.sentinel {
+            return Err(Invalid::new(
+                "kind",
+                "[[nemesis]] failover needs a [sentinel] section (a primary, a replica, Sentinels)",
+            ));
+        }
+        if self.hold_holder && !bounds.pause_points {
+            return Err(Invalid::new("hold_holder", "[[nemesis]] failover: hold_holder holds a client at its pause point while it holds the lock; this workload's clients hold no lock: remove it, or use [workload] kind = \"rmw-counter\""));
+        }
+        Ok(())
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            node_processes: true,
+            ..Needs::default()
+        }
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        _rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
     ) {
         let replication = ctx.topology.cluster().replication.clone();
-        let Some(repl) = replication else {
-            eprintln!("fencepost: failover nemesis needs a [sentinel] topology; skipped");
-            return;
-        };
-        if self.schedule.wait(&mut rng, &mut stop).await {
-            self.once(&ctx, &repl, &mut stop).await;
-        }
-        for g in &ctx.gates {
-            g.disarm();
+        match replication {
+            Some(repl) => self.once(ctx, &repl, stop).await,
+            None => ctx.failed(
+                ctx.fault("failover", "n1→n2", String::new()),
+                "the run has no replica and Sentinels",
+            ),
         }
     }
 
-    fn fault(&self, ctx: &NemesisContext, kind: &str, target: &str, detail: String) -> Fault {
-        Fault {
-            kind: kind.into(),
-            target: target.into(),
-            id: ctx.ids.next(),
-            detail,
-        }
+    fn finish(&self, ctx: &NemesisContext) {
+        ctx.gates().for_each(|g| g.disarm());
     }
+}
 
+impl Failover {
     async fn once(
         &self,
         ctx: &NemesisContext,
@@ -79,12 +119,15 @@ impl Failover {
     ) {
         let net = &ctx.topology.network;
         let toxic = Toxic::latency(Stream::Downstream, self.repl_delay.ms(), 0).named(TOXIC);
+        let delay = ctx.fault("repl-delay", "n1→n2", format!("+{}", self.repl_delay));
         if let Err(e) = net.add_toxic(REPL_LINK, toxic).await {
-            eprintln!("fencepost: failover: cannot delay {REPL_LINK}: {e}");
+            ctx.failed(
+                ctx.fault("failover", "n1→n2", String::new()),
+                format!("cannot delay {REPL_LINK}: {e}"),
+            );
             return;
         }
-        let delay = self.fault(ctx, "repl-delay", "n1→n2", format!("+{}", self.repl_delay));
-        ctx.rec.nemesis(F::Start, delay.clone());
+        ctx.started(&delay);
 
         // Writes acknowledged from here on reach the replica only after `repl_delay`.
         sleep_or_stop(self.lead.0, stop).await;
@@ -96,73 +139,102 @@ impl Failover {
 
         let pid = ctx.topology.cluster().node(PRIMARY).and_then(|n| n.pid());
         let stopped = match pid {
-            Some(pid) if !*stop.borrow() => spawner::signal(pid, libc::SIGSTOP).is_ok(),
-            _ => false,
+            Some(pid) if !*stop.borrow() => spawner::signal(pid, libc::SIGSTOP)
+                .map(|()| pid)
+                .map_err(|e| format!("cannot SIGSTOP n1: {e}")),
+            Some(_) => Err("the run stopped first".to_string()),
+            None => Err("n1 is not running".to_string()),
         };
-        if stopped {
-            let paused_at = Instant::now();
-            let pause = self.fault(ctx, "node-pause", PRIMARY, "SIGSTOP".into());
-            ctx.rec.nemesis(F::Start, pause.clone());
-            let failover = self.fault(ctx, "failover", "n1→n2", String::new());
-            ctx.rec.nemesis(F::Start, failover.clone());
-            let promoted = wait_until(stop, || async {
-                sentinel::master_port(&repl.sentinel_urls).await.ok() == Some(repl.replica_port)
-            })
-            .await;
-            let detail = match promoted {
-                true => format!(
+        match stopped {
+            Ok(pid) => self.stopped(ctx, repl, pid, held, stop).await,
+            Err(e) => {
+                if let Some(go) = held {
+                    let _ = go.send(());
+                }
+                ctx.failed(ctx.fault("failover", "n1→n2", String::new()), e);
+            }
+        }
+        let _ = net.remove_toxic(REPL_LINK, TOXIC).await;
+        ctx.healed(delay);
+    }
+
+    /// The primary is stopped: wait for the promotion, resume it after `pause`, and measure the
+    /// split brain until Sentinel demotes it.
+    async fn stopped(
+        &self,
+        ctx: &NemesisContext,
+        repl: &Replication,
+        pid: u32,
+        held: Option<oneshot::Sender<()>>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let paused_at = Instant::now();
+        let pause = ctx.fault("node-pause", PRIMARY, "SIGSTOP");
+        ctx.started(&pause);
+        let promoted = wait_until(stop, || async {
+            sentinel::master_port(&repl.sentinel_urls).await.ok() == Some(repl.replica_port)
+        })
+        .await;
+        let failover = ctx.fault("failover", "n1→n2", String::new());
+        let failover = if promoted {
+            let f = Fault {
+                detail: format!(
                     "a Sentinel names n2 primary {} ms after n1 stopped",
                     paused_at.elapsed().as_millis()
                 ),
-                false => "no promotion seen".into(),
+                ..failover
             };
-            ctx.rec.nemesis(F::Stop, Fault { detail, ..failover });
-            let rest = self.pause.0.saturating_sub(paused_at.elapsed());
-            sleep_or_stop(rest, stop).await;
-            // The held client's critical section ends as the old primary resumes.
-            if let Some(go) = held {
-                let _ = go.send(());
-            }
-            let _ = spawner::signal(pid.expect("stopped"), libc::SIGCONT);
-            ctx.rec.nemesis(
-                F::Stop,
-                Fault {
-                    detail: format!("SIGCONT after {} ms", paused_at.elapsed().as_millis()),
-                    ..pause
-                },
+            ctx.started(&f);
+            Some(f)
+        } else {
+            ctx.failed(
+                failover,
+                format!(
+                    "no Sentinel named n2 primary within {} ms of n1 stopping",
+                    paused_at.elapsed().as_millis()
+                ),
             );
-
-            // The old primary is back and still a master: how long until it is demoted?
-            let resumed_at = Instant::now();
-            let split = self.fault(ctx, "split-brain", PRIMARY, String::new());
-            ctx.rec.nemesis(F::Start, split.clone());
-            let admin =
-                sentinel::Replication::admin_url(&ctx.topology.cluster(), repl.primary_port);
-            let demoted = match admin {
-                Some(url) => {
-                    wait_until(stop, || async {
-                        sentinel::role(&url).await.is_ok_and(|r| r == "slave")
-                    })
-                    .await
-                }
-                None => false,
-            };
-            let detail = match demoted {
-                true => format!(
-                    "n1 stayed master {} ms after resuming",
-                    resumed_at.elapsed().as_millis()
-                ),
-                false => format!(
-                    "n1 still master {} ms after resuming (run ended or gave up)",
-                    resumed_at.elapsed().as_millis()
-                ),
-            };
-            ctx.rec.nemesis(F::Stop, Fault { detail, ..split });
-        } else if let Some(go) = held {
+            None
+        };
+        let rest = self.pause.0.saturating_sub(paused_at.elapsed());
+        sleep_or_stop(rest, stop).await;
+        // The held client's critical section ends as the old primary resumes.
+        if let Some(go) = held {
             let _ = go.send(());
         }
-        let _ = net.remove_toxic(REPL_LINK, TOXIC).await;
-        ctx.rec.nemesis(F::Stop, delay);
+        let _ = spawner::signal(pid, libc::SIGCONT);
+        ctx.healed(Fault {
+            detail: format!("SIGCONT after {} ms", paused_at.elapsed().as_millis()),
+            ..pause
+        });
+        let Some(failover) = failover else { return };
+
+        // The old primary is back and still a master: how long until it is demoted?
+        let resumed_at = Instant::now();
+        let split = ctx.fault("split-brain", PRIMARY, String::new());
+        ctx.started(&split);
+        let admin = sentinel::Replication::admin_url(&ctx.topology.cluster(), repl.primary_port);
+        let demoted = match admin {
+            Some(url) => {
+                wait_until(stop, || async {
+                    sentinel::role(&url).await.is_ok_and(|r| r == "slave")
+                })
+                .await
+            }
+            None => false,
+        };
+        let detail = match demoted {
+            true => format!(
+                "n1 stayed master {} ms after resuming",
+                resumed_at.elapsed().as_millis()
+            ),
+            false => format!(
+                "n1 still master {} ms after resuming (run ended or gave up)",
+                resumed_at.elapsed().as_millis()
+            ),
+        };
+        ctx.healed(Fault { detail, ..split });
+        ctx.healed(failover);
     }
 
     /// Arms every client's pause point; the first client to reach it (holding a grant) is held
@@ -172,7 +244,7 @@ impl Failover {
         ctx: &NemesisContext,
         stop: &mut watch::Receiver<bool>,
     ) -> Option<oneshot::Sender<()>> {
-        let mut arrivals: Vec<_> = ctx.gates.iter().map(|g| g.arm_rendezvous()).collect();
+        let mut arrivals: Vec<_> = ctx.gates().map(|g| g.arm_rendezvous()).collect();
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut caught = None;
         while caught.is_none() && Instant::now() < deadline && !*stop.borrow() {
@@ -184,9 +256,7 @@ impl Failover {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        for g in &ctx.gates {
-            g.disarm();
-        }
+        ctx.gates().for_each(|g| g.disarm());
         // A client that arrived at the same moment is let go at once (its sender is dropped).
         caught
     }

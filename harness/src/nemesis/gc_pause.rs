@@ -2,42 +2,67 @@
 //!
 //! At seeded moments it picks a client (seeded) and arms that client's pause gate; the client
 //! stops dead at its next pause point while holding the lock — after its validity check, before
-//! its write — for longer than its lease, then resumes and writes. The start and end are
-//! recorded by the gate at the moments the pause really begins and ends.
+//! its write — for longer than its lease, then resumes and writes. The gate records the fault's
+//! start and stop at the moments the pause really begins and ends, so a pause that never fired
+//! (no client reached its pause point) is never in the history.
 
-use super::schedule::Schedule;
+use super::driver::{positive, Schedule};
+use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GcPause {
-    pub schedule: Schedule,
+    pub start: Dur,
+    pub every: Dur,
+    /// How long the client stops; longer than the ttl to make the lease expire.
     pub pause: Dur,
 }
 
-impl GcPause {
-    /// Runs the schedule until `stop`; then disarms pauses that never fired.
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
+impl Nemesis for GcPause {
+    fn fault_kind(&self) -> &'static str {
+        "gc-pause"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.pause
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("gc-pause", "every", self.every)?;
+        positive("gc-pause", "pause", self.pause)?;
+        if !bounds.pause_points {
+            return Err(Invalid::new("kind", "[[nemesis]] gc-pause stops a client at its pause point while it holds the lock; this workload's clients hold no lock: use [workload] kind = \"lock\" or \"rmw-counter\""));
+        }
+        Ok(())
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        _stop: &mut watch::Receiver<bool>,
     ) {
-        while self.schedule.wait(&mut rng, &mut stop).await {
-            // Arm a client that has no pause pending (a pause still waiting for its client to
-            // take the lock stays armed: it is the same fault, not a new one).
-            let idle: Vec<usize> = (0..ctx.gates.len())
-                .filter(|&i| !ctx.gates[i].is_armed())
-                .collect();
-            if !idle.is_empty() {
-                let c = idle[rng.random_range(0..idle.len())];
-                ctx.gates[c].arm(ctx.ids.next(), self.pause.0);
-            }
+        // Arm a client that has no pause pending (a pause still waiting for its client to take
+        // the lock stays armed: it is the same fault, not a new one).
+        let idle: Vec<usize> = (0..ctx.clients.len())
+            .filter(|&i| !ctx.clients[i].gate.is_armed())
+            .collect();
+        if !idle.is_empty() {
+            let c = idle[rng.random_range(0..idle.len())];
+            ctx.clients[c].gate.arm(ctx.ids.next(), self.pause.0);
         }
-        for g in &ctx.gates {
-            g.disarm();
-        }
+    }
+
+    fn finish(&self, ctx: &NemesisContext) {
+        ctx.gates().for_each(|g| g.disarm());
     }
 }

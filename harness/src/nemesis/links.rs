@@ -1,11 +1,11 @@
 //! Which proxy links a network fault hits: one client's or every client's, to the lock nodes,
 //! the resource, or both.
 
-use super::schedule::sleep_or_stop;
+use super::driver::sleep_or_stop;
 use crate::nemesis::NemesisContext;
 use crate::proxy::Toxic;
 use crate::topology::{link, Topology, RESOURCE};
-use checkers::{Fault, F};
+use checkers::Fault;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -65,8 +65,9 @@ pub fn select(
     (names, format!("{whom} → {}", nodes.join(",")))
 }
 
-/// Puts `toxic` on every link in `names`, records the fault's start, holds it for `hold` (or
-/// until the run stops), removes it and records the stop.
+/// Puts `toxic` on every link in `names`, records the fault's start once every link has it (or
+/// the failure, removing what was added), holds it for `hold` (or until the run stops), removes
+/// it and records the stop.
 pub async fn toxic_window(
     ctx: &NemesisContext,
     names: &[String],
@@ -76,16 +77,25 @@ pub async fn toxic_window(
     stop: &mut watch::Receiver<bool>,
 ) {
     let mut added = Vec::new();
+    let mut error = None;
     for l in names {
         match ctx.topology.network.add_toxic(l, toxic.clone()).await {
             Ok(_) => added.push(l),
-            Err(e) => eprintln!("fencepost: {} could not be added to {l}: {e}", fault.kind),
+            Err(e) => {
+                error = Some(format!("cannot add the toxic to {l}: {e}"));
+                break;
+            }
         }
     }
-    ctx.rec.nemesis(F::Start, fault.clone());
-    sleep_or_stop(hold, stop).await;
+    if error.is_none() {
+        ctx.started(&fault);
+        sleep_or_stop(hold, stop).await;
+    }
     for l in added {
         let _ = ctx.topology.network.remove_toxic(l, &toxic.name).await;
     }
-    ctx.rec.nemesis(F::Stop, fault);
+    match error {
+        None => ctx.healed(fault),
+        Some(e) => ctx.failed(fault, e),
+    }
 }

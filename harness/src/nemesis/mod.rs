@@ -1,14 +1,24 @@
-//! Nemeses: the fault injectors, each driven by the run's seeded schedule.
+//! Nemeses: the fault injectors, one plug-in per fault.
 //!
-//! A nemesis is a task that sleeps until its next scheduled moment, injects a fault, records its
-//! start and stop in the history, and heals everything it did before it returns — at the end of
-//! the run and on Ctrl-C alike. One file per fault; [`spawn`] turns a scenario's `[[nemesis]]`
-//! entry into its task.
+//! Each fault is one file that owns everything about it: its typed config (what a scenario's
+//! `[[nemesis]]` entry holds, `deny_unknown_fields`), its validation against the scenario, what it
+//! needs to run (processes fencepost started, Sentinel, clients with pause points), the fault
+//! kind it records, and one injection ([`Nemesis::fire`]). The shared [`driver`] runs every
+//! nemesis's schedule, so no fault writes its own loop.
+//!
+//! Explicit fault state: an injection records its start only once the fault took effect (a
+//! link cut, a process stopped, a node's `TIME` confirmed skewed), and a failed injection as a
+//! failed nemesis op, so a history never claims a fault that did not happen (the `faults` check
+//! reads exactly that). Every fault is healed before its nemesis returns, at the end of the run
+//! and on Ctrl-C alike.
+//!
+//! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below.
 
 pub mod clock;
 pub mod crash;
 pub mod cut_links;
 pub mod delayed_write;
+pub mod driver;
 pub mod failover;
 pub mod gc_pause;
 pub mod latency;
@@ -16,24 +26,136 @@ pub mod links;
 pub mod node_pause;
 pub mod nodes;
 pub mod partition;
-pub mod reset;
-pub mod schedule;
+pub mod reset_peer;
 
-use crate::scenario::NemesisSpec;
+use crate::duration::Dur;
 use crate::topology::Topology;
-use delayed_write::DelayedWrite;
-use gc_pause::GcPause;
-use latency::Latency;
-use partition::Partition;
+use checkers::{Fault, F};
+use driver::Schedule;
 use rand_chacha::ChaCha8Rng;
-use reset::Reset;
-use schedule::Schedule;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use workloads::pause::PauseGate;
 use workloads::record::Record;
+
+/// What a scenario looks like to a nemesis validating its config (built by the scenario, so
+/// this module does not depend on the scenario's types).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub clients: u32,
+    pub lock_nodes: u32,
+    /// The scenario runs a replica and Sentinels.
+    pub sentinel: bool,
+    /// The workload's clients pass a pause point while holding a grant.
+    pub pause_points: bool,
+}
+
+pub use crate::invalid::Invalid;
+
+/// What a nemesis needs beyond the network (external topologies offer the network only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Signals to the nodes' processes (pause, kill, restart).
+    pub node_processes: bool,
+    /// The nodes' wall clocks (the preload clock library on processes fencepost starts).
+    pub node_clocks: bool,
+}
+
+impl Needs {
+    /// In words, for a refusal; `None` when the network alone will do.
+    pub fn describe(&self) -> Option<&'static str> {
+        if self.node_clocks {
+            Some("skewing the nodes' wall clocks (the LD_PRELOAD clock library on processes fencepost starts)")
+        } else if self.node_processes {
+            Some("signals to the redis-server processes (SIGSTOP/SIGCONT, SIGKILL and restart)")
+        } else {
+            None
+        }
+    }
+}
+
+/// One fault plug-in: a typed config that knows how to validate and inject itself.
+pub trait Nemesis: Send + Sync + 'static {
+    /// The fault kind its injections record in the history (what the `faults` check counts).
+    fn fault_kind(&self) -> &'static str;
+    /// When it fires.
+    fn schedule(&self) -> Schedule;
+    /// The longest one injection lasts (for the end-of-run grace period).
+    fn longest(&self) -> Dur;
+    /// Refuses a config that cannot run in this scenario (checked at load, with the line).
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid>;
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// One injection: inject, record the start once it took effect (or the failure), hold,
+    /// heal, record the stop. Returns early (healed) when `stop` turns true.
+    fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized;
+    /// After the last injection (the run stopped): undo whatever is still armed.
+    fn finish(&self, _ctx: &NemesisContext) {}
+}
+
+/// The registry: one line per fault, `"kind" => Variant(module::Config)`. It generates the
+/// scenario's `NemesisSpec` enum (tagged by `kind`) and the dispatch to each plug-in.
+macro_rules! registry {
+    ($($kind:literal => $variant:ident($config:ty)),* $(,)?) => {
+        /// A scenario's `[[nemesis]]` entry: one fault's typed config, tagged by `kind`.
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum NemesisSpec {
+            $(#[serde(rename = $kind)] $variant($config),)*
+        }
+
+        /// Every fault kind a scenario may name.
+        pub const KINDS: &[&str] = &[$($kind),*];
+
+        impl NemesisSpec {
+            /// The scenario's name for this fault.
+            pub fn kind(&self) -> &'static str {
+                match self { $(NemesisSpec::$variant(_) => $kind,)* }
+            }
+
+            /// The plug-in behind this entry.
+            pub fn plugin(&self) -> &dyn Nemesis {
+                match self { $(NemesisSpec::$variant(c) => c,)* }
+            }
+
+            /// Starts this nemesis's schedule on the shared driver.
+            pub fn spawn(
+                &self,
+                ctx: NemesisContext,
+                rng: ChaCha8Rng,
+                stop: watch::Receiver<bool>,
+            ) -> JoinHandle<()> {
+                match self {
+                    $(NemesisSpec::$variant(c) => tokio::spawn(driver::drive(c.clone(), ctx, rng, stop)),)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    "gc-pause" => GcPause(gc_pause::GcPause),
+    "partition" => Partition(partition::Partition),
+    "latency" => Latency(latency::Latency),
+    "reset-peer" => ResetPeer(reset_peer::ResetPeer),
+    "delayed-write" => DelayedWrite(delayed_write::DelayedWrite),
+    "failover" => Failover(failover::Failover),
+    "node-pause" => NodePause(node_pause::NodePause),
+    "clock" => Clock(clock::ClockNemesis),
+    "crash" => Crash(crash::Crash),
+    "cut-links" => CutLinks(cut_links::CutLinks),
+}
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
 #[derive(Debug, Default)]
@@ -45,144 +167,96 @@ impl FaultIds {
     }
 }
 
+/// A client as nemeses reach it.
+#[derive(Clone)]
+pub struct ClientHandle {
+    /// Where client-side faults strike a holder (after its validity check, before its write).
+    pub gate: Arc<PauseGate>,
+    /// The clock its validity arithmetic reads.
+    pub clock: ClientClock,
+    /// Its process group, for a client that runs as a process of its own.
+    pub process: Option<Arc<crate::clients::external::process::ProcessControl>>,
+}
+
+/// A client's wall clock: the skewable clock of an in-process client, or the control file of
+/// the clock library a client process preloads.
+#[derive(Clone)]
+pub enum ClientClock {
+    InProcess(workloads::clock::Clock),
+    Process(Arc<crate::cluster::clock::NodeClock>),
+}
+
+impl ClientClock {
+    /// Jumps the clock by `offset_ns` and runs it at `rate_ppm` (1 000 000 = real time).
+    pub fn skew(&self, offset_ns: i64, rate_ppm: u64) -> Result<(), String> {
+        match self {
+            ClientClock::InProcess(c) => {
+                c.skew(offset_ns, rate_ppm);
+                Ok(())
+            }
+            ClientClock::Process(c) if rate_ppm != 1_000_000 => {
+                c.set_rate(rate_ppm as f64 / 1e6).map_err(|e| e.to_string())
+            }
+            ClientClock::Process(c) => {
+                c.jump(offset_ns);
+                Ok(())
+            }
+        }
+    }
+
+    /// Back to real time.
+    pub fn reset(&self) {
+        match self {
+            ClientClock::InProcess(c) => c.reset_skew(),
+            ClientClock::Process(c) => c.reset(),
+        }
+    }
+}
+
 /// What a nemesis can reach.
 #[derive(Clone)]
 pub struct NemesisContext {
     pub rec: Arc<dyn Record>,
     pub ids: Arc<FaultIds>,
-    /// Each client's pause gate, by client id.
-    pub gates: Vec<Arc<PauseGate>>,
+    /// Every client, by client id.
+    pub clients: Vec<ClientHandle>,
     pub topology: Arc<Topology>,
-    /// Each client's own clock (what its validity arithmetic reads), by client id.
-    pub clocks: Vec<workloads::clock::Clock>,
 }
 
-/// Starts the task for one `[[nemesis]]` entry.
-pub fn spawn(
-    spec: &NemesisSpec,
-    ctx: NemesisContext,
-    rng: ChaCha8Rng,
-    stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    let (start, every) = spec.schedule();
-    let schedule = Schedule::new(start, every);
-    match *spec {
-        NemesisSpec::NodePause { target, pause, .. } => tokio::spawn(
-            node_pause::NodePause {
-                schedule,
-                target,
-                pause,
-            }
-            .run(ctx, rng, stop),
-        ),
-        NemesisSpec::Clock {
-            target,
-            client,
-            fault,
-            offset,
-            period,
-            rate,
-            hold,
-            ..
-        } => tokio::spawn(
-            clock::ClockNemesis {
-                schedule,
-                target,
-                client,
-                fault,
-                offset,
-                period,
-                rate,
-                hold,
-            }
-            .run(ctx, rng, stop),
-        ),
-        NemesisSpec::Crash {
-            target,
-            restart_delay,
-            ..
-        } => tokio::spawn(
-            crash::Crash {
-                schedule,
-                target,
-                restart_delay,
-            }
-            .run(ctx, rng, stop),
-        ),
-        NemesisSpec::CutLinks { start, ref links } => tokio::spawn(
-            cut_links::CutLinks {
-                start,
-                links: links.clone(),
-            }
-            .run(ctx, stop),
-        ),
-        NemesisSpec::GcPause { pause, .. } => {
-            tokio::spawn(GcPause { schedule, pause }.run(ctx, rng, stop))
+impl NemesisContext {
+    /// A new fault (with a fresh id) to record.
+    pub fn fault(&self, kind: &str, target: impl Into<String>, detail: impl Into<String>) -> Fault {
+        Fault {
+            kind: kind.into(),
+            target: target.into(),
+            id: self.ids.next(),
+            detail: detail.into(),
         }
-        NemesisSpec::Partition {
-            duration,
-            shape,
-            resource,
-            ..
-        } => tokio::spawn(
-            Partition {
-                schedule,
-                shape,
-                duration,
-                resource,
-            }
-            .run(ctx, rng, stop),
-        ),
-        NemesisSpec::Latency {
-            duration,
-            latency,
-            jitter,
-            links,
-            clients,
-            ..
-        } => tokio::spawn(
-            Latency {
-                schedule,
-                duration,
-                latency,
-                jitter,
-                links,
-                clients,
-            }
-            .run(ctx, rng, stop),
-        ),
-        NemesisSpec::ResetPeer {
-            hold,
-            links,
-            clients,
-            ..
-        } => tokio::spawn(
-            Reset {
-                schedule,
-                hold,
-                links,
-                clients,
-            }
-            .run(ctx, rng, stop),
-        ),
-        NemesisSpec::DelayedWrite { delay, .. } => {
-            tokio::spawn(DelayedWrite { schedule, delay }.run(ctx, rng, stop))
-        }
-        NemesisSpec::Failover {
-            repl_delay,
-            lead,
-            pause,
-            hold_holder,
-            ..
-        } => tokio::spawn(
-            failover::Failover {
-                schedule,
-                repl_delay,
-                lead,
-                pause,
-                hold_holder,
-            }
-            .run(ctx, rng, stop),
-        ),
+    }
+
+    /// Records that `fault` took effect (its start).
+    pub fn started(&self, fault: &Fault) {
+        self.rec.nemesis(F::Start, fault.clone());
+    }
+
+    /// Records that an injection of `fault` failed, and why (a failed nemesis op: no window).
+    pub fn failed(&self, fault: Fault, why: impl std::fmt::Display) {
+        eprintln!(
+            "fencepost: {} on {} did not take effect: {why}",
+            fault.kind, fault.target
+        );
+        self.rec.nemesis_failed(Fault {
+            detail: format!("{}; did not take effect: {why}", fault.detail),
+            ..fault
+        });
+    }
+
+    /// Records that `fault` was healed (its stop).
+    pub fn healed(&self, fault: Fault) {
+        self.rec.nemesis(F::Stop, fault);
+    }
+
+    pub fn gates(&self) -> impl Iterator<Item = &Arc<PauseGate>> {
+        self.clients.iter().map(|c| &c.gate)
     }
 }

@@ -7,63 +7,97 @@
 //! ends when SIGCONT is; a node that was crashed and restarted meanwhile is not signalled again
 //! (its PID changed).
 
+use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
-use super::schedule::{sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 use crate::cluster::spawner;
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
-use checkers::{Fault, F};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NodePause {
-    pub schedule: Schedule,
+    pub start: Dur,
+    pub every: Dur,
     pub target: NodeTarget,
+    /// How long the nodes stay stopped.
     pub pause: Dur,
 }
 
-impl NodePause {
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
+impl Nemesis for NodePause {
+    fn fault_kind(&self) -> &'static str {
+        "node-pause"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.pause
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("node-pause", "every", self.every)?;
+        positive("node-pause", "pause", self.pause)?;
+        self.target
+            .check(bounds.lock_nodes)
+            .map_err(|m| Invalid::new("target", format!("[[nemesis]] node-pause: {m}")))
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            node_processes: true,
+            ..Needs::default()
+        }
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
     ) {
-        while self.schedule.wait(&mut rng, &mut stop).await {
-            let nodes = self.target.pick(&ctx.topology.lock_nodes, &mut rng);
-            let mut stopped: Vec<(String, u32)> = Vec::new();
-            for name in &nodes {
-                let Some(pid) = pid_of(&ctx, name) else {
-                    continue; // down (crashed, not yet restarted): nothing to pause
-                };
-                match spawner::signal(pid, libc::SIGSTOP) {
-                    Ok(()) => stopped.push((name.clone(), pid)),
-                    Err(e) => eprintln!("fencepost: node-pause could not stop {name}: {e}"),
-                }
-            }
-            if stopped.is_empty() {
-                continue;
-            }
-            let fault = Fault {
-                kind: "node-pause".into(),
-                target: stopped
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                id: ctx.ids.next(),
-                detail: format!("SIGSTOP {} ({})", self.pause, self.target),
+        let nodes = self.target.pick(&ctx.topology.lock_nodes, rng);
+        let fault = ctx.fault(
+            "node-pause",
+            nodes.join(","),
+            format!("SIGSTOP {} ({})", self.pause, self.target),
+        );
+        let mut stopped: Vec<(&String, u32)> = Vec::new();
+        let mut error = None;
+        for name in &nodes {
+            let result = match pid_of(ctx, name) {
+                Some(pid) => spawner::signal(pid, libc::SIGSTOP)
+                    .map(|()| pid)
+                    .map_err(|e| e.to_string()),
+                None => Err("it is down (crashed, not yet restarted)".into()),
             };
-            ctx.rec.nemesis(F::Start, fault.clone());
-            sleep_or_stop(self.pause.0, &mut stop).await;
-            for (name, pid) in &stopped {
-                if pid_of(&ctx, name) == Some(*pid) {
-                    if let Err(e) = spawner::signal(*pid, libc::SIGCONT) {
-                        eprintln!("fencepost: node-pause could not resume {name}: {e}");
-                    }
+            match result {
+                Ok(pid) => stopped.push((name, pid)),
+                Err(e) => {
+                    error = Some(format!("cannot stop {name}: {e}"));
+                    break;
                 }
             }
-            ctx.rec.nemesis(F::Stop, fault);
+        }
+        if error.is_none() {
+            ctx.started(&fault);
+            sleep_or_stop(self.pause.0, stop).await;
+        }
+        for (name, pid) in &stopped {
+            // A node crashed and restarted meanwhile has another PID: not ours to signal.
+            if pid_of(ctx, name) == Some(*pid) {
+                if let Err(e) = spawner::signal(*pid, libc::SIGCONT) {
+                    eprintln!("fencepost: node-pause could not resume {name}: {e}");
+                }
+            }
+        }
+        match error {
+            None => ctx.healed(fault),
+            Some(e) => ctx.failed(fault, e),
         }
     }
 }

@@ -16,11 +16,11 @@
 //! stay open and time out), so calls across it end `info`. Every cut is healed when the fault
 //! ends, and at the end of the run.
 
-use super::schedule::{sleep_or_stop, Schedule};
+use super::driver::{positive, sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
-use crate::nemesis::NemesisContext;
 use crate::topology::{link, RESOURCE};
-use checkers::{Fault, F};
+use checkers::Fault;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -128,50 +128,98 @@ pub fn draw(shape: Shape, clients: u32, nodes: &[String], rng: &mut ChaCha8Rng) 
     grudge_of(&components, nodes)
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Partition {
-    pub schedule: Schedule,
-    pub shape: Shape,
+    pub start: Dur,
+    pub every: Dur,
+    /// How long each partition lasts.
     pub duration: Dur,
-    /// Whether the resource node takes part (by default only lock nodes are partitioned).
+    pub shape: Shape,
+    /// Also partition the resource node (by default only lock nodes).
+    #[serde(default)]
     pub resource: bool,
 }
 
-impl Partition {
-    pub async fn run(
-        mut self,
-        ctx: NemesisContext,
-        mut rng: ChaCha8Rng,
-        mut stop: watch::Receiver<bool>,
+impl Nemesis for Partition {
+    fn fault_kind(&self) -> &'static str {
+        "partition"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.duration
+    }
+
+    fn validate(&self, _bounds: &Bounds) -> Result<(), Invalid> {
+        positive("partition", "every", self.every)?;
+        positive("partition", "duration", self.duration)
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
     ) {
         let mut nodes = ctx.topology.lock_nodes.clone();
         if self.resource {
             nodes.push(RESOURCE.to_string());
         }
         let clients = ctx.topology.clients.len() as u32;
-        while self.schedule.wait(&mut rng, &mut stop).await {
-            let grudge = draw(self.shape, clients, &nodes, &mut rng);
-            let fault = Fault {
-                kind: "partition".into(),
-                target: grudge.description.clone(),
-                id: ctx.ids.next(),
-                detail: format!("{}, {} link(s) cut", self.shape.name(), grudge.cuts.len()),
-            };
-            let mut cut = Vec::new();
-            for (c, n) in &grudge.cuts {
-                match ctx.topology.network.cut(&link(*c, n)).await {
-                    Ok(()) => cut.push(link(*c, n)),
-                    Err(e) => eprintln!("fencepost: partition could not cut {}: {e}", link(*c, n)),
-                }
+        let grudge = draw(self.shape, clients, &nodes, rng);
+        let fault = ctx.fault(
+            "partition",
+            grudge.description.clone(),
+            format!("{}, {} link(s) cut", self.shape.name(), grudge.cuts.len()),
+        );
+        let links: Vec<String> = grudge.cuts.iter().map(|(c, n)| link(*c, n)).collect();
+        cut_for(ctx, fault, &links, stop, Some(self.duration.0)).await;
+    }
+}
+
+/// Cuts `links`, records `fault` once all are cut (or its failure, healing what was cut), holds
+/// for `hold` (`None`: until the run stops), heals and records the stop.
+pub async fn cut_for(
+    ctx: &NemesisContext,
+    fault: Fault,
+    links: &[String],
+    stop: &mut watch::Receiver<bool>,
+    hold: Option<std::time::Duration>,
+) {
+    let mut cut = Vec::new();
+    let mut error = None;
+    for l in links {
+        match ctx.topology.cut(l).await {
+            Ok(()) => cut.push(l),
+            Err(e) => {
+                error = Some(format!("cannot cut {l}: {e}"));
+                break;
             }
-            ctx.rec.nemesis(F::Start, fault.clone());
-            sleep_or_stop(self.duration.0, &mut stop).await;
-            for l in &cut {
-                if let Err(e) = ctx.topology.network.heal(l).await {
-                    eprintln!("fencepost: partition could not heal {l}: {e}");
-                }
-            }
-            ctx.rec.nemesis(F::Stop, fault);
         }
+    }
+    if error.is_none() {
+        ctx.started(&fault);
+        match hold {
+            Some(d) => {
+                sleep_or_stop(d, stop).await;
+            }
+            None => {
+                let _ = stop.wait_for(|s| *s).await;
+            }
+        }
+    }
+    for l in cut {
+        if let Err(e) = ctx.topology.heal(l).await {
+            eprintln!("fencepost: {} could not heal {l}: {e}", fault.kind);
+        }
+    }
+    match error {
+        None => ctx.healed(fault),
+        Some(e) => ctx.failed(fault, e),
     }
 }
 

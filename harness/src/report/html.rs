@@ -9,6 +9,7 @@
 use super::canvas::ChartFiles;
 use super::evidence::Evidence;
 use super::{perf, timeline, write_file, ReportError};
+use crate::judge::Outcome;
 use crate::store;
 use base64::Engine;
 use checkers::{Access, AccessOp, Process, Validity};
@@ -43,7 +44,7 @@ table { border-collapse: collapse; margin: 6px 0 10px; font-size: 14px; }
 th, td { border: 1px solid #d6d6d6; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f4f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 3px 10px; border-radius: 12px; font-weight: 600; font-size: 14px; color: #fff; }
-.met, .valid { background: #1e8c3c; } .unmet, .invalid { background: #c81e1e; } .unknown { background: #8a6d00; }
+.met, .valid { background: #1e8c3c; } .unmet, .invalid { background: #c81e1e; } .unknown { background: #6b6b6b; } .known { background: #d18a00; }
 figure { margin: 12px 0 22px; } figure img { max-width: 100%; border: 1px solid #e3e3e3; } figcaption { color: #555; font-size: 14px; margin-top: 4px; }
 pre { background: #f6f7f8; border: 1px solid #e3e3e3; padding: 8px 10px; overflow-x: auto; font-size: 13px; }
 code { font-size: 13px; } .muted { color: #666; } .warn { background: #fff4d6; border: 1px solid #e0b84c; padding: 6px 10px; }
@@ -54,12 +55,16 @@ fn badge_validity(v: Validity) -> String {
     format!("<span class=\"badge {v}\">{v}</span>")
 }
 
-fn badge_met(met: bool) -> &'static str {
-    if met {
-        "<span class=\"badge met\">expectations met</span>"
-    } else {
-        "<span class=\"badge unmet\">EXPECTATIONS NOT MET</span>"
-    }
+/// A badge for how a run or an expectation came out: green met, amber known finding, red not
+/// met, grey unknown.
+pub fn outcome_badge(o: Outcome) -> String {
+    let (class, word) = match o {
+        Outcome::Met => ("met", "met"),
+        Outcome::Known => ("known", "known finding"),
+        Outcome::NotMet => ("unmet", "NOT MET"),
+        Outcome::Unknown => ("unknown", "unknown"),
+    };
+    format!("<span class=\"badge {class}\">{word}</span>")
 }
 
 fn secs(ns: u64) -> String {
@@ -109,7 +114,7 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
         h,
         "<p class=\"muted\"><a href=\"../../index.html\">all runs</a></p>\
          <h1>{name} {} {}</h1>",
-        badge_met(r.met),
+        outcome_badge(r.outcome),
         badge_validity(c.validity)
     );
     if !r.description.is_empty() {
@@ -120,7 +125,7 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
         "<p id=\"chart-warning\" class=\"warn\">A chart on this page failed to load.</p>"
     );
     if r.interrupted {
-        let _ = writeln!(h, "<p class=\"warn\">This run was interrupted; the verdict covers the partial history.</p>");
+        let _ = writeln!(h, "<p class=\"warn\">This run was interrupted; the verdict covers the partial history, and a check that found nothing there proves nothing.</p>");
     }
     if let Some(l) = r.torn_last_line {
         let _ = writeln!(h, "<p class=\"warn\">History line {l} was torn (cut short mid-write) and was skipped.</p>");
@@ -156,7 +161,7 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
         &mut h,
         "ops",
         format!(
-            "{} invoked ({} ok, {} fail, {} info) · {} grants · {} denials · {} faults · over {:.1} s",
+            "{} invoked ({} ok, {} fail, {} info) · {} grants · {} denials · {} faults took effect, {} failed · over {:.1} s",
             n.invocations,
             n.ok,
             n.fail,
@@ -164,6 +169,7 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
             n.grants,
             n.denials,
             n.faults,
+            n.failed_faults,
             r.history_ms as f64 / 1000.0
         ),
     );
@@ -198,10 +204,16 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
             "<table><tr><th></th><th>property</th><th>expected</th><th>got</th></tr>"
         );
         for j in &r.expectations {
+            let known = j.known.as_ref().map_or(String::new(), |k| {
+                format!(
+                    "<br><span class=\"muted\">known finding — {}</span>",
+                    esc(k)
+                )
+            });
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                if j.met { "✔" } else { "✘" },
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{known}</td></tr>",
+                outcome_badge(j.outcome),
                 esc(&j.what),
                 esc(&j.expected),
                 esc(&j.actual)
@@ -210,73 +222,32 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
         let _ = writeln!(h, "</table>");
     }
 
-    // Checkers: which judged what.
-    let _ = writeln!(h, "<h2>Checkers</h2><table><tr><th>checker</th><th>judges from</th><th>verdict</th><th>found</th></tr>");
-    let ex = &c.exclusion;
-    let _ = writeln!(
-        h,
-        "<tr><td>mutual exclusion</td><td>the clients' history: critical spans from a granted acquire to the last access under it (lease expiry is not an op)</td><td>{}</td><td>{} overlapping span pair(s), {} release(s) of another client's lock, {} access(es) after the client's own validity end</td></tr>",
-        badge_validity(c.exclusion_validity),
-        ex.overlaps.len(),
-        ex.foreign_releases.len(),
-        ex.late_accesses.len()
-    );
-    let fencing = match &c.fencing {
-        Some(f) => format!(
-            "{} stale access(es) accepted, {} rejected by fencing, of {} accesses",
-            f.stale_accepted.len(),
-            f.prevented.len(),
-            f.accesses
-        ),
-        None => "no resource log was saved".into(),
-    };
-    let _ = writeln!(
-        h,
-        "<tr><td>fencing</td><td>the resource's own access log, in order of application</td><td>{}</td><td>{fencing}</td></tr>",
-        badge_validity(c.fencing_validity)
-    );
-    let lost = match &c.lost_updates {
-        Some(l) => format!(
-            "{} write(s) accepted, final counter {}, {} increment(s) lost",
-            l.accepted_writes,
-            l.final_value.map_or("unknown".into(), |v| v.to_string()),
-            l.lost.map_or("unknown".into(), |v| v.to_string())
-        ),
-        None => "no resource log was saved".into(),
-    };
-    let _ = writeln!(
-        h,
-        "<tr><td>lost updates</td><td>the resource's counter against the writes it accepted</td><td>{}</td><td>{lost}</td></tr>",
-        badge_validity(c.lost_updates_validity)
-    );
-    if let Some(k) = &c.counter {
+    // Checkers: which judged what, from how much.
+    let _ = writeln!(h, "<h2>Checkers</h2><table><tr><th>checker</th><th>judges from</th><th>verdict</th><th>found</th><th>evidence</th></tr>");
+    for k in &c.checks {
+        let details: String = k
+            .details
+            .iter()
+            .map(|d| format!("<br><span class=\"muted\">{}</span>", esc(d)))
+            .collect();
         let _ = writeln!(
             h,
-            "<tr><td>counter</td><td>every observed counter value against the acknowledged and attempted increments before it</td><td>{}</td><td>{} increment(s) proved lost, {} proved duplicated; {} acknowledged, {} indeterminate, final value {}</td></tr>",
-            badge_validity(c.counter_validity),
-            k.lost,
-            k.duplicated,
-            k.acknowledged,
-            k.adds_indeterminate,
-            k.final_value.map_or("not read".into(), |v| v.to_string())
-        );
-    }
-    if let Some(w) = &c.window {
-        let _ = writeln!(
-            h,
-            "<tr><td>rate window</td><td>admissions in every interval of the limiter's window</td><td>{}</td><td>{} interval(s) over the limit of {} per {} ms (at most {} admitted in one); {} of {} requests admitted</td></tr>",
-            badge_validity(c.window_validity),
-            w.over_admissions_total,
-            w.limit,
-            w.window_ns / 1_000_000,
-            w.max_in_window,
-            w.admitted,
-            w.requests
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}{details}</td><td>{}</td></tr>",
+            esc(&k.name),
+            if k.advisory {
+                " <span class=\"muted\">(advisory)</span>"
+            } else {
+                ""
+            },
+            esc(&k.judged_from),
+            badge_validity(k.verdict),
+            esc(&k.headline),
+            esc(&k.evidence_line())
         );
     }
     let _ = writeln!(
         h,
-        "<tr><th colspan=\"2\">overall</th><td>{}</td><td></td></tr></table>",
+        "<tr><th colspan=\"2\">overall</th><td>{}</td><td></td><td></td></tr></table>",
         badge_validity(c.validity)
     );
 
@@ -393,11 +364,13 @@ fn violations(h: &mut String, ev: &Evidence) {
     let c = &ev.result.checks;
     let ex = &c.exclusion;
     let _ = writeln!(h, "<h2 id=\"violations\">Violations</h2>");
-    let stale = c.fencing.as_ref().map_or(0, |f| f.stale_accepted.len());
-    let counted = c.counter.as_ref().is_some_and(|k| k.violated())
-        || c.window.as_ref().is_some_and(|w| w.violated());
-    if ex.overlaps.is_empty() && ex.foreign_releases.is_empty() && stale == 0 && !counted {
-        let _ = writeln!(h, "<p>None: no two clients held the lock at once, no release deleted another client's lock, and the resource accepted no stale access.</p>");
+    if c.checks.iter().all(|k| k.violations == 0) {
+        let names: Vec<&str> = c.checks.iter().map(|k| k.name.as_str()).collect();
+        let _ = writeln!(
+            h,
+            "<p>None found by any checker ({}).</p>",
+            esc(&names.join(", "))
+        );
     }
     if !ex.overlaps.is_empty() {
         let _ = writeln!(h, "<h3>Two holders at once ({})</h3><table><tr><th>#</th><th>holder</th><th>token</th><th>held (s)</th><th>ops</th><th>other holder</th><th>token</th><th>held (s)</th><th>ops</th><th>overlap (ms)</th></tr>", ex.overlaps.len());
@@ -425,9 +398,37 @@ fn violations(h: &mut String, ev: &Evidence) {
         let _ = writeln!(h, "</table><p class=\"muted\">ops: history indexes from the granted acquire's completion to the last access invoked under that grant.</p>");
         more(h, ex.overlaps.len());
     }
-    if !ex.foreign_releases.is_empty() {
-        let _ = writeln!(h, "<h3>Releases that deleted another client's lock ({})</h3><table><tr><th>releaser</th><th>its token</th><th>release op</th><th>at (s)</th><th>deleted the lock of</th><th>their token</th></tr>", ex.foreign_releases.len());
-        for r in ex.foreign_releases.iter().take(MAX_ROWS) {
+    if let Some(d) = c
+        .double_grant
+        .as_ref()
+        .filter(|d| !d.double_grants.is_empty())
+    {
+        let list = &d.double_grants;
+        let _ = writeln!(h, "<h3>Grants live at once ({})</h3><table><tr><th>holder</th><th>token</th><th>granted (op)</th><th>other holder</th><th>token</th><th>granted (op)</th><th>both live (s)</th></tr>", list.len());
+        for g in list.iter().take(MAX_ROWS) {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>#{}</td><td>{}</td><td class=\"num\">{}</td><td>#{}</td><td>{}–{}</td></tr>",
+                client(g.first),
+                g.first_fence,
+                g.first_index,
+                client(g.second),
+                g.second_fence,
+                g.second_index,
+                secs(g.overlap_start_ns),
+                secs(g.overlap_end_ns)
+            );
+        }
+        let _ = writeln!(h, "</table><p class=\"muted\">from a grant's completion to a ttl after its request (or its release), its key surely held its token: two such intervals at once mean the lock granted a key another client's lease still held.</p>");
+        more(h, list.len());
+    }
+    let foreign = c
+        .foreign_release
+        .as_ref()
+        .map_or(&[][..], |f| &f.foreign_releases[..]);
+    if !foreign.is_empty() {
+        let _ = writeln!(h, "<h3>Releases that deleted another client's lock ({})</h3><table><tr><th>releaser</th><th>its token</th><th>release op</th><th>at (s)</th><th>deleted the lock of</th><th>their token</th></tr>", foreign.len());
+        for r in foreign.iter().take(MAX_ROWS) {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td class=\"num\">{}</td><td>#{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
@@ -440,7 +441,7 @@ fn violations(h: &mut String, ev: &Evidence) {
             );
         }
         let _ = writeln!(h, "</table>");
-        more(h, ex.foreign_releases.len());
+        more(h, foreign.len());
     }
     let access_header = "<tr><th>resource seq</th><th>client</th><th>op</th><th>token</th><th>highest seen before</th><th>value</th><th>invoked at (s)</th><th>history op</th></tr>";
     if let Some(f) = &c.fencing {

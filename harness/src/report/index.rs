@@ -4,8 +4,9 @@
 //! drifts from what is there. Each run's `results.json` is read through a small view that only
 //! keeps what the table shows (the witnesses are skipped unparsed, only counted).
 
-use super::html::{esc, CSS};
+use super::html::{esc, outcome_badge, CSS};
 use super::{write_file, ReportError};
+use crate::judge::Outcome;
 use crate::store::{self, RunMeta};
 use checkers::Validity;
 use serde::de::IgnoredAny;
@@ -18,7 +19,7 @@ pub const PAGE: &str = "index.html";
 #[derive(Deserialize)]
 struct RunView {
     meta: RunMeta,
-    met: bool,
+    outcome: Outcome,
     #[serde(default)]
     interrupted: bool,
     lock: String,
@@ -32,27 +33,16 @@ struct RunView {
 struct ChecksView {
     validity: Validity,
     counts: checkers::run::OpCounts,
-    exclusion: ExclusionView,
-    fencing: Option<FencingView>,
-    lost_updates: Option<LostView>,
+    checks: Vec<CheckView>,
     first_violation_ns: Option<u64>,
 }
 
 #[derive(Deserialize)]
-struct ExclusionView {
-    overlaps: Vec<IgnoredAny>,
-    foreign_releases: Vec<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct FencingView {
-    stale_accepted: Vec<IgnoredAny>,
-    prevented: Vec<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct LostView {
-    lost: Option<u64>,
+struct CheckView {
+    name: String,
+    violations: u64,
+    #[serde(default)]
+    advisory: bool,
 }
 
 /// A run folder as the index lists it.
@@ -176,7 +166,7 @@ fn page(runs: &[Listed], suites: &[(String, SuiteView)]) -> String {
         }
         let _ = writeln!(h, "</table>");
     }
-    let _ = writeln!(h, "<h2>Runs</h2><table id=\"runs\"><tr><th>started (UTC)</th><th>scenario</th><th>seed</th><th>expectations</th><th>verdict</th><th>lock</th><th>faults</th><th>overlaps</th><th>foreign releases</th><th>stale accepted</th><th>rejected by fencing</th><th>lost updates</th><th>first violation</th><th>ops</th><th>run</th></tr>");
+    let _ = writeln!(h, "<h2>Runs</h2><table id=\"runs\"><tr><th>started (UTC)</th><th>scenario</th><th>seed</th><th>expectations</th><th>verdict</th><th>lock</th><th>faults</th><th>violations</th><th>first violation</th><th>ops</th><th>run</th></tr>");
     for l in runs {
         let link = if l.has_page {
             format!("<a href=\"{}/index.html\">page</a>", esc(&l.rel))
@@ -186,26 +176,24 @@ fn page(runs: &[Listed], suites: &[(String, SuiteView)]) -> String {
         match &l.run {
             Some(r) => {
                 let c = &r.checks;
+                let violations: Vec<String> = c
+                    .checks
+                    .iter()
+                    .filter(|k| k.violations > 0 && !k.advisory)
+                    .map(|k| format!("{} {}", k.name, k.violations))
+                    .collect();
                 let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}{}</td><td><span class=\"badge {v}\">{v}</span></td><td>{}{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{link}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}{}</td><td><span class=\"badge {v}\">{v}</span></td><td>{}{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{link}</td></tr>",
                     store::utc_stamp(l.started_unix_s),
                     esc(&r.meta.scenario),
                     r.meta.seed,
-                    if r.met {
-                        "<span class=\"badge met\">met</span>"
-                    } else {
-                        "<span class=\"badge unmet\">NOT MET</span>"
-                    },
+                    outcome_badge(r.outcome),
                     if r.interrupted { " (interrupted)" } else { "" },
                     esc(&r.lock),
                     if r.fenced { ", fenced" } else { "" },
                     esc(&if r.faults.is_empty() { "none".to_string() } else { r.faults.join(", ") }),
-                    c.exclusion.overlaps.len(),
-                    c.exclusion.foreign_releases.len(),
-                    c.fencing.as_ref().map_or("—".into(), |f| f.stale_accepted.len().to_string()),
-                    c.fencing.as_ref().map_or("—".into(), |f| f.prevented.len().to_string()),
-                    c.lost_updates.as_ref().and_then(|l| l.lost).map_or("—".into(), |n| n.to_string()),
+                    esc(&if violations.is_empty() { "none".to_string() } else { violations.join(", ") }),
                     c.first_violation_ns.map_or("—".into(), |t| format!("{:.3} s", t as f64 / 1e9)),
                     format_args!("{} in {:.1} s", c.counts.invocations, r.history_ms as f64 / 1000.0),
                     v = c.validity,
@@ -220,7 +208,7 @@ fn page(runs: &[Listed], suites: &[(String, SuiteView)]) -> String {
                     });
                 let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td colspan=\"11\" class=\"muted\">not judged (the run was killed before results.json was written; <code>fencepost check</code> judges it)</td><td>{link}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td colspan=\"7\" class=\"muted\">not judged (the run was killed before results.json was written; <code>fencepost check</code> judges it)</td><td>{link}</td></tr>",
                     store::utc_stamp(l.started_unix_s),
                     esc(&scenario),
                     esc(&seed)

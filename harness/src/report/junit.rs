@@ -2,11 +2,13 @@
 //!
 //! The Apache Ant dialect that Jenkins, GitLab and the GitHub test-report actions read: one
 //! `<testsuite>` per scenario, one `<testcase>` per seed, `<failure>` for an expectation not
-//! met and `<error>` for a run that could not be run at all, the run's summary in
+//! met or a run that could not tell (not enough evidence), `<error>` for a run that could not be
+//! run at all (a reproduced known finding passes, and says so in its output), the run's summary in
 //! `<system-out>`. Checked against harness/tests/data/junit.xsd by `xmllint --schema` in the
 //! tests.
 
 use super::suite::{Case, SuiteReport};
+use crate::judge::Outcome;
 use std::fmt::Write;
 
 /// Escapes text for XML content and attributes, dropping characters XML 1.0 cannot carry.
@@ -62,7 +64,7 @@ pub fn render(report: &SuiteReport) -> String {
     let failures = report
         .cases
         .iter()
-        .filter(|c| c.error.is_none() && !c.met)
+        .filter(|c| c.error.is_none() && !c.passed())
         .count();
     let errors = report.cases.iter().filter(|c| c.error.is_some()).count();
     let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
@@ -87,7 +89,10 @@ pub fn render(report: &SuiteReport) -> String {
             .iter()
             .filter(|c| c.scenario == *scenario)
             .collect();
-        let f = cases.iter().filter(|c| c.error.is_none() && !c.met).count();
+        let f = cases
+            .iter()
+            .filter(|c| c.error.is_none() && !c.passed())
+            .count();
         let e = cases.iter().filter(|c| c.error.is_some()).count();
         let time: u64 = cases.iter().map(|c| c.wall_ms).sum();
         let _ = writeln!(
@@ -146,15 +151,19 @@ fn testcase(x: &mut String, report: &SuiteReport, c: &Case) {
             esc(first_line(e)),
             esc(e)
         );
-    } else if !c.met {
+    } else if !c.passed() {
+        let (kind, word) = match c.outcome {
+            Some(Outcome::Unknown) => ("NotEnoughEvidence", "unknown: not enough evidence"),
+            _ => ("ExpectationNotMet", "expectations not met"),
+        };
         let message = if c.unmet.is_empty() {
-            "expectations not met".to_string()
+            word.to_string()
         } else {
-            format!("expectations not met: {}", c.unmet.join("; "))
+            format!("{word}: {}", c.unmet.join("; "))
         };
         let _ = writeln!(
             x,
-            "      <failure type=\"ExpectationNotMet\" message=\"{}\">{}</failure>",
+            "      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
             esc(&message),
             esc(&c.summary)
         );

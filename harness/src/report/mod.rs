@@ -3,9 +3,8 @@
 //! Every run folder gets charts — the timeline of who held the lock when with the faults and the
 //! violations on it ([`timeline`]), Jepsen-style latency and throughput plots ([`perf`]) — and
 //! one self-contained `index.html` ([`html`]); `results/index.html` lists every run and suite
-//! ([`index`]). `fencepost suite nightly` runs every scenario over a matrix of seeds and writes a
-//! safety report in Markdown, JUnit XML and JSON ([`suite`], [`junit`]), each case a child
-//! `fencepost scenario` process ([`suite_case`]).
+//! ([`index`]). The nightly suite ([`crate::suite`]) writes its safety report through
+//! [`suite`] and [`junit`]: this module only renders.
 //!
 //! Everything renders from a saved run folder, so `fencepost report RUN_DIR` redraws any run:
 //! the run is re-judged by [`crate::analysis::analyse`] (the same code path as the runner) and
@@ -21,7 +20,6 @@ pub mod junit;
 pub mod perf;
 pub mod style;
 pub mod suite;
-pub mod suite_case;
 pub mod timeline;
 
 use crate::run_result::RunResult;

@@ -77,7 +77,8 @@ fn f_rank(f: F) -> u8 {
         F::Cas => 6,
         F::Request => 7,
         F::Final => 8,
-        F::Start | F::Stop => 9,
+        F::Held => 9,
+        F::Start | F::Stop => 10,
     }
 }
 

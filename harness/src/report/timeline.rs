@@ -161,15 +161,20 @@ impl Timeline<'_> {
             parts.push(format!("zoom on the first violation, {a:.3}–{b:.3} s"));
         }
         let ex = &c.exclusion;
-        if self.ev.spans.is_empty() && ex.foreign_releases.is_empty() {
+        if self.ev.spans.is_empty() && c.foreign_releases().is_empty() {
             parts.push("no lock grants in this run".into());
-        } else if ex.overlaps.is_empty() && ex.foreign_releases.is_empty() {
+        } else if ex.overlaps.is_empty() && c.foreign_releases().is_empty() {
             parts.push("mutual exclusion held".into());
         } else {
+            let foreign = c.foreign_releases().len();
             parts.push(format!(
-                "MUTUAL EXCLUSION BROKEN: {} overlap(s), {} foreign release(s)",
+                "MUTUAL EXCLUSION BROKEN: {} overlap(s){}",
                 ex.overlaps.len(),
-                ex.foreign_releases.len()
+                if foreign > 0 {
+                    format!(", {foreign} foreign release(s)")
+                } else {
+                    String::new()
+                }
             ));
         }
         if let Some(f) = c.fencing.as_ref().filter(|f| f.accesses > 0) {
@@ -239,7 +244,7 @@ impl Timeline<'_> {
                 "stale access rejected by fencing".into(),
             ));
         }
-        if !c.exclusion.foreign_releases.is_empty() {
+        if !c.foreign_releases().is_empty() {
             entries.push((
                 Swatch::Cross(style::FOREIGN),
                 "release deleted another client's lock".into(),
@@ -517,7 +522,7 @@ impl Drawing for Timeline<'_> {
             .fencing
             .as_ref()
             .map_or(0, |f| f.stale_accepted.len() + f.prevented.len())
-            + ex.foreign_releases.len()
+            + checks.foreign_releases().len()
             + checks.counter.as_ref().map_or(0, |k| k.anomalies.len());
         let labelled = self.is_zoom() || (lane_px >= 30 && marks <= 8);
         let mut space = LabelSpace::default();
@@ -622,7 +627,7 @@ impl Drawing for Timeline<'_> {
         }
 
         // Releases that deleted another client's lock.
-        for r in &ex.foreign_releases {
+        for r in ev.result.checks.foreign_releases() {
             if !self.window.contains(r.invoke_ns) {
                 continue;
             }

@@ -1,4 +1,4 @@
-//! One case of a suite (a scenario × seed) run as a child `fencepost scenario` process.
+//! One case of a suite (a scenario × seed), run as a child `fencepost scenario` process.
 //!
 //! A child per case is what lets a suite run several cases at once without them disturbing each
 //! other's timing: each has its own runtime and threads, so one run's checkers and chart

@@ -6,6 +6,7 @@
 use fencepost::duration::Dur;
 use fencepost::run_result::RunResult;
 use fencepost::runner::{self, RunOptions};
+use fencepost::scenario::Overrides;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -45,8 +46,11 @@ pub fn run_file(
     let opts = RunOptions {
         seed: Some(seed),
         results_dir: results.to_path_buf(),
-        duration: Some(Dur(Duration::from_millis(duration_ms))),
-        lock: None,
+        overrides: Overrides {
+            duration: Some(Dur(Duration::from_millis(duration_ms))),
+            ..Overrides::default()
+        },
+        adapters_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters"),
         status: Some(false),
         topology: None,
     };

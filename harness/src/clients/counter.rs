@@ -1,0 +1,129 @@
+//! Counter workloads' clients: `INCR` on the (primary) lock node, and the lock-guarded
+//! read-modify-write counter on the storage node; and the final read after the run.
+//!
+//! Each client reaches its node through its own proxy link (`c{client}-n1`), or — with Sentinel
+//! — through its links to whichever data node Sentinel names as primary.
+
+use super::{connect, lock::make_single_or_naive, Build, Clients};
+use crate::cluster::sentinel;
+use crate::scenario::workload::WorkloadKind;
+use crate::topology::Topology;
+use workloads::counter::{CounterConfig, IncrClient, RmwClient, WaitReplicas, INCR_KEY, RMW_KEY};
+use workloads::primary::{Primary, SentinelTarget};
+
+pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
+    let mut out = Clients::default();
+    let s = b.scenario;
+    let w = &s.workload;
+    let timeout = s.lock.op_timeout.0;
+    let rmw = w.kind == WorkloadKind::RmwCounter;
+    for id in 0..s.run.clients {
+        let node = primary_for(b.topology, id, timeout).await?;
+        let (handle, clock) = b.handle();
+        let rng = b.rng(id, "workload");
+        if rmw {
+            let storage = connect(&b.topology.clients[id as usize].resource, timeout).await?;
+            let wait = w.wait_replicas.map(|replicas| WaitReplicas {
+                replicas,
+                timeout_ms: w.wait_timeout.map_or(100, |d| d.ms()),
+            });
+            let c = RmwClient::new(
+                id,
+                node,
+                make_single_or_naive(b),
+                storage,
+                clock,
+                b.rec.clone(),
+                handle.gate.clone(),
+                rng,
+                b.pacing(),
+                timeout,
+                wait,
+            );
+            out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
+        } else {
+            let c = IncrClient {
+                id,
+                primary: node,
+                rec: b.rec.clone(),
+                rng,
+                config: CounterConfig {
+                    think_ms_max: w.think_max.ms(),
+                    read_one_in: w.read_one_in,
+                    op_timeout: timeout,
+                },
+            };
+            out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
+        }
+    }
+    out.final_read = Some(FinalRead { rmw });
+    Ok(out)
+}
+
+/// The counter's final read, after every client stopped.
+pub struct FinalRead {
+    rmw: bool,
+}
+
+impl FinalRead {
+    pub async fn run(&self, b: &Build<'_>) -> anyhow::Result<()> {
+        let (url, key) = if self.rmw {
+            (b.topology.resource_admin_url.clone(), RMW_KEY)
+        } else {
+            (primary_admin_url(b.topology).await?, INCR_KEY)
+        };
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting for the counter's final read timed out"))??;
+        let process = checkers::Process::Client(b.scenario.run.clients);
+        workloads::counter::final_read(&mut conn, key, b.rec.as_ref(), process).await;
+        Ok(())
+    }
+}
+
+/// Client `id`'s way to the node it writes to: its link to `n1`, or, with Sentinel, its links
+/// to whichever data node Sentinel names.
+pub async fn primary_for(
+    topology: &Topology,
+    id: u32,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Primary> {
+    let replication = topology.cluster().replication.clone();
+    if let Some(r) = replication {
+        let target = SentinelTarget {
+            sentinels: r.sentinel_urls.clone(),
+            master: sentinel::MASTER.into(),
+            links: r.client_links[id as usize].clone(),
+        };
+        return Ok(Primary::via_sentinel(target, timeout));
+    }
+    let url = &topology.clients[id as usize].lock[0];
+    Primary::fixed(url, timeout)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect client {id} to n1: {e}"))
+}
+
+/// The admin URL of the node holding the counter at the end of the run: `n1`, or the primary
+/// Sentinel names.
+async fn primary_admin_url(topology: &Topology) -> anyhow::Result<String> {
+    let replication = topology.cluster().replication.clone();
+    if let Some(r) = replication {
+        let port = sentinel::master_port(&r.sentinel_urls).await?;
+        return sentinel::Replication::admin_url(&topology.cluster(), port)
+            .ok_or_else(|| anyhow::anyhow!("Sentinel names port {port}, no node of this run"));
+    }
+    let cluster = topology.cluster();
+    let n1 = topology
+        .lock_nodes
+        .first()
+        .map(String::as_str)
+        .unwrap_or("n1");
+    Ok(cluster
+        .node(n1)
+        .ok_or_else(|| anyhow::anyhow!("node {n1} is gone"))?
+        .admin_url())
+}

@@ -1,0 +1,72 @@
+//! `[client]`: run the clients as processes of a real lock library (an adapter) instead of
+//! fencepost's own locks.
+//!
+//! `library = "redis-py"` names an adapter shipped in `adapters/` (`"redis-py@5.0.8"` asks for
+//! another published version of it); `command = ["python3", "my_adapter.py"]` runs a user's own,
+//! from the scenario file's folder. Either speaks docs/client-protocol.md.
+
+use crate::duration::Dur;
+use crate::invalid::{ensure, Invalid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// An adapter in `adapters/`, optionally `NAME@VERSION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// A user's own adapter: the program and its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Ask the library to renew the lease by itself (default: what the adapter declares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_renewal: Option<bool>,
+    /// Extend the lease this often during the critical section (default: a third of the ttl,
+    /// for libraries that extend and do not renew by themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend_every: Option<Dur>,
+    /// Ask the library whether it still holds the lock before the write (when it can tell).
+    #[serde(default = "yes")]
+    pub check_held: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ClientSpec {
+    /// What the report calls the client before it says itself.
+    pub fn label(&self) -> String {
+        match (&self.library, &self.command) {
+            (Some(l), _) => l.clone(),
+            (None, Some(c)) => c.join(" "),
+            (None, None) => "?".into(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Invalid> {
+        ensure(
+            self.library.is_some() != self.command.is_some(),
+            "library",
+            || {
+                "[client] needs either library = \"redis-py\" (an adapter in adapters/) or command = [\"python3\", \"my_adapter.py\"] (your own), not both".into()
+            },
+        )?;
+        if let Some(l) = &self.library {
+            crate::clients::external::adapter::parse_spec(l)
+                .map_err(|e| Invalid::new("library", format!("[client] {e}")))?;
+        }
+        ensure(
+            self.command
+                .as_ref()
+                .is_none_or(|c| !c.is_empty() && !c[0].is_empty()),
+            "command",
+            || "[client] command is empty: give the program and its arguments".into(),
+        )?;
+        ensure(
+            self.extend_every.is_none_or(|d| !d.0.is_zero()),
+            "extend_every",
+            || "[client] extend_every must be > 0".into(),
+        )
+    }
+}

@@ -1,0 +1,198 @@
+//! `[workload]`, `[resource]` and `[sentinel]`: what the clients do, the data they guard, and the
+//! replicated set-up they may run on.
+
+use super::lock::LockKind;
+use crate::duration::Dur;
+use crate::invalid::{ensure, Invalid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// Whether the resource rejects accesses with stale fencing tokens.
+    #[serde(default)]
+    pub fenced: bool,
+}
+
+/// Sentinel failover settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelSpec {
+    /// How many Sentinels (quorum: a majority of them).
+    #[serde(default = "d_sentinels")]
+    pub sentinels: u32,
+    /// `down-after-milliseconds`: how long the primary must be silent to be judged down.
+    #[serde(default = "d_down_after")]
+    pub down_after: Dur,
+    /// `failover-timeout` (the Redis docs' example value when absent).
+    #[serde(default = "d_failover_timeout")]
+    pub failover_timeout: Dur,
+}
+
+fn d_sentinels() -> u32 {
+    3
+}
+fn d_down_after() -> Dur {
+    ms(1000)
+}
+fn d_failover_timeout() -> Dur {
+    ms(60_000)
+}
+
+/// What the clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// Contend for the lock and increment the protected resource under it.
+    #[default]
+    Lock,
+    /// `INCR` a counter on the (primary) lock node.
+    Counter,
+    /// Acquire the lock, `GET` the counter on the storage node, `SET` it + 1, release.
+    RmwCounter,
+    /// Fixed-window rate limiter (`INCR` + `PEXPIRE` on the first request, a key per window).
+    FixedWindow,
+    /// Sliding-window rate limiter (`ZREMRANGEBYSCORE` + `ZCARD` + `ZADD` in one script).
+    SlidingWindow,
+}
+
+impl WorkloadKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Lock => "lock",
+            WorkloadKind::Counter => "counter",
+            WorkloadKind::RmwCounter => "rmw-counter",
+            WorkloadKind::FixedWindow => "fixed-window",
+            WorkloadKind::SlidingWindow => "sliding-window",
+        }
+    }
+
+    pub fn is_limiter(self) -> bool {
+        matches!(
+            self,
+            WorkloadKind::FixedWindow | WorkloadKind::SlidingWindow
+        )
+    }
+
+    /// Its clients take the lock (and pass a pause point while holding it).
+    pub fn uses_lock(self) -> bool {
+        matches!(self, WorkloadKind::Lock | WorkloadKind::RmwCounter)
+    }
+
+    /// Its clients read and write the protected resource (through its script and log).
+    pub fn uses_resource(self) -> bool {
+        self == WorkloadKind::Lock
+    }
+
+    /// Its clients increment a counter that the counter checker can judge.
+    pub fn counts(self) -> bool {
+        matches!(self, WorkloadKind::Counter | WorkloadKind::RmwCounter)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// What the clients do (`lock` when absent).
+    #[serde(default)]
+    pub kind: WorkloadKind,
+    /// Counter: one op in `read_one_in` is a read, the rest increments (0 = no reads).
+    #[serde(default = "d_read_one_in")]
+    pub read_one_in: u32,
+    /// Rate limiters: at most `limit` requests admitted per `window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Dur>,
+    /// RMW counter: after each grant, `WAIT wait_replicas wait_timeout` and act only on a grant
+    /// that many replicas acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout: Option<Dur>,
+    #[serde(default = "d_think")]
+    pub think_max: Dur,
+    #[serde(default = "d_retry_min")]
+    pub retry_min: Dur,
+    #[serde(default = "d_retry_max")]
+    pub retry_max: Dur,
+    #[serde(default = "d_idle")]
+    pub idle_max: Dur,
+}
+
+fn ms(n: u64) -> Dur {
+    Dur(std::time::Duration::from_millis(n))
+}
+fn d_read_one_in() -> u32 {
+    5
+}
+fn d_think() -> Dur {
+    ms(5)
+}
+fn d_retry_min() -> Dur {
+    ms(2)
+}
+fn d_retry_max() -> Dur {
+    ms(20)
+}
+fn d_idle() -> Dur {
+    ms(10)
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            kind: WorkloadKind::default(),
+            read_one_in: d_read_one_in(),
+            limit: None,
+            window: None,
+            wait_replicas: None,
+            wait_timeout: None,
+            think_max: d_think(),
+            retry_min: d_retry_min(),
+            retry_max: d_retry_max(),
+            idle_max: d_idle(),
+        }
+    }
+}
+
+impl WorkloadSpec {
+    /// Settings present where they apply, and only there; `lock` is the lock the clients would
+    /// take (no silent fallback: a combination the clients cannot run is refused here).
+    pub fn validate(&self, lock: LockKind) -> Result<(), Invalid> {
+        ensure(self.retry_min <= self.retry_max, "retry_min", || {
+            format!(
+                "[workload] retry_min {} is larger than retry_max {}",
+                self.retry_min, self.retry_max
+            )
+        })?;
+        if self.kind.is_limiter() {
+            let ok =
+                matches!((self.limit, self.window), (Some(l), Some(w)) if l > 0 && !w.0.is_zero());
+            ensure(ok, "kind", || {
+                "[workload] a rate limiter needs limit = N > 0 and window = \"1s\" (> 0)".into()
+            })?;
+        } else {
+            ensure(
+                self.limit.is_none() && self.window.is_none(),
+                "limit",
+                || {
+                    "[workload] limit and window apply to kind = \"fixed-window\" or \"sliding-window\" only".into()
+                },
+            )?;
+        }
+        ensure(
+            (self.wait_replicas.is_none() && self.wait_timeout.is_none())
+                || self.kind == WorkloadKind::RmwCounter,
+            "wait_replicas",
+            || "[workload] wait_replicas applies to kind = \"rmw-counter\" only".into(),
+        )?;
+        ensure(
+            !(self.kind == WorkloadKind::RmwCounter && lock == LockKind::Redlock),
+            "kind",
+            || {
+                "[workload] kind = \"rmw-counter\" takes a single-instance lock on the (primary) lock node: use [lock] kind = \"single\" or \"naive\", not \"redlock\"".into()
+            },
+        )
+    }
+}
