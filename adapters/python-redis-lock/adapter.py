@@ -1,0 +1,111 @@
+"""fencepost adapter for python-redis-lock (PyPI `python-redis-lock`, module redis_lock).
+
+The lock is the key `lock:<name>` on a single node, holding the Lock's id (18 random bytes,
+base64: Lock.id). acquire(blocking=False) is one GET (the "already acquired" check) and one
+SET NX EX in whole seconds; release and extend are Lua scripts comparing the id (release also
+pushes to `lock-signal:<name>` to wake blocked waiters). With auto_renewal=True a daemon thread
+re-EXPIREs the key every 2/3 of the expiry. The library computes no validity; held is
+get_owner_id() == lock.id.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+import protocol  # noqa: E402
+import redis  # noqa: E402
+import redis_lock  # noqa: E402
+from redis.backoff import NoBackoff  # noqa: E402
+from redis.retry import Retry  # noqa: E402
+
+
+def connect(node, timeout_ms):
+    """A client for one node: fencepost's deadline on connect and on every command, no retries."""
+    return redis.StrictRedis(
+        host=node["host"], port=node["port"],
+        username=node.get("username"), password=node.get("password"),
+        socket_timeout=timeout_ms / 1000, socket_connect_timeout=timeout_ms / 1000,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def whole_seconds(ttl_ms):
+    if ttl_ms <= 0 or ttl_ms % 1000:
+        raise ValueError(f"python-redis-lock takes whole seconds: ttl {ttl_ms} ms cannot be expressed")
+    return ttl_ms // 1000
+
+
+class Adapter:
+    def setup(self, hello):
+        if len(hello["nodes"]) != 1:
+            raise protocol.Refuse(
+                f"python-redis-lock is single-instance: it takes 1 node, not {len(hello['nodes'])}")
+        try:
+            whole_seconds(int(hello["lock"]["ttl_ms"]))
+        except ValueError as e:
+            raise protocol.Refuse(str(e))
+        self.hello = hello
+        self.name = hello["lock"]["name"]
+        self.auto_renewal = bool(hello["lock"].get("auto_renewal", False))
+        self.client = connect(hello["nodes"][0], hello["timeout_ms"])
+        self.resource = connect(hello["resource"], hello["timeout_ms"])
+        self.access_script = self.resource.register_script(hello["resource"]["script"])
+        self.lock = None
+        return {
+            "library": "python-redis-lock", "package": "python-redis-lock",
+            "lock_keys": ["lock:" + self.name],
+            "supports": {"acquire": True, "release": True, "extend": True, "held": True,
+                         "auto_renewal": self.auto_renewal, "fencing_token": False,
+                         "validity": False},
+        }
+
+    def _seconds(self, op):
+        try:
+            return whole_seconds(protocol.ttl_ms(op, self.hello))
+        except ValueError as e:
+            raise protocol.Fail(str(e))  # refused before anything is sent
+
+    def _held_lock(self):
+        if self.lock is None:
+            raise protocol.Fail("no lock object: no acquire was made yet")
+        return self.lock
+
+    def acquire(self, op, stamp):
+        expire = self._seconds(op)
+        # A fresh Lock (fresh id) per attempt, as a user takes a new lock each time.
+        self.lock = redis_lock.Lock(self.client, self.name, expire=expire,
+                                    auto_renewal=self.auto_renewal)
+        granted = stamp.call(self.lock.acquire, blocking=False)  # one SET NX, no BLPOP wait
+        return {"granted": bool(granted), "validity_ms": None,
+                "token": self.lock.id if granted else None, "fence": None}
+
+    def extend(self, op, stamp):
+        lock = self._held_lock()
+        expire = self._seconds(op)
+        try:
+            stamp.call(lock.extend, expire=expire)
+        except (redis_lock.NotAcquired, redis_lock.NotExpirable):
+            return {"extended": False, "validity_ms": None}
+        return {"extended": True, "validity_ms": None}
+
+    def held(self, op, stamp):
+        lock = self._held_lock()
+        owner = stamp.call(lock.get_owner_id)
+        return {"held": owner == lock.id, "validity_ms": None}
+
+    def release(self, op, stamp):
+        lock = self._held_lock()
+        try:
+            stamp.call(lock.release)  # stops the renewal thread first, then the Lua release
+        except redis_lock.NotAcquired:
+            return {"released": False}
+        return {"released": True}
+
+    def access(self, op, stamp):
+        result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])
+        return {"result": list(result)}
+
+
+if __name__ == "__main__":
+    protocol.run(Adapter())

@@ -1,0 +1,88 @@
+"""fencepost adapter for redis-py's redis.lock.Lock (PyPI `redis`).
+
+The lock is one key, named exactly lock.name, on a single node: acquire is SET name token NX PX ttl
+(redis/lock.py do_acquire), release and extend are Lua scripts that compare the token first.
+The token is uuid1().hex, kept in lock.local.token. redis-py computes no validity, so none is
+reported; held is Lock.owned() (a GET compared with the local token).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+import protocol  # noqa: E402
+import redis  # noqa: E402
+from redis.backoff import NoBackoff  # noqa: E402
+from redis.exceptions import LockError  # noqa: E402  (LockNotOwnedError is a LockError)
+from redis.retry import Retry  # noqa: E402
+
+
+def connect(node, timeout_ms):
+    """A client for one node: fencepost's deadline on connect and on every command, no retries."""
+    return redis.Redis(
+        host=node["host"], port=node["port"],
+        username=node.get("username"), password=node.get("password"),
+        socket_timeout=timeout_ms / 1000, socket_connect_timeout=timeout_ms / 1000,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+class Adapter:
+    def setup(self, hello):
+        if len(hello["nodes"]) != 1:
+            raise protocol.Refuse(
+                f"redis-py's Lock is single-instance: it takes 1 node, not {len(hello['nodes'])}")
+        self.hello = hello
+        self.name = hello["lock"]["name"]
+        self.client = connect(hello["nodes"][0], hello["timeout_ms"])
+        self.resource = connect(hello["resource"], hello["timeout_ms"])
+        self.access_script = self.resource.register_script(hello["resource"]["script"])
+        self.lock = None
+        return {
+            "library": "redis-py", "package": "redis", "lock_keys": [self.name],
+            "supports": {"acquire": True, "release": True, "extend": True, "held": True,
+                         "auto_renewal": False, "fencing_token": False, "validity": False},
+        }
+
+    def _held_lock(self):
+        if self.lock is None:
+            raise protocol.Fail("no lock object: no acquire was made yet")
+        return self.lock
+
+    def acquire(self, op, stamp):
+        ttl = protocol.ttl_ms(op, self.hello)
+        # One attempt: blocking=False returns as soon as SET NX answers.
+        self.lock = self.client.lock(self.name, timeout=ttl / 1000, blocking=False)
+        granted = stamp.call(self.lock.acquire, blocking=False)
+        token = self.lock.local.token.decode() if granted else None
+        return {"granted": bool(granted), "validity_ms": None, "token": token, "fence": None}
+
+    def extend(self, op, stamp):
+        lock = self._held_lock()
+        ttl = protocol.ttl_ms(op, self.hello)
+        try:
+            stamp.call(lock.extend, ttl / 1000, replace_ttl=True)
+        except LockError:  # LockNotOwnedError, or "Cannot extend an unlocked lock"
+            return {"extended": False, "validity_ms": None}
+        return {"extended": True, "validity_ms": None}
+
+    def held(self, op, stamp):
+        lock = self._held_lock()
+        return {"held": bool(stamp.call(lock.owned)), "validity_ms": None}
+
+    def release(self, op, stamp):
+        lock = self._held_lock()
+        try:
+            stamp.call(lock.release)
+        except LockError:  # LockNotOwnedError, or "Cannot release a lock that's not owned"
+            return {"released": False}
+        return {"released": True}
+
+    def access(self, op, stamp):
+        result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])
+        return {"result": list(result)}
+
+
+if __name__ == "__main__":
+    protocol.run(Adapter())

@@ -1,0 +1,591 @@
+//! Adapters: the small programs around real lock libraries, and installing each into an
+//! environment of its own.
+//!
+//! An adapter is a folder `adapters/<library>/` with an `adapter.toml` (which library, its
+//! registry package, its runtime, the command, how many lock nodes it takes, what the workload
+//! may exercise) and a manifest pinning its dependencies: `requirements.txt` (Python), `package.json`
+//! and `package-lock.json` (Node), `Cargo.toml` and `Cargo.lock` (Rust). On first use fencepost
+//! installs it into a cache folder (`$FENCEPOST_CACHE`, else `$XDG_CACHE_HOME/fencepost`, else
+//! `~/.cache/fencepost`) — a venv, a local `node_modules`, a cargo target folder — never
+//! globally, one install at a time (a lock file), with a progress line. `--client
+//! NAME@VERSION` installs that exact published version beside the pinned one.
+//!
+//! Every failure (unknown library, a runtime that is not installed, an install that fails)
+//! names the adapter, the file and the fix.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What a runtime needs, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    Python,
+    Node,
+    Cargo,
+    /// This fencepost binary (the reference adapter around fencepost's own locks).
+    Fencepost,
+}
+
+/// How many lock nodes the library takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodesKind {
+    /// One node (the first lock node of the run).
+    One,
+    /// Every lock node (Redlock-style: 3 or more).
+    Majority,
+}
+
+/// `adapters/<library>/adapter.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub library: String,
+    pub package: String,
+    pub runtime: Runtime,
+    pub command: Vec<String>,
+    pub nodes: NodesKind,
+    #[serde(default)]
+    pub extend: bool,
+    #[serde(default)]
+    pub auto_renewal: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Why an adapter cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error("unknown client library `{name}`: there is no {dir}/adapter.toml; the adapters are: {known}")]
+    Unknown {
+        name: String,
+        dir: String,
+        known: String,
+    },
+    #[error("{file}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Manifest {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("the {library} adapter needs {what}, which is not on this machine; {fix}")]
+    MissingRuntime {
+        library: String,
+        what: String,
+        fix: String,
+    },
+    #[error("installing the {library} adapter failed ({step}); its output is in {log}:\n{tail}\nfix: {fix}")]
+    Install {
+        library: String,
+        step: String,
+        log: PathBuf,
+        tail: String,
+        fix: String,
+    },
+    #[error("bad --client `{0}`: use NAME or NAME@VERSION (e.g. redis-semaphore@5.8.0); VERSION is a published version of the library's package")]
+    BadSpec(String),
+    #[error("cannot prepare the adapter cache {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// An adapter found on disk.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// A published version asked for instead of the pinned one.
+    pub version: Option<String>,
+}
+
+/// What to run: the program, its arguments, its folder and environment.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    /// The library and version, for messages before the adapter itself says.
+    pub label: String,
+}
+
+/// `NAME` or `NAME@VERSION`.
+pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), AdapterError> {
+    let bad = || AdapterError::BadSpec(spec.to_string());
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let ok_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok_version = version.is_none_or(|v| {
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+    });
+    if !ok_name || !ok_version {
+        return Err(bad());
+    }
+    Ok((name.to_string(), version.map(str::to_string)))
+}
+
+/// Finds `adapters/<name>/adapter.toml` and reads it.
+pub fn find(name: &str, version: Option<String>, adapters: &Path) -> Result<Adapter, AdapterError> {
+    let dir = adapters.join(name);
+    let file = dir.join("adapter.toml");
+    let text = std::fs::read_to_string(&file).map_err(|_| AdapterError::Unknown {
+        name: name.to_string(),
+        dir: dir.display().to_string(),
+        known: known(adapters).join(", "),
+    })?;
+    let manifest: Manifest = toml::from_str(&text).map_err(|e| AdapterError::Manifest {
+        file: file.clone(),
+        line: e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+        message: e.message().lines().next().unwrap_or_default().to_string(),
+    })?;
+    if manifest.command.is_empty() {
+        return Err(AdapterError::Manifest {
+            file,
+            line: None,
+            message: "command is empty: give the program and its arguments, e.g. [\"python\", \"adapter.py\"]".into(),
+        });
+    }
+    if manifest.library != name {
+        return Err(AdapterError::Manifest {
+            file,
+            line: None,
+            message: format!(
+                "library = \"{}\" but the folder is {name}: name the folder after the library",
+                manifest.library
+            ),
+        });
+    }
+    Ok(Adapter {
+        dir,
+        manifest,
+        version,
+    })
+}
+
+/// The adapters shipped in `adapters/`.
+pub fn known(adapters: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(adapters)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join("adapter.toml").exists())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The cache folder adapters are installed into.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("FENCEPOST_CACHE") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("fencepost");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache").join("fencepost")
+}
+
+/// A short, stable digest of the files that decide an install (so a changed lockfile or
+/// version gets a fresh environment).
+fn digest(parts: &[&[u8]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in *p {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+    }
+    format!("{h:016x}")
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// Holds an exclusive lock on `path` (created) while alive: one install per environment at once
+/// (a suite or matrix runs cases in parallel).
+struct InstallLock(#[allow(dead_code)] std::fs::File);
+
+impl InstallLock {
+    fn take(path: &Path) -> std::io::Result<InstallLock> {
+        let f = std::fs::File::create(path)?;
+        // SAFETY: flock on a descriptor we own; released when the file is closed.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(InstallLock(f))
+    }
+}
+
+impl Adapter {
+    fn label(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}@{v}", self.manifest.library),
+            None => self.manifest.library.clone(),
+        }
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>, AdapterError> {
+        let path = self.dir.join(name);
+        std::fs::read(&path).map_err(|e| AdapterError::Manifest {
+            file: path,
+            line: None,
+            message: format!(
+                "cannot read it ({e}): a {:?} adapter needs it",
+                self.manifest.runtime
+            ),
+        })
+    }
+
+    /// Installs the adapter's environment (once) and says how to run it.
+    pub fn install(&self, cache: &Path) -> Result<Installed, AdapterError> {
+        match self.manifest.runtime {
+            Runtime::Python => self.install_python(cache),
+            Runtime::Node => self.install_node(cache),
+            Runtime::Cargo => self.install_cargo(cache),
+            Runtime::Fencepost => self.reference(),
+        }
+    }
+
+    /// A fresh environment folder for these install inputs, locked; `None` when it is ready.
+    fn env_dir(
+        &self,
+        cache: &Path,
+        inputs: &[&[u8]],
+    ) -> Result<(PathBuf, Option<InstallLock>), AdapterError> {
+        let version = self.version.clone().unwrap_or_default();
+        let id = digest(&[inputs.concat().as_slice(), version.as_bytes()]);
+        let dir = cache.join("adapters").join(format!(
+            "{}-{}",
+            self.label().replace('@', "-"),
+            &id[..12]
+        ));
+        let cache_err = |source| AdapterError::Cache {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir.parent().expect("has a parent")).map_err(cache_err)?;
+        let lock = InstallLock::take(&dir.with_extension("lock")).map_err(cache_err)?;
+        if dir.join(".installed").exists() {
+            return Ok((dir, None));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(cache_err)?;
+        eprintln!(
+            "fencepost: installing the {} adapter ({} {}) into {} — once; later runs reuse it",
+            self.label(),
+            self.manifest.package,
+            self.version.as_deref().unwrap_or("as pinned"),
+            dir.display()
+        );
+        Ok((dir, Some(lock)))
+    }
+
+    /// Runs one install step, its output to `log`; an error names the step and shows the log's
+    /// end.
+    fn step(
+        &self,
+        mut cmd: Command,
+        step: &str,
+        log: &Path,
+        fix: &str,
+    ) -> Result<(), AdapterError> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|f| Ok((f.try_clone()?, f)));
+        let failed = |tail: String| AdapterError::Install {
+            library: self.label(),
+            step: step.to_string(),
+            log: log.to_path_buf(),
+            tail,
+            fix: fix.to_string(),
+        };
+        let (a, b) = out.map_err(|e| failed(e.to_string()))?;
+        let status = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(a)
+            .stderr(b)
+            .status()
+            .map_err(|e| failed(format!("cannot start it: {e}")))?;
+        if !status.success() {
+            return Err(failed(crate::cluster::node::tail(log, 15)));
+        }
+        Ok(())
+    }
+
+    fn done(dir: &Path) -> Result<(), AdapterError> {
+        std::fs::File::create(dir.join(".installed"))
+            .and_then(|mut f| f.write_all(b"ok\n"))
+            .map_err(|source| AdapterError::Cache {
+                path: dir.to_path_buf(),
+                source,
+            })
+    }
+
+    fn command(&self, program: PathBuf, env: Vec<(String, String)>) -> Installed {
+        Installed {
+            program,
+            args: self.manifest.command[1..].to_vec(),
+            cwd: self.dir.clone(),
+            env,
+            label: self.label(),
+        }
+    }
+
+    fn install_python(&self, cache: &Path) -> Result<Installed, AdapterError> {
+        if !on_path("python3") {
+            return Err(AdapterError::MissingRuntime {
+                library: self.label(),
+                what: "python3 with venv".into(),
+                fix: "install it: sudo apt-get install -y python3-venv".into(),
+            });
+        }
+        let mut requirements =
+            String::from_utf8_lossy(&self.read("requirements.txt")?).into_owned();
+        if let Some(v) = &self.version {
+            // The asked-for version replaces the pinned one; its own dependencies resolve.
+            let pkg = self.manifest.package.to_lowercase().replace('_', "-");
+            requirements = requirements
+                .lines()
+                .filter(|l| {
+                    let name = l
+                        .split("==")
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_lowercase()
+                        .replace('_', "-");
+                    name != pkg
+                })
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                + &format!("{}=={v}\n", self.manifest.package);
+        }
+        let (dir, lock) = self.env_dir(cache, &[requirements.as_bytes()])?;
+        let python = dir.join("venv/bin/python");
+        if let Some(_lock) = lock {
+            let log = dir.join("install.log");
+            let req = dir.join("requirements.txt");
+            std::fs::write(&req, &requirements).map_err(|source| AdapterError::Cache {
+                path: req.clone(),
+                source,
+            })?;
+            let mut venv = Command::new("python3");
+            venv.arg("-m").arg("venv").arg(dir.join("venv"));
+            self.step(
+                venv,
+                "python3 -m venv",
+                &log,
+                "install python3-venv (sudo apt-get install -y python3-venv)",
+            )?;
+            let mut pip = Command::new(&python);
+            pip.args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+            ])
+            .arg(&req);
+            if self.version.is_none() {
+                // The pinned freeze is complete: install exactly it.
+                pip.arg("--no-deps");
+            }
+            let fix = match &self.version {
+                Some(v) => format!(
+                    "check that {} {v} is published on PyPI and installs on this Python",
+                    self.manifest.package
+                ),
+                None => "check that PyPI is reachable (pip needs it on first use)".into(),
+            };
+            self.step(pip, "pip install", &log, &fix)?;
+            Self::done(&dir)?;
+        }
+        Ok(self.command(python, Vec::new()))
+    }
+
+    fn install_node(&self, cache: &Path) -> Result<Installed, AdapterError> {
+        for (p, pkg) in [("node", "nodejs"), ("npm", "npm")] {
+            if !on_path(p) {
+                return Err(AdapterError::MissingRuntime {
+                    library: self.label(),
+                    what: p.into(),
+                    fix: format!("install it: sudo apt-get install -y {pkg}"),
+                });
+            }
+        }
+        let package = self.read("package.json")?;
+        let lockfile = self.read("package-lock.json")?;
+        let (dir, lock) = self.env_dir(cache, &[&package, &lockfile])?;
+        if let Some(_lock) = lock {
+            let log = dir.join("install.log");
+            let write = |name: &str, bytes: &[u8]| {
+                std::fs::write(dir.join(name), bytes).map_err(|source| AdapterError::Cache {
+                    path: dir.join(name),
+                    source,
+                })
+            };
+            write("package.json", &package)?;
+            let mut npm = Command::new("npm");
+            npm.current_dir(&dir)
+                .args(["--no-audit", "--no-fund", "--loglevel=error"]);
+            match &self.version {
+                None => {
+                    write("package-lock.json", &lockfile)?;
+                    npm.args(["ci", "--omit=dev"]);
+                    self.step(
+                        npm,
+                        "npm ci",
+                        &log,
+                        "check that the npm registry is reachable (npm needs it on first use)",
+                    )?;
+                }
+                Some(v) => {
+                    npm.args(["install", "--omit=dev", "--save-exact"])
+                        .arg(format!("{}@{v}", self.manifest.package));
+                    self.step(
+                        npm,
+                        "npm install",
+                        &log,
+                        &format!(
+                            "check that {}@{v} is published on npm",
+                            self.manifest.package
+                        ),
+                    )?;
+                }
+            }
+            Self::done(&dir)?;
+        }
+        Ok(self.command(
+            PathBuf::from("node"),
+            vec![(
+                "NODE_PATH".into(),
+                dir.join("node_modules").display().to_string(),
+            )],
+        ))
+    }
+
+    fn install_cargo(&self, cache: &Path) -> Result<Installed, AdapterError> {
+        if !on_path("cargo") {
+            return Err(AdapterError::MissingRuntime {
+                library: self.label(),
+                what: "cargo".into(),
+                fix: "install Rust (https://rustup.rs), as for fencepost itself".into(),
+            });
+        }
+        let cargo_toml = self.read("Cargo.toml")?;
+        let cargo_lock = self.read("Cargo.lock")?;
+        let main = self.read("src/main.rs")?;
+        let (dir, lock) = self.env_dir(cache, &[&cargo_toml, &cargo_lock, &main])?;
+        let bin = &self.manifest.command[0];
+        let program = dir.join("target/release").join(bin);
+        if let Some(_lock) = lock {
+            let log = dir.join("install.log");
+            // A copy of the adapter, so a version override never touches the repository.
+            let src = dir.join("src");
+            let copy = |name: &str, bytes: &[u8]| {
+                let p = src.join(name);
+                std::fs::create_dir_all(p.parent().expect("has a parent"))
+                    .and_then(|()| std::fs::write(&p, bytes))
+                    .map_err(|source| AdapterError::Cache { path: p, source })
+            };
+            copy("src/main.rs", &main)?;
+            let mut toml_text = String::from_utf8_lossy(&cargo_toml).into_owned();
+            match &self.version {
+                None => copy("Cargo.lock", &cargo_lock)?,
+                Some(v) => {
+                    let pkg = &self.manifest.package;
+                    toml_text = toml_text
+                        .lines()
+                        .map(|l| {
+                            if l.trim_start().starts_with(&format!("{pkg} =")) {
+                                format!("{pkg} = \"={v}\"")
+                            } else {
+                                l.to_string()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                        + "\n";
+                }
+            }
+            copy("Cargo.toml", toml_text.as_bytes())?;
+            let mut cargo = Command::new("cargo");
+            cargo
+                .args(["build", "--release", "--quiet", "--manifest-path"])
+                .arg(src.join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(dir.join("target"));
+            if self.version.is_none() {
+                cargo.arg("--locked");
+            }
+            self.step(
+                cargo,
+                "cargo build",
+                &log,
+                "check that crates.io is reachable (cargo needs it on first use)",
+            )?;
+            Self::done(&dir)?;
+        }
+        Ok(self.command(program, Vec::new()))
+    }
+
+    /// The reference adapter is this binary: `fencepost adapter …`.
+    fn reference(&self) -> Result<Installed, AdapterError> {
+        let exe = std::env::current_exe().map_err(|source| AdapterError::Cache {
+            path: PathBuf::from("/proc/self/exe"),
+            source,
+        })?;
+        Ok(self.command(exe, Vec::new()))
+    }
+}
+
+/// A user's own adapter: a command run from the scenario file's folder.
+pub fn own_command(command: &[String], scenario_dir: &Path) -> Installed {
+    Installed {
+        program: PathBuf::from(&command[0]),
+        args: command[1..].to_vec(),
+        cwd: scenario_dir.to_path_buf(),
+        env: Vec::new(),
+        label: command.join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_with_or_without_a_version() {
+        assert_eq!(parse_spec("redis-py").unwrap(), ("redis-py".into(), None));
+        assert_eq!(
+            parse_spec("redis-semaphore@5.8.0").unwrap(),
+            ("redis-semaphore".into(), Some("5.8.0".into()))
+        );
+        assert!(parse_spec("redis py").is_err());
+        assert!(parse_spec("x@").is_err());
+        assert!(parse_spec("x@1;rm").is_err());
+    }
+}

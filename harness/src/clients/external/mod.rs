@@ -1,0 +1,245 @@
+//! Client processes: any lock library, in any language, behind the client protocol.
+//!
+//! A scenario's `[client]` names an adapter shipped in `adapters/` (`library = "redis-py"`, or
+//! `--client redis-py@5.0.8`) or a user's own command. Before the run the adapter is installed
+//! ([`adapter`]); each client slot then runs one adapter process ([`process`]) driven by the lock
+//! workload's cycle ([`client`]), reaching the lock nodes and the resource through its own proxy
+//! links, with fencepost's clock library preloaded so a clock fault can bend the process's wall
+//! clock. Every process is started — and its hello checked — before the run begins, so an
+//! adapter that cannot run stops fencepost with exit 2 and a message, never a half-run.
+
+pub mod adapter;
+pub mod client;
+pub mod process;
+pub mod reference;
+
+use super::Build;
+use crate::cluster::clock::{self, NodeClock};
+use crate::scenario::client::ClientSpec;
+use crate::scenario::Scenario;
+use adapter::{Installed, NodesKind};
+use checkers::Process;
+use process::{
+    AdapterProcess, ClientInfo, Endpoint, Hello, HelloLock, ProcessControl, ProtocolError,
+    ResourceEndpoint,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an adapter may take to answer its hello (a first import can be slow).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The adapter of a run, resolved and installed before any node starts.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub installed: Installed,
+    /// How many lock nodes it is given.
+    pub nodes: NodesKind,
+    pub extend: bool,
+    pub auto_renewal: bool,
+}
+
+/// Resolves and installs the scenario's client adapter (`None`: in-process clients).
+pub fn plan(
+    scenario: &Scenario,
+    scenario_file: &Path,
+    adapters: &Path,
+) -> anyhow::Result<Option<Plan>> {
+    let Some(spec) = &scenario.client else {
+        return Ok(None);
+    };
+    plan_for(spec, scenario_file, adapters).map(Some)
+}
+
+fn plan_for(spec: &ClientSpec, scenario_file: &Path, adapters: &Path) -> anyhow::Result<Plan> {
+    if let Some(command) = &spec.command {
+        let dir = scenario_file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        return Ok(Plan {
+            installed: adapter::own_command(command, dir),
+            // A user's own adapter is told about every node; it answers what it can take.
+            nodes: NodesKind::Majority,
+            extend: spec.extend_every.is_some(),
+            auto_renewal: spec.auto_renewal.unwrap_or(false),
+        });
+    }
+    let name = spec.library.as_deref().unwrap_or_default();
+    let (name, version) = adapter::parse_spec(name)?;
+    let a = adapter::find(&name, version, adapters)?;
+    let installed = a.install(&adapter::cache_dir())?;
+    Ok(Plan {
+        installed,
+        nodes: a.manifest.nodes,
+        extend: a.manifest.extend,
+        auto_renewal: spec.auto_renewal.unwrap_or(a.manifest.auto_renewal),
+    })
+}
+
+/// Starts adapter processes for a slot: the hello every process of the slot gets, its
+/// environment (its clock's control file), where its stderr goes.
+pub struct Spawner {
+    installed: Installed,
+    hellos: Vec<Hello>,
+    clocks: Vec<(PathBuf, Arc<NodeClock>)>,
+    library: PathBuf,
+    stderr_dir: PathBuf,
+}
+
+impl Spawner {
+    /// Starts one process for `slot` under history id `process`, and reads its hello.
+    pub async fn start(
+        &self,
+        slot: u32,
+        process: Process,
+        control: &Arc<ProcessControl>,
+    ) -> Result<(AdapterProcess, ClientInfo), ProtocolError> {
+        let Process::Client(pid) = process else {
+            unreachable!("clients are client processes")
+        };
+        let mut hello = self.hellos[slot as usize].clone();
+        hello.process = pid;
+        let (clock_file, _) = &self.clocks[slot as usize];
+        let env = clock::preload(&self.library, clock_file);
+        let mut vars = env.1;
+        vars.push(("LD_PRELOAD".into(), env.0.display().to_string()));
+        let stderr = self.stderr_dir.join(format!("client-{pid}.stderr"));
+        let mut p = AdapterProcess::spawn(&self.installed, &vars, &stderr, control.clone())?;
+        let info = p.hello(&hello, HELLO_TIMEOUT).await?;
+        Ok((p, info))
+    }
+}
+
+/// `redis://user:password@host:port/` → its parts.
+fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
+    let rest = url
+        .split_once("://")
+        .map_or(url, |(_, r)| r)
+        .trim_end_matches('/');
+    let (creds, addr) = rest
+        .rsplit_once('@')
+        .ok_or_else(|| anyhow::anyhow!("node URL without credentials: {}", super::redact(url)))?;
+    let (username, password) = creds.split_once(':').unwrap_or(("default", creds));
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow::anyhow!("node URL without a port: {}", super::redact(url)))?;
+    Ok(Endpoint {
+        name: name.to_string(),
+        host: host.to_string(),
+        port: port.parse()?,
+        username: username.to_string(),
+        password: password.to_string(),
+    })
+}
+
+/// Builds the slots' clients: every process started and its hello read before the run.
+pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients> {
+    let s = b.scenario;
+    let topo = b.topology;
+    let root = topo.cluster().root.clone();
+    let library = clock::install_library(&root)?;
+    let stderr_dir = b.run_dir.join("clients");
+    std::fs::create_dir_all(&stderr_dir)?;
+    let ttl_ms = s.lock.ttl.ms();
+    let mut hellos = Vec::new();
+    let mut clocks = Vec::new();
+    for (slot, links) in (0u32..).zip(&topo.clients) {
+        let urls: Vec<&String> = match plan.nodes {
+            NodesKind::One => links.lock.iter().take(1).collect(),
+            NodesKind::Majority => links.lock.iter().collect(),
+        };
+        // Libraries log in as `default` (the nodes' library user), with the client password.
+        let library = |e: anyhow::Result<Endpoint>| {
+            e.map(|e| Endpoint {
+                username: "default".into(),
+                ..e
+            })
+        };
+        let nodes = urls
+            .iter()
+            .zip(&topo.lock_nodes)
+            .map(|(u, n)| library(endpoint(n, u)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        hellos.push(Hello {
+            kind: "hello",
+            protocol: process::PROTOCOL,
+            process: slot,
+            lock: HelloLock {
+                name: "fencepost-guard".into(),
+                ttl_ms,
+                auto_renewal: plan.auto_renewal,
+            },
+            nodes,
+            resource: ResourceEndpoint {
+                endpoint: library(endpoint(crate::topology::RESOURCE, &links.resource))?,
+                script: workloads::resource::ACCESS.to_string(),
+            },
+            timeout_ms: s.lock.op_timeout.ms(),
+        });
+        let file = root.join(format!("c{slot}.clock"));
+        clocks.push((file.clone(), Arc::new(NodeClock::create(&file)?)));
+    }
+    let spawner = Arc::new(Spawner {
+        installed: plan.installed.clone(),
+        hellos,
+        clocks,
+        library,
+        stderr_dir,
+    });
+    let grants = Arc::new(AtomicU64::new(0));
+    let mut out = super::Clients::default();
+    let clients = s.run.clients;
+    for slot in 0..clients {
+        let control = Arc::new(ProcessControl::default());
+        let (proc, info) = spawner
+            .start(slot, Process::Client(slot), &control)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if slot == 0 {
+            out.info = Some(info.clone());
+            eprintln!(
+                "fencepost: clients run {} {} ({}, {}) through the client protocol",
+                info.library, info.version, info.package, info.runtime
+            );
+        }
+        let handle = crate::nemesis::ClientHandle {
+            gate: Arc::new(workloads::pause::PauseGate::default()),
+            clock: crate::nemesis::ClientClock::Process(spawner.clocks[slot as usize].1.clone()),
+            process: Some(control.clone()),
+        };
+        let renew = plan.auto_renewal && info.supports.auto_renewal;
+        let settings = client::Settings {
+            ttl_ms,
+            reply_timeout: s.lock.op_timeout.0 * 2 + Duration::from_secs(1),
+            extend_every: match (&s.client, renew) {
+                (_, true) => None,
+                (Some(c), false) if info.supports.extend => c
+                    .extend_every
+                    .map(|d| d.0)
+                    .or_else(|| plan.extend.then(|| Duration::from_millis(ttl_ms / 3))),
+                _ => None,
+            },
+            fenced: s.resource.fenced,
+            check_held: s.client.as_ref().is_none_or(|c| c.check_held) && info.supports.held,
+        };
+        let c = client::ExternalClient::new(
+            slot,
+            clients,
+            proc,
+            info,
+            b.recorder.clone(),
+            handle.clone(),
+            control,
+            spawner.clone(),
+            b.rng(slot, "workload"),
+            b.pacing(),
+            settings,
+            grants.clone(),
+        );
+        out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
+    }
+    Ok(out)
+}

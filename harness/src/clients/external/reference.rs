@@ -1,0 +1,271 @@
+//! The reference adapter: fencepost's own locks (`single`, `redlock`) behind the client protocol.
+//!
+//! `fencepost adapter --lock single` is an adapter like any other (adapters/fencepost-single):
+//! it reads the hello from stdin, connects fencepost's lock clients to the nodes it names, and
+//! answers every op with what the lock said, stamped on `CLOCK_MONOTONIC`. Running the same
+//! scenarios with it and with the in-process locks shows what the protocol changes — nothing
+//! in the verdicts — and what it costs.
+
+use crate::recorder::monotonic_raw_ns;
+use crate::scenario::lock::LockKind;
+use checkers::Grant;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Map, Value as Json};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use workloads::clock::Clock;
+use workloads::conn::Conn;
+use workloads::lock::redlock::{Redlock, RedlockConfig};
+use workloads::lock::single::SingleLock;
+use workloads::lock::{Acquired, LeaseConfig, LockClient, Released};
+use workloads::outcome::CallError;
+
+/// `redis://user:password@host:port/` from a hello endpoint.
+fn url(e: &Json) -> anyhow::Result<String> {
+    let s = |k: &str| {
+        e.get(k)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let port = e
+        .get("port")
+        .and_then(Json::as_u64)
+        .ok_or_else(|| anyhow::anyhow!("hello endpoint without a port"))?;
+    Ok(format!(
+        "redis://{}:{}@{}:{port}/",
+        s("username"),
+        s("password"),
+        s("host")
+    ))
+}
+
+struct Adapter {
+    lock: LockClient,
+    resource: Conn,
+    script: redis::Script,
+    clock: Clock,
+    held: Option<(Grant, u64)>,
+}
+
+/// A call error as the protocol's outcome.
+fn outcome(e: &CallError) -> &'static str {
+    match e.kind() {
+        checkers::OpKind::Fail => "fail",
+        _ => "info",
+    }
+}
+
+impl Adapter {
+    async fn setup(kind: LockKind, hello: &Json) -> anyhow::Result<(Adapter, Json)> {
+        let timeout = Duration::from_millis(hello["timeout_ms"].as_u64().unwrap_or(500));
+        let name = hello["lock"]["name"]
+            .as_str()
+            .unwrap_or("guard")
+            .to_string();
+        let config = LeaseConfig {
+            name,
+            ttl_ms: hello["lock"]["ttl_ms"].as_u64().unwrap_or(1000),
+            drift_ms: 2,
+            op_timeout_ms: timeout.as_millis() as u64,
+        };
+        let nodes = hello["nodes"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("hello without nodes"))?;
+        let urls: Vec<String> = nodes.iter().map(url).collect::<anyhow::Result<_>>()?;
+        let connect = |u: String| async move {
+            workloads::conn::connect(&u, timeout).await.map_err(|e| {
+                anyhow::anyhow!("cannot connect to {}: {e}", crate::clients::redact(&u))
+            })
+        };
+        let rng =
+            ChaCha8Rng::seed_from_u64(hello["process"].as_u64().unwrap_or(0) ^ monotonic_raw_ns());
+        let lock = match kind {
+            LockKind::Single => {
+                anyhow::ensure!(
+                    urls.len() == 1,
+                    "fencepost's single lock takes 1 node, not {}",
+                    urls.len()
+                );
+                let conn = connect(urls[0].clone()).await?;
+                LockClient::Single(SingleLock::new(config.clone(), conn, rng))
+            }
+            LockKind::Redlock => {
+                anyhow::ensure!(
+                    urls.len() >= 3,
+                    "fencepost's Redlock takes 3 or more nodes, not {}",
+                    urls.len()
+                );
+                let mut conns = Vec::new();
+                for u in &urls {
+                    conns.push(connect(u.clone()).await?);
+                }
+                LockClient::Redlock(
+                    Redlock::new(config.clone(), RedlockConfig::default(), conns, rng)
+                        .reconnecting(urls.clone()),
+                )
+            }
+            other => anyhow::bail!(
+                "the reference adapter runs single or redlock, not {}",
+                other.name()
+            ),
+        };
+        let resource = connect(url(&hello["resource"])?).await?;
+        let reply = json!({
+            "type": "hello", "protocol": 1,
+            "library": format!("fencepost-{}", kind.name()),
+            "package": "fencepost", "version": env!("CARGO_PKG_VERSION"),
+            "runtime": "rust (in the fencepost binary)",
+            "lock_keys": [config.lock_key()],
+            "supports": {"acquire": true, "release": true, "extend": false, "held": true,
+                         "auto_renewal": false, "fencing_token": true, "validity": true},
+        });
+        Ok((
+            Adapter {
+                lock,
+                resource,
+                script: redis::Script::new(
+                    hello["resource"]["script"].as_str().unwrap_or_default(),
+                ),
+                clock: Clock::new(),
+                held: None,
+            },
+            reply,
+        ))
+    }
+
+    /// The op's reply fields and outcome.
+    async fn op(&mut self, op: &Json) -> (&'static str, Map<String, Json>) {
+        let mut m = Map::new();
+        let name = op["op"].as_str().unwrap_or_default();
+        let result: Result<(), CallError> = match name {
+            "acquire" => match self.lock.acquire(&self.clock).await {
+                Ok(Acquired::Granted {
+                    grant,
+                    valid_until_client_ns,
+                }) => {
+                    let left = valid_until_client_ns.saturating_sub(self.clock.client_ns());
+                    m.insert("granted".into(), true.into());
+                    m.insert("token".into(), grant.token.clone().into());
+                    m.insert("fence".into(), grant.fence.into());
+                    m.insert("validity_ms".into(), (left / 1_000_000).into());
+                    self.held = Some((grant, valid_until_client_ns));
+                    Ok(())
+                }
+                Ok(Acquired::Denied) => {
+                    m.insert("granted".into(), false.into());
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            "held" => {
+                let left = self
+                    .held
+                    .as_ref()
+                    .map_or(0, |(_, until)| until.saturating_sub(self.clock.client_ns()));
+                m.insert("held".into(), (left > 0).into());
+                m.insert("validity_ms".into(), (left / 1_000_000).into());
+                Ok(())
+            }
+            "release" => match self.held.take() {
+                Some((grant, _)) => match self.lock.release(&grant).await {
+                    Ok(r) => {
+                        m.insert("released".into(), (r == Released::Released).into());
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+                None => Err(CallError::Refused(
+                    "no lock object: no grant to release".into(),
+                )),
+            },
+            "access" => {
+                let mut inv = self.script.prepare_invoke();
+                for k in op["keys"].as_array().into_iter().flatten() {
+                    inv.key(k.as_str().unwrap_or_default());
+                }
+                for a in op["args"].as_array().into_iter().flatten() {
+                    inv.arg(a.as_str().unwrap_or_default());
+                }
+                let timeout = Duration::from_millis(self.lock.config().op_timeout_ms);
+                match workloads::outcome::with_timeout(
+                    timeout,
+                    inv.invoke_async::<(i64, i64)>(&mut self.resource),
+                )
+                .await
+                {
+                    Ok((a, v)) => {
+                        m.insert("result".into(), json!([a, v]));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Err(CallError::Refused("unsupported op".into())),
+        };
+        match result {
+            Ok(()) => ("ok", m),
+            Err(e) => {
+                m.insert("error".into(), e.to_string().into());
+                (outcome(&e), m)
+            }
+        }
+    }
+}
+
+/// `fencepost adapter --lock KIND`: serves the protocol on stdin/stdout until end of input.
+pub async fn serve(kind: LockKind) -> anyhow::Result<i32> {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut out = tokio::io::stdout();
+    let send = |v: Json| {
+        let mut line = serde_json::to_vec(&v).expect("json serializes");
+        line.push(b'\n');
+        line
+    };
+    let hello: Json = loop {
+        match lines.next_line().await? {
+            Some(l) if l.trim().is_empty() => continue,
+            Some(l) => break serde_json::from_str(&l)?,
+            None => return Ok(0),
+        }
+    };
+    if hello["protocol"].as_u64() != Some(1) {
+        out.write_all(&send(json!({"type": "hello", "protocol": 1, "error": "fencepost's reference adapter speaks protocol 1"}))).await?;
+        return Ok(2);
+    }
+    let (mut adapter, reply) = match Adapter::setup(kind, &hello).await {
+        Ok(a) => a,
+        Err(e) => {
+            out.write_all(&send(
+                json!({"type": "hello", "protocol": 1, "error": e.to_string()}),
+            ))
+            .await?;
+            out.flush().await?;
+            return Ok(2);
+        }
+    };
+    out.write_all(&send(reply)).await?;
+    out.flush().await?;
+    while let Some(l) = lines.next_line().await? {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let op: Json = serde_json::from_str(&l)?;
+        if op["type"] == "bye" {
+            break;
+        }
+        let invoke_ns = monotonic_raw_ns();
+        let (outcome, mut m) = adapter.op(&op).await;
+        let complete_ns = monotonic_raw_ns();
+        m.insert("type".into(), "reply".into());
+        m.insert("id".into(), op["id"].clone());
+        m.insert("op".into(), op["op"].clone());
+        m.insert("outcome".into(), outcome.into());
+        m.insert("invoke_ns".into(), invoke_ns.into());
+        m.insert("complete_ns".into(), complete_ns.into());
+        out.write_all(&send(Json::Object(m))).await?;
+        out.flush().await?;
+    }
+    Ok(0)
+}
