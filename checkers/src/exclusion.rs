@@ -231,6 +231,14 @@ pub fn check(history: &History) -> ExclusionReport {
             (F::Acquire, Some(Value::Granted(g))) => {
                 current.insert(call.process, (g.fence, g.validity_end_ns));
             }
+            // An extension moves the validity end the client computes.
+            (F::Extend, Some(Value::Extended { validity_end_ns }))
+                if call.outcome() == OpKind::Ok =>
+            {
+                if let Some(c) = current.get_mut(&call.process) {
+                    c.1 = c.1.max(*validity_end_ns);
+                }
+            }
             (F::Read | F::Write, _) => {
                 let Value::Access {
                     fence: Some(fence), ..

@@ -128,6 +128,9 @@ pub enum Value {
     Granted(Grant),
     /// Acquire denied: the lock was held by someone (an observation, not a failure).
     Denied,
+    /// Acquire that the node granted, but whose lease had run out by the time the reply came:
+    /// the client does not use it (a correct lock subtracts the time the acquire took).
+    Lapsed,
     /// Release took effect (deleted a key).
     Released,
     /// Release refused: the key was not ours (compare-and-delete saw another token or none).

@@ -15,10 +15,13 @@
 //!   [`model`] explains? (the lock as a mutex with owners, registers, counters), with
 //!   [`edn`] to read Jepsen's `history.edn`.
 //! - [`availability`]: the longest stretch without acknowledged work.
+//! - [`blame`]: answers a lock library gave that no correct lock may give, judged against the
+//!   lock nodes' own record of their keys ([`node_record`]).
 //! - [`faults`]: whether the faults a scenario injects took effect.
 //! - [`run`]: all of them over one run, as a list, merged into one verdict.
 
 pub mod availability;
+pub mod blame;
 pub mod check;
 pub mod counter;
 pub mod double_grant;
@@ -34,6 +37,7 @@ pub mod lease;
 pub mod linearizable;
 pub mod lost_updates;
 pub mod model;
+pub mod node_record;
 pub mod resource_log;
 pub mod run;
 pub mod verdict;

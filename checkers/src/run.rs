@@ -8,6 +8,7 @@
 //! without a resource log gets `unknown` from the resource checkers, never `valid`.
 
 use crate::availability::{self, AvailabilityReport};
+use crate::blame::{self, BlameInput, BlameReport};
 use crate::check::{Check, Minimums};
 use crate::counter::{self, CounterReport};
 use crate::double_grant::{self, DoubleGrantReport};
@@ -60,6 +61,8 @@ pub struct RunChecks {
     pub linearizability: Option<Outcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<AvailabilityReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blame: Option<BlameReport>,
     pub faults: FaultReport,
     /// Time of the first violation any checker found (history clock).
     pub first_violation_ns: Option<u64>,
@@ -135,6 +138,8 @@ pub struct CheckOptions {
     pub budget: Option<Budget>,
     /// The longest the workload may go without acknowledged work (the availability check).
     pub availability_gap_ns: Option<u64>,
+    /// The lock nodes' own record, for the blame checker (runs that read it).
+    pub blame: Option<BlameInput>,
 }
 
 impl CheckOptions {
@@ -192,6 +197,14 @@ pub fn check_with(
         }
     }
 
+    let blame = options
+        .blame
+        .as_ref()
+        .map(|input| blame::check(&calls, input));
+    if let Some(b) = &blame {
+        list.push(blame::entry(b, min));
+    }
+
     let mut fencing = None;
     let mut lost = None;
     if options.resource {
@@ -240,6 +253,7 @@ pub fn check_with(
         window,
         linearizability,
         availability,
+        blame,
         faults,
         first_violation_ns,
         validity,

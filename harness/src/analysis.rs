@@ -39,11 +39,9 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         None
     };
 
-    let checks = checkers::run::check_with(
-        &read.history,
-        resource.as_ref(),
-        expect::check_options(&scenario),
-    );
+    let mut options = expect::check_options(&scenario);
+    options.blame = blame_input(run_dir)?;
+    let checks = checkers::run::check_with(&read.history, resource.as_ref(), options);
     let interrupted = interrupted.unwrap_or_else(|| {
         read_json::<RunResult>(&run_dir.join(store::RESULTS))
             .map(|r| r.interrupted)
@@ -77,6 +75,23 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         expectations,
         outcome,
     })
+}
+
+/// The lock nodes' own record, when the run's taps journaled one.
+fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::blame::BlameInput>> {
+    let meta = run_dir.join(store::TAPS);
+    if !meta.exists() {
+        return Ok(None);
+    }
+    let meta: crate::runner::TapsMeta = read_json(&meta)?;
+    let path = run_dir.join(store::NODE_EVENTS);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let events = checkers::node_record::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Some(checkers::blame::BlameInput {
+        record: checkers::node_record::NodeRecord::from_events(&events),
+        nodes: meta.nodes,
+    }))
 }
 
 /// Writes results.json and summary.md into the run folder.

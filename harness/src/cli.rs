@@ -102,6 +102,10 @@ pub enum Command {
     Adapter {
         #[arg(long, value_parser = parse_lock)]
         lock: LockKind,
+        /// A deliberate flaw (no-elapsed, retake-on-extend): to prove the blame checker
+        /// catches a lock that gives answers no correct lock may give.
+        #[arg(long, value_parser = crate::clients::external::reference::parse_flaw)]
+        flaw: Option<workloads::lock::Flaw>,
     },
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
     Proxy {
@@ -111,6 +115,29 @@ pub enum Command {
         /// Seed for the toxics' random choices (jitter, toxicity).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Run lock libraries × faults × seeds (scenarios/libraries/*.toml with --client each) and
+    /// write one table: results/matrix-<stamp>/ matrix.md, matrix.json, index.html, matrix.png.
+    Matrix {
+        /// Libraries (adapters in adapters/), comma-separated; NAME@VERSION for another version.
+        #[arg(long, value_delimiter = ',')]
+        libraries: Option<Vec<String>>,
+        /// Faults (files in scenarios/libraries/), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        faults: Option<Vec<String>>,
+        #[arg(long, default_value = "1")]
+        seeds: crate::suite::Seeds,
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+        jobs: u16,
+        /// Override every run's duration (e.g. 4s).
+        #[arg(long, value_parser = parse_dur)]
+        duration: Option<Dur>,
+        #[arg(long, default_value = "scenarios/libraries")]
+        scenarios: PathBuf,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        #[arg(long, default_value = "adapters")]
+        adapters: PathBuf,
     },
     // --- reports (harness/src/report) ---
     /// Re-render a saved run's charts and index.html (re-judging it), and results/index.html.
@@ -227,10 +254,37 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             other => anyhow::bail!("unknown benchmark `{other}`: use `fencepost bench proxy`"),
         },
-        Command::Adapter { lock } => crate::clients::external::reference::serve(lock).await,
+        Command::Adapter { lock, flaw } => {
+            crate::clients::external::reference::serve(lock, flaw).await
+        }
         Command::Proxy { listen, seed } => {
             crate::proxy::serve(listen, seed).await?;
             Ok(0)
+        }
+        Command::Matrix {
+            libraries,
+            faults,
+            seeds,
+            jobs,
+            duration,
+            scenarios,
+            results,
+            adapters,
+        } => {
+            let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            let opts = crate::matrix::MatrixOptions {
+                libraries: libraries.unwrap_or_else(|| owned(crate::matrix::LIBRARIES)),
+                faults: faults.unwrap_or_else(|| owned(crate::matrix::FAULTS)),
+                seeds,
+                jobs: usize::from(jobs),
+                duration,
+                scenarios_dir: scenarios,
+                results_dir: results,
+                adapters_dir: adapters,
+                fencepost: std::env::current_exe()
+                    .context("cannot find the fencepost binary to run the matrix's cases")?,
+            };
+            crate::matrix::matrix_command(&opts).await
         }
         // --- reports (harness/src/report) ---
         Command::Report { run_dir } => crate::report::report_command(&run_dir),

@@ -12,6 +12,7 @@ pub mod external;
 pub mod interrupt;
 pub mod invalid;
 pub mod judge;
+pub mod matrix;
 pub mod nemesis;
 pub mod proxy;
 pub mod recorder;

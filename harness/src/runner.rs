@@ -204,6 +204,7 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
     if let Some(info) = &clients.info {
         store::write_json(&run_dir.join(store::CLIENT), info)?;
     }
+    let taps = start_taps(scenario, plan, topology, &clients, run_dir, &recorder)?;
 
     let ctx = NemesisContext {
         rec: rec.clone(),
@@ -240,6 +241,9 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
         eprintln!();
     }
 
+    if let Some(t) = taps {
+        t.stop().await;
+    }
     clients
         .finish(&build)
         .await
@@ -257,6 +261,69 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
         anyhow::bail!("the history journal could not be written: {e}");
     }
     Ok(interrupted)
+}
+
+/// What the taps watched: the lock nodes the clients were given, and the lock keys.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct TapsMeta {
+    pub nodes: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+/// Taps on the lock nodes' replication streams, for the blame checker: lock workloads on nodes
+/// fencepost started (not behind Sentinel, whose replicas the taps would pose as).
+fn start_taps(
+    scenario: &Scenario,
+    plan: Option<&clients::external::Plan>,
+    topology: &Arc<Topology>,
+    clients: &clients::Clients,
+    run_dir: &Path,
+    recorder: &Arc<Recorder>,
+) -> anyhow::Result<Option<crate::cluster::tap::Taps>> {
+    use crate::scenario::workload::WorkloadKind;
+    if scenario.workload.kind != WorkloadKind::Lock
+        || scenario.sentinel.is_some()
+        || !topology.external_nodes.is_empty()
+    {
+        return Ok(None);
+    }
+    let keys = match &clients.info {
+        Some(info) => info.lock_keys.clone(),
+        None => vec![workloads::lock::LeaseConfig {
+            name: "guard".into(),
+            ttl_ms: 0,
+            drift_ms: 0,
+            op_timeout_ms: 0,
+        }
+        .lock_key()],
+    };
+    let one = match plan {
+        Some(p) => p.nodes == clients::external::adapter::NodesKind::One,
+        None => scenario.lock.kind != crate::scenario::lock::LockKind::Redlock,
+    };
+    let nodes: Vec<String> = if one {
+        topology.lock_nodes.iter().take(1).cloned().collect()
+    } else {
+        topology.lock_nodes.clone()
+    };
+    store::write_json(
+        &run_dir.join(store::TAPS),
+        &TapsMeta {
+            nodes: nodes.clone(),
+            keys: keys.clone(),
+        },
+    )?;
+    let journal = Arc::new(crate::cluster::tap::Journal::create(
+        &run_dir.join(store::NODE_EVENTS),
+        recorder.clone(),
+    )?);
+    let topo = topology.clone();
+    Ok(Some(crate::cluster::tap::Taps::start(
+        &nodes,
+        move |n| topo.admin_url(n),
+        keys,
+        journal,
+    )))
 }
 
 /// Starts the replica and the Sentinels when the scenario asks for them.

@@ -19,6 +19,8 @@ pub const NODES: &str = "nodes.json";
 pub const CLIENT: &str = "client.json";
 /// The lock nodes' own record of the lock keys (their replication stream), journaled.
 pub const NODE_EVENTS: &str = "node-events.jsonl";
+/// Which lock nodes the clients were given and which keys the taps watched.
+pub const TAPS: &str = "taps.json";
 
 /// What is known about a run before it starts (written first, so a killed run still has it).
 #[derive(Debug, Clone, Serialize, Deserialize)]

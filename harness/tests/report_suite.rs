@@ -111,6 +111,8 @@ fn case(scenario: &str, seed: u64, met: bool, error: Option<&str>) -> Case {
         wall_ms: 14_250,
         error: error.map(str::to_string),
         summary: "# fencepost: ✔ \u{1} <summary> & \"quotes\"\n".into(),
+        client: None,
+        findings: Vec::new(),
     }
 }
 

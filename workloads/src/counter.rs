@@ -238,6 +238,10 @@ impl RmwClient {
                 self.rec.complete(p, OpKind::Ok, Value::Denied);
                 None
             }
+            Ok((Acquired::Lapsed, _)) => {
+                self.rec.complete(p, OpKind::Ok, Value::Lapsed);
+                None
+            }
             Err(e) => {
                 self.lock_node.saw(&e);
                 self.rec.complete(p, e.kind(), e.value());

@@ -74,6 +74,10 @@ impl Client {
                 self.rec.complete(p, OpKind::Ok, Value::Denied);
                 None
             }
+            Ok(Acquired::Lapsed) => {
+                self.rec.complete(p, OpKind::Ok, Value::Lapsed);
+                None
+            }
             Err(e) => {
                 self.rec.complete(p, e.kind(), e.value());
                 None

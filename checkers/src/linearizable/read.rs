@@ -509,7 +509,9 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
             OpKind::Fail => End::Fail,
             OpKind::Ok => End::Ok(match (&op.value, call.f) {
                 (Value::Granted(_), _) => Res::Granted,
-                (Value::Denied, _) => Res::Denied,
+                // A lapsed grant: the caller held it, briefly; as a mutex op, a denial (the lock
+                // was held at some instant of the call, by the caller itself).
+                (Value::Denied | Value::Lapsed, _) => Res::Denied,
                 (Value::Released, _) => Res::Released,
                 (Value::NotHeld, _) => Res::NotHeld,
                 (Value::Extended { .. }, _) => Res::Extended,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod node;
 pub mod sentinel;
 pub mod spawner;
+pub mod tap;
 
 use node::{Node, NodeConfig, NodeError};
 use std::path::PathBuf;

@@ -26,6 +26,8 @@ pub mod links;
 pub mod node_pause;
 pub mod nodes;
 pub mod partition;
+pub mod process_kill;
+pub mod process_pause;
 pub mod reset_peer;
 
 use crate::duration::Dur;
@@ -51,6 +53,8 @@ pub struct Bounds {
     pub sentinel: bool,
     /// The workload's clients pass a pause point while holding a grant.
     pub pause_points: bool,
+    /// The clients are processes of their own (`[client]`).
+    pub client_processes: bool,
 }
 
 pub use crate::invalid::Invalid;
@@ -155,6 +159,8 @@ registry! {
     "clock" => Clock(clock::ClockNemesis),
     "crash" => Crash(crash::Crash),
     "cut-links" => CutLinks(cut_links::CutLinks),
+    "process-pause" => ProcessPause(process_pause::ProcessPause),
+    "process-kill" => ProcessKill(process_kill::ProcessKill),
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.

@@ -17,6 +17,7 @@ pub mod font;
 pub mod html;
 pub mod index;
 pub mod junit;
+pub mod matrix;
 pub mod perf;
 pub mod style;
 pub mod suite;

@@ -57,6 +57,12 @@ pub struct Case {
     pub error: Option<String>,
     /// The run's summary (Markdown).
     pub summary: String,
+    /// The client library the run drove (`redis-py 8.1.0`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The first detail of each check that found a violation (the library's findings first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<(String, String)>,
 }
 
 impl Case {
@@ -115,6 +121,25 @@ impl Case {
             wall_ms,
             error: None,
             summary: r.summary(),
+            client: r
+                .client
+                .as_ref()
+                .map(|k| format!("{} {}", k.library, k.version)),
+            findings: r
+                .checks
+                .checks
+                .iter()
+                .filter(|c| !c.advisory && c.violations > 0)
+                .map(|c| {
+                    (
+                        c.id.clone(),
+                        c.details
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| c.headline.clone()),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -139,6 +164,8 @@ impl Case {
             wall_ms,
             error: Some(error.to_string()),
             summary: String::new(),
+            client: None,
+            findings: Vec::new(),
         }
     }
 

@@ -28,6 +28,13 @@ pub struct ClientSpec {
     /// Ask the library whether it still holds the lock before the write (when it can tell).
     #[serde(default = "yes")]
     pub check_held: bool,
+    /// One critical section in `long_one_in` lasts `long_section` (longer than the ttl: the
+    /// library must extend or renew to keep the lock); the others think up to
+    /// `[workload] think_max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_section: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_one_in: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -67,6 +74,11 @@ impl ClientSpec {
             self.extend_every.is_none_or(|d| !d.0.is_zero()),
             "extend_every",
             || "[client] extend_every must be > 0".into(),
+        )?;
+        ensure(
+            self.long_section.is_some() == self.long_one_in.is_some_and(|n| n > 0),
+            "long_section",
+            || "[client] long_section = \"1500ms\" and long_one_in = N (> 0) go together".into(),
         )
     }
 }

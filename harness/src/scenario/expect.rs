@@ -62,6 +62,10 @@ pub struct Expect {
     /// Rate limiters: more than the limit admitted in some interval of length `window`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_window: Option<Expectation>,
+    /// No answer of the lock (library) that no correct lock may give, judged against the lock
+    /// nodes' own record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blame: Option<Expectation>,
     /// The workload went no longer than `availability_gap` without acknowledged work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<Expectation>,
@@ -90,6 +94,7 @@ impl Expect {
             ("counter", self.counter),
             ("rate_window", self.rate_window),
             ("availability", self.availability),
+            ("blame", self.blame),
         ]
         .into_iter()
         .filter_map(|(id, e)| e.map(|e| (id, e)))
@@ -176,6 +181,11 @@ pub fn applicable(s: &Scenario) -> Vec<&'static str> {
     if s.expect.availability_gap.is_some() {
         out.push("availability");
     }
+    // The nodes' own record is read for the lock workload on nodes fencepost starts, not behind
+    // Sentinel (see the runner's taps).
+    if w == super::workload::WorkloadKind::Lock && s.sentinel.is_none() {
+        out.push("blame");
+    }
     out
 }
 
@@ -188,6 +198,7 @@ fn not_applicable(id: &str) -> String {
         "counter" => "[expect] counter needs [workload] kind = \"counter\" or \"rmw-counter\"".into(),
         "rate_window" => "[expect] rate_window needs a rate-limiter workload".into(),
         "availability" => "[expect] availability needs availability_gap = \"8s\": the longest the workload may go without acknowledged work".into(),
+        "blame" => "[expect] blame judges a lock's answers against the lock nodes' own record: it needs [workload] kind = \"lock\" and no [sentinel]".into(),
         _ => format!("[expect] {id} is not a check"),
     }
 }
@@ -266,6 +277,8 @@ pub fn check_options(s: &Scenario) -> CheckOptions {
         faults: fault_minimums(s),
         minimums: s.evidence.minimums(),
         availability_gap_ns: s.expect.availability_gap.map(|d| d.ns()),
+        // Read from the run folder, when the run tapped its nodes.
+        blame: None,
         budget: s
             .workload
             .kind

@@ -177,6 +177,7 @@ impl Scenario {
             lock_nodes: self.lock.nodes,
             sentinel: self.sentinel.is_some(),
             pause_points: self.workload.kind.uses_lock(),
+            client_processes: self.client.is_some(),
         }
     }
 

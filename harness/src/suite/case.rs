@@ -26,6 +26,8 @@ pub struct CaseCommand {
     pub results_dir: PathBuf,
     pub seed: u64,
     pub duration: Option<Dur>,
+    /// More arguments (e.g. `--client redis-py`).
+    pub extra: Vec<String>,
     /// Where the child's stdout and stderr go.
     pub log: PathBuf,
     /// Where the child writes its verdict.
@@ -63,6 +65,7 @@ impl CaseCommand {
         if let Some(d) = self.duration {
             args.extend(["--duration".into(), d.to_string()]);
         }
+        args.extend(self.extra.iter().cloned());
         args
     }
 
@@ -100,8 +103,8 @@ impl RunningCase {
             .and_then(|text| serde_json::from_str::<RunResult>(&text).ok());
         let _ = std::fs::remove_file(&self.cmd.result_json);
         match (status.code(), judged) {
-            // 0 met, 1 not met, 130 stopped by a signal: the verdict is on disk either way
-            (Some(0 | 1 | 130), Some(result)) => CaseEnd::Judged(Box::new(result)),
+            // 0 met, 1 not met, 3 unknown, 130 stopped by a signal: the verdict is on disk
+            (Some(0 | 1 | 3 | 130), Some(result)) => CaseEnd::Judged(Box::new(result)),
             _ => CaseEnd::Failed(format!(
                 "`fencepost {}` ended with {status}; its log {}:\n{}",
                 self.cmd.args().join(" "),

@@ -12,18 +12,16 @@
 //! run at all; 130 when interrupted.
 
 pub mod case;
+pub mod schedule;
 
-use crate::cluster::spawner;
 use crate::duration::Dur;
 use crate::interrupt::Interrupt;
-use crate::report::suite::{self as suite_report, Case, SuiteReport, SuiteRun, Violations};
+use crate::report::suite::{self as suite_report, SuiteReport, SuiteRun};
 use crate::report::ReportError;
 use crate::scenario::Scenario;
 use crate::store;
 use anyhow::Context;
-use case::{CaseCommand, CaseEnd};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
+use case::CaseCommand;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -140,7 +138,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
     std::fs::create_dir_all(&opts.results_dir)?;
     let started_unix_s = store::unix_now_s();
     let stamp = store::utc_stamp(started_unix_s);
-    let dir = create_suite_dir(&opts.results_dir, &stamp)?;
+    let dir = create_dir(&opts.results_dir, "suite", &stamp)?;
     // From here on a signal stops the suite in order: no new case starts, the running ones are
     // told to stop (they save and judge what they have), and the reports are still written.
     let mut interrupt =
@@ -162,40 +160,10 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             .map_or(Duration::ZERO, |d| d.0)
     };
     queue.sort_by_key(|(i, f, _)| (std::cmp::Reverse(length(f)), *i));
-    let mut queue: std::collections::VecDeque<_> = queue.into();
 
-    let bar = ProgressBar::new(queue.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
-        )
-        .expect("static progress template")
-        .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let mut so_far = Violations::new();
-    let message = |running: &BTreeMap<usize, (String, u64, u32)>, so_far: &Violations| {
-        let names: Vec<String> = running
-            .values()
-            .map(|(n, seed, _)| format!("{n} seed {seed}"))
-            .collect();
-        format!(
-            "{} · violations so far: {}",
-            names.join(", "),
-            tally(so_far)
-        )
-    };
-
-    let mut cases: Vec<(usize, Case)> = Vec::new();
-    let mut interrupted = false;
-    // index → (scenario, seed, pid) of the cases running now
-    let mut running: BTreeMap<usize, (String, u64, u32)> = BTreeMap::new();
-    let mut waits = tokio::task::JoinSet::new();
-    loop {
-        while running.len() < opts.jobs.max(1) && !interrupted {
-            let Some((i, file, seed)) = queue.pop_front() else {
-                break;
-            };
+    let jobs: Vec<schedule::Job> = queue
+        .into_iter()
+        .map(|(i, file, seed)| {
             let name = stem(&file);
             // The command names the scenario as a user would type it.
             let user_name = if opts.scenarios_dir == Path::new("scenarios") {
@@ -203,81 +171,26 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             } else {
                 file.display().to_string()
             };
-            let cmd = CaseCommand {
-                fencepost: opts.fencepost.clone(),
-                scenario: user_name,
-                scenarios_dir: opts.scenarios_dir.clone(),
-                results_dir: opts.results_dir.clone(),
+            schedule::Job {
+                index: i,
+                label: name.clone(),
                 seed,
-                duration: opts.duration,
-                log: dir.join("logs").join(format!("{name}-seed{seed}.log")),
-                result_json: dir.join("logs").join(format!(".{name}-seed{seed}.json")),
-            };
-            let t0 = Instant::now();
-            match cmd.start() {
-                Ok(child) => {
-                    running.insert(i, (name.clone(), seed, child.pid()));
-                    waits.spawn_blocking(move || {
-                        let end = child.wait();
-                        (i, name, seed, t0.elapsed().as_millis() as u64, end)
-                    });
-                }
-                Err(e) => {
-                    let case = Case::error(&name, seed, 0, &format!("cannot start the run: {e}"));
-                    bar.inc(1);
-                    cases.push((i, case));
-                }
-            }
-            bar.set_message(message(&running, &so_far));
-        }
-        if running.is_empty() {
-            break;
-        }
-        tokio::select! {
-            signal = interrupt.wait(), if !interrupted => {
-                interrupted = true;
-                let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
-                // A Ctrl-C reached the children already (same process group); a SIGTERM sent
-                // to the suite alone did not. A second signal to a stopping run is harmless.
-                for (_, _, pid) in running.values() {
-                    let _ = spawner::signal(*pid, sig);
-                }
-            }
-            Some(joined) = waits.join_next() => {
-                let (i, name, seed, wall_ms, end) = joined.context("a suite case's waiter panicked")?;
-                running.remove(&i);
-                let case = match end {
-                    CaseEnd::Judged(result) => {
-                        interrupted |= result.interrupted;
-                        Case::of(&result, seed, wall_ms, &opts.results_dir)
-                    }
-                    CaseEnd::Failed(error) => Case::error(&name, seed, wall_ms, &error),
-                };
-                add(&mut so_far, &case.violations);
-                let line = format!(
-                    "{} {} seed {} in {:.1} s · {}",
-                    case.status_word(),
-                    case.scenario,
+                cmd: CaseCommand {
+                    fencepost: opts.fencepost.clone(),
+                    scenario: user_name,
+                    scenarios_dir: opts.scenarios_dir.clone(),
+                    results_dir: opts.results_dir.clone(),
                     seed,
-                    wall_ms as f64 / 1000.0,
-                    case.error
-                        .as_deref()
-                        .map_or_else(|| tally(&case.violations), |e| e.to_string())
-                );
-                if bar.is_hidden() {
-                    eprintln!("fencepost suite: {line}");
-                } else {
-                    bar.println(line);
-                }
-                bar.inc(1);
-                bar.set_message(message(&running, &so_far));
-                cases.push((i, case));
+                    duration: opts.duration,
+                    extra: Vec::new(),
+                    log: dir.join("logs").join(format!("{name}-seed{seed}.log")),
+                    result_json: dir.join("logs").join(format!(".{name}-seed{seed}.json")),
+                },
             }
-        }
-    }
-    bar.finish_and_clear();
-    cases.sort_by_key(|(i, _)| *i);
-    let cases: Vec<Case> = cases.into_iter().map(|(_, c)| c).collect();
+        })
+        .collect();
+    let (cases, interrupted) =
+        schedule::run_jobs(jobs, opts.jobs, &opts.results_dir, &mut interrupt, "suite").await?;
 
     let report = SuiteReport::new(
         SuiteRun {
@@ -294,7 +207,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
         cases,
     );
     suite_report::write_reports(&report, &dir)?;
-    link_latest_suite(&opts.results_dir, &dir)?;
+    link_latest(&opts.results_dir, &dir, suite_report::LATEST_SUITE)?;
     crate::report::index::write(&opts.results_dir)?;
     Ok((report, dir))
 }
@@ -313,14 +226,15 @@ pub async fn suite_command(opts: &SuiteOptions) -> anyhow::Result<i32> {
     Ok(report.exit_code())
 }
 
-fn create_suite_dir(results: &Path, stamp: &str) -> anyhow::Result<PathBuf> {
+/// A fresh `results/<prefix>-<stamp>` folder.
+pub fn create_dir(results: &Path, prefix: &str, stamp: &str) -> anyhow::Result<PathBuf> {
     for n in 0.. {
         let suffix = if n == 0 {
             String::new()
         } else {
             format!("-{n}")
         };
-        let dir = results.join(format!("suite-{stamp}{suffix}"));
+        let dir = results.join(format!("{prefix}-{stamp}{suffix}"));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -334,38 +248,13 @@ fn create_suite_dir(results: &Path, stamp: &str) -> anyhow::Result<PathBuf> {
     unreachable!()
 }
 
-/// Adds one case's violations to the running tally.
-fn add(total: &mut Violations, v: &Violations) {
-    for (k, n) in v {
-        *total.entry(k.clone()).or_default() += n;
-    }
-}
-
-/// "3 mutual exclusion · 1 fencing", or "no violations".
-fn tally(v: &Violations) -> String {
-    let parts: Vec<String> = v
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
-        .collect();
-    if parts.is_empty() {
-        "no violations".into()
-    } else {
-        parts.join(" · ")
-    }
-}
-
-/// Points `results/latest-suite` at the suite folder (atomically replaced).
-fn link_latest_suite(results: &Path, dir: &Path) -> std::io::Result<()> {
+/// Points `results/<name>` at `dir` (atomically replaced): `latest-suite`, `latest-matrix`.
+pub fn link_latest(results: &Path, dir: &Path, name: &str) -> std::io::Result<()> {
     let target = dir.strip_prefix(results).unwrap_or(dir);
-    let tmp = results.join(format!(
-        ".{}-{}",
-        suite_report::LATEST_SUITE,
-        std::process::id()
-    ));
+    let tmp = results.join(format!(".{name}-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)?;
-    std::fs::rename(&tmp, results.join(suite_report::LATEST_SUITE))
+    std::fs::rename(&tmp, results.join(name))
 }
 
 #[cfg(test)]

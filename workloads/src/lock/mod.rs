@@ -79,6 +79,18 @@ pub enum Acquired {
     },
     /// Someone else held the lock (an observation).
     Denied,
+    /// The node granted it, but the lease had run out by the time the reply came: not used.
+    Lapsed,
+}
+
+/// Deliberate flaws, to prove the blame checker catches a lock that gives answers no correct
+/// lock may give. Never used by the scenarios that judge fencepost's own locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {
+    /// Return a grant however long the acquire took (no time subtracted from the lease).
+    NoElapsed,
+    /// Extend by re-setting the key when it is gone (re-taking an expired lease).
+    RetakeOnExtend,
 }
 
 /// What a release returned.
@@ -102,6 +114,15 @@ impl LockClient {
             LockClient::Single(l) => l.acquire(clock).await,
             LockClient::Naive(l) => l.acquire(clock).await,
             LockClient::Redlock(l) => l.acquire(clock).await,
+        }
+    }
+
+    /// Extends the lease; the new validity end on the client's clock, or `None` when the key
+    /// was no longer this grant's. Only the single-instance lock extends.
+    pub async fn extend(&mut self, grant: &Grant, clock: &Clock) -> Result<Option<u64>, CallError> {
+        match self {
+            LockClient::Single(l) => l.extend(grant, clock).await,
+            _ => Err(CallError::Refused("this lock does not extend".into())),
         }
     }
 

@@ -12,7 +12,7 @@
 //! reaches the resource *before* the newer holder does (that is still safe: the stale access is
 //! ordered first); and it protects only a resource that checks it.
 
-use super::{random_token, Acquired, LeaseConfig, Released};
+use super::{random_token, Acquired, Flaw, LeaseConfig, Released};
 use crate::clock::Clock;
 use crate::conn::Conn;
 use crate::outcome::{with_timeout, CallError};
@@ -24,6 +24,26 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('INCR', KEYS[2])
 end
 return false
+"#;
+
+const EXTEND: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+/// The flawed extension ([`Flaw::RetakeOnExtend`]): a missing key is simply set again.
+const EXTEND_RETAKE: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
 "#;
 
 const RELEASE: &str = r#"
@@ -39,6 +59,8 @@ pub struct SingleLock {
     rng: ChaCha8Rng,
     acquire: redis::Script,
     release: redis::Script,
+    extend: redis::Script,
+    flaw: Option<Flaw>,
 }
 
 impl SingleLock {
@@ -49,7 +71,18 @@ impl SingleLock {
             rng,
             acquire: redis::Script::new(ACQUIRE),
             release: redis::Script::new(RELEASE),
+            extend: redis::Script::new(EXTEND),
+            flaw: None,
         }
+    }
+
+    /// The same lock with a deliberate flaw (to prove the blame checker catches it).
+    pub fn flawed(mut self, flaw: Flaw) -> Self {
+        if flaw == Flaw::RetakeOnExtend {
+            self.extend = redis::Script::new(EXTEND_RETAKE);
+        }
+        self.flaw = Some(flaw);
+        self
     }
 
     pub async fn acquire(&mut self, clock: &Clock) -> Result<Acquired, CallError> {
@@ -62,17 +95,29 @@ impl SingleLock {
             .arg(self.config.ttl_ms);
         let fence: Option<u64> =
             with_timeout(self.config.op_timeout(), inv.invoke_async(&mut self.conn)).await?;
+        // Measured from the request's start: the key may have been set at any moment after it,
+        // so this is the conservative end. A reply that comes after it brings a lease that has
+        // already run out: a correct lock does not hand it out.
+        let valid_until = self.config.valid_until_client_ns(start, 0);
         Ok(match fence {
-            // Measured from the request's start: the key may have been set at any moment after
-            // it, so this is the conservative end (no elapsed term on a single node).
-            Some(fence) => self.config.grant(
-                clock,
-                fence,
-                token,
-                self.config.valid_until_client_ns(start, 0),
-            ),
+            Some(_) if clock.client_ns() >= valid_until && self.flaw != Some(Flaw::NoElapsed) => {
+                Acquired::Lapsed
+            }
+            Some(fence) => self.config.grant(clock, fence, token, valid_until),
             None => Acquired::Denied,
         })
+    }
+
+    /// Moves the key's expiry a ttl from now if it still holds this grant's token.
+    pub async fn extend(&mut self, grant: &Grant, clock: &Clock) -> Result<Option<u64>, CallError> {
+        let start = clock.client_ns();
+        let mut inv = self.extend.prepare_invoke();
+        inv.key(self.config.lock_key())
+            .arg(&grant.token)
+            .arg(self.config.ttl_ms);
+        let done: i64 =
+            with_timeout(self.config.op_timeout(), inv.invoke_async(&mut self.conn)).await?;
+        Ok((done == 1).then(|| self.config.valid_until_client_ns(start, 0)))
     }
 
     pub async fn release(&mut self, grant: &Grant) -> Result<Released, CallError> {

@@ -36,6 +36,8 @@ pub struct Settings {
     pub fenced: bool,
     /// Ask the library whether it holds the lock before the write.
     pub check_held: bool,
+    /// One critical section in `.1` lasts `.0` (longer than the ttl).
+    pub long_section: Option<(Duration, u32)>,
 }
 
 /// A grant as the slot holds it.
@@ -341,8 +343,14 @@ impl LockCycle for ExternalClient {
         let Some(current) = self.access(None).await else {
             return;
         };
-        let think_ms = rand::Rng::random_range(&mut self.rng, 0..=self.pacing.think_ms_max);
-        let end = tokio::time::Instant::now() + Duration::from_millis(think_ms);
+        let think = match self.settings.long_section {
+            Some((long, one_in)) if rand::Rng::random_ratio(&mut self.rng, 1, one_in) => long,
+            _ => Duration::from_millis(rand::Rng::random_range(
+                &mut self.rng,
+                0..=self.pacing.think_ms_max,
+            )),
+        };
+        let end = tokio::time::Instant::now() + think;
         while let Some(every) = self.settings.extend_every {
             let now = tokio::time::Instant::now();
             if now + every >= end {

@@ -224,6 +224,10 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             },
             fenced: s.resource.fenced,
             check_held: s.client.as_ref().is_none_or(|c| c.check_held) && info.supports.held,
+            long_section: s
+                .client
+                .as_ref()
+                .and_then(|c| Some((c.long_section?.0, c.long_one_in?))),
         };
         let c = client::ExternalClient::new(
             slot,

@@ -18,7 +18,7 @@ use workloads::clock::Clock;
 use workloads::conn::Conn;
 use workloads::lock::redlock::{Redlock, RedlockConfig};
 use workloads::lock::single::SingleLock;
-use workloads::lock::{Acquired, LeaseConfig, LockClient, Released};
+use workloads::lock::{Acquired, Flaw, LeaseConfig, LockClient, Released};
 use workloads::outcome::CallError;
 
 /// `redis://user:password@host:port/` from a hello endpoint.
@@ -58,7 +58,11 @@ fn outcome(e: &CallError) -> &'static str {
 }
 
 impl Adapter {
-    async fn setup(kind: LockKind, hello: &Json) -> anyhow::Result<(Adapter, Json)> {
+    async fn setup(
+        kind: LockKind,
+        flaw: Option<Flaw>,
+        hello: &Json,
+    ) -> anyhow::Result<(Adapter, Json)> {
         let timeout = Duration::from_millis(hello["timeout_ms"].as_u64().unwrap_or(500));
         let name = hello["lock"]["name"]
             .as_str()
@@ -89,7 +93,11 @@ impl Adapter {
                     urls.len()
                 );
                 let conn = connect(urls[0].clone()).await?;
-                LockClient::Single(SingleLock::new(config.clone(), conn, rng))
+                let lock = SingleLock::new(config.clone(), conn, rng);
+                LockClient::Single(match flaw {
+                    Some(f) => lock.flawed(f),
+                    None => lock,
+                })
             }
             LockKind::Redlock => {
                 anyhow::ensure!(
@@ -111,14 +119,24 @@ impl Adapter {
                 other.name()
             ),
         };
+        anyhow::ensure!(
+            flaw.is_none() || kind == LockKind::Single,
+            "the deliberate flaws are built into the single lock only"
+        );
+        let extends = kind == LockKind::Single;
+        let library = match flaw {
+            None => format!("fencepost-{}", kind.name()),
+            Some(Flaw::NoElapsed) => format!("fencepost-{}+no-elapsed", kind.name()),
+            Some(Flaw::RetakeOnExtend) => format!("fencepost-{}+retake-on-extend", kind.name()),
+        };
         let resource = connect(url(&hello["resource"])?).await?;
         let reply = json!({
             "type": "hello", "protocol": 1,
-            "library": format!("fencepost-{}", kind.name()),
+            "library": library,
             "package": "fencepost", "version": env!("CARGO_PKG_VERSION"),
             "runtime": "rust (in the fencepost binary)",
             "lock_keys": [config.lock_key()],
-            "supports": {"acquire": true, "release": true, "extend": false, "held": true,
+            "supports": {"acquire": true, "release": true, "extend": extends, "held": true,
                          "auto_renewal": false, "fencing_token": true, "validity": true},
         });
         Ok((
@@ -157,6 +175,14 @@ impl Adapter {
                     m.insert("granted".into(), false.into());
                     Ok(())
                 }
+                Ok(Acquired::Lapsed) => {
+                    m.insert("granted".into(), false.into());
+                    m.insert(
+                        "note".into(),
+                        "the lease ran out before the reply came".into(),
+                    );
+                    Ok(())
+                }
                 Err(e) => Err(e),
             },
             "held" => {
@@ -168,6 +194,27 @@ impl Adapter {
                 m.insert("validity_ms".into(), (left / 1_000_000).into());
                 Ok(())
             }
+            "extend" => match self.held.clone() {
+                Some((grant, _)) => match self.lock.extend(&grant, &self.clock).await {
+                    Ok(Some(until)) => {
+                        self.held = Some((grant, until));
+                        m.insert("extended".into(), true.into());
+                        m.insert(
+                            "validity_ms".into(),
+                            (until.saturating_sub(self.clock.client_ns()) / 1_000_000).into(),
+                        );
+                        Ok(())
+                    }
+                    Ok(None) => {
+                        m.insert("extended".into(), false.into());
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+                None => Err(CallError::Refused(
+                    "no lock object: no grant to extend".into(),
+                )),
+            },
             "release" => match self.held.take() {
                 Some((grant, _)) => match self.lock.release(&grant).await {
                     Ok(r) => {
@@ -214,8 +261,20 @@ impl Adapter {
     }
 }
 
-/// `fencepost adapter --lock KIND`: serves the protocol on stdin/stdout until end of input.
-pub async fn serve(kind: LockKind) -> anyhow::Result<i32> {
+/// A flaw by name (`--flaw no-elapsed`, `--flaw retake-on-extend`).
+pub fn parse_flaw(s: &str) -> Result<Flaw, String> {
+    match s {
+        "no-elapsed" => Ok(Flaw::NoElapsed),
+        "retake-on-extend" => Ok(Flaw::RetakeOnExtend),
+        _ => Err(format!(
+            "unknown flaw `{s}`: use no-elapsed or retake-on-extend"
+        )),
+    }
+}
+
+/// `fencepost adapter --lock KIND [--flaw FLAW]`: serves the protocol on stdin/stdout until end
+/// of input.
+pub async fn serve(kind: LockKind, flaw: Option<Flaw>) -> anyhow::Result<i32> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut out = tokio::io::stdout();
     let send = |v: Json| {
@@ -234,7 +293,7 @@ pub async fn serve(kind: LockKind) -> anyhow::Result<i32> {
         out.write_all(&send(json!({"type": "hello", "protocol": 1, "error": "fencepost's reference adapter speaks protocol 1"}))).await?;
         return Ok(2);
     }
-    let (mut adapter, reply) = match Adapter::setup(kind, &hello).await {
+    let (mut adapter, reply) = match Adapter::setup(kind, flaw, &hello).await {
         Ok(a) => a,
         Err(e) => {
             out.write_all(&send(

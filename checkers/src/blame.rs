@@ -1,0 +1,486 @@
+//! Blame: the library, or the laws of physics?
+//!
+//! Without fencing, every lock lets a paused client act after its lease ended — Kleppmann's
+//! point, not a bug of any one library; the mutual-exclusion and fencing checkers report it.
+//! This checker looks for answers no correct lock may give, judged against the lock nodes' own
+//! record of the lock keys ([`crate::node_record`]) rather than against what the clients said:
+//!
+//! - a grant the node(s) never made: the library said "granted" with a token that no node — or
+//!   not a majority of a Redlock's nodes — set while the acquire ran (typically: another
+//!   client's token was live there);
+//! - a grant returned after its lease ended: every node that set the token had already lost it
+//!   (expired, deleted) — or too few still held it for a majority — when the library returned;
+//! - an extension reported while the key was not the client's (no node extended or re-set the
+//!   token during the call), or one that re-set a token whose lease had lapsed in between (an
+//!   extension that re-takes an expired key: another client could have held the lock meanwhile);
+//! - a renewal that re-took a lapsed lease: a node re-set a token after it had ended, with no
+//!   acquire or extension of its owner running.
+//!
+//! Each finding names the op, the library call, both clients where there are two, and what the
+//! node held. Findings need the library to report its token; grants without one are counted as
+//! not judged.
+
+use crate::check::{Check, Evidence, Minimums};
+use crate::history::{Call, Nanos, OpKind, Process, Value, F};
+use crate::node_record::NodeRecord;
+use serde::{Deserialize, Serialize};
+
+/// How long after a call returns its effect may still be arriving from a node's stream.
+pub const ARRIVAL_NS: Nanos = 250_000_000;
+/// How much earlier than an op's invocation a node's stream may show its effect (none: the
+/// stream is read after the node applied the change, which is after the call began).
+pub const EARLY_NS: Nanos = 1_000_000;
+
+/// What the library said, against what the nodes held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub process: Process,
+    /// History index of the call's invocation.
+    pub index: u64,
+    pub invoke_ns: Nanos,
+    pub complete_ns: Nanos,
+    /// The other client involved, when the node held its token.
+    pub other: Option<Process>,
+    /// In words: the op, the library call, the node state.
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    GrantNotMade,
+    GrantAfterLease,
+    ExtendNotMade,
+    ExtendRetook,
+    RenewalRetook,
+}
+
+impl FindingKind {
+    pub fn words(self) -> &'static str {
+        match self {
+            FindingKind::GrantNotMade => "grant the nodes never made",
+            FindingKind::GrantAfterLease => "grant returned after its lease ended",
+            FindingKind::ExtendNotMade => "extension the nodes never made",
+            FindingKind::ExtendRetook => "extension re-took a lapsed lease",
+            FindingKind::RenewalRetook => "renewal re-took a lapsed lease",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlameReport {
+    /// Grants judged against the nodes (the library reported its token).
+    pub grants_judged: u64,
+    /// Grants without a token (not judged).
+    pub grants_unjudged: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// Which nodes a client's library was given (the first `n` lock nodes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlameInput {
+    pub record: NodeRecord,
+    /// The lock nodes each client was given, in order.
+    pub nodes: Vec<String>,
+}
+
+fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
+pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
+    let rec = &input.record;
+    let nodes = &input.nodes;
+    let need = majority(nodes.len());
+    let mut r = BlameReport::default();
+    // token → owner, from every grant.
+    let mut owner: std::collections::HashMap<String, Process> = Default::default();
+    for c in calls {
+        if let (F::Acquire, OpKind::Ok, Some(Value::Granted(g))) = (c.f, c.outcome(), c.result()) {
+            if !g.token.is_empty() {
+                owner.insert(g.token.clone(), c.process);
+            }
+        }
+    }
+    let holder_of = |v: &str| owner.get(v).copied();
+    // Windows in which each token's owner was calling the library to (re)set it.
+    let mut setting: Vec<(String, Nanos, Nanos)> = Vec::new();
+    let mut last_token: std::collections::HashMap<Process, String> = Default::default();
+
+    for c in calls {
+        let Some(done) = c.complete_ns() else {
+            continue;
+        };
+        let (from, to) = (c.invoke_ns().saturating_sub(EARLY_NS), done + ARRIVAL_NS);
+        match (c.f, c.outcome(), c.result()) {
+            (F::Acquire, OpKind::Ok, Some(Value::Granted(g))) => {
+                last_token.insert(c.process, g.token.clone());
+                setting.push((g.token.clone(), from, to));
+                if g.token.is_empty() {
+                    r.grants_unjudged += 1;
+                    continue;
+                }
+                r.grants_judged += 1;
+                let sets: Vec<_> = nodes
+                    .iter()
+                    .filter_map(|n| rec.set_between(n, &g.token, from, to))
+                    .collect();
+                if sets.len() < need {
+                    // What the nodes held instead, at the grant's return.
+                    let mut other = None;
+                    let state: Vec<String> = nodes
+                        .iter()
+                        .map(|n| {
+                            match rec.held.iter().find(|h| {
+                                &h.node == n
+                                    && h.from_ns <= done
+                                    && h.to_ns.is_none_or(|t| t > c.invoke_ns())
+                            }) {
+                                Some(h) => {
+                                    let who = holder_of(&h.value);
+                                    if who.is_some() && who != Some(c.process) {
+                                        other = who;
+                                    }
+                                    format!(
+                                        "{n} held {} (set {:.3} s)",
+                                        who.map_or_else(
+                                            || format!("token {}", short(&h.value)),
+                                            |p| format!("{p}'s token")
+                                        ),
+                                        h.from_ns as f64 / 1e9
+                                    )
+                                }
+                                None => format!("{n} held nothing"),
+                            }
+                        })
+                        .collect();
+                    r.findings.push(Finding {
+                        kind: FindingKind::GrantNotMade,
+                        process: c.process,
+                        index: c.invoke.index,
+                        invoke_ns: c.invoke_ns(),
+                        complete_ns: done,
+                        other,
+                        detail: format!(
+                            "acquire (op {}) returned granted with token {} at {:.3} s, but {} of {} node(s) set it during the call (a majority needs {need}); {}",
+                            c.invoke.index,
+                            short(&g.token),
+                            done as f64 / 1e9,
+                            sets.len(),
+                            nodes.len(),
+                            state.join(", ")
+                        ),
+                    });
+                    continue;
+                }
+                let still = sets
+                    .iter()
+                    .filter(|h| h.to_ns.is_none_or(|t| t > done))
+                    .count();
+                if still < need {
+                    let ends: Vec<String> = sets
+                        .iter()
+                        .map(|h| {
+                            format!(
+                                "{} {} at {}",
+                                h.node,
+                                h.ended_by,
+                                h.to_ns
+                                    .map_or("—".into(), |t| format!("{:.3} s", t as f64 / 1e9))
+                            )
+                        })
+                        .collect();
+                    r.findings.push(Finding {
+                        kind: FindingKind::GrantAfterLease,
+                        process: c.process,
+                        index: c.invoke.index,
+                        invoke_ns: c.invoke_ns(),
+                        complete_ns: done,
+                        other: None,
+                        detail: format!(
+                            "acquire (op {}) returned granted at {:.3} s, {:.0} ms after it was called, when only {still} node(s) still held its token ({}): the lease had run out before the library answered",
+                            c.invoke.index,
+                            done as f64 / 1e9,
+                            (done - c.invoke_ns()) as f64 / 1e6,
+                            ends.join(", ")
+                        ),
+                    });
+                }
+            }
+            (F::Extend, OpKind::Ok, Some(Value::Extended { .. })) => {
+                let Some(token) = last_token
+                    .get(&c.process)
+                    .filter(|t| !t.is_empty())
+                    .cloned()
+                else {
+                    continue;
+                };
+                setting.push((token.clone(), from, to));
+                let extended = nodes
+                    .iter()
+                    .filter(|n| {
+                        // The token was held across the call (its expiry moved), or re-set in it.
+                        rec.at(n, &key_of(rec, n, &token), c.invoke_ns())
+                            .is_some_and(|h| h.value == token)
+                            || rec.set_between(n, &token, from, to).is_some()
+                    })
+                    .count();
+                let retook: Vec<&crate::node_record::Held> = nodes
+                    .iter()
+                    .filter_map(|n| rec.set_between(n, &token, from, to))
+                    .filter(|h| h.retaken_after_ns.is_some())
+                    .collect();
+                if let Some(h) = retook.first() {
+                    r.findings.push(Finding {
+                        kind: FindingKind::ExtendRetook,
+                        process: c.process,
+                        index: c.invoke.index,
+                        invoke_ns: c.invoke_ns(),
+                        complete_ns: done,
+                        other: None,
+                        detail: format!(
+                            "extend (op {}) at {:.3} s re-set token {} on {} after the node had let it go at {:.3} s: the lease lapsed in between and was taken again, so another client could have held the lock meanwhile",
+                            c.invoke.index,
+                            c.invoke_ns() as f64 / 1e9,
+                            short(&token),
+                            h.node,
+                            h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
+                        ),
+                    });
+                } else if extended < need {
+                    r.findings.push(Finding {
+                        kind: FindingKind::ExtendNotMade,
+                        process: c.process,
+                        index: c.invoke.index,
+                        invoke_ns: c.invoke_ns(),
+                        complete_ns: done,
+                        other: None,
+                        detail: format!(
+                            "extend (op {}) returned extended at {:.3} s, but {extended} of {} node(s) held or re-set token {} during the call",
+                            c.invoke.index,
+                            done as f64 / 1e9,
+                            nodes.len(),
+                            short(&token)
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    // Renewals: a token re-set after it lapsed, outside every call of its owner's.
+    for h in rec.held.iter().filter(|h| h.retaken_after_ns.is_some()) {
+        let during_call = setting
+            .iter()
+            .any(|(t, from, to)| *t == h.value && *from <= h.from_ns && h.from_ns <= *to);
+        if during_call || !nodes.contains(&h.node) {
+            continue;
+        }
+        let Some(p) = holder_of(&h.value) else {
+            continue;
+        };
+        r.findings.push(Finding {
+            kind: FindingKind::RenewalRetook,
+            process: p,
+            index: 0,
+            invoke_ns: h.from_ns,
+            complete_ns: h.from_ns,
+            other: None,
+            detail: format!(
+                "{} re-set {p}'s token {} at {:.3} s after letting it go at {:.3} s, with no acquire or extend of {p} running: a background renewal re-took a lapsed lease",
+                h.node,
+                short(&h.value),
+                h.from_ns as f64 / 1e9,
+                h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
+            ),
+        });
+    }
+    r.findings.sort_by_key(|f| f.invoke_ns);
+    r
+}
+
+fn key_of(rec: &NodeRecord, node: &str, token: &str) -> String {
+    rec.held
+        .iter()
+        .find(|h| h.node == node && h.value == token)
+        .map_or_else(String::new, |h| h.key.clone())
+}
+
+fn short(token: &str) -> String {
+    token.chars().take(12).collect()
+}
+
+pub fn entry(r: &BlameReport, min: &Minimums) -> Check {
+    let n = r.findings.len() as u64;
+    let mut kinds: std::collections::BTreeMap<&str, u64> = Default::default();
+    for f in &r.findings {
+        *kinds.entry(f.kind.words()).or_default() += 1;
+    }
+    let mut check = Check::judged(
+        "blame",
+        "the library's answers (against the nodes' own record)",
+        "what the library answered (grants, extensions) against what the lock nodes held, read from their replication streams",
+        n,
+        vec![Evidence::new("grants judged against the nodes", r.grants_judged, min.grants.min(10))],
+    )
+    .headline(if n == 0 {
+        format!(
+            "no answer a correct lock may not give ({} grant(s) judged, {} without a token)",
+            r.grants_judged, r.grants_unjudged
+        )
+    } else {
+        format!(
+            "{n} answer(s) no correct lock may give: {}",
+            kinds
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+    .details(r.findings.iter().take(3).map(|f| f.detail.clone()).collect())
+    .first_violation(r.findings.first().map(|f| f.complete_ns));
+    if r.grants_judged == 0 && r.grants_unjudged > 0 {
+        check = check.unknown("the library reports no token, so its grants cannot be matched with what the nodes held");
+    }
+    check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::B;
+    use crate::history::Grant;
+    use crate::node_record::{Change, NodeEvent};
+
+    const MS: u64 = 1_000_000;
+
+    fn ev(t_ms: u64, change: Change) -> NodeEvent {
+        NodeEvent {
+            time_ns: t_ms * MS,
+            node: "n1".into(),
+            change,
+        }
+    }
+
+    fn set(t_ms: u64, value: &str, expire_at_ms: u64) -> NodeEvent {
+        ev(
+            t_ms,
+            Change::Set {
+                key: "k".into(),
+                value: value.into(),
+                expire_at_ms: Some(expire_at_ms),
+            },
+        )
+    }
+
+    fn input(events: Vec<NodeEvent>) -> BlameInput {
+        // The node's clock reads 1_000_000 ms at history time 0.
+        let mut all = vec![ev(0, Change::Clock { node_ms: 1_000_000 })];
+        all.extend(events);
+        BlameInput {
+            record: NodeRecord::from_events(&all),
+            nodes: vec!["n1".into()],
+        }
+    }
+
+    fn granted(b: &mut B, t0: u64, t1: u64, c: u32, token: &str) {
+        b.push(
+            t0 * MS,
+            c,
+            OpKind::Invoke,
+            F::Acquire,
+            Value::Lease {
+                key: "k".into(),
+                ttl_ms: 100,
+            },
+        );
+        b.push(
+            t1 * MS,
+            c,
+            OpKind::Ok,
+            F::Acquire,
+            Value::Granted(Grant {
+                fence: 1,
+                token: token.into(),
+                validity_end_ns: (t0 + 100) * MS,
+            }),
+        );
+    }
+
+    #[test]
+    fn a_correct_grant_is_no_finding() {
+        let mut b = B::default();
+        granted(&mut b, 10, 12, 0, "a");
+        let r = check(&b.history().calls(), &input(vec![set(11, "a", 1_000_110)]));
+        assert_eq!(r.grants_judged, 1);
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+    }
+
+    #[test]
+    fn a_grant_while_the_node_held_another_token_is_the_librarys() {
+        let mut b = B::default();
+        granted(&mut b, 0, 1, 0, "a");
+        granted(&mut b, 20, 21, 1, "b");
+        let r = check(&b.history().calls(), &input(vec![set(1, "a", 1_000_100)]));
+        assert_eq!(r.findings.len(), 1);
+        let f = &r.findings[0];
+        assert_eq!(
+            (f.kind, f.process, f.other),
+            (
+                FindingKind::GrantNotMade,
+                Process::Client(1),
+                Some(Process::Client(0))
+            )
+        );
+        assert!(f.detail.contains("client 0's token"), "{}", f.detail);
+    }
+
+    #[test]
+    fn a_grant_returned_without_subtracting_the_time_it_took_is_the_librarys() {
+        // Set at 5 ms with a 100 ms ttl; the reply arrives at 150 ms (a delayed reply).
+        let mut b = B::default();
+        granted(&mut b, 0, 150, 0, "a");
+        let r = check(&b.history().calls(), &input(vec![set(5, "a", 1_000_105)]));
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert_eq!(r.findings[0].kind, FindingKind::GrantAfterLease);
+    }
+
+    #[test]
+    fn an_extend_that_retakes_an_expired_key_is_the_librarys() {
+        let mut b = B::default();
+        granted(&mut b, 0, 1, 0, "a");
+        b.push(
+            150 * MS,
+            0,
+            OpKind::Invoke,
+            F::Extend,
+            Value::Extension {
+                key: "k".into(),
+                fence: 1,
+                ttl_ms: 100,
+            },
+        );
+        b.push(
+            151 * MS,
+            0,
+            OpKind::Ok,
+            F::Extend,
+            Value::Extended {
+                validity_end_ns: 250 * MS,
+            },
+        );
+        // Expired at 100 ms on the node; re-set by the extension at 150 ms.
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                set(1, "a", 1_000_100),
+                ev(120, Change::Del { key: "k".into() }),
+                set(150, "a", 1_000_250),
+            ]),
+        );
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert_eq!(r.findings[0].kind, FindingKind::ExtendRetook);
+    }
+}

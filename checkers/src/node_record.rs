@@ -1,0 +1,293 @@
+//! The lock nodes' own record of the lock keys: what each node held, when.
+//!
+//! fencepost reads every lock node's replication stream — the node's own account of the effects
+//! it applied, with values: a script's `SET` arrives as `SET key value PXAT ms`, an extension as
+//! `PEXPIREAT`, an expiry or a release as `DEL` — and journals each change of a lock key with the
+//! moment it arrived (`node-events.jsonl`), plus the node's wall clock now and then (expiry times
+//! are on it). From that this module rebuilds, per node, the intervals in which the key surely
+//! held a given token: from the `SET`'s arrival until the first of the next change, the key's
+//! expiry on the node's clock, or a lost stream (a crash: the node's state is unknown until it is
+//! read again).
+
+use crate::history::Nanos;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One journaled change, as it arrived.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEvent {
+    /// Arrival, on the history's clock.
+    pub time_ns: Nanos,
+    pub node: String,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Change {
+    /// The key now holds `value`, expiring at `expire_at_ms` on the node's clock (if it expires).
+    Set {
+        key: String,
+        value: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expire_at_ms: Option<u64>,
+    },
+    /// The key's expiry moved (an extension).
+    Expire { key: String, expire_at_ms: u64 },
+    /// The key is gone (a release, or the node expiring it).
+    Del { key: String },
+    /// The key as read directly after (re)connecting: its value and remaining ttl, if any.
+    Snapshot {
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pttl_ms: Option<u64>,
+    },
+    /// The stream was lost (the node crashed or restarted): its state is unknown until the next
+    /// snapshot.
+    Lost,
+    /// The node's wall clock at `time_ns` (`TIME`), to place expiries.
+    Clock { node_ms: u64 },
+}
+
+/// An interval in which a node surely held `value` in a lock key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub node: String,
+    pub key: String,
+    pub value: String,
+    pub from_ns: Nanos,
+    /// When it surely ended (a change arrived, or the expiry passed); `None`: still held at the
+    /// end of the record.
+    pub to_ns: Option<Nanos>,
+    /// How it ended, in words.
+    pub ended_by: String,
+    /// The `SET` that began it was a re-set of the same value after a gap (not a fresh grant).
+    pub retaken_after_ns: Option<Nanos>,
+}
+
+/// Every node's holdings, rebuilt from the journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub held: Vec<Held>,
+    /// Nodes whose stream was ever lost (crashes): judgements about them are weaker.
+    pub nodes: BTreeMap<String, u64>,
+}
+
+/// The node's wall clock → the history's clock, from its latest `Clock` sample.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    time_ns: Nanos,
+    node_ms: u64,
+}
+
+impl Sample {
+    /// When the node's clock reads `at_ms`, on the history's clock (as of this sample).
+    fn when(&self, at_ms: u64) -> Nanos {
+        let delta_ns = (at_ms as i128 - self.node_ms as i128) * 1_000_000;
+        (self.time_ns as i128 + delta_ns).max(0) as Nanos
+    }
+}
+
+impl NodeRecord {
+    /// Rebuilds holdings from journaled events (in arrival order).
+    pub fn from_events(events: &[NodeEvent]) -> NodeRecord {
+        let mut r = NodeRecord::default();
+        // node → key → (open holding index, its expiry on the node's clock)
+        let mut open: BTreeMap<(String, String), (usize, Option<u64>)> = BTreeMap::new();
+        let mut clocks: BTreeMap<String, Sample> = BTreeMap::new();
+        // The last value each (node, key) held, and when it ended: to spot a re-set.
+        let mut last: BTreeMap<(String, String), (String, Nanos)> = BTreeMap::new();
+        let close = |r: &mut NodeRecord,
+                     open: &mut BTreeMap<(String, String), (usize, Option<u64>)>,
+                     last: &mut BTreeMap<(String, String), (String, Nanos)>,
+                     node: &str,
+                     key: &str,
+                     at: Nanos,
+                     how: &str| {
+            if let Some((i, _)) = open.remove(&(node.to_string(), key.to_string())) {
+                let h = &mut r.held[i];
+                let end = at.max(h.from_ns);
+                h.to_ns = Some(end);
+                h.ended_by = how.to_string();
+                last.insert((node.to_string(), key.to_string()), (h.value.clone(), end));
+            }
+        };
+        for e in events {
+            *r.nodes.entry(e.node.clone()).or_default() += 0;
+            // Expiries due by now end their holdings first.
+            if let Some(s) = clocks.get(&e.node).copied() {
+                let due: Vec<(String, Nanos)> = open
+                    .iter()
+                    .filter(|((n, _), _)| *n == e.node)
+                    .filter_map(|((_, k), (_, exp))| {
+                        let at = s.when((*exp)?);
+                        (at <= e.time_ns).then(|| (k.clone(), at))
+                    })
+                    .collect();
+                for (k, at) in due {
+                    close(
+                        &mut r,
+                        &mut open,
+                        &mut last,
+                        &e.node,
+                        &k,
+                        at,
+                        "expired on the node's clock",
+                    );
+                }
+            }
+            match &e.change {
+                Change::Clock { node_ms } => {
+                    clocks.insert(
+                        e.node.clone(),
+                        Sample {
+                            time_ns: e.time_ns,
+                            node_ms: *node_ms,
+                        },
+                    );
+                }
+                Change::Set {
+                    key,
+                    value,
+                    expire_at_ms,
+                } => {
+                    close(
+                        &mut r,
+                        &mut open,
+                        &mut last,
+                        &e.node,
+                        key,
+                        e.time_ns,
+                        "overwritten",
+                    );
+                    let retaken = last
+                        .get(&(e.node.clone(), key.clone()))
+                        .filter(|(v, _)| v == value)
+                        .map(|(_, at)| *at);
+                    open.insert((e.node.clone(), key.clone()), (r.held.len(), *expire_at_ms));
+                    r.held.push(Held {
+                        node: e.node.clone(),
+                        key: key.clone(),
+                        value: value.clone(),
+                        from_ns: e.time_ns,
+                        to_ns: None,
+                        ended_by: String::new(),
+                        retaken_after_ns: retaken,
+                    });
+                }
+                Change::Expire { key, expire_at_ms } => {
+                    if let Some(o) = open.get_mut(&(e.node.clone(), key.clone())) {
+                        o.1 = Some(*expire_at_ms);
+                    }
+                }
+                Change::Del { key } => {
+                    close(
+                        &mut r, &mut open, &mut last, &e.node, key, e.time_ns, "deleted",
+                    );
+                }
+                Change::Lost => {
+                    *r.nodes.entry(e.node.clone()).or_default() += 1;
+                    let keys: Vec<String> = open
+                        .keys()
+                        .filter(|(n, _)| *n == e.node)
+                        .map(|(_, k)| k.clone())
+                        .collect();
+                    for k in keys {
+                        close(
+                            &mut r,
+                            &mut open,
+                            &mut last,
+                            &e.node,
+                            &k,
+                            e.time_ns,
+                            "stream lost (node down)",
+                        );
+                    }
+                }
+                Change::Snapshot {
+                    key,
+                    value,
+                    pttl_ms,
+                } => {
+                    close(
+                        &mut r, &mut open, &mut last, &e.node, key, e.time_ns, "re-read",
+                    );
+                    if let Some(v) = value {
+                        let exp = match (pttl_ms, clocks.get(&e.node)) {
+                            (Some(p), Some(s)) => Some(
+                                s.node_ms + (e.time_ns.saturating_sub(s.time_ns)) / 1_000_000 + p,
+                            ),
+                            _ => None,
+                        };
+                        open.insert((e.node.clone(), key.clone()), (r.held.len(), exp));
+                        r.held.push(Held {
+                            node: e.node.clone(),
+                            key: key.clone(),
+                            value: v.clone(),
+                            from_ns: e.time_ns,
+                            to_ns: None,
+                            ended_by: String::new(),
+                            retaken_after_ns: None,
+                        });
+                    }
+                }
+            }
+        }
+        // Expiries after the last event still end their holdings, by the node's last known clock.
+        let pending: Vec<(String, String, Nanos)> = open
+            .iter()
+            .filter_map(|((n, k), (_, exp))| {
+                let s = clocks.get(n)?;
+                Some((n.clone(), k.clone(), s.when((*exp)?)))
+            })
+            .collect();
+        for (n, k, at) in pending {
+            close(
+                &mut r,
+                &mut open,
+                &mut last,
+                &n,
+                &k,
+                at,
+                "expired on the node's clock",
+            );
+        }
+        r
+    }
+
+    /// The holding of `value` on `node` that began nearest after `from` (and before `to`).
+    pub fn set_between(&self, node: &str, value: &str, from: Nanos, to: Nanos) -> Option<&Held> {
+        self.held
+            .iter()
+            .filter(|h| h.node == node && h.value == value && h.from_ns >= from && h.from_ns <= to)
+            .min_by_key(|h| h.from_ns)
+    }
+
+    /// What `node` surely held in `key` at `at`.
+    pub fn at(&self, node: &str, key: &str, at: Nanos) -> Option<&Held> {
+        self.held.iter().find(|h| {
+            h.node == node && h.key == key && h.from_ns <= at && h.to_ns.is_none_or(|t| at < t)
+        })
+    }
+}
+
+/// Reads `node-events.jsonl` (one event per line; a torn last line is skipped).
+pub fn parse(text: &str) -> Result<Vec<NodeEvent>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let complete = text.ends_with('\n');
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<NodeEvent>(l) {
+            Ok(e) => out.push(e),
+            Err(_) if i + 1 == lines.len() && !complete => {}
+            Err(e) => return Err(format!("line {}: {e}", i + 1)),
+        }
+    }
+    Ok(out)
+}

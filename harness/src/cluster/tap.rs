@@ -1,0 +1,393 @@
+//! Taps: each lock node's own record of the lock keys, read from its replication stream.
+//!
+//! To judge what a lock library answered (the blame checker), fencepost needs what the nodes
+//! actually did, not what the clients said. A tap connects to a lock node directly (not through
+//! the fault proxy) as its admin user and asks for a replication stream (`PSYNC ? -1`): after the
+//! snapshot (skipped; the lock keys are read directly instead) the node sends every effect it
+//! applies, with values — a script's `SET` as `SET key value PXAT ms`, an extension as
+//! `PEXPIREAT`, an expiry or a release as `DEL`. Each change of a lock key is journaled to
+//! `node-events.jsonl` with the moment it arrived, and the node's `TIME` every 100 ms (expiries
+//! are on its clock, which a clock fault may bend). The tap acknowledges offset 0 (the node
+//! streams only after an acknowledgement) and never more, so `WAIT` never counts it. A node that crashes loses its tap's stream (`lost`);
+//! the tap reconnects and reads the keys again.
+
+use crate::recorder::Recorder;
+use checkers::node_record::{Change, NodeEvent};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Where node events are written, line by line as they happen.
+pub struct Journal {
+    file: Mutex<std::fs::File>,
+    rec: Arc<Recorder>,
+}
+
+impl Journal {
+    pub fn create(path: &Path, rec: Arc<Recorder>) -> std::io::Result<Journal> {
+        Ok(Journal {
+            file: Mutex::new(std::fs::File::create(path)?),
+            rec,
+        })
+    }
+
+    fn write(&self, node: &str, change: Change) {
+        let e = NodeEvent {
+            time_ns: self.rec.now(),
+            node: node.to_string(),
+            change,
+        };
+        let mut line = serde_json::to_vec(&e).expect("events serialize");
+        line.push(b'\n');
+        let _ = self
+            .file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write_all(&line);
+    }
+}
+
+/// The taps of a run.
+pub struct Taps {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Taps {
+    /// Starts one tap per lock node; `admin_url(node)` gives its admin URL (read again after a
+    /// restart).
+    pub fn start(
+        nodes: &[String],
+        admin_url: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+        keys: Vec<String>,
+        journal: Arc<Journal>,
+    ) -> Taps {
+        let (stop, rx) = watch::channel(false);
+        let admin_url = Arc::new(admin_url);
+        let tasks = nodes
+            .iter()
+            .map(|n| {
+                let (n, keys, journal, rx, url) = (
+                    n.clone(),
+                    keys.clone(),
+                    journal.clone(),
+                    rx.clone(),
+                    admin_url.clone(),
+                );
+                tokio::spawn(async move { tap(&n, &*url, &keys, &journal, rx).await })
+            })
+            .collect();
+        Taps { stop, tasks }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+}
+
+async fn tap(
+    node: &str,
+    admin_url: &(dyn Fn(&str) -> Option<String> + Send + Sync),
+    keys: &[String],
+    journal: &Journal,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first = true;
+    while !*stop.borrow() {
+        if let Some(url) = admin_url(node) {
+            let r = session(node, &url, keys, journal, &mut stop, &mut first).await;
+            if r.is_ok() {
+                return;
+            }
+        }
+        if !first {
+            journal.write(node, Change::Lost);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// `redis://user:password@host:port/` → (user, password, host:port).
+fn parts(url: &str) -> Option<(String, String, String)> {
+    let rest = url.split_once("://")?.1.trim_end_matches('/');
+    let (creds, addr) = rest.rsplit_once('@')?;
+    let (user, pass) = creds.split_once(':')?;
+    Some((user.into(), pass.into(), addr.into()))
+}
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend(format!("${}\r\n", a.len()).into_bytes());
+        out.extend(a.as_bytes());
+        out.extend(b"\r\n");
+    }
+    out
+}
+
+type Reader = BufReader<tokio::net::tcp::OwnedReadHalf>;
+
+async fn line(r: &mut Reader) -> Result<String, String> {
+    let mut s = String::new();
+    let n = r.read_line(&mut s).await.map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Err("the node closed the stream".into());
+    }
+    Ok(s.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// One command of the stream: an array of bulk strings.
+async fn command(r: &mut Reader) -> Result<Vec<Vec<u8>>, String> {
+    let head = loop {
+        let l = line(r).await?;
+        if !l.is_empty() {
+            break l;
+        }
+    };
+    let n: usize = head
+        .strip_prefix('*')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("unexpected line in the replication stream: {head:?}"))?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let h = line(r).await?;
+        let len: usize = h
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("unexpected bulk header {h:?}"))?;
+        let mut buf = vec![0u8; len + 2];
+        r.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+        buf.truncate(len);
+        out.push(buf);
+    }
+    Ok(out)
+}
+
+/// Skips the snapshot that opens a full resynchronization (`$len` or diskless `$EOF:mark`).
+async fn skip_rdb(r: &mut Reader) -> Result<(), String> {
+    let head = loop {
+        let l = line(r).await?;
+        if !l.is_empty() {
+            break l;
+        }
+    };
+    if let Some(mark) = head.strip_prefix("$EOF:") {
+        let mark = mark.as_bytes();
+        let mut tail: Vec<u8> = Vec::new();
+        let mut byte = [0u8; 1];
+        while !tail.ends_with(mark) {
+            r.read_exact(&mut byte).await.map_err(|e| e.to_string())?;
+            tail.push(byte[0]);
+            if tail.len() > mark.len() * 4 {
+                tail.drain(..tail.len() - mark.len());
+            }
+        }
+        return Ok(());
+    }
+    let len: u64 = head
+        .strip_prefix('$')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("unexpected snapshot header {head:?}"))?;
+    let mut take = r.take(len);
+    tokio::io::copy(&mut take, &mut tokio::io::sink())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn session(
+    node: &str,
+    url: &str,
+    keys: &[String],
+    journal: &Journal,
+    stop: &mut watch::Receiver<bool>,
+    first: &mut bool,
+) -> Result<(), String> {
+    let (user, pass, addr) = parts(url).ok_or("bad admin URL")?;
+    let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&addr))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let (rd, mut wr) = stream.into_split();
+    let mut r = BufReader::new(rd);
+    let ask = |args: &[&str]| resp(args);
+    for args in [
+        vec!["AUTH", &user, &pass],
+        // A stream at once (no wait for more replicas) that the node does not time out.
+        vec!["CONFIG", "SET", "repl-diskless-sync-delay", "0"],
+        vec!["CONFIG", "SET", "repl-timeout", "3600"],
+        vec!["REPLCONF", "capa", "eof", "capa", "psync2"],
+    ] {
+        wr.write_all(&ask(&args)).await.map_err(|e| e.to_string())?;
+        let l = line(&mut r).await?;
+        if l.starts_with('-') && args[0] == "AUTH" {
+            return Err(format!("the tap cannot log in: {l}"));
+        }
+    }
+    wr.write_all(&ask(&["PSYNC", "?", "-1"]))
+        .await
+        .map_err(|e| e.to_string())?;
+    let l = loop {
+        let l = line(&mut r).await?;
+        if !l.is_empty() {
+            break l;
+        }
+    };
+    if !l.starts_with("+FULLRESYNC") && !l.starts_with("+CONTINUE") {
+        return Err(format!("the node refused a replication stream: {l}"));
+    }
+    skip_rdb(&mut r).await?;
+    // The keys as they are now (the snapshot was skipped), and the node's clock.
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let mut admin = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| "admin connection timed out".to_string())?
+    .map_err(|e| e.to_string())?;
+    clock_sample(node, &mut admin, journal).await;
+    for k in keys {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(k)
+            .query_async(&mut admin)
+            .await
+            .unwrap_or(None);
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(k)
+            .query_async(&mut admin)
+            .await
+            .unwrap_or(-2);
+        if v.is_some() || !*first {
+            journal.write(
+                node,
+                Change::Snapshot {
+                    key: k.clone(),
+                    value: v,
+                    pttl_ms: (pttl >= 0).then_some(pttl as u64),
+                },
+            );
+        }
+    }
+    *first = false;
+    // The node's clock, sampled beside the stream (a read of the stream is never cut short);
+    // and an acknowledgement each time: after a diskless snapshot the node streams only once its
+    // replica has acknowledged while it is online (which it may not be yet). Offset 0, never
+    // moved on: `WAIT` counts replicas by the offset they acknowledged, so it never counts the
+    // tap.
+    let sampler = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            if wr.write_all(&ask(&["REPLCONF", "ACK", "0"])).await.is_err() {
+                return;
+            }
+            clock_sample(node, &mut admin, journal).await;
+        }
+    };
+    let reader = async {
+        loop {
+            let cmd = command(&mut r).await?;
+            apply(node, &cmd, keys, journal);
+        }
+    };
+    tokio::select! {
+        _ = stop.changed() => Ok(()),
+        _ = sampler => Ok(()),
+        r = reader => r,
+    }
+}
+
+async fn clock_sample(
+    node: &str,
+    admin: &mut redis::aio::MultiplexedConnection,
+    journal: &Journal,
+) {
+    let t: Result<(u64, u64), _> = tokio::time::timeout(
+        Duration::from_millis(200),
+        redis::cmd("TIME").query_async(admin),
+    )
+    .await
+    .map_err(|_| ())
+    .and_then(|r| r.map_err(|_| ()));
+    if let Ok((s, us)) = t {
+        journal.write(
+            node,
+            Change::Clock {
+                node_ms: s * 1000 + us / 1000,
+            },
+        );
+    }
+}
+
+/// Journals what one command of the stream did to the lock keys.
+fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
+    let text = |i: usize| cmd.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
+    let Some(name) = text(0).map(|n| n.to_ascii_uppercase()) else {
+        return;
+    };
+    let is_lock = |k: &Option<String>| k.as_ref().is_some_and(|k| keys.contains(k));
+    match name.as_str() {
+        "SET" if is_lock(&text(1)) => {
+            let mut expire_at_ms = None;
+            let mut i = 3;
+            while let Some(opt) = text(i) {
+                match opt.to_ascii_uppercase().as_str() {
+                    "PXAT" => expire_at_ms = text(i + 1).and_then(|v| v.parse().ok()),
+                    "EXAT" => {
+                        expire_at_ms = text(i + 1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .map(|s| s * 1000)
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            journal.write(
+                node,
+                Change::Set {
+                    key: text(1).unwrap_or_default(),
+                    value: text(2).unwrap_or_default(),
+                    expire_at_ms,
+                },
+            );
+        }
+        "PEXPIREAT" | "EXPIREAT" if is_lock(&text(1)) => {
+            let at = text(2).and_then(|v| v.parse::<u64>().ok());
+            if let Some(at) = at {
+                journal.write(
+                    node,
+                    Change::Expire {
+                        key: text(1).unwrap_or_default(),
+                        expire_at_ms: if name == "EXPIREAT" { at * 1000 } else { at },
+                    },
+                );
+            }
+        }
+        "DEL" | "UNLINK" => {
+            for i in 1..cmd.len() {
+                let k = text(i);
+                if is_lock(&k) {
+                    journal.write(
+                        node,
+                        Change::Del {
+                            key: k.unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,269 @@
+//! The library matrix: every lock library × every fault × seeds, one table.
+//!
+//! `fencepost matrix` runs `scenarios/libraries/<fault>.toml` with `--client <library>` for each
+//! library and seed, each a child `fencepost scenario` process, `--jobs` at a time, longest
+//! first ([`crate::suite::schedule`]), and writes `results/matrix-<stamp>/`: `matrix.md`,
+//! `matrix.json`, `index.html` (a colour grid, each cell linking its runs' pages) and
+//! `matrix.png` ([`crate::report::matrix`]). A cell says which kind of outcome its runs showed:
+//! `holds` (no violation, enough evidence), `physics` (clients acted on leases that had ended —
+//! Kleppmann's point, no fault of the library — but the library gave no answer a correct lock
+//! may not), `library` (an answer no correct lock may give, judged against the nodes' own
+//! record) or `unknown` (too little evidence, or a run that could not run).
+
+use crate::duration::Dur;
+use crate::interrupt::Interrupt;
+use crate::judge::Outcome;
+use crate::report::suite::Case;
+use crate::scenario::Scenario;
+use crate::store;
+use crate::suite::case::CaseCommand;
+use crate::suite::{create_dir, link_latest, schedule, Seeds};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The faults of the matrix, in column order (scenario files in `scenarios/libraries/`).
+pub const FAULTS: &[&str] = &[
+    "baseline",
+    "process-stop",
+    "reply-delay",
+    "clock-jump",
+    "client-kill",
+    "node-crash",
+    "partition",
+];
+
+/// The libraries of the matrix, in row order (adapters in `adapters/`).
+pub const LIBRARIES: &[&str] = &[
+    "redis-py",
+    "python-redis-lock",
+    "pottery",
+    "aioredlock",
+    "redlock",
+    "redis-semaphore",
+    "rslock",
+];
+
+pub const LATEST: &str = "latest-matrix";
+
+#[derive(Clone, Debug)]
+pub struct MatrixOptions {
+    pub libraries: Vec<String>,
+    pub faults: Vec<String>,
+    pub seeds: Seeds,
+    pub jobs: usize,
+    pub duration: Option<Dur>,
+    /// `scenarios/libraries`.
+    pub scenarios_dir: PathBuf,
+    pub results_dir: PathBuf,
+    pub adapters_dir: PathBuf,
+    pub fencepost: PathBuf,
+}
+
+/// What a cell's runs showed, worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Holds,
+    Physics,
+    Unknown,
+    Library,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Holds => "holds",
+            Kind::Physics => "physics",
+            Kind::Unknown => "unknown",
+            Kind::Library => "library",
+        }
+    }
+
+    /// What one run showed.
+    pub fn of(c: &Case) -> Kind {
+        if c.error.is_some() {
+            return Kind::Unknown;
+        }
+        if c.violations.get("blame").is_some_and(|n| *n > 0) {
+            return Kind::Library;
+        }
+        if c.outcome == Some(Outcome::Unknown) {
+            return Kind::Unknown;
+        }
+        if c.violations.values().any(|n| *n > 0) {
+            Kind::Physics
+        } else {
+            Kind::Holds
+        }
+    }
+}
+
+/// One library × fault.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cell {
+    pub library: String,
+    pub fault: String,
+    /// The library and version the runs loaded (`redis-py 8.1.0`).
+    pub client: Option<String>,
+    pub kind: Kind,
+    /// The first violation (the library's finding first), in words.
+    pub first: Option<String>,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MatrixReport {
+    pub stamp: String,
+    pub started_unix_s: u64,
+    pub seeds: Vec<u64>,
+    pub libraries: Vec<String>,
+    pub faults: Vec<String>,
+    pub jobs: usize,
+    pub wall_ms: u64,
+    pub interrupted: bool,
+    pub cells: Vec<Cell>,
+}
+
+impl MatrixReport {
+    pub fn cell(&self, library: &str, fault: &str) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|c| c.library == library && c.fault == fault)
+    }
+
+    /// 0 when every run could be judged, 3 when some could not, 130 when interrupted. (The
+    /// matrix measures; a library's findings are its result, not a failure of the command.)
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.cells.iter().any(|c| c.kind == Kind::Unknown) {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+fn cell(library: &str, fault: &str, cases: Vec<Case>) -> Cell {
+    let kind = cases.iter().map(Kind::of).max().unwrap_or(Kind::Unknown);
+    let first = cases.iter().find_map(|c| {
+        c.error
+            .as_ref()
+            .map(|e| e.lines().next().unwrap_or_default().to_string())
+            .or_else(|| {
+                let blame = c.findings.iter().find(|(id, _)| id == "blame");
+                blame
+                    .or(c.findings.first())
+                    .map(|(id, d)| format!("{}: {d}", id.replace('_', " ")))
+            })
+    });
+    Cell {
+        library: library.to_string(),
+        fault: fault.to_string(),
+        client: cases.iter().find_map(|c| c.client.clone()),
+        kind,
+        first,
+        cases,
+    }
+}
+
+/// Runs the matrix and writes its reports.
+pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)> {
+    for f in &opts.faults {
+        let file = opts.scenarios_dir.join(format!("{f}.toml"));
+        Scenario::load(&file).with_context(|| format!("matrix fault `{f}`"))?;
+    }
+    for l in &opts.libraries {
+        let (name, version) = crate::clients::external::adapter::parse_spec(l)?;
+        crate::clients::external::adapter::find(&name, version, &opts.adapters_dir)?;
+    }
+    std::fs::create_dir_all(&opts.results_dir)?;
+    let started_unix_s = store::unix_now_s();
+    let stamp = store::utc_stamp(started_unix_s);
+    let dir = create_dir(&opts.results_dir, "matrix", &stamp)?;
+    let mut interrupt =
+        Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
+    let started = std::time::Instant::now();
+    // Install every adapter once, before the runs (their first use would race otherwise).
+    for l in &opts.libraries {
+        let (name, version) = crate::clients::external::adapter::parse_spec(l)?;
+        crate::clients::external::adapter::find(&name, version, &opts.adapters_dir)?
+            .install(&crate::clients::external::adapter::cache_dir())?;
+    }
+    let mut jobs = Vec::new();
+    let mut index = 0;
+    for l in &opts.libraries {
+        for f in &opts.faults {
+            for &seed in &opts.seeds.0 {
+                let tag = format!("{}-{f}-seed{seed}", l.replace('@', "-"));
+                jobs.push(schedule::Job {
+                    index,
+                    label: format!("{l} × {f}"),
+                    seed,
+                    cmd: CaseCommand {
+                        fencepost: opts.fencepost.clone(),
+                        scenario: opts
+                            .scenarios_dir
+                            .join(format!("{f}.toml"))
+                            .display()
+                            .to_string(),
+                        scenarios_dir: opts.scenarios_dir.clone(),
+                        results_dir: opts.results_dir.clone(),
+                        seed,
+                        duration: opts.duration,
+                        extra: vec![
+                            "--client".into(),
+                            l.clone(),
+                            "--adapters".into(),
+                            opts.adapters_dir.display().to_string(),
+                        ],
+                        log: dir.join("logs").join(format!("{tag}.log")),
+                        result_json: dir.join("logs").join(format!(".{tag}.json")),
+                    },
+                });
+                index += 1;
+            }
+        }
+    }
+    let (cases, interrupted) =
+        schedule::run_jobs(jobs, opts.jobs, &opts.results_dir, &mut interrupt, "matrix").await?;
+    let mut cases = cases.into_iter();
+    let mut cells = Vec::new();
+    for l in &opts.libraries {
+        for f in &opts.faults {
+            let mine: Vec<Case> = cases.by_ref().take(opts.seeds.0.len()).collect();
+            cells.push(cell(l, f, mine));
+        }
+    }
+    let report = MatrixReport {
+        stamp,
+        started_unix_s,
+        seeds: opts.seeds.0.clone(),
+        libraries: opts.libraries.clone(),
+        faults: opts.faults.clone(),
+        jobs: opts.jobs,
+        wall_ms: started.elapsed().as_millis() as u64,
+        interrupted,
+        cells,
+    };
+    crate::report::matrix::write(&report, &dir)?;
+    link_latest(&opts.results_dir, &dir, LATEST)?;
+    Ok((report, dir))
+}
+
+/// `fencepost matrix`: runs it, prints where the reports are; returns its exit code.
+pub async fn matrix_command(opts: &MatrixOptions) -> anyhow::Result<i32> {
+    let (report, dir) = run(opts).await?;
+    println!(
+        "{}",
+        crate::report::matrix::markdown(&report, Path::new("."))
+    );
+    println!(
+        "{}  {}  {}",
+        dir.join(crate::report::matrix::MD).display(),
+        dir.join(crate::report::html::PAGE).display(),
+        dir.join(crate::report::matrix::PNG).display()
+    );
+    Ok(report.exit_code())
+}

@@ -1,0 +1,73 @@
+//! Process-pause nemesis: stop a client process dead at a seeded moment, whatever it is doing.
+//!
+//! Where `gc-pause` stops a holder at its pause point (after its validity check, before its
+//! write), this stops a client process at a random moment — mid-acquire, mid-renewal, between
+//! ops — with SIGSTOP to its whole process group, so every thread stops, a library's renewal
+//! thread included, as a stop-the-world pause or a frozen VM would; SIGCONT after `pause`.
+//! The fault starts when the signal was delivered. Client processes only (`[client]`).
+
+use super::driver::{positive, sleep_or_stop, Schedule};
+use super::{Bounds, Invalid, Nemesis, NemesisContext};
+use crate::duration::Dur;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessPause {
+    pub start: Dur,
+    pub every: Dur,
+    /// How long the process stays stopped.
+    pub pause: Dur,
+}
+
+impl Nemesis for ProcessPause {
+    fn fault_kind(&self) -> &'static str {
+        "process-pause"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        self.pause
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("process-pause", "every", self.every)?;
+        positive("process-pause", "pause", self.pause)?;
+        if !bounds.client_processes {
+            return Err(Invalid::new("kind", "[[nemesis]] process-pause stops client processes: add a [client] section (or --client NAME); for fencepost's own in-process clients use gc-pause"));
+        }
+        Ok(())
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let c = rng.random_range(0..ctx.clients.len());
+        let fault = ctx.fault(
+            "process-pause",
+            format!("client slot {c}"),
+            format!("SIGSTOP of the process group for {}", self.pause),
+        );
+        let Some(p) = ctx.clients[c].process.clone() else {
+            ctx.failed(fault, "the client is not a process");
+            return;
+        };
+        if let Err(e) = p.stop() {
+            ctx.failed(fault, e);
+            return;
+        }
+        ctx.started(&fault);
+        sleep_or_stop(self.pause.0, stop).await;
+        let _ = p.cont();
+        ctx.healed(fault);
+    }
+}
