@@ -299,3 +299,149 @@ fn lock_linearizability(history: &History, budget: &Budget) -> Option<(Outcome, 
     }
     Some((outcome, check))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::B;
+    use crate::history::Process;
+    use crate::resource_log::{Access, AccessOp};
+    use crate::window::WindowSpec;
+
+    /// `n` sequential critical sections (acquire, read, write, release) and the resource's log of
+    /// them, in milliseconds.
+    fn sections(n: u64) -> (History, ResourceLog) {
+        const MS: u64 = 1_000_000;
+        let mut b = B::default();
+        let mut accesses = Vec::new();
+        for i in 0..n {
+            let t = i * 10 * MS;
+            let c = (i % 3) as u32;
+            b.acquire(t, t + MS, c, i + 1)
+                .access(t + 2 * MS, t + 3 * MS, c, i + 1, F::Read)
+                .access(t + 4 * MS, t + 5 * MS, c, i + 1, F::Write)
+                .release(t + 6 * MS, t + 7 * MS, c, i + 1, Value::Released);
+            for (k, op) in [AccessOp::Read, AccessOp::Write].into_iter().enumerate() {
+                accesses.push(Access {
+                    seq: 2 * i + k as u64 + 1,
+                    process: Process::Client(c),
+                    op,
+                    fence: Some(i + 1),
+                    accepted: true,
+                    value: if op == AccessOp::Write {
+                        i as i64 + 1
+                    } else {
+                        i as i64
+                    },
+                    highest_before: i,
+                    server_time_us: 0,
+                });
+            }
+        }
+        let log = ResourceLog {
+            fenced: false,
+            accesses,
+            final_value: Some(n as i64),
+        };
+        (b.history(), log)
+    }
+
+    /// Requests admitted or rejected, one every 200 ms (never more than 5 in a second).
+    fn requests(admitted: u64, rejected: u64) -> History {
+        let mut b = B::default();
+        for i in 0..admitted + rejected {
+            let t = i * 200_000_000;
+            b.push(t, 0, OpKind::Invoke, F::Request, Value::None);
+            b.push(
+                t + 1_000,
+                0,
+                OpKind::Ok,
+                F::Request,
+                Value::Admitted(i < admitted),
+            );
+        }
+        b.history()
+    }
+
+    fn verdict(c: &RunChecks, id: &str) -> Validity {
+        c.verdict(id).unwrap_or_else(|| panic!("no {id} check"))
+    }
+
+    #[test]
+    fn every_checker_says_unknown_with_no_or_too_little_evidence() {
+        let lock = CheckOptions {
+            lock: Some(LockOptions {
+                release_by_del: true,
+            }),
+            resource: true,
+            counter: true,
+            ..Default::default()
+        };
+        // (sections, the verdict each lock/resource check must give)
+        for (n, want) in [
+            (0, Validity::Unknown),
+            (10, Validity::Unknown),
+            (60, Validity::Valid),
+        ] {
+            let (h, log) = sections(n);
+            let c = check_with(&h, Some(&log), lock.clone());
+            for id in [
+                "mutual_exclusion",
+                "double_grant",
+                "foreign_release",
+                "fencing",
+                "lost_updates",
+            ] {
+                assert_eq!(verdict(&c, id), want, "{id} with {n} sections");
+            }
+            // No increment at all: the counter checker has nothing to judge.
+            assert_eq!(
+                verdict(&c, "counter"),
+                Validity::Unknown,
+                "counter with {n} sections"
+            );
+        }
+        let window = |admitted, rejected| {
+            let opts = CheckOptions {
+                window: Some(WindowSpec {
+                    limit: 10,
+                    window_ns: 1_000_000_000,
+                    aligned: false,
+                }),
+                ..Default::default()
+            };
+            verdict(
+                &check_with(&requests(admitted, rejected), None, opts),
+                "rate_window",
+            )
+        };
+        // A limiter that rejects everything, or one never pushed past its limit, proves nothing.
+        assert_eq!(window(0, 0), Validity::Unknown);
+        assert_eq!(
+            window(0, 200),
+            Validity::Unknown,
+            "a limiter that rejects everything"
+        );
+        assert_eq!(
+            window(10, 0),
+            Validity::Unknown,
+            "never pushed, never rejecting"
+        );
+        assert_eq!(
+            window(11, 0),
+            Validity::Unknown,
+            "admitted past the limit but rejected nothing"
+        );
+        assert_eq!(window(50, 50), Validity::Valid);
+        // Faults the scenario names but that never took effect.
+        let faults = CheckOptions {
+            faults: vec![("gc-pause".into(), 1)],
+            ..Default::default()
+        };
+        let (h, _) = sections(60);
+        assert_eq!(
+            verdict(&check_with(&h, None, faults), "faults"),
+            Validity::Unknown
+        );
+    }
+}

@@ -18,6 +18,10 @@ pub struct ClientSpec {
     /// A user's own adapter: the program and its arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// How many lock nodes a user's own adapter is given: `"one"` (the first) or `"majority"`
+    /// (every one, the default). Adapters in `adapters/` say it in their adapter.toml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<crate::clients::external::adapter::NodesKind>,
     /// Ask the library to renew the lease by itself (default: what the adapter declares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_renewal: Option<bool>,

@@ -28,8 +28,17 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long an adapter may take to answer its hello (a first import can be slow).
-pub const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an adapter may take to answer its hello (a first import can be slow):
+/// `FENCEPOST_HELLO_TIMEOUT_MS`, 30 s by default.
+pub fn hello_timeout() -> Duration {
+    std::env::var("FENCEPOST_HELLO_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(30), Duration::from_millis)
+}
+
+/// The file in `clients/` listing the PID of every client process the run started.
+pub const PIDS: &str = "pids";
 
 /// The adapter of a run, resolved and installed before any node starts.
 #[derive(Debug, Clone)]
@@ -61,9 +70,10 @@ fn plan_for(spec: &ClientSpec, scenario_file: &Path, adapters: &Path) -> anyhow:
             .unwrap_or(Path::new("."));
         return Ok(Plan {
             installed: adapter::own_command(command, dir),
-            // A user's own adapter is told about every node; it answers what it can take.
-            nodes: NodesKind::Majority,
-            extend: spec.extend_every.is_some(),
+            // Every node, unless the scenario says the adapter takes one.
+            nodes: spec.nodes.unwrap_or(NodesKind::Majority),
+            // Whatever its hello says it can do.
+            extend: true,
             auto_renewal: spec.auto_renewal.unwrap_or(false),
         });
     }
@@ -108,7 +118,16 @@ impl Spawner {
         vars.push(("LD_PRELOAD".into(), env.0.display().to_string()));
         let stderr = self.stderr_dir.join(format!("client-{pid}.stderr"));
         let mut p = AdapterProcess::spawn(&self.installed, &vars, &stderr, control.clone())?;
-        let info = p.hello(&hello, HELLO_TIMEOUT).await?;
+        // Every process a run started, so anyone can check none outlived it.
+        if let Some(pid) = p.pid() {
+            use std::io::Write;
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.stderr_dir.join(PIDS))
+                .and_then(|mut f| writeln!(f, "{pid}"));
+        }
+        let info = p.hello(&hello, hello_timeout()).await?;
         Ok((p, info))
     }
 }

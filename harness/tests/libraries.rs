@@ -1,0 +1,47 @@
+//! Every shipped lock library, installed on first use into its own environment and driven
+//! through the client protocol, fault-free: no violation of any kind, enough grants to say so,
+//! and the library and version it actually loaded named in the run.
+//!
+//! Needs the runtimes the adapters run on (`.ci/run` installs python3-venv, nodejs and npm) and
+//! the package registries on first use; a missing one fails with the adapter's own message.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[test]
+fn every_library_runs_fault_free_without_a_violation() {
+    let results = results_dir("libraries");
+    let mut failures = Vec::new();
+    for library in fencepost::matrix::LIBRARIES {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+            .current_dir(repo())
+            .args([
+                "scenario",
+                "scenarios/libraries/baseline.toml",
+                "--duration",
+                "8s",
+                "--client",
+                library,
+                "--results",
+            ])
+            .arg(&results)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let named = text.contains(&format!("client: **{library} "));
+        if out.status.code() != Some(0) || !named {
+            failures.push(format!(
+                "--- {library} (exit {:?}):\n{text}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
