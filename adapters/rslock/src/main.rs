@@ -21,6 +21,12 @@
 //!   `Lock` with a fresh `validity_time`; the old one is left as it was.
 //! - `unlock(lock)` runs compare-and-DEL on every node and returns `()`: "best effort", it never
 //!   says whether anything was deleted.
+//! - Connection errors, login errors and timeouts never surface: each node's call turns them into
+//!   `false` (a "no"). So `Unavailable` is answered as the library's "no" (`granted`/`extended`
+//!   false); the hello refuses to start when a node itself rejects the credentials (else every
+//!   acquire would be a silent denial); and a call still running at `timeout_ms` is cancelled and
+//!   answered `info`. With `timeout_ms` near redis-rs' fixed 500 ms, a call into a stopped node may
+//!   end either way (the library's own timeout, then `ok`; or ours, then `info`).
 //!
 //! Answers: a grant's `token` is the value as fencepost's node journal records it (the raw bytes
 //! decoded as lossy UTF-8); `held` is rslock's validity arithmetic (the lock's `validity_time` less
@@ -38,7 +44,7 @@ use serde_json::{json, Map, Value as Json};
 
 const PROTOCOL: i64 = 1;
 /// End of input or bye: exit this long after it at the latest, even with an op still running.
-const EXIT_DEADLINE: Duration = Duration::from_millis(900);
+const EXIT_DEADLINE: Duration = Duration::from_millis(800);
 
 /// The lock file cargo resolved this build with (written before compiling, also for a version
 /// override), so the versions reported are the ones compiled in.
@@ -126,7 +132,8 @@ fn node_url(node: &Json) -> Result<String, String> {
     };
     let url = format!("redis://{auth}{host}:{port}/");
     // rslock's LockManager::new unwraps Client::open: check the URL first.
-    redis::Client::open(url.as_str()).map_err(|e| format!("bad node address {host}:{port}: {e}"))?;
+    redis::Client::open(url.as_str())
+        .map_err(|e| format!("bad node address {host}:{port}: {e}"))?;
     Ok(url)
 }
 
@@ -153,7 +160,11 @@ impl Out {
     fn write(&mut self, msg: &Json) {
         let mut line = msg.to_string();
         line.push('\n');
-        if let Err(e) = self.0.write_all(line.as_bytes()).and_then(|()| self.0.flush()) {
+        if let Err(e) = self
+            .0
+            .write_all(line.as_bytes())
+            .and_then(|()| self.0.flush())
+        {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 std::process::exit(0); // fencepost is gone
             }
@@ -176,14 +187,24 @@ fn check_op(m: &Map<String, Json>) -> Result<(), String> {
     match m.get("type").and_then(Json::as_str) {
         Some("op") => {}
         Some("hello") => return Ok(()), // checked where it is expected
-        Some(t) => return Err(format!("unexpected message type {t:?} (expected \"op\" or \"bye\")")),
+        Some(t) => {
+            return Err(format!(
+                "unexpected message type {t:?} (expected \"op\" or \"bye\")"
+            ))
+        }
         None => unreachable!(),
     }
     if !m.get("id").is_some_and(|v| v.is_i64() || v.is_u64()) {
-        return Err(format!("op without an integer \"id\": {}", Json::Object(m.clone())));
+        return Err(format!(
+            "op without an integer \"id\": {}",
+            Json::Object(m.clone())
+        ));
     }
     if !m.get("op").is_some_and(Json::is_string) {
-        return Err(format!("op without a string \"op\": {}", Json::Object(m.clone())));
+        return Err(format!(
+            "op without a string \"op\": {}",
+            Json::Object(m.clone())
+        ));
     }
     Ok(())
 }
@@ -363,8 +384,10 @@ impl Adapter {
         if nodes.is_empty() {
             return Err("rslock needs at least one lock node; the hello has none".into());
         }
-        let urls = nodes.iter().map(node_url).collect::<Result<Vec<_>, _>>()?;
-        let res = hello.get("resource").ok_or("the hello has no \"resource\"")?;
+        let node_urls = nodes.iter().map(node_url).collect::<Result<Vec<_>, _>>()?;
+        let res = hello
+            .get("resource")
+            .ok_or("the hello has no \"resource\"")?;
         let script = res
             .get("script")
             .and_then(Json::as_str)
@@ -373,7 +396,7 @@ impl Adapter {
         let resource = redis::Client::open(node_url(res)?.as_str()).map_err(|e| e.to_string())?;
         let timeout = Duration::from_millis(timeout_ms.max(1));
 
-        let mut manager = LockManager::new(urls);
+        let mut manager = LockManager::new(node_urls.clone());
         // One attempt per acquire/extend: exec_or_retry retries only while current_try (from 1)
         // is below the count; the delay is then never used.
         manager.set_retry(1, Duration::from_millis(200));
@@ -395,6 +418,51 @@ impl Adapter {
         let manager = adapter.manager.clone();
         let key = adapter.name.clone().into_bytes();
         let _ = tokio::time::timeout(warm, manager.query_redis_for_key_value(&key)).await;
+        // rslock counts a node it cannot log in to as a "no" (every acquire would be denied, with
+        // no error): a node that rejects the credentials is refused here; one that cannot be
+        // reached is only logged (it may be a fault).
+        let mut checks = tokio::task::JoinSet::new();
+        for (i, url) in node_urls.iter().enumerate() {
+            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(warm))
+                .set_response_timeout(Some(warm));
+            checks.spawn(async move {
+                let r = tokio::time::timeout(warm, async {
+                    let mut con = client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await?;
+                    redis::cmd("PING")
+                        .query_async::<redis::Value>(&mut con)
+                        .await
+                })
+                .await;
+                (i, r)
+            });
+        }
+        while let Some(Ok((i, r))) = checks.join_next().await {
+            let node = &nodes[i];
+            let label = node
+                .get("name")
+                .and_then(Json::as_str)
+                .map_or_else(|| format!("node {}", i + 1), str::to_string);
+            match r {
+                Ok(Ok(_)) => {}
+                Ok(Err(e))
+                    if e.kind() == redis::ErrorKind::AuthenticationFailed
+                        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) =>
+                {
+                    return Err(format!("lock node {label} refused the login: {e}"));
+                }
+                Ok(Err(e)) => log(&format!(
+                    "lock node {label}: {e} (rslock will count it as a no)"
+                )),
+                Err(_) => log(&format!(
+                    "lock node {label}: no answer within {} ms",
+                    warm.as_millis()
+                )),
+            }
+        }
         if let Err(e) = adapter.connect_resource(warm).await {
             log(&format!("resource: {e} (retried on the first access)"));
         }
@@ -424,7 +492,9 @@ impl Adapter {
     }
 
     fn op_ttl(&self, op: &Map<String, Json>) -> u64 {
-        op.get("ttl_ms").and_then(Json::as_u64).unwrap_or(self.ttl_ms)
+        op.get("ttl_ms")
+            .and_then(Json::as_u64)
+            .unwrap_or(self.ttl_ms)
     }
 
     fn cancelled(&self, what: &str) -> Answer {
@@ -491,7 +561,9 @@ impl Adapter {
                 log(&format!("op {}: not extended: {e}", op["id"]));
                 // The lock object is unchanged: its own validity goes on.
                 let left = ms_floor(remaining_ns(held, stamp.complete.unwrap_or_else(mono_ns)));
-                ok(json!({"extended": false, "validity_ms": if held.released { Json::Null } else { left.into() }}))
+                ok(
+                    json!({"extended": false, "validity_ms": if held.released { Json::Null } else { left.into() }}),
+                )
             }
             Ok(Err(e @ LockError::TtlTooLarge)) => fail(e.to_string()),
             Ok(Err(e)) => info(e.to_string()),
@@ -542,7 +614,8 @@ impl Adapter {
             .set_response_timeout(Some(self.timeout));
         match tokio::time::timeout(
             limit,
-            self.resource.get_multiplexed_async_connection_with_config(&config),
+            self.resource
+                .get_multiplexed_async_connection_with_config(&config),
         )
         .await
         {
@@ -587,7 +660,9 @@ impl Adapter {
             let mut evalsha = redis::cmd("EVALSHA");
             evalsha.arg(&sha).arg(keys.len()).arg(&keys).arg(&args);
             match evalsha.query_async::<redis::Value>(&mut con).await {
-                Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
                     let mut eval = redis::cmd("EVAL");
                     eval.arg(&script).arg(keys.len()).arg(&keys).arg(&args);
                     eval.query_async::<redis::Value>(&mut con).await
@@ -607,15 +682,19 @@ impl Adapter {
             Ok(Ok(v)) => ok(json!({"result": to_json(&v)})),
             Ok(Err(e)) => {
                 let text = e.to_string();
-                let server_reply =
-                    matches!(e.kind(), redis::ErrorKind::Server(_) | redis::ErrorKind::Extension);
+                let server_reply = matches!(
+                    e.kind(),
+                    redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
+                );
                 if !server_reply {
                     self.resource_con = None; // a fresh connection next time
                 }
                 // An error reply before the script ran (NOPERM, NOAUTH, ...) changed nothing; an
                 // error raised inside the script may come after some of its writes.
                 let lower = text.to_lowercase();
-                let in_script = lower.contains("script") || lower.contains("user_function") || lower.contains("@user");
+                let in_script = lower.contains("script")
+                    || lower.contains("user_function")
+                    || lower.contains("@user");
                 if server_reply && !in_script {
                     fail(text)
                 } else {
@@ -648,7 +727,6 @@ fn to_json(v: &redis::Value) -> Json {
         V::Okay => "OK".into(),
         V::Boolean(b) => (*b).into(),
         V::Double(d) => json!(d),
-        V::BigNumber(n) => String::from_utf8_lossy(n).into_owned().into(),
         V::VerbatimString { text, .. } => text.clone().into(),
         other => format!("{other:?}").into(),
     }
@@ -666,7 +744,10 @@ fn reply(op: &Map<String, Json>, stamp: &Stamp, answer: Answer) -> Json {
     m.insert("invoke_ns".into(), invoke.into());
     m.insert("complete_ns".into(), complete.into());
     m.extend(answer.fields);
-    m.insert("error".into(), answer.error.map_or(Json::Null, Json::String));
+    m.insert(
+        "error".into(),
+        answer.error.map_or(Json::Null, Json::String),
+    );
     Json::Object(m)
 }
 
