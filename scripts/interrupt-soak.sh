@@ -5,6 +5,8 @@
 # reads the history (exit 0, 1 or 3 — 3: an interrupted run with no violation found proves
 # nothing — never 2).
 #   usage: scripts/interrupt-soak.sh [FENCEPOST_BINARY] [INT] [TERM] [KILL]
+# FENCEPOST_SOAK_ARGS adds arguments to every run, e.g. "--client redis-py" (client processes:
+# their PIDs, in the run's clients/pids, are checked too).
 set -u
 bin=${1:-target/release/fencepost}
 n_int=${2:-10}; n_term=${3:-5}; n_kill=${4:-5}
@@ -14,7 +16,8 @@ seed=0
 one() {
   local sig=$1
   seed=$((seed + 1)); runs=$((runs + 1))
-  "$bin" scenario gc-pause --seed "$seed" --results "$results" >/dev/null 2>&1 &
+  # shellcheck disable=SC2086
+  "$bin" scenario gc-pause --seed "$seed" --results "$results" ${FENCEPOST_SOAK_ARGS:-} >/dev/null 2>&1 &
   local pid=$!
   # A random moment: 0.3 .. 6 s into the run (start-up included).
   local delay_ms=$(( 300 + RANDOM % 5700 ))
@@ -27,7 +30,7 @@ one() {
   sleep 0.3
   local alive_pids=""
   if [ -n "$dir" ] && [ -f "$dir/nodes.json" ]; then
-    for p in $(grep -o '"pid": *[0-9]*' "$dir/nodes.json" | grep -o '[0-9]*$'); do
+    for p in $(grep -o '"pid": *[0-9]*' "$dir/nodes.json" | grep -o '[0-9]*$') $(cat "$dir/clients/pids" 2>/dev/null); do
       if [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then alive_pids="$alive_pids $p"; fi
     done
   fi

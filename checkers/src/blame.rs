@@ -442,9 +442,50 @@ mod tests {
         // Set at 5 ms with a 100 ms ttl; the reply arrives at 150 ms (a delayed reply).
         let mut b = B::default();
         granted(&mut b, 0, 150, 0, "a");
-        let r = check(&b.history().calls(), &input(vec![set(5, "a", 1_000_105)]));
+        // The node's clock is read every 100 ms, as the taps do.
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                set(5, "a", 1_000_105),
+                ev(100, Change::Clock { node_ms: 1_000_100 }),
+            ]),
+        );
         assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
         assert_eq!(r.findings[0].kind, FindingKind::GrantAfterLease);
+    }
+
+    #[test]
+    fn a_node_clock_that_jumps_after_a_grant_does_not_make_the_grant_late() {
+        // Set at 5 ms (expiring at node time 1_000_105); at 50 ms the node's clock jumps 5 s
+        // forward and the key expires then — after the grant returned at 10 ms.
+        let mut b = B::default();
+        granted(&mut b, 0, 10, 0, "a");
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                set(5, "a", 1_000_105),
+                ev(20, Change::Clock { node_ms: 1_000_020 }),
+                ev(60, Change::Clock { node_ms: 1_005_060 }),
+            ]),
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+    }
+
+    #[test]
+    fn a_key_set_after_a_clock_jumped_back_is_placed_by_a_later_reading() {
+        // The clock read +5 s, then was restored; the key was set after the restore (its
+        // expiry looks 3 s in the past by the old reading).
+        let mut b = B::default();
+        granted(&mut b, 100, 110, 0, "a");
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                ev(50, Change::Clock { node_ms: 1_005_050 }),
+                set(105, "a", 1_002_105),
+                ev(150, Change::Clock { node_ms: 1_000_150 }),
+            ]),
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct NodeRecord {
     pub held: Vec<Held>,
     /// Nodes whose stream was ever lost (crashes): judgements about them are weaker.
     pub nodes: BTreeMap<String, u64>,
+    /// When each node's record begins (its first event).
+    pub first_ns: BTreeMap<String, Nanos>,
 }
 
 /// The node's wall clock → the history's clock, from its latest `Clock` sample.
@@ -100,6 +102,7 @@ impl NodeRecord {
         let mut clocks: BTreeMap<String, Sample> = BTreeMap::new();
         // The last value each (node, key) held, and when it ended: to spot a re-set.
         let mut last: BTreeMap<(String, String), (String, Nanos)> = BTreeMap::new();
+        #[allow(clippy::type_complexity)]
         let close = |r: &mut NodeRecord,
                      open: &mut BTreeMap<(String, String), (usize, Option<u64>)>,
                      last: &mut BTreeMap<(String, String), (String, Nanos)>,
@@ -115,15 +118,22 @@ impl NodeRecord {
                 last.insert((node.to_string(), key.to_string()), (h.value.clone(), end));
             }
         };
+        // The node's previous event: a holding still open then had not expired yet (a clock that
+        // jumped in between makes the extrapolated expiry earlier than that; it was not).
+        let mut seen: BTreeMap<String, Nanos> = BTreeMap::new();
         for e in events {
             *r.nodes.entry(e.node.clone()).or_default() += 0;
+            r.first_ns.entry(e.node.clone()).or_insert(e.time_ns);
+            let previous = seen.insert(e.node.clone(), e.time_ns).unwrap_or(0);
             // Expiries due by now end their holdings first.
             if let Some(s) = clocks.get(&e.node).copied() {
+                // Only a reading taken after the key was set places its expiry (a clock that
+                // jumped back meanwhile would put it in the past).
                 let due: Vec<(String, Nanos)> = open
                     .iter()
-                    .filter(|((n, _), _)| *n == e.node)
+                    .filter(|((n, _), (i, _))| *n == e.node && s.time_ns >= r.held[*i].from_ns)
                     .filter_map(|((_, k), (_, exp))| {
-                        let at = s.when((*exp)?);
+                        let at = s.when((*exp)?).max(previous);
                         (at <= e.time_ns).then(|| (k.clone(), at))
                     })
                     .collect();
@@ -239,9 +249,10 @@ impl NodeRecord {
         // Expiries after the last event still end their holdings, by the node's last known clock.
         let pending: Vec<(String, String, Nanos)> = open
             .iter()
-            .filter_map(|((n, k), (_, exp))| {
-                let s = clocks.get(n)?;
-                Some((n.clone(), k.clone(), s.when((*exp)?)))
+            .filter_map(|((n, k), (i, exp))| {
+                let s = clocks.get(n).filter(|s| s.time_ns >= r.held[*i].from_ns)?;
+                let last = seen.get(n).copied().unwrap_or(0);
+                Some((n.clone(), k.clone(), s.when((*exp)?).max(last)))
             })
             .collect();
         for (n, k, at) in pending {

@@ -204,7 +204,7 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
     if let Some(info) = &clients.info {
         store::write_json(&run_dir.join(store::CLIENT), info)?;
     }
-    let taps = start_taps(scenario, plan, topology, &clients, run_dir, &recorder)?;
+    let taps = start_taps(scenario, plan, topology, &clients, run_dir, &recorder).await?;
 
     let ctx = NemesisContext {
         rec: rec.clone(),
@@ -272,7 +272,7 @@ pub struct TapsMeta {
 
 /// Taps on the lock nodes' replication streams, for the blame checker: lock workloads on nodes
 /// fencepost started (not behind Sentinel, whose replicas the taps would pose as).
-fn start_taps(
+async fn start_taps(
     scenario: &Scenario,
     plan: Option<&clients::external::Plan>,
     topology: &Arc<Topology>,
@@ -318,12 +318,9 @@ fn start_taps(
         recorder.clone(),
     )?);
     let topo = topology.clone();
-    Ok(Some(crate::cluster::tap::Taps::start(
-        &nodes,
-        move |n| topo.admin_url(n),
-        keys,
-        journal,
-    )))
+    Ok(Some(
+        crate::cluster::tap::Taps::start(&nodes, move |n| topo.admin_url(n), keys, journal).await,
+    ))
 }
 
 /// Starts the replica and the Sentinels when the scenario asks for them.

@@ -87,6 +87,22 @@ fn the_interrupt_soak_runs_as_written() {
 }
 
 #[test]
+fn the_interrupt_soak_with_client_processes_runs_as_written() {
+    let (code, out) = run(
+        "scripts/interrupt-soak.sh",
+        &[bin(), "1", "1", "1"],
+        &[("FENCEPOST_SOAK_ARGS", "--client fencepost-single".into())],
+    );
+    assert!(
+        out.contains(
+            "runs: 3, runs that left a process: 0, histories unreadable by fencepost check: 0"
+        ),
+        "{out}"
+    );
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
 fn external_mode_runs_as_written() {
     let (code, out) = run("scripts/external-local.sh", &[bin(), "1", "partition"], &[]);
     assert!(out.contains("partition seed 1: exit 0"), "{out}");

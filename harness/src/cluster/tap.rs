@@ -59,9 +59,10 @@ pub struct Taps {
 }
 
 impl Taps {
-    /// Starts one tap per lock node; `admin_url(node)` gives its admin URL (read again after a
-    /// restart).
-    pub fn start(
+    /// Starts one tap per lock node and waits (up to 10 s) until each streams: a grant made
+    /// before its node's stream began could not be matched; `admin_url(node)` gives the node's
+    /// admin URL (read again after a restart).
+    pub async fn start(
         nodes: &[String],
         admin_url: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
         keys: Vec<String>,
@@ -69,19 +70,30 @@ impl Taps {
     ) -> Taps {
         let (stop, rx) = watch::channel(false);
         let admin_url = Arc::new(admin_url);
-        let tasks = nodes
-            .iter()
-            .map(|n| {
-                let (n, keys, journal, rx, url) = (
-                    n.clone(),
-                    keys.clone(),
-                    journal.clone(),
-                    rx.clone(),
-                    admin_url.clone(),
-                );
-                tokio::spawn(async move { tap(&n, &*url, &keys, &journal, rx).await })
-            })
-            .collect();
+        let mut ready = Vec::new();
+        let mut tasks = Vec::new();
+        for n in nodes {
+            let (n, keys, journal, rx, url) = (
+                n.clone(),
+                keys.clone(),
+                journal.clone(),
+                rx.clone(),
+                admin_url.clone(),
+            );
+            let (tx, started) = tokio::sync::oneshot::channel();
+            ready.push((n.clone(), started));
+            tasks.push(tokio::spawn(async move {
+                tap(&n, &*url, &keys, &journal, rx, tx).await
+            }));
+        }
+        for (n, started) in ready {
+            if tokio::time::timeout(Duration::from_secs(10), started)
+                .await
+                .is_err()
+            {
+                eprintln!("fencepost: warning: the tap on {n} did not start streaming within 10 s; grants before its first record are not judged");
+            }
+        }
         Taps { stop, tasks }
     }
 
@@ -99,11 +111,13 @@ async fn tap(
     keys: &[String],
     journal: &Journal,
     mut stop: watch::Receiver<bool>,
+    ready: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut first = true;
+    let mut ready = Some(ready);
     while !*stop.borrow() {
         if let Some(url) = admin_url(node) {
-            let r = session(node, &url, keys, journal, &mut stop, &mut first).await;
+            let r = session(node, &url, keys, journal, &mut stop, &mut first, &mut ready).await;
             if r.is_ok() {
                 return;
             }
@@ -213,6 +227,7 @@ async fn session(
     journal: &Journal,
     stop: &mut watch::Receiver<bool>,
     first: &mut bool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), String> {
     let (user, pass, addr) = parts(url).ok_or("bad admin URL")?;
     let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&addr))
@@ -281,6 +296,9 @@ async fn session(
         }
     }
     *first = false;
+    if let Some(r) = ready.take() {
+        let _ = r.send(());
+    }
     // The node's clock, sampled beside the stream (a read of the stream is never cut short);
     // and an acknowledgement each time: after a diskless snapshot the node streams only once its
     // replica has acknowledged while it is online (which it may not be yet). Offset 0, never

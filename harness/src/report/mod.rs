@@ -12,6 +12,7 @@
 //! their own font ([`font`]) and need nothing installed.
 
 pub mod canvas;
+pub mod case;
 pub mod evidence;
 pub mod font;
 pub mod html;

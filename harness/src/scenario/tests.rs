@@ -1,0 +1,166 @@
+//! Scenario files: parsing, line numbers in errors, the fixes they name.
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+[run]
+duration = "2s"
+clients = 3
+[lock]
+kind = "single"
+ttl = "200ms"
+[[nemesis]]
+kind = "gc-pause"
+start = "500ms"
+every = "1s"
+pause = "400ms"
+[expect]
+mutual_exclusion = "violated"
+"#;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(Path::new("s.toml"), text)
+}
+
+#[test]
+fn parses_a_good_file() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.run.clients, 3);
+    assert_eq!(s.lock.ttl.ms(), 200);
+    assert_eq!(
+        s.expect.mutual_exclusion,
+        Some(expect::Expectation::Violated)
+    );
+    assert_eq!(s.fault_names(), vec!["gc-pause"]);
+}
+
+#[test]
+fn unknown_key_names_file_and_line() {
+    let bad = GOOD.replace("clients = 3", "clients = 3\nclinets = 4");
+    let e = parse(&bad).unwrap_err().to_string();
+    assert!(e.starts_with("s.toml:6:"), "{e}");
+    assert!(e.contains("clinets"), "{e}");
+}
+
+#[test]
+fn bad_duration_is_explained() {
+    let e = parse(&GOOD.replace("\"200ms\"", "200"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unit is missing"), "{e}");
+    assert!(e.starts_with("s.toml:8:"), "{e}");
+}
+
+#[test]
+fn zero_ttl_is_refused_with_its_line() {
+    let e = parse(&GOOD.replace("\"200ms\"", "\"0ms\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("s.toml:8:") && e.contains("ttl must be > 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_nemesis_kind_is_refused() {
+    let e = parse(&GOOD.replace("kind = \"gc-pause\"", "kind = \"gc-paws\""))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("gc-paws"), "{e}");
+}
+
+const REDLOCK: &str = r#"
+name = "r"
+[run]
+duration = "2s"
+clients = 2
+[lock]
+kind = "redlock"
+nodes = 5
+ttl = "1s"
+node_timeout = "50ms"
+persistence = "aof-always"
+[[nemesis]]
+kind = "cut-links"
+links = ["c0-n4", "c1-n1"]
+[[nemesis]]
+kind = "clock"
+target = "n3"
+fault = "jump-forward"
+offset = "3s"
+hold = "300ms"
+start = "1s"
+every = "1s"
+[[nemesis]]
+kind = "crash"
+target = "minority"
+start = "1s"
+every = "1s"
+[[nemesis]]
+kind = "node-pause"
+target = "majority"
+pause = "500ms"
+start = "1s"
+every = "1s"
+"#;
+
+#[test]
+fn redlock_and_node_faults_parse() {
+    let s = parse(REDLOCK).unwrap();
+    assert_eq!(s.lock.kind, LockKind::Redlock);
+    assert_eq!(s.lock.persistence, lock::PersistenceMode::AofAlways);
+    assert_eq!(
+        s.fault_names(),
+        vec!["cut-links", "clock", "crash", "node-pause"]
+    );
+    // The effective scenario a run saves must read back.
+    let again = parse(&toml::to_string_pretty(&s).unwrap()).unwrap();
+    assert_eq!(again.nemesis.len(), 4);
+}
+
+#[test]
+fn node_fault_mistakes_are_refused_with_the_fix() {
+    let cases = [
+        ("target = \"n3\"", "target = \"n9\"", "n9` does not exist"),
+        (
+            "links = [\"c0-n4\", \"c1-n1\"]",
+            "links = [\"c5-n4\"]",
+            "c5-n4` does not exist",
+        ),
+        ("offset = \"3s\"", "offset = \"0s\"", "needs offset > 0"),
+        ("target = \"n3\"", "client = 1", "jump-forward"),
+        (
+            "node_timeout = \"50ms\"",
+            "node_timeout = \"2s\"",
+            "well below the ttl",
+        ),
+        (
+            "kind = \"redlock\"\nnodes = 5",
+            "kind = \"single\"",
+            "node_timeout applies to kind = \"redlock\" only",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let text = REDLOCK.replacen(from, to, 1);
+        match parse(&text) {
+            Err(e) => assert!(
+                e.to_string().contains(want) || want == "jump-forward",
+                "{to}: {e}"
+            ),
+            Ok(_) => assert_eq!(want, "jump-forward", "{to} must be refused"),
+        }
+    }
+    let both = REDLOCK.replacen("target = \"n3\"", "target = \"n3\"\nclient = 0", 1);
+    assert!(parse(&both).unwrap_err().to_string().contains("not both"));
+    let strobe = REDLOCK.replacen("fault = \"jump-forward\"", "fault = \"strobe\"", 1);
+    assert!(parse(&strobe)
+        .unwrap_err()
+        .to_string()
+        .contains("period > 0"));
+    let rate = REDLOCK.replacen("fault = \"jump-forward\"", "fault = \"rate\"", 1);
+    assert!(parse(&rate)
+        .unwrap_err()
+        .to_string()
+        .contains("rate = a factor"));
+}
