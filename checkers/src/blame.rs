@@ -126,6 +126,19 @@ pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
                     .iter()
                     .filter_map(|n| rec.set_between(n, &g.token, from, to))
                     .collect();
+                // Nodes whose record misses the call might have set it unseen.
+                let unseen = nodes
+                    .iter()
+                    .filter(|n| {
+                        rec.set_between(n, &g.token, from, to).is_none()
+                            && rec.blind_during(n, from, to)
+                    })
+                    .count();
+                if sets.len() < need && sets.len() + unseen >= need {
+                    r.grants_judged -= 1;
+                    r.grants_unjudged += 1;
+                    continue;
+                }
                 if sets.len() < need {
                     // What the nodes held instead, at the grant's return.
                     let mut other = None;
@@ -174,10 +187,7 @@ pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
                     });
                     continue;
                 }
-                let still = sets
-                    .iter()
-                    .filter(|h| h.to_ns.is_none_or(|t| t > done))
-                    .count();
+                let still = sets.iter().filter(|h| !h.surely_ended_by(done)).count();
                 if still < need {
                     let ends: Vec<String> = sets
                         .iter()
@@ -248,7 +258,14 @@ pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
                             h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
                         ),
                     });
-                } else if extended < need {
+                } else if extended < need
+                    && extended
+                        + nodes
+                            .iter()
+                            .filter(|n| rec.blind_during(n, c.invoke_ns(), to))
+                            .count()
+                        < need
+                {
                     r.findings.push(Finding {
                         kind: FindingKind::ExtendNotMade,
                         process: c.process,
@@ -438,6 +455,30 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_while_the_nodes_stream_was_lost_is_not_judged() {
+        // The node crashed at 10 ms; its stream was back at 400 ms, the key gone by then. A
+        // grant made in between is not on record: it is neither a finding nor counted as judged.
+        let mut b = B::default();
+        granted(&mut b, 50, 52, 0, "a");
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                ev(10, Change::Lost),
+                ev(
+                    400,
+                    Change::Snapshot {
+                        key: "k".into(),
+                        value: None,
+                        pttl_ms: None,
+                    },
+                ),
+            ]),
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!((r.grants_judged, r.grants_unjudged), (0, 1));
+    }
+
+    #[test]
     fn a_grant_returned_without_subtracting_the_time_it_took_is_the_librarys() {
         // Set at 5 ms with a 100 ms ttl; the reply arrives at 150 ms (a delayed reply).
         let mut b = B::default();
@@ -488,13 +529,10 @@ mod tests {
         assert!(r.findings.is_empty(), "{:?}", r.findings);
     }
 
-    #[test]
-    fn an_extend_that_retakes_an_expired_key_is_the_librarys() {
-        let mut b = B::default();
-        granted(&mut b, 0, 1, 0, "a");
+    fn extended(b: &mut B, t0: u64, t1: u64, c: u32) {
         b.push(
-            150 * MS,
-            0,
+            t0 * MS,
+            c,
             OpKind::Invoke,
             F::Extend,
             Value::Extension {
@@ -504,14 +542,44 @@ mod tests {
             },
         );
         b.push(
-            151 * MS,
-            0,
+            t1 * MS,
+            c,
             OpKind::Ok,
             F::Extend,
             Value::Extended {
-                validity_end_ns: 250 * MS,
+                validity_end_ns: (t0 + 100) * MS,
             },
         );
+    }
+
+    #[test]
+    fn an_extend_that_sets_a_live_key_again_is_no_finding() {
+        // Extensions by `SET key token PX ttl` (node redlock, aioredlock): each arrives as a
+        // `SET` of the value the key already holds. The last one runs right at the expiry — it
+        // arrives a millisecond after our reading of the node's clock placed the expiry, but the
+        // node sent no `DEL`: it still held the key when the script ran.
+        let mut b = B::default();
+        granted(&mut b, 0, 1, 0, "a");
+        extended(&mut b, 50, 52, 0);
+        extended(&mut b, 150, 152, 0);
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                set(1, "a", 1_000_101),
+                ev(10, Change::Clock { node_ms: 1_000_010 }),
+                set(51, "a", 1_000_151),
+                ev(100, Change::Clock { node_ms: 1_000_100 }),
+                set(152, "a", 1_000_252),
+            ]),
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+    }
+
+    #[test]
+    fn an_extend_that_retakes_an_expired_key_is_the_librarys() {
+        let mut b = B::default();
+        granted(&mut b, 0, 1, 0, "a");
+        extended(&mut b, 150, 151, 0);
         // Expired at 100 ms on the node; re-set by the extension at 150 ms.
         let r = check(
             &b.history().calls(),

@@ -64,8 +64,18 @@ pub struct Held {
     pub to_ns: Option<Nanos>,
     /// How it ended, in words.
     pub ended_by: String,
-    /// The `SET` that began it was a re-set of the same value after a gap (not a fresh grant).
+    /// The `SET` that began it re-set the same value after the node had surely let it go — a
+    /// `DEL` (the node expiring or releasing it), a lost stream or another value came between —
+    /// so another client could have held the key meanwhile.
     pub retaken_after_ns: Option<Nanos>,
+}
+
+impl Held {
+    /// The node surely no longer held it at `at`: it expired, was deleted or overwritten — not
+    /// merely lost from view with a crashed node's stream.
+    pub fn surely_ended_by(&self, at: Nanos) -> bool {
+        self.to_ns.is_some_and(|t| t <= at) && self.ended_by != LOST
+    }
 }
 
 /// Every node's holdings, rebuilt from the journal.
@@ -76,6 +86,23 @@ pub struct NodeRecord {
     pub nodes: BTreeMap<String, u64>,
     /// When each node's record begins (its first event).
     pub first_ns: BTreeMap<String, Nanos>,
+    /// Spans in which a node's stream was lost (from the loss to the snapshot read on
+    /// reconnecting; open-ended if it never came back): what it did then is not on record.
+    pub blind: Vec<(String, Nanos, Option<Nanos>)>,
+}
+
+/// How a holding ended when the node's clock passed its expiry (by our reading of that clock).
+const EXPIRED: &str = "expired on the node's clock";
+/// How a holding ended when the node's stream was lost (a crash): its fate is not on record.
+const LOST: &str = "stream lost (node down)";
+
+/// The last value a node's key held, to tell a re-take from an extension.
+struct Last {
+    value: String,
+    end_ns: Nanos,
+    /// The node surely let it go (its `DEL`, a lost stream, another value), not only by our
+    /// reading of its clock.
+    gone: bool,
 }
 
 /// The node's wall clock → the history's clock, from its latest `Clock` sample.
@@ -100,12 +127,15 @@ impl NodeRecord {
         // node → key → (open holding index, its expiry on the node's clock)
         let mut open: BTreeMap<(String, String), (usize, Option<u64>)> = BTreeMap::new();
         let mut clocks: BTreeMap<String, Sample> = BTreeMap::new();
-        // The last value each (node, key) held, and when it ended: to spot a re-set.
-        let mut last: BTreeMap<(String, String), (String, Nanos)> = BTreeMap::new();
+        // The last value each (node, key) held, when it ended, and whether the node surely let it
+        // go then: to spot a re-take. An expiry placed by our reading of the node's clock is not
+        // sure (the reading is a millisecond coarse and the stream arrives late); the node itself
+        // sends a `DEL` when it expires a key, before any later write of it.
+        let mut last: BTreeMap<(String, String), Last> = BTreeMap::new();
         #[allow(clippy::type_complexity)]
         let close = |r: &mut NodeRecord,
                      open: &mut BTreeMap<(String, String), (usize, Option<u64>)>,
-                     last: &mut BTreeMap<(String, String), (String, Nanos)>,
+                     last: &mut BTreeMap<(String, String), Last>,
                      node: &str,
                      key: &str,
                      at: Nanos,
@@ -115,7 +145,14 @@ impl NodeRecord {
                 let end = at.max(h.from_ns);
                 h.to_ns = Some(end);
                 h.ended_by = how.to_string();
-                last.insert((node.to_string(), key.to_string()), (h.value.clone(), end));
+                last.insert(
+                    (node.to_string(), key.to_string()),
+                    Last {
+                        value: h.value.clone(),
+                        end_ns: end,
+                        gone: how != EXPIRED,
+                    },
+                );
             }
         };
         // The node's previous event: a holding still open then had not expired yet (a clock that
@@ -138,15 +175,7 @@ impl NodeRecord {
                     })
                     .collect();
                 for (k, at) in due {
-                    close(
-                        &mut r,
-                        &mut open,
-                        &mut last,
-                        &e.node,
-                        &k,
-                        at,
-                        "expired on the node's clock",
-                    );
+                    close(&mut r, &mut open, &mut last, &e.node, &k, at, EXPIRED);
                 }
             }
             match &e.change {
@@ -164,6 +193,13 @@ impl NodeRecord {
                     value,
                     expire_at_ms,
                 } => {
+                    let slot = (e.node.clone(), key.clone());
+                    // A re-set of a value the key still held is an extension, not a re-take.
+                    let retaken = (!open.contains_key(&slot))
+                        .then(|| last.get(&slot))
+                        .flatten()
+                        .filter(|l| l.gone && l.value == *value)
+                        .map(|l| l.end_ns);
                     close(
                         &mut r,
                         &mut open,
@@ -173,10 +209,6 @@ impl NodeRecord {
                         e.time_ns,
                         "overwritten",
                     );
-                    let retaken = last
-                        .get(&(e.node.clone(), key.clone()))
-                        .filter(|(v, _)| v == value)
-                        .map(|(_, at)| *at);
                     open.insert((e.node.clone(), key.clone()), (r.held.len(), *expire_at_ms));
                     r.held.push(Held {
                         node: e.node.clone(),
@@ -194,27 +226,26 @@ impl NodeRecord {
                     }
                 }
                 Change::Del { key } => {
+                    // The node's own word that a key we placed as expired is gone.
+                    if let Some(l) = last.get_mut(&(e.node.clone(), key.clone())) {
+                        l.gone = true;
+                    }
                     close(
                         &mut r, &mut open, &mut last, &e.node, key, e.time_ns, "deleted",
                     );
                 }
                 Change::Lost => {
                     *r.nodes.entry(e.node.clone()).or_default() += 1;
+                    if !r.is_blind(&e.node) {
+                        r.blind.push((e.node.clone(), e.time_ns, None));
+                    }
                     let keys: Vec<String> = open
                         .keys()
                         .filter(|(n, _)| *n == e.node)
                         .map(|(_, k)| k.clone())
                         .collect();
                     for k in keys {
-                        close(
-                            &mut r,
-                            &mut open,
-                            &mut last,
-                            &e.node,
-                            &k,
-                            e.time_ns,
-                            "stream lost (node down)",
-                        );
+                        close(&mut r, &mut open, &mut last, &e.node, &k, e.time_ns, LOST);
                     }
                 }
                 Change::Snapshot {
@@ -222,6 +253,9 @@ impl NodeRecord {
                     value,
                     pttl_ms,
                 } => {
+                    if let Some(b) = r.blind.iter_mut().find(|b| b.0 == e.node && b.2.is_none()) {
+                        b.2 = Some(e.time_ns);
+                    }
                     close(
                         &mut r, &mut open, &mut last, &e.node, key, e.time_ns, "re-read",
                     );
@@ -256,15 +290,7 @@ impl NodeRecord {
             })
             .collect();
         for (n, k, at) in pending {
-            close(
-                &mut r,
-                &mut open,
-                &mut last,
-                &n,
-                &k,
-                at,
-                "expired on the node's clock",
-            );
+            close(&mut r, &mut open, &mut last, &n, &k, at, EXPIRED);
         }
         r
     }
@@ -275,6 +301,20 @@ impl NodeRecord {
             .iter()
             .filter(|h| h.node == node && h.value == value && h.from_ns >= from && h.from_ns <= to)
             .min_by_key(|h| h.from_ns)
+    }
+
+    /// `node`'s record misses some of `from..=to`: before its first event, or while its stream
+    /// was lost. Nothing it did then can be held against a client.
+    pub fn blind_during(&self, node: &str, from: Nanos, to: Nanos) -> bool {
+        self.first_ns.get(node).is_none_or(|first| from < *first)
+            || self
+                .blind
+                .iter()
+                .any(|(n, lost, back)| n == node && *lost <= to && back.is_none_or(|b| from < b))
+    }
+
+    fn is_blind(&self, node: &str) -> bool {
+        self.blind.iter().any(|b| b.0 == node && b.2.is_none())
     }
 
     /// What `node` surely held in `key` at `at`.

@@ -22,7 +22,7 @@ fn every_library_runs_fault_free_without_a_violation() {
                 "scenario",
                 "scenarios/libraries/baseline.toml",
                 "--duration",
-                "8s",
+                "12s",
                 "--client",
                 library,
                 "--results",
