@@ -479,6 +479,32 @@ mod tests {
     }
 
     #[test]
+    fn a_set_the_reconnect_snapshot_already_showed_continues_the_holding() {
+        // The node came back at 5 ms; the grant's SET ran before the tap read the key (the
+        // snapshot shows the token) and arrived on the stream just after it. The grant returned
+        // at 40 ms with the key still held.
+        let mut b = B::default();
+        granted(&mut b, 2, 40, 0, "a");
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                ev(1, Change::Lost),
+                ev(
+                    5,
+                    Change::Snapshot {
+                        key: "k".into(),
+                        value: Some("a".into()),
+                        pttl_ms: Some(98),
+                    },
+                ),
+                set(6, "a", 1_000_103),
+            ]),
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(r.grants_judged, 1);
+    }
+
+    #[test]
     fn a_grant_returned_without_subtracting_the_time_it_took_is_the_librarys() {
         // Set at 5 ms with a 100 ms ttl; the reply arrives at 150 ms (a delayed reply).
         let mut b = B::default();

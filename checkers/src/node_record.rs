@@ -194,6 +194,13 @@ impl NodeRecord {
                     expire_at_ms,
                 } => {
                     let slot = (e.node.clone(), key.clone());
+                    // The value the key already holds, set again (a SET-style extension, or the
+                    // SET a snapshot taken on reconnecting already showed): the holding goes on
+                    // with the new expiry.
+                    if let Some(o) = open.get_mut(&slot).filter(|o| r.held[o.0].value == *value) {
+                        o.1 = *expire_at_ms;
+                        continue;
+                    }
                     // A re-set of a value the key still held is an extension, not a re-take.
                     let retaken = (!open.contains_key(&slot))
                         .then(|| last.get(&slot))
