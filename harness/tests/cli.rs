@@ -3,14 +3,8 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-fn fencepost() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fencepost"));
-    c.current_dir(repo());
-    c
-}
 
 #[test]
 fn missing_redis_server_exits_2_with_the_install_line() {

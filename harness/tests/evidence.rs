@@ -5,21 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
-
-fn fencepost() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fencepost"));
-    c.current_dir(repo());
-    c
-}
-
-fn out_text(o: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn a_run_too_short_to_show_anything_is_unknown_not_met() {
@@ -31,7 +16,7 @@ fn a_run_too_short_to_show_anything_is_unknown_not_met() {
             .arg(&results)
             .output()
             .unwrap();
-        let t = out_text(&out);
+        let t = text(&out);
         assert_eq!(out.status.code(), Some(3), "{scenario}: {t}");
         assert!(
             t.contains("UNKNOWN (not enough evidence)"),
@@ -88,7 +73,7 @@ fn overrides_are_validated_like_the_file() {
         .arg(&results)
         .output()
         .unwrap();
-    let t = out_text(&out);
+    let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains("rmw-counter") && t.contains("with --lock redlock"),
@@ -100,7 +85,7 @@ fn overrides_are_validated_like_the_file() {
         .arg(&results)
         .output()
         .unwrap();
-    let t = out_text(&out);
+    let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains("duration must be > 0") && t.contains("with --duration 0s"),

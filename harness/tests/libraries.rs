@@ -8,7 +8,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 #[test]
 fn every_library_runs_fault_free_without_a_violation() {
@@ -16,8 +15,7 @@ fn every_library_runs_fault_free_without_a_violation() {
     let mut failures = Vec::new();
     for library in fencepost::matrix::LIBRARIES {
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
-            .current_dir(repo())
+        let out = fencepost()
             .args([
                 "scenario",
                 "scenarios/libraries/baseline.toml",
@@ -30,11 +28,7 @@ fn every_library_runs_fault_free_without_a_violation() {
             .arg(&results)
             .output()
             .unwrap();
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = text(&out);
         let named = text.contains(&format!("client: **{library} "));
         if out.status.code() != Some(0) || !named {
             failures.push(format!(

@@ -52,6 +52,23 @@ impl PauseGate {
         rx
     }
 
+    /// Arms a rendezvous and waits for the client to reach its pause point: the sender that lets
+    /// it go on, or `None` when the run stopped first (the gate is disarmed then) or the client
+    /// went away.
+    pub async fn rendezvous(
+        &self,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<oneshot::Sender<()>> {
+        let arrived = self.arm_rendezvous();
+        tokio::select! {
+            go = arrived => go.ok(),
+            _ = stop.wait_for(|s| *s) => {
+                self.disarm();
+                None
+            }
+        }
+    }
+
     pub fn is_armed(&self) -> bool {
         self.slot().is_some()
     }

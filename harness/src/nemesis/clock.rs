@@ -84,9 +84,7 @@ impl Nemesis for ClockNemesis {
         positive("clock", "every", self.every)?;
         positive("clock", "hold", self.hold)?;
         match (self.target, self.client) {
-            (Some(t), None) => t
-                .check(bounds.lock_nodes)
-                .map_err(|m| Invalid::new("target", format!("[[nemesis]] clock: {m}")))?,
+            (Some(t), None) => t.validate_for("clock", bounds.lock_nodes)?,
             (None, Some(c)) if c < bounds.clients => {}
             (None, Some(c)) => return Err(Invalid::new("client", format!("[[nemesis]] clock: client {c} does not exist: clients are 0..{}", bounds.clients))),
             _ => return Err(Invalid::new("target", "[[nemesis]] clock: give either `target` (lock nodes) or `client` (one client's clock), not both or neither")),

@@ -44,16 +44,11 @@ impl Nemesis for Crash {
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
         positive("crash", "every", self.every)?;
-        self.target
-            .check(bounds.lock_nodes)
-            .map_err(|m| Invalid::new("target", format!("[[nemesis]] crash: {m}")))
+        self.target.validate_for("crash", bounds.lock_nodes)
     }
 
     fn needs(&self) -> Needs {
-        Needs {
-            node_processes: true,
-            ..Needs::default()
-        }
+        Needs::NODE_PROCESSES
     }
 
     async fn fire(

@@ -61,12 +61,9 @@ impl Nemesis for DelayedWrite {
         stop: &mut watch::Receiver<bool>,
     ) {
         let c = rng.random_range(0..ctx.clients.len());
-        let gate = &ctx.clients[c].gate;
-        let arrived = gate.arm_rendezvous();
         // Wait for the client to reach its pause point holding the lock (or the run to end).
-        let go = tokio::select! {
-            go = arrived => match go { Ok(go) => go, Err(_) => return },
-            _ = stop.wait_for(|s| *s) => { gate.disarm(); return; }
+        let Some(go) = ctx.clients[c].gate.rendezvous(stop).await else {
+            return;
         };
         let l = link(c as u32, RESOURCE);
         let toxic = Toxic::latency(Stream::Upstream, self.delay.ms(), 0).named(TOXIC);

@@ -83,10 +83,7 @@ impl Nemesis for Failover {
     }
 
     fn needs(&self) -> Needs {
-        Needs {
-            node_processes: true,
-            ..Needs::default()
-        }
+        Needs::NODE_PROCESSES
     }
 
     async fn fire(

@@ -69,6 +69,12 @@ pub struct Needs {
 }
 
 impl Needs {
+    /// Signals to the nodes' processes, and nothing more.
+    pub const NODE_PROCESSES: Needs = Needs {
+        node_processes: true,
+        node_clocks: false,
+    };
+
     /// In words, for a refusal; `None` when the network alone will do.
     pub fn describe(&self) -> Option<&'static str> {
         if self.node_clocks {

@@ -42,16 +42,11 @@ impl Nemesis for NodePause {
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
         positive("node-pause", "every", self.every)?;
         positive("node-pause", "pause", self.pause)?;
-        self.target
-            .check(bounds.lock_nodes)
-            .map_err(|m| Invalid::new("target", format!("[[nemesis]] node-pause: {m}")))
+        self.target.validate_for("node-pause", bounds.lock_nodes)
     }
 
     fn needs(&self) -> Needs {
-        Needs {
-            node_processes: true,
-            ..Needs::default()
-        }
+        Needs::NODE_PROCESSES
     }
 
     async fn fire(

@@ -47,6 +47,12 @@ impl NodeTarget {
         }
     }
 
+    /// [`check`](Self::check) as a scenario error of the `[[nemesis]] kind` section.
+    pub fn validate_for(self, kind: &str, n: u32) -> Result<(), super::Invalid> {
+        self.check(n)
+            .map_err(|m| super::Invalid::new("target", format!("[[nemesis]] {kind}: {m}")))
+    }
+
     /// Picks the nodes (names, in node order) among `nodes`.
     pub fn pick(self, nodes: &[String], rng: &mut ChaCha8Rng) -> Vec<String> {
         if let NodeTarget::Node(k) = self {

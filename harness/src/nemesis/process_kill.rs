@@ -53,10 +53,8 @@ impl Nemesis for ProcessKill {
         let Some(p) = client.process.clone() else {
             return;
         };
-        let arrived = client.gate.arm_rendezvous();
-        let go = tokio::select! {
-            go = arrived => match go { Ok(go) => go, Err(_) => return },
-            _ = stop.wait_for(|s| *s) => { client.gate.disarm(); return; }
+        let Some(go) = client.gate.rendezvous(stop).await else {
+            return;
         };
         let fault = ctx.fault(
             "process-kill",

@@ -21,6 +21,22 @@ pub fn scenario(name: &str) -> PathBuf {
     repo().join("scenarios").join(format!("{name}.toml"))
 }
 
+/// The fencepost binary, run from the repository root.
+pub fn fencepost() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fencepost"));
+    c.current_dir(repo());
+    c
+}
+
+/// A finished command's stdout and stderr, for assertions and their messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// A fresh results folder under the system temp dir.
 pub fn results_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("fencepost-test-{tag}-{}", std::process::id()));
