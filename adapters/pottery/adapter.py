@@ -20,22 +20,11 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import protocol  # noqa: E402
-import redis  # noqa: E402
 from pottery import Redlock  # noqa: E402
 from pottery.exceptions import (  # noqa: E402
     ExtendUnlockedLock, PrimitiveError, ReleaseUnlockedLock, TooManyExtensions)
-from redis.backoff import NoBackoff  # noqa: E402
-from redis.retry import Retry  # noqa: E402
 
 
-def connect(node, timeout_s):
-    """A client for one node: a deadline on connect and on every command, no retries."""
-    return redis.Redis(
-        host=node["host"], port=node["port"],
-        username=node.get("username"), password=node.get("password"),
-        socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 class QuorumError(Exception):
@@ -59,9 +48,9 @@ class Adapter:
         self.name = hello["lock"]["name"]
         # A denied or partitioned acquire makes two rounds of calls (SET everywhere, then the
         # cleanup DEL everywhere): half of timeout_ms per command keeps the whole call inside it.
-        per_command = hello["timeout_ms"] / 2000
-        self.masters = [connect(node, per_command) for node in hello["nodes"]]
-        self.resource = connect(hello["resource"], hello["timeout_ms"] / 1000)
+        per_command_ms = hello["timeout_ms"] / 2
+        self.masters = [protocol.redis_client(node, per_command_ms) for node in hello["nodes"]]
+        self.resource = protocol.redis_client(hello["resource"], hello["timeout_ms"])
         self.access_script = self.resource.register_script(hello["resource"]["script"])
         self.lock = None
         return {

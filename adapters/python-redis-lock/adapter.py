@@ -14,20 +14,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import protocol  # noqa: E402
-import redis  # noqa: E402
 import redis_lock  # noqa: E402
-from redis.backoff import NoBackoff  # noqa: E402
-from redis.retry import Retry  # noqa: E402
 
 
-def connect(node, timeout_ms):
-    """A client for one node: fencepost's deadline on connect and on every command, no retries."""
-    return redis.StrictRedis(
-        host=node["host"], port=node["port"],
-        username=node.get("username"), password=node.get("password"),
-        socket_timeout=timeout_ms / 1000, socket_connect_timeout=timeout_ms / 1000,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 def whole_seconds(ttl_ms):
@@ -48,8 +37,8 @@ class Adapter:
         self.hello = hello
         self.name = hello["lock"]["name"]
         self.auto_renewal = bool(hello["lock"].get("auto_renewal", False))
-        self.client = connect(hello["nodes"][0], hello["timeout_ms"])
-        self.resource = connect(hello["resource"], hello["timeout_ms"])
+        self.client = protocol.redis_client(hello["nodes"][0], hello["timeout_ms"])
+        self.resource = protocol.redis_client(hello["resource"], hello["timeout_ms"])
         self.access_script = self.resource.register_script(hello["resource"]["script"])
         self.lock = None
         return {

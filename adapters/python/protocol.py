@@ -244,46 +244,14 @@ def _setup_logging():
 # --- the loops -----------------------------------------------------------------------------------
 
 def run(adapter):
-    """The protocol loop for an adapter whose library is synchronous. Never returns."""
-    _claim_stdout()
-    _setup_logging()
-    hello = BLANK
-    while hello is BLANK:
-        hello = _parse(sys.stdin.buffer.readline())
-    _check_hello(hello)
-    try:
-        reply = _hello_reply(adapter.setup(hello))
-    except Refuse as e:
-        _refuse(str(e))
-    except Exception as e:
-        _setup_failed(e)
-    _write(reply)
-    while True:
-        msg = _parse(sys.stdin.buffer.readline())
-        if msg is None:
-            _exit(0)
-        if msg is BLANK:
-            continue
-        _check_op(msg)
-        if msg["type"] == "bye":
-            _exit(0)
-        handler = _handler(adapter, msg)
-        if handler is None:
-            _write(_unsupported(msg))
-            continue
-        stamp = Stamp()
-        try:
-            reply = _reply(msg, stamp, "ok", handler(msg, stamp))
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as e:
-            reply = _from_exception(msg, stamp, e)
-        _write(reply)
+    """The protocol loop for an adapter whose library is synchronous. Never returns. It is the
+    asyncio loop below: a synchronous handler simply runs to completion on it."""
+    run_async(adapter)
 
 
 def run_async(adapter):
-    """The protocol loop for an asyncio library: setup and handlers may be coroutines. Never
-    returns. stdin is read on a helper thread so the library's own tasks (renewal watchdogs) keep
+    """The protocol loop: setup and handlers may be coroutines (an asyncio library) or plain
+    functions. Never returns. stdin is read on a helper thread so the library's own tasks (renewal watchdogs) keep
     running on the event loop between ops."""
     _claim_stdout()
     _setup_logging()
@@ -338,6 +306,21 @@ def run_async(adapter):
 
 
 # --- small helpers the adapters share -------------------------------------------------------------
+
+def redis_client(node, timeout_ms, cls=None):
+    """A redis-py client for one node (`cls`, default redis.Redis): fencepost's deadline on connect
+    and on every command, no retries. Imports redis-py only when called: not every adapter has it."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return (cls or redis.Redis)(
+        host=node["host"], port=node["port"],
+        username=node.get("username"), password=node.get("password"),
+        socket_timeout=timeout_ms / 1000, socket_connect_timeout=timeout_ms / 1000,
+        retry=Retry(NoBackoff(), 0),
+    )
+
 
 def ttl_ms(op, hello):
     """The op's ttl_ms, or the hello's lock.ttl_ms when the op carries none."""

@@ -12,20 +12,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import protocol  # noqa: E402
-import redis  # noqa: E402
-from redis.backoff import NoBackoff  # noqa: E402
 from redis.exceptions import LockError  # noqa: E402  (LockNotOwnedError is a LockError)
-from redis.retry import Retry  # noqa: E402
 
 
-def connect(node, timeout_ms):
-    """A client for one node: fencepost's deadline on connect and on every command, no retries."""
-    return redis.Redis(
-        host=node["host"], port=node["port"],
-        username=node.get("username"), password=node.get("password"),
-        socket_timeout=timeout_ms / 1000, socket_connect_timeout=timeout_ms / 1000,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 class Adapter:
@@ -35,8 +24,8 @@ class Adapter:
                 f"redis-py's Lock is single-instance: it takes 1 node, not {len(hello['nodes'])}")
         self.hello = hello
         self.name = hello["lock"]["name"]
-        self.client = connect(hello["nodes"][0], hello["timeout_ms"])
-        self.resource = connect(hello["resource"], hello["timeout_ms"])
+        self.client = protocol.redis_client(hello["nodes"][0], hello["timeout_ms"])
+        self.resource = protocol.redis_client(hello["resource"], hello["timeout_ms"])
         self.access_script = self.resource.register_script(hello["resource"]["script"])
         self.lock = None
         return {
