@@ -125,7 +125,35 @@ pub struct MatrixReport {
     pub cells: Vec<Cell>,
 }
 
+impl Cell {
+    /// The earliest first violation among its runs, in seconds into the run.
+    pub fn first_s(&self) -> Option<f64> {
+        self.cases
+            .iter()
+            .filter_map(|c| c.first_violation_ms)
+            .min_by(f64::total_cmp)
+            .map(|ms| ms / 1000.0)
+    }
+
+    /// The kind, and when the first violation came: `physics · 2.9 s`.
+    pub fn label(&self) -> String {
+        match self.first_s() {
+            Some(s) => format!("{} · {s:.1} s", self.kind.word()),
+            None => self.kind.word().to_string(),
+        }
+    }
+}
+
 impl MatrixReport {
+    /// A library as its runs named it, with the version they loaded (`redis-py 8.1.0`).
+    pub fn named(&self, library: &str) -> String {
+        self.cells
+            .iter()
+            .find(|c| c.library == library)
+            .and_then(|c| c.client.clone())
+            .unwrap_or_else(|| library.to_string())
+    }
+
     pub fn cell(&self, library: &str, fault: &str) -> Option<&Cell> {
         self.cells
             .iter()

@@ -70,17 +70,12 @@ pub fn markdown(r: &MatrixReport, prefix: &Path) -> String {
     let _ = writeln!(s, "| library | {} |", r.faults.join(" | "));
     let _ = writeln!(s, "|---|{}", ":---:|".repeat(r.faults.len()));
     for l in &r.libraries {
-        let version = r
-            .cells
-            .iter()
-            .find(|c| &c.library == l)
-            .and_then(|c| c.client.clone())
-            .unwrap_or_else(|| l.clone());
+        let version = r.named(l);
         let cells: Vec<String> = r
             .faults
             .iter()
             .map(|f| match r.cell(l, f) {
-                Some(c) => format!("{} {}", c.kind.word(), run_links(c, &prefix).join(" ")),
+                Some(c) => format!("{} {}", c.label(), run_links(c, &prefix).join(" ")),
                 None => "—".into(),
             })
             .collect();
@@ -126,12 +121,7 @@ fn page(r: &MatrixReport) -> String {
             .collect::<String>()
     );
     for l in &r.libraries {
-        let version = r
-            .cells
-            .iter()
-            .find(|c| &c.library == l)
-            .and_then(|c| c.client.clone())
-            .unwrap_or_else(|| l.clone());
+        let version = r.named(l);
         let _ = write!(h, "<tr><th>{}</th>", esc(&version));
         for f in &r.faults {
             match r.cell(l, f) {
@@ -147,10 +137,10 @@ fn page(r: &MatrixReport) -> String {
                         .collect();
                     let _ = write!(
                         h,
-                        "<td class=\"cell\" style=\"background:{}\" title=\"{}\">{}{links}</td>",
+                        "<td class=\"cell\" style=\"background:{}\" title=\"{}\">{}<br>{links}</td>",
                         colour(c.kind).1,
                         esc(c.first.as_deref().unwrap_or("")),
-                        c.kind.word()
+                        esc(&c.label())
                     );
                 }
                 None => {
@@ -227,18 +217,13 @@ impl Drawing for Grid<'_> {
         }
         for (i, l) in r.libraries.iter().enumerate() {
             let y = TOP + CELL_H * i as i32;
-            let version = r
-                .cells
-                .iter()
-                .find(|c| &c.library == l)
-                .and_then(|c| c.client.clone())
-                .unwrap_or_else(|| l.clone());
+            let version = r.named(l);
             area.draw(&Text::new(version, (10, y + 10), text(13, style::INK)))?;
             for (j, f) in r.faults.iter().enumerate() {
                 let x = LABEL_W + CELL_W * j as i32;
                 let (fill, word) = match r.cell(l, f) {
-                    Some(c) => (colour(c.kind).0, c.kind.word()),
-                    None => (style::STRIPE, "—"),
+                    Some(c) => (colour(c.kind).0, c.label()),
+                    None => (style::STRIPE, "—".to_string()),
                 };
                 area.draw(&Rectangle::new(
                     [(x + 2, y + 2), (x + CELL_W - 2, y + CELL_H - 2)],
