@@ -7,14 +7,8 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
-
-fn fencepost() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fencepost"));
-    c.current_dir(repo());
-    c
-}
 
 fn bad(mode: &str) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/adapters/bad.py");
@@ -44,14 +38,6 @@ fn run_with(
         .envs(env.iter().copied())
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The run folder a scenario run wrote (the only one under `results/<name>`).
@@ -463,5 +449,58 @@ fn no_client_process_outlives_a_signalled_fencepost() {
                 "client process {p} outlived fencepost (signal {sig})"
             );
         }
+    }
+}
+
+/// The spread of `wall-minus-monotonic-ms` readings a clock probe logged, per client process.
+fn clock_spreads(run: &Path) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(run.join("clients")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "stderr") {
+            continue;
+        }
+        let readings: Vec<i64> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("wall-minus-monotonic-ms "))
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        if let (Some(lo), Some(hi)) = (readings.iter().min(), readings.iter().max()) {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            out.push((name, hi - lo));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_client_clock_jump_reaches_the_client_process_wall_clock() {
+    // The matrix's clock-jump scenario (client 0's wall clock 5 s ahead for 2 s) with a probe
+    // that logs its own time.time() / Date.now() against the monotonic clock on every op.
+    let results = results_dir("client-clock");
+    let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/adapters");
+    for (runtime, probe) in [("python3", "clock_probe.py"), ("node", "clock_probe.js")] {
+        let command = format!("{runtime} {}", probes.join(probe).display());
+        let out = run_with(
+            "scenarios/libraries/clock-jump.toml",
+            "4s",
+            ("--client-command", &command),
+            &results,
+            &[],
+        );
+        // A probe grants nothing: the run has no evidence for a verdict.
+        assert_eq!(out.status.code(), Some(3), "{runtime}: {}", text(&out));
+        let spreads = clock_spreads(&run_dir(&results, "lib-clock-jump"));
+        let jumped: Vec<_> = spreads.iter().filter(|(_, s)| *s >= 4_500).collect();
+        let steady: Vec<_> = spreads.iter().filter(|(_, s)| *s < 500).collect();
+        assert_eq!(
+            (jumped.len(), steady.len(), spreads.len()),
+            (1, 4, 5),
+            "{runtime}: one client's wall clock jumped 5 s, the others' did not: {spreads:?}"
+        );
+        assert_eq!(jumped[0].0, "client-0", "{runtime}: {spreads:?}");
+        std::fs::remove_dir_all(results.join("lib-clock-jump")).unwrap();
     }
 }
