@@ -187,7 +187,9 @@ pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
                     });
                     continue;
                 }
-                let still = sets.iter().filter(|h| !h.surely_ended_by(done)).count();
+                // Only an expiry makes a grant late: a key released or overwritten meanwhile
+                // was live when the library answered (a foreign release is its own check's).
+                let still = sets.iter().filter(|h| !h.expired_by(done)).count();
                 if still < need {
                     let ends: Vec<String> = sets
                         .iter()
@@ -515,6 +517,42 @@ mod tests {
             &input(vec![
                 set(5, "a", 1_000_105),
                 ev(100, Change::Clock { node_ms: 1_000_100 }),
+            ]),
+        );
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert_eq!(r.findings[0].kind, FindingKind::GrantAfterLease);
+    }
+
+    #[test]
+    fn a_grant_whose_key_someone_else_deleted_is_not_late() {
+        // Set at 5 ms for 100 ms; another client's plain DEL (a foreign release) removed it at
+        // 20 ms, before the grant returned at 30 ms: the answer was true when the library gave
+        // it. Only an expiry makes a grant late.
+        let mut b = B::default();
+        granted(&mut b, 0, 30, 0, "a");
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                set(5, "a", 1_000_105),
+                ev(10, Change::Clock { node_ms: 1_000_010 }),
+                ev(20, Change::Del { key: "k".into() }),
+            ]),
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+    }
+
+    #[test]
+    fn a_grant_whose_key_the_node_expired_before_it_returned_is_late() {
+        // The same grant returning at 150 ms: the node's own DEL came at the expiry (103 ms, as
+        // close to our reading's 105 ms as its millisecond grain allows).
+        let mut b = B::default();
+        granted(&mut b, 0, 150, 0, "a");
+        let r = check(
+            &b.history().calls(),
+            &input(vec![
+                set(5, "a", 1_000_105),
+                ev(10, Change::Clock { node_ms: 1_000_010 }),
+                ev(103, Change::Del { key: "k".into() }),
             ]),
         );
         assert_eq!(r.findings.len(), 1, "{:?}", r.findings);

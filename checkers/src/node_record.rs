@@ -71,10 +71,10 @@ pub struct Held {
 }
 
 impl Held {
-    /// The node surely no longer held it at `at`: it expired, was deleted or overwritten — not
-    /// merely lost from view with a crashed node's stream.
-    pub fn surely_ended_by(&self, at: Nanos) -> bool {
-        self.to_ns.is_some_and(|t| t <= at) && self.ended_by != LOST
+    /// The node let it expire by `at` (not a release, an overwrite or a lost stream).
+    pub fn expired_by(&self, at: Nanos) -> bool {
+        self.to_ns.is_some_and(|t| t <= at)
+            && (self.ended_by == EXPIRED || self.ended_by == EXPIRED_DEL)
     }
 }
 
@@ -93,6 +93,11 @@ pub struct NodeRecord {
 
 /// How a holding ended when the node's clock passed its expiry (by our reading of that clock).
 const EXPIRED: &str = "expired on the node's clock";
+/// How a holding ended when the node's `DEL` came at its expiry (the node expiring it).
+const EXPIRED_DEL: &str = "expired (the node's DEL)";
+/// How far our reading of a node's clock may be off when we place an expiry: the reading is in
+/// whole milliseconds and arrives late by the stream's lag.
+const EXPIRY_SLACK_NS: Nanos = 5_000_000;
 /// How a holding ended when the node's stream was lost (a crash): its fate is not on record.
 const LOST: &str = "stream lost (node down)";
 
@@ -237,9 +242,17 @@ impl NodeRecord {
                     if let Some(l) = last.get_mut(&(e.node.clone(), key.clone())) {
                         l.gone = true;
                     }
-                    close(
-                        &mut r, &mut open, &mut last, &e.node, key, e.time_ns, "deleted",
-                    );
+                    // A DEL at (or within our reading's error of) the key's expiry is the node
+                    // expiring it; earlier, someone deleted it.
+                    let slot = (e.node.clone(), key.clone());
+                    let expiring = match (open.get(&slot), clocks.get(&e.node)) {
+                        (Some(&(i, Some(exp))), Some(s)) if s.time_ns >= r.held[i].from_ns => {
+                            s.when(exp) <= e.time_ns + EXPIRY_SLACK_NS
+                        }
+                        _ => false,
+                    };
+                    let how = if expiring { EXPIRED_DEL } else { "deleted" };
+                    close(&mut r, &mut open, &mut last, &e.node, key, e.time_ns, how);
                 }
                 Change::Lost => {
                     *r.nodes.entry(e.node.clone()).or_default() += 1;
