@@ -42,7 +42,7 @@ def call(stamp, fn, *args, **kwargs):
                           f"{len(e.masters)} nodes failed: {errors}") from None
 
 
-class Adapter:
+class Adapter(protocol.LockAdapter):
     def setup(self, hello):
         self.hello = hello
         self.name = hello["lock"]["name"]
@@ -50,19 +50,12 @@ class Adapter:
         # cleanup DEL everywhere): half of timeout_ms per command keeps the whole call inside it.
         per_command_ms = hello["timeout_ms"] / 2
         self.masters = [protocol.redis_client(node, per_command_ms) for node in hello["nodes"]]
-        self.resource = protocol.redis_client(hello["resource"], hello["timeout_ms"])
-        self.access_script = self.resource.register_script(hello["resource"]["script"])
-        self.lock = None
+        self.connect_resource(hello)
         return {
             "library": "pottery", "package": "pottery", "lock_keys": ["redlock:" + self.name],
             "supports": {"acquire": True, "release": True, "extend": True, "held": True,
                          "auto_renewal": False, "fencing_token": False, "validity": False},
         }
-
-    def _held_lock(self):
-        if self.lock is None:
-            raise protocol.Fail("no lock object: no acquire was made yet")
-        return self.lock
 
     def acquire(self, op, stamp):
         ttl = protocol.ttl_ms(op, self.hello)
@@ -73,7 +66,7 @@ class Adapter:
                 "token": self.lock._uuid if granted else None, "fence": None}
 
     def extend(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         lock.auto_release_time = protocol.ttl_ms(op, self.hello) / 1000  # extend sets this lease
         try:
             call(stamp, lock.extend)
@@ -82,21 +75,17 @@ class Adapter:
         return {"extended": True, "validity_ms": None}
 
     def held(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         remaining_s = call(stamp, lock.locked)
         return {"held": remaining_s > 0, "validity_ms": int(remaining_s * 1000)}
 
     def release(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         try:
             call(stamp, lock.release)
         except ReleaseUnlockedLock:  # not released on a majority
             return {"released": False}
         return {"released": True}
-
-    def access(self, op, stamp):
-        result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])
-        return {"result": list(result)}
 
 
 if __name__ == "__main__":

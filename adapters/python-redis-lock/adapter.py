@@ -25,7 +25,7 @@ def whole_seconds(ttl_ms):
     return ttl_ms // 1000
 
 
-class Adapter:
+class Adapter(protocol.LockAdapter):
     def setup(self, hello):
         if len(hello["nodes"]) != 1:
             raise protocol.Refuse(
@@ -38,9 +38,7 @@ class Adapter:
         self.name = hello["lock"]["name"]
         self.auto_renewal = bool(hello["lock"].get("auto_renewal", False))
         self.client = protocol.redis_client(hello["nodes"][0], hello["timeout_ms"])
-        self.resource = protocol.redis_client(hello["resource"], hello["timeout_ms"])
-        self.access_script = self.resource.register_script(hello["resource"]["script"])
-        self.lock = None
+        self.connect_resource(hello)
         return {
             "library": "python-redis-lock", "package": "python-redis-lock",
             "lock_keys": ["lock:" + self.name],
@@ -55,11 +53,6 @@ class Adapter:
         except ValueError as e:
             raise protocol.Fail(str(e))  # refused before anything is sent
 
-    def _held_lock(self):
-        if self.lock is None:
-            raise protocol.Fail("no lock object: no acquire was made yet")
-        return self.lock
-
     def acquire(self, op, stamp):
         expire = self._seconds(op)
         # A fresh Lock (fresh id) per attempt, as a user takes a new lock each time.
@@ -70,7 +63,7 @@ class Adapter:
                 "token": self.lock.id if granted else None, "fence": None}
 
     def extend(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         expire = self._seconds(op)
         try:
             stamp.call(lock.extend, expire=expire)
@@ -79,21 +72,17 @@ class Adapter:
         return {"extended": True, "validity_ms": None}
 
     def held(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         owner = stamp.call(lock.get_owner_id)
         return {"held": owner == lock.id, "validity_ms": None}
 
     def release(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         try:
             stamp.call(lock.release)  # stops the renewal thread first, then the Lua release
         except redis_lock.NotAcquired:
             return {"released": False}
         return {"released": True}
-
-    def access(self, op, stamp):
-        result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])
-        return {"result": list(result)}
 
 
 if __name__ == "__main__":

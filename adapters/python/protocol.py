@@ -322,6 +322,26 @@ def redis_client(node, timeout_ms, cls=None):
     )
 
 
+class LockAdapter:
+    """What the synchronous redis-py-based adapters share: the protected resource reached through
+    its script (the access op), and the lock object of the last acquire (extend, held, release)."""
+
+    lock = None
+
+    def connect_resource(self, hello):
+        self.resource = redis_client(hello["resource"], hello["timeout_ms"])
+        self.access_script = self.resource.register_script(hello["resource"]["script"])
+
+    def held_lock(self):
+        if self.lock is None:
+            raise Fail("no lock object: no acquire was made yet")
+        return self.lock
+
+    def access(self, op, stamp):
+        result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])
+        return {"result": list(result)}
+
+
 def ttl_ms(op, hello):
     """The op's ttl_ms, or the hello's lock.ttl_ms when the op carries none."""
     ttl = op.get("ttl_ms")

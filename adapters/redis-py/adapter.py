@@ -17,7 +17,7 @@ from redis.exceptions import LockError  # noqa: E402  (LockNotOwnedError is a Lo
 
 
 
-class Adapter:
+class Adapter(protocol.LockAdapter):
     def setup(self, hello):
         if len(hello["nodes"]) != 1:
             raise protocol.Refuse(
@@ -25,19 +25,12 @@ class Adapter:
         self.hello = hello
         self.name = hello["lock"]["name"]
         self.client = protocol.redis_client(hello["nodes"][0], hello["timeout_ms"])
-        self.resource = protocol.redis_client(hello["resource"], hello["timeout_ms"])
-        self.access_script = self.resource.register_script(hello["resource"]["script"])
-        self.lock = None
+        self.connect_resource(hello)
         return {
             "library": "redis-py", "package": "redis", "lock_keys": [self.name],
             "supports": {"acquire": True, "release": True, "extend": True, "held": True,
                          "auto_renewal": False, "fencing_token": False, "validity": False},
         }
-
-    def _held_lock(self):
-        if self.lock is None:
-            raise protocol.Fail("no lock object: no acquire was made yet")
-        return self.lock
 
     def acquire(self, op, stamp):
         ttl = protocol.ttl_ms(op, self.hello)
@@ -48,7 +41,7 @@ class Adapter:
         return {"granted": bool(granted), "validity_ms": None, "token": token, "fence": None}
 
     def extend(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         ttl = protocol.ttl_ms(op, self.hello)
         try:
             stamp.call(lock.extend, ttl / 1000, replace_ttl=True)
@@ -57,20 +50,16 @@ class Adapter:
         return {"extended": True, "validity_ms": None}
 
     def held(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         return {"held": bool(stamp.call(lock.owned)), "validity_ms": None}
 
     def release(self, op, stamp):
-        lock = self._held_lock()
+        lock = self.held_lock()
         try:
             stamp.call(lock.release)
         except LockError:  # LockNotOwnedError, or "Cannot release a lock that's not owned"
             return {"released": False}
         return {"released": True}
-
-    def access(self, op, stamp):
-        result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])
-        return {"result": list(result)}
 
 
 if __name__ == "__main__":
