@@ -83,7 +83,9 @@ function observed(client, index) {
 // else's, or gone), certain errors (an error reply, or never sent because the connection was
 // down: nothing done there) and unknown errors (a timeout or a connection lost after sending).
 function tally(scriptName) {
-  const hash = redlock.scripts[scriptName].hash;
+  // redlock 4.2 keeps {value, hash} per script in redlock.scripts; 4.0 and 4.1 keep the text.
+  const kept = redlock.scripts && redlock.scripts[scriptName];
+  const hash = kept ? kept.hash : sha1(String(redlock[scriptName]));
   const round = (answers && answers.get(hash)) || [];
   const out = { yes: 0, no: 0, certain: 0, unknown: 0, errors: [] };
   round.forEach((a, i) => {

@@ -415,8 +415,8 @@ impl Adapter {
             }
             let fix = match &self.version {
                 Some(v) => format!(
-                    "check that {} {v} is published on PyPI and installs on this Python",
-                    self.manifest.package
+                    "check that {} {v} is published on PyPI, installs on this Python and accepts the other versions {}/requirements.txt pins (the lines above name any conflict)",
+                    self.manifest.package, self.dir.display()
                 ),
                 None => "check that PyPI is reachable (pip needs it on first use)".into(),
             };
@@ -470,8 +470,8 @@ impl Adapter {
                         "npm install",
                         &log,
                         &format!(
-                            "check that {}@{v} is published on npm",
-                            self.manifest.package
+                            "check that {}@{v} is published on npm and accepts the other versions {}/package.json pins (the lines above name any conflict: pick a version that accepts them, or change that pin)",
+                            self.manifest.package, self.dir.display()
                         ),
                     )?;
                 }
