@@ -11,6 +11,8 @@
 //! Ops are typed: `f` says what was called, `value` what was passed (on invoke) or returned (on
 //! completion). A *denied* acquire or a *refused* release is an `ok` op whose value says so
 //! (`Denied`, `NotHeld`): it is an observation about the lock, not Jepsen's `fail`.
+//! Messaging workloads record a `publish` as a call, and each receipt (`receive`) or Streams
+//! acknowledgement (`ack`) as an event: an invoke at once followed by its `ok`.
 //!
 //! On disk a history is JSON lines (`history.jsonl`), one [`Op`] per line, written as it happens.
 
@@ -80,6 +82,15 @@ pub enum F {
     Stop,
     /// A final read taken after all clients stopped (counter state at the end of the run).
     Final,
+    /// A producer sends a message (Pub/Sub `PUBLISH`, Streams `XADD`): invoked with the
+    /// [`Message`]; `ok` = the server acknowledged it (replied), `fail` = certainly not sent,
+    /// `info` = unknown.
+    Publish,
+    /// A subscriber or stream consumer got a message. A receipt is an event, not a call: an
+    /// invoke immediately followed by an `ok`, both carrying the [`Message`] with its group.
+    Receive,
+    /// A Streams consumer acknowledged a message (`XACK`), recorded like a receipt.
+    Ack,
 }
 
 /// A lock grant as the client saw it.
@@ -106,6 +117,21 @@ pub struct Fault {
     /// Free-form detail (`pause 1500ms`, `+10s`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+}
+
+/// A message of a messaging workload (Pub/Sub or Streams), as the producer sent it or a consumer
+/// got it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// The producer that published it.
+    pub producer: u32,
+    /// The producer's sequence number: `(producer, seq)` names one message.
+    pub seq: u64,
+    /// On receipts and acks: the delivery group that must get every message once (a Pub/Sub
+    /// subscriber is its own group, `s2`; a Streams consumer group's consumers share its name,
+    /// `g1`). Empty on publishes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
 }
 
 /// An op's payload: arguments on invoke, result on completion.
@@ -158,6 +184,8 @@ pub enum Value {
     Admitted(bool),
     /// Nemesis fault.
     Fault(Fault),
+    /// A message published, received or acknowledged.
+    Message(Message),
     /// Why an op failed or is indeterminate.
     Error(String),
 }
@@ -384,6 +412,13 @@ pub struct FaultWindow {
     pub healed: bool,
 }
 
+impl FaultWindow {
+    /// Whether the fault was active at some instant of `[from_ns, to_ns]` (both ends included).
+    pub fn overlaps(&self, from_ns: Nanos, to_ns: Nanos) -> bool {
+        self.start_ns <= to_ns && self.stop_ns >= from_ns
+    }
+}
+
 /// Errors reading a history file.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -495,6 +530,42 @@ mod tests {
         let read = parse_jsonl("h", &text).unwrap();
         assert_eq!(read.history.ops, ops);
         assert_eq!(read.torn_last_line, None);
+    }
+
+    #[test]
+    fn messages_roundtrip_and_omit_an_empty_group() {
+        let published = Message {
+            producer: 3,
+            seq: 7,
+            group: String::new(),
+        };
+        let line = serde_json::to_string(&op(
+            0,
+            1,
+            0,
+            OpKind::Invoke,
+            F::Publish,
+            Value::Message(published.clone()),
+        ))
+        .unwrap();
+        assert!(
+            line.contains(r#""f":"publish","value":{"message":{"producer":3,"seq":7}}"#),
+            "{line}"
+        );
+        let received = op(
+            1,
+            2,
+            1,
+            OpKind::Ok,
+            F::Receive,
+            Value::Message(Message {
+                group: "g1".into(),
+                ..published
+            }),
+        );
+        let line = serde_json::to_string(&received).unwrap();
+        assert!(line.contains(r#""group":"g1""#), "{line}");
+        assert_eq!(serde_json::from_str::<Op>(&line).unwrap(), received);
     }
 
     #[test]

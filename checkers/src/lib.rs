@@ -45,8 +45,8 @@ pub mod window;
 
 pub use check::{Check, Evidence, Minimums};
 pub use history::{
-    Call, Fault, FaultWindow, Grant, History, MalformedHistory, Nanos, Op, OpKind, Process, Value,
-    F,
+    Call, Fault, FaultWindow, Grant, History, MalformedHistory, Message, Nanos, Op, OpKind,
+    Process, Value, F,
 };
 pub use resource_log::{Access, AccessOp, ResourceLog};
 pub use verdict::Validity;

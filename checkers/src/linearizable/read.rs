@@ -446,8 +446,8 @@ fn run_kind(
 }
 
 /// fencepost's history into raw calls, and how many client calls no model covers. Resource
-/// accesses, rate-limiter requests and nemesis ops are not linearizability ops and are left
-/// out. Reads the ops in place (no clones): a 100k-op history is mostly parsing already.
+/// accesses, rate-limiter requests, messaging ops and nemesis ops are not linearizability ops
+/// and are left out. Reads the ops in place (no clones): a 100k-op history is mostly parsing already.
 /// Assumes [`History::validate`] passed.
 pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), (u64, String)> {
     let mut out: Vec<RawCall> = Vec::new();
@@ -467,7 +467,14 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
                 F::Write => Some(CallF::Write),
                 F::Add => Some(CallF::Add),
                 F::Cas => Some(CallF::Cas),
-                F::Request | F::Start | F::Stop | F::Final | F::Held => None,
+                F::Request
+                | F::Start
+                | F::Stop
+                | F::Final
+                | F::Held
+                | F::Publish
+                | F::Receive
+                | F::Ack => None,
             };
             let (arg, key) = match &op.value {
                 // The protected resource, not a register.

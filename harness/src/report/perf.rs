@@ -79,6 +79,9 @@ fn f_rank(f: F) -> u8 {
         F::Final => 8,
         F::Held => 9,
         F::Start | F::Stop => 10,
+        F::Publish => 11,
+        F::Receive => 12,
+        F::Ack => 13,
     }
 }
 
