@@ -10,6 +10,8 @@
 //! - [`fencing`]: accesses the resource accepted out of token order, and those it prevented.
 //! - [`lost_updates`]: increments overwritten at the resource, end to end.
 //! - [`counter`]: increments lost or duplicated, judged by bounds (Jepsen's counter).
+//! - [`delivery`]: messages (Pub/Sub, Streams) lost, duplicated, unexpected or out of order,
+//!   per delivery group (Jepsen's queue checkers).
 //! - [`window`]: rate limiters admitting more than their limit in some interval of length W.
 //! - [`linearizable`]: is there one real-time-respecting order of the ops that a sequential
 //!   [`model`] explains? (the lock as a mutex with owners, registers, counters), with
@@ -24,6 +26,7 @@ pub mod availability;
 pub mod blame;
 pub mod check;
 pub mod counter;
+pub mod delivery;
 pub mod double_grant;
 pub mod edn;
 pub mod exclusion;
