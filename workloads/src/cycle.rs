@@ -42,6 +42,12 @@ pub async fn run<C: LockCycle>(client: &mut C, mut stop: watch::Receiver<bool>) 
     }
 }
 
+/// Resolves once `stop` turns true (its guard released: usable in a `select!` whose branches
+/// await).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// Sleeps `ms`, or less if `stop` turns true first.
 pub async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) {
     tokio::select! {

@@ -13,6 +13,7 @@ pub mod critical_section;
 pub mod cycle;
 pub mod limiter;
 pub mod lock;
+pub mod messaging;
 pub mod outcome;
 pub mod pause;
 pub mod primary;

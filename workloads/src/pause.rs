@@ -10,6 +10,10 @@
 //!   has set its fault up (say, a delay on this client's link to the resource, so that the write
 //!   about to be sent arrives after the lease has ended). Workloads need not know what the fault
 //!   is; the nemesis records it.
+//! - **crash**: the client dies at the pause point as a killed process would (a Streams consumer
+//!   between reading entries and acknowledging them): the pause point records the fault's start
+//!   and answers [`Fired::Crash`]; the client drops its connection and state and comes back as a
+//!   fresh one under a new process id, and records the fault's stop then.
 
 use crate::record::Record;
 use checkers::{Fault, Process, F};
@@ -27,6 +31,19 @@ enum Armed {
     Rendezvous {
         arrived: oneshot::Sender<oneshot::Sender<()>>,
     },
+    Crash {
+        id: u64,
+    },
+}
+
+/// What the pause point did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired {
+    /// Nothing, a pause or a rendezvous: the client goes on.
+    GoOn,
+    /// The client must die here; its fault's start is recorded, the stop is the client's to record
+    /// once a fresh one took its place.
+    Crash(Fault),
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +59,11 @@ impl PauseGate {
     /// Arms a pause; it fires at the client's next pause point.
     pub fn arm(&self, id: u64, duration: Duration) {
         *self.slot() = Some(Armed::Pause { id, duration });
+    }
+
+    /// Arms a crash; it fires at the client's next pause point.
+    pub fn arm_crash(&self, id: u64) {
+        *self.slot() = Some(Armed::Crash { id });
     }
 
     /// Arms a rendezvous: the returned receiver yields, when the client reaches its pause point,
@@ -79,8 +101,8 @@ impl PauseGate {
     }
 
     /// The pause point.
-    pub async fn pause_point(&self, process: Process, rec: &dyn Record) {
-        self.pause_point_with(process, rec, &|_| {}).await;
+    pub async fn pause_point(&self, process: Process, rec: &dyn Record) -> Fired {
+        self.pause_point_with(process, rec, &|_| {}).await
     }
 
     /// The pause point of a client that runs elsewhere: `stop(true)` when a pause begins (a
@@ -90,7 +112,7 @@ impl PauseGate {
         process: Process,
         rec: &dyn Record,
         stop: &(dyn Fn(bool) + Sync),
-    ) {
+    ) -> Fired {
         let armed = self.slot().take();
         match armed {
             None => {}
@@ -114,7 +136,18 @@ impl PauseGate {
                     let _ = go_rx.await;
                 }
             }
+            Some(Armed::Crash { id }) => {
+                let fault = Fault {
+                    kind: "consumer-crash".into(),
+                    target: process.to_string(),
+                    id,
+                    detail: "killed between read and acknowledgement".into(),
+                };
+                rec.nemesis(F::Start, fault.clone());
+                return Fired::Crash(fault);
+            }
         }
+        Fired::GoOn
     }
 }
 
