@@ -26,9 +26,10 @@ for node in n1 resource; do
   redis-server --bind 127.0.0.1 --port "${port[$node]}" --dir "$work/$node" --save '' --appendonly no \
     --user default off \
     --user "$FENCEPOST_ADMIN_USER" on ">$FENCEPOST_ADMIN_PASSWORD" '~*' '&*' '+@all' \
-    --user "$FENCEPOST_CLIENT_USER" on ">$FENCEPOST_CLIENT_PASSWORD" '~fencepost:*' resetchannels -@all \
+    --user "$FENCEPOST_CLIENT_USER" on ">$FENCEPOST_CLIENT_PASSWORD" '~fencepost:*' resetchannels '&fencepost:*' -@all \
       +ping +auth +hello '+client|setname' +select +eval +evalsha '+script|load' '+script|exists' \
       +get +set +del +incr +incrby +rpush +lrange +time +expire +pexpire +pttl +zadd +zremrangebyscore +zcard +wait \
+      +publish +subscribe +unsubscribe +xadd '+xgroup|create' +xreadgroup +xack +xautoclaim \
     --logfile "$work/$node/redis.log" &
   pids+=($!)
 done

@@ -154,6 +154,8 @@ pub struct Minimums {
     pub rejected: u64,
     /// Injections that took effect, per nemesis of the scenario.
     pub faults: u64,
+    /// Messaging: acknowledged publishes, and receipts.
+    pub messages: u64,
 }
 
 impl Default for Minimums {
@@ -167,6 +169,7 @@ impl Default for Minimums {
             admitted: None,
             rejected: 1,
             faults: 1,
+            messages: 100,
         }
     }
 }

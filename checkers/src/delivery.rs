@@ -602,18 +602,23 @@ fn unexpected_key(u: &UnexpectedMessage) -> (Nanos, u32, u64) {
 }
 
 /// The three list entries: loss, duplication, order.
-pub fn entries(r: &DeliveryReport) -> Vec<Check> {
-    vec![loss_entry(r), duplication_entry(r), order_entry(r)]
+/// `min_messages`: the acknowledged messages and the receipts each needs to say `valid`.
+pub fn entries(r: &DeliveryReport, min_messages: u64) -> Vec<Check> {
+    vec![
+        loss_entry(r, min_messages),
+        duplication_entry(r, min_messages),
+        order_entry(r, min_messages),
+    ]
 }
 
 const NO_RECEIPTS: &str = "no receipts to judge";
 
-fn receipts_evidence(r: &DeliveryReport) -> Evidence {
-    Evidence::new("receipts", r.total.receipts, 1)
+fn receipts_evidence(r: &DeliveryReport, min_messages: u64) -> Evidence {
+    Evidence::new("receipts", r.total.receipts, min_messages)
 }
 
 /// Lost and unexpected messages, as a list entry.
-pub fn loss_entry(r: &DeliveryReport) -> Check {
+pub fn loss_entry(r: &DeliveryReport, min_messages: u64) -> Check {
     let first = r
         .lost_examples
         .iter()
@@ -626,8 +631,8 @@ pub fn loss_entry(r: &DeliveryReport) -> Check {
         "every acknowledged publish against each group's receipts (lost: acknowledged, never received, not in flight at the end), and every receipt against the publishes (unexpected: never sent, or its publish failed)",
         r.total.lost + r.total.unexpected,
         vec![
-            Evidence::new("acknowledged messages", r.published.acknowledged, 1),
-            receipts_evidence(r),
+            Evidence::new("acknowledged messages", r.published.acknowledged, min_messages),
+            receipts_evidence(r, min_messages),
         ],
     )
     .headline(loss_headline(r))
@@ -636,7 +641,7 @@ pub fn loss_entry(r: &DeliveryReport) -> Check {
 }
 
 /// Receipts beyond the first of a message in a group, as a list entry.
-pub fn duplication_entry(r: &DeliveryReport) -> Check {
+pub fn duplication_entry(r: &DeliveryReport, min_messages: u64) -> Check {
     let headline = if r.total.receipts == 0 {
         NO_RECEIPTS.to_string()
     } else if r.total.duplicated == 0 {
@@ -671,7 +676,7 @@ pub fn duplication_entry(r: &DeliveryReport) -> Check {
         "message duplication",
         "each group's receipts: a message received more than once in one group",
         r.total.duplicated,
-        vec![receipts_evidence(r)],
+        vec![receipts_evidence(r, min_messages)],
     )
     .headline(headline)
     .details(details)
@@ -679,7 +684,7 @@ pub fn duplication_entry(r: &DeliveryReport) -> Check {
 }
 
 /// Receipts out of per-producer order, as an advisory list entry.
-pub fn order_entry(r: &DeliveryReport) -> Check {
+pub fn order_entry(r: &DeliveryReport, min_messages: u64) -> Check {
     let headline = if r.total.receipts == 0 {
         NO_RECEIPTS.to_string()
     } else if r.total.reordered == 0 {
@@ -715,7 +720,7 @@ pub fn order_entry(r: &DeliveryReport) -> Check {
         "per-producer message order",
         "each group's receipts in history order: a lower seq received after a higher one from the same producer",
         r.total.reordered,
-        vec![receipts_evidence(r)],
+        vec![receipts_evidence(r, min_messages)],
     )
     .headline(headline)
     .details(details)
@@ -1065,7 +1070,10 @@ mod tests {
     }
 
     fn verdicts(r: &DeliveryReport) -> Vec<(String, Validity)> {
-        entries(r).into_iter().map(|c| (c.id, c.verdict)).collect()
+        entries(r, 1)
+            .into_iter()
+            .map(|c| (c.id, c.verdict))
+            .collect()
     }
 
     fn group<'a>(r: &'a DeliveryReport, name: &str) -> &'a GroupCounts {
@@ -1094,10 +1102,10 @@ mod tests {
             assert_eq!(v, Validity::Valid, "{id}");
         }
         assert_eq!(
-            loss_entry(&r).headline,
+            loss_entry(&r, 1).headline,
             "all 10 acknowledged messages reached each of 2 groups (s1, s2)"
         );
-        assert!(order_entry(&r).advisory);
+        assert!(order_entry(&r, 1).advisory);
     }
 
     #[test]
@@ -1118,7 +1126,7 @@ mod tests {
                 complete_ns: 30
             }]
         );
-        let e = loss_entry(&r);
+        let e = loss_entry(&r, 1);
         assert_eq!(e.verdict, Validity::Invalid);
         assert_eq!(e.violations, 1);
         assert_eq!(e.first_violation_ns, Some(30));
@@ -1140,13 +1148,13 @@ mod tests {
         assert_eq!(group(&r, "g1").duplicated, 2);
         assert_eq!(group(&r, "g2").duplicated, 0);
         assert_eq!(r.total.lost, 0);
-        let e = duplication_entry(&r);
+        let e = duplication_entry(&r, 1);
         assert_eq!(e.verdict, Validity::Invalid);
         assert_eq!(e.violations, 2);
         assert_eq!(e.headline, "2 duplicate receipts: 2 in group g1");
         assert_eq!(e.first_violation_ns, Some(30));
         assert!(e.details[1].contains("3rd time"), "{:?}", e.details);
-        assert_eq!(loss_entry(&r).verdict, Validity::Valid);
+        assert_eq!(loss_entry(&r, 1).verdict, Validity::Valid);
     }
 
     #[test]
@@ -1159,7 +1167,7 @@ mod tests {
         assert_eq!(r.total.unexpected, 1);
         assert_eq!(r.total.unexpected_failed, 0);
         assert!(!r.unexpected_examples[0].publish_failed);
-        let e = loss_entry(&r);
+        let e = loss_entry(&r, 1);
         assert_eq!(e.verdict, Validity::Invalid);
         assert_eq!(e.headline, "1 message received in group s1 never sent");
     }
@@ -1176,7 +1184,7 @@ mod tests {
         assert_eq!((r.total.unexpected, r.total.unexpected_failed), (1, 1));
         assert!(r.unexpected_examples[0].publish_failed);
         assert_eq!(
-            loss_entry(&r).headline,
+            loss_entry(&r, 1).headline,
             "1 message received in group s1 never sent (its publish failed)"
         );
         // A failed publish not received is neither lost nor unexpected.
@@ -1221,7 +1229,7 @@ mod tests {
                 after_seq: 3
             }
         );
-        let e = order_entry(&r);
+        let e = order_entry(&r, 1);
         assert_eq!(e.verdict, Validity::Invalid);
         assert!(e.advisory);
         assert_eq!(
@@ -1229,7 +1237,7 @@ mod tests {
             "3 receipts after a later message of the same producer: 3 in group g1"
         );
         assert_eq!(
-            loss_entry(&r).verdict,
+            loss_entry(&r, 1).verdict,
             Validity::Invalid,
             "g2 lost producer 1's"
         );
@@ -1271,7 +1279,7 @@ mod tests {
         // Completed at 899 < 1000 − 100: lost; at 901 and 1000: in flight.
         assert_eq!((r.total.lost, r.total.in_flight), (1, 2));
         assert_eq!(r.lost_examples[0].seq, 2);
-        let e = loss_entry(&r);
+        let e = loss_entry(&r, 1);
         assert!(
             e.details.iter().any(|d| d.contains("in flight")),
             "{:?}",
@@ -1303,7 +1311,7 @@ mod tests {
         );
         assert_eq!(r.groups[0].lost_during_faults, r.lost_during_faults);
         assert_eq!(
-            loss_entry(&r).headline,
+            loss_entry(&r, 1).headline,
             "3 of 5 acknowledged messages lost in group s1 (2 during partition #3, 1 outside any fault)"
         );
     }
@@ -1322,7 +1330,7 @@ mod tests {
         let h = h.fault(1_200, F::Stop, "partition", 3);
         let r = h.check(&strict());
         assert_eq!(
-            loss_entry(&r).headline,
+            loss_entry(&r, 1).headline,
             "12 of 1,034 acknowledged messages lost in group s2 (all 12 published during partition #3)"
         );
     }
@@ -1342,7 +1350,7 @@ mod tests {
         assert_eq!(r.groups.len(), 2);
         assert_eq!(group(&r, "s2").receipts, 0);
         assert_eq!(group(&r, "s2").lost, 2);
-        assert_eq!(loss_entry(&r).verdict, Validity::Invalid);
+        assert_eq!(loss_entry(&r, 1).verdict, Validity::Invalid);
         // Without the expectation, nothing says s2 exists.
         let r = H::default()
             .publish(0, 10, OpKind::Ok, 0, 1)
@@ -1431,7 +1439,7 @@ mod tests {
         let r = h.receive(50, "", 0, 1).check(&strict());
         assert_eq!(r.unreadable, 2);
         assert_eq!(r.total.received, 1);
-        assert!(loss_entry(&r)
+        assert!(loss_entry(&r, 1)
             .details
             .iter()
             .any(|d| d.contains("left out")));
@@ -1447,12 +1455,12 @@ mod tests {
         let r = H::default()
             .publish(0, 10, OpKind::Ok, 0, 1)
             .check(&strict());
-        assert_eq!(loss_entry(&r).verdict, Validity::Unknown);
+        assert_eq!(loss_entry(&r, 1).verdict, Validity::Unknown);
         assert_eq!(
-            loss_entry(&r).headline,
+            loss_entry(&r, 1).headline,
             "1 acknowledged message and no receipt: no group to judge delivery in"
         );
-        assert_eq!(duplication_entry(&r).headline, "no receipts to judge");
+        assert_eq!(duplication_entry(&r, 1).headline, "no receipts to judge");
         assert!(!applies(&History::default()));
     }
 
@@ -1729,14 +1737,14 @@ mod tests {
                 want_per_window.sort_by_key(|&(i, _)| (wins[i as usize].0, i));
                 prop_assert_eq!(per_window, want_per_window);
                 prop_assert_eq!(r.lost_examples.len() as u64, total.lost.min(EXAMPLES as u64));
-                let loss = loss_entry(&r);
+                let loss = loss_entry(&r, 1);
                 prop_assert_eq!(loss.violations, total.lost + total.unexpected);
                 prop_assert_eq!(
                     loss.verdict == Validity::Invalid,
                     total.lost + total.unexpected > 0
                 );
-                prop_assert_eq!(duplication_entry(&r).violations, total.duplicated);
-                prop_assert_eq!(order_entry(&r).violations, total.reordered);
+                prop_assert_eq!(duplication_entry(&r, 1).violations, total.duplicated);
+                prop_assert_eq!(order_entry(&r, 1).violations, total.reordered);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! All of a run's checkers at once: the list of checks a report shows.
 //!
-//! Which checkers apply is the scenario's business (a lock, a resource, a counter, a limiter, the
-//! faults it injects) and reaches here as [`CheckOptions`]; each applicable checker judges what it
+//! Which checkers apply is the scenario's business (a lock, a resource, a counter, a limiter,
+//! messages, the faults it injects) and reaches here as [`CheckOptions`]; each applicable checker judges what it
 //! can see — the mutual-exclusion and double-grant checkers the clients' history, the fencing and
 //! lost-update checkers the resource's own log — and states its conclusion as a [`Check`] in one
 //! list. Verdicts merge with Jepsen's priority (advisory checks are shown, not merged). A run
@@ -11,6 +11,7 @@ use crate::availability::{self, AvailabilityReport};
 use crate::blame::{self, BlameInput, BlameReport};
 use crate::check::{Check, Minimums};
 use crate::counter::{self, CounterReport};
+use crate::delivery::{self, DeliveryConfig, DeliveryReport};
 use crate::double_grant::{self, DoubleGrantReport};
 use crate::exclusion::{self, ExclusionReport};
 use crate::faults::{self, FaultReport};
@@ -63,6 +64,8 @@ pub struct RunChecks {
     pub availability: Option<AvailabilityReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blame: Option<BlameReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryReport>,
     pub faults: FaultReport,
     /// Time of the first violation any checker found (history clock).
     pub first_violation_ns: Option<u64>,
@@ -140,6 +143,8 @@ pub struct CheckOptions {
     pub availability_gap_ns: Option<u64>,
     /// The lock nodes' own record, for the blame checker (runs that read it).
     pub blame: Option<BlameInput>,
+    /// Messaging runs: the delivery checker, and what it needs.
+    pub delivery: Option<DeliveryConfig>,
 }
 
 impl CheckOptions {
@@ -155,6 +160,7 @@ impl CheckOptions {
                 .then_some(LockOptions::default()),
             resource: resource.is_some(),
             counter: counter::applies(history),
+            delivery: delivery::applies(history).then(DeliveryConfig::default),
             ..Default::default()
         }
     }
@@ -231,6 +237,14 @@ pub fn check_with(
         list.push(availability::entry(a));
     }
 
+    let delivery = options
+        .delivery
+        .as_ref()
+        .map(|cfg| delivery::check(history, cfg));
+    if let Some(d) = &delivery {
+        list.extend(delivery::entries(d, min.messages));
+    }
+
     let faults = faults::check(history);
     if !options.faults.is_empty() {
         list.push(faults::entry(&faults, &options.faults));
@@ -254,6 +268,7 @@ pub fn check_with(
         linearizability,
         availability,
         blame,
+        delivery,
         faults,
         first_violation_ns,
         validity,

@@ -2,7 +2,8 @@
 //!
 //! Each workload kind is one file that builds its clients on the topology — [`lock`] (contend for
 //! the lock and increment the protected resource), [`counter`] (`INCR`, and the lock-guarded
-//! read-modify-write counter) and [`limiter`] (fixed and sliding windows). Every client gets
+//! read-modify-write counter), [`limiter`] (fixed and sliding windows) and [`messaging`]
+//! (Pub/Sub and Streams producers and receivers). Every client gets
 //! its own RNG derived from the run's seed and its name ([`crate::seed`]), its own pause gate and
 //! clock (what client-side faults act on), and reaches its nodes through its own proxy links.
 //! A combination the clients cannot run was refused when the scenario loaded; nothing here
@@ -12,6 +13,7 @@ pub mod counter;
 pub mod external;
 pub mod limiter;
 pub mod lock;
+pub mod messaging;
 
 use crate::nemesis::{ClientClock, ClientHandle};
 use crate::recorder::Recorder;
@@ -52,6 +54,7 @@ impl Build<'_> {
             gate: Arc::new(PauseGate::default()),
             clock: ClientClock::InProcess(clock.clone()),
             process: None,
+            crash_point: false,
         };
         (handle, clock)
     }
@@ -125,6 +128,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
         WorkloadKind::Lock => lock::build(b).await,
         WorkloadKind::Counter | WorkloadKind::RmwCounter => counter::build(b).await,
         WorkloadKind::FixedWindow | WorkloadKind::SlidingWindow => limiter::build(b).await,
+        WorkloadKind::Pubsub | WorkloadKind::Stream => messaging::build(b).await,
     }
 }
 

@@ -19,7 +19,8 @@ pub const CLIENT_USER: &str = "fencepost-client";
 /// Commands the lock, resource and counter workloads need; everything else is refused.
 const CLIENT_COMMANDS: &str = "+ping +auth +hello +client|setname +select \
 +eval +evalsha +script|load +script|exists +get +set +del +incr +incrby +rpush +lrange +time \
-+expire +pexpire +pttl +zadd +zremrangebyscore +zcard +wait";
++expire +pexpire +pttl +zadd +zremrangebyscore +zcard +wait \
++publish +subscribe +unsubscribe +xadd +xgroup|create +xreadgroup +xack +xautoclaim";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -162,7 +163,7 @@ impl Node {
              save \"\"\n{persistence}\
              {default_user}\n\
              user {ADMIN_USER} on >{admin} ~* &* +@all\n\
-             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels -@all {CLIENT_COMMANDS}\n\
+             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels &fencepost:* -@all {CLIENT_COMMANDS}\n\
              {unix}",
             unix = self.unix_socket().map_or_else(String::new, |p| {
                 format!("unixsocket {}\nunixsocketperm 700\n", p.display())

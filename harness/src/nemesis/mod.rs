@@ -15,6 +15,7 @@
 //! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below.
 
 pub mod clock;
+pub mod consumer_crash;
 pub mod crash;
 pub mod cut_links;
 pub mod delayed_write;
@@ -55,6 +56,9 @@ pub struct Bounds {
     pub pause_points: bool,
     /// The clients are processes of their own (`[client]`).
     pub client_processes: bool,
+    /// The workload's clients pass a point where they can crash between reading and
+    /// acknowledging (Streams consumers).
+    pub crash_points: bool,
 }
 
 pub use crate::invalid::Invalid;
@@ -156,6 +160,7 @@ macro_rules! registry {
 
 registry! {
     "gc-pause" => GcPause(gc_pause::GcPause),
+    "consumer-crash" => ConsumerCrash(consumer_crash::ConsumerCrash),
     "partition" => Partition(partition::Partition),
     "latency" => Latency(latency::Latency),
     "reset-peer" => ResetPeer(reset_peer::ResetPeer),
@@ -188,6 +193,8 @@ pub struct ClientHandle {
     pub clock: ClientClock,
     /// Its process group, for a client that runs as a process of its own.
     pub process: Option<Arc<crate::clients::external::process::ProcessControl>>,
+    /// Its pause point is also where it can crash (a Streams consumer between read and ack).
+    pub crash_point: bool,
 }
 
 /// A client's wall clock: the skewable clock of an in-process client, or the control file of

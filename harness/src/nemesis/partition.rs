@@ -139,6 +139,10 @@ pub struct Partition {
     /// Also partition the resource node (by default only lock nodes).
     #[serde(default)]
     pub resource: bool,
+    /// `isolate-client` only: draw the victim from these clients (by default any client), e.g.
+    /// the subscribers of a messaging workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Vec<u32>>,
 }
 
 impl Nemesis for Partition {
@@ -154,9 +158,18 @@ impl Nemesis for Partition {
         self.duration
     }
 
-    fn validate(&self, _bounds: &Bounds) -> Result<(), Invalid> {
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
         positive("partition", "every", self.every)?;
-        positive("partition", "duration", self.duration)
+        positive("partition", "duration", self.duration)?;
+        if let Some(list) = &self.clients {
+            if self.shape != Shape::IsolateClient {
+                return Err(Invalid::new("clients", "[[nemesis]] partition clients = [...] chooses the victim of shape = \"isolate-client\"; other shapes split every client"));
+            }
+            if list.is_empty() || list.iter().any(|&c| c >= bounds.clients) {
+                return Err(Invalid::new("clients", format!("[[nemesis]] partition clients = {list:?}: name one or more clients 0..{} ([run] clients = {})", bounds.clients, bounds.clients)));
+            }
+        }
+        Ok(())
     }
 
     async fn fire(
@@ -170,7 +183,14 @@ impl Nemesis for Partition {
             nodes.push(RESOURCE.to_string());
         }
         let clients = ctx.topology.clients.len() as u32;
-        let grudge = draw(self.shape, clients, &nodes, rng);
+        let grudge = match &self.clients {
+            Some(list) => {
+                let victim = list[rng.random_range(0..list.len())];
+                let others: Vec<u32> = (0..clients).filter(|&c| c != victim).collect();
+                grudge_of(&[(vec![victim], vec![]), (others, nodes.clone())], &nodes)
+            }
+            None => draw(self.shape, clients, &nodes, rng),
+        };
         let fault = ctx.fault(
             "partition",
             grudge.description.clone(),

@@ -7,6 +7,7 @@
 
 use super::Scenario;
 use crate::invalid::{ensure, Invalid};
+use checkers::delivery::DeliveryConfig;
 use checkers::run::{CheckOptions, LockOptions};
 use checkers::window::WindowSpec;
 use checkers::Minimums;
@@ -62,6 +63,12 @@ pub struct Expect {
     /// Rate limiters: more than the limit admitted in some interval of length `window`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_window: Option<Expectation>,
+    /// Messaging: acknowledged messages never received (or received but never sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_loss: Option<Expectation>,
+    /// Messaging: a message received more than once in one delivery group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_duplication: Option<Expectation>,
     /// No answer of the lock (library) that no correct lock may give, judged against the lock
     /// nodes' own record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +100,8 @@ impl Expect {
             ("lost_updates", self.lost_updates),
             ("counter", self.counter),
             ("rate_window", self.rate_window),
+            ("message_loss", self.message_loss),
+            ("message_duplication", self.message_duplication),
             ("availability", self.availability),
             ("blame", self.blame),
         ]
@@ -130,6 +139,9 @@ pub struct EvidenceSpec {
     /// Injections that took effect, per nemesis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<u64>,
+    /// Messaging: acknowledged publishes, and receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
 }
 
 impl EvidenceSpec {
@@ -144,6 +156,7 @@ impl EvidenceSpec {
             admitted: self.admitted.or(d.admitted),
             rejected: self.rejected.unwrap_or(d.rejected),
             faults: self.faults.unwrap_or(d.faults).max(1),
+            messages: self.messages.unwrap_or(d.messages),
         }
     }
 }
@@ -178,6 +191,9 @@ pub fn applicable(s: &Scenario) -> Vec<&'static str> {
     if w.is_limiter() {
         out.push("rate_window");
     }
+    if w.is_messaging() {
+        out.extend(["message_loss", "message_duplication"]);
+    }
     if s.expect.availability_gap.is_some() {
         out.push("availability");
     }
@@ -197,6 +213,7 @@ fn not_applicable(id: &str) -> String {
         "fencing" | "lost_updates" => format!("[expect] {id} judges the protected resource, which only [workload] kind = \"lock\" uses"),
         "counter" => "[expect] counter needs [workload] kind = \"counter\" or \"rmw-counter\"".into(),
         "rate_window" => "[expect] rate_window needs a rate-limiter workload".into(),
+        "message_loss" | "message_duplication" => format!("[expect] {id} needs a messaging workload: [workload] kind = \"pubsub\" or \"stream\""),
         "availability" => "[expect] availability needs availability_gap = \"8s\": the longest the workload may go without acknowledged work".into(),
         "blame" => "[expect] blame judges a lock's answers against the lock nodes' own record: it needs [workload] kind = \"lock\" and no [sentinel]".into(),
         _ => format!("[expect] {id} is not a check"),
@@ -279,6 +296,16 @@ pub fn check_options(s: &Scenario) -> CheckOptions {
         availability_gap_ns: s.expect.availability_gap.map(|d| d.ns()),
         // Read from the run folder, when the run tapped its nodes.
         blame: None,
+        delivery: s.workload.kind.is_messaging().then(|| DeliveryConfig {
+            // Receivers read for the drain after the stop; a publish that completed within it
+            // of the end may still be on its way.
+            in_flight_ns: 100_000_000,
+            expected_groups: crate::clients::messaging::expected_groups(
+                s.workload.kind,
+                s.workload.producers.unwrap_or(0),
+                s.run.clients,
+            ),
+        }),
         budget: s
             .workload
             .kind

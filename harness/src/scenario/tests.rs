@@ -164,3 +164,83 @@ fn node_fault_mistakes_are_refused_with_the_fix() {
         .to_string()
         .contains("rate = a factor"));
 }
+
+const MESSAGING: &str = r#"
+name = "m"
+[run]
+duration = "2s"
+clients = 4
+[lock]
+kind = "single"
+ttl = "200ms"
+[workload]
+kind = "stream"
+producers = 2
+[[nemesis]]
+kind = "consumer-crash"
+start = "500ms"
+every = "1s"
+[expect]
+message_loss = "holds"
+"#;
+
+#[test]
+fn messaging_mistakes_are_refused_with_the_fix() {
+    let s = parse(MESSAGING).unwrap();
+    assert!(s.bounds().crash_points);
+    let cases = [
+        // (change, line, what the fix says)
+        ("producers = 2", "producers = 4", "1 <= N < [run] clients"),
+        ("producers = 2\n", "", "needs producers = N"),
+        (
+            "kind = \"stream\"",
+            "kind = \"pubsub\"",
+            "use [workload] kind = \"stream\"",
+        ),
+        (
+            "kind = \"single\"",
+            "kind = \"redlock\"",
+            "use [lock] kind = \"single\"",
+        ),
+        (
+            "message_loss = \"holds\"",
+            "mutual_exclusion = \"holds\"",
+            "needs clients that take the lock",
+        ),
+    ];
+    for (from, to, fix) in cases {
+        let e = parse(&MESSAGING.replacen(from, to, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("s.toml:") && e.contains(fix),
+            "{from} → {to}: {e}"
+        );
+    }
+    let lock = GOOD.replace("[expect]", "[workload]\nproducers = 1\n[expect]");
+    let e = parse(&lock).unwrap_err().to_string();
+    assert!(
+        e.contains("apply to kind = \"pubsub\" or \"stream\" only"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_partition_victim_list_fits_its_shape_and_the_clients() {
+    let part = |shape: &str, clients: &str| {
+        GOOD.replace(
+            "kind = \"gc-pause\"\nstart = \"500ms\"\nevery = \"1s\"\npause = \"400ms\"",
+            &format!("kind = \"partition\"\nshape = \"{shape}\"\nclients = {clients}\nstart = \"500ms\"\nevery = \"1s\"\nduration = \"400ms\""),
+        )
+    };
+    assert!(parse(&part("isolate-client", "[1, 2]")).is_ok());
+    let e = parse(&part("halves", "[1]")).unwrap_err().to_string();
+    assert!(
+        e.contains("chooses the victim of shape = \"isolate-client\""),
+        "{e}"
+    );
+    let e = parse(&part("isolate-client", "[3]"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("name one or more clients 0..3"), "{e}");
+}

@@ -54,6 +54,10 @@ pub enum WorkloadKind {
     FixedWindow,
     /// Sliding-window rate limiter (`ZREMRANGEBYSCORE` + `ZCARD` + `ZADD` in one script).
     SlidingWindow,
+    /// Producers `PUBLISH` numbered messages; every other client is a subscriber.
+    Pubsub,
+    /// Producers `XADD` numbered messages; every other client is a consumer of one group.
+    Stream,
 }
 
 impl WorkloadKind {
@@ -64,7 +68,14 @@ impl WorkloadKind {
             WorkloadKind::RmwCounter => "rmw-counter",
             WorkloadKind::FixedWindow => "fixed-window",
             WorkloadKind::SlidingWindow => "sliding-window",
+            WorkloadKind::Pubsub => "pubsub",
+            WorkloadKind::Stream => "stream",
         }
+    }
+
+    /// Its clients publish and receive messages that the delivery checker can judge.
+    pub fn is_messaging(self) -> bool {
+        matches!(self, WorkloadKind::Pubsub | WorkloadKind::Stream)
     }
 
     pub fn is_limiter(self) -> bool {
@@ -118,6 +129,18 @@ pub struct WorkloadSpec {
     pub retry_max: Dur,
     #[serde(default = "d_idle")]
     pub idle_max: Dur,
+    /// Messaging: how many of the clients are producers (the first ones); the rest receive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producers: Option<u32>,
+    /// Messaging: how long receivers keep reading after the stop (what is in flight arrives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Dur>,
+    /// Streams: entries pending longer than this are claimed by another consumer (`XAUTOCLAIM`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_idle: Option<Dur>,
+    /// Streams: how long a crashed consumer stays dead before a fresh one takes its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_delay: Option<Dur>,
 }
 
 fn ms(n: u64) -> Dur {
@@ -152,6 +175,10 @@ impl Default for WorkloadSpec {
             retry_min: d_retry_min(),
             retry_max: d_retry_max(),
             idle_max: d_idle(),
+            producers: None,
+            drain: None,
+            claim_idle: None,
+            restart_delay: None,
         }
     }
 }
@@ -159,7 +186,7 @@ impl Default for WorkloadSpec {
 impl WorkloadSpec {
     /// Settings present where they apply, and only there; `lock` is the lock the clients would
     /// take (no silent fallback: a combination the clients cannot run is refused here).
-    pub fn validate(&self, lock: LockKind) -> Result<(), Invalid> {
+    pub fn validate(&self, lock: LockKind, clients: u32) -> Result<(), Invalid> {
         ensure(self.retry_min <= self.retry_max, "retry_min", || {
             format!(
                 "[workload] retry_min {} is larger than retry_max {}",
@@ -181,6 +208,33 @@ impl WorkloadSpec {
                 },
             )?;
         }
+        if self.kind.is_messaging() {
+            ensure(
+                self.producers.is_some_and(|p| p >= 1 && p < clients),
+                "producers",
+                || {
+                    format!("[workload] kind = \"{}\" needs producers = N with 1 <= N < [run] clients ({clients}): the first N clients publish, the others receive", self.kind.name())
+                },
+            )?;
+            ensure(lock == LockKind::Single, "kind", || {
+                "[workload] messaging runs on the lock node n1: use [lock] kind = \"single\" (the lock itself is not taken)".into()
+            })?;
+        } else {
+            ensure(
+                self.producers.is_none() && self.drain.is_none(),
+                "producers",
+                || {
+                    "[workload] producers and drain apply to kind = \"pubsub\" or \"stream\" only"
+                        .into()
+                },
+            )?;
+        }
+        ensure(
+            (self.claim_idle.is_none() && self.restart_delay.is_none())
+                || self.kind == WorkloadKind::Stream,
+            "claim_idle",
+            || "[workload] claim_idle and restart_delay apply to kind = \"stream\" only".into(),
+        )?;
         ensure(
             (self.wait_replicas.is_none() && self.wait_timeout.is_none())
                 || self.kind == WorkloadKind::RmwCounter,

@@ -228,6 +228,7 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             gate: Arc::new(workloads::pause::PauseGate::default()),
             clock: crate::nemesis::ClientClock::Process(spawner.clocks[slot as usize].1.clone()),
             process: Some(control.clone()),
+            crash_point: false,
         };
         let renew = plan.auto_renewal && info.supports.auto_renewal;
         let settings = client::Settings {

@@ -1,0 +1,99 @@
+//! Messaging workloads' clients: producers (the first `producers` clients) and receivers (the
+//! rest) — Pub/Sub subscribers, or the consumers of one Streams consumer group.
+//!
+//! Every receiver is ready before any producer starts: subscribers have subscribed, the consumer
+//! group exists. So a fault-free run has nothing to lose, and whatever is lost is the faults'.
+
+use super::counter::primary_for;
+use super::{Build, Clients};
+use crate::scenario::workload::WorkloadKind;
+use std::time::Duration;
+use workloads::messaging::consumer::{create_group, Consumer};
+use workloads::messaging::producer::Producer;
+use workloads::messaging::subscriber::Subscriber;
+use workloads::messaging::{MessagingConfig, Transport, GROUP};
+
+/// How long receivers read after the stop, unless the scenario says.
+const DRAIN: Duration = Duration::from_secs(2);
+/// Streams: pending entries older than this are claimed, unless the scenario says.
+const CLAIM_IDLE: Duration = Duration::from_millis(1000);
+/// Streams: a crashed consumer is back after this, unless the scenario says.
+const RESTART_DELAY: Duration = Duration::from_millis(500);
+
+/// The settings every messaging client of the scenario shares.
+pub fn config(b: &Build<'_>) -> MessagingConfig {
+    let s = b.scenario;
+    let w = &s.workload;
+    MessagingConfig {
+        transport: if w.kind == WorkloadKind::Stream {
+            Transport::Stream
+        } else {
+            Transport::PubSub
+        },
+        think_ms_max: w.think_max.ms(),
+        op_timeout: s.lock.op_timeout.0,
+        drain: w.drain.map_or(DRAIN, |d| d.0),
+        claim_idle: w.claim_idle.map_or(CLAIM_IDLE, |d| d.0),
+        restart_delay: w.restart_delay.map_or(RESTART_DELAY, |d| d.0),
+        clients: s.run.clients,
+    }
+}
+
+/// The delivery groups that must receive every message: each subscriber, or the one group.
+pub fn expected_groups(kind: WorkloadKind, producers: u32, clients: u32) -> Vec<String> {
+    match kind {
+        WorkloadKind::Pubsub => (producers..clients).map(|id| format!("s{id}")).collect(),
+        _ => vec![GROUP.to_string()],
+    }
+}
+
+pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
+    let mut out = Clients::default();
+    let s = b.scenario;
+    let config = config(b);
+    let Some(producers) = s.workload.producers else {
+        anyhow::bail!("a messaging workload needs [workload] producers (refused at load)");
+    };
+    let timeout = config.op_timeout;
+    if config.transport == Transport::Stream {
+        let mut admin = primary_for(b.topology, 0, timeout).await?;
+        create_group(&mut admin, timeout)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the consumer group {GROUP}: {e}"))?;
+    }
+    for id in 0..s.run.clients {
+        let (mut handle, _clock) = b.handle();
+        if id < producers {
+            let p = Producer {
+                id,
+                primary: primary_for(b.topology, id, timeout).await?,
+                rec: b.rec.clone(),
+                rng: b.rng(id, "workload"),
+                config: config.clone(),
+            };
+            out.add(handle, Box::new(move |stop| tokio::spawn(p.run(stop))));
+            continue;
+        }
+        match config.transport {
+            Transport::PubSub => {
+                let url = &b.topology.clients[id as usize].lock[0];
+                let sub = Subscriber::connect(id, url, b.rec.clone(), config.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot subscribe client {id}: {e}"))?;
+                out.add(handle, Box::new(move |stop| tokio::spawn(sub.run(stop))));
+            }
+            Transport::Stream => {
+                handle.crash_point = true;
+                let c = Consumer::new(
+                    id,
+                    primary_for(b.topology, id, timeout).await?,
+                    b.rec.clone(),
+                    handle.gate.clone(),
+                    config.clone(),
+                );
+                out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
+            }
+        }
+    }
+    Ok(out)
+}

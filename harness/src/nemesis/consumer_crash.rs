@@ -1,0 +1,66 @@
+//! Consumer-crash nemesis: a Streams consumer dies between reading entries and acknowledging
+//! them, as a killed worker process would.
+//!
+//! At seeded moments it picks a consumer (seeded) and arms its gate with a crash; the consumer
+//! crashes at its next pause point — right after `XREADGROUP` handed it entries, before `XACK` —
+//! and the gate records the fault's start then. The consumer comes back after the workload's
+//! `restart_delay` as a fresh one (a new consumer name and process id) and records the stop. The
+//! entries it read stay pending under the dead consumer's name until another consumer claims them
+//! (`XAUTOCLAIM`): that is what the run measures. A crash armed but never reached (no entries
+//! came) is never in the history.
+
+use super::driver::{positive, Schedule};
+use super::{Bounds, Invalid, Nemesis, NemesisContext};
+use crate::duration::Dur;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerCrash {
+    pub start: Dur,
+    pub every: Dur,
+}
+
+impl Nemesis for ConsumerCrash {
+    fn fault_kind(&self) -> &'static str {
+        "consumer-crash"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::recurring(self.start, self.every)
+    }
+
+    fn longest(&self) -> Dur {
+        Dur::default()
+    }
+
+    fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
+        positive("consumer-crash", "every", self.every)?;
+        if !bounds.crash_points {
+            return Err(Invalid::new("kind", "[[nemesis]] consumer-crash kills a Streams consumer between read and acknowledgement: use [workload] kind = \"stream\""));
+        }
+        Ok(())
+    }
+
+    async fn fire(
+        &self,
+        ctx: &NemesisContext,
+        rng: &mut ChaCha8Rng,
+        _stop: &mut watch::Receiver<bool>,
+    ) {
+        let ready: Vec<usize> = (0..ctx.clients.len())
+            .filter(|&i| ctx.clients[i].crash_point && !ctx.clients[i].gate.is_armed())
+            .collect();
+        if !ready.is_empty() {
+            let c = ready[rng.random_range(0..ready.len())];
+            ctx.clients[c].gate.arm_crash(ctx.ids.next());
+        }
+    }
+
+    fn finish(&self, ctx: &NemesisContext) {
+        ctx.gates().for_each(|g| g.disarm());
+    }
+}
