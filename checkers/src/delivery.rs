@@ -502,7 +502,6 @@ impl Judge<'_> {
                 }
             }
         }
-        earliest(&mut lost, lost_key);
         earliest(&mut unexpected, unexpected_key);
         Judged {
             report: GroupReport {
@@ -542,6 +541,26 @@ fn fault_losses(windows: &[FaultWindow], lost_per_window: &[u64]) -> Vec<FaultLo
 /// Checks a history's messaging ops. Pure; odd ops (a receipt without a publish, a value that
 /// is not a message) are counted, never a panic.
 pub fn check(history: &History, cfg: &DeliveryConfig) -> DeliveryReport {
+    judge_all(history, cfg).0
+}
+
+/// Every lost message (not only the report's examples), earliest first: what a chart marks.
+pub fn lost_messages(history: &History, cfg: &DeliveryConfig) -> Vec<LostMessage> {
+    let mut lost = judge_all(history, cfg).1;
+    lost.sort_by_key(lost_key);
+    lost
+}
+
+/// The configuration a report was judged with (to judge its history again).
+pub fn config_of(r: &DeliveryReport) -> DeliveryConfig {
+    DeliveryConfig {
+        in_flight_ns: r.in_flight_ns,
+        expected_groups: r.groups.iter().map(|g| g.group.clone()).collect(),
+    }
+}
+
+/// The report, and every lost message.
+fn judge_all(history: &History, cfg: &DeliveryConfig) -> (DeliveryReport, Vec<LostMessage>) {
     let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
     let mut report = DeliveryReport {
         end_ns,
@@ -566,6 +585,7 @@ pub fn check(history: &History, cfg: &DeliveryConfig) -> DeliveryReport {
     };
     let mut lost_per_window = vec![0; windows.len()];
     let mut latencies = Vec::new();
+    let mut all_lost = Vec::new();
     for (group, state) in &states {
         let j = judge.group(group, state);
         report.total.add(&j.report.counts);
@@ -574,17 +594,18 @@ pub fn check(history: &History, cfg: &DeliveryConfig) -> DeliveryReport {
             *total += n;
         }
         latencies.extend(j.latencies);
-        report.lost_examples.extend(j.lost);
+        all_lost.extend(j.lost);
         report.unexpected_examples.extend(j.unexpected);
         report.groups.push(j.report);
     }
     report.latency = Latency::of(latencies);
     report.lost_during_faults = fault_losses(&windows, &lost_per_window);
+    report.lost_examples = all_lost.clone();
     earliest(&mut report.lost_examples, lost_key);
     earliest(&mut report.unexpected_examples, unexpected_key);
     report.duplicate_examples = ex.duplicates;
     report.reordered_examples = ex.reordered;
-    report
+    (report, all_lost)
 }
 
 /// Keeps the [`EXAMPLES`] earliest (per group first, so a report never holds every loss).
@@ -1134,6 +1155,24 @@ mod tests {
             e.headline,
             "1 of 2 acknowledged messages lost in group s1 (published outside any fault)"
         );
+    }
+
+    #[test]
+    fn every_lost_message_is_listed_for_the_chart_beyond_the_examples() {
+        let mut h = H::default();
+        for seq in 1..=(EXAMPLES as u64 + 3) {
+            h = h.publish(seq * 10, seq * 10 + 5, OpKind::Ok, 0, seq);
+        }
+        let h = h
+            .receive(500, "s1", 0, 1)
+            .receive(510, "s2", 0, 2)
+            .history();
+        let r = check(&h, &strict());
+        assert_eq!(r.lost_examples.len(), EXAMPLES);
+        let all = lost_messages(&h, &config_of(&r));
+        assert_eq!(all.len() as u64, r.total.lost);
+        assert!(all.windows(2).all(|w| lost_key(&w[0]) <= lost_key(&w[1])));
+        assert_eq!(all[0].seq, 1, "s2 never got seq 1");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use super::ReportError;
 use crate::run_result::RunResult;
 use crate::store;
+use checkers::delivery;
 use checkers::exclusion::{self, Span};
 use checkers::history::{parse_jsonl, Call};
 use checkers::{Access, AccessOp, FaultWindow, History, Nanos, Process, ResourceLog, Value, F};
@@ -38,6 +39,8 @@ pub struct Evidence {
     pub end_ns: Nanos,
     /// One lane per client: 0..lanes.
     pub lanes: u32,
+    /// Messaging runs: every message lost (the delivery checker's own judgement).
+    pub lost_messages: Vec<delivery::LostMessage>,
     placed: HashMap<u64, Placed>,
 }
 
@@ -79,6 +82,12 @@ impl Evidence {
             .as_ref()
             .map(|log| place_accesses(&calls, log))
             .unwrap_or_default();
+        let lost_messages = result
+            .checks
+            .delivery
+            .as_ref()
+            .map(|d| delivery::lost_messages(&history, &delivery::config_of(d)))
+            .unwrap_or_default();
         Evidence {
             history,
             calls,
@@ -88,6 +97,7 @@ impl Evidence {
             faults,
             end_ns,
             lanes,
+            lost_messages,
             placed,
         }
     }

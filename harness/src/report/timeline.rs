@@ -9,6 +9,7 @@
 //! resource accepted is a red triangle on its lane, one fencing rejected a green dot; a release
 //! that deleted another client's lock is a magenta cross; failed and `info` ops are small orange
 //! crosses and purple carets at the bottom of the lane. The first overlapping pair is outlined.
+//! In messaging runs each lost message is a red tick at its publish on its producer's lane.
 //!
 //! Two charts per run: the whole run (`timeline.svg/png`) and a zoom on the window of the first
 //! violation (`timeline-zoom.svg/png`), outlined on the whole-run chart.
@@ -196,6 +197,12 @@ impl Timeline<'_> {
                 w.over_admissions_total
             ));
         }
+        if let Some(d) = &c.delivery {
+            parts.push(format!(
+                "messages: {} acknowledged, {} lost, {} duplicate receipt(s)",
+                d.published.acknowledged, d.total.lost, d.total.duplicated
+            ));
+        }
         parts.join(" · ")
     }
 
@@ -269,6 +276,12 @@ impl Timeline<'_> {
             entries.push((
                 Swatch::Outline(style::OVERLAP),
                 "interval admitting more than the limit".into(),
+            ));
+        }
+        if !self.ev.lost_messages.is_empty() {
+            entries.push((
+                Swatch::Bar(style::STALE),
+                "message lost (at its publish, on its producer's lane)".into(),
             ));
         }
         entries.push((Swatch::Cross(style::FAIL), "op failed".into()));
@@ -470,6 +483,21 @@ impl Drawing for Timeline<'_> {
                 .collect();
             chart.draw_series(ticks)?;
         }
+
+        // Lost messages: a red tick at each one's publish, on its producer's lane.
+        let lost: Vec<_> = ev
+            .lost_messages
+            .iter()
+            .filter(|l| self.window.contains(l.invoke_ns))
+            .map(|l| {
+                let (t, y) = (secs(l.invoke_ns), self.lane_y(l.producer));
+                PathElement::new(
+                    vec![(t, y + 0.62), (t, y + 0.98)],
+                    style::STALE.stroke_width(1),
+                )
+            })
+            .collect();
+        chart.draw_series(lost)?;
 
         // Limiter intervals that admitted more than the limit, across every lane.
         if let Some(w) = &ev.result.checks.window {
