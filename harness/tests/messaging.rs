@@ -28,14 +28,16 @@ fn fault_free_pubsub_and_streams_deliver_every_message_once() {
         assert_eq!(d.total.lost, 0, "{name}:\n{}", r.summary());
         assert_eq!(d.total.duplicated, 0, "{name}:\n{}", r.summary());
         assert_eq!(d.total.unexpected, 0, "{name}:\n{}", r.summary());
-        let groups = if name == "pubsub" { 3 } else { 1 };
+        // Three subscribers; or the consumer group and the stream read back after the run.
+        let groups = if name == "pubsub" { 3 } else { 2 };
         assert_eq!(d.groups.len(), groups, "{name}: {:?}", d.groups);
         assert!(r.met(), "{name}:\n{}", r.summary());
     }
 }
 
 #[test]
-fn a_disconnected_subscriber_loses_what_was_published_while_it_was_away() {
+fn a_disconnected_subscriber_loses_what_was_published_while_it_was_away_and_a_stream_consumer_does_not(
+) {
     let results = results_dir("pubsub-disconnect");
     let r = run("pubsub-disconnect", 1, 4_000, &results);
     assert!(r.met(), "{}", r.summary());
@@ -50,6 +52,13 @@ fn a_disconnected_subscriber_loses_what_was_published_while_it_was_away() {
     );
     // Only subscribers are cut: the producers' publishes are acknowledged, none lost to them.
     assert_eq!(d.total.duplicated, 0, "{}", r.summary());
+
+    // The same cuts on a Streams consumer group: the entries wait in the stream.
+    let s = run("streams-disconnect", 1, 4_000, &results);
+    assert!(s.met(), "{}", s.summary());
+    let sd = delivery(&s);
+    assert_eq!(sd.total.lost, 0, "{}", s.summary());
+    assert!(sd.published.acknowledged >= 1_000, "{}", s.summary());
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
             out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
         }
     }
-    out.final_read = Some(FinalRead { rmw });
+    out.finish = Some(super::Finish::Counter(FinalRead { rmw }));
     Ok(out)
 }
 
@@ -109,7 +109,7 @@ pub async fn primary_for(
 
 /// The admin URL of the node holding the counter at the end of the run: `n1`, or the primary
 /// Sentinel names.
-async fn primary_admin_url(topology: &Topology) -> anyhow::Result<String> {
+pub(super) async fn primary_admin_url(topology: &Topology) -> anyhow::Result<String> {
     let replication = topology.cluster().replication.clone();
     if let Some(r) = replication {
         let port = sentinel::master_port(&r.sentinel_urls).await?;

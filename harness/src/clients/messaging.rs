@@ -8,7 +8,7 @@ use super::counter::primary_for;
 use super::{Build, Clients};
 use crate::scenario::workload::WorkloadKind;
 use std::time::Duration;
-use workloads::messaging::consumer::{create_group, Consumer};
+use workloads::messaging::consumer::{create_group, Consumer, REPLAY};
 use workloads::messaging::producer::Producer;
 use workloads::messaging::subscriber::Subscriber;
 use workloads::messaging::{MessagingConfig, Transport, GROUP};
@@ -39,11 +39,12 @@ pub fn config(b: &Build<'_>) -> MessagingConfig {
     }
 }
 
-/// The delivery groups that must receive every message: each subscriber, or the one group.
+/// The delivery groups that must receive every message: each subscriber; or the consumer group,
+/// and the stream itself as read back after the run.
 pub fn expected_groups(kind: WorkloadKind, producers: u32, clients: u32) -> Vec<String> {
     match kind {
         WorkloadKind::Pubsub => (producers..clients).map(|id| format!("s{id}")).collect(),
-        _ => vec![GROUP.to_string()],
+        _ => vec![GROUP.to_string(), REPLAY.to_string()],
     }
 }
 
@@ -95,5 +96,26 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
             }
         }
     }
+    if config.transport == Transport::Stream {
+        out.finish = Some(super::Finish::StreamReplay);
+    }
     Ok(out)
+}
+
+/// After the run: the whole stream, read back from the primary (directly, not through a proxy
+/// link), as one more process.
+pub async fn replay(b: &Build<'_>) -> anyhow::Result<()> {
+    let url = super::counter::primary_admin_url(b.topology).await?;
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("connecting for the stream's replay timed out"))??;
+    let process = checkers::Process::Client(b.scenario.run.clients);
+    workloads::messaging::consumer::replay(&mut conn, b.rec.as_ref(), process)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the stream back after the run: {e}"))?;
+    Ok(())
 }

@@ -93,8 +93,8 @@ pub struct Clients {
     starts: Vec<Start>,
     /// Each client as nemeses reach it, by client id.
     pub handles: Vec<ClientHandle>,
-    /// After the run: read the counter one last time (counter workloads).
-    final_read: Option<counter::FinalRead>,
+    /// What runs once after the clients stopped.
+    finish: Option<Finish>,
     /// What a client process loaded (library, version, …), when clients are processes.
     pub info: Option<external::process::ClientInfo>,
 }
@@ -110,13 +110,23 @@ impl Clients {
         self.starts.drain(..).map(|s| s(stop.clone())).collect()
     }
 
-    /// After the clients stopped: the counter's final read, as one more process.
+    /// After the clients stopped: the counter's final read, or the stream's replay, as one more
+    /// process.
     pub async fn finish(&self, b: &Build<'_>) -> anyhow::Result<()> {
-        match &self.final_read {
-            Some(f) => f.run(b).await,
+        match &self.finish {
+            Some(Finish::Counter(f)) => f.run(b).await,
+            Some(Finish::StreamReplay) => messaging::replay(b).await,
             None => Ok(()),
         }
     }
+}
+
+/// One last read after the clients stopped.
+enum Finish {
+    /// The counter's value (counter workloads).
+    Counter(counter::FinalRead),
+    /// The whole stream (Streams workloads).
+    StreamReplay,
 }
 
 /// Builds the scenario's clients.

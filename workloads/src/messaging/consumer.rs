@@ -9,6 +9,9 @@
 //! — and handles them the same way. That is the at-least-once recipe the Redis documentation
 //! gives; the run measures whether it loses anything and how many duplicates it costs.
 //!
+//! After the run, [`replay`] reads the whole stream once, as its own delivery group: what the
+//! stream itself kept of every acknowledged `XADD`.
+//!
 //! A crashed consumer comes back after `restart_delay` as a fresh one: a new consumer name
 //! (`c{id}-{generation}`) and a new process id in the history, as Jepsen does for a killed
 //! client. Its old name's pending entries are left for `XAUTOCLAIM` to find.
@@ -20,7 +23,7 @@ use crate::pause::{Fired, PauseGate};
 use crate::primary::Primary;
 use crate::record::Record;
 use checkers::{Message, OpKind, Process, Value, F};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -30,6 +33,8 @@ use tokio::time::Instant;
 const BLOCK_MS: u64 = 100;
 /// Entries per read or claim.
 const BATCH: u64 = 50;
+/// The delivery group of the replay: what the stream itself still holds after the run.
+pub const REPLAY: &str = "replay";
 
 /// Creates the consumer group (reading the stream from its start), before any producer runs.
 pub async fn create_group(primary: &mut Primary, timeout: Duration) -> Result<(), CallError> {
@@ -49,6 +54,41 @@ pub async fn create_group(primary: &mut Primary, timeout: Duration) -> Result<()
         Ok(_) => Ok(()),
         Err(CallError::Refused(e)) if e.contains("BUSYGROUP") => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// After the run, reads the whole stream once (`XRANGE`, in batches) and records a receipt in
+/// the [`REPLAY`] group for each entry: an acknowledged `XADD` missing here is gone from the stream
+/// (lost in a failover, say), whether or not a consumer had read it before.
+pub async fn replay(
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+    rec: &dyn Record,
+    process: Process,
+) -> Result<u64, CallError> {
+    let mut start = "-".to_string();
+    let mut entries = 0;
+    loop {
+        let batch: StreamRangeReply = with_timeout(
+            Duration::from_secs(5),
+            redis::cmd("XRANGE")
+                .arg(STREAM)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(conn),
+        )
+        .await?;
+        let Some(last) = batch.ids.last() else {
+            return Ok(entries);
+        };
+        start = format!("({}", last.id);
+        for e in batch.ids {
+            let (_, m) = entry_message(e, REPLAY);
+            let p = rec.invoke(process, F::Receive, Value::Message(m.clone()));
+            rec.complete(p, OpKind::Ok, Value::Message(m));
+            entries += 1;
+        }
     }
 }
 
@@ -222,21 +262,25 @@ impl Consumer {
         Ok(())
     }
 
-    /// An entry's id and message (a foreign entry is still a receipt: the checker calls it
-    /// unexpected).
     fn message(&self, e: StreamId) -> (String, Message) {
-        let payload: String = e.get(FIELD).unwrap_or_default();
-        let m = decode(&payload).unwrap_or(Message {
-            producer: u32::MAX,
-            seq: 0,
-            group: String::new(),
-        });
-        (
-            e.id,
-            Message {
-                group: GROUP.to_string(),
-                ..m
-            },
-        )
+        entry_message(e, GROUP)
     }
+}
+
+/// An entry's id and message, received in `group` (a foreign entry is still a receipt: the
+/// checker calls it unexpected).
+fn entry_message(e: StreamId, group: &str) -> (String, Message) {
+    let payload: String = e.get(FIELD).unwrap_or_default();
+    let m = decode(&payload).unwrap_or(Message {
+        producer: u32::MAX,
+        seq: 0,
+        group: String::new(),
+    });
+    (
+        e.id,
+        Message {
+            group: group.to_string(),
+            ..m
+        },
+    )
 }
