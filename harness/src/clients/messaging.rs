@@ -13,8 +13,8 @@ use workloads::messaging::producer::Producer;
 use workloads::messaging::subscriber::Subscriber;
 use workloads::messaging::{MessagingConfig, Transport, GROUP};
 
-/// How long receivers read after the stop, unless the scenario says.
-const DRAIN: Duration = Duration::from_secs(2);
+/// How long subscribers read after the stop, unless the scenario says.
+const DRAIN: Duration = Duration::from_secs(1);
 /// Streams: pending entries older than this are claimed, unless the scenario says.
 const CLAIM_IDLE: Duration = Duration::from_millis(1000);
 /// Streams: a crashed consumer is back after this, unless the scenario says.
@@ -24,16 +24,26 @@ const RESTART_DELAY: Duration = Duration::from_millis(500);
 pub fn config(b: &Build<'_>) -> MessagingConfig {
     let s = b.scenario;
     let w = &s.workload;
+    let claim_idle = w.claim_idle.map_or(CLAIM_IDLE, |d| d.0);
+    let stream = w.kind == WorkloadKind::Stream;
+    // A Streams entry handed to a consumer that never acknowledged it is not lost: it waits to be
+    // claimed, which can happen once it has been idle claim_idle, by a claim that runs every
+    // claim_idle / 2. Consumers read on long enough for that to happen to the last one.
+    let drain = if stream {
+        (claim_idle * 2).max(DRAIN)
+    } else {
+        DRAIN
+    };
     MessagingConfig {
-        transport: if w.kind == WorkloadKind::Stream {
+        transport: if stream {
             Transport::Stream
         } else {
             Transport::PubSub
         },
         think_ms_max: w.think_max.ms(),
         op_timeout: s.lock.op_timeout.0,
-        drain: w.drain.map_or(DRAIN, |d| d.0),
-        claim_idle: w.claim_idle.map_or(CLAIM_IDLE, |d| d.0),
+        drain: w.drain.map_or(drain, |d| d.0),
+        claim_idle,
         restart_delay: w.restart_delay.map_or(RESTART_DELAY, |d| d.0),
         clients: s.run.clients,
     }

@@ -12,7 +12,6 @@
 use super::driver::{positive, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -51,12 +50,8 @@ impl Nemesis for ConsumerCrash {
         rng: &mut ChaCha8Rng,
         _stop: &mut watch::Receiver<bool>,
     ) {
-        let ready: Vec<usize> = (0..ctx.clients.len())
-            .filter(|&i| ctx.clients[i].crash_point && !ctx.clients[i].gate.is_armed())
-            .collect();
-        if !ready.is_empty() {
-            let c = ready[rng.random_range(0..ready.len())];
-            ctx.clients[c].gate.arm_crash(ctx.ids.next());
+        if let Some(c) = ctx.idle_client(rng, |c| c.crash_point) {
+            c.gate.arm_crash(ctx.ids.next());
         }
     }
 

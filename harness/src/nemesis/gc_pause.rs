@@ -9,7 +9,6 @@
 use super::driver::{positive, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -51,14 +50,8 @@ impl Nemesis for GcPause {
         rng: &mut ChaCha8Rng,
         _stop: &mut watch::Receiver<bool>,
     ) {
-        // Arm a client that has no pause pending (a pause still waiting for its client to take
-        // the lock stays armed: it is the same fault, not a new one).
-        let idle: Vec<usize> = (0..ctx.clients.len())
-            .filter(|&i| !ctx.clients[i].gate.is_armed())
-            .collect();
-        if !idle.is_empty() {
-            let c = idle[rng.random_range(0..idle.len())];
-            ctx.clients[c].gate.arm(ctx.ids.next(), self.pause.0);
+        if let Some(c) = ctx.idle_client(rng, |_| true) {
+            c.gate.arm(ctx.ids.next(), self.pause.0);
         }
     }
 

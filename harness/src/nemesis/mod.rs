@@ -278,4 +278,22 @@ impl NemesisContext {
     pub fn gates(&self) -> impl Iterator<Item = &Arc<PauseGate>> {
         self.clients.iter().map(|c| &c.gate)
     }
+
+    /// A client (seeded) that `fits` and whose gate has nothing armed: a fault still waiting for
+    /// its client to reach the pause point stays armed (it is the same fault, not a new one).
+    pub fn idle_client(
+        &self,
+        rng: &mut ChaCha8Rng,
+        fits: impl Fn(&ClientHandle) -> bool,
+    ) -> Option<&ClientHandle> {
+        let idle: Vec<&ClientHandle> = self
+            .clients
+            .iter()
+            .filter(|c| fits(c) && !c.gate.is_armed())
+            .collect();
+        if idle.is_empty() {
+            return None;
+        }
+        Some(idle[rand::Rng::random_range(rng, 0..idle.len())])
+    }
 }

@@ -39,6 +39,9 @@ pub struct Evidence {
     pub end_ns: Nanos,
     /// One lane per client: 0..lanes.
     pub lanes: u32,
+    /// What each lane's client did, when a messaging run says (`producer`, `subscriber`,
+    /// `consumer`, `replay`); `None`: a client of the other workloads.
+    pub roles: Vec<Option<&'static str>>,
     /// Messaging runs: every message lost (the delivery checker's own judgement).
     pub lost_messages: Vec<delivery::LostMessage>,
     placed: HashMap<u64, Placed>,
@@ -82,6 +85,7 @@ impl Evidence {
             .as_ref()
             .map(|log| place_accesses(&calls, log))
             .unwrap_or_default();
+        let roles = lane_roles(&history, lanes);
         let lost_messages = result
             .checks
             .delivery
@@ -97,9 +101,16 @@ impl Evidence {
             faults,
             end_ns,
             lanes,
+            roles,
             lost_messages,
             placed,
         }
+    }
+
+    /// A lane's label: `producer 0`, `subscriber 2`, or `client 3`.
+    pub fn lane_name(&self, lane: u32) -> String {
+        let role = self.roles.get(lane as usize).copied().flatten();
+        format!("{} {lane}", role.unwrap_or("client"))
     }
 
     /// The history op that made a resource access, when the history has it.
@@ -149,6 +160,28 @@ fn place_accesses(calls: &[Call], log: &ResourceLog) -> HashMap<u64, Placed> {
 /// The client a fault targets, when its target names one (`client 3`).
 pub fn target_client(target: &str) -> Option<u32> {
     target.strip_prefix("client ")?.trim().parse().ok()
+}
+
+/// Each lane's messaging role, from its first messaging op: a publisher is a producer; a receiver
+/// is a subscriber when its group is its own (`s{lane}`), the replay when it reads the stream back,
+/// a consumer otherwise.
+fn lane_roles(history: &History, lanes: u32) -> Vec<Option<&'static str>> {
+    let mut roles = vec![None; lanes as usize];
+    for op in &history.ops {
+        let (Process::Client(c), Value::Message(m)) = (op.process, &op.value) else {
+            continue;
+        };
+        let Some(slot) = roles.get_mut(c as usize).filter(|r| r.is_none()) else {
+            continue;
+        };
+        *slot = Some(match op.f {
+            F::Publish => "producer",
+            _ if m.group == format!("s{c}") => "subscriber",
+            _ if m.group == workloads::messaging::consumer::REPLAY => "replay",
+            _ => "consumer",
+        });
+    }
+    roles
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ const WIDTH_PX: u32 = 1600;
 const HEADER_PX: u32 = 74;
 const FAULT_LABEL_PX: u32 = 38;
 const X_AXIS_PX: u32 = 46;
-const LANE_LABEL_PX: u32 = 78;
+const LANE_LABEL_PX: u32 = 96;
 /// Bars fill the middle of their lane.
 const BAR_LOW: f64 = 0.24;
 const BAR_HIGH: f64 = 0.76;
@@ -699,7 +699,7 @@ impl Drawing for Timeline<'_> {
         for c in (0..n).step_by(every as usize) {
             let (px, py) = chart.backend_coord(&(x0, self.lane_y(c) + 0.5));
             root.draw(&Text::new(
-                format!("client {c}"),
+                self.ev.lane_name(c),
                 (px - 8, py),
                 lane_style.clone(),
             ))?;

@@ -193,6 +193,11 @@ fn messaging_mistakes_are_refused_with_the_fix() {
         ("producers = 2", "producers = 4", "1 <= N < [run] clients"),
         ("producers = 2\n", "", "needs producers = N"),
         (
+            "producers = 2",
+            "producers = 2\ndrain = \"1s\"",
+            "use drain >= 2000 ms",
+        ),
+        (
             "kind = \"stream\"",
             "kind = \"pubsub\"",
             "use [workload] kind = \"stream\"",

@@ -229,6 +229,12 @@ impl WorkloadSpec {
                 },
             )?;
         }
+        if let (WorkloadKind::Stream, Some(drain)) = (self.kind, self.drain) {
+            let claim_idle = self.claim_idle.map_or(1000, |d| d.ms());
+            ensure(drain.ms() >= 2 * claim_idle, "drain", || {
+                format!("[workload] drain = \"{drain}\" is too short for a stream: an unacknowledged entry can be claimed once idle claim_idle ({claim_idle} ms), by a claim every claim_idle / 2; use drain >= {} ms, or leave it out", 2 * claim_idle)
+            })?;
+        }
         ensure(
             (self.claim_idle.is_none() && self.restart_delay.is_none())
                 || self.kind == WorkloadKind::Stream,
