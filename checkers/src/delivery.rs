@@ -846,7 +846,8 @@ fn fault_phrase(g: &GroupReport) -> String {
                 .map(|w| format!("{} during {} #{}", thousands(w.lost), w.kind, w.id))
                 .collect();
             if windows.len() > 3 {
-                parts.push(format!("more during {} other faults", windows.len() - 3));
+                let more = windows.len() as u64 - 3;
+                parts.push(format!("more during {}", counted(more, "other fault")));
             }
             if out > 0 {
                 parts.push(format!("{} outside any fault", thousands(out)));
