@@ -126,14 +126,6 @@ impl Prefix {
     }
 }
 
-fn overlapping(windows: &[FaultWindow], from: Nanos, to: Nanos) -> Vec<Fault> {
-    windows
-        .iter()
-        .filter(|w| w.start_ns <= to && w.stop_ns >= from)
-        .map(|w| w.fault.clone())
-        .collect()
-}
-
 /// The report as a list entry.
 pub fn entry(k: &CounterReport, min: &Minimums) -> Check {
     let details = k
@@ -262,7 +254,7 @@ pub fn check(history: &History) -> CounterReport {
             upper,
             count,
             since_ns: last_consistent_invoke,
-            faults: overlapping(&windows, last_consistent_invoke, done),
+            faults: FaultWindow::faults_during(&windows, last_consistent_invoke, done),
         });
     }
     report

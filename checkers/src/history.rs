@@ -417,6 +417,16 @@ impl FaultWindow {
     pub fn overlaps(&self, from_ns: Nanos, to_ns: Nanos) -> bool {
         self.start_ns <= to_ns && self.stop_ns >= from_ns
     }
+
+    /// The faults of `windows` active at some instant of `[from_ns, to_ns]`: what an anomaly in
+    /// that stretch can be attributed to.
+    pub fn faults_during(windows: &[FaultWindow], from_ns: Nanos, to_ns: Nanos) -> Vec<Fault> {
+        windows
+            .iter()
+            .filter(|w| w.overlaps(from_ns, to_ns))
+            .map(|w| w.fault.clone())
+            .collect()
+    }
 }
 
 /// Errors reading a history file.

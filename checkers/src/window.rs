@@ -79,14 +79,6 @@ pub fn applies(history: &History) -> bool {
     history.ops.iter().any(|o| o.f == F::Request)
 }
 
-fn overlapping(windows: &[FaultWindow], from: Nanos, to: Nanos) -> Vec<Fault> {
-    windows
-        .iter()
-        .filter(|w| w.start_ns <= to && w.stop_ns >= from)
-        .map(|w| w.fault.clone())
-        .collect()
-}
-
 /// The report as a list entry: a limiter "holds" only if it admitted more than its limit in all
 /// (so it could have over-admitted) and rejected something (so it was pushed).
 pub fn entry(w: &WindowReport, min: &Minimums) -> Check {
@@ -237,7 +229,7 @@ fn witness(set: &[&(Nanos, Nanos, u64)], windows: &[FaultWindow]) -> OverAdmissi
         to_ns,
         admitted: set.len() as u64,
         requests: set.iter().map(|r| r.2).collect(),
-        faults: overlapping(windows, from_ns, to_ns),
+        faults: FaultWindow::faults_during(windows, from_ns, to_ns),
     }
 }
 
