@@ -173,6 +173,12 @@ impl ExternalTopology {
                 self.lock_nodes.len()
             ));
         }
+        if scenario.cluster.is_some() {
+            return refuse(
+                "a [cluster] scenario starts its own Redis Cluster on a private network; drop --topology"
+                    .into(),
+            );
+        }
         if scenario.client.is_some() {
             return refuse(
                 "client processes ([client]) run on nodes fencepost starts so far; drop --topology"
@@ -295,6 +301,7 @@ pub async fn start(
             &t.resource.address,
         ),
         node_clocks: Vec::new(),
+        redis_cluster: None,
         cuts: Default::default(),
         external_nodes: nodes
             .iter()

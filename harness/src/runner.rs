@@ -160,6 +160,10 @@ async fn execute(
             PersistenceMode::AofAlways => Persistence::AofAlways,
         },
         library_user: plan.is_some(),
+        redis_cluster: scenario
+            .cluster
+            .as_ref()
+            .map(|c| (c.spec(), clients::workload_key(scenario.workload.kind))),
     };
     let topology = Arc::new(match external {
         Some((t, file)) => crate::external::start(t, file, scenario, run_id).await?,
@@ -283,19 +287,14 @@ async fn start_taps(
     use crate::scenario::workload::WorkloadKind;
     if scenario.workload.kind != WorkloadKind::Lock
         || scenario.sentinel.is_some()
+        || topology.redis_cluster.is_some()
         || !topology.external_nodes.is_empty()
     {
         return Ok(None);
     }
     let keys = match &clients.info {
         Some(info) => info.lock_keys.clone(),
-        None => vec![workloads::lock::LeaseConfig {
-            name: "guard".into(),
-            ttl_ms: 0,
-            drift_ms: 0,
-            op_timeout_ms: 0,
-        }
-        .lock_key()],
+        None => vec![clients::workload_key(WorkloadKind::Lock)],
     };
     let one = match plan {
         Some(p) => p.nodes == clients::external::adapter::NodesKind::One,

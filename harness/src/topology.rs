@@ -11,6 +11,7 @@
 
 use crate::cluster::clock::{self, NodeClock};
 use crate::cluster::node::{NodeConfig, Persistence};
+use crate::cluster::redis_cluster::{self, ClusterMap, ClusterSpec};
 use crate::cluster::{Cluster, NodeInfo};
 use crate::proxy::{Network, ProxyConfig, Registry};
 use anyhow::Context;
@@ -27,6 +28,8 @@ pub struct TopologySpec {
     pub persistence: Persistence,
     /// Client processes of lock libraries log in (see [`NodeConfig::library_user`]).
     pub library_user: bool,
+    /// A Redis Cluster in place of the lock nodes, and the workload's key on it.
+    pub redis_cluster: Option<(ClusterSpec, String)>,
 }
 
 /// Connection URLs of one client, each through its own proxy link.
@@ -47,6 +50,9 @@ pub struct Topology {
     pub resource_admin_url: String,
     /// Each lock node's clock control, in node order.
     pub node_clocks: Vec<Arc<NodeClock>>,
+    /// The Redis Cluster the lock or counter lives on (then there are no lock nodes `n1..nN`;
+    /// clients reach the cluster's nodes directly on its private network).
+    pub redis_cluster: Option<ClusterMap>,
     /// Nodes of an external topology (fencepost started none of them); empty for local runs.
     pub external_nodes: Vec<NodeInfo>,
     /// How many faults cut each link now: two overlapping partitions may cut the same link, and
@@ -64,7 +70,10 @@ impl Topology {
     pub async fn start(spec: &TopologySpec, run_id: &str, seed: u64) -> anyhow::Result<Topology> {
         let mut cluster =
             Cluster::new(run_id).context("cannot create the nodes' temporary folder")?;
-        let lock_nodes: Vec<String> = (1..=spec.lock_nodes).map(|i| format!("n{i}")).collect();
+        let lock_nodes: Vec<String> = match spec.redis_cluster {
+            Some(_) => Vec::new(),
+            None => (1..=spec.lock_nodes).map(|i| format!("n{i}")).collect(),
+        };
         let clock_library = clock::install_library(&cluster.root)?;
         let mut node_clocks = Vec::new();
         for name in lock_nodes.iter().map(String::as_str).chain([RESOURCE]) {
@@ -85,8 +94,14 @@ impl Topology {
                 persistence,
                 preload,
                 library_user: spec.library_user,
+                place: None,
+                cluster: None,
             })?;
         }
+        let redis_cluster = match &spec.redis_cluster {
+            Some((shape, key)) => Some(redis_cluster::form(&mut cluster, *shape, key).await?),
+            None => None,
+        };
 
         let network = Network::Embedded(Registry::new(seed));
         let mut clients = Vec::new();
@@ -109,6 +124,7 @@ impl Topology {
             clients,
             resource_admin_url,
             node_clocks,
+            redis_cluster,
             external_nodes: Vec::new(),
             cuts: Default::default(),
         })

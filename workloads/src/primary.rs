@@ -34,13 +34,17 @@ pub struct Primary {
 impl Primary {
     /// A fixed node, connected once (reconnects by itself after breaks).
     pub async fn fixed(url: &str, timeout: Duration) -> Result<Primary, CallError> {
-        let conn = conn::connect(url, timeout).await?;
-        Ok(Primary {
+        Ok(Self::connected(conn::connect(url, timeout).await?, timeout))
+    }
+
+    /// A connection made elsewhere (a Redis Cluster's, which finds each key's primary itself).
+    pub fn connected(conn: Conn, timeout: Duration) -> Primary {
+        Primary {
             timeout,
             target: None,
             current: Some((0, conn)),
             stale: false,
-        })
+        }
     }
 
     /// The primary named by Sentinel; discovered lazily on the first call.

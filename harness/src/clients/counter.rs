@@ -67,6 +67,26 @@ pub struct FinalRead {
 
 impl FinalRead {
     pub async fn run(&self, b: &Build<'_>) -> anyhow::Result<()> {
+        let process = checkers::Process::Client(b.scenario.run.clients);
+        if let (Some(map), false) = (&b.topology.redis_cluster, self.rmw) {
+            // Read once the cluster has settled (every fault is healed by now).
+            let settled = map
+                .wait_healthy(
+                    b.scenario.cluster.as_ref().map_or(1, |c| c.replicas),
+                    std::time::Duration::from_secs(30),
+                )
+                .await;
+            if let Err(e) = settled {
+                eprintln!("fencepost: the cluster did not settle before the counter's final read: {e}");
+            }
+            let admin = (0..map.names.len()).map(|i| map.admin_url(i)).collect::<Vec<_>>();
+            let mut conn =
+                workloads::conn::connect_cluster(&admin, std::time::Duration::from_secs(2))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot connect to the cluster for the counter's final read: {e}"))?;
+            workloads::counter::final_read(&mut conn, INCR_KEY, b.rec.as_ref(), process).await;
+            return Ok(());
+        }
         let (url, key) = if self.rmw {
             (b.topology.resource_admin_url.clone(), RMW_KEY)
         } else {
@@ -79,7 +99,6 @@ impl FinalRead {
         )
         .await
         .map_err(|_| anyhow::anyhow!("connecting for the counter's final read timed out"))??;
-        let process = checkers::Process::Client(b.scenario.run.clients);
         workloads::counter::final_read(&mut conn, key, b.rec.as_ref(), process).await;
         Ok(())
     }
@@ -101,10 +120,10 @@ pub async fn primary_for(
         };
         return Ok(Primary::via_sentinel(target, timeout));
     }
-    let url = &topology.clients[id as usize].lock[0];
-    Primary::fixed(url, timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect client {id} to n1: {e}"))
+    Ok(Primary::connected(
+        super::lock_conn(topology, id, timeout).await?,
+        timeout,
+    ))
 }
 
 /// The admin URL of the node holding the counter at the end of the run: `n1`, or the primary

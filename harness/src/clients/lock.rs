@@ -40,7 +40,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
 async fn lock_client(b: &Build<'_>, id: u32, urls: &[String]) -> anyhow::Result<LockClient> {
     let s = b.scenario;
     let timeout = s.lock.op_timeout.0;
-    let conn = connect(&urls[0], timeout).await?;
+    let conn = super::lock_conn(b.topology, id, timeout).await?;
     let rng = b.rng(id, "lock");
     Ok(match s.lock.kind {
         LockKind::Single => LockClient::Single(SingleLock::new(b.lease(), conn, rng)),

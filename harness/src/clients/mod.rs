@@ -63,7 +63,7 @@ impl Build<'_> {
     pub fn lease(&self) -> LeaseConfig {
         let l = &self.scenario.lock;
         LeaseConfig {
-            name: "guard".into(),
+            name: LOCK_NAME.into(),
             ttl_ms: l.ttl.ms(),
             drift_ms: l.drift.ms(),
             op_timeout_ms: l.op_timeout.ms(),
@@ -143,6 +143,39 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
 }
 
 /// A client's reconnecting connection through its proxy link.
+/// The lock every lock client of fencepost's own contends for.
+pub const LOCK_NAME: &str = "guard";
+
+/// The key a workload writes on the lock nodes (or the Redis Cluster): the lock's, or the
+/// `INCR` counter's.
+pub fn workload_key(kind: WorkloadKind) -> String {
+    match kind {
+        WorkloadKind::Counter => workloads::counter::INCR_KEY.to_string(),
+        _ => LeaseConfig {
+            name: LOCK_NAME.into(),
+            ttl_ms: 0,
+            drift_ms: 0,
+            op_timeout_ms: 0,
+        }
+        .lock_key(),
+    }
+}
+
+/// Client `id`'s connection for the lock (or `INCR` counter): to the Redis Cluster when the
+/// scenario runs on one, else over its proxy link to the first lock node.
+pub async fn lock_conn(
+    topology: &Topology,
+    id: u32,
+    timeout: std::time::Duration,
+) -> anyhow::Result<workloads::conn::Conn> {
+    match &topology.redis_cluster {
+        Some(map) => workloads::conn::connect_cluster(&map.client_urls(), timeout)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect client {id} to the Redis Cluster: {e}")),
+        None => connect(&topology.clients[id as usize].lock[0], timeout).await,
+    }
+}
+
 pub async fn connect(
     url: &str,
     timeout: std::time::Duration,

@@ -5,7 +5,9 @@
 //! stop by the runner; SIGKILL of fencepost is covered by the children's parent-death signal.)
 
 pub mod clock;
+pub mod netns;
 pub mod node;
+pub mod redis_cluster;
 pub mod sentinel;
 pub mod spawner;
 pub mod tap;
@@ -26,6 +28,8 @@ pub struct Cluster {
     pub sentinels: Vec<sentinel::Sentinel>,
     /// The replicated setup's addresses, when the scenario has one.
     pub replication: Option<sentinel::Replication>,
+    /// The private network of a Redis Cluster's nodes (freed after they are killed).
+    pub lan: Option<netns::Lan>,
     pub root: PathBuf,
 }
 
@@ -39,14 +43,24 @@ impl Cluster {
             nodes: Vec::new(),
             sentinels: Vec::new(),
             replication: None,
+            lan: None,
             root,
         })
     }
 
     /// Starts a node with fresh random passwords and adds it; returns its index.
     pub fn start(&mut self, config: NodeConfig) -> Result<usize, NodeError> {
+        self.start_with(config, (random_password(), random_password()))
+    }
+
+    /// Starts a node with these (admin, client) passwords: a Redis Cluster's nodes share theirs
+    /// (replicas log in to whichever node is their primary).
+    pub fn start_with(
+        &mut self,
+        config: NodeConfig,
+        passwords: (String, String),
+    ) -> Result<usize, NodeError> {
         let dir = self.root.join(&config.name);
-        let passwords = (random_password(), random_password());
         let node = Node::start(config, &dir, passwords)?;
         self.nodes.push(node);
         Ok(self.nodes.len() - 1)
@@ -87,6 +101,7 @@ impl Cluster {
             n.kill();
         }
         self.nodes.clear();
+        self.lan = None;
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -120,7 +135,7 @@ pub fn reap_stale_folders() {
 
 /// Passwords come from the OS's entropy, not the run's seed: replaying a seed must not replay a
 /// secret.
-fn random_password() -> String {
+pub fn random_password() -> String {
     let mut bytes = [0u8; 16];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         use std::io::Read;

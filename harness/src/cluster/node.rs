@@ -70,7 +70,32 @@ pub struct NodeConfig {
     /// password, may run everything but administration on any key (libraries name their own
     /// keys and need commands fencepost's own clients do not). Off otherwise.
     pub library_user: bool,
+    /// Its own network namespace and address (a Redis Cluster node); 127.0.0.1 otherwise.
+    pub place: Option<Place>,
+    /// A Redis Cluster member.
+    pub cluster: Option<ClusterMember>,
 }
+
+/// Where a node listens when not on 127.0.0.1: a namespace of the run's private network.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub netns: std::sync::Arc<super::netns::NetNs>,
+    pub ip: String,
+}
+
+/// A Redis Cluster node's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterMember {
+    /// `cluster-node-timeout`: how long a peer may not answer before it is suspected failing.
+    pub node_timeout_ms: u64,
+}
+
+/// What clients of a Redis Cluster run beyond the workloads' commands: slot discovery and
+/// ASK redirects.
+const CLUSTER_CLIENT_COMMANDS: &str = "+cluster|slots +cluster|shards +cluster|nodes +asking +readonly";
+
+/// The port a node in a namespace of its own listens on (the namespace has no other user).
+pub const PLACED_PORT: u16 = 6379;
 
 /// A running (or stopped) redis-server.
 #[derive(Debug)]
@@ -113,7 +138,10 @@ impl Node {
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut last_err = None;
         for _attempt in 0..5 {
-            let port = free_port().map_err(io)?;
+            let port = match config.place {
+                Some(_) => PLACED_PORT,
+                None => free_port().map_err(io)?,
+            };
             let mut node = Node {
                 config: config.clone(),
                 port,
@@ -158,12 +186,24 @@ impl Node {
             Persistence::AofEverySec => "appendonly yes\nappendfsync everysec\n".to_string(),
             Persistence::AofAlways => "appendonly yes\nappendfsync always\n".to_string(),
         };
+        let cluster = match self.config.cluster {
+            None => String::new(),
+            Some(c) => format!(
+                "cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout {}\n\
+                 repl-diskless-sync-delay 0\nmasteruser {ADMIN_USER}\nmasterauth {}\n",
+                c.node_timeout_ms, self.admin_password
+            ),
+        };
+        let client_commands = match self.config.cluster {
+            None => CLIENT_COMMANDS.to_string(),
+            Some(_) => format!("{CLIENT_COMMANDS} {CLUSTER_CLIENT_COMMANDS}"),
+        };
         let conf = format!(
-            "bind 127.0.0.1\nport {port}\nprotected-mode yes\ndaemonize no\ndir {dir}\nlogfile {log}\n\
-             save \"\"\n{persistence}\
+            "bind {host}\nport {port}\nprotected-mode yes\ndaemonize no\ndir {dir}\nlogfile {log}\n\
+             save \"\"\n{persistence}{cluster}\
              {default_user}\n\
              user {ADMIN_USER} on >{admin} ~* &* +@all\n\
-             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels &fencepost:* -@all {CLIENT_COMMANDS}\n\
+             user {CLIENT_USER} on >{client} ~fencepost:* resetchannels &fencepost:* -@all {client_commands}\n\
              {unix}",
             unix = self.unix_socket().map_or_else(String::new, |p| {
                 format!("unixsocket {}\nunixsocketperm 700\n", p.display())
@@ -178,6 +218,7 @@ impl Node {
                 // MULTI/EXEC from the AOF as `default`: without them a restart loads nothing).
                 "user default off ~* &* +@all".to_string()
             },
+            host = self.host(),
             port = self.port,
             dir = self.dir.display(),
             log = self.log_path().display(),
@@ -199,7 +240,8 @@ impl Node {
                 cmd.env(k, v);
             }
         }
-        self.child = Some(spawner::spawn(cmd)?);
+        let netns = self.config.place.as_ref().map(|p| p.netns.fd());
+        self.child = Some(spawner::spawn_in(cmd, netns)?);
         Ok(())
     }
 
@@ -232,7 +274,7 @@ impl Node {
     }
 
     fn ping(&self) -> std::io::Result<()> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        let mut s = TcpStream::connect((self.host(), self.port))?;
         s.set_read_timeout(Some(Duration::from_millis(500)))?;
         write!(s, "AUTH {ADMIN_USER} {}\r\nPING\r\n", self.admin_password)?;
         let mut buf = [0u8; 64];
@@ -255,11 +297,18 @@ impl Node {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
+    /// The address it listens on.
+    pub fn host(&self) -> &str {
+        self.config.place.as_ref().map_or("127.0.0.1", |p| &p.ip)
+    }
+
     /// URL for the harness's admin connection.
     pub fn admin_url(&self) -> String {
         format!(
-            "redis://{ADMIN_USER}:{}@127.0.0.1:{}/",
-            self.admin_password, self.port
+            "redis://{ADMIN_USER}:{}@{}:{}/",
+            self.admin_password,
+            self.host(),
+            self.port
         )
     }
 
@@ -281,8 +330,14 @@ impl Node {
         (path.as_os_str().len() < 100).then_some(path)
     }
 
+    /// URL for a client connection straight to the node.
     pub fn client_url(&self) -> String {
-        self.client_url_via(self.port)
+        format!(
+            "redis://{CLIENT_USER}:{}@{}:{}/",
+            self.client_password,
+            self.host(),
+            self.port
+        )
     }
 
     /// SIGKILLs the process and reaps it. Idempotent. SIGKILL also ends a SIGSTOPped process.

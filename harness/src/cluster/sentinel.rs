@@ -198,6 +198,8 @@ pub async fn start(
             persistence: Persistence::None,
             preload: None,
             library_user: false,
+            place: None,
+            cluster: None,
         },
         &root.join(REPLICA),
         (admin.clone(), client),

@@ -7,6 +7,7 @@
 //! thread idles out.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::mpsc;
@@ -36,9 +37,14 @@ fn sender() -> mpsc::Sender<Job> {
 }
 
 /// Spawns `cmd` from the long-lived spawner thread with a parent-death signal.
-pub fn spawn(mut cmd: Command) -> io::Result<Child> {
+pub fn spawn(cmd: Command) -> io::Result<Child> {
+    spawn_in(cmd, None)
+}
+
+/// [`spawn`], with the child entering the network namespace open as `netns` before it runs.
+pub fn spawn_in(mut cmd: Command, netns: Option<RawFd>) -> io::Result<Child> {
     let parent = std::process::id() as libc::pid_t;
-    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
+    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit, setns).
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
@@ -47,6 +53,11 @@ pub fn spawn(mut cmd: Command) -> io::Result<Child> {
             // The parent may have died between fork and prctl.
             if libc::getppid() != parent {
                 libc::_exit(1);
+            }
+            if let Some(fd) = netns {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             Ok(())
         });

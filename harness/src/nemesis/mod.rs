@@ -59,6 +59,8 @@ pub struct Bounds {
     /// The workload's clients pass a point where they can crash between reading and
     /// acknowledging (Streams consumers).
     pub crash_points: bool,
+    /// The lock or counter lives on a Redis Cluster (`[cluster]`).
+    pub redis_cluster: bool,
 }
 
 pub use crate::invalid::Invalid;
@@ -103,6 +105,10 @@ pub trait Nemesis: Send + Sync + 'static {
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid>;
     fn needs(&self) -> Needs {
         Needs::default()
+    }
+    /// Whether it can act on a `[cluster]` run (which has no lone lock nodes).
+    fn runs_on_redis_cluster(&self) -> bool {
+        false
     }
     /// One injection: inject, record the start once it took effect (or the failure), hold,
     /// heal, record the stop. Returns early (healed) when `stop` turns true.

@@ -7,6 +7,7 @@
 //! validation, and every error names the file, the line and the fix.
 
 pub mod client;
+pub mod cluster;
 pub mod expect;
 pub mod lock;
 pub mod workload;
@@ -50,6 +51,9 @@ pub struct Scenario {
     /// Run the clients as processes of a real lock library.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientSpec>,
+    /// Run on a Redis Cluster (the lock's or counter's key on one of its shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<cluster::ClusterSection>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +183,7 @@ impl Scenario {
             pause_points: self.workload.kind.uses_lock(),
             crash_points: self.workload.kind == workload::WorkloadKind::Stream,
             client_processes: self.client.is_some(),
+            redis_cluster: self.cluster.is_some(),
         }
     }
 
@@ -215,6 +220,18 @@ impl Scenario {
         let bounds = self.bounds();
         for (i, n) in self.nemesis.iter().enumerate() {
             n.plugin().validate(&bounds).map_err(|e| (Some(i), e))?;
+            if self.cluster.is_some() && !n.plugin().runs_on_redis_cluster() {
+                return Err((
+                    Some(i),
+                    Invalid::new("kind", format!("[[nemesis]] {} acts on the lone lock nodes n1..nN, which a [cluster] run does not have: use the cluster-primary-fail, cluster-failover, cluster-partition or cluster-reshard faults, or gc-pause", n.kind())),
+                ));
+            }
+        }
+        if let Some(c) = &self.cluster {
+            top(c.validate(self.lock.kind, self.workload.kind))?;
+            top(ensure(self.sentinel.is_none() && self.client.is_none(), "cluster", || {
+                "[cluster] runs fencepost's own clients on its own topology: remove [sentinel] and [client]".into()
+            }))?;
         }
         if let Some(c) = &self.client {
             top(c.validate())?;
