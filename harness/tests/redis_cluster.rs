@@ -32,7 +32,7 @@ async fn a_cluster_forms_within_5_s_serves_by_slot_and_leaves_nothing() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
-    let key = "fencepost:lock:guard";
+    let key = "fencepost:lock:{guard}";
     for i in 0..starts {
         let mut cluster = Cluster::new(&format!("redis-cluster-test-{i}")).unwrap();
         let began = Instant::now();

@@ -51,6 +51,61 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// The hash slot of `key` (CRC16/XMODEM of the key, or of its `{hash tag}`, mod 16384), as a
+/// Redis Cluster places it.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            rest.iter()
+                .position(|&b| b == b'}')
+                .filter(|&close| close > 0)
+                .map(|close| &rest[..close])
+        })
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for &b in tagged {
+        crc ^= (b as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16384
+}
+
+/// `WAIT replicas timeout_ms` on the node that holds `key` — on a cluster, the primary of the
+/// key's slot (redis-rs would otherwise ask every primary): how many replicas acknowledged this
+/// connection's writes there.
+pub async fn wait_replicas(
+    conn: &mut Conn,
+    key: &str,
+    replicas: u32,
+    timeout_ms: u64,
+) -> redis::RedisResult<i64> {
+    let mut cmd = redis::cmd("WAIT");
+    cmd.arg(replicas).arg(timeout_ms);
+    match conn {
+        Conn::Node(c) => cmd.query_async(c).await,
+        Conn::Cluster(c) => {
+            use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+            let route = Route::new(key_slot(key.as_bytes()), SlotAddr::Master);
+            let v = c
+                .route_command(
+                    &cmd,
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                )
+                .await?;
+            redis::from_redis_value(&v)
+        }
+    }
+}
+
 /// Connects to a Redis Cluster through any of `urls` (all with the same user), with bounded
 /// attempts and few retries: a redirect is followed, a timeout is the caller's `info`.
 pub async fn connect_cluster(urls: &[String], timeout: Duration) -> Result<Conn, CallError> {
@@ -91,5 +146,20 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<Conn, CallError> {
             "connecting timed out after {} ms",
             (timeout * 4).as_millis()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_slot;
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from CLUSTER KEYSLOT on redis-server 7.0.
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"123456789"), 12739);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_eq!(key_slot(b"{}foo"), 9500);
     }
 }

@@ -48,6 +48,9 @@ pub struct IncrClient {
     pub rec: Arc<dyn Record>,
     pub rng: ChaCha8Rng,
     pub config: CounterConfig,
+    /// After each `INCR`, `WAIT` for replicas: an increment they did not acknowledge in time is
+    /// `info` (the primary applied it; a failover may lose it), not `ok`.
+    pub wait: Option<WaitReplicas>,
 }
 
 impl IncrClient {
@@ -65,13 +68,41 @@ impl IncrClient {
             } else {
                 let p = self.rec.invoke(process, F::Add, Value::Int(1));
                 match self.call(redis::cmd("INCR").arg(INCR_KEY).clone()).await {
-                    Ok(v) => self.rec.complete(p, OpKind::Ok, Value::Int(v.unwrap_or(0))),
+                    Ok(v) => {
+                        let value = Value::Int(v.unwrap_or(0));
+                        let kind = match self.wait {
+                            Some(w) => match self.wait_replicas(w).await {
+                                Ok(n) if n >= w.replicas as i64 => OpKind::Ok,
+                                _ => OpKind::Info,
+                            },
+                            None => OpKind::Ok,
+                        };
+                        self.rec.complete(p, kind, value)
+                    }
                     Err(e) => self.rec.complete(p, e.kind(), e.value()),
                 }
             }
             let think = self.rng.random_range(0..=self.config.think_ms_max);
             sleep_or_stop(think, &mut stop).await;
         }
+    }
+
+    async fn wait_replicas(&mut self, w: WaitReplicas) -> Result<i64, CallError> {
+        let timeout = self.config.op_timeout + Duration::from_millis(w.timeout_ms);
+        let r = match self.primary.conn().await {
+            Ok(conn) => {
+                with_timeout(
+                    timeout,
+                    crate::conn::wait_replicas(conn, INCR_KEY, w.replicas, w.timeout_ms),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &r {
+            self.primary.saw(e);
+        }
+        r
     }
 
     async fn call(&mut self, cmd: redis::Cmd) -> Result<Option<i64>, CallError> {
@@ -250,14 +281,19 @@ impl RmwClient {
         }
     }
 
+    fn lease_key(&self) -> String {
+        self.lock
+            .as_ref()
+            .map(|(_, l)| l.config().lock_key())
+            .unwrap_or_default()
+    }
+
     async fn wait_replicas(&mut self, w: WaitReplicas) -> Result<i64, CallError> {
+        let key = self.lease_key();
         let conn = self.lock_node.conn().await?;
         with_timeout(
             self.op_timeout + Duration::from_millis(w.timeout_ms),
-            redis::cmd("WAIT")
-                .arg(w.replicas)
-                .arg(w.timeout_ms)
-                .query_async(conn),
+            crate::conn::wait_replicas(conn, &key, w.replicas, w.timeout_ms),
         )
         .await
     }

@@ -21,12 +21,12 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
         let node = primary_for(b.topology, id, timeout).await?;
         let (handle, clock) = b.handle();
         let rng = b.rng(id, "workload");
+        let wait = w.wait_replicas.map(|replicas| WaitReplicas {
+            replicas,
+            timeout_ms: w.wait_timeout.map_or(100, |d| d.ms()),
+        });
         if rmw {
             let storage = connect(&b.topology.clients[id as usize].resource, timeout).await?;
-            let wait = w.wait_replicas.map(|replicas| WaitReplicas {
-                replicas,
-                timeout_ms: w.wait_timeout.map_or(100, |d| d.ms()),
-            });
             let c = RmwClient::new(
                 id,
                 node,
@@ -52,6 +52,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
                     read_one_in: w.read_one_in,
                     op_timeout: timeout,
                 },
+                wait,
             };
             out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
         }

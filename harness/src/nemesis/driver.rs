@@ -10,7 +10,7 @@ use super::{Nemesis, NemesisContext};
 use crate::duration::Dur;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// When a nemesis fires.
@@ -72,4 +72,25 @@ pub fn positive(kind: &str, key: &'static str, d: Dur) -> Result<(), super::Inva
         ));
     }
     Ok(())
+}
+
+/// The longest a nemesis waits for a promotion or a demotion before giving up on it.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `probe` every 50 ms until it holds (true), the run stops or [`PATIENCE`] runs out.
+pub async fn wait_until<F, Fut>(stop: &mut watch::Receiver<bool>, mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        if probe().await {
+            return true;
+        }
+        if !sleep_or_stop(Duration::from_millis(50), stop).await {
+            return false;
+        }
+    }
+    false
 }

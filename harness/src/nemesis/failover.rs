@@ -22,7 +22,7 @@
 //! At the end of the run (or Ctrl-C) every step is undone at once: SIGCONT, toxic removed, held
 //! client let go.
 
-use super::driver::{positive, sleep_or_stop, Schedule};
+use super::driver::{positive, sleep_or_stop, wait_until, Schedule};
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 use crate::cluster::sentinel::{self, Replication, PRIMARY, REPL_LINK};
 use crate::cluster::spawner;
@@ -31,12 +31,10 @@ use crate::proxy::{Stream, Toxic};
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{oneshot, watch};
 
 const TOXIC: &str = "fencepost_repl_delay";
-/// The longest the nemesis waits for a promotion or a demotion before giving up on it.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,7 +127,7 @@ impl Failover {
         // Writes acknowledged from here on reach the replica only after `repl_delay`.
         sleep_or_stop(self.lead.0, stop).await;
         let held = if self.hold_holder {
-            self.catch_holder(ctx, stop).await
+            ctx.catch_holder(stop).await
         } else {
             None
         };
@@ -233,46 +231,4 @@ impl Failover {
         ctx.healed(Fault { detail, ..split });
         ctx.healed(failover);
     }
-
-    /// Arms every client's pause point; the first client to reach it (holding a grant) is held
-    /// until the caller lets it go. Waits at most 5 s; None if no holder came.
-    async fn catch_holder(
-        &self,
-        ctx: &NemesisContext,
-        stop: &mut watch::Receiver<bool>,
-    ) -> Option<oneshot::Sender<()>> {
-        let mut arrivals: Vec<_> = ctx.gates().map(|g| g.arm_rendezvous()).collect();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut caught = None;
-        while caught.is_none() && Instant::now() < deadline && !*stop.borrow() {
-            for a in &mut arrivals {
-                if let Ok(go) = a.try_recv() {
-                    caught = Some(go);
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        ctx.gates().for_each(|g| g.disarm());
-        // A client that arrived at the same moment is let go at once (its sender is dropped).
-        caught
-    }
-}
-
-/// Polls `probe` every 50 ms until it holds (true), the run stops or [`PATIENCE`] runs out.
-async fn wait_until<F, Fut>(stop: &mut watch::Receiver<bool>, mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while started.elapsed() < PATIENCE {
-        if probe().await {
-            return true;
-        }
-        if !sleep_or_stop(Duration::from_millis(50), stop).await {
-            return false;
-        }
-    }
-    false
 }

@@ -35,6 +35,10 @@ impl Nemesis for GcPause {
         self.pause
     }
 
+    fn runs_on_redis_cluster(&self) -> bool {
+        true
+    }
+
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
         positive("gc-pause", "every", self.every)?;
         positive("gc-pause", "pause", self.pause)?;

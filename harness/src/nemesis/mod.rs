@@ -15,6 +15,10 @@
 //! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below.
 
 pub mod clock;
+pub mod cluster_failover;
+pub mod cluster_partition;
+pub mod cluster_primary_fail;
+pub mod cluster_reshard;
 pub mod consumer_crash;
 pub mod crash;
 pub mod cut_links;
@@ -30,6 +34,7 @@ pub mod partition;
 pub mod process_kill;
 pub mod process_pause;
 pub mod reset_peer;
+pub mod shard;
 
 use crate::duration::Dur;
 use crate::topology::Topology;
@@ -39,7 +44,8 @@ use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::watch;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use workloads::pause::PauseGate;
 use workloads::record::Record;
@@ -178,6 +184,10 @@ registry! {
     "cut-links" => CutLinks(cut_links::CutLinks),
     "process-pause" => ProcessPause(process_pause::ProcessPause),
     "process-kill" => ProcessKill(process_kill::ProcessKill),
+    "cluster-primary-fail" => ClusterPrimaryFail(cluster_primary_fail::ClusterPrimaryFail),
+    "cluster-failover" => ClusterFailover(cluster_failover::ClusterFailover),
+    "cluster-partition" => ClusterPartition(cluster_partition::ClusterPartition),
+    "cluster-reshard" => ClusterReshard(cluster_reshard::ClusterReshard),
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
@@ -279,6 +289,29 @@ impl NemesisContext {
     /// Records that `fault` was healed (its stop).
     pub fn healed(&self, fault: Fault) {
         self.rec.nemesis(F::Stop, fault);
+    }
+
+    /// Arms every client's pause point; the first client to reach it (holding a grant) is held
+    /// until the caller lets it go. Waits at most 5 s; None if no holder came.
+    pub async fn catch_holder(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<oneshot::Sender<()>> {
+        let mut arrivals: Vec<_> = self.gates().map(|g| g.arm_rendezvous()).collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut caught = None;
+        while caught.is_none() && Instant::now() < deadline && !*stop.borrow() {
+            for a in &mut arrivals {
+                if let Ok(go) = a.try_recv() {
+                    caught = Some(go);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self.gates().for_each(|g| g.disarm());
+        // A client that arrived at the same moment is let go at once (its sender is dropped).
+        caught
     }
 
     pub fn gates(&self) -> impl Iterator<Item = &Arc<PauseGate>> {

@@ -116,7 +116,8 @@ pub struct WorkloadSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Dur>,
     /// RMW counter: after each grant, `WAIT wait_replicas wait_timeout` and act only on a grant
-    /// that many replicas acknowledged.
+    /// that many replicas acknowledged. INCR counter: after each `INCR`, the same `WAIT`; an
+    /// increment fewer replicas acknowledged is recorded `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_replicas: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,9 +244,9 @@ impl WorkloadSpec {
         )?;
         ensure(
             (self.wait_replicas.is_none() && self.wait_timeout.is_none())
-                || self.kind == WorkloadKind::RmwCounter,
+                || matches!(self.kind, WorkloadKind::RmwCounter | WorkloadKind::Counter),
             "wait_replicas",
-            || "[workload] wait_replicas applies to kind = \"rmw-counter\" only".into(),
+            || "[workload] wait_replicas applies to kind = \"rmw-counter\" and \"counter\" only".into(),
         )?;
         ensure(
             !(self.kind == WorkloadKind::RmwCounter && lock == LockKind::Redlock),

@@ -76,7 +76,7 @@ impl Sim {
     fn acquire(&mut self, t: u64, c: u32) -> u64 {
         self.fence += 1;
         let lease = Value::Lease {
-            key: "fencepost:lock:guard".into(),
+            key: "fencepost:lock:{guard}".into(),
             ttl_ms: TTL_MS,
         };
         self.op(t, c, OpKind::Invoke, F::Acquire, lease);
@@ -153,7 +153,7 @@ impl Sim {
             OpKind::Invoke,
             F::Release,
             Value::Held {
-                key: "fencepost:lock:guard".into(),
+                key: "fencepost:lock:{guard}".into(),
                 fence,
             },
         );
@@ -185,7 +185,7 @@ impl Sim {
             }
             let at = t + MS + u64::from(i) * 20_000;
             let lease = Value::Lease {
-                key: "fencepost:lock:guard".into(),
+                key: "fencepost:lock:{guard}".into(),
                 ttl_ms: TTL_MS,
             };
             self.op(at, c, OpKind::Invoke, F::Acquire, lease);

@@ -21,7 +21,9 @@ use std::time::Duration;
 /// Lease parameters shared by every lock client.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
-    /// Name of the lock; keys are `fencepost:lock:{name}` and `fencepost:fence:{name}`.
+    /// Name of the lock; keys are `fencepost:lock:{NAME}` and `fencepost:fence:{NAME}`, with the
+    /// braces: a hash tag, so both keys live in one Redis Cluster slot (the acquire script
+    /// touches both, and a cluster refuses a script whose keys span slots).
     pub name: String,
     pub ttl_ms: u64,
     /// Subtracted from the ttl when the client computes its validity end (clock drift margin).
@@ -32,10 +34,10 @@ pub struct LeaseConfig {
 
 impl LeaseConfig {
     pub fn lock_key(&self) -> String {
-        format!("fencepost:lock:{}", self.name)
+        format!("fencepost:lock:{{{}}}", self.name)
     }
     pub fn fence_key(&self) -> String {
-        format!("fencepost:fence:{}", self.name)
+        format!("fencepost:fence:{{{}}}", self.name)
     }
     pub fn op_timeout(&self) -> Duration {
         Duration::from_millis(self.op_timeout_ms)
