@@ -309,6 +309,7 @@ pub async fn start(
             .chain([&t.resource])
             .map(|n| NodeInfo {
                 name: n.name.clone(),
+                host: None,
                 port: port_of(&n.address),
                 pid: None,
             })

@@ -102,16 +102,28 @@ fn start_run(
     std::path::PathBuf,
     Vec<fencepost::cluster::NodeInfo>,
 ) {
+    start_scenario(tag, "gc-pause")
+}
+
+/// [`start_run`] for any scenario.
+fn start_scenario(
+    tag: &str,
+    scenario: &str,
+) -> (
+    std::process::Child,
+    std::path::PathBuf,
+    Vec<fencepost::cluster::NodeInfo>,
+) {
     let results = results_dir(tag);
     let child = fencepost()
-        .args(["scenario", "gc-pause", "--seed", "5", "--results"])
+        .args(["scenario", scenario, "--seed", "5", "--results"])
         .arg(&results)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let nodes_file = || {
-        std::fs::read_dir(results.join("gc-pause"))
+        std::fs::read_dir(results.join(scenario))
             .ok()?
             .flatten()
             .map(|e| e.path().join("nodes.json"))
@@ -155,6 +167,48 @@ fn sigkill_leaves_no_node_behind_and_the_history_reads_up_to_the_last_line() {
         "the resource checkers must say unknown: {text}"
     );
     assert!(text.contains("interrupted"), "{text}");
+}
+
+/// A Redis Cluster run: six redis-servers in namespaces of their own, a veth into them. After
+/// SIGINT, and after SIGKILL (where no cleanup code runs), none of it is left.
+#[test]
+fn sigint_and_sigkill_of_a_cluster_run_leave_no_node_and_no_network() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let veths = |pid: u32| {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .expect("`ip` runs (iproute2)");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&format!(": fp{pid}x")))
+            .count()
+    };
+    for (tag, signal) in [
+        ("cluster-sigint", libc::SIGINT),
+        ("cluster-sigkill", libc::SIGKILL),
+    ] {
+        let (mut child, _run_dir, nodes) = start_scenario(tag, "cluster-lock");
+        let pid = child.id();
+        assert_eq!(
+            nodes.iter().filter(|n| n.host.is_some()).count(),
+            6,
+            "{nodes:?}"
+        );
+        assert!(nodes.iter().all(|n| n.pid.is_some_and(alive)), "{nodes:?}");
+        assert_eq!(veths(pid), 1, "{tag}: the run's veth while it runs");
+        unsafe { libc::kill(pid as i32, signal) };
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        for n in &nodes {
+            assert!(
+                !alive(n.pid.unwrap()),
+                "{tag}: {} outlived fencepost",
+                n.name
+            );
+        }
+        assert_eq!(veths(pid), 0, "{tag}: the run's network outlived fencepost");
+    }
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! A real Redis Cluster: six redis-servers, each in a network namespace of its own, formed,
 //! checked and torn down (needs root for the namespaces, like the cluster scenarios).
 
+mod common;
+
+use common::*;
 use fencepost::cluster::redis_cluster::{self, ClusterSpec};
 use fencepost::cluster::Cluster;
 use std::time::{Duration, Instant};
@@ -33,6 +36,8 @@ async fn a_cluster_forms_within_5_s_serves_by_slot_and_leaves_nothing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
     let key = "fencepost:lock:{guard}";
+    // Alone: the other tests' clusters would show in the interface count.
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     for i in 0..starts {
         let mut cluster = Cluster::new(&format!("redis-cluster-test-{i}")).unwrap();
         let began = Instant::now();
@@ -75,7 +80,9 @@ async fn a_cluster_forms_within_5_s_serves_by_slot_and_leaves_nothing() {
             .await
             .map(|_: i64| ())
             .unwrap();
-        let other = (0..6).find(|&n| n != primary && !replicas.contains(&n)).unwrap();
+        let other = (0..6)
+            .find(|&n| n != primary && !replicas.contains(&n))
+            .unwrap();
         let moved = map
             .query::<Option<String>>(other, redis::cmd("GET").arg(key))
             .await
@@ -89,4 +96,49 @@ async fn a_cluster_forms_within_5_s_serves_by_slot_and_leaves_nothing() {
             our_interfaces()
         );
     }
+}
+
+/// The minority primary acknowledges increments its promoted replica never gets: lost when it
+/// rejoins; with WAIT 1 after each INCR, none of the acknowledged ones is.
+#[test]
+fn a_partitioned_primary_loses_acknowledged_increments_unless_clients_wait_for_the_replica() {
+    let results = results_dir("cluster-counter-partition");
+    let r = run("cluster-counter-partition", 1, 10_000, &results);
+    let c = r.checks.counter.as_ref().expect("counter judged");
+    assert!(c.adds_ok >= 1_000, "{}", r.summary());
+    assert!(c.lost > 0, "{}", r.summary());
+    assert_eq!(
+        r.checks.faults.took_effect.get("cluster-partition"),
+        Some(&1),
+        "{}",
+        r.summary()
+    );
+    assert!(r.met(), "{}", r.summary());
+
+    let w = run("cluster-counter-partition-wait", 1, 10_000, &results);
+    let c = w.checks.counter.as_ref().expect("counter judged");
+    assert_eq!(c.lost, 0, "{}", w.summary());
+    assert!(
+        c.adds_indeterminate > 0,
+        "the cut primary's increments are info: {}",
+        w.summary()
+    );
+    assert!(w.met(), "{}", w.summary());
+}
+
+/// The lock's slot moves between primaries, and its shard switches over, while clients run:
+/// the lock stays exclusive, and the moves really happened.
+#[test]
+fn a_lock_stays_exclusive_while_its_slot_migrates() {
+    let results = results_dir("cluster-lock-resharding");
+    let r = run("cluster-lock-resharding", 1, 7_000, &results);
+    let moved = r.checks.faults.took_effect.get("slot-migration").copied();
+    assert!(moved >= Some(2), "{:?}\n{}", r.checks.faults, r.summary());
+    assert!(
+        r.checks.faults.took_effect.get("manual-failover") >= Some(&1),
+        "{}",
+        r.summary()
+    );
+    assert!(r.checks.exclusion.overlaps.is_empty(), "{}", r.summary());
+    assert!(r.met(), "{}", r.summary());
 }

@@ -78,13 +78,21 @@ impl FinalRead {
                 )
                 .await;
             if let Err(e) = settled {
-                eprintln!("fencepost: the cluster did not settle before the counter's final read: {e}");
+                eprintln!(
+                    "fencepost: the cluster did not settle before the counter's final read: {e}"
+                );
             }
-            let admin = (0..map.names.len()).map(|i| map.admin_url(i)).collect::<Vec<_>>();
+            let admin = (0..map.names.len())
+                .map(|i| map.admin_url(i))
+                .collect::<Vec<_>>();
             let mut conn =
                 workloads::conn::connect_cluster(&admin, std::time::Duration::from_secs(2))
                     .await
-                    .map_err(|e| anyhow::anyhow!("cannot connect to the cluster for the counter's final read: {e}"))?;
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot connect to the cluster for the counter's final read: {e}"
+                        )
+                    })?;
             workloads::counter::final_read(&mut conn, INCR_KEY, b.rec.as_ref(), process).await;
             return Ok(());
         }

@@ -18,6 +18,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NodeInfo {
     pub name: String,
+    /// Its address when not 127.0.0.1 (a Redis Cluster node on the run's private network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub port: u16,
     pub pid: Option<u32>,
 }
@@ -80,11 +83,13 @@ impl Cluster {
             .iter()
             .map(|n| NodeInfo {
                 name: n.config.name.clone(),
+                host: n.config.place.as_ref().map(|p| p.ip.clone()),
                 port: n.port,
                 pid: n.pid(),
             })
             .chain(self.sentinels.iter().map(|s| NodeInfo {
                 name: s.name.clone(),
+                host: None,
                 port: s.port,
                 pid: s.pid(),
             }))

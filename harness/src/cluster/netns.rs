@@ -167,7 +167,10 @@ impl Lan {
             subnet,
             root_if,
         };
-        let mut hub_lines = vec!["link set dev up0 master br0".into(), "link set up0 up".into()];
+        let mut hub_lines = vec![
+            "link set dev up0 master br0".into(),
+            "link set up0 up".into(),
+        ];
         for (i, ns) in lan.nodes.iter().enumerate() {
             hub_lines.push(format!(
                 "link add v{i} type veth peer name eth0 netns {}",

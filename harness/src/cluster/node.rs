@@ -92,7 +92,8 @@ pub struct ClusterMember {
 
 /// What clients of a Redis Cluster run beyond the workloads' commands: slot discovery and
 /// ASK redirects.
-const CLUSTER_CLIENT_COMMANDS: &str = "+cluster|slots +cluster|shards +cluster|nodes +asking +readonly";
+const CLUSTER_CLIENT_COMMANDS: &str =
+    "+cluster|slots +cluster|shards +cluster|nodes +asking +readonly";
 
 /// The port a node in a namespace of its own listens on (the namespace has no other user).
 pub const PLACED_PORT: u16 = 6379;

@@ -154,9 +154,7 @@ impl ClusterMap {
 
     /// Node `i`'s view of the cluster.
     pub async fn nodes_seen_by(&self, i: usize) -> Result<Vec<NodeLine>, String> {
-        let text: String = self
-            .query(i, redis::cmd("CLUSTER").arg("NODES"))
-            .await?;
+        let text: String = self.query(i, redis::cmd("CLUSTER").arg("NODES")).await?;
         Ok(parse_nodes(&text))
     }
 
@@ -166,7 +164,10 @@ impl ClusterMap {
         match v.first() {
             Some(redis::Value::BulkString(b)) => Ok(String::from_utf8_lossy(b).into_owned()),
             Some(redis::Value::SimpleString(s)) => Ok(s.clone()),
-            other => Err(format!("{}: unexpected ROLE reply {other:?}", self.names[i])),
+            other => Err(format!(
+                "{}: unexpected ROLE reply {other:?}",
+                self.names[i]
+            )),
         }
     }
 
@@ -232,7 +233,10 @@ impl ClusterMap {
                 .map(|l| (l.ip.clone(), l.slots.clone()))
                 .collect();
             view.sort();
-            for p in lines.iter().filter(|l| l.is_primary() && !l.slots.is_empty()) {
+            for p in lines
+                .iter()
+                .filter(|l| l.is_primary() && !l.slots.is_empty())
+            {
                 let n = lines
                     .iter()
                     .filter(|l| l.master.as_deref() == Some(&p.id))

@@ -98,11 +98,17 @@ impl Nemesis for ClusterFailover {
         if shard::wait_promoted(map, &[r], stop).await.is_none() {
             return ctx.failed(
                 fault,
-                format!("{new} was not master {} ms after CLUSTER FAILOVER", sent.elapsed().as_millis()),
+                format!(
+                    "{new} was not master {} ms after CLUSTER FAILOVER",
+                    sent.elapsed().as_millis()
+                ),
             );
         }
         let fault = Fault {
-            detail: format!("{new} master {} ms after CLUSTER FAILOVER", sent.elapsed().as_millis()),
+            detail: format!(
+                "{new} master {} ms after CLUSTER FAILOVER",
+                sent.elapsed().as_millis()
+            ),
             ..fault
         };
         ctx.started(&fault);
@@ -111,7 +117,11 @@ impl Nemesis for ClusterFailover {
             detail: format!(
                 "{}; {old} {} after {} ms",
                 fault.detail,
-                if demoted { "its replica" } else { "not yet its replica" },
+                if demoted {
+                    "its replica"
+                } else {
+                    "not yet its replica"
+                },
                 sent.elapsed().as_millis()
             ),
             ..fault

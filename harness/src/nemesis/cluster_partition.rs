@@ -105,9 +105,9 @@ impl Nemesis for ClusterPartition {
                     .and_then(|()| lan.tables(p))
                     .map_err(|e| e.to_string())
                     .and_then(|t| {
-                        t.contains(&table)
-                            .then_some(())
-                            .ok_or_else(|| format!("the rules are not listed in {}'s namespace", map.names[p]))
+                        t.contains(&table).then_some(()).ok_or_else(|| {
+                            format!("the rules are not listed in {}'s namespace", map.names[p])
+                        })
                     }),
                 None => Err("the cluster has no private network".into()),
             }
@@ -135,11 +135,18 @@ impl Nemesis for ClusterPartition {
                     "{} promoted during the cut; {} {} {} ms after the heal",
                     map.names[r],
                     map.names[p],
-                    if demoted { "followed it" } else { "was not its replica yet" },
+                    if demoted {
+                        "followed it"
+                    } else {
+                        "was not its replica yet"
+                    },
                     healed_at.elapsed().as_millis()
                 )
             }
-            None => format!("no replica promoted during the {} ms cut", cut_at.elapsed().as_millis()),
+            None => format!(
+                "no replica promoted during the {} ms cut",
+                cut_at.elapsed().as_millis()
+            ),
         };
         ctx.healed(Fault {
             detail: format!("{}; {after}", fault.detail),

@@ -81,7 +81,9 @@ impl Nemesis for ClusterPrimaryFail {
         if !bounds.redis_cluster {
             return Err(Invalid::new(
                 "kind",
-                format!("[[nemesis]] {KIND} fails a Redis Cluster primary: add a [cluster] section"),
+                format!(
+                    "[[nemesis]] {KIND} fails a Redis Cluster primary: add a [cluster] section"
+                ),
             ));
         }
         if self.hold_holder && !bounds.pause_points {
@@ -166,7 +168,10 @@ impl ClusterPrimaryFail {
         if let Some(fault) = cut {
             let cluster = ctx.topology.cluster();
             if let Some(Err(e)) = cluster.lan.as_ref().map(|l| l.unblock(p, &table)) {
-                eprintln!("fencepost: {KIND} could not heal the cut of {}: {e}", map.names[p]);
+                eprintln!(
+                    "fencepost: {KIND} could not heal the cut of {}: {e}",
+                    map.names[p]
+                );
             }
             ctx.healed(fault);
         }
@@ -184,14 +189,21 @@ impl ClusterPrimaryFail {
         let p = s.primary;
         let name = map.names[p].clone();
         let Some(pid) = shard::pid(ctx, map, p) else {
-            ctx.failed(ctx.fault("primary-fail", &name, String::new()), format!("{name} is not running"));
+            ctx.failed(
+                ctx.fault("primary-fail", &name, String::new()),
+                format!("{name} is not running"),
+            );
             return;
         };
         let (down_kind, signal) = match self.mode {
             FailMode::Pause => ("node-pause", libc::SIGSTOP),
             FailMode::Kill => ("node-crash", libc::SIGKILL),
         };
-        let down = ctx.fault(down_kind, &name, format!("{:?} for {}", self.mode, self.down).to_lowercase());
+        let down = ctx.fault(
+            down_kind,
+            &name,
+            format!("{:?} for {}", self.mode, self.down).to_lowercase(),
+        );
         if let Err(e) = spawner::signal(pid, signal) {
             ctx.failed(down, format!("cannot signal {name}: {e}"));
             return;
@@ -248,7 +260,11 @@ impl ClusterPrimaryFail {
         // A node that did not come back stays down: its window runs to the end of the history.
         if back.is_ok() {
             ctx.healed(Fault {
-                detail: format!("{}; back after {} ms", down.detail, failed_at.elapsed().as_millis()),
+                detail: format!(
+                    "{}; back after {} ms",
+                    down.detail,
+                    failed_at.elapsed().as_millis()
+                ),
                 ..down
             });
         }
@@ -258,7 +274,11 @@ impl ClusterPrimaryFail {
             detail: format!(
                 "{}; {name} {} {} ms after it was back",
                 fail.detail,
-                if demoted { "followed the new primary" } else { "was not a replica yet" },
+                if demoted {
+                    "followed the new primary"
+                } else {
+                    "was not a replica yet"
+                },
                 back_at.elapsed().as_millis()
             ),
             ..fail

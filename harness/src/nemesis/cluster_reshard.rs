@@ -90,14 +90,22 @@ impl Nemesis for ClusterReshard {
             Err(e) => return ctx.failed(ctx.fault("slot-migration", "?", String::new()), e),
         };
         let slot = map.slot;
-        let Some(src) = primaries.iter().position(|&(_, owns)| owns).map(|k| primaries[k].0) else {
+        let Some(src) = primaries
+            .iter()
+            .position(|&(_, owns)| owns)
+            .map(|k| primaries[k].0)
+        else {
             return ctx.failed(
                 ctx.fault("slot-migration", "?", String::new()),
                 format!("no primary owns slot {slot}"),
             );
         };
         // The next primary in node order takes it (round robin over the moves).
-        let others: Vec<usize> = primaries.iter().map(|&(i, _)| i).filter(|&i| i != src).collect();
+        let others: Vec<usize> = primaries
+            .iter()
+            .map(|&(i, _)| i)
+            .filter(|&i| i != src)
+            .collect();
         let Some(&dst) = others.iter().find(|&&i| i > src).or(others.first()) else {
             return ctx.failed(
                 ctx.fault("slot-migration", "?", String::new()),
@@ -130,11 +138,20 @@ impl Nemesis for ClusterReshard {
             let _ = setslot(src, "STABLE", None).await;
             return ctx.failed(fault, e);
         }
+        let redirects_before = redirects(map, src).await;
         ctx.started(&fault);
         sleep_or_stop(self.dwell.0, stop).await;
         match self.finish_move(map, src, dst, &ids.1, &others).await {
             Ok(moved) => ctx.healed(Fault {
-                detail: format!("{}; {moved} key(s) moved", fault.detail),
+                detail: {
+                    let after = redirects(map, src).await;
+                    format!(
+                        "{}; {moved} key(s) moved; the source answered {} ASK and {} TRYAGAIN during the move",
+                        fault.detail,
+                        after.0.saturating_sub(redirects_before.0),
+                        after.1.saturating_sub(redirects_before.1)
+                    )
+                },
                 ..fault
             }),
             Err(e) => {
@@ -165,7 +182,13 @@ impl ClusterReshard {
         let mut moved = 0;
         loop {
             let keys: Vec<String> = map
-                .query(src, redis::cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(100))
+                .query(
+                    src,
+                    redis::cmd("CLUSTER")
+                        .arg("GETKEYSINSLOT")
+                        .arg(slot)
+                        .arg(100),
+                )
                 .await?;
             if keys.is_empty() {
                 break;
@@ -185,9 +208,19 @@ impl ClusterReshard {
             let _: String = map.query(src, &migrate).await?;
             moved += keys.len();
         }
-        for node in [dst, src].into_iter().chain(others.iter().copied().filter(|&o| o != dst)) {
+        for node in [dst, src]
+            .into_iter()
+            .chain(others.iter().copied().filter(|&o| o != dst))
+        {
             let _: () = map
-                .query(node, redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(dst_id))
+                .query(
+                    node,
+                    redis::cmd("CLUSTER")
+                        .arg("SETSLOT")
+                        .arg(slot)
+                        .arg("NODE")
+                        .arg(dst_id),
+                )
                 .await?;
         }
         Ok(moved)
@@ -204,7 +237,9 @@ async fn primaries(map: &ClusterMap) -> Result<Vec<(usize, bool)>, String> {
             Ok(lines) => {
                 let mut out = Vec::new();
                 for l in lines.iter().filter(|l| l.is_primary() && !l.is_failing()) {
-                    let Some(n) = map.index_of_ip(&l.ip) else { continue };
+                    let Some(n) = map.index_of_ip(&l.ip) else {
+                        continue;
+                    };
                     if map.role(n).await.is_ok_and(|r| r == "master") {
                         out.push((n, l.owns(map.slot)));
                     }
@@ -215,6 +250,23 @@ async fn primaries(map: &ClusterMap) -> Result<Vec<(usize, bool)>, String> {
         }
     }
     Err(last)
+}
+
+/// (ASK, TRYAGAIN) replies node `i` has sent since it started (`INFO errorstats`): the evidence
+/// that clients met the half-moved slot (a missing key is redirected; a script over two keys of
+/// which one has moved is refused with TRYAGAIN).
+async fn redirects(map: &ClusterMap, i: usize) -> (u64, u64) {
+    let info: String = map
+        .query(i, redis::cmd("INFO").arg("errorstats"))
+        .await
+        .unwrap_or_default();
+    let count = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("errorstat_{name}:count=")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (count("ASK"), count("TRYAGAIN"))
 }
 
 async fn id(map: &ClusterMap, i: usize) -> Result<String, String> {

@@ -229,9 +229,13 @@ impl Scenario {
         }
         if let Some(c) = &self.cluster {
             top(c.validate(self.lock.kind, self.workload.kind))?;
-            top(ensure(self.sentinel.is_none() && self.client.is_none(), "cluster", || {
-                "[cluster] runs fencepost's own clients on its own topology: remove [sentinel] and [client]".into()
-            }))?;
+            top(ensure(
+                self.sentinel.is_none() && self.client.is_none(),
+                "cluster",
+                || {
+                    "[cluster] runs fencepost's own clients on its own topology: remove [sentinel] and [client]".into()
+                },
+            ))?;
         }
         if let Some(c) = &self.client {
             top(c.validate())?;

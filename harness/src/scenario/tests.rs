@@ -249,3 +249,71 @@ fn a_partition_victim_list_fits_its_shape_and_the_clients() {
         .to_string();
     assert!(e.contains("name one or more clients 0..3"), "{e}");
 }
+
+#[test]
+fn cluster_mistakes_are_refused_with_the_fix() {
+    let cluster = GOOD.replace("[expect]", "[cluster]\nshards = 3\n[expect]");
+    assert!(
+        parse(&cluster).is_ok(),
+        "gc-pause acts on clients: fine on a cluster"
+    );
+    let cases = [
+        // a fault on the lone lock nodes, which a cluster run does not have
+        (
+            cluster.replace(
+                "kind = \"gc-pause\"\nstart = \"500ms\"\nevery = \"1s\"\npause = \"400ms\"",
+                "kind = \"node-pause\"\nstart = \"1s\"\nevery = \"1s\"\ntarget = \"one\"\npause = \"1s\"",
+            ),
+            "s.toml:10:",
+            "use the cluster-primary-fail",
+        ),
+        // a cluster fault without a cluster
+        (
+            GOOD.replace(
+                "kind = \"gc-pause\"\nstart = \"500ms\"\nevery = \"1s\"\npause = \"400ms\"",
+                "kind = \"cluster-partition\"\nstart = \"1s\"\nduration = \"1s\"",
+            ),
+            "s.toml:10:",
+            "add a [cluster] section",
+        ),
+        (
+            cluster.replace("shards = 3", "shards = 2"),
+            "s.toml:15:",
+            "use 3..=9",
+        ),
+        (
+            cluster.replace("kind = \"single\"", "kind = \"redlock\""),
+            "s.toml:7:",
+            "single-instance lock on the cluster",
+        ),
+        (
+            cluster
+                .replace(
+                    "[[nemesis]]\nkind = \"gc-pause\"\nstart = \"500ms\"\nevery = \"1s\"\npause = \"400ms\"\n",
+                    "",
+                )
+                .replace("[run]", "[workload]\nkind = \"stream\"\nproducers = 1\n[run]"),
+            "s.toml:4:",
+            "not supported on a cluster",
+        ),
+    ];
+    for (text, line, fix) in cases {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with(line) && e.contains(fix), "{e}");
+    }
+}
+
+#[test]
+fn every_shipped_cluster_scenario_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("cluster-") && name.ends_with(".toml") {
+            let s = Scenario::load(&e.path()).unwrap();
+            assert!(s.cluster.is_some(), "{name}");
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} cluster scenarios");
+}

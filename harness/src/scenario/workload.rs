@@ -246,7 +246,10 @@ impl WorkloadSpec {
             (self.wait_replicas.is_none() && self.wait_timeout.is_none())
                 || matches!(self.kind, WorkloadKind::RmwCounter | WorkloadKind::Counter),
             "wait_replicas",
-            || "[workload] wait_replicas applies to kind = \"rmw-counter\" and \"counter\" only".into(),
+            || {
+                "[workload] wait_replicas applies to kind = \"rmw-counter\" and \"counter\" only"
+                    .into()
+            },
         )?;
         ensure(
             !(self.kind == WorkloadKind::RmwCounter && lock == LockKind::Redlock),
