@@ -91,6 +91,20 @@ pub async fn checks(results: &Path, toxiproxy: Option<&str>) -> Vec<Check> {
         }),
     });
 
+    // A private network as [cluster] runs build one: a namespace, a bridge, a veth (root, ip).
+    let lan = crate::cluster::netns::Lan::create(1).map(drop);
+    out.push(Check {
+        what: "private networks for [cluster] runs (network namespaces, ip, nft)".into(),
+        ok: lan.is_ok(),
+        detail: match &lan {
+            Ok(()) => "a namespace, a bridge and a veth made and removed".into(),
+            Err(e) => e.to_string(),
+        },
+        fix: lan.is_err().then(|| {
+            "run as root (or with CAP_SYS_ADMIN and CAP_NET_ADMIN), and `sudo apt-get install -y iproute2 nftables`; only the cluster-* scenarios need it".into()
+        }),
+    });
+
     if let Some(url) = toxiproxy {
         let version = match crate::proxy::ToxiproxyClient::new(url) {
             Ok(c) => c.version().await.map_err(|e| e.to_string()),
