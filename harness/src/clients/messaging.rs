@@ -46,6 +46,7 @@ pub fn config(b: &Build<'_>) -> MessagingConfig {
         claim_idle,
         restart_delay: w.restart_delay.map_or(RESTART_DELAY, |d| d.0),
         clients: s.run.clients,
+        payload_bytes: w.payload_bytes.unwrap_or(0) as usize,
     }
 }
 
@@ -66,6 +67,9 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
         anyhow::bail!("a messaging workload needs [workload] producers (refused at load)");
     };
     let timeout = config.op_timeout;
+    if let Some(limit) = &s.workload.pubsub_buffer_limit {
+        set_pubsub_limit(b, limit).await?;
+    }
     if config.transport == Transport::Stream {
         let mut admin = primary_for(b.topology, 0, timeout).await?;
         create_group(&mut admin, timeout)
@@ -127,5 +131,35 @@ pub async fn replay(b: &Build<'_>) -> anyhow::Result<()> {
     workloads::messaging::consumer::replay(&mut conn, b.rec.as_ref(), process)
         .await
         .map_err(|e| anyhow::anyhow!("reading the stream back after the run: {e}"))?;
+    Ok(())
+}
+
+/// `CONFIG SET client-output-buffer-limit "pubsub LIMIT 0 0"` on n1 (hard limit only), before any
+/// subscriber connects; read back to be sure it took.
+async fn set_pubsub_limit(b: &Build<'_>, limit: &str) -> anyhow::Result<()> {
+    let bytes = crate::scenario::workload::parse_size(limit)
+        .ok_or_else(|| anyhow::anyhow!("pubsub_buffer_limit {limit} is not a size"))?;
+    let url = b.topology.admin_url("n1").ok_or_else(|| {
+        anyhow::anyhow!("pubsub_buffer_limit needs node n1, which fencepost starts")
+    })?;
+    let mut admin = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let value = format!("pubsub {bytes} 0 0");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg(&value)
+        .query_async(&mut admin)
+        .await?;
+    let now: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("client-output-buffer-limit")
+        .query_async(&mut admin)
+        .await?;
+    anyhow::ensure!(
+        now.get(1).is_some_and(|v| v.contains(&value)),
+        "n1 did not take client-output-buffer-limit {value}: it says {now:?}"
+    );
     Ok(())
 }

@@ -65,9 +65,8 @@ pub fn select(
     (names, format!("{whom} → {}", nodes.join(",")))
 }
 
-/// Puts `toxic` on every link in `names`, records the fault's start once every link has it (or
-/// the failure, removing what was added), holds it for `hold` (or until the run stops), removes
-/// it and records the stop.
+/// Adds `toxic` to every link in `names`, records `fault` once all took, holds for `hold` (or
+/// until the run stops), removes the toxic, and records the heal (or the failure).
 pub async fn toxic_window(
     ctx: &NemesisContext,
     names: &[String],
@@ -76,6 +75,22 @@ pub async fn toxic_window(
     hold: Duration,
     stop: &mut watch::Receiver<bool>,
 ) {
+    match toxic_hold(ctx, names, toxic, fault, hold, stop).await {
+        Ok(fault) => ctx.healed(fault),
+        Err((fault, e)) => ctx.failed(fault, e),
+    }
+}
+
+/// [`toxic_window`] without the last record: the toxic is removed, and the caller records the
+/// heal (`Ok`, perhaps with more detail) or the failure (`Err`, with why).
+pub async fn toxic_hold(
+    ctx: &NemesisContext,
+    names: &[String],
+    toxic: Toxic,
+    fault: Fault,
+    hold: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Fault, (Fault, String)> {
     let mut added = Vec::new();
     let mut error = None;
     for l in names {
@@ -95,7 +110,7 @@ pub async fn toxic_window(
         let _ = ctx.topology.network.remove_toxic(l, &toxic.name).await;
     }
     match error {
-        None => ctx.healed(fault),
-        Some(e) => ctx.failed(fault, e),
+        None => Ok(fault),
+        Some(e) => Err((fault, e)),
     }
 }

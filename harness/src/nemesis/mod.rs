@@ -14,6 +14,7 @@
 //!
 //! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below.
 
+pub mod bandwidth;
 pub mod clock;
 pub mod cluster_failover;
 pub mod cluster_partition;
@@ -175,6 +176,7 @@ registry! {
     "consumer-crash" => ConsumerCrash(consumer_crash::ConsumerCrash),
     "partition" => Partition(partition::Partition),
     "latency" => Latency(latency::Latency),
+    "bandwidth" => Bandwidth(bandwidth::Bandwidth),
     "reset-peer" => ResetPeer(reset_peer::ResetPeer),
     "delayed-write" => DelayedWrite(delayed_write::DelayedWrite),
     "failover" => Failover(failover::Failover),

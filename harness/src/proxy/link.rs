@@ -23,7 +23,8 @@ use super::toxic::Stream;
 
 /// Read buffer per direction.
 const READ_BUF_BYTES: usize = 16 * 1024;
-/// Stop reading from the source while toxics hold more than this.
+/// Stop reading from the source while toxics hold more than this (less under a bandwidth toxic:
+/// [`Pipeline::hold_limit`]).
 const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
 
 /// The toxics of one proxy, both streams, in the order they were added.
@@ -207,7 +208,8 @@ where
 
         // Toxic path: wait for data, a change of toxics, or the next thing to fall due.
         let deadline = pipeline.next_deadline();
-        let may_read = !src_done && pipeline.buffered_bytes() < MAX_HELD_BYTES;
+        let may_read = !src_done
+            && pipeline.buffered_bytes() < pipeline.hold_limit(MAX_HELD_BYTES, READ_BUF_BYTES);
         tokio::select! {
             biased;
             r = toxics.changed() => {

@@ -410,6 +410,25 @@ impl Pipeline {
     }
 
     /// Bytes held in the chain (for backpressure on the source).
+    /// How much it may hold before the link stops reading from the source. A bandwidth toxic
+    /// holds back the sender, as Toxiproxy's does (its link reads a chunk, the toxic sleeps, the
+    /// next read waits): 100 ms worth of its rate, at least a read buffer's worth. Other toxics
+    /// hold up to `max` (a latency toxic must not throttle the stream it delays).
+    pub(crate) fn hold_limit(&self, max: usize, read_buf: usize) -> usize {
+        self.stages
+            .iter()
+            .filter(|s| s.active)
+            .filter_map(|s| match s.kind {
+                ToxicKind::Bandwidth { rate_kb_per_s } if rate_kb_per_s > 0 => Some(
+                    usize::try_from(rate_kb_per_s.saturating_mul(100))
+                        .unwrap_or(usize::MAX)
+                        .max(read_buf),
+                ),
+                _ => None,
+            })
+            .fold(max, usize::min)
+    }
+
     pub(crate) fn buffered_bytes(&self) -> usize {
         self.stages.iter().map(Stage::buffered_bytes).sum::<usize>()
             + self
@@ -556,6 +575,36 @@ mod tests {
         assert_eq!(drain(&mut p, t0 + Duration::from_millis(100)).len(), 1);
         assert_eq!(drain(&mut p, t0 + Duration::from_millis(200)).len(), 1);
         assert_eq!(drain(&mut p, t0 + Duration::from_millis(250)).len(), 1);
+    }
+
+    #[test]
+    fn a_bandwidth_toxic_holds_back_the_sender_and_a_latency_toxic_does_not() {
+        let t0 = Instant::now();
+        let mut p = Pipeline::new(1, 1);
+        assert_eq!(p.hold_limit(4 << 20, 16 << 10), 4 << 20);
+        let slow = entry(
+            1,
+            Toxic::new(
+                Stream::Downstream,
+                ToxicKind::Bandwidth { rate_kb_per_s: 1 },
+            ),
+        );
+        p.sync(&[&slow], t0);
+        assert_eq!(p.hold_limit(4 << 20, 16 << 10), 16 << 10);
+        let fast = entry(
+            2,
+            Toxic::new(
+                Stream::Downstream,
+                ToxicKind::Bandwidth {
+                    rate_kb_per_s: 10_000,
+                },
+            ),
+        );
+        p.sync(&[&fast], t0);
+        assert_eq!(p.hold_limit(4 << 20, 16 << 10), 1_000_000);
+        let late = entry(3, Toxic::latency(Stream::Downstream, 100, 0));
+        p.sync(&[&late], t0);
+        assert_eq!(p.hold_limit(4 << 20, 16 << 10), 4 << 20);
     }
 
     #[test]

@@ -142,6 +142,32 @@ pub struct WorkloadSpec {
     /// Streams: how long a crashed consumer stays dead before a fresh one takes its place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_delay: Option<Dur>,
+    /// Messaging: pad every payload to this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<u32>,
+    /// Pub/Sub: the node's hard `client-output-buffer-limit pubsub`, e.g. "256kb" (Redis's default
+    /// is 32mb hard, 8mb soft over 60 s): a subscriber whose unread replies pass it is disconnected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pubsub_buffer_limit: Option<String>,
+}
+
+/// Bytes in a Redis memory size: `256kb`, `1mb`, `1gb` (powers of 1024, as redis.conf reads
+/// them) or plain bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let (n, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t.as_str(), ""),
+    };
+    let n: u64 = n.parse().ok()?;
+    let unit = match unit {
+        "" | "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(unit)
 }
 
 fn ms(n: u64) -> Dur {
@@ -180,6 +206,8 @@ impl Default for WorkloadSpec {
             drain: None,
             claim_idle: None,
             restart_delay: None,
+            payload_bytes: None,
+            pubsub_buffer_limit: None,
         }
     }
 }
@@ -237,6 +265,30 @@ impl WorkloadSpec {
             })?;
         }
         ensure(
+            self.payload_bytes.is_none() || self.kind.is_messaging(),
+            "payload_bytes",
+            || "[workload] payload_bytes applies to kind = \"pubsub\" or \"stream\" only".into(),
+        )?;
+        ensure(
+            self.payload_bytes.is_none_or(|b| b <= 1 << 20),
+            "payload_bytes",
+            || "[workload] payload_bytes must be at most 1048576 (1 MiB)".into(),
+        )?;
+        if let Some(limit) = &self.pubsub_buffer_limit {
+            ensure(
+                self.kind == WorkloadKind::Pubsub,
+                "pubsub_buffer_limit",
+                || "[workload] pubsub_buffer_limit applies to kind = \"pubsub\" only".into(),
+            )?;
+            ensure(
+                parse_size(limit).is_some_and(|b| b > 0),
+                "pubsub_buffer_limit",
+                || {
+                    format!("[workload] pubsub_buffer_limit = \"{limit}\" is not a size: write e.g. \"256kb\" or \"1mb\"")
+                },
+            )?;
+        }
+        ensure(
             (self.claim_idle.is_none() && self.restart_delay.is_none())
                 || self.kind == WorkloadKind::Stream,
             "claim_idle",
@@ -258,5 +310,19 @@ impl WorkloadSpec {
                 "[workload] kind = \"rmw-counter\" takes a single-instance lock on the (primary) lock node: use [lock] kind = \"single\" or \"naive\", not \"redlock\"".into()
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_redis_conf_reads_them() {
+        assert_eq!(parse_size("256kb"), Some(256 * 1024));
+        assert_eq!(parse_size("1MB"), Some(1 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("1.5mb"), None);
+        assert_eq!(parse_size("lots"), None);
     }
 }

@@ -54,17 +54,31 @@ pub struct MessagingConfig {
     pub restart_delay: Duration,
     /// The run's client count (a restarted client's process id is `id + clients × generation`).
     pub clients: u32,
+    /// Pad every payload to at least this many bytes (0: no padding): volume for output-buffer
+    /// limits to bite on.
+    pub payload_bytes: usize,
 }
 
-/// A message as it travels: `producer:seq`.
-pub fn encode(m: &Message) -> String {
-    format!("{}:{}", m.producer, m.seq)
+/// A message as it travels: `producer:seq`, then `:` and dots up to `payload_bytes` when padded.
+pub fn encode(m: &Message, payload_bytes: usize) -> String {
+    let mut s = format!("{}:{}", m.producer, m.seq);
+    if payload_bytes > s.len() {
+        s.push(':');
+        let dots = payload_bytes.saturating_sub(s.len());
+        s.extend(std::iter::repeat_n('.', dots));
+    }
+    s
 }
 
 /// The message a payload carries (group left empty), or `None` for a payload no producer of
 /// this workload wrote.
 pub fn decode(payload: &str) -> Option<Message> {
-    let (p, s) = payload.split_once(':')?;
+    let (p, rest) = payload.split_once(':')?;
+    let s = match rest.split_once(':') {
+        Some((s, pad)) if pad.bytes().all(|b| b == b'.') => s,
+        Some(_) => return None,
+        None => rest,
+    };
     Some(Message {
         producer: p.parse().ok()?,
         seq: s.parse().ok()?,
@@ -83,8 +97,13 @@ mod tests {
             seq: 41,
             group: String::new(),
         };
-        assert_eq!(decode(&encode(&m)), Some(m));
+        assert_eq!(decode(&encode(&m, 0)), Some(m.clone()));
+        let padded = encode(&m, 1000);
+        assert_eq!(padded.len(), 1000);
+        assert_eq!(decode(&padded), Some(m.clone()));
+        assert_eq!(encode(&m, 3), "3:41", "already longer than asked");
         assert_eq!(decode("hello"), None);
         assert_eq!(decode("1:x"), None);
+        assert_eq!(decode("3:41:..x"), None, "padding is dots only");
     }
 }

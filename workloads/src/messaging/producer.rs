@@ -51,7 +51,7 @@ impl Producer {
 
     async fn publish(&mut self, m: &Message) -> Result<(), CallError> {
         let timeout = self.config.op_timeout;
-        let payload = encode(m);
+        let payload = encode(m, self.config.payload_bytes);
         let conn = self.primary.conn().await?;
         match self.config.transport {
             Transport::PubSub => {
