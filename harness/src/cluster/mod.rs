@@ -132,7 +132,7 @@ pub fn reap_stale_folders() {
             continue;
         };
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        if !alive && e.path().join("n1").exists() {
+        if !alive && e.path().join(crate::topology::RESOURCE).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }

@@ -42,6 +42,9 @@ pub struct SentinelSettings {
     pub failover_timeout_ms: u64,
 }
 
+/// redis-server 7.0's `repl-diskless-sync-delay`, restored after the first sync.
+const DISKLESS_SYNC_DELAY_S: u32 = 5;
+
 /// One redis-sentinel process.
 #[derive(Debug)]
 pub struct Sentinel {
@@ -51,6 +54,17 @@ pub struct Sentinel {
     child: Option<Child>,
 }
 
+/// What a Sentinel is told at start that it would otherwise learn over seconds: its own id,
+/// the replica (INFO polling) and the other Sentinels (hello messages every 2 s). The same facts,
+/// sooner; each Sentinel still checks them as it runs.
+struct Acquaintance<'a> {
+    port: u16,
+    myid: &'a str,
+    replica_port: u16,
+    /// (port, id) of the other Sentinels.
+    peers: Vec<(u16, &'a str)>,
+}
+
 impl Sentinel {
     fn start(
         name: &str,
@@ -58,15 +72,25 @@ impl Sentinel {
         primary_port: u16,
         admin_password: &str,
         s: SentinelSettings,
+        known: Acquaintance<'_>,
     ) -> Result<Sentinel, NodeError> {
         let io = |source| NodeError::Io {
             node: name.to_string(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let port = free_port().map_err(io)?;
+        let port = known.port;
         let conf = dir.join("sentinel.conf");
         let quorum = s.sentinels / 2 + 1;
+        let mut introductions = format!(
+            "sentinel myid {}\nsentinel known-replica {MASTER} 127.0.0.1 {}\n",
+            known.myid, known.replica_port
+        );
+        for (peer_port, peer_id) in &known.peers {
+            introductions.push_str(&format!(
+                "sentinel known-sentinel {MASTER} 127.0.0.1 {peer_port} {peer_id}\n"
+            ));
+        }
         std::fs::write(
             &conf,
             format!(
@@ -77,7 +101,7 @@ impl Sentinel {
                  sentinel failover-timeout {MASTER} {failover}\n\
                  sentinel parallel-syncs {MASTER} 1\n\
                  sentinel auth-user {MASTER} {ADMIN_USER}\n\
-                 sentinel auth-pass {MASTER} {admin_password}\n",
+                 sentinel auth-pass {MASTER} {admin_password}\n{introductions}",
                 dir = dir.display(),
                 down = s.down_after_ms,
                 failover = s.failover_timeout_ms,
@@ -244,7 +268,13 @@ pub async fn start(
         .admin_url();
     for url in [&primary_admin, &replica_admin] {
         let mut c = admin_conn(url).await?;
-        for (k, v) in [("masteruser", ADMIN_USER), ("masterauth", admin.as_str())] {
+        // The first full sync starts at once (7.0's default waits 5 s for more replicas to share
+        // it); the default is back once the replica is linked, so the run sees stock settings.
+        for (k, v) in [
+            ("masteruser", ADMIN_USER),
+            ("masterauth", admin.as_str()),
+            ("repl-diskless-sync-delay", "0"),
+        ] {
             let _: () = redis::cmd("CONFIG")
                 .arg("SET")
                 .arg(k)
@@ -274,11 +304,45 @@ pub async fn start(
         },
     )
     .await?;
+    for url in [&primary_admin, &replica_admin] {
+        let mut c = admin_conn(url).await?;
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("repl-diskless-sync-delay")
+            .arg(DISKLESS_SYNC_DELAY_S)
+            .query_async(&mut c)
+            .await
+            .context("CONFIG SET repl-diskless-sync-delay")?;
+    }
 
     let mut sentinel_urls = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..settings.sentinels {
+        ports.push(free_port().context("no free port for a Sentinel")?);
+    }
+    let ids: Vec<String> = (0..settings.sentinels)
+        .map(|_| format!("{}{}", super::random_password(), &super::random_password()[..8]))
+        .collect();
     for i in 1..=settings.sentinels {
         let name = format!("s{i}");
-        let s = Sentinel::start(&name, &root.join(&name), primary_port, &admin, settings)?;
+        let me = (i - 1) as usize;
+        let known = Acquaintance {
+            port: ports[me],
+            myid: &ids[me],
+            replica_port,
+            peers: (0..ports.len())
+                .filter(|&j| j != me)
+                .map(|j| (ports[j], ids[j].as_str()))
+                .collect(),
+        };
+        let s = Sentinel::start(
+            &name,
+            &root.join(&name),
+            primary_port,
+            &admin,
+            settings,
+            known,
+        )?;
         sentinel_urls.push(s.url());
         topology.cluster().sentinels.push(s);
     }
