@@ -20,6 +20,8 @@ fn client_user_is_refused_what_it_does_not_need() {
             persistence: Persistence::None,
             preload: None,
             library_user: false,
+            place: None,
+            cluster: None,
         })
         .unwrap();
     let node = cluster.node("n1").unwrap();

@@ -20,6 +20,8 @@ fn node(tag: &str) -> (Cluster, NodeClock, redis::Connection) {
             persistence: Persistence::None,
             preload: Some(clock::preload(&lib, &control)),
             library_user: false,
+            place: None,
+            cluster: None,
         })
         .unwrap();
     let url = cluster.node("n1").unwrap().admin_url();

@@ -41,6 +41,8 @@ fn deploy(tag: &str) -> Deployment {
             persistence: Persistence::None,
             preload: None,
             library_user: false,
+            place: None,
+            cluster: None,
         };
         nodes.push(Node::start(config, &dir.join(name), passwords.clone()).unwrap());
     }

@@ -17,6 +17,8 @@ fn one_node(tag: &str, persistence: Persistence) -> Cluster {
             persistence,
             preload: None,
             library_user: false,
+            place: None,
+            cluster: None,
         })
         .unwrap();
     cluster

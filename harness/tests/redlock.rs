@@ -24,6 +24,8 @@ fn five_nodes(tag: &str) -> Cluster {
                 persistence: Persistence::None,
                 preload: None,
                 library_user: false,
+                place: None,
+                cluster: None,
             })
             .unwrap();
     }

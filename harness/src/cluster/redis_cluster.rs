@@ -43,6 +43,9 @@ pub struct ClusterMap {
     pub formed_ms: u64,
 }
 
+/// A primary's address and the slot ranges it serves, as one node sees them.
+type SlotOwner = (String, Vec<(u16, u16)>);
+
 /// One line of `CLUSTER NODES`, as far as the harness needs it.
 #[derive(Debug, Clone)]
 pub struct NodeLine {
@@ -211,7 +214,7 @@ impl ClusterMap {
     /// `cluster_state:ok`, sees every slot on the same live primary, and every primary has its
     /// replicas with their link up.
     pub async fn unhealthy(&self, replicas: u32) -> Option<String> {
-        let mut owners: Option<Vec<(String, Vec<(u16, u16)>)>> = None;
+        let mut owners: Option<Vec<SlotOwner>> = None;
         for i in 0..self.names.len() {
             let info: String = match self.query(i, redis::cmd("CLUSTER").arg("INFO")).await {
                 Ok(s) => s,
@@ -227,7 +230,7 @@ impl ClusterMap {
             if let Some(l) = lines.iter().find(|l| l.is_failing()) {
                 return Some(format!("{} sees {} failing", self.names[i], l.ip));
             }
-            let mut view: Vec<(String, Vec<(u16, u16)>)> = lines
+            let mut view: Vec<SlotOwner> = lines
                 .iter()
                 .filter(|l| l.is_primary() && !l.slots.is_empty())
                 .map(|l| (l.ip.clone(), l.slots.clone()))

@@ -321,7 +321,13 @@ pub async fn start(
         ports.push(free_port().context("no free port for a Sentinel")?);
     }
     let ids: Vec<String> = (0..settings.sentinels)
-        .map(|_| format!("{}{}", super::random_password(), &super::random_password()[..8]))
+        .map(|_| {
+            format!(
+                "{}{}",
+                super::random_password(),
+                &super::random_password()[..8]
+            )
+        })
         .collect();
     for i in 1..=settings.sentinels {
         let name = format!("s{i}");

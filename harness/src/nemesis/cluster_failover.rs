@@ -10,7 +10,7 @@
 //! after the command) until the old primary answers as its replica; no promotion within the
 //! patience is a failed injection.
 
-use super::driver::{positive, Schedule};
+use super::driver::Schedule;
 use super::shard;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
@@ -38,9 +38,9 @@ impl Nemesis for ClusterFailover {
     }
 
     fn schedule(&self) -> Schedule {
-        match self.every {
-            Some(every) => Schedule::recurring(self.start, every),
-            None => Schedule::once(self.start),
+        Schedule {
+            start: self.start,
+            every: self.every,
         }
     }
 
@@ -49,16 +49,12 @@ impl Nemesis for ClusterFailover {
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
-        if let Some(every) = self.every {
-            positive(KIND, "every", every)?;
-        }
-        if !bounds.redis_cluster {
-            return Err(Invalid::new(
-                "kind",
-                format!("[[nemesis]] {KIND} switches a Redis Cluster primary over: add a [cluster] section"),
-            ));
-        }
-        Ok(())
+        shard::validate(
+            KIND,
+            "switches a Redis Cluster primary over",
+            self.every,
+            bounds,
+        )
     }
 
     fn runs_on_redis_cluster(&self) -> bool {
@@ -71,19 +67,8 @@ impl Nemesis for ClusterFailover {
         rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let map = match shard::map(ctx) {
-            Ok(m) => m,
-            Err(e) => return ctx.failed(ctx.fault("manual-failover", "?", String::new()), e),
-        };
-        let s = match shard::of_key(map).await {
-            Ok(s) if !s.replicas.is_empty() => s,
-            Ok(s) => {
-                return ctx.failed(
-                    ctx.fault("manual-failover", &map.names[s.primary], String::new()),
-                    "the key's primary has no replica",
-                )
-            }
-            Err(e) => return ctx.failed(ctx.fault("manual-failover", "?", String::new()), e),
+        let Some((map, s)) = shard::find(ctx, "manual-failover", true).await else {
+            return;
         };
         let r = s.replicas[rng.random_range(0..s.replicas.len())];
         let (old, new) = (&map.names[s.primary], &map.names[r]);

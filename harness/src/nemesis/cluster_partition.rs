@@ -42,9 +42,9 @@ impl Nemesis for ClusterPartition {
     }
 
     fn schedule(&self) -> Schedule {
-        match self.every {
-            Some(every) => Schedule::recurring(self.start, every),
-            None => Schedule::once(self.start),
+        Schedule {
+            start: self.start,
+            every: self.every,
         }
     }
 
@@ -54,16 +54,12 @@ impl Nemesis for ClusterPartition {
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
         positive(KIND, "duration", self.duration)?;
-        if let Some(every) = self.every {
-            positive(KIND, "every", every)?;
-        }
-        if !bounds.redis_cluster {
-            return Err(Invalid::new(
-                "kind",
-                format!("[[nemesis]] {KIND} cuts a Redis Cluster primary off from its peers: add a [cluster] section, or use kind = \"partition\" on lock nodes"),
-            ));
-        }
-        Ok(())
+        shard::validate(
+            KIND,
+            "cuts a Redis Cluster primary off from its peers (kind = \"partition\" cuts lock nodes)",
+            self.every,
+            bounds,
+        )
     }
 
     fn runs_on_redis_cluster(&self) -> bool {
@@ -76,13 +72,8 @@ impl Nemesis for ClusterPartition {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let map = match shard::map(ctx) {
-            Ok(m) => m,
-            Err(e) => return ctx.failed(ctx.fault(KIND, "?", String::new()), e),
-        };
-        let s = match shard::of_key(map).await {
-            Ok(s) => s,
-            Err(e) => return ctx.failed(ctx.fault(KIND, "?", String::new()), e),
+        let Some((map, s)) = shard::find(ctx, KIND, false).await else {
+            return;
         };
         let p = s.primary;
         let peers: Vec<usize> = (0..map.names.len()).filter(|&i| i != p).collect();
@@ -120,11 +111,7 @@ impl Nemesis for ClusterPartition {
         sleep_or_stop(self.duration.0, stop).await;
         // Whether the majority side promoted a replica while the primary was away.
         let promoted = shard::master_among(map, &s.replicas).await;
-        let unblocked = {
-            let cluster = ctx.topology.cluster();
-            cluster.lan.as_ref().map(|l| l.unblock(p, &table))
-        };
-        if let Some(Err(e)) = unblocked {
+        if let Err(e) = shard::on_lan(ctx, |lan| lan.unblock(p, &table)) {
             eprintln!("fencepost: {KIND} could not heal {}: {e}", map.names[p]);
         }
         let healed_at = Instant::now();

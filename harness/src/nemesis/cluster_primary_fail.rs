@@ -63,9 +63,9 @@ impl Nemesis for ClusterPrimaryFail {
     }
 
     fn schedule(&self) -> Schedule {
-        match self.every {
-            Some(every) => Schedule::recurring(self.start, every),
-            None => Schedule::once(self.start),
+        Schedule {
+            start: self.start,
+            every: self.every,
         }
     }
 
@@ -102,17 +102,8 @@ impl Nemesis for ClusterPrimaryFail {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let found = match shard::map(ctx) {
-            Ok(map) => shard::of_key(map).await.map(|s| (map, s)),
-            Err(e) => Err(e),
-        };
-        match found {
-            Ok((map, s)) if !s.replicas.is_empty() => self.once(ctx, map, s, stop).await,
-            Ok((map, s)) => ctx.failed(
-                ctx.fault("primary-fail", &map.names[s.primary], String::new()),
-                "the key's primary has no replica to promote",
-            ),
-            Err(e) => ctx.failed(ctx.fault("primary-fail", "?", String::new()), e),
+        if let Some((map, s)) = shard::find(ctx, "primary-fail", true).await {
+            self.once(ctx, map, s, stop).await;
         }
     }
 
@@ -138,14 +129,7 @@ impl ClusterPrimaryFail {
                 format!("{}↛{}", map.names[p], shard::names(map, &s.replicas)),
                 format!("{} cut off from its replicas for {lag}", map.names[p]),
             );
-            let blocked = {
-                let cluster = ctx.topology.cluster();
-                match &cluster.lan {
-                    Some(lan) => lan.block(p, &s.replicas, &table).map_err(|e| e.to_string()),
-                    None => Err("the cluster has no private network".into()),
-                }
-            };
-            if let Err(e) = blocked {
+            if let Err(e) = shard::on_lan(ctx, |lan| lan.block(p, &s.replicas, &table)) {
                 ctx.failed(fault, e);
                 return;
             }
@@ -166,8 +150,7 @@ impl ClusterPrimaryFail {
             let _ = go.send(());
         }
         if let Some(fault) = cut {
-            let cluster = ctx.topology.cluster();
-            if let Some(Err(e)) = cluster.lan.as_ref().map(|l| l.unblock(p, &table)) {
+            if let Err(e) = shard::on_lan(ctx, |lan| lan.unblock(p, &table)) {
                 eprintln!(
                     "fencepost: {KIND} could not heal the cut of {}: {e}",
                     map.names[p]

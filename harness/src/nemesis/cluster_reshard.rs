@@ -13,7 +13,7 @@
 //! primary has the new owner (the detail names the keys moved). A step that fails returns the
 //! slot to `STABLE` on both nodes and records a failed injection.
 
-use super::driver::{positive, sleep_or_stop, Schedule};
+use super::driver::{sleep_or_stop, Schedule};
 use super::shard;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::cluster::node::{ADMIN_USER, PLACED_PORT};
@@ -48,9 +48,9 @@ impl Nemesis for ClusterReshard {
     }
 
     fn schedule(&self) -> Schedule {
-        match self.every {
-            Some(every) => Schedule::recurring(self.start, every),
-            None => Schedule::once(self.start),
+        Schedule {
+            start: self.start,
+            every: self.every,
         }
     }
 
@@ -59,16 +59,12 @@ impl Nemesis for ClusterReshard {
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
-        if let Some(every) = self.every {
-            positive(KIND, "every", every)?;
-        }
-        if !bounds.redis_cluster {
-            return Err(Invalid::new(
-                "kind",
-                format!("[[nemesis]] {KIND} moves a hash slot between Redis Cluster primaries: add a [cluster] section"),
-            ));
-        }
-        Ok(())
+        shard::validate(
+            KIND,
+            "moves a hash slot between Redis Cluster primaries",
+            self.every,
+            bounds,
+        )
     }
 
     fn runs_on_redis_cluster(&self) -> bool {
@@ -81,9 +77,8 @@ impl Nemesis for ClusterReshard {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let map = match shard::map(ctx) {
-            Ok(m) => m,
-            Err(e) => return ctx.failed(ctx.fault("slot-migration", "?", String::new()), e),
+        let Some(map) = shard::map_or_fail(ctx, "slot-migration") else {
+            return;
         };
         let primaries = match primaries(map).await {
             Ok(p) => p,

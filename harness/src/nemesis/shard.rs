@@ -1,9 +1,11 @@
 //! The workload key's shard on a Redis Cluster, as the cluster nemeses find and watch it: which
 //! primary serves the key's slot now, which replicas follow it, and when roles change.
 
-use super::driver::wait_until;
-use super::NemesisContext;
+use super::driver::{positive, wait_until};
+use super::{Bounds, Invalid, NemesisContext};
+use crate::cluster::netns::{Lan, NetError};
 use crate::cluster::redis_cluster::ClusterMap;
+use crate::duration::Dur;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::watch;
 
@@ -20,6 +22,73 @@ pub fn map(ctx: &NemesisContext) -> Result<&ClusterMap, String> {
         .redis_cluster
         .as_ref()
         .ok_or_else(|| "the run has no Redis Cluster".to_string())
+}
+
+/// The common checks of a cluster fault's config: it needs a `[cluster]`, and a repeat interval
+/// (when given) must be positive. `does` says what the fault does, for the refusal.
+pub fn validate(
+    kind: &str,
+    does: &str,
+    every: Option<Dur>,
+    bounds: &Bounds,
+) -> Result<(), Invalid> {
+    if let Some(every) = every {
+        positive(kind, "every", every)?;
+    }
+    if !bounds.redis_cluster {
+        return Err(Invalid::new(
+            "kind",
+            format!("[[nemesis]] {kind} {does}: add a [cluster] section"),
+        ));
+    }
+    Ok(())
+}
+
+/// The run's cluster, or a failed injection of `fault_kind` recorded (and `None`).
+pub fn map_or_fail<'a>(ctx: &'a NemesisContext, fault_kind: &str) -> Option<&'a ClusterMap> {
+    match map(ctx) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            ctx.failed(ctx.fault(fault_kind, "?", String::new()), e);
+            None
+        }
+    }
+}
+
+/// The cluster and the shard serving the workload key (with a replica, when `need_replica`), or
+/// a failed injection of `fault_kind` recorded (and `None`).
+pub async fn find<'a>(
+    ctx: &'a NemesisContext,
+    fault_kind: &str,
+    need_replica: bool,
+) -> Option<(&'a ClusterMap, Shard)> {
+    let map = map_or_fail(ctx, fault_kind)?;
+    match of_key(map).await {
+        Ok(s) if need_replica && s.replicas.is_empty() => {
+            ctx.failed(
+                ctx.fault(fault_kind, &map.names[s.primary], String::new()),
+                "the key's primary has no replica",
+            );
+            None
+        }
+        Ok(s) => Some((map, s)),
+        Err(e) => {
+            ctx.failed(ctx.fault(fault_kind, "?", String::new()), e);
+            None
+        }
+    }
+}
+
+/// Runs `f` on the cluster's private network.
+pub fn on_lan<T>(
+    ctx: &NemesisContext,
+    f: impl FnOnce(&Lan) -> Result<T, NetError>,
+) -> Result<T, String> {
+    let cluster = ctx.topology.cluster();
+    match &cluster.lan {
+        Some(lan) => f(lan).map_err(|e| e.to_string()),
+        None => Err("the cluster has no private network".into()),
+    }
 }
 
 /// The shard serving the workload key now (asked of every node in turn until one answers).
