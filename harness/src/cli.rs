@@ -147,9 +147,16 @@ pub enum Command {
     },
     /// Run every scenario over a matrix of seeds and write a safety report (Markdown, JUnit XML,
     /// JSON) to results/suite-<stamp>/; exit 0 only when every expectation held.
+    ///
+    /// `fencepost suite merge DIR…` joins the reports of a sharded suite's shards into one.
     Suite {
-        /// Suite name: `nightly` runs every scenarios/*.toml.
+        /// Suite name: `nightly` runs every scenarios/*.toml; `merge` joins shards' reports.
         name: String,
+        /// With `merge`: the shards' suite folders (results/suite-<stamp>).
+        dirs: Vec<PathBuf>,
+        /// Run only slice I of N of the cases (matrix order modulo N), for a CI job matrix.
+        #[arg(long)]
+        shard: Option<crate::suite::shard::Shard>,
         /// Seeds for every scenario: a range (1..3, inclusive), one seed, or a list (1,4,9).
         #[arg(long, default_value = "1..3")]
         seeds: crate::suite::Seeds,
@@ -290,6 +297,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Report { run_dir } => crate::report::report_command(&run_dir),
         Command::Suite {
             name,
+            dirs,
+            shard,
             seeds,
             duration,
             only,
@@ -297,6 +306,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             results,
             jobs,
         } => {
+            if name == "merge" {
+                return crate::suite::merge_command(&dirs, &results);
+            }
+            if !dirs.is_empty() {
+                return Err(anyhow::anyhow!(
+                    "`fencepost suite {name}` takes no folders ({}): only `fencepost suite merge DIR…` does",
+                    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
+                ));
+            }
             let opts = crate::suite::SuiteOptions {
                 name,
                 seeds,
@@ -307,6 +325,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 jobs: usize::from(jobs),
                 fencepost: std::env::current_exe()
                     .context("cannot find the fencepost binary to run the suite's cases")?,
+                shard,
             };
             crate::suite::suite_command(&opts).await
         }

@@ -109,19 +109,19 @@ fn every_bad_input_exits_2_with_a_clear_message_and_no_panic() {
         scenario_case(
             &dir,
             "duration_without_unit",
-            |s| r(s, "duration = \"10s\"", "duration = 10"),
+            |s| r(s, "duration = \"8s\"", "duration = 8"),
             &["unit is missing"],
         ),
         scenario_case(
             &dir,
             "duration_bad_unit",
-            |s| r(s, "duration = \"10s\"", "duration = \"10 sec\""),
+            |s| r(s, "duration = \"8s\"", "duration = \"8 sec\""),
             &["bad duration"],
         ),
         scenario_case(
             &dir,
             "duration_zero",
-            |s| r(s, "duration = \"10s\"", "duration = \"0s\""),
+            |s| r(s, "duration = \"8s\"", "duration = \"0s\""),
             &["duration must be > 0"],
         ),
         scenario_case(

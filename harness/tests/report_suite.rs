@@ -127,6 +127,8 @@ fn mixed_report() -> SuiteReport {
         jobs: 2,
         wall_ms: 60_000,
         interrupted: false,
+        shard: None,
+        merged_from: Vec::new(),
     };
     SuiteReport::new(
         run,
@@ -356,4 +358,76 @@ fn sigterm_stops_the_running_cases_and_the_report_is_still_written() {
     .unwrap();
     assert!(report.interrupted && report.exit_code() == 130);
     assert_eq!(report.cases.len(), 2, "both stopped runs are reported");
+}
+
+/// A suite split in two shards (matrix positions modulo 2) and merged gives the unsharded
+/// report's cases, order and verdict; a missing or doubled shard is refused.
+#[test]
+fn merged_shards_give_the_unsharded_report() {
+    use fencepost::suite::shard::{self, Shard};
+    let whole = mixed_report();
+    let dir = temp_dir("suite-merge");
+    let mut dirs = Vec::new();
+    for index in 1..=2 {
+        let s = Shard { index, count: 2 };
+        let cases: Vec<Case> = whole
+            .cases
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| s.takes(*i))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let run = SuiteRun {
+            shard: Some(s.to_string()),
+            wall_ms: 30_000 + u64::from(index),
+            ..whole.run.clone()
+        };
+        let d = dir.join(format!("shard-{index}/suite-x"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("suite.json"),
+            serde_json::to_string(&SuiteReport::new(run, cases)).unwrap(),
+        )
+        .unwrap();
+        dirs.push(d);
+    }
+    let merged_results = dir.join("merged");
+    // Given in reverse: the order of the folders does not matter.
+    let rev: Vec<PathBuf> = dirs.iter().rev().cloned().collect();
+    let merged = shard::merge(shard::read(&rev).unwrap(), &merged_results).unwrap();
+    let key = |r: &SuiteReport| {
+        r.cases
+            .iter()
+            .map(|c| (c.scenario.clone(), c.seed, c.outcome, c.error.is_some()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&merged), key(&whole));
+    assert_eq!(
+        (
+            merged.all_met,
+            merged.unmet,
+            merged.errors,
+            merged.exit_code()
+        ),
+        (whole.all_met, whole.unmet, whole.errors, whole.exit_code())
+    );
+    assert_eq!(merged.wall_ms, 30_002, "the slowest shard");
+    assert_eq!(merged.merged_from.len(), 2);
+    assert_eq!(
+        merged.cases[0].run_dir.as_deref(),
+        Some("../shard-1/gc-pause/run-1"),
+        "links lead from the merged results folder to the shard's"
+    );
+
+    let missing = shard::merge(shard::read(&dirs[..1]).unwrap(), &merged_results)
+        .expect_err("one shard of two is refused")
+        .to_string();
+    assert!(missing.contains("2/2 of 2 missing"), "{missing}");
+    let twice = shard::merge(
+        shard::read(&[dirs[0].clone(), dirs[0].clone()]).unwrap(),
+        &merged_results,
+    )
+    .expect_err("a doubled shard is refused")
+    .to_string();
+    assert!(twice.contains("given twice"), "{twice}");
 }

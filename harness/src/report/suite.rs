@@ -36,6 +36,12 @@ pub struct SuiteRun {
     pub jobs: usize,
     pub wall_ms: u64,
     pub interrupted: bool,
+    /// `I/N` when this run was one slice of a sharded suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// The shard folders a merged report was made of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 /// A whole suite (`suite.json`).
@@ -194,6 +200,20 @@ pub fn markdown(r: &SuiteReport) -> String {
             .as_ref()
             .map_or(String::new(), |d| format!(" · every run {d}"))
     );
+    if let Some(shard) = &r.shard {
+        let _ = writeln!(
+            s,
+            "Shard {shard} of the suite: `fencepost suite merge` joins the shards into one report.\n"
+        );
+    }
+    if !r.merged_from.is_empty() {
+        let _ = writeln!(
+            s,
+            "Merged from {} shards run side by side (the wall time is the slowest shard's): {}\n",
+            r.merged_from.len(),
+            r.merged_from.join(", ")
+        );
+    }
     let cols = columns(r);
     let _ = writeln!(
         s,

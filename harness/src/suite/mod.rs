@@ -13,6 +13,7 @@
 
 pub mod case;
 pub mod schedule;
+pub mod shard;
 
 use crate::duration::Dur;
 use crate::interrupt::Interrupt;
@@ -76,6 +77,8 @@ pub struct SuiteOptions {
     pub jobs: usize,
     /// The fencepost binary that runs each case.
     pub fencepost: PathBuf,
+    /// Run only this slice of the cases (`--shard I/N`).
+    pub shard: Option<shard::Shard>,
 }
 
 /// Errors that stop a suite before it runs anything.
@@ -153,6 +156,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
         .flat_map(|f| seeds.iter().map(move |&seed| (f.clone(), seed)))
         .enumerate()
         .map(|(i, (f, seed))| (i, f, seed))
+        .filter(|(i, _, _)| opts.shard.is_none_or(|s| s.takes(*i)))
         .collect();
     let length = |f: &Path| {
         opts.duration
@@ -203,6 +207,8 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             jobs: opts.jobs.max(1),
             wall_ms: started.elapsed().as_millis() as u64,
             interrupted,
+            shard: opts.shard.map(|s| s.to_string()),
+            merged_from: Vec::new(),
         },
         cases,
     );
@@ -217,6 +223,31 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
 pub async fn suite_command(opts: &SuiteOptions) -> anyhow::Result<i32> {
     let (report, dir) = run(opts).await?;
     println!("fencepost suite {}: {}", report.name, report.verdict_line());
+    println!(
+        "{}  {}  {}",
+        dir.join(suite_report::REPORT_MD).display(),
+        dir.join(suite_report::JUNIT_XML).display(),
+        dir.join(suite_report::SUITE_JSON).display()
+    );
+    Ok(report.exit_code())
+}
+
+/// `fencepost suite merge DIR…`: one report of the shards' cases, in `results/suite-<stamp>`;
+/// returns the merged suite's exit code.
+pub fn merge_command(dirs: &[PathBuf], results: &Path) -> anyhow::Result<i32> {
+    let shards = shard::read(dirs)?;
+    std::fs::create_dir_all(results)?;
+    let report = shard::merge(shards, results)?;
+    let dir = create_dir(results, "suite", &report.stamp)?;
+    suite_report::write_reports(&report, &dir)?;
+    link_latest(results, &dir, suite_report::LATEST_SUITE)?;
+    crate::report::index::write(results)?;
+    println!(
+        "fencepost suite {} (merged from {} shards): {}",
+        report.name,
+        report.merged_from.len(),
+        report.verdict_line()
+    );
     println!(
         "{}  {}  {}",
         dir.join(suite_report::REPORT_MD).display(),
