@@ -223,12 +223,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
 pub async fn suite_command(opts: &SuiteOptions) -> anyhow::Result<i32> {
     let (report, dir) = run(opts).await?;
     println!("fencepost suite {}: {}", report.name, report.verdict_line());
-    println!(
-        "{}  {}  {}",
-        dir.join(suite_report::REPORT_MD).display(),
-        dir.join(suite_report::JUNIT_XML).display(),
-        dir.join(suite_report::SUITE_JSON).display()
-    );
+    print_paths(&dir);
     Ok(report.exit_code())
 }
 
@@ -248,13 +243,18 @@ pub fn merge_command(dirs: &[PathBuf], results: &Path) -> anyhow::Result<i32> {
         report.merged_from.len(),
         report.verdict_line()
     );
+    print_paths(&dir);
+    Ok(report.exit_code())
+}
+
+/// Where a suite's reports are, on one line.
+fn print_paths(dir: &Path) {
     println!(
         "{}  {}  {}",
         dir.join(suite_report::REPORT_MD).display(),
         dir.join(suite_report::JUNIT_XML).display(),
         dir.join(suite_report::SUITE_JSON).display()
     );
-    Ok(report.exit_code())
 }
 
 /// A fresh `results/<prefix>-<stamp>` folder.
