@@ -125,7 +125,9 @@ impl Spawner {
                 .create(true)
                 .append(true)
                 .open(self.stderr_dir.join(PIDS))
-                .and_then(|mut f| writeln!(f, "{pid}"));
+                // One write per line: appends of a whole line do not interleave (writeln! may
+                // write the number and the newline separately, and two slots spawn at once).
+                .and_then(|mut f| f.write_all(format!("{pid}\n").as_bytes()));
         }
         let info = p.hello(&hello, hello_timeout()).await?;
         Ok((p, info))
