@@ -154,6 +154,23 @@ impl Topology {
         }
     }
 
+    /// Restarts node `name` (killed or not) on a blocking thread: its port, its folder, its
+    /// persistence.
+    pub async fn restart_node(self: &Arc<Self>, name: &str) -> Result<(), String> {
+        let topology = self.clone();
+        let who = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            topology
+                .cluster()
+                .node_mut(&who)
+                .ok_or_else(|| format!("no node {who}"))?
+                .restart()
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+    }
+
     /// The clock control of lock node `name`.
     pub fn node_clock(&self, name: &str) -> Option<&NodeClock> {
         let i = self.lock_nodes.iter().position(|n| n == name)?;

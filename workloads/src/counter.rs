@@ -72,7 +72,7 @@ impl IncrClient {
                         let value = Value::Int(v.unwrap_or(0));
                         let kind = match self.wait {
                             Some(w) => match self.wait_replicas(w).await {
-                                Ok(n) if n >= w.replicas as i64 => OpKind::Ok,
+                                Ok(n) if w.met_by(n) => OpKind::Ok,
                                 _ => OpKind::Info,
                             },
                             None => OpKind::Ok,
@@ -88,15 +88,8 @@ impl IncrClient {
     }
 
     async fn wait_replicas(&mut self, w: WaitReplicas) -> Result<i64, CallError> {
-        let timeout = self.config.op_timeout + Duration::from_millis(w.timeout_ms);
         let r = match self.primary.conn().await {
-            Ok(conn) => {
-                with_timeout(
-                    timeout,
-                    crate::conn::wait_replicas(conn, INCR_KEY, w.replicas, w.timeout_ms),
-                )
-                .await
-            }
+            Ok(conn) => w.on(conn, INCR_KEY, self.config.op_timeout).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &r {
@@ -126,6 +119,23 @@ pub type MakeLock = Box<dyn Fn(Conn, ChaCha8Rng) -> LockClient + Send + Sync>;
 pub struct WaitReplicas {
     pub replicas: u32,
     pub timeout_ms: u64,
+}
+
+impl WaitReplicas {
+    /// `WAIT` on the node holding `key`, within its own timeout plus the call's: how many
+    /// replicas acknowledged.
+    async fn on(self, conn: &mut Conn, key: &str, op_timeout: Duration) -> Result<i64, CallError> {
+        with_timeout(
+            op_timeout + Duration::from_millis(self.timeout_ms),
+            crate::conn::wait_replicas(conn, key, self.replicas, self.timeout_ms),
+        )
+        .await
+    }
+
+    /// Whether `acknowledged` replicas are enough.
+    fn met_by(self, acknowledged: i64) -> bool {
+        acknowledged >= self.replicas as i64
+    }
 }
 
 /// A lock-protected read-modify-write counter client.
@@ -228,7 +238,7 @@ impl RmwClient {
             ) => {
                 // Part of the acquire: the client acts only on a grant its replicas have.
                 match self.wait_replicas(w).await {
-                    Ok(n) if n >= w.replicas as i64 => Ok((
+                    Ok(n) if w.met_by(n) => Ok((
                         Acquired::Granted {
                             grant,
                             valid_until_client_ns,
@@ -290,12 +300,8 @@ impl RmwClient {
 
     async fn wait_replicas(&mut self, w: WaitReplicas) -> Result<i64, CallError> {
         let key = self.lease_key();
-        let conn = self.lock_node.conn().await?;
-        with_timeout(
-            self.op_timeout + Duration::from_millis(w.timeout_ms),
-            crate::conn::wait_replicas(conn, &key, w.replicas, w.timeout_ms),
-        )
-        .await
+        let timeout = self.op_timeout;
+        w.on(self.lock_node.conn().await?, &key, timeout).await
     }
 
     fn still_valid(&self, valid_until_client_ns: u64) -> bool {

@@ -151,13 +151,7 @@ pub const LOCK_NAME: &str = "guard";
 pub fn workload_key(kind: WorkloadKind) -> String {
     match kind {
         WorkloadKind::Counter => workloads::counter::INCR_KEY.to_string(),
-        _ => LeaseConfig {
-            name: LOCK_NAME.into(),
-            ttl_ms: 0,
-            drift_ms: 0,
-            op_timeout_ms: 0,
-        }
-        .lock_key(),
+        _ => workloads::lock::lock_key(LOCK_NAME),
     }
 }
 

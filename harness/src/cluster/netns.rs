@@ -111,17 +111,22 @@ pub fn run(ns: Option<&NetNs>, program: &str, args: &[&str], input: &str) -> Res
     })
 }
 
+/// Moves the calling thread into the network namespace open as `fd`. Async-signal-safe, for a
+/// child between fork and exec (where the descriptor is still open).
+pub fn enter_fd(fd: RawFd) -> io::Result<()> {
+    // SAFETY: setns(2) on a descriptor the caller holds open.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Makes `cmd` run inside `ns`.
 fn enter(cmd: &mut Command, ns: &NetNs) {
     let fd = ns.fd();
-    // SAFETY: setns(2) is async-signal-safe; the descriptor is open in the child until exec.
+    // SAFETY: the closure only calls setns(2), which is async-signal-safe.
     unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || enter_fd(fd));
     }
 }
 
@@ -237,14 +242,6 @@ impl Lan {
     /// Node `i`'s namespace (its redis-server runs in it).
     pub fn node_ns(&self, i: usize) -> Arc<NetNs> {
         self.nodes[i].clone()
-    }
-
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
     }
 
     /// Drops every packet between node `i` and `peers`, in both directions, as rule table

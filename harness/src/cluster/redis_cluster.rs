@@ -127,10 +127,6 @@ impl ClusterMap {
         self.ips.iter().position(|i| i == ip)
     }
 
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
-    }
-
     /// An admin connection to node `i`, within a second.
     pub async fn admin(&self, i: usize) -> Result<MultiplexedConnection, String> {
         let client = redis::Client::open(self.admin_url(i)).map_err(|e| e.to_string())?;

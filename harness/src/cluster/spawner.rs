@@ -54,12 +54,10 @@ pub fn spawn_in(mut cmd: Command, netns: Option<RawFd>) -> io::Result<Child> {
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
-            if let Some(fd) = netns {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+            match netns {
+                Some(fd) => super::netns::enter_fd(fd),
+                None => Ok(()),
             }
-            Ok(())
         });
     }
     let (tx, rx) = mpsc::channel();

@@ -222,19 +222,7 @@ impl ClusterPrimaryFail {
         sleep_or_stop(self.down.0.saturating_sub(failed_at.elapsed()), stop).await;
         let back = match self.mode {
             FailMode::Pause => spawner::signal(pid, libc::SIGCONT).map_err(|e| e.to_string()),
-            FailMode::Kill => {
-                let topology = ctx.topology.clone();
-                let who = name.clone();
-                tokio::task::spawn_blocking(move || {
-                    topology
-                        .cluster()
-                        .node_mut(&who)
-                        .map(|n| n.restart().map_err(|e| e.to_string()))
-                        .unwrap_or_else(|| Err("no such node".into()))
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()))
-            }
+            FailMode::Kill => ctx.topology.restart_node(&name).await,
         };
         if let Err(e) = &back {
             eprintln!("fencepost: {KIND} could not bring {name} back: {e}");

@@ -99,18 +99,9 @@ impl Nemesis for Crash {
         sleep_or_stop(self.restart_delay.0, stop).await;
         let mut restarted = true;
         for name in killed {
-            let topology = ctx.topology.clone();
-            let who = name.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                topology
-                    .cluster()
-                    .node_mut(&who)
-                    .map(|n| n.restart().map_err(|e| e.to_string()))
-            })
-            .await;
-            if !matches!(r, Ok(Some(Ok(())))) {
+            if let Err(e) = ctx.topology.restart_node(&name).await {
                 restarted = false;
-                eprintln!("fencepost: crash could not restart {name}: {r:?}");
+                eprintln!("fencepost: crash could not restart {name}: {e}");
             }
         }
         // A node that did not come back stays down: its window runs to the end of the history.

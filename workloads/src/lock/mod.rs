@@ -18,6 +18,11 @@ use crate::outcome::CallError;
 use checkers::Grant;
 use std::time::Duration;
 
+/// The key of lock `name` (hash-tagged: see [`LeaseConfig::name`]).
+pub fn lock_key(name: &str) -> String {
+    format!("fencepost:lock:{{{name}}}")
+}
+
 /// Lease parameters shared by every lock client.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
@@ -34,7 +39,7 @@ pub struct LeaseConfig {
 
 impl LeaseConfig {
     pub fn lock_key(&self) -> String {
-        format!("fencepost:lock:{{{}}}", self.name)
+        lock_key(&self.name)
     }
     pub fn fence_key(&self) -> String {
         format!("fencepost:fence:{{{}}}", self.name)
