@@ -25,6 +25,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ToxiproxyClient {
     /// `host:port`
     authority: String,
+    /// Prepended to every proxy name this client is given (see [`ToxiproxyClient::scoped`]).
+    scope: String,
 }
 
 impl ToxiproxyClient {
@@ -48,7 +50,23 @@ impl ToxiproxyClient {
         }
         Ok(ToxiproxyClient {
             authority: authority.to_owned(),
+            scope: String::new(),
         })
+    }
+
+    /// The same server, with every proxy name this client is given prefixed by `scope`: how a
+    /// run keeps its proxies apart from another run's on a shared Toxiproxy while its nemeses
+    /// keep naming links `c0-n1`. `list` and `reset` still see the whole server.
+    pub fn scoped(&self, scope: &str) -> ToxiproxyClient {
+        ToxiproxyClient {
+            authority: self.authority.clone(),
+            scope: scope.to_owned(),
+        }
+    }
+
+    /// A proxy name as a path segment, in this client's scope.
+    fn segment(&self, name: &str) -> String {
+        encode(&format!("{}{name}", self.scope))
     }
 
     async fn request(
@@ -161,7 +179,7 @@ impl ToxiproxyClient {
 
     pub async fn create(&self, config: &ProxyConfig) -> Result<ProxyInfo, ProxyError> {
         let body = json!({
-            "name": config.name, "listen": config.listen,
+            "name": format!("{}{}", self.scope, config.name), "listen": config.listen,
             "upstream": config.upstream, "enabled": config.enabled,
         });
         let b = self
@@ -173,7 +191,7 @@ impl ToxiproxyClient {
     pub async fn populate(&self, configs: &[ProxyConfig]) -> Result<Vec<ProxyInfo>, ProxyError> {
         let body: Vec<Value> = configs
             .iter()
-            .map(|c| json!({"name": c.name, "listen": c.listen, "upstream": c.upstream, "enabled": c.enabled}))
+            .map(|c| json!({"name": format!("{}{}", self.scope, c.name), "listen": c.listen, "upstream": c.upstream, "enabled": c.enabled}))
             .collect();
         let b = self
             .call(
@@ -193,7 +211,7 @@ impl ToxiproxyClient {
     }
 
     pub async fn get(&self, name: &str) -> Result<ProxyInfo, ProxyError> {
-        let path = format!("/proxies/{}", encode(name));
+        let path = format!("/proxies/{}", self.segment(name));
         let b = self.call(Method::GET, &path, None, (name, None)).await?;
         proxy_from_json(&Self::json(&b)?)
     }
@@ -209,7 +227,7 @@ impl ToxiproxyClient {
         if let Some(e) = update.enabled {
             body.insert("enabled".into(), json!(e));
         }
-        let path = format!("/proxies/{}", encode(name));
+        let path = format!("/proxies/{}", self.segment(name));
         let b = self
             .call(Method::POST, &path, Some(Value::Object(body)), (name, None))
             .await?;
@@ -228,7 +246,7 @@ impl ToxiproxyClient {
     }
 
     pub async fn delete(&self, name: &str) -> Result<(), ProxyError> {
-        let path = format!("/proxies/{}", encode(name));
+        let path = format!("/proxies/{}", self.segment(name));
         self.call(Method::DELETE, &path, None, (name, None)).await?;
         Ok(())
     }
@@ -239,7 +257,7 @@ impl ToxiproxyClient {
     }
 
     pub async fn toxics(&self, proxy: &str) -> Result<Vec<Toxic>, ProxyError> {
-        let path = format!("/proxies/{}/toxics", encode(proxy));
+        let path = format!("/proxies/{}/toxics", self.segment(proxy));
         let v = Self::json(&self.call(Method::GET, &path, None, (proxy, None)).await?)?;
         v.as_array()
             .into_iter()
@@ -249,7 +267,7 @@ impl ToxiproxyClient {
     }
 
     pub async fn add_toxic(&self, proxy: &str, toxic: &Toxic) -> Result<Toxic, ProxyError> {
-        let path = format!("/proxies/{}/toxics", encode(proxy));
+        let path = format!("/proxies/{}/toxics", self.segment(proxy));
         let b = self
             .call(
                 Method::POST,
@@ -268,7 +286,7 @@ impl ToxiproxyClient {
         kind: &ToxicKind,
         toxicity: f32,
     ) -> Result<Toxic, ProxyError> {
-        let path = format!("/proxies/{}/toxics/{}", encode(proxy), encode(toxic));
+        let path = format!("/proxies/{}/toxics/{}", self.segment(proxy), encode(toxic));
         let body = json!({ "attributes": Value::Object(kind.attributes()), "toxicity": toxicity });
         let b = self
             .call(Method::POST, &path, Some(body), (proxy, Some(toxic)))
@@ -277,7 +295,7 @@ impl ToxiproxyClient {
     }
 
     pub async fn remove_toxic(&self, proxy: &str, toxic: &str) -> Result<(), ProxyError> {
-        let path = format!("/proxies/{}/toxics/{}", encode(proxy), encode(toxic));
+        let path = format!("/proxies/{}/toxics/{}", self.segment(proxy), encode(toxic));
         self.call(Method::DELETE, &path, None, (proxy, Some(toxic)))
             .await?;
         Ok(())
