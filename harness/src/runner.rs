@@ -16,7 +16,6 @@ use crate::interrupt::Interrupt;
 use crate::nemesis::{FaultIds, NemesisContext};
 use crate::recorder::Recorder;
 use crate::run_result::RunResult;
-use crate::scenario::lock::PersistenceMode;
 use crate::scenario::{Overrides, Scenario};
 use crate::store::{self, RunMeta};
 use crate::topology::{Topology, TopologySpec};
@@ -154,11 +153,7 @@ async fn execute(
     let spec = TopologySpec {
         lock_nodes: scenario.lock.nodes,
         clients: scenario.run.clients,
-        persistence: match scenario.lock.persistence {
-            PersistenceMode::None => Persistence::None,
-            PersistenceMode::AofEverysec => Persistence::AofEverySec,
-            PersistenceMode::AofAlways => Persistence::AofAlways,
-        },
+        persistence: Persistence::from(scenario.lock.persistence),
         library_user: plan.is_some(),
         redis_cluster: scenario
             .cluster

@@ -129,7 +129,9 @@ unsafe impl Send for NodeClock {}
 unsafe impl Sync for NodeClock {}
 
 impl NodeClock {
-    /// Creates (or truncates) the control file at `path` with no skew and maps it.
+    /// Creates the control file at `path` (or takes over an existing one) with no skew and maps
+    /// it. An existing file is never truncated: a node container that outlives a run keeps it
+    /// mapped, and a mapped file shrunk under a reader would fault it.
     pub fn create(path: &Path) -> Result<NodeClock, ClockError> {
         let err = |source| ClockError::Control {
             path: path.to_path_buf(),
@@ -139,7 +141,7 @@ impl NodeClock {
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .open(path)
             .map_err(err)?;
         file.set_len(FILE_LEN as u64).map_err(err)?;

@@ -59,6 +59,35 @@ pub enum Persistence {
     AofAlways,
 }
 
+impl Persistence {
+    /// The redis.conf directives that give this persistence (also sent as CONFIG SET to nodes
+    /// fencepost did not start).
+    pub fn directives(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Persistence::None => &[("appendonly", "no")],
+            Persistence::AofEverySec => &[("appendonly", "yes"), ("appendfsync", "everysec")],
+            Persistence::AofAlways => &[("appendonly", "yes"), ("appendfsync", "always")],
+        }
+    }
+
+    /// [`directives`](Self::directives) as config-file lines.
+    pub fn config_text(self) -> String {
+        self.directives()
+            .iter()
+            .map(|(k, v)| format!("{k} {v}\n"))
+            .collect()
+    }
+
+    /// The scenario's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Persistence::None => "none",
+            Persistence::AofEverySec => "aof-everysec",
+            Persistence::AofAlways => "aof-always",
+        }
+    }
+}
+
 /// Settings for one node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -182,11 +211,7 @@ impl Node {
     }
 
     fn write_config(&self) -> std::io::Result<()> {
-        let persistence = match self.config.persistence {
-            Persistence::None => "appendonly no\n".to_string(),
-            Persistence::AofEverySec => "appendonly yes\nappendfsync everysec\n".to_string(),
-            Persistence::AofAlways => "appendonly yes\nappendfsync always\n".to_string(),
-        };
+        let persistence = self.config.persistence.config_text();
         let cluster = match self.config.cluster {
             None => String::new(),
             Some(c) => format!(

@@ -88,6 +88,17 @@ pub enum PersistenceMode {
     AofAlways,
 }
 
+impl From<PersistenceMode> for crate::cluster::node::Persistence {
+    fn from(mode: PersistenceMode) -> Self {
+        use crate::cluster::node::Persistence;
+        match mode {
+            PersistenceMode::None => Persistence::None,
+            PersistenceMode::AofEverysec => Persistence::AofEverySec,
+            PersistenceMode::AofAlways => Persistence::AofAlways,
+        }
+    }
+}
+
 fn default_nodes() -> u32 {
     1
 }
