@@ -37,8 +37,9 @@ pub use network::Network;
 pub use registry::{Cut, ProxyConfig, ProxyInfo, ProxyUpdate, Registry, CUT_TOXIC_NAMES};
 pub use toxic::{Stream, Toxic, ToxicKind};
 
-/// Run the Toxiproxy-compatible API server on `listen` until Ctrl-C, with randomness from
-/// `seed`; then close every proxy and connection.
+/// Run the Toxiproxy-compatible API server on `listen` until SIGINT or SIGTERM (`docker stop`
+/// sends SIGTERM, which a PID 1 would otherwise ignore), with randomness from `seed`; then
+/// close every proxy and connection.
 pub async fn serve(listen: SocketAddr, seed: u64) -> anyhow::Result<()> {
     let registry = Registry::new(seed);
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -47,8 +48,12 @@ pub async fn serve(listen: SocketAddr, seed: u64) -> anyhow::Result<()> {
         api::TOXIPROXY_API_VERSION,
         listener.local_addr()?
     );
-    api::serve_until(listener, registry.clone(), async {
-        let _ = tokio::signal::ctrl_c().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    api::serve_until(listener, registry.clone(), async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     })
     .await?;
     registry.shutdown().await;
