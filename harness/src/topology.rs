@@ -12,10 +12,20 @@
 use crate::cluster::clock::{self, NodeClock};
 use crate::cluster::node::{NodeConfig, Persistence};
 use crate::cluster::redis_cluster::{self, ClusterMap, ClusterSpec};
-use crate::cluster::{Cluster, NodeInfo};
+use crate::cluster::{spawner, Cluster, NodeInfo};
+use crate::external::engine::State;
 use crate::proxy::{Network, ProxyConfig, Registry};
 use anyhow::Context;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A node [`Topology::pause_node`] stopped, for [`Topology::resume_node`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paused {
+    /// A local redis-server, SIGSTOPped (by PID: a restarted node is another process).
+    Process(u32),
+    /// A container, frozen by the engine.
+    Container,
+}
 
 /// The resource node's name.
 pub const RESOURCE: &str = "resource";
@@ -55,6 +65,14 @@ pub struct Topology {
     pub redis_cluster: Option<ClusterMap>,
     /// Nodes of an external topology (fencepost started none of them); empty for local runs.
     pub external_nodes: Vec<NodeInfo>,
+    /// Admin URLs of an external topology's nodes, by name (direct, not through a proxy).
+    pub external_admin: std::collections::HashMap<String, String>,
+    /// The node containers of an external topology with an `[engine]`: node faults act on them.
+    pub engine: Option<Arc<crate::external::engine::Engine>>,
+    /// The heartbeat of a run on a shared Toxiproxy (external topologies only).
+    pub lease: Option<crate::external::lease::Lease>,
+    /// What the lock nodes keep across a crash.
+    pub persistence: Persistence,
     /// How many faults cut each link now: two overlapping partitions may cut the same link, and
     /// it is healed when the last of them heals.
     pub cuts: tokio::sync::Mutex<std::collections::HashMap<String, u32>>,
@@ -126,6 +144,10 @@ impl Topology {
             node_clocks,
             redis_cluster,
             external_nodes: Vec::new(),
+            external_admin: Default::default(),
+            engine: None,
+            lease: None,
+            persistence: spec.persistence,
             cuts: Default::default(),
         })
     }
@@ -154,9 +176,86 @@ impl Topology {
         }
     }
 
-    /// Restarts node `name` (killed or not) on a blocking thread: its port, its folder, its
-    /// persistence.
+    /// The PID of lock node `name`'s redis-server while it runs (local nodes only).
+    pub fn running_pid(&self, name: &str) -> Option<u32> {
+        let mut cluster = self.cluster();
+        let node = cluster.node_mut(name)?;
+        if node.is_running() {
+            node.pid()
+        } else {
+            None
+        }
+    }
+
+    /// Stops node `name` from running anything (SIGSTOP, or the container's freezer).
+    pub async fn pause_node(&self, name: &str) -> Result<Paused, String> {
+        if let Some(engine) = &self.engine {
+            return engine
+                .pause(name)
+                .await
+                .map(|()| Paused::Container)
+                .map_err(|e| e.to_string());
+        }
+        let pid = self
+            .running_pid(name)
+            .ok_or("it is down (crashed, not yet restarted)")?;
+        spawner::signal(pid, libc::SIGSTOP)
+            .map(|()| Paused::Process(pid))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Lets a paused node run again. A node crashed and restarted meanwhile is not paused any
+    /// more, and is left alone.
+    pub async fn resume_node(&self, name: &str, paused: Paused) -> Result<(), String> {
+        match paused {
+            Paused::Process(pid) if self.running_pid(name) == Some(pid) => {
+                spawner::signal(pid, libc::SIGCONT).map_err(|e| e.to_string())
+            }
+            Paused::Process(_) => Ok(()),
+            Paused::Container => {
+                let engine = self.engine.as_ref().ok_or("no container engine")?;
+                match engine.state(name).await.map_err(|e| e.to_string())? {
+                    State::Paused => engine.unpause(name).await.map_err(|e| e.to_string()),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// SIGKILLs node `name` (its process, or its container); `false` when it was already down.
+    pub async fn kill_node(&self, name: &str) -> Result<bool, String> {
+        if let Some(engine) = &self.engine {
+            if engine.state(name).await.map_err(|e| e.to_string())? == State::Down {
+                return Ok(false);
+            }
+            return engine
+                .kill(name)
+                .await
+                .map(|()| true)
+                .map_err(|e| e.to_string());
+        }
+        let mut cluster = self.cluster();
+        let node = cluster
+            .node_mut(name)
+            .ok_or_else(|| format!("no node {name}"))?;
+        if !node.is_running() {
+            return Ok(false);
+        }
+        node.kill();
+        Ok(true)
+    }
+
+    /// Restarts node `name` (killed or not): a local one on a blocking thread (its port, its
+    /// folder, its persistence), a container by starting it again (its volume, its include
+    /// file); returns once the node answers PING.
     pub async fn restart_node(self: &Arc<Self>, name: &str) -> Result<(), String> {
+        if let Some(engine) = &self.engine {
+            engine.start(name).await.map_err(|e| e.to_string())?;
+            let url = self
+                .admin_url(name)
+                .ok_or_else(|| format!("no node {name}"))?;
+            return crate::external::wait_answers(&url, std::time::Duration::from_secs(20)).await;
+        }
         let topology = self.clone();
         let who = name.to_string();
         tokio::task::spawn_blocking(move || {
@@ -179,6 +278,9 @@ impl Topology {
 
     /// The admin URL of node `name` (direct, not through the proxy).
     pub fn admin_url(&self, name: &str) -> Option<String> {
+        if let Some(url) = self.external_admin.get(name) {
+            return Some(url.clone());
+        }
         self.cluster().node(name).map(|n| n.admin_url())
     }
 
@@ -196,6 +298,19 @@ impl Topology {
 
     /// Heals every network fault, then stops the proxies and the nodes.
     pub async fn stop(&self) {
+        for clock in &self.node_clocks {
+            clock.reset();
+        }
+        if let Some(engine) = &self.engine {
+            match engine.restore().await {
+                Ok(done) if done.is_empty() => {}
+                Ok(done) => eprintln!(
+                    "fencepost: restored the node containers: {}",
+                    done.join(", ")
+                ),
+                Err(e) => eprintln!("fencepost: could not restore the node containers: {e}"),
+            }
+        }
         match &self.network {
             // On someone else's Toxiproxy, remove only the proxies this run created.
             Network::External(_) => {
@@ -203,6 +318,9 @@ impl Topology {
                     for node in self.lock_nodes.iter().map(String::as_str).chain([RESOURCE]) {
                         let _ = self.network.delete(&link(c, node)).await;
                     }
+                }
+                if let Some(lease) = &self.lease {
+                    lease.release().await;
                 }
             }
             Network::Embedded(_) => {

@@ -9,17 +9,30 @@
 //! asks for anything else (pausing, killing or skewing a node it does not control, persistence
 //! it cannot configure) is refused before anything starts, naming what is missing.
 //!
-//! Limitation: proxy names are `c{client}-{node}`, so two fencepost runs must not share one
-//! Toxiproxy at the same time.
+//! With an `[engine]` (a container engine, [`engine`]) the nodes are containers fencepost may
+//! control, and node faults come back: pauses, crashes and restarts through the engine, clock
+//! faults through the clock library the containers preload from a shared control folder, and
+//! the scenario's persistence through an include file in that folder.
+//!
+//! Runs share a Toxiproxy safely: every proxy name carries the run's prefix, and a run's
+//! heartbeat lets the next run tell a dead run's proxies from a live one's ([`lease`]).
 
+pub mod engine;
+pub mod lease;
+
+use crate::cluster::clock::{self, NodeClock};
+use crate::cluster::node::Persistence;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::proxy::{Network, ProxyConfig, ToxiproxyClient};
 use crate::scenario::Scenario;
 use crate::topology::{link, ClientLinks, Topology, RESOURCE};
 use anyhow::Context;
+use engine::{Engine, EngineConfig};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A node given by address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +107,9 @@ pub struct ExternalTopology {
     pub resource: ExternalNode,
     #[serde(default)]
     pub credentials: CredentialVars,
+    /// The container engine that runs the nodes, for node faults.
+    #[serde(default)]
+    pub engine: Option<EngineConfig>,
 }
 
 fn d_localhost() -> String {
@@ -158,13 +174,34 @@ impl ExternalTopology {
                 file.display()
             ))
         };
+        let control = self.engine.as_ref().and_then(|e| e.control_dir.as_ref());
         for n in &scenario.nemesis {
-            if let Some(needs) = n.plugin().needs().describe() {
-                return refuse(format!(
-                    "its `{}` nemesis needs {needs}, and this topology gives fencepost no control of the nodes' processes; run it on nodes fencepost starts (drop --topology)",
-                    n.kind()
-                ));
+            let needs = n.plugin().needs();
+            let missing = match (&self.engine, control) {
+                (None, _) => needs.describe().map(|what| {
+                    format!("{what}, and this topology gives fencepost no control of the nodes; add an [engine] for containers, or run it on nodes fencepost starts (drop --topology)")
+                }),
+                (Some(_), None) if needs.node_clocks => Some(
+                    "skewing the nodes' wall clocks, and [engine] names no control_dir shared with the nodes; add control_dir (see docker/compose.yml)".to_string(),
+                ),
+                (Some(_), _) => None,
+            };
+            if let Some(m) = missing {
+                return refuse(format!("its `{}` nemesis needs {m}", n.kind()));
             }
+        }
+        let persistence = Persistence::from(scenario.lock.persistence);
+        if persistence != Persistence::None && control.is_none() {
+            return refuse(format!(
+                "its [lock] persistence = \"{}\" must reach the nodes' config, and only an [engine] with a control_dir shared with the nodes can do that",
+                persistence.name()
+            ));
+        }
+        if scenario.sentinel.is_some() {
+            return refuse(
+                "[sentinel] set-ups are started by fencepost (Sentinel in containers is not supported yet); drop --topology"
+                    .into(),
+            );
         }
         let wanted = scenario.lock.nodes as usize;
         if wanted > self.lock_nodes.len() {
@@ -196,8 +233,10 @@ fn url(user: &str, password: &str, address: &str) -> String {
     format!("redis://{user}:{password}@{address}/")
 }
 
-/// Connects to the given topology: clears fencepost's keys on every node, creates the
-/// client→node proxies through Toxiproxy's API, and returns a topology the runner drives like a
+/// Connects to the given topology: sweeps a dead run's proxies off the shared Toxiproxy, takes
+/// this run's lease, brings the node containers back to running (with an engine), clears
+/// fencepost's keys on every node and applies the scenario's persistence, takes over the nodes'
+/// clocks, creates the client→node proxies, and returns a topology the runner drives like a
 /// local one (with no processes of its own).
 pub async fn start(
     t: &ExternalTopology,
@@ -212,23 +251,136 @@ pub async fn start(
         .iter()
         .take(scenario.lock.nodes as usize)
         .collect();
-
-    // A clean slate: the lock, fence and resource keys a previous run left.
-    for n in nodes.iter().copied().chain([&t.resource]) {
-        let admin = url(&creds.admin_user, &creds.admin_password, &n.address);
-        let client = redis::Client::open(admin.as_str()).context("bad node address")?;
-        let mut conn = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            client.get_multiplexed_async_connection(),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("node {} at {} did not answer within 5 s", n.name, n.address))?
-        .with_context(|| {
-            format!(
-                "cannot connect to node {} at {} as the admin user",
-                n.name, n.address
+    let all: Vec<&ExternalNode> = nodes.iter().copied().chain([&t.resource]).collect();
+    let name_of = |n: &ExternalNode| -> String {
+        if std::ptr::eq(n, &t.resource) {
+            RESOURCE.to_string()
+        } else {
+            n.name.clone()
+        }
+    };
+    let admin: HashMap<String, String> = all
+        .iter()
+        .map(|n| {
+            (
+                name_of(n),
+                url(&creds.admin_user, &creds.admin_password, &n.address),
             )
-        })?;
+        })
+        .collect();
+
+    let api = ToxiproxyClient::new(&t.toxiproxy)
+        .with_context(|| format!("{}: bad toxiproxy URL", file.display()))?;
+    api.version().await.with_context(|| {
+        format!(
+            "Toxiproxy at {} does not answer; start it or fix `toxiproxy` in {}",
+            t.toxiproxy,
+            file.display()
+        )
+    })?;
+    let prefix = lease::prefix(run_id);
+    let swept = lease::sweep(&api, &prefix)
+        .await
+        .with_context(|| format!("cannot list the proxies on {}", t.toxiproxy))?;
+    if !swept.deleted.is_empty() {
+        eprintln!(
+            "fencepost: removed {} proxies a dead run left on {}: {}",
+            swept.deleted.len(),
+            t.toxiproxy,
+            swept.deleted.join(", ")
+        );
+    }
+    // A run that pauses, kills, skews or reconfigures nodes needs them to itself; a run with
+    // network faults only can share them.
+    let persistence = Persistence::from(scenario.lock.persistence);
+    let controls_nodes = t.engine.is_some()
+        && (persistence != Persistence::None
+            || scenario.nemesis.iter().any(|n| {
+                let needs = n.plugin().needs();
+                needs.node_processes || needs.node_clocks
+            }));
+    let others_control = !swept.live_engine_runs.is_empty();
+    // The resource node keeps nothing across a restart, as on local runs.
+    let persistence_of = |n: &ExternalNode| {
+        if std::ptr::eq(n, &t.resource) {
+            Persistence::None
+        } else {
+            persistence
+        }
+    };
+    if controls_nodes && others_control {
+        anyhow::bail!(
+            "another fencepost run ({}) is injecting node faults through {} now; wait for it to end (two runs cannot pause and crash the same containers)",
+            swept.live_engine_runs.join(", "),
+            t.toxiproxy
+        );
+    }
+    let lease = lease::Lease::take(&api, &prefix, t.resource.upstream(), controls_nodes)
+        .await
+        .with_context(|| format!("cannot create this run's lease on {}", t.toxiproxy))?;
+
+    let mut node_clocks = Vec::new();
+    // Whether the nodes' include files now carry the scenario's persistence (then it is also
+    // set on the running nodes).
+    let mut configured = false;
+    let engine = match &t.engine {
+        // With another run faulting the containers now, a paused one is its, not a leftover.
+        Some(_) if others_control => None,
+        None => None,
+        Some(config) => {
+            // Every node of the topology, not only the ones this scenario uses: a dead run may
+            // have left any of them paused or stopped.
+            let names: Vec<String> = t
+                .lock_nodes
+                .iter()
+                .chain([&t.resource])
+                .map(name_of)
+                .collect();
+            let engine = Engine::connect(config, &names)
+                .await
+                .with_context(|| format!("{}: [engine]", file.display()))?;
+            let done = engine
+                .restore()
+                .await
+                .context("cannot bring the node containers back to running")?;
+            if !done.is_empty() {
+                eprintln!(
+                    "fencepost: a dead run left node containers stopped: {}",
+                    done.join(", ")
+                );
+            }
+            match &config.control_dir {
+                Some(dir) if controls_nodes => {
+                    clock::install_library(dir)?;
+                    for n in &nodes {
+                        node_clocks.push(std::sync::Arc::new(NodeClock::create(
+                            &dir.join(format!("{}.clock", n.name)),
+                        )?));
+                    }
+                    for n in &all {
+                        let path = dir.join(format!("{}.conf", name_of(n)));
+                        std::fs::write(&path, persistence_of(n).config_text())
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    configured = true;
+                }
+                _ => {}
+            }
+            // Only a run that faults the nodes restores them at its end.
+            controls_nodes.then(|| std::sync::Arc::new(engine))
+        }
+    };
+    for n in &all {
+        let url = &admin[&name_of(n)];
+        wait_answers(url, Duration::from_secs(20))
+            .await
+            .map_err(|e| anyhow::anyhow!("node {} at {}: {e}", n.name, n.address))?;
+    }
+
+    // A clean slate: the lock, fence and resource keys a previous run left, and the scenario's
+    // persistence on the running nodes (the include file carries it across a restart).
+    for n in &all {
+        let mut conn = admin_connection(&admin[&name_of(n)], n).await?;
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg("fencepost:*")
             .query_async(&mut conn)
@@ -236,31 +388,37 @@ pub async fn start(
         if !keys.is_empty() {
             let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
         }
+        if configured {
+            for (k, v) in persistence_of(n).directives() {
+                let _: () = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg(k)
+                    .arg(v)
+                    .query_async(&mut conn)
+                    .await
+                    .with_context(|| format!("CONFIG SET {k} {v} on node {}", n.name))?;
+            }
+        }
+    }
+    if let Some(engine) = &engine {
+        if scenario
+            .nemesis
+            .iter()
+            .any(|n| n.plugin().needs().node_clocks)
+        {
+            for (n, nc) in nodes.iter().zip(&node_clocks) {
+                take_clock(engine, &n.name, &admin[&n.name], nc).await?;
+            }
+        }
     }
 
-    let client = ToxiproxyClient::new(&t.toxiproxy)
-        .with_context(|| format!("{}: bad toxiproxy URL", file.display()))?;
-    client.version().await.with_context(|| {
-        format!(
-            "Toxiproxy at {} does not answer; start it or fix `toxiproxy` in {}",
-            t.toxiproxy,
-            file.display()
-        )
-    })?;
-    let network = Network::External(client);
-
+    let network = Network::External(api.scoped(&prefix));
     let lock_nodes: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let mut clients = Vec::new();
     for c in 0..scenario.run.clients {
         let mut lock = Vec::new();
-        for n in nodes.iter().copied().chain([&t.resource]) {
-            let name = if std::ptr::eq(n, &t.resource) {
-                RESOURCE
-            } else {
-                n.name.as_str()
-            };
-            let proxy = link(c, name);
-            let _ = network.delete(&proxy).await; // a stale proxy of an earlier run
+        for n in &all {
+            let proxy = link(c, &name_of(n));
             let info = network
                 .create(
                     ProxyConfig::new(proxy.clone(), n.upstream())
@@ -295,25 +453,104 @@ pub async fn start(
         network,
         lock_nodes,
         clients,
-        resource_admin_url: url(
-            &creds.admin_user,
-            &creds.admin_password,
-            &t.resource.address,
-        ),
-        node_clocks: Vec::new(),
+        resource_admin_url: admin[RESOURCE].clone(),
+        node_clocks,
         redis_cluster: None,
         cuts: Default::default(),
-        external_nodes: nodes
+        external_nodes: all
             .iter()
-            .copied()
-            .chain([&t.resource])
             .map(|n| NodeInfo {
-                name: n.name.clone(),
+                name: name_of(n),
                 host: None,
                 port: port_of(&n.address),
                 pid: None,
             })
             .collect(),
+        external_admin: admin,
+        engine,
+        lease: Some(lease),
+        persistence,
+    })
+}
+
+async fn admin_connection(
+    url: &str,
+    n: &ExternalNode,
+) -> anyhow::Result<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).context("bad node address")?;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("node {} at {} did not answer within 5 s", n.name, n.address))?
+    .with_context(|| {
+        format!(
+            "cannot connect to node {} at {} as the admin user",
+            n.name, n.address
+        )
+    })
+}
+
+/// Waits until the node at `url` answers PING (a container just started, or unpaused).
+pub async fn wait_answers(url: &str, limit: Duration) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last = String::from("no answer");
+    while tokio::time::Instant::now() < deadline {
+        let attempt = async {
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|e| e.to_string())?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(Duration::from_millis(500), attempt).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = "no answer within 500 ms".into(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "did not answer PING within {} s: {last}",
+        limit.as_secs()
+    ))
+}
+
+/// How far the start-up probe skews a node's clock to see that the node follows its control file.
+const PROBE_OFFSET_NS: i64 = 60_000_000_000;
+
+/// Makes sure node `name`'s clock follows its control file: skews it by a minute and reads
+/// `TIME`. A container started before the control file existed (or without the preload) does
+/// not follow; it is restarted once — the library maps the file at process start — and checked
+/// again, and if it still does not follow, the run is refused with the settings to check.
+async fn take_clock(engine: &Engine, name: &str, url: &str, nc: &NodeClock) -> anyhow::Result<()> {
+    let probe = || async {
+        nc.jump(PROBE_OFFSET_NS);
+        let r = crate::nemesis::clock::confirm_clock(url, nc).await;
+        nc.reset();
+        r
+    };
+    if probe().await.is_ok() {
+        return Ok(());
+    }
+    engine.kill(name).await?;
+    engine.start(name).await?;
+    wait_answers(url, Duration::from_secs(20))
+        .await
+        .map_err(|e| anyhow::anyhow!("node {name} after a restart for its clock: {e}"))?;
+    probe().await.map(|_| ()).map_err(|e| {
+        anyhow::anyhow!(
+            "node {name}'s clock does not follow {}: {e}; its container needs LD_PRELOAD={} and {}={} in its environment (see docker/compose.yml)",
+            nc.path().display(),
+            nc.path().with_file_name(clock::LIBRARY_FILE).display(),
+            clock::CONTROL_ENV,
+            nc.path().display()
+        )
     })
 }
 

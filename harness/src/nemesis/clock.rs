@@ -17,7 +17,7 @@
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
-use crate::cluster::clock::real_now_ns;
+use crate::cluster::clock::{real_now_ns, NodeClock};
 use crate::duration::Dur;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
@@ -304,6 +304,12 @@ pub async fn confirm(ctx: &NemesisContext, name: &str) -> Result<i64, String> {
         .topology
         .admin_url(name)
         .ok_or_else(|| format!("{name} is not a node"))?;
+    confirm_clock(&url, nc).await
+}
+
+/// The `TIME` offset from real time (ms) of the node at `url`, once it matches the skew its
+/// clock control `nc` asks for.
+pub async fn confirm_clock(url: &str, nc: &NodeClock) -> Result<i64, String> {
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let limit = Duration::from_millis(500);
     let mut conn = tokio::time::timeout(limit, client.get_multiplexed_async_connection())

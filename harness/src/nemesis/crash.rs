@@ -7,13 +7,14 @@
 //! least the ttl, so every lease the node granted has expired before it answers again.
 //!
 //! The fault starts when the process is dead (killed and reaped) and stops when the restarted
-//! node answers PING. Restarts go through [`crate::cluster::node::Node::restart`], so the new
-//! process is spawned with the parent-death signal and stays owned by the cluster.
+//! node answers PING. Restarts go through [`crate::topology::Topology::restart_node`]: a local
+//! node's new process is spawned with the parent-death signal and stays owned by the cluster; a
+//! container (`[engine]` topologies) is SIGKILLed and started again by the engine, with its
+//! volume and its persistence include file.
 
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
-use crate::cluster::node::Persistence;
 use crate::duration::Dur;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -59,34 +60,32 @@ impl Nemesis for Crash {
     ) {
         let nodes = self.target.pick(&ctx.topology.lock_nodes, rng);
         let mut killed = Vec::new();
-        let mut persistence = Persistence::None;
-        {
-            let mut cluster = ctx.topology.cluster();
-            for name in &nodes {
-                if let Some(node) = cluster.node_mut(name) {
-                    persistence = node.config.persistence;
-                    if node.is_running() {
-                        node.kill();
-                        killed.push(name.clone());
-                    }
+        let mut error = None;
+        for name in &nodes {
+            match ctx.topology.kill_node(name).await {
+                Ok(true) => killed.push(name.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    eprintln!("fencepost: crash could not kill {name}: {e}");
+                    error = Some(format!("cannot kill {name}: {e}"));
                 }
             }
         }
+        let persistence = ctx.topology.persistence;
         let fault = ctx.fault(
             "crash",
             nodes.join(","),
             format!(
                 "SIGKILL, restart after {}, persistence {}",
                 self.restart_delay,
-                match persistence {
-                    Persistence::None => "none",
-                    Persistence::AofEverySec => "aof-everysec",
-                    Persistence::AofAlways => "aof-always",
-                }
+                persistence.name()
             ),
         );
         if killed.is_empty() {
-            ctx.failed(fault, "every target node was already down");
+            ctx.failed(
+                fault,
+                error.unwrap_or_else(|| "every target node was already down".into()),
+            );
             return;
         }
         // A node already down (killed by another nemesis) is not crashed again.

@@ -99,7 +99,7 @@ pub async fn of_key(map: &ClusterMap) -> Result<Shard, String> {
 
 /// Node `i`'s PID while it runs.
 pub fn pid(ctx: &NemesisContext, map: &ClusterMap, i: usize) -> Option<u32> {
-    super::node_pause::pid_of(ctx, &map.names[i])
+    ctx.topology.running_pid(&map.names[i])
 }
 
 /// The first of `candidates` that says it is master now.
