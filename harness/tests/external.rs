@@ -12,7 +12,8 @@ use std::time::Duration;
 
 struct Deployment {
     nodes: Vec<Node>,
-    proxy: Child,
+    /// The Toxiproxy server, when this deployment started its own.
+    proxy: Option<Child>,
     api_port: u16,
     topology: std::path::PathBuf,
     passwords: (String, String),
@@ -20,8 +21,10 @@ struct Deployment {
 
 impl Drop for Deployment {
     fn drop(&mut self) {
-        let _ = self.proxy.kill();
-        let _ = self.proxy.wait();
+        if let Some(p) = &mut self.proxy {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
         for n in &mut self.nodes {
             n.kill();
         }
@@ -29,23 +32,6 @@ impl Drop for Deployment {
 }
 
 fn deploy(tag: &str) -> Deployment {
-    let dir = results_dir(tag);
-    let passwords = (
-        "admin-secret-42".to_string(),
-        "client-secret-42".to_string(),
-    );
-    let mut nodes = Vec::new();
-    for name in ["n1", "resource"] {
-        let config = NodeConfig {
-            name: name.into(),
-            persistence: Persistence::None,
-            preload: None,
-            library_user: false,
-            place: None,
-            cluster: None,
-        };
-        nodes.push(Node::start(config, &dir.join(name), passwords.clone()).unwrap());
-    }
     let api_port = fencepost::cluster::node::free_port().unwrap();
     let proxy = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .args([
@@ -66,6 +52,30 @@ fn deploy(tag: &str) -> Deployment {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let mut d = deploy_nodes(tag, api_port);
+    d.proxy = Some(proxy);
+    d
+}
+
+/// Nodes of their own behind the Toxiproxy server at `api_port` (someone else's).
+fn deploy_nodes(tag: &str, api_port: u16) -> Deployment {
+    let dir = results_dir(tag);
+    let passwords = (
+        "admin-secret-42".to_string(),
+        "client-secret-42".to_string(),
+    );
+    let mut nodes = Vec::new();
+    for name in ["n1", "resource"] {
+        let config = NodeConfig {
+            name: name.into(),
+            persistence: Persistence::None,
+            preload: None,
+            library_user: false,
+            place: None,
+            cluster: None,
+        };
+        nodes.push(Node::start(config, &dir.join(name), passwords.clone()).unwrap());
+    }
     let topology = dir.join("topology.toml");
     std::fs::write(
         &topology,
@@ -77,7 +87,7 @@ fn deploy(tag: &str) -> Deployment {
     .unwrap();
     Deployment {
         nodes,
-        proxy,
+        proxy: None,
         api_port,
         topology,
         passwords,
@@ -191,6 +201,91 @@ fn missing_credentials_are_named() {
         err.contains("FENCEPOST_CLIENT_USER") || err.contains("FENCEPOST_ADMIN_PASSWORD"),
         "{err}"
     );
+}
+
+#[test]
+fn two_runs_share_one_toxiproxy_and_a_dead_runs_proxies_are_swept() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let a = deploy("external-share-a");
+    let b = deploy_nodes("external-share-b", a.api_port);
+    // A killed run's leftovers: a link and a lease whose heartbeat never moves; and a proxy
+    // that is not fencepost's at all.
+    for (name, enabled) in [
+        ("fp-deadbeef-c0-n1", true),
+        ("fp-deadbeef-lease", false),
+        ("someone-else", true),
+    ] {
+        http(
+            a.api_port,
+            "POST",
+            "/proxies",
+            &format!(
+                r#"{{"name":"{name}","listen":"127.0.0.1:0","upstream":"127.0.0.1:9","enabled":{enabled}}}"#
+            ),
+        );
+    }
+    http(
+        a.api_port,
+        "POST",
+        "/proxies/fp-deadbeef-lease/toxics",
+        r#"{"name":"heartbeat","type":"latency","stream":"downstream","attributes":{"latency":7,"jitter":0}}"#,
+    );
+    let results = results_dir("external-share-results");
+    let runs: Vec<_> = [&a, &b]
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let results = results.join(format!("run{i}"));
+            let (topology, passwords) = (d.topology.clone(), d.passwords.clone());
+            std::thread::spawn(move || {
+                let d = Deployment {
+                    nodes: Vec::new(),
+                    proxy: None,
+                    api_port: 0,
+                    topology,
+                    passwords,
+                };
+                run_external(&d, "partition", 2, &results)
+            })
+        })
+        .collect();
+    let outs: Vec<_> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut swept = false;
+    for out in &outs {
+        let (text, err) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+        assert!(text.contains("expectations met"), "{text}");
+        assert!(
+            !err.contains("another fencepost run"),
+            "a live run's proxies are not another's to sweep: {err}"
+        );
+        swept |= err.contains("fp-deadbeef-c0-n1") && err.contains("fp-deadbeef-lease");
+    }
+    assert!(swept, "a run must say it removed the dead run's proxies");
+    let left = http_get(a.api_port, "/proxies");
+    assert!(left.contains("someone-else"), "{left}");
+    assert!(
+        !left.contains("fp-"),
+        "only the proxy fencepost did not make may be left: {left}"
+    );
+}
+
+fn http(port: u16, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 2"), "{method} {path}: {text}");
+    text
 }
 
 fn http_get(port: u16, path: &str) -> String {
