@@ -153,7 +153,7 @@ pub struct RmwClient {
     pub config: crate::critical_section::WorkloadConfig,
     pub op_timeout: Duration,
     pub wait: Option<WaitReplicas>,
-    lock: Option<(Option<u16>, LockClient)>,
+    lock: Option<(Option<String>, LockClient)>,
 }
 
 impl RmwClient {
@@ -198,10 +198,10 @@ impl RmwClient {
     /// The lock client on the current lock node, rebuilt when Sentinel names another node.
     async fn lock(&mut self) -> Result<&mut LockClient, CallError> {
         let conn = self.lock_node.conn().await?.clone();
-        let port = self.lock_node.port();
-        if self.lock.as_ref().map(|l| l.0) != Some(port) {
+        let addr = self.lock_node.addr().map(str::to_string);
+        if self.lock.as_ref().map(|l| &l.0) != Some(&addr) {
             let rng = ChaCha8Rng::seed_from_u64(self.rng.random());
-            self.lock = Some((port, (self.make_lock)(conn, rng)));
+            self.lock = Some((addr, (self.make_lock)(conn, rng)));
         }
         Ok(&mut self.lock.as_mut().expect("just set").1)
     }

@@ -4,7 +4,7 @@
 //! (`SENTINEL get-master-addr-by-name`) for the primary's address, connect, and ask again when a
 //! call breaks or the node answers `READONLY` (it was demoted). Sentinel answers with the node's
 //! real address; the client reaches that node through its own proxy link, so `links` maps each
-//! node's real port to the client's proxied URL. Between two discoveries the client keeps talking
+//! node's real address (`ip:port`, as Sentinel names it) to the client's proxied URL. Between two discoveries the client keeps talking
 //! to the node it found — which is how, after a failover, clients of a paused-then-resumed old
 //! primary keep writing to it until Sentinel demotes it.
 
@@ -19,14 +19,15 @@ pub struct SentinelTarget {
     pub sentinels: Vec<String>,
     /// The monitored master's name.
     pub master: String,
-    /// (real port of a data node, this client's proxied URL to it).
-    pub links: Vec<(u16, String)>,
+    /// (a data node's address as Sentinel names it, `ip:port`; this client's proxied URL to it).
+    pub links: Vec<(String, String)>,
 }
 
 pub struct Primary {
     timeout: Duration,
     target: Option<SentinelTarget>,
-    current: Option<(u16, Conn)>,
+    /// The node in use (its address; empty for a fixed node) and the connection to it.
+    current: Option<(String, Conn)>,
     /// Set after an error: rediscover before the next call.
     stale: bool,
 }
@@ -42,7 +43,7 @@ impl Primary {
         Primary {
             timeout,
             target: None,
-            current: Some((0, conn)),
+            current: Some((String::new(), conn)),
             stale: false,
         }
     }
@@ -61,19 +62,19 @@ impl Primary {
     pub async fn conn(&mut self) -> Result<&mut Conn, CallError> {
         if self.stale {
             if let Some(target) = self.target.clone() {
-                let port = self.discover(&target).await?;
-                if self.current.as_ref().map(|c| c.0) != Some(port) {
+                let addr = self.discover(&target).await?;
+                if self.current.as_ref().map(|c| c.0.as_str()) != Some(addr.as_str()) {
                     let url = target
                         .links
                         .iter()
-                        .find(|(p, _)| *p == port)
+                        .find(|(a, _)| *a == addr)
                         .map(|(_, u)| u.clone())
                         .ok_or_else(|| {
                             CallError::Refused(format!(
-                                "Sentinel names port {port}, which is no node of this run"
+                                "Sentinel names {addr}, which is no node of this run"
                             ))
                         })?;
-                    self.current = Some((port, conn::connect(&url, self.timeout).await?));
+                    self.current = Some((addr, conn::connect(&url, self.timeout).await?));
                 }
             }
             self.stale = false;
@@ -84,9 +85,9 @@ impl Primary {
         }
     }
 
-    /// Port of the node in use (0 for a fixed node).
-    pub fn port(&self) -> Option<u16> {
-        self.current.as_ref().map(|c| c.0)
+    /// Address of the node in use (empty for a fixed node).
+    pub fn addr(&self) -> Option<&str> {
+        self.current.as_ref().map(|c| c.0.as_str())
     }
 
     /// Tells the primary that a call failed: with Sentinel, rediscover before the next call.
@@ -97,11 +98,11 @@ impl Primary {
         }
     }
 
-    async fn discover(&self, target: &SentinelTarget) -> Result<u16, CallError> {
+    async fn discover(&self, target: &SentinelTarget) -> Result<String, CallError> {
         let mut last = CallError::Indeterminate("no Sentinel configured".into());
         for url in &target.sentinels {
             match ask(url, &target.master, self.timeout).await {
-                Ok(port) => return Ok(port),
+                Ok(addr) => return Ok(addr),
                 Err(e) => last = e,
             }
         }
@@ -109,7 +110,7 @@ impl Primary {
     }
 }
 
-async fn ask(url: &str, master: &str, timeout: Duration) -> Result<u16, CallError> {
+async fn ask(url: &str, master: &str, timeout: Duration) -> Result<String, CallError> {
     let client =
         redis::Client::open(url).map_err(|e| CallError::Refused(format!("bad URL: {e}")))?;
     let mut c = with_timeout(timeout, client.get_multiplexed_async_connection()).await?;
@@ -121,8 +122,7 @@ async fn ask(url: &str, master: &str, timeout: Duration) -> Result<u16, CallErro
             .query_async(&mut c),
     )
     .await?;
-    let (_, port) =
+    let (ip, port) =
         addr.ok_or_else(|| CallError::Indeterminate(format!("Sentinel knows no `{master}`")))?;
-    port.parse()
-        .map_err(|_| CallError::Refused(format!("Sentinel returned a bad port `{port}`")))
+    Ok(format!("{ip}:{port}"))
 }

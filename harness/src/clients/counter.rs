@@ -140,18 +140,14 @@ pub async fn primary_for(
 pub(super) async fn primary_admin_url(topology: &Topology) -> anyhow::Result<String> {
     let replication = topology.cluster().replication.clone();
     if let Some(r) = replication {
-        let port = sentinel::master_port(&r.sentinel_urls).await?;
-        return sentinel::Replication::admin_url(&topology.cluster(), port)
-            .ok_or_else(|| anyhow::anyhow!("Sentinel names port {port}, no node of this run"));
+        return r.primary_admin_url().await;
     }
-    let cluster = topology.cluster();
     let n1 = topology
         .lock_nodes
         .first()
         .map(String::as_str)
         .unwrap_or("n1");
-    Ok(cluster
-        .node(n1)
-        .ok_or_else(|| anyhow::anyhow!("node {n1} is gone"))?
-        .admin_url())
+    topology
+        .admin_url(n1)
+        .ok_or_else(|| anyhow::anyhow!("node {n1} is gone"))
 }

@@ -11,7 +11,7 @@
 //! - Three `redis-sentinel` processes listen on 127.0.0.1 only, monitor `n1` as master
 //!   [`MASTER`] with quorum 2 and `down-after-milliseconds` from the scenario, and log in to the
 //!   data nodes with `auth-user`/`auth-pass`. They are spawned through [`spawner::spawn`] (so they
-//!   die with fencepost) and owned by the [`Cluster`] (so every exit path kills them).
+//!   die with fencepost) and owned by the [`Cluster`](super::Cluster) (so every exit path kills them).
 //! - The setup waits until the replica's link is up and every Sentinel knows the replica and the
 //!   two other Sentinels: a failover attempted before that would not happen.
 //! - Clients reach each data node through their own links `c{client}-n1`, `c{client}-n2`, and
@@ -19,7 +19,6 @@
 
 use super::node::{free_port, Node, NodeConfig, NodeError, Persistence, ADMIN_USER};
 use super::spawner;
-use super::Cluster;
 use crate::proxy::ProxyConfig;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -178,21 +177,30 @@ fn sentinel_path() -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct Replication {
     pub sentinel_urls: Vec<String>,
-    pub primary_port: u16,
-    pub replica_port: u16,
-    /// Per client: (real port of a data node, the client's proxied URL to it).
-    pub client_links: Vec<Vec<(u16, String)>>,
+    /// The first primary's and the replica's addresses, as Sentinel names them (`ip:port`).
+    pub primary: String,
+    pub replica: String,
+    /// Per client: (a data node's address, the client's proxied URL to it).
+    pub client_links: Vec<Vec<(String, String)>>,
+    /// (a data node's address, its admin URL, direct).
+    pub admin: Vec<(String, String)>,
     pub settings: SentinelSettings,
 }
 
 impl Replication {
-    /// Admin URL of the data node on `port` (direct).
-    pub fn admin_url(cluster: &Cluster, port: u16) -> Option<String> {
-        cluster
-            .nodes
+    /// Admin URL of the data node at `addr` (direct).
+    pub fn admin_url(&self, addr: &str) -> Option<String> {
+        self.admin
             .iter()
-            .find(|n| n.port == port)
-            .map(|n| n.admin_url())
+            .find(|(a, _)| a == addr)
+            .map(|(_, u)| u.clone())
+    }
+
+    /// The admin URL of the node the first answering Sentinel names primary.
+    pub async fn primary_admin_url(&self) -> anyhow::Result<String> {
+        let addr = master_addr(&self.sentinel_urls).await?;
+        self.admin_url(&addr)
+            .ok_or_else(|| anyhow::anyhow!("Sentinel names {addr}, no node of this run"))
     }
 }
 
@@ -241,13 +249,17 @@ pub async fn start(
             .with_context(|| format!("cannot create proxy link c{c}-{REPLICA}"))?;
         via_ports.push(info.listen_addr().context("proxy without address")?.port());
     }
+    let (primary, replica_addr) = (
+        format!("127.0.0.1:{primary_port}"),
+        format!("127.0.0.1:{replica_port}"),
+    );
     let client_links = n1_links
         .iter()
         .zip(&via_ports)
         .map(|(n1_url, &p)| {
             vec![
-                (primary_port, n1_url.clone()),
-                (replica_port, replica.client_url_via(p)),
+                (primary.clone(), n1_url.clone()),
+                (replica_addr.clone(), replica.client_url_via(p)),
             ]
         })
         .collect();
@@ -379,8 +391,12 @@ pub async fn start(
     }
     let replication = Replication {
         sentinel_urls,
-        primary_port,
-        replica_port,
+        admin: vec![
+            (primary.clone(), primary_admin),
+            (replica_addr.clone(), replica_admin),
+        ],
+        primary,
+        replica: replica_addr,
         client_links,
         settings,
     };
@@ -388,7 +404,7 @@ pub async fn start(
     Ok(replication)
 }
 
-async fn admin_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnection> {
+pub(crate) async fn admin_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(url)?;
     tokio::time::timeout(
         Duration::from_secs(5),
@@ -399,7 +415,11 @@ async fn admin_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnecti
     .context("cannot connect to a data node or Sentinel")
 }
 
-async fn wait_for<F, Fut>(limit: Duration, what: &str, mut probe: F) -> anyhow::Result<()>
+pub(crate) async fn wait_for<F, Fut>(
+    limit: Duration,
+    what: &str,
+    mut probe: F,
+) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<()>>,
@@ -419,8 +439,8 @@ where
     anyhow::bail!("waited {} ms for {what}", limit.as_millis())
 }
 
-/// The port of the node the first answering Sentinel names as primary.
-pub async fn master_port(sentinel_urls: &[String]) -> anyhow::Result<u16> {
+/// The address (`ip:port`) of the node the first answering Sentinel names as primary.
+pub async fn master_addr(sentinel_urls: &[String]) -> anyhow::Result<String> {
     for url in sentinel_urls {
         let Ok(mut c) = admin_conn(url).await else {
             continue;
@@ -435,10 +455,8 @@ pub async fn master_port(sentinel_urls: &[String]) -> anyhow::Result<u16> {
         .await
         .ok()
         .and_then(Result::ok);
-        if let Some(Some((_, port))) = r {
-            if let Ok(p) = port.parse() {
-                return Ok(p);
-            }
+        if let Some(Some((ip, port))) = r {
+            return Ok(format!("{ip}:{port}"));
         }
     }
     anyhow::bail!("no Sentinel named a primary")

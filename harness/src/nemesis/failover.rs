@@ -8,7 +8,8 @@
 //! 2. after `lead` — and, with `hold_holder`, as soon as a client then reaches its pause point
 //!    holding a grant it got after the lag began (so the replica lacks the key), which is held
 //!    there until the old primary resumes (a critical section spanning the failover) — the
-//!    primary is SIGSTOPped, as a hung VM or a long fork would stop it;
+//!    primary is SIGSTOPped (its container paused, on an `[engine]` topology), as a hung VM or a
+//!    long fork would stop it;
 //! 3. Sentinel sees it down after `down-after-milliseconds` and promotes the replica: the
 //!    `failover` fault starts when a Sentinel names the replica (how long after the stop is in
 //!    its detail) and lasts until the old primary is demoted. No promotion (say, a pause shorter
@@ -25,9 +26,9 @@
 use super::driver::{positive, sleep_or_stop, wait_until, Schedule};
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 use crate::cluster::sentinel::{self, Replication, PRIMARY, REPL_LINK};
-use crate::cluster::spawner;
 use crate::duration::Dur;
 use crate::proxy::{Stream, Toxic};
+use crate::topology::Paused;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -132,16 +133,16 @@ impl Failover {
             None
         };
 
-        let pid = ctx.topology.cluster().node(PRIMARY).and_then(|n| n.pid());
-        let stopped = match pid {
-            Some(pid) if !*stop.borrow() => spawner::signal(pid, libc::SIGSTOP)
-                .map(|()| pid)
-                .map_err(|e| format!("cannot SIGSTOP n1: {e}")),
-            Some(_) => Err("the run stopped first".to_string()),
-            None => Err("n1 is not running".to_string()),
+        let stopped = if *stop.borrow() {
+            Err("the run stopped first".to_string())
+        } else {
+            ctx.topology
+                .pause_node(PRIMARY)
+                .await
+                .map_err(|e| format!("cannot stop n1: {e}"))
         };
         match stopped {
-            Ok(pid) => self.stopped(ctx, repl, pid, held, stop).await,
+            Ok(paused) => self.stopped(ctx, repl, paused, held, stop).await,
             Err(e) => {
                 if let Some(go) = held {
                     let _ = go.send(());
@@ -159,15 +160,23 @@ impl Failover {
         &self,
         ctx: &NemesisContext,
         repl: &Replication,
-        pid: u32,
+        paused: Paused,
         held: Option<oneshot::Sender<()>>,
         stop: &mut watch::Receiver<bool>,
     ) {
         let paused_at = Instant::now();
-        let pause = ctx.fault("node-pause", PRIMARY, "SIGSTOP");
+        let how = match paused {
+            Paused::Process(_) => "SIGSTOP",
+            Paused::Container => "container pause",
+        };
+        let pause = ctx.fault("node-pause", PRIMARY, how);
         ctx.started(&pause);
         let promoted = wait_until(stop, || async {
-            sentinel::master_port(&repl.sentinel_urls).await.ok() == Some(repl.replica_port)
+            sentinel::master_addr(&repl.sentinel_urls)
+                .await
+                .ok()
+                .as_ref()
+                == Some(&repl.replica)
         })
         .await;
         let failover = ctx.fault("failover", "n1→n2", String::new());
@@ -197,9 +206,15 @@ impl Failover {
         if let Some(go) = held {
             let _ = go.send(());
         }
-        let _ = spawner::signal(pid, libc::SIGCONT);
+        let resumed = match ctx.topology.resume_node(PRIMARY, paused).await {
+            Ok(()) => "resumed",
+            Err(e) => {
+                eprintln!("fencepost: failover could not resume n1: {e}");
+                "could not resume"
+            }
+        };
         ctx.healed(Fault {
-            detail: format!("SIGCONT after {} ms", paused_at.elapsed().as_millis()),
+            detail: format!("{resumed} after {} ms", paused_at.elapsed().as_millis()),
             ..pause
         });
         let Some(failover) = failover else { return };
@@ -208,7 +223,7 @@ impl Failover {
         let resumed_at = Instant::now();
         let split = ctx.fault("split-brain", PRIMARY, String::new());
         ctx.started(&split);
-        let admin = sentinel::Replication::admin_url(&ctx.topology.cluster(), repl.primary_port);
+        let admin = repl.admin_url(&repl.primary);
         let demoted = match admin {
             Some(url) => {
                 wait_until(stop, || async {
