@@ -327,8 +327,11 @@ async fn start_replication(scenario: &Scenario, topology: &Topology) -> anyhow::
         down_after_ms: s.down_after.ms(),
         failover_timeout_ms: s.failover_timeout.ms(),
     };
-    sentinel::start(topology, settings)
-        .await
+    let started = match &topology.external_sentinel {
+        Some(plan) => plan.start(topology, settings).await,
+        None => sentinel::start(topology, settings).await,
+    };
+    started
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("cannot start the replica and Sentinels: {e:#}"))
 }

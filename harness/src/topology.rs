@@ -73,6 +73,8 @@ pub struct Topology {
     pub lease: Option<crate::external::lease::Lease>,
     /// What the lock nodes keep across a crash.
     pub persistence: Persistence,
+    /// Sentinel on an external topology (its Sentinels run already; a run configures them).
+    pub external_sentinel: Option<crate::external::sentinel::SentinelPlan>,
     /// How many faults cut each link now: two overlapping partitions may cut the same link, and
     /// it is healed when the last of them heals.
     pub cuts: tokio::sync::Mutex<std::collections::HashMap<String, u32>>,
@@ -148,6 +150,7 @@ impl Topology {
             engine: None,
             lease: None,
             persistence: spec.persistence,
+            external_sentinel: None,
             cuts: Default::default(),
         })
     }
@@ -311,14 +314,14 @@ impl Topology {
                 Err(e) => eprintln!("fencepost: could not restore the node containers: {e}"),
             }
         }
+        if let Some(plan) = &self.external_sentinel {
+            if let Err(e) = plan.reset().await {
+                eprintln!("fencepost: could not reset the Sentinels and the replica: {e:#}");
+            }
+        }
         match &self.network {
             // On someone else's Toxiproxy, remove only the proxies this run created.
             Network::External(_) => {
-                for c in 0..self.clients.len() as u32 {
-                    for node in self.lock_nodes.iter().map(String::as_str).chain([RESOURCE]) {
-                        let _ = self.network.delete(&link(c, node)).await;
-                    }
-                }
                 if let Some(lease) = &self.lease {
                     lease.release().await;
                 }

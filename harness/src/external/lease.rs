@@ -84,8 +84,17 @@ impl Lease {
         })
     }
 
-    /// Stops the heartbeat and deletes the lease proxy.
+    /// Deletes every proxy of this run (named with its prefix), stops the heartbeat and
+    /// deletes the lease proxy last.
     pub async fn release(&self) {
+        let prefix = run_of(&self.name).unwrap_or(&self.name);
+        if let Ok(proxies) = self.client.list().await {
+            for p in proxies {
+                if p.name.starts_with(prefix) && p.name != self.name {
+                    let _ = self.client.delete(&p.name).await;
+                }
+            }
+        }
         self.beat.abort();
         let _ = self.client.delete(&self.name).await;
     }

@@ -19,6 +19,7 @@
 
 pub mod engine;
 pub mod lease;
+pub mod sentinel;
 
 use crate::cluster::clock::{self, NodeClock};
 use crate::cluster::node::Persistence;
@@ -110,6 +111,10 @@ pub struct ExternalTopology {
     /// The container engine that runs the nodes, for node faults.
     #[serde(default)]
     pub engine: Option<EngineConfig>,
+    /// Sentinels (`host:port`) monitoring nothing until a `[sentinel]` scenario's run tells them
+    /// to watch the first lock node, with the second as its replica.
+    #[serde(default)]
+    pub sentinels: Vec<String>,
 }
 
 fn d_localhost() -> String {
@@ -197,11 +202,22 @@ impl ExternalTopology {
                 persistence.name()
             ));
         }
-        if scenario.sentinel.is_some() {
-            return refuse(
-                "[sentinel] set-ups are started by fencepost (Sentinel in containers is not supported yet); drop --topology"
-                    .into(),
-            );
+        if let Some(s) = &scenario.sentinel {
+            if self.engine.is_none() {
+                return refuse("its [sentinel] set-up fails the primary over by pausing it, and this topology has no [engine]".into());
+            }
+            if (self.sentinels.len() as u32) < s.sentinels {
+                return refuse(format!(
+                    "its [sentinel] set-up needs {} Sentinels and the topology lists {} (`sentinels = [\"host:port\", …]`)",
+                    s.sentinels,
+                    self.sentinels.len()
+                ));
+            }
+            if self.lock_nodes.len() < 2 {
+                return refuse(
+                    "its [sentinel] set-up needs a second lock node as the replica".into(),
+                );
+            }
         }
         let wanted = scenario.lock.nodes as usize;
         if wanted > self.lock_nodes.len() {
@@ -222,8 +238,15 @@ impl ExternalTopology {
                     .into(),
             );
         }
-        if scenario.workload.kind != crate::scenario::workload::WorkloadKind::Lock {
-            return refuse("only the lock workload runs on external topologies so far".into());
+        use crate::scenario::workload::WorkloadKind;
+        if !matches!(
+            scenario.workload.kind,
+            WorkloadKind::Lock | WorkloadKind::Counter | WorkloadKind::RmwCounter
+        ) {
+            return refuse(format!(
+                "only the lock and counter workloads run on external topologies so far, not `{}`",
+                scenario.workload.kind.name()
+            ));
         }
         Ok(())
     }
@@ -370,6 +393,38 @@ pub async fn start(
             controls_nodes.then(|| std::sync::Arc::new(engine))
         }
     };
+    // Sentinel's set-up: the first lock node as primary, the second as its replica.
+    let sentinel_plan = match (t.sentinels.as_slice(), t.lock_nodes.get(..2)) {
+        ([], _) | (_, None) => None,
+        (sentinels, Some([primary, replica])) => {
+            let node = |n: &ExternalNode| sentinel::DataNode {
+                name: n.name.clone(),
+                address: n.address.clone(),
+                upstream: n.upstream().to_string(),
+                admin_url: url(&creds.admin_user, &creds.admin_password, &n.address),
+            };
+            Some(sentinel::SentinelPlan {
+                sentinel_urls: sentinels.iter().map(|a| format!("redis://{a}/")).collect(),
+                primary: node(primary),
+                replica: node(replica),
+                proxy_listen_host: t.proxy_listen_host.clone(),
+                proxy_host: t.proxy_host.clone(),
+                client_user: creds.client_user.clone(),
+                client_password: creds.client_password.clone(),
+                admin_user: creds.admin_user.clone(),
+                admin_password: creds.admin_password.clone(),
+            })
+        }
+        (_, Some(_)) => None,
+    };
+    if let Some(plan) = &sentinel_plan {
+        // A killed failover run leaves n1 a replica of n2 and the Sentinels watching them.
+        if t.engine.is_some() && !others_control {
+            plan.reset()
+                .await
+                .context("cannot reset the Sentinels and the replica a dead run left")?;
+        }
+    }
     for n in &all {
         let url = &admin[&name_of(n)];
         wait_answers(url, Duration::from_secs(20))
@@ -470,6 +525,7 @@ pub async fn start(
         engine,
         lease: Some(lease),
         persistence,
+        external_sentinel: sentinel_plan.filter(|_| scenario.sentinel.is_some()),
     })
 }
 
