@@ -204,8 +204,8 @@ fn text(o: &std::process::Output) -> String {
 
 /// The compose topology runs for real with images built here without a pull: scenarios whose
 /// node faults go through the Docker engine (container pause, kill + start with the node's
-/// volume, the preloaded clock library) meet their expectations; a SIGKILLed run's paused
-/// container and proxies are cleaned up by the next run.
+/// volume, the preloaded clock library, Sentinel failover in containers) meet their
+/// expectations; a SIGKILLed run's paused container and proxies are cleaned up by the next run.
 #[test]
 fn the_compose_topology_runs_node_faults_through_the_engine() {
     let _engine = DockerEngine::ensure();
@@ -229,6 +229,9 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
             "redis-n4",
             "redis-n5",
             "redis-resource",
+            "sentinel-1",
+            "sentinel-2",
+            "sentinel-3",
             "toxiproxy",
         ]),
     );
@@ -238,12 +241,15 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
     let _ = std::fs::remove_dir_all(&results);
     std::fs::create_dir_all(&results).unwrap();
 
+    // crash-restart is not here: on containers it shows its violation in 6 of 10 seeds (a
+    // container restarts in ~300 ms, a local redis-server in a few), so one seed would make a
+    // flaky test; docker/offline/measure.sh gives its figures (BENCHMARKS.md).
     for scenario in [
         "gc-pause",
         "partition",
         "clock-jump",
-        "crash-restart",
         "crash-restart-safe",
+        "failover",
     ] {
         let out = timed(
             scenario,
@@ -269,6 +275,32 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
             topology.containers("status=paused").is_empty()
                 && topology.containers("status=exited").is_empty(),
             "{scenario} left a node container paused or stopped"
+        );
+        let proxies = topology.proxies();
+        assert!(
+            !proxies.contains("\"fp-"),
+            "{scenario} left proxies: {proxies}"
+        );
+    }
+
+    // The failover run gave the Sentinels and the nodes back: nothing monitored, both primaries.
+    for id in topology.containers("label=io.fencepost.sentinel") {
+        let masters = Command::new("docker")
+            .args([
+                "exec",
+                &id,
+                "redis-cli",
+                "-p",
+                "26379",
+                "SENTINEL",
+                "MASTERS",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            masters.status.success() && String::from_utf8_lossy(&masters.stdout).trim().is_empty(),
+            "a Sentinel still monitors: {}",
+            text(&masters)
         );
     }
 
