@@ -3,7 +3,10 @@
 //! runs, node faults through the engine. `.ci/run` installs docker-compose and docker.io, so a
 //! missing one fails here rather than skipping.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{repo, text};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -158,19 +161,7 @@ impl Topology {
             .output()
             .unwrap();
         let ip = String::from_utf8_lossy(&ip.stdout).trim().to_string();
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect((ip.as_str(), 8474)).unwrap();
-        write!(
-            s,
-            "GET /proxies HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        text.split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_string()
+        common::http_get_from(&ip, 8474, "/proxies")
     }
 }
 
@@ -183,23 +174,11 @@ impl Drop for Topology {
     }
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn timed(what: &str, c: &mut Command) -> std::process::Output {
     let t = Instant::now();
     let out = c.output().unwrap();
     eprintln!("{what}: {:.1} s", t.elapsed().as_secs_f64());
     out
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The compose topology runs for real with images built here without a pull: scenarios whose

@@ -289,17 +289,5 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> String {
 }
 
 fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
+    http_get_from("127.0.0.1", port, path)
 }

@@ -278,54 +278,14 @@ pub async fn start(
         .node(PRIMARY)
         .context("n1 is gone")?
         .admin_url();
-    for url in [&primary_admin, &replica_admin] {
-        let mut c = admin_conn(url).await?;
-        // The first full sync starts at once (7.0's default waits 5 s for more replicas to share
-        // it); the default is back once the replica is linked, so the run sees stock settings.
-        for (k, v) in [
-            ("masteruser", ADMIN_USER),
-            ("masterauth", admin.as_str()),
-            ("repl-diskless-sync-delay", "0"),
-        ] {
-            let _: () = redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(k)
-                .arg(v)
-                .query_async(&mut c)
-                .await
-                .with_context(|| format!("CONFIG SET {k}"))?;
-        }
-    }
-    let mut r = admin_conn(&replica_admin).await?;
-    let _: () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(repl_port)
-        .query_async(&mut r)
-        .await
-        .context("REPLICAOF")?;
-    wait_for(
-        Duration::from_secs(10),
-        "the replica's link to n1",
-        || async {
-            let info: String = redis::cmd("INFO")
-                .arg("replication")
-                .query_async(&mut r.clone())
-                .await
-                .ok()?;
-            info.contains("master_link_status:up").then_some(())
-        },
+    link_replica(
+        &primary_admin,
+        &replica_admin,
+        (ADMIN_USER, &admin),
+        ("127.0.0.1", repl_port),
+        &[],
     )
     .await?;
-    for url in [&primary_admin, &replica_admin] {
-        let mut c = admin_conn(url).await?;
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("repl-diskless-sync-delay")
-            .arg(DISKLESS_SYNC_DELAY_S)
-            .query_async(&mut c)
-            .await
-            .context("CONFIG SET repl-diskless-sync-delay")?;
-    }
 
     let mut sentinel_urls = Vec::new();
     let mut ports = Vec::new();
@@ -364,11 +324,94 @@ pub async fn start(
         sentinel_urls.push(s.url());
         topology.cluster().sentinels.push(s);
     }
-    let others = settings.sentinels.saturating_sub(1) as i64;
-    for url in &sentinel_urls {
+    await_acquaintance(&sentinel_urls, settings.sentinels).await?;
+    let replication = Replication {
+        sentinel_urls,
+        admin: vec![
+            (primary.clone(), primary_admin),
+            (replica_addr.clone(), replica_admin),
+        ],
+        primary,
+        replica: replica_addr,
+        client_links,
+        settings,
+    };
+    topology.cluster().replication = Some(replication.clone());
+    Ok(replication)
+}
+
+/// Makes the replica replicate `master` (the proxy in front of the primary) as the admin user
+/// `login`: both nodes log in to their master with it (after a failover each replicates the
+/// other), `replica_settings` go to the replica, and the first full sync starts at once (7.0's
+/// default waits 5 s for more replicas to share it); the default is back once the replica is
+/// linked, so the run sees stock settings.
+pub(crate) async fn link_replica(
+    primary_admin: &str,
+    replica_admin: &str,
+    login: (&str, &str),
+    master: (&str, u16),
+    replica_settings: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    for (url, extra) in [(primary_admin, &[][..]), (replica_admin, replica_settings)] {
+        let mut c = admin_conn(url).await?;
+        for (k, v) in [
+            ("masteruser", login.0),
+            ("masterauth", login.1),
+            ("repl-diskless-sync-delay", "0"),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(k)
+                .arg(v)
+                .query_async(&mut c)
+                .await
+                .with_context(|| format!("CONFIG SET {k}"))?;
+        }
+    }
+    let mut r = admin_conn(replica_admin).await?;
+    let _: () = redis::cmd("REPLICAOF")
+        .arg(master.0)
+        .arg(master.1)
+        .query_async(&mut r)
+        .await
+        .context("REPLICAOF")?;
+    wait_for(
+        Duration::from_secs(15),
+        "the replica's link to its primary",
+        || async {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut r.clone())
+                .await
+                .ok()?;
+            info.contains("master_link_status:up").then_some(())
+        },
+    )
+    .await?;
+    for url in [primary_admin, replica_admin] {
+        let mut c = admin_conn(url).await?;
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("repl-diskless-sync-delay")
+            .arg(DISKLESS_SYNC_DELAY_S)
+            .query_async(&mut c)
+            .await
+            .context("CONFIG SET repl-diskless-sync-delay")?;
+    }
+    Ok(())
+}
+
+/// Waits until each of the `sentinels` Sentinels at `urls` knows the replica and every other
+/// Sentinel: a failover attempted before that would not happen.
+pub(crate) async fn await_acquaintance(urls: &[String], sentinels: u32) -> anyhow::Result<()> {
+    let others = sentinels.saturating_sub(1) as i64;
+    for url in urls {
         let c = admin_conn(url).await?;
         wait_for(
-            Duration::from_secs(20),
+            Duration::from_secs(30),
             "every Sentinel to know the replica and the other Sentinels",
             || async {
                 let fields: Vec<String> = redis::cmd("SENTINEL")
@@ -389,19 +432,7 @@ pub async fn start(
         )
         .await?;
     }
-    let replication = Replication {
-        sentinel_urls,
-        admin: vec![
-            (primary.clone(), primary_admin),
-            (replica_addr.clone(), replica_admin),
-        ],
-        primary,
-        replica: replica_addr,
-        client_links,
-        settings,
-    };
-    topology.cluster().replication = Some(replication.clone());
-    Ok(replication)
+    Ok(())
 }
 
 pub(crate) async fn admin_conn(url: &str) -> anyhow::Result<redis::aio::MultiplexedConnection> {

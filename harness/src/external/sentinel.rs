@@ -15,12 +15,12 @@
 //! (after a failover `n1` is a replica of `n2`, and would refuse every write of the next run).
 
 use crate::cluster::sentinel::{
-    admin_conn, wait_for, Replication, SentinelSettings, MASTER, REPLICA, REPL_LINK,
+    admin_conn, await_acquaintance, link_replica, Replication, SentinelSettings, MASTER, REPLICA,
+    REPL_LINK,
 };
 use crate::proxy::ProxyConfig;
 use crate::topology::{link, Topology};
 use anyhow::Context;
-use std::time::Duration;
 
 /// A data node as the set-up needs it.
 #[derive(Debug, Clone)]
@@ -47,9 +47,6 @@ pub struct SentinelPlan {
     pub admin_user: String,
     pub admin_password: String,
 }
-
-/// redis-server 7.0's default, restored after the first sync (as locally).
-const DISKLESS_SYNC_DELAY_S: &str = "5";
 
 impl SentinelPlan {
     /// No Sentinel monitors [`MASTER`]; both data nodes are primaries.
@@ -110,65 +107,15 @@ impl SentinelPlan {
             .proxy(topology, REPL_LINK, &self.primary.upstream)
             .await?;
 
-        let replica_ip = replica
-            .rsplit_once(':')
-            .map_or("", |(ip, _)| ip)
-            .to_string();
-        for (node, extra) in [
-            (&self.primary, None),
-            (
-                &self.replica,
-                Some(("replica-announce-ip", replica_ip.as_str())),
-            ),
-        ] {
-            let mut c = admin_conn(&node.admin_url).await?;
-            for (k, v) in [
-                ("masteruser", self.admin_user.as_str()),
-                ("masterauth", self.admin_password.as_str()),
-                ("repl-diskless-sync-delay", "0"),
-            ]
-            .into_iter()
-            .chain(extra)
-            {
-                let _: () = redis::cmd("CONFIG")
-                    .arg("SET")
-                    .arg(k)
-                    .arg(v)
-                    .query_async(&mut c)
-                    .await
-                    .with_context(|| format!("CONFIG SET {k} on {}", node.name))?;
-            }
-        }
-        let mut r = admin_conn(&self.replica.admin_url).await?;
-        let _: () = redis::cmd("REPLICAOF")
-            .arg(&self.proxy_host)
-            .arg(repl_port)
-            .query_async(&mut r)
-            .await
-            .context("REPLICAOF through the replication proxy")?;
-        wait_for(
-            Duration::from_secs(15),
-            "the replica's link to n1",
-            || async {
-                let info: String = redis::cmd("INFO")
-                    .arg("replication")
-                    .query_async(&mut r.clone())
-                    .await
-                    .ok()?;
-                info.contains("master_link_status:up").then_some(())
-            },
+        let replica_ip = replica.rsplit_once(':').map_or("", |(ip, _)| ip);
+        link_replica(
+            &self.primary.admin_url,
+            &self.replica.admin_url,
+            (&self.admin_user, &self.admin_password),
+            (&self.proxy_host, repl_port),
+            &[("replica-announce-ip", replica_ip)],
         )
         .await?;
-        for node in [&self.primary, &self.replica] {
-            let mut c = admin_conn(&node.admin_url).await?;
-            let _: () = redis::cmd("CONFIG")
-                .arg("SET")
-                .arg("repl-diskless-sync-delay")
-                .arg(DISKLESS_SYNC_DELAY_S)
-                .query_async(&mut c)
-                .await
-                .context("CONFIG SET repl-diskless-sync-delay")?;
-        }
 
         let (ip, port) = primary
             .rsplit_once(':')
@@ -203,31 +150,7 @@ impl SentinelPlan {
                 .await
                 .with_context(|| format!("SENTINEL SET on {url}"))?;
         }
-        let others = settings.sentinels.saturating_sub(1) as i64;
-        for url in urls {
-            let c = admin_conn(url).await?;
-            wait_for(
-                Duration::from_secs(30),
-                "every Sentinel to know the replica and the other Sentinels",
-                || async {
-                    let fields: Vec<String> = redis::cmd("SENTINEL")
-                        .arg("master")
-                        .arg(MASTER)
-                        .query_async(&mut c.clone())
-                        .await
-                        .ok()?;
-                    let get = |k: &str| {
-                        fields
-                            .iter()
-                            .position(|f| f == k)
-                            .and_then(|i| fields.get(i + 1))
-                            .and_then(|v| v.parse::<i64>().ok())
-                    };
-                    (get("num-slaves")? >= 1 && get("num-other-sentinels")? >= others).then_some(())
-                },
-            )
-            .await?;
-        }
+        await_acquaintance(urls, settings.sentinels).await?;
         let replication = Replication {
             sentinel_urls: urls.to_vec(),
             admin: vec![

@@ -111,3 +111,20 @@ pub async fn echo_server() -> std::net::SocketAddr {
     });
     addr
 }
+
+/// The body of `GET path` from the HTTP server at `host:port` (one request, connection closed).
+pub fn http_get_from(host: &str, port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((host, port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
