@@ -5,7 +5,7 @@
 //!
 //!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
 //!
-//! `FENCEPOST_LIN_SIZES=1k` (a comma list of 1k, 10k, 100k) and `FENCEPOST_LIN_CLIENTS=5` (of 5,
+//! `FENCEPOST_LIN_SIZES=1k` (a comma list of 1k, 10k, 100k, 1m; 1m only when named) and `FENCEPOST_LIN_CLIENTS=5` (of 5,
 //! 20, 100) write only those (the bench scripts' own test runs the table that small).
 
 use checkers::linearizable::generate::{to_edn, to_jsonl, LockSim, RegisterSim};
@@ -21,9 +21,18 @@ fn main() -> std::io::Result<()> {
     let chosen = |var: &str, label: &str| {
         std::env::var(var).map_or(true, |list| list.split(',').any(|x| x.trim() == label))
     };
-    let sizes = [(1_000, "1k"), (10_000, "10k"), (100_000, "100k")]
-        .into_iter()
-        .filter(|(_, label)| chosen("FENCEPOST_LIN_SIZES", label));
+    // 1m (173 MB of EDN per file) only when asked for by name.
+    let sizes = [
+        (1_000, "1k"),
+        (10_000, "10k"),
+        (100_000, "100k"),
+        (1_000_000, "1m"),
+    ]
+    .into_iter()
+    .filter(|(_, label)| {
+        chosen("FENCEPOST_LIN_SIZES", label)
+            && (*label != "1m" || std::env::var("FENCEPOST_LIN_SIZES").is_ok())
+    });
     let clients = || {
         [5u32, 20, 100]
             .into_iter()

@@ -537,28 +537,69 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
     Ok((out, other))
 }
 
-/// Jepsen's EDN history into raw calls, plus each op's line (by position).
+/// An op map as either reading of an EDN element gives it: the fields the reader needs.
+enum OpMap<'a> {
+    Flat(Box<edn::Flat<'a>>),
+    Tree(Edn),
+}
+
+impl OpMap<'_> {
+    fn keyword(&self, key: &str) -> Option<&str> {
+        match self {
+            OpMap::Flat(f) => f.keyword(key),
+            OpMap::Tree(t) => t.get(key).and_then(Edn::as_keyword),
+        }
+    }
+
+    /// `Some(Ok(n))` for an integer, `Some(Err(()))` for anything else, `None` when absent.
+    fn int(&self, key: &str) -> Option<Result<i64, ()>> {
+        match self {
+            OpMap::Flat(f) => f.get(key).map(|a| match a {
+                edn::Atom::Scalar(edn::Scalar::Int(i)) => Ok(i),
+                _ => Err(()),
+            }),
+            OpMap::Tree(t) => t.get(key).map(|v| v.as_int().ok_or(())),
+        }
+    }
+
+    /// `:value` as a tree (`nil` when absent); the flat reading allocates only for a tuple.
+    fn value(&self) -> std::borrow::Cow<'_, Edn> {
+        match self {
+            OpMap::Flat(f) => {
+                std::borrow::Cow::Owned(f.get("value").map_or(Edn::Nil, edn::Atom::to_edn))
+            }
+            OpMap::Tree(t) => std::borrow::Cow::Borrowed(t.get("value").unwrap_or(&Edn::Nil)),
+        }
+    }
+}
+
+/// Jepsen's EDN history into raw calls, plus each op's line (by position). Streams the
+/// elements ([`edn::items`]): memory is the calls, not the file's trees.
 pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
-    let items = edn::parse_items(text).map_err(|source| CheckError::Edn {
-        file: file.to_string(),
-        source,
-    })?;
     let err = |line: usize, message: String| CheckError::EdnOp {
         file: file.to_string(),
         line,
         message,
     };
-    let mut calls: Vec<RawCall> = Vec::new();
+    // An op is two elements of ~170 bytes: reserving for that saves regrowing a million calls.
+    let mut calls: Vec<RawCall> = Vec::with_capacity(text.len() / 400);
     let mut open: HashMap<u32, usize> = HashMap::new();
-    let mut lines = Vec::with_capacity(items.len());
-    for (position, item) in items.iter().enumerate() {
+    let mut lines = Vec::with_capacity(text.len() / 200);
+    for (position, item) in edn::items(text).enumerate() {
+        let item = item.map_err(|source| CheckError::Edn {
+            file: file.to_string(),
+            source,
+        })?;
         let line = item.line;
         lines.push(line);
-        let op = &item.value;
-        if !op.is_map() {
-            return Err(err(line, format!("expected an op map like {{:type :invoke, :f :read, :value nil, :process 0}}, found `{op}`")));
-        }
-        let kind = match op.get("type").and_then(Edn::as_keyword) {
+        let op = match item.element {
+            edn::Element::Flat(f) => OpMap::Flat(f),
+            edn::Element::Value(v) if v.is_map() => OpMap::Tree(v),
+            edn::Element::Value(v) => {
+                return Err(err(line, format!("expected an op map like {{:type :invoke, :f :read, :value nil, :process 0}}, found `{v}`")));
+            }
+        };
+        let kind = match op.keyword("type") {
             Some("invoke") => OpKind::Invoke,
             Some("ok") => OpKind::Ok,
             Some("fail") => OpKind::Fail,
@@ -570,12 +611,12 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
                 ))
             }
         };
-        let process = match op.get("process") {
-            Some(Edn::Int(p)) if (0..=u32::MAX as i64).contains(p) => *p as u32,
-            Some(Edn::Int(p)) => return Err(err(line, format!(":process {p} is out of range"))),
+        let process = match op.int("process") {
+            Some(Ok(p)) if (0..=u32::MAX as i64).contains(&p) => p as u32,
+            Some(Ok(p)) => return Err(err(line, format!(":process {p} is out of range"))),
             _ => continue, // :nemesis and friends are not client ops
         };
-        let f = match op.get("f").and_then(Edn::as_keyword) {
+        let f = match op.keyword("f") {
             Some("acquire") => CallF::Acquire,
             Some("release") => CallF::Release,
             Some("extend") => CallF::Extend,
@@ -593,7 +634,8 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
                 ))
             }
         };
-        let value = op.get("value").unwrap_or(&Edn::Nil);
+        let value = op.value();
+        let value = value.as_ref();
         let index = position as u64;
         if kind == OpKind::Invoke {
             if let Some(&pending) = open.get(&process) {

@@ -7,6 +7,9 @@
 //! their tag) — and reports anything else with the line and column where it starts, so a bad file
 //! is fixed in an editor, not guessed at. No dependency, no macros, no evaluation.
 
+mod items;
+
+pub use items::{collect, items, Atom, Element, Flat, Item, Items, Scalar};
 use std::fmt;
 
 /// An EDN value.
