@@ -274,6 +274,73 @@ pub enum MalformedHistory {
     },
 }
 
+/// [`History::validate`] one op at a time, for readers that do not keep the history.
+#[derive(Default)]
+pub struct Validator {
+    position: usize,
+    /// The previous op's index and time.
+    previous: Option<(u64, Nanos)>,
+    /// Each process's open invocation: its index and function.
+    open: std::collections::HashMap<Process, (u64, F)>,
+}
+
+impl Validator {
+    /// Checks the next op against the ones before it.
+    pub fn push(&mut self, op: &Op) -> Result<(), MalformedHistory> {
+        let position = self.position;
+        self.position += 1;
+        if let Some((index, time_ns)) = self.previous {
+            if op.index <= index {
+                return Err(MalformedHistory::IndexOrder {
+                    position,
+                    index: op.index,
+                    previous: index,
+                });
+            }
+            if op.time_ns < time_ns {
+                return Err(MalformedHistory::TimeOrder {
+                    index: op.index,
+                    time_ns: op.time_ns,
+                    previous_ns: time_ns,
+                });
+            }
+        }
+        self.previous = Some((op.index, op.time_ns));
+        if op.process == Process::Nemesis {
+            return Ok(());
+        }
+        match op.kind {
+            OpKind::Invoke => {
+                if let Some((pending, _)) = self.open.insert(op.process, (op.index, op.f)) {
+                    return Err(MalformedHistory::DoubleInvoke {
+                        index: op.index,
+                        process: op.process,
+                        pending,
+                    });
+                }
+            }
+            _ => match self.open.remove(&op.process) {
+                None => {
+                    return Err(MalformedHistory::CompletionWithoutInvoke {
+                        index: op.index,
+                        process: op.process,
+                    })
+                }
+                Some((_, f)) if f != op.f => {
+                    return Err(MalformedHistory::MismatchedCompletion {
+                        index: op.index,
+                        process: op.process,
+                        invoke: f,
+                        completion: op.f,
+                    })
+                }
+                Some(_) => {}
+            },
+        }
+        Ok(())
+    }
+}
+
 impl History {
     pub fn new(ops: Vec<Op>) -> Self {
         History { ops }
@@ -283,59 +350,8 @@ impl History {
     /// after an invocation of the same process and function. Nemesis ops are exempt from the
     /// pairing rule (starts and stops pair by fault id, not by process).
     pub fn validate(&self) -> Result<(), MalformedHistory> {
-        let mut previous: Option<&Op> = None;
-        let mut open: std::collections::HashMap<Process, &Op> = Default::default();
-        for (position, op) in self.ops.iter().enumerate() {
-            if let Some(p) = previous {
-                if op.index <= p.index {
-                    return Err(MalformedHistory::IndexOrder {
-                        position,
-                        index: op.index,
-                        previous: p.index,
-                    });
-                }
-                if op.time_ns < p.time_ns {
-                    return Err(MalformedHistory::TimeOrder {
-                        index: op.index,
-                        time_ns: op.time_ns,
-                        previous_ns: p.time_ns,
-                    });
-                }
-            }
-            previous = Some(op);
-            if op.process == Process::Nemesis {
-                continue;
-            }
-            match op.kind {
-                OpKind::Invoke => {
-                    if let Some(pending) = open.insert(op.process, op) {
-                        return Err(MalformedHistory::DoubleInvoke {
-                            index: op.index,
-                            process: op.process,
-                            pending: pending.index,
-                        });
-                    }
-                }
-                _ => match open.remove(&op.process) {
-                    None => {
-                        return Err(MalformedHistory::CompletionWithoutInvoke {
-                            index: op.index,
-                            process: op.process,
-                        })
-                    }
-                    Some(inv) if inv.f != op.f => {
-                        return Err(MalformedHistory::MismatchedCompletion {
-                            index: op.index,
-                            process: op.process,
-                            invoke: inv.f,
-                            completion: op.f,
-                        })
-                    }
-                    Some(_) => {}
-                },
-            }
-        }
-        Ok(())
+        let mut v = Validator::default();
+        self.ops.iter().try_for_each(|op| v.push(op))
     }
 
     /// Pairs every client invocation with its completion, in invocation order. Ops still open at
@@ -454,32 +470,62 @@ pub struct ReadHistory {
     pub torn_last_line: Option<usize>,
 }
 
-/// Parses `history.jsonl`. A malformed line in the middle is an error naming file and line; a
-/// malformed *last* line without a trailing newline is a torn write (reported, not an error).
-pub fn parse_jsonl(file: &str, text: &str) -> Result<ReadHistory, ParseError> {
-    let mut ops = Vec::new();
-    let mut torn_last_line = None;
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Op>(line) {
-            Ok(op) => ops.push(op),
-            Err(e) if i + 1 == lines.len() && !complete => {
-                let _ = e;
-                torn_last_line = Some(i + 1);
+/// The ops of `history.jsonl`, one at a time (so a reader keeps only what it needs). A
+/// malformed line in the middle is an error naming file and line; a malformed *last* line without
+/// a trailing newline is a torn write: the stream ends, and [`JsonlOps::torn_last_line`] says so.
+pub struct JsonlOps<'a> {
+    file: &'a str,
+    lines: std::iter::Peekable<std::iter::Enumerate<std::str::Lines<'a>>>,
+    complete: bool,
+    torn_last_line: Option<usize>,
+}
+
+/// Streams the ops of `text` (see [`JsonlOps`]).
+pub fn jsonl_ops<'a>(file: &'a str, text: &'a str) -> JsonlOps<'a> {
+    JsonlOps {
+        file,
+        lines: text.lines().enumerate().peekable(),
+        complete: text.ends_with('\n'),
+        torn_last_line: None,
+    }
+}
+
+impl JsonlOps<'_> {
+    /// The line number of a torn last line, once the stream has ended.
+    pub fn torn_last_line(&self) -> Option<usize> {
+        self.torn_last_line
+    }
+}
+
+impl Iterator for JsonlOps<'_> {
+    type Item = Result<Op, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (i, line) = self.lines.next()?;
+            if line.trim().is_empty() {
+                continue;
             }
-            Err(e) => {
-                return Err(ParseError::Line {
-                    file: file.to_string(),
+            return match serde_json::from_str::<Op>(line) {
+                Ok(op) => Some(Ok(op)),
+                Err(_) if self.lines.peek().is_none() && !self.complete => {
+                    self.torn_last_line = Some(i + 1);
+                    None
+                }
+                Err(e) => Some(Err(ParseError::Line {
+                    file: self.file.to_string(),
                     line: i + 1,
                     message: format!("not a history op ({e}); each line must be one JSON op as fencepost writes them"),
-                })
-            }
+                })),
+            };
         }
     }
+}
+
+/// Parses `history.jsonl` whole (see [`jsonl_ops`] for what is an error and what a torn write).
+pub fn parse_jsonl(file: &str, text: &str) -> Result<ReadHistory, ParseError> {
+    let mut read = jsonl_ops(file, text);
+    let ops = read.by_ref().collect::<Result<Vec<Op>, ParseError>>()?;
     let history = History::new(ops);
     history.validate().map_err(|source| ParseError::Malformed {
         file: file.to_string(),
@@ -487,7 +533,7 @@ pub fn parse_jsonl(file: &str, text: &str) -> Result<ReadHistory, ParseError> {
     })?;
     Ok(ReadHistory {
         history,
-        torn_last_line,
+        torn_last_line: read.torn_last_line(),
     })
 }
 

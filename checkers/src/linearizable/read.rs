@@ -10,7 +10,7 @@
 
 use super::{check, Budget, InputError, Linearizability, Operation, Outcome, Partition, Witness};
 use crate::edn::{self, Edn, EdnError};
-use crate::history::{self, History, OpKind, ParseError, Process, Value, F};
+use crate::history::{self, History, Op, OpKind, ParseError, Process, Value, F};
 use crate::model::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -450,13 +450,28 @@ fn run_kind(
 /// and are left out. Reads the ops in place (no clones): a 100k-op history is mostly parsing already.
 /// Assumes [`History::validate`] passed.
 pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), (u64, String)> {
-    let mut out: Vec<RawCall> = Vec::new();
-    // Per process, the open call's slot in `out` (None: an invocation left out).
-    let mut open: HashMap<Process, Option<usize>> = HashMap::new();
-    let mut other = 0;
+    let mut calls = CallBuilder::default();
     for op in &history.ops {
+        calls.push(op)?;
+    }
+    Ok((calls.out, calls.other))
+}
+
+/// [`history_calls`] one op at a time, for a reader that does not keep the history.
+#[derive(Default)]
+pub(crate) struct CallBuilder {
+    out: Vec<RawCall>,
+    /// Per process, the open call's slot in `out` (None: an invocation left out).
+    open: HashMap<Process, Option<usize>>,
+    /// Client calls no model covers.
+    other: usize,
+}
+
+impl CallBuilder {
+    fn push(&mut self, op: &Op) -> Result<(), (u64, String)> {
+        let (out, open) = (&mut self.out, &mut self.open);
         if op.process == Process::Nemesis {
-            continue;
+            return Ok(());
         }
         if op.kind == OpKind::Invoke {
             let f = match op.f {
@@ -488,9 +503,9 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
             };
             let f = f.filter(|_| !matches!(op.value, Value::Access { .. }));
             let Some(f) = f else {
-                other += 1;
+                self.other += 1;
                 open.insert(op.process, None);
-                continue;
+                return Ok(());
             };
             open.insert(op.process, Some(out.len()));
             out.push(RawCall {
@@ -503,10 +518,10 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
                 complete_index: None,
                 loc: Loc::Index(op.index),
             });
-            continue;
+            return Ok(());
         }
         let Some(Some(slot)) = open.remove(&op.process) else {
-            continue;
+            return Ok(());
         };
         let call = &mut out[slot];
         call.complete_index = Some(op.index);
@@ -533,8 +548,8 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
                 }
             }),
         };
+        Ok(())
     }
-    Ok((out, other))
 }
 
 /// An op map as either reading of an EDN element gives it: the fields the reader needs.
@@ -779,25 +794,36 @@ pub fn check_text(
     budget: &Budget,
 ) -> Result<Report, CheckError> {
     let format = detect_format(text);
-    let (calls, other, lines, torn_last_line, history) = match format {
+    let (calls, other, lines, torn_last_line, jsonl) = match format {
         SourceFormat::Edn => {
             let (calls, lines) = edn_calls(file, text)?;
-            (calls, 0, lines, None, None)
+            (calls, 0, lines, None, false)
         }
         SourceFormat::Fencepost => {
-            let read = history::parse_jsonl(file, text)?;
-            let (calls, other) =
-                history_calls(&read.history).map_err(|(index, message)| CheckError::HistoryOp {
+            // Streamed: each op is checked and turned into calls as it is read, and dropped.
+            let mut ops = history::jsonl_ops(file, text);
+            let mut valid = history::Validator::default();
+            let mut calls = CallBuilder::default();
+            for op in ops.by_ref() {
+                let op = op?;
+                valid.push(&op).map_err(|source| ParseError::Malformed {
                     file: file.to_string(),
-                    index,
-                    message,
+                    source,
                 })?;
+                calls
+                    .push(&op)
+                    .map_err(|(index, message)| CheckError::HistoryOp {
+                        file: file.to_string(),
+                        index,
+                        message,
+                    })?;
+            }
             (
-                calls,
-                other,
+                calls.out,
+                calls.other,
                 Vec::new(),
-                read.torn_last_line,
-                Some(read.history),
+                ops.torn_last_line(),
+                true,
             )
         }
     };
@@ -810,9 +836,9 @@ pub fn check_text(
             other: skipped_ops,
         });
     }
-    if let (Some(history), Some(w)) = (&history, outcome.witness.as_mut()) {
+    if let (true, Some(w)) = (jsonl, outcome.witness.as_mut()) {
         if matches!(model, ModelKind::Lock | ModelKind::Mutex) {
-            w.explanation = explain_lease(history, w);
+            w.explanation = explain_lease_streamed(file, text, w)?;
         }
     }
     Ok(Report {
@@ -856,6 +882,59 @@ pub fn check_history(
 /// When the op that cannot be linearized came after the lock holder's lease ran out, say so:
 /// the lock model has no expiry, so an expired lease looks to it like a second holder.
 pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
+    explain_lease_in(history, w).ok().flatten()
+}
+
+/// [`explain_lease`] for a history read again from `text` (fencepost JSONL), keeping only the
+/// calls the witness names — first the last 64 of its prefix, more only when the holder is not
+/// among them — so a violation in a million-op history does not bring the whole history back
+/// into memory. The answer is the same as [`explain_lease`] on the whole history.
+fn explain_lease_streamed(
+    file: &str,
+    text: &str,
+    w: &Witness,
+) -> Result<Option<String>, CheckError> {
+    let mut tail = 64usize;
+    loop {
+        let from = w.prefix.len().saturating_sub(tail);
+        let mut wanted: std::collections::HashSet<u64> = w.prefix[from..].iter().copied().collect();
+        wanted.insert(w.op.invoke_index);
+        let mut kept = Vec::new();
+        let mut open: std::collections::HashSet<Process> = Default::default();
+        for op in history::jsonl_ops(file, text) {
+            let op = op?;
+            if op.process == Process::Nemesis {
+                continue;
+            }
+            let keep = if op.kind == OpKind::Invoke {
+                let keep = wanted.contains(&op.index);
+                if keep {
+                    open.insert(op.process);
+                }
+                keep
+            } else {
+                open.remove(&op.process)
+            };
+            if keep {
+                kept.push(op);
+            }
+        }
+        let part = Witness {
+            prefix: w.prefix[from..].to_vec(),
+            ..w.clone()
+        };
+        match explain_lease_in(&History::new(kept), &part) {
+            Ok(found) => return Ok(found),
+            Err(NoHolder) if from == 0 => return Ok(None),
+            Err(NoHolder) => tail = tail.saturating_mul(16),
+        }
+    }
+}
+
+/// No acquire or release in the witness's prefix took effect.
+struct NoHolder;
+
+fn explain_lease_in(history: &History, w: &Witness) -> Result<Option<String>, NoHolder> {
     // Only the calls the witness names, paired in place: (invocation, completion).
     let mut wanted: std::collections::HashSet<u64> = w.prefix.iter().copied().collect();
     wanted.insert(w.op.invoke_index);
@@ -894,24 +973,31 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
         token: String::new(),
         validity_end_ns: 0,
     });
-    let last = w.prefix.iter().rev().find_map(|index| {
-        let call = calls.get(index)?;
-        match call.0.f {
-            F::Acquire if took_effect(call, &granted) => Some(Some(*call)),
-            F::Release if took_effect(call, &Value::Released) => Some(None),
-            _ => None,
-        }
-    })??;
-    let (holder, Some(holder_done)) = last else {
-        return None;
+    let last = w
+        .prefix
+        .iter()
+        .rev()
+        .find_map(|index| {
+            let call = calls.get(index)?;
+            match call.0.f {
+                F::Acquire if took_effect(call, &granted) => Some(Some(*call)),
+                F::Release if took_effect(call, &Value::Released) => Some(None),
+                _ => None,
+            }
+        })
+        .ok_or(NoHolder)?;
+    let Some((holder, Some(holder_done))) = last else {
+        return Ok(None);
     };
     let Value::Granted(grant) = &holder_done.value else {
-        return None;
+        return Ok(None);
     };
-    let (x, x_done) = calls.get(&w.op.invoke_index)?;
+    let Some((x, x_done)) = calls.get(&w.op.invoke_index) else {
+        return Ok(None);
+    };
     let at_ns = x_done.map_or(x.time_ns, |d| d.time_ns);
     if grant.validity_end_ns > at_ns {
-        return None;
+        return Ok(None);
     }
     let ms = |ns: u64| ns as f64 / 1e6;
     let what = if x.process == holder.process {
@@ -919,7 +1005,7 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
     } else {
         "another client was then told the lock was free"
     };
-    Some(format!(
+    Ok(Some(format!(
         "{}'s lease (granted at op {}, valid until {:.1} ms) had expired by {:.1} ms, when {} ended: \
          Redis frees an expired key while its holder may still believe it holds the lock, so {what}. \
          The lock model has no lease expiry, so it reports this as a second holder; whether any \
@@ -929,5 +1015,5 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
         ms(grant.validity_end_ns),
         ms(at_ns),
         w.op.description
-    ))
+    )))
 }

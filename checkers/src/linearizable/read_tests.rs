@@ -197,6 +197,39 @@ fn an_expired_lease_is_explained_in_plain_words() {
 }
 
 #[test]
+fn a_streamed_jsonl_check_explains_like_the_whole_history() {
+    use OpKind::*;
+    // The holder's grant lies 100 denials back in the prefix: beyond the first tail the
+    // streamed explanation reads, so it must read more and still say the same.
+    let mut ops = vec![
+        op(0, 0, 1, Invoke, F::Acquire, lease("k")),
+        op(1, 1, 1, Ok, F::Acquire, granted(10)),
+    ];
+    for i in 0..100u64 {
+        let index = 2 + 2 * i;
+        ops.push(op(index, 2 + i / 10, 3, Invoke, F::Acquire, lease("k")));
+        ops.push(op(index + 1, 2 + i / 10, 3, Ok, F::Acquire, Value::Denied));
+    }
+    ops.push(op(202, 14, 2, Invoke, F::Acquire, lease("k")));
+    ops.push(op(203, 15, 2, Ok, F::Acquire, granted(25)));
+    let h = History::new(ops);
+    let whole = check_history(ModelKind::Lock, &h, &Budget::default()).unwrap();
+    let text = crate::linearizable::generate::to_jsonl(&h);
+    let streamed = check_text(ModelKind::Lock, "h.jsonl", &text, &Budget::default()).unwrap();
+    let (whole, streamed) = (whole.witness.unwrap(), streamed.outcome.witness.unwrap());
+    assert!(
+        whole.prefix.len() > 64,
+        "the holder is beyond the first tail"
+    );
+    assert!(whole
+        .explanation
+        .as_deref()
+        .unwrap_or("")
+        .contains("expired"));
+    assert_eq!(streamed.explanation, whole.explanation);
+}
+
+#[test]
 fn fencepost_lock_keys_are_partitions_and_resource_accesses_are_skipped() {
     use OpKind::*;
     let h = History::new(vec![
