@@ -57,17 +57,24 @@ impl Atom<'_> {
 /// Entries a flat map may have (Jepsen's ops have 5-8); more go to the full parser.
 const MAX_ENTRIES: usize = 10;
 
-/// A map of keyword keys to [`Atom`]s, borrowed from the text.
+/// A map of keyword keys to [`Atom`]s, borrowed from the text: where each key and value starts.
+/// Values are checked when the map is found and read only when asked for (a reader wants four
+/// of an op's six to eight).
 #[derive(Clone, Debug)]
 pub struct Flat<'a> {
-    entries: [(&'a str, Atom<'a>); MAX_ENTRIES],
+    text: &'a str,
+    /// (key start, key length, value start), in text order.
+    entries: [(u32, u32, u32); MAX_ENTRIES],
     len: usize,
 }
 
 impl<'a> Flat<'a> {
     /// The value under `key` (the first, when a key repeats, as [`Edn::get`]).
     pub fn get(&self, key: &str) -> Option<Atom<'a>> {
-        self.entries().find(|(k, _)| *k == key).map(|(_, v)| v)
+        self.entries[..self.len]
+            .iter()
+            .find(|&&(k, n, _)| &self.text[k as usize..(k + n) as usize] == key)
+            .map(|&(_, _, v)| atom_at(self.text, v as usize))
     }
 
     /// The keyword under `key`, if it is one.
@@ -80,7 +87,12 @@ impl<'a> Flat<'a> {
 
     /// The entries in text order.
     pub fn entries(&self) -> impl Iterator<Item = (&'a str, Atom<'a>)> + '_ {
-        self.entries[..self.len].iter().copied()
+        self.entries[..self.len].iter().map(|&(k, n, v)| {
+            (
+                &self.text[k as usize..(k + n) as usize],
+                atom_at(self.text, v as usize),
+            )
+        })
     }
 }
 
@@ -188,13 +200,25 @@ impl<'a> Iterator for Items<'a> {
 impl<'a> Parser<'a> {
     /// Moves to byte `end` (on the same text), keeping the line and column right.
     fn advance_to(&mut self, end: usize) {
-        for &c in &self.bytes[self.pos..end] {
-            if c == b'\n' {
-                self.line += 1;
-                self.column = 1;
-            } else if c & 0xC0 != 0x80 {
-                self.column += 1;
-            }
+        let skipped = &self.bytes[self.pos..end];
+        let (line_start, newlines) = match skipped.iter().rposition(|&c| c == b'\n') {
+            None => (0, 0),
+            Some(last) => (
+                last + 1,
+                skipped[..last].iter().filter(|&&c| c == b'\n').count() + 1,
+            ),
+        };
+        let tail = &skipped[line_start..];
+        let chars = if tail.is_ascii() {
+            tail.len()
+        } else {
+            tail.iter().filter(|&&c| c & 0xC0 != 0x80).count()
+        };
+        if newlines > 0 {
+            self.line += newlines;
+            self.column = 1 + chars;
+        } else {
+            self.column += chars;
         }
         self.pos = end;
     }
@@ -207,26 +231,31 @@ fn is_space(c: u8) -> bool {
 /// Reads a flat op map starting at `pos` (a `{`): returns it and the position after its `}`,
 /// or `None` when the element is anything else (then the full parser reads it).
 fn flat_map(text: &str, pos: usize) -> Option<(Flat<'_>, usize)> {
-    if text.as_bytes().get(pos) != Some(&b'{') {
+    let bytes = text.as_bytes();
+    if bytes.get(pos) != Some(&b'{') || text.len() > u32::MAX as usize {
         return None;
     }
     let mut flat = Flat {
-        entries: [("", Atom::Scalar(Scalar::Nil)); MAX_ENTRIES],
+        text,
+        entries: [(0, 0, 0); MAX_ENTRIES],
         len: 0,
     };
     let mut i = pos + 1;
     loop {
-        match entry(text, i)? {
-            Some((key, value, next)) => {
-                if flat.len == MAX_ENTRIES {
-                    return None;
-                }
-                flat.entries[flat.len] = (key, value);
-                flat.len += 1;
-                i = next;
-            }
-            None => return Some((flat, skip_space(text.as_bytes(), i) + 1)),
+        i = skip_space(bytes, i);
+        match bytes.get(i)? {
+            b'}' => return Some((flat, i + 1)),
+            b':' => {}
+            _ => return None,
         }
+        let (key, after) = token(text, i + 1);
+        if key.is_empty() || flat.len == MAX_ENTRIES {
+            return None;
+        }
+        let value = skip_space(bytes, after);
+        flat.entries[flat.len] = ((i + 1) as u32, key.len() as u32, value as u32);
+        flat.len += 1;
+        i = check_value(text, value)?;
     }
 }
 
@@ -237,47 +266,89 @@ fn skip_space(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The map entry at `i`: `Some(Some((key, value, after)))`, `Some(None)` at the closing `}`,
-/// `None` when this is not a flat map.
-#[allow(clippy::type_complexity)]
-fn entry(text: &str, i: usize) -> Option<Option<(&str, Atom<'_>, usize)>> {
+/// The end of the value at `i` if it is one a flat map holds (a scalar, or a vector of two),
+/// checked without reading it.
+fn check_value(text: &str, i: usize) -> Option<usize> {
     let bytes = text.as_bytes();
-    let i = skip_space(bytes, i);
-    match bytes.get(i)? {
-        b'}' => return Some(None),
-        b':' => {}
-        _ => return None,
+    if bytes.get(i)? != &b'[' {
+        return check_scalar(text, i);
     }
-    let (key, after) = token(text, i + 1);
-    if key.is_empty() {
-        return None;
-    }
-    let i = skip_space(bytes, after);
-    if bytes.get(i)? == &b'[' {
-        let j = skip_space(bytes, i + 1);
-        let (a, next) = scalar(text, j)?;
-        let j = skip_space(bytes, next);
-        let (b, next) = scalar(text, j)?;
-        let j = skip_space(bytes, next);
-        if bytes.get(j)? != &b']' {
-            return None;
+    let j = check_scalar(text, skip_space(bytes, i + 1))?;
+    let j = check_scalar(text, skip_space(bytes, j))?;
+    let j = skip_space(bytes, j);
+    (bytes.get(j)? == &b']').then_some(j + 1)
+}
+
+/// The end of the scalar at `i`: a keyword, a string without escapes, `nil`, `true`, `false`,
+/// or an integer of at most 18 digits (which [`atom`] surely reads as one); `None` for anything
+/// else, which the full parser then reads.
+fn check_scalar(text: &str, i: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    match *bytes.get(i)? {
+        b':' => {
+            let (name, end) = token(text, i + 1);
+            (!name.is_empty()).then_some(end)
         }
-        Some(Some((key, Atom::Pair(a, b), j + 1)))
-    } else {
-        let (s, next) = scalar(text, i)?;
-        Some(Some((key, Atom::Scalar(s), next)))
+        b'"' => {
+            let mut j = i + 1;
+            loop {
+                match *bytes.get(j)? {
+                    b'"' => return Some(j + 1),
+                    b'\\' => return None,
+                    _ => j += 1,
+                }
+            }
+        }
+        _ => {
+            let (t, end) = token(text, i);
+            let ok = match t {
+                "nil" | "true" | "false" => true,
+                _ => {
+                    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+                    let digits = digits.strip_suffix('N').unwrap_or(digits);
+                    (1..=18).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit())
+                }
+            };
+            ok.then_some(end)
+        }
     }
 }
+
+/// Reads the value at `i`, which [`check_value`] accepted.
+fn atom_at(text: &str, i: usize) -> Atom<'_> {
+    let bytes = text.as_bytes();
+    if bytes.get(i) == Some(&b'[') {
+        let j = skip_space(bytes, i + 1);
+        let (a, next) = scalar(text, j).unwrap_or((Scalar::Nil, j));
+        let (b, _) = scalar(text, skip_space(bytes, next)).unwrap_or((Scalar::Nil, next));
+        Atom::Pair(a, b)
+    } else {
+        Atom::Scalar(scalar(text, i).map_or(Scalar::Nil, |(s, _)| s))
+    }
+}
+
+/// Which bytes end a token (as [`super::is_delimiter`]), as a table: a token scan is the
+/// reader's inner loop.
+static DELIMITER: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = super::is_delimiter(c as u8);
+        c += 1;
+    }
+    table
+};
 
 /// A token (up to the next delimiter) from `start`, and the position after it. A token ends at
 /// an ASCII delimiter or the end, so the slice is on character boundaries.
 fn token(text: &str, start: usize) -> (&str, usize) {
-    let bytes = text.as_bytes();
-    let mut i = start;
-    while bytes.get(i).is_some_and(|&c| !super::is_delimiter(c)) {
-        i += 1;
-    }
-    (&text[start..i], i)
+    let rest = text.as_bytes().get(start..).unwrap_or(&[]);
+    let end = start
+        + rest
+            .iter()
+            .position(|&c| DELIMITER[c as usize])
+            .unwrap_or(rest.len());
+    (&text[start..end], end)
 }
 
 fn scalar(text: &str, i: usize) -> Option<(Scalar<'_>, usize)> {

@@ -201,7 +201,7 @@ struct Parser<'a> {
 /// Histories nest a few levels; anything deeper is not a history and would exhaust the stack.
 const MAX_DEPTH: usize = 128;
 
-fn is_delimiter(c: u8) -> bool {
+const fn is_delimiter(c: u8) -> bool {
     c.is_ascii_whitespace()
         || matches!(
             c,

@@ -596,10 +596,11 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
         line,
         message,
     };
-    // An op is two elements of ~170 bytes: reserving for that saves regrowing a million calls.
-    let mut calls: Vec<RawCall> = Vec::with_capacity(text.len() / 400);
+    // A call is two elements of ~85 bytes (Jepsen's lock ops): reserving for that saves
+    // regrowing (and copying) a million calls.
+    let mut calls: Vec<RawCall> = Vec::with_capacity(text.len() / 170);
     let mut open: HashMap<u32, usize> = HashMap::new();
-    let mut lines = Vec::with_capacity(text.len() / 200);
+    let mut lines = Vec::with_capacity(text.len() / 85);
     for (position, item) in edn::items(text).enumerate() {
         let item = item.map_err(|source| CheckError::Edn {
             file: file.to_string(),
