@@ -1,6 +1,7 @@
 //! Writes the linearizability benchmark's histories to a folder (default /tmp/fencepost-lin):
 //! `lock-{N}-{C}-{good|bad}.jsonl` for N ∈ {1k, 10k, 100k} × C ∈ {5, 20, 100}, the same as EDN,
-//! `lock-info-{N}-{C}-{good|bad}.jsonl` with 10% of calls timed out, and
+//! `lock-info-{N}-{C}-{good|bad}.jsonl` with 10% of calls timed out (and, with 1m,
+//! `lock-info5-1m-{C}-{good|bad}.jsonl` with 5%), and
 //! `register-etcd-{seed}.jsonl`.
 //!
 //!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
@@ -55,6 +56,17 @@ fn main() -> std::io::Result<()> {
                 let mut sim = LockSim::new(n, c, 42, bad);
                 sim.info_percent = 10;
                 let name = format!("lock-info-{label}-{c}-{}", if bad { "bad" } else { "good" });
+                std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&sim.history()))?;
+            }
+        }
+    }
+    // 1M ops with 5 % of calls timed out, when 1m is asked for.
+    if std::env::var("FENCEPOST_LIN_SIZES").is_ok_and(|l| l.split(',').any(|x| x.trim() == "1m")) {
+        for c in clients() {
+            for bad in [false, true] {
+                let mut sim = LockSim::new(1_000_000, c, 42, bad);
+                sim.info_percent = 5;
+                let name = format!("lock-info5-1m-{c}-{}", if bad { "bad" } else { "good" });
                 std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&sim.history()))?;
             }
         }
