@@ -89,6 +89,10 @@ pub enum Command {
         /// An external Toxiproxy API to check, e.g. http://127.0.0.1:8474.
         #[arg(long)]
         toxiproxy: Option<String>,
+        /// Check a topology fencepost did not start (the file `scenario --topology` takes)
+        /// instead of this machine's own Redis: its Toxiproxy, nodes, containers, Sentinels.
+        #[arg(long, conflicts_with = "toxiproxy")]
+        topology: Option<PathBuf>,
     },
     /// Measure what fencepost's own parts cost (`proxy`: GET round trips through the fault
     /// proxy against direct to redis-server, 50 connections). Exit 1 when a target is missed.
@@ -247,8 +251,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(result.exit_code())
         }
-        Command::Doctor { results, toxiproxy } => {
-            let checks = crate::doctor::checks(&results, toxiproxy.as_deref()).await;
+        Command::Doctor {
+            results,
+            toxiproxy,
+            topology,
+        } => {
+            let checks = match topology {
+                Some(file) => crate::doctor::topology_checks(&results, &file).await,
+                None => crate::doctor::checks(&results, toxiproxy.as_deref()).await,
+            };
             Ok(crate::doctor::print(&checks))
         }
         Command::Bench { what } => match what.as_str() {

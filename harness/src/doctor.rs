@@ -125,6 +125,117 @@ pub async fn checks(results: &Path, toxiproxy: Option<&str>) -> Vec<Check> {
     out
 }
 
+fn check(what: String, result: Result<String, String>, fix: &str) -> Check {
+    Check {
+        what,
+        ok: result.is_ok(),
+        fix: result.is_err().then(|| fix.to_string()),
+        detail: result.unwrap_or_else(|e| e),
+    }
+}
+
+/// The checks for a topology fencepost did not start (`--topology FILE`): what a run against it
+/// needs, from where fencepost runs (its own container, say) — the credentials, the Toxiproxy
+/// API, every node as the admin user, and with an `[engine]` the node containers, the shared
+/// control folder and the Sentinels. A local redis-server is not needed there.
+pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
+    let t = match crate::external::ExternalTopology::load(file) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![check(
+                format!("topology file {}", file.display()),
+                Err(format!("{e:#}")),
+                "fix the file (see docker/topology.toml)",
+            )]
+        }
+    };
+    let mut out = vec![check(
+        format!("results folder {}", results.display()),
+        std::fs::create_dir_all(results)
+            .map(|()| "exists".to_string())
+            .map_err(|e| e.to_string()),
+        "make it writable, or pass --results DIR",
+    )];
+    let version = match crate::proxy::ToxiproxyClient::new(&t.toxiproxy) {
+        Ok(c) => c
+            .version()
+            .await
+            .map(|v| format!("version {v}"))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    out.push(check(
+        format!("Toxiproxy at {}", t.toxiproxy),
+        version,
+        "start it, or fix `toxiproxy` in the topology file",
+    ));
+    let admin = t.admin_login();
+    out.push(check(
+        "credentials in the environment".into(),
+        admin
+            .as_ref()
+            .map(|_| "set".to_string())
+            .map_err(|e| format!("{e:#}")),
+        "export the variables the topology file names",
+    ));
+    if let Ok((user, password)) = &admin {
+        for n in t.lock_nodes.iter().chain([&t.resource]) {
+            let url = format!("redis://{user}:{password}@{}/", n.address);
+            let ping = crate::external::wait_answers(&url, std::time::Duration::from_secs(2))
+                .await
+                .map(|()| "answers PING as the admin user".to_string());
+            out.push(check(
+                format!("node {} at {}", n.name, n.address),
+                ping,
+                "start it, or fix its address and the credentials",
+            ));
+        }
+    }
+    for s in &t.sentinels {
+        let ping = crate::external::wait_answers(
+            &format!("redis://{s}/"),
+            std::time::Duration::from_secs(2),
+        )
+        .await
+        .map(|()| "answers PING".to_string());
+        out.push(check(
+            format!("Sentinel at {s}"),
+            ping,
+            "start it, or fix `sentinels` in the topology file",
+        ));
+    }
+    if let Some(engine) = &t.engine {
+        let names: Vec<String> = t
+            .lock_nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .chain([crate::topology::RESOURCE.to_string()])
+            .collect();
+        let found = crate::external::engine::Engine::connect(engine, &names)
+            .await
+            .map(|_| format!("a container for each of {}", names.join(", ")))
+            .map_err(|e| e.to_string());
+        out.push(check(
+            "node containers through the Docker engine".into(),
+            found,
+            "mount the engine's socket (/var/run/docker.sock) and label the node services io.fencepost.node=<name>",
+        ));
+        if let Some(dir) = &engine.control_dir {
+            let probe = dir.join(format!(".doctor-{}", std::process::id()));
+            let writable = std::fs::write(&probe, b"ok")
+                .map(|()| "writable".to_string())
+                .map_err(|e| e.to_string());
+            let _ = std::fs::remove_file(&probe);
+            out.push(check(
+                format!("control folder {}", dir.display()),
+                writable,
+                "mount the volume shared with the nodes there (see docker/compose.yml)",
+            ));
+        }
+    }
+    out
+}
+
 /// Prints the checks; exit code 0 when all passed, 2 otherwise.
 pub fn print(checks: &[Check]) -> i32 {
     for c in checks {

@@ -220,6 +220,25 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
     let _ = std::fs::remove_dir_all(&results);
     std::fs::create_dir_all(&results).unwrap();
 
+    // From inside its container, fencepost sees the proxy, every node, the Sentinels, the
+    // node containers through the engine and the shared control folder.
+    let out = timed(
+        "doctor",
+        topology.fencepost(&results, None).args([
+            "doctor",
+            "--topology",
+            "/fencepost/topology.toml",
+            "--results",
+            "/fencepost/out",
+        ]),
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("node containers through the Docker engine") && t.contains("ready."),
+        "{t}"
+    );
+
     // crash-restart is not here: on containers it shows its violation in 6 of 10 seeds (a
     // container restarts in ~300 ms, a local redis-server in a few), so one seed would make a
     // flaky test; docker/offline/measure.sh gives its figures (BENCHMARKS.md).

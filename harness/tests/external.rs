@@ -183,6 +183,39 @@ fn a_node_clock_fault_is_refused_on_an_external_topology() {
 }
 
 #[test]
+fn doctor_checks_an_external_topology() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let d = deploy("external-doctor");
+    let doctor = |with_password: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_fencepost"));
+        c.args(["doctor", "--results"])
+            .arg(results_dir("external-doctor-results"))
+            .arg("--topology")
+            .arg(&d.topology)
+            .env("FENCEPOST_ADMIN_USER", ADMIN_USER)
+            .env("FENCEPOST_CLIENT_USER", CLIENT_USER)
+            .env("FENCEPOST_CLIENT_PASSWORD", &d.passwords.1);
+        if with_password {
+            c.env("FENCEPOST_ADMIN_PASSWORD", &d.passwords.0);
+        } else {
+            c.env_remove("FENCEPOST_ADMIN_PASSWORD");
+        }
+        c.output().unwrap()
+    };
+    let out = doctor(true);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("node n1 at") && text.contains("ready."),
+        "{text}"
+    );
+    let out = doctor(false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("FENCEPOST_ADMIN_PASSWORD"), "{text}");
+}
+
+#[test]
 fn missing_credentials_are_named() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let d = deploy("external-creds");

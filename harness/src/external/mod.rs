@@ -152,6 +152,12 @@ impl ExternalTopology {
         Ok(t)
     }
 
+    /// The admin user and password from the environment.
+    pub fn admin_login(&self) -> anyhow::Result<(String, String)> {
+        let c = self.credentials(Path::new("the topology file"))?;
+        Ok((c.admin_user, c.admin_password))
+    }
+
     fn credentials(&self, file: &Path) -> anyhow::Result<Credentials> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| {
