@@ -118,9 +118,9 @@ impl Topology {
         c
     }
 
-    /// `fencepost ARGS… --topology … --results /fencepost/out` in a fencepost container, with
-    /// `out` mounted there.
-    fn fencepost(&self, out: &Path, detach: Option<&str>) -> Command {
+    /// `fencepost ARGS… --topology /fencepost/topology.toml --results /fencepost/out` in a
+    /// fencepost container, with `out` mounted there (detached under `detach`'s name, if given).
+    fn fencepost(&self, out: &Path, detach: Option<&str>, args: &[&str]) -> Command {
         let mut c = self.compose();
         c.args([
             "run",
@@ -132,7 +132,12 @@ impl Topology {
             Some(name) => c.args(["-d", "--name", name]),
             None => c.arg("--rm"),
         };
-        c.arg("fencepost");
+        c.arg("fencepost").args(args).args([
+            "--topology",
+            "/fencepost/topology.toml",
+            "--results",
+            "/fencepost/out",
+        ]);
         c
     }
 
@@ -224,13 +229,7 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
     // node containers through the engine and the shared control folder.
     let out = timed(
         "doctor",
-        topology.fencepost(&results, None).args([
-            "doctor",
-            "--topology",
-            "/fencepost/topology.toml",
-            "--results",
-            "/fencepost/out",
-        ]),
+        &mut topology.fencepost(&results, None, &["doctor"]),
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
@@ -251,16 +250,7 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
     ] {
         let out = timed(
             scenario,
-            topology.fencepost(&results, None).args([
-                "scenario",
-                scenario,
-                "--seed",
-                "1",
-                "--topology",
-                "/fencepost/topology.toml",
-                "--results",
-                "/fencepost/out",
-            ]),
+            &mut topology.fencepost(&results, None, &["scenario", scenario, "--seed", "1"]),
         );
         let t = text(&out);
         assert_eq!(out.status.code(), Some(0), "{scenario}:\n{t}");
@@ -315,15 +305,11 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
     std::fs::write(results.join("engine-kill.toml"), killed).unwrap();
     let name = format!("{}-killed", topology.project);
     let out = topology
-        .fencepost(&results, Some(&name))
-        .args([
-            "scenario",
-            "/fencepost/out/engine-kill.toml",
-            "--topology",
-            "/fencepost/topology.toml",
-            "--results",
-            "/fencepost/out",
-        ])
+        .fencepost(
+            &results,
+            Some(&name),
+            &["scenario", "/fencepost/out/engine-kill.toml"],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -350,16 +336,7 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
 
     let out = timed(
         "gc-pause after the kill",
-        topology.fencepost(&results, None).args([
-            "scenario",
-            "gc-pause",
-            "--seed",
-            "2",
-            "--topology",
-            "/fencepost/topology.toml",
-            "--results",
-            "/fencepost/out",
-        ]),
+        &mut topology.fencepost(&results, None, &["scenario", "gc-pause", "--seed", "2"]),
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
