@@ -17,11 +17,11 @@
 //! Runs share a Toxiproxy safely: every proxy name carries the run's prefix, and a run's
 //! heartbeat lets the next run tell a dead run's proxies from a live one's ([`lease`]).
 
+pub mod control;
 pub mod engine;
 pub mod lease;
 pub mod sentinel;
 
-use crate::cluster::clock::{self, NodeClock};
 use crate::cluster::node::Persistence;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::proxy::{Network, ProxyConfig, ToxiproxyClient};
@@ -380,17 +380,12 @@ pub async fn start(
             }
             match &config.control_dir {
                 Some(dir) if controls_nodes => {
-                    clock::install_library(dir)?;
-                    for n in &nodes {
-                        node_clocks.push(std::sync::Arc::new(NodeClock::create(
-                            &dir.join(format!("{}.clock", n.name)),
-                        )?));
-                    }
-                    for n in &all {
-                        let path = dir.join(format!("{}.conf", name_of(n)));
-                        std::fs::write(&path, persistence_of(n).config_text())
-                            .with_context(|| format!("cannot write {}", path.display()))?;
-                    }
+                    let lock: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+                    let includes: Vec<(String, Persistence)> = all
+                        .iter()
+                        .map(|n| (name_of(n), persistence_of(n)))
+                        .collect();
+                    node_clocks = control::prepare(dir, &lock, &includes)?;
                     configured = true;
                 }
                 _ => {}
@@ -468,7 +463,7 @@ pub async fn start(
             .any(|n| n.plugin().needs().node_clocks)
         {
             for (n, nc) in nodes.iter().zip(&node_clocks) {
-                take_clock(engine, &n.name, &admin[&n.name], nc).await?;
+                control::take_clock(engine, &n.name, &admin[&n.name], nc).await?;
             }
         }
     }
@@ -581,39 +576,6 @@ pub async fn wait_answers(url: &str, limit: Duration) -> Result<(), String> {
         "did not answer PING within {} s: {last}",
         limit.as_secs()
     ))
-}
-
-/// How far the start-up probe skews a node's clock to see that the node follows its control file.
-const PROBE_OFFSET_NS: i64 = 60_000_000_000;
-
-/// Makes sure node `name`'s clock follows its control file: skews it by a minute and reads
-/// `TIME`. A container started before the control file existed (or without the preload) does
-/// not follow; it is restarted once — the library maps the file at process start — and checked
-/// again, and if it still does not follow, the run is refused with the settings to check.
-async fn take_clock(engine: &Engine, name: &str, url: &str, nc: &NodeClock) -> anyhow::Result<()> {
-    let probe = || async {
-        nc.jump(PROBE_OFFSET_NS);
-        let r = crate::nemesis::clock::confirm_clock(url, nc).await;
-        nc.reset();
-        r
-    };
-    if probe().await.is_ok() {
-        return Ok(());
-    }
-    engine.kill(name).await?;
-    engine.start(name).await?;
-    wait_answers(url, Duration::from_secs(20))
-        .await
-        .map_err(|e| anyhow::anyhow!("node {name} after a restart for its clock: {e}"))?;
-    probe().await.map(|_| ()).map_err(|e| {
-        anyhow::anyhow!(
-            "node {name}'s clock does not follow {}: {e}; its container needs LD_PRELOAD={} and {}={} in its environment (see docker/compose.yml)",
-            nc.path().display(),
-            nc.path().with_file_name(clock::LIBRARY_FILE).display(),
-            clock::CONTROL_ENV,
-            nc.path().display()
-        )
-    })
 }
 
 fn port_of(address: &str) -> u16 {
