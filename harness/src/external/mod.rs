@@ -258,6 +258,25 @@ impl ExternalTopology {
     }
 }
 
+/// Creates proxy `name` (in the network's scope) to `upstream`, listening on `listen_host` at a
+/// port the server picks; returns that port.
+async fn proxy_port(
+    network: &Network,
+    name: &str,
+    upstream: &str,
+    listen_host: &str,
+) -> anyhow::Result<u16> {
+    let info = network
+        .create(ProxyConfig::new(name, upstream).listen(format!("{listen_host}:0")))
+        .await
+        .with_context(|| format!("cannot create proxy {name}"))?;
+    info.listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("proxy {name} has no port (listen = {})", info.listen))
+}
+
 fn url(user: &str, password: &str, address: &str) -> String {
     format!("redis://{user}:{password}@{address}/")
 }
@@ -475,24 +494,9 @@ pub async fn start(
         let mut lock = Vec::new();
         for n in &all {
             let proxy = link(c, &name_of(n));
-            let info = network
-                .create(
-                    ProxyConfig::new(proxy.clone(), n.upstream())
-                        .listen(format!("{}:0", t.proxy_listen_host)),
-                )
+            let port = proxy_port(&network, &proxy, n.upstream(), &t.proxy_listen_host)
                 .await
-                .with_context(|| format!("cannot create proxy {proxy} through {}", t.toxiproxy))?;
-            let port = info
-                .listen
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse::<u16>().ok())
-                .with_context(|| {
-                    format!(
-                        "Toxiproxy gave proxy {proxy} no port (listen = {})",
-                        info.listen
-                    )
-                })?;
+                .with_context(|| format!("through {}", t.toxiproxy))?;
             lock.push(url(
                 &creds.client_user,
                 &creds.client_password,

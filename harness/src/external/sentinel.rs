@@ -18,7 +18,6 @@ use crate::cluster::sentinel::{
     admin_conn, await_acquaintance, link_replica, Replication, SentinelSettings, MASTER, REPLICA,
     REPL_LINK,
 };
-use crate::proxy::ProxyConfig;
 use crate::topology::{link, Topology};
 use anyhow::Context;
 
@@ -94,9 +93,10 @@ impl SentinelPlan {
             let port = self
                 .proxy(topology, &link(c as u32, REPLICA), &self.replica.upstream)
                 .await?;
-            let via = format!(
-                "redis://{}:{}@{}:{port}/",
-                self.client_user, self.client_password, self.proxy_host
+            let via = super::url(
+                &self.client_user,
+                &self.client_password,
+                &format!("{}:{port}", self.proxy_host),
             );
             client_links.push(vec![
                 (primary.clone(), links.lock[0].clone()),
@@ -168,18 +168,7 @@ impl SentinelPlan {
 
     /// Creates proxy `name` (in the run's scope) to `upstream`; returns its port.
     async fn proxy(&self, topology: &Topology, name: &str, upstream: &str) -> anyhow::Result<u16> {
-        let info = topology
-            .network
-            .create(
-                ProxyConfig::new(name, upstream).listen(format!("{}:0", self.proxy_listen_host)),
-            )
-            .await
-            .with_context(|| format!("cannot create proxy {name}"))?;
-        info.listen
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .with_context(|| format!("proxy {name} has no port (listen = {})", info.listen))
+        super::proxy_port(&topology.network, name, upstream, &self.proxy_listen_host).await
     }
 }
 
