@@ -15,7 +15,8 @@
 //! ([`crate::double_grant`]).
 
 use crate::check::{Check, Evidence, Minimums};
-use crate::history::{Call, History, Nanos, OpKind, Process, Value, F};
+use crate::history::{Call, CallStream, History, Nanos, Op, OpKind, Process, Value, F};
+use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 /// A client's believed-held interval under one grant.
@@ -68,13 +69,23 @@ pub struct ExclusionReport {
     /// Every critical span (not stored in results: charts rebuild them from the history).
     #[serde(skip)]
     pub spans: Vec<Span>,
+    /// The first overlaps, in the sweep's order (all of them in a whole-history check).
     pub overlaps: Vec<Overlap>,
+    /// How many overlaps there were.
+    #[serde(default)]
+    pub overlap_count: u64,
+    /// Every overlap's interval, by start (charts draw them all; not stored in results).
+    #[serde(skip)]
+    pub overlap_intervals: Vec<(Nanos, Nanos)>,
+    /// The first accesses after the client's own validity end.
     pub late_accesses: Vec<LateAccess>,
+    #[serde(default)]
+    pub late_access_count: u64,
 }
 
 impl ExclusionReport {
     pub fn violated(&self) -> bool {
-        !self.overlaps.is_empty()
+        self.overlap_count > 0
     }
 }
 
@@ -109,13 +120,12 @@ pub fn entry(r: &ExclusionReport, min: &Minimums) -> Check {
         "mutual_exclusion",
         "mutual exclusion",
         "the clients' history: critical spans from a granted acquire to the last access under it (lease expiry is not an op)",
-        r.overlaps.len() as u64,
+        r.overlap_count,
         vec![Evidence::new("grants", r.grants as u64, min.grants)],
     )
     .headline(format!(
         "{} overlapping critical span(s), {} access(es) after the client's own validity end",
-        r.overlaps.len(),
-        r.late_accesses.len()
+        r.overlap_count, r.late_access_count
     ))
     .details(details)
     .first_violation(r.overlaps.iter().map(|o| o.overlap_start_ns).min())
@@ -127,19 +137,92 @@ fn secs(ns: Nanos) -> f64 {
 
 /// Builds every client's critical spans from the history.
 pub fn spans(history: &History) -> Vec<Span> {
-    spans_of(&history.calls())
+    let mut x = Exclusion::new(usize::MAX, true);
+    history.ops.iter().for_each(|op| x.push(op));
+    x.finish().spans
 }
 
-fn spans_of(calls: &[Call]) -> Vec<Span> {
-    let mut spans: Vec<Span> = Vec::new();
-    // Index into `spans` of each process's current grant.
-    let mut open: std::collections::HashMap<Process, usize> = Default::default();
-    for call in calls {
+/// Runs the mutual-exclusion checker over a whole history, keeping every violation and span.
+pub fn check(history: &History) -> ExclusionReport {
+    let mut x = Exclusion::new(usize::MAX, true);
+    history.ops.iter().for_each(|op| x.push(op));
+    x.finish()
+}
+
+/// The mutual-exclusion checker one op at a time, in memory bounded by the number of clients
+/// (plus the violations it is asked to keep): what a run checks live, and what an hour-long
+/// run's journal is checked by.
+///
+/// A span is final once its client releases, takes another grant, or the history ends; two
+/// spans are compared when the later of them becomes final. A final span is forgotten once it
+/// ends no later than every open span starts: a span that starts later (at a grant completed
+/// after now) cannot overlap it. The verdict and the violations kept are those of the
+/// whole-history sweep: violations are kept in the sweep's order (by the later span's start),
+/// the first `keep` of them, and all are counted.
+pub struct Exclusion {
+    keep: usize,
+    keep_spans: bool,
+    calls: CallStream,
+    grants: usize,
+    /// Each client's current (not yet final) span.
+    open: HashMap<Process, Span>,
+    /// Final spans that may still overlap an open one.
+    live: Vec<Span>,
+    /// Every span, when kept (charts of a short run draw them).
+    spans: Vec<Span>,
+    overlaps: Vec<Overlap>,
+    overlap_count: u64,
+    /// Every overlap's interval, for charts (16 bytes each).
+    overlap_intervals: Vec<(Nanos, Nanos)>,
+    late: Vec<LateAccess>,
+    late_count: u64,
+    /// Each client's current grant as it computed it: fence and validity end.
+    current: HashMap<Process, (u64, Nanos)>,
+    now_ns: Nanos,
+}
+
+impl Exclusion {
+    /// `keep` violations of each kind in full; every span too when `keep_spans`.
+    pub fn new(keep: usize, keep_spans: bool) -> Exclusion {
+        Exclusion {
+            keep,
+            keep_spans,
+            calls: CallStream::default(),
+            grants: 0,
+            open: HashMap::new(),
+            live: Vec::new(),
+            spans: Vec::new(),
+            overlaps: Vec::new(),
+            overlap_count: 0,
+            overlap_intervals: Vec::new(),
+            late: Vec::new(),
+            late_count: 0,
+            current: HashMap::new(),
+            now_ns: 0,
+        }
+    }
+
+    /// Overlaps found so far (a span is judged when it becomes final).
+    pub fn overlap_count(&self) -> u64 {
+        self.overlap_count
+    }
+
+    /// Reads the next op of the history (validated, in order).
+    pub fn push(&mut self, op: &Op) {
+        self.now_ns = op.time_ns;
+        if let Some(call) = self.calls.push(op) {
+            self.call(&call);
+        }
+    }
+
+    fn call(&mut self, call: &Call) {
         match (call.f, call.result()) {
             (F::Acquire, Some(Value::Granted(g))) if call.outcome() == OpKind::Ok => {
                 let done = call.completion.as_ref().expect("ok has completion");
-                open.insert(call.process, spans.len());
-                spans.push(Span {
+                self.grants += 1;
+                self.current
+                    .insert(call.process, (g.fence, g.validity_end_ns));
+                let span = Span {
                     process: call.process,
                     fence: g.fence,
                     start_ns: done.time_ns,
@@ -150,32 +233,59 @@ fn spans_of(calls: &[Call]) -> Vec<Span> {
                     release_invoke_ns: None,
                     release_result: None,
                     release_index: None,
-                });
+                };
+                if let Some(previous) = self.open.insert(call.process, span) {
+                    self.close(previous);
+                    self.forget();
+                }
+            }
+            // An extension moves the validity end the client computes.
+            (F::Extend, Some(Value::Extended { validity_end_ns }))
+                if call.outcome() == OpKind::Ok =>
+            {
+                if let Some(c) = self.current.get_mut(&call.process) {
+                    c.1 = c.1.max(*validity_end_ns);
+                }
             }
             (F::Read | F::Write, _) => {
                 let Value::Access {
                     fence: Some(fence), ..
                 } = call.invoke.value
                 else {
-                    continue;
+                    return;
                 };
-                if let Some(&i) = open.get(&call.process) {
-                    let span = &mut spans[i];
+                if let Some(span) = self.open.get_mut(&call.process) {
                     if span.fence == fence && span.release_invoke_ns.is_none() {
                         span.end_ns = call.invoke_ns();
                         span.end_index = call.invoke.index;
                     }
                 }
+                if let Some(&(f, end)) = self.current.get(&call.process) {
+                    if f == fence && call.invoke_ns() > end {
+                        self.late_count += 1;
+                        self.late.push(LateAccess {
+                            process: call.process,
+                            fence,
+                            f: call.f,
+                            index: call.invoke.index,
+                            invoke_ns: call.invoke_ns(),
+                            validity_end_ns: end,
+                            late_by_ns: call.invoke_ns() - end,
+                        });
+                        if self.late.len() >= self.keep.saturating_mul(2).max(64) {
+                            self.trim();
+                        }
+                    }
+                }
             }
             (F::Release, _) => {
                 let Value::Held { fence, .. } = call.invoke.value else {
-                    continue;
+                    return;
                 };
-                if let Some(i) = open.remove(&call.process) {
-                    let span = &mut spans[i];
-                    if span.fence != fence {
-                        continue;
-                    }
+                let Some(mut span) = self.open.remove(&call.process) else {
+                    return;
+                };
+                if span.fence == fence {
                     let had_access = span.end_index != span.acquire_index;
                     if !had_access {
                         span.end_ns = call.invoke_ns();
@@ -185,87 +295,96 @@ fn spans_of(calls: &[Call]) -> Vec<Span> {
                     span.release_result = call.result().cloned();
                     span.release_index = call.completion.as_ref().map(|c| c.index);
                 }
+                self.close(span);
+                self.forget();
             }
             _ => {}
         }
     }
-    spans
-}
 
-/// Runs the mutual-exclusion checker.
-pub fn check(history: &History) -> ExclusionReport {
-    let calls = history.calls();
-    let spans = spans_of(&calls);
-    let mut report = ExclusionReport {
-        grants: spans.len(),
-        ..Default::default()
-    };
-
-    // Overlaps: sweep spans by start; keep the active ones.
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| (spans[i].start_ns, spans[i].end_ns));
-    let mut active: Vec<usize> = Vec::new();
-    for &i in &order {
-        let s = &spans[i];
-        active.retain(|&j| spans[j].end_ns > s.start_ns);
-        for &j in &active {
-            let a = &spans[j];
+    /// A span became final: judge it against the final spans it may overlap.
+    fn close(&mut self, s: Span) {
+        for a in &self.live {
             if a.process != s.process && s.start_ns < a.end_ns && a.start_ns < s.end_ns {
-                report.overlaps.push(Overlap {
-                    first: a.clone(),
-                    second: s.clone(),
-                    overlap_start_ns: s.start_ns.max(a.start_ns),
-                    overlap_end_ns: s.end_ns.min(a.end_ns),
-                });
-            }
-        }
-        if s.end_ns > s.start_ns {
-            active.push(i);
-        }
-    }
-
-    // Accesses after the client's own validity end.
-    let mut current: std::collections::HashMap<Process, (u64, Nanos)> = Default::default();
-    for call in &calls {
-        match (call.f, call.result()) {
-            (F::Acquire, Some(Value::Granted(g))) => {
-                current.insert(call.process, (g.fence, g.validity_end_ns));
-            }
-            // An extension moves the validity end the client computes.
-            (F::Extend, Some(Value::Extended { validity_end_ns }))
-                if call.outcome() == OpKind::Ok =>
-            {
-                if let Some(c) = current.get_mut(&call.process) {
-                    c.1 = c.1.max(*validity_end_ns);
-                }
-            }
-            (F::Read | F::Write, _) => {
-                let Value::Access {
-                    fence: Some(fence), ..
-                } = call.invoke.value
-                else {
-                    continue;
+                let key = |x: &Span| (x.start_ns, x.end_ns, x.acquire_index);
+                let (first, second) = if key(a) <= key(&s) {
+                    (a.clone(), s.clone())
+                } else {
+                    (s.clone(), a.clone())
                 };
-                if let Some(&(f, end)) = current.get(&call.process) {
-                    if f == fence && call.invoke_ns() > end {
-                        report.late_accesses.push(LateAccess {
-                            process: call.process,
-                            fence,
-                            f: call.f,
-                            index: call.invoke.index,
-                            invoke_ns: call.invoke_ns(),
-                            validity_end_ns: end,
-                            late_by_ns: call.invoke_ns() - end,
-                        });
-                    }
-                }
+                let o = Overlap {
+                    overlap_start_ns: first.start_ns.max(second.start_ns),
+                    overlap_end_ns: first.end_ns.min(second.end_ns),
+                    first,
+                    second,
+                };
+                self.overlap_count += 1;
+                self.overlap_intervals
+                    .push((o.overlap_start_ns, o.overlap_end_ns));
+                self.overlaps.push(o);
             }
-            _ => {}
         }
+        if self.overlaps.len() >= self.keep.saturating_mul(2).max(64) {
+            self.trim();
+        }
+        if self.keep_spans {
+            self.spans.push(s.clone());
+        }
+        self.live.push(s);
     }
 
-    report.spans = spans;
-    report
+    /// Forgets the final spans no span still to become final can overlap.
+    fn forget(&mut self) {
+        let horizon = self
+            .open
+            .values()
+            .map(|o| o.start_ns)
+            .min()
+            .unwrap_or(self.now_ns)
+            .min(self.now_ns);
+        self.live.retain(|a| a.end_ns > horizon);
+    }
+
+    /// Keeps the first `keep` violations of each kind, in the whole-history sweep's order.
+    fn trim(&mut self) {
+        self.overlaps.sort_by_key(|o| {
+            (
+                o.second.start_ns,
+                o.second.end_ns,
+                o.second.acquire_index,
+                o.first.start_ns,
+                o.first.end_ns,
+                o.first.acquire_index,
+            )
+        });
+        self.overlaps.truncate(self.keep);
+        self.late.sort_by_key(|l| l.index);
+        self.late.truncate(self.keep);
+    }
+
+    /// The report, once the history has ended: open spans become final as they are.
+    pub fn finish(mut self) -> ExclusionReport {
+        for call in std::mem::take(&mut self.calls).finish() {
+            self.call(&call);
+        }
+        let mut open: Vec<Span> = self.open.drain().map(|(_, s)| s).collect();
+        open.sort_by_key(|s| s.acquire_index);
+        for s in open {
+            self.close(s);
+        }
+        self.trim();
+        self.spans.sort_by_key(|s| s.acquire_index);
+        self.overlap_intervals.sort_unstable();
+        ExclusionReport {
+            grants: self.grants,
+            spans: self.spans,
+            overlaps: self.overlaps,
+            overlap_count: self.overlap_count,
+            overlap_intervals: self.overlap_intervals,
+            late_accesses: self.late,
+            late_access_count: self.late_count,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -378,5 +497,98 @@ mod tests {
         );
         let r = check(&b.history());
         assert_eq!(r.grants, 0);
+    }
+
+    /// Random clients: acquire, a few accesses (some after a long pause), release; or stop
+    /// mid-section. Per client, ops never overlap in time.
+    fn random_history(seed: u64, clients: u32, sections: u32) -> History {
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut b = B::default();
+        let mut fence = 0;
+        for c in 0..clients {
+            let mut t = next(50);
+            for k in 0..sections {
+                fence += 1;
+                let f = fence;
+                b.acquire(t, t + 1 + next(5), c, f);
+                t += 6 + next(5);
+                for _ in 0..next(3) {
+                    let pause = if next(6) == 0 { 80 + next(200) } else { next(10) };
+                    t += pause;
+                    b.access(t, t + 1 + next(4), c, f, F::Write);
+                    t += 5;
+                }
+                if k + 1 < sections || next(3) > 0 {
+                    b.release(t, t + 1 + next(3), c, f, Value::Released);
+                }
+                t += 4 + next(40);
+            }
+        }
+        b.history()
+    }
+
+    /// Every pair of spans, the obvious way.
+    fn pairwise(spans: &[Span]) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        for (i, a) in spans.iter().enumerate() {
+            for b in &spans[i + 1..] {
+                if a.process != b.process && a.start_ns < b.end_ns && b.start_ns < a.end_ns {
+                    let (x, y) = (a.acquire_index.min(b.acquire_index), a.acquire_index.max(b.acquire_index));
+                    out.push((x, y));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn streaming_finds_exactly_the_pairwise_overlaps_and_keeps_the_first() {
+        for seed in 0..300 {
+            let h = random_history(seed, 1 + (seed % 6) as u32, 12);
+            let full = check(&h);
+            let mut got: Vec<(u64, u64)> = full
+                .overlaps
+                .iter()
+                .map(|o| {
+                    let (a, b) = (o.first.acquire_index, o.second.acquire_index);
+                    (a.min(b), a.max(b))
+                })
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, pairwise(&full.spans), "seed {seed}");
+            assert_eq!(full.overlap_count as usize, full.overlaps.len());
+            // A bounded reader counts the same and keeps the sweep's first ones.
+            let mut few = Exclusion::new(3, false);
+            h.ops.iter().for_each(|op| few.push(op));
+            let few = few.finish();
+            assert_eq!(few.overlap_count, full.overlap_count, "seed {seed}");
+            assert_eq!(few.late_access_count, full.late_access_count, "seed {seed}");
+            assert_eq!(few.overlaps[..], full.overlaps[..full.overlaps.len().min(3)]);
+            assert!(few.spans.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_long_history_is_read_in_bounded_memory() {
+        let h = random_history(7, 5, 4000);
+        let mut x = Exclusion::new(10, false);
+        let mut most_live = 0;
+        for op in &h.ops {
+            x.push(op);
+            most_live = most_live.max(x.live.len());
+        }
+        // 5 clients × 4000 sections; only spans that may overlap an open one are kept (a long
+        // pause keeps the sections others finished meanwhile).
+        assert!(most_live < 1_000, "{most_live} of 20000 final spans kept at once");
+        let r = x.finish();
+        assert!(r.overlap_count > 100, "{} overlaps", r.overlap_count);
+        assert_eq!(r.overlaps.len(), 10);
     }
 }

@@ -418,6 +418,49 @@ impl History {
     }
 }
 
+/// [`History::calls`] one op at a time, for checkers that read a history as it streams by: a
+/// call is handed out when it completes (a process does one op at a time, so each process's
+/// calls come in its own order), and the calls still open at the end by [`CallStream::finish`].
+#[derive(Default)]
+pub struct CallStream {
+    /// Each process's open invocation.
+    open: std::collections::HashMap<Process, Op>,
+}
+
+impl CallStream {
+    /// The call `op` completes, if it completes one (nemesis ops and invocations give none).
+    pub fn push(&mut self, op: &Op) -> Option<Call> {
+        if op.process == Process::Nemesis {
+            return None;
+        }
+        if op.kind == OpKind::Invoke {
+            self.open.insert(op.process, op.clone());
+            return None;
+        }
+        let invoke = self.open.remove(&op.process)?;
+        Some(Call {
+            process: op.process,
+            f: invoke.f,
+            invoke,
+            completion: Some(op.clone()),
+        })
+    }
+
+    /// The calls the history ended with still open, in invocation order.
+    pub fn finish(self) -> Vec<Call> {
+        let mut open: Vec<Op> = self.open.into_values().collect();
+        open.sort_by_key(|o| o.index);
+        open.into_iter()
+            .map(|invoke| Call {
+                process: invoke.process,
+                f: invoke.f,
+                invoke,
+                completion: None,
+            })
+            .collect()
+    }
+}
+
 /// A fault's active interval.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultWindow {

@@ -40,7 +40,9 @@ pub struct Recorder {
 struct Journal {
     file: File,
     next_index: u64,
-    ops: Vec<Op>,
+    /// The mutual-exclusion checker, fed each op as it is written, for the status line: the
+    /// recorder keeps no ops, so a run's memory does not grow with its length.
+    live: checkers::exclusion::Exclusion,
     error: Option<std::io::Error>,
     /// Ops recorded but not yet written, by (time, arrival): held back while a client process's
     /// op is in flight.
@@ -83,8 +85,11 @@ impl Journal {
             if let Err(e) = self.file.write_all(&line) {
                 self.error.get_or_insert(e);
             }
-            self.ops.push(op);
+            self.live.push(&op);
             stats.ops.fetch_add(1, Ordering::Relaxed);
+            stats
+                .violations
+                .store(self.live.overlap_count(), Ordering::Relaxed);
         }
     }
 }
@@ -121,6 +126,8 @@ impl Syncer {
 pub struct Stats {
     pub ops: AtomicU64,
     pub grants: AtomicU64,
+    /// Overlapping critical spans so far (a span is judged once it is final).
+    pub violations: AtomicU64,
 }
 
 impl Recorder {
@@ -135,7 +142,7 @@ impl Recorder {
             journal: Mutex::new(Journal {
                 file,
                 next_index: 0,
-                ops: Vec::new(),
+                live: checkers::exclusion::Exclusion::new(0, false),
                 error: None,
                 pending: BTreeMap::new(),
                 arrivals: 0,
@@ -211,13 +218,6 @@ impl Recorder {
     /// the async runtime while clients run).
     pub fn syncer(&self) -> Syncer {
         self.sync.clone()
-    }
-
-    /// A copy of the ops recorded from index `from` on: live checks keep their own copy and
-    /// fetch only what is new, so the lock is held for a few ops, not the whole history.
-    pub fn ops_since(&self, from: usize) -> Vec<Op> {
-        let j = self.journal.lock().expect("journal poisoned");
-        j.ops.get(from..).map_or_else(Vec::new, <[Op]>::to_vec)
     }
 
     /// The first write error, if the journal could not be written.

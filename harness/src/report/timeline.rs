@@ -170,7 +170,7 @@ impl Timeline<'_> {
             let foreign = c.foreign_releases().len();
             parts.push(format!(
                 "MUTUAL EXCLUSION BROKEN: {} overlap(s){}",
-                ex.overlaps.len(),
+                ex.overlap_count,
                 if foreign > 0 {
                     format!(", {foreign} foreign release(s)")
                 } else {
