@@ -78,7 +78,7 @@ pub struct BlameReport {
 }
 
 /// Which nodes a client's library was given (the first `n` lock nodes).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlameInput {
     pub record: NodeRecord,
     /// The lock nodes each client was given, in order.

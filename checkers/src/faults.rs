@@ -7,7 +7,7 @@
 //! is missing evidence, not a violation).
 
 use crate::check::{Check, Evidence};
-use crate::history::{History, OpKind, Process, Value, F};
+use crate::history::{History, Op, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,9 +24,19 @@ pub struct FaultReport {
 
 pub fn check(history: &History) -> FaultReport {
     let mut r = FaultReport::default();
-    for op in history.ops.iter().filter(|o| o.process == Process::Nemesis) {
+    history.ops.iter().for_each(|op| r.push(op));
+    r
+}
+
+impl FaultReport {
+    /// Reads one more op of the history.
+    pub fn push(&mut self, op: &Op) {
+        let r = self;
+        if op.process != Process::Nemesis {
+            return;
+        }
         let (F::Start, Value::Fault(fault)) = (op.f, &op.value) else {
-            continue;
+            return;
         };
         if op.kind == OpKind::Fail {
             *r.failed.entry(fault.kind.clone()).or_default() += 1;
@@ -43,7 +53,6 @@ pub fn check(history: &History) -> FaultReport {
             *r.took_effect.entry(fault.kind.clone()).or_default() += 1;
         }
     }
-    r
 }
 
 /// The report as a list entry: each of `expected` (a fault kind the scenario's nemeses inject,

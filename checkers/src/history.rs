@@ -516,50 +516,73 @@ pub struct ReadHistory {
 /// The ops of `history.jsonl`, one at a time (so a reader keeps only what it needs). A
 /// malformed line in the middle is an error naming file and line; a malformed *last* line without
 /// a trailing newline is a torn write: the stream ends, and [`JsonlOps::torn_last_line`] says so.
-pub struct JsonlOps<'a> {
-    file: &'a str,
-    lines: std::iter::Peekable<std::iter::Enumerate<std::str::Lines<'a>>>,
-    complete: bool,
+/// Reads from any buffered reader: a file of any length is read a line at a time.
+pub struct JsonlOps<R> {
+    file: String,
+    reader: R,
+    line: String,
+    line_no: usize,
     torn_last_line: Option<usize>,
 }
 
 /// Streams the ops of `text` (see [`JsonlOps`]).
-pub fn jsonl_ops<'a>(file: &'a str, text: &'a str) -> JsonlOps<'a> {
-    JsonlOps {
-        file,
-        lines: text.lines().enumerate().peekable(),
-        complete: text.ends_with('\n'),
-        torn_last_line: None,
-    }
+pub fn jsonl_ops<'a>(file: &str, text: &'a str) -> JsonlOps<&'a [u8]> {
+    JsonlOps::new(file, text.as_bytes())
 }
 
-impl JsonlOps<'_> {
+impl<R: std::io::BufRead> JsonlOps<R> {
+    /// Streams the ops `reader` yields; `file` names it in errors.
+    pub fn new(file: &str, reader: R) -> JsonlOps<R> {
+        JsonlOps {
+            file: file.to_string(),
+            reader,
+            line: String::new(),
+            line_no: 0,
+            torn_last_line: None,
+        }
+    }
+
     /// The line number of a torn last line, once the stream has ended.
     pub fn torn_last_line(&self) -> Option<usize> {
         self.torn_last_line
     }
+
+    fn error(&self, message: String) -> ParseError {
+        ParseError::Line {
+            file: self.file.clone(),
+            line: self.line_no,
+            message,
+        }
+    }
 }
 
-impl Iterator for JsonlOps<'_> {
+impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
     type Item = Result<Op, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (i, line) = self.lines.next()?;
+            self.line.clear();
+            match self.reader.read_line(&mut self.line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    self.line_no += 1;
+                    return Some(Err(self.error(format!("cannot read: {e}"))));
+                }
+            }
+            self.line_no += 1;
+            let complete = self.line.ends_with('\n');
+            let line = self.line.trim_end_matches(['\n', '\r']);
             if line.trim().is_empty() {
                 continue;
             }
             return match serde_json::from_str::<Op>(line) {
                 Ok(op) => Some(Ok(op)),
-                Err(_) if self.lines.peek().is_none() && !self.complete => {
-                    self.torn_last_line = Some(i + 1);
+                Err(_) if !complete => {
+                    self.torn_last_line = Some(self.line_no);
                     None
                 }
-                Err(e) => Some(Err(ParseError::Line {
-                    file: self.file.to_string(),
-                    line: i + 1,
-                    message: format!("not a history op ({e}); each line must be one JSON op as fencepost writes them"),
-                })),
+                Err(e) => Some(Err(self.error(format!("not a history op ({e}); each line must be one JSON op as fencepost writes them")))),
             };
         }
     }

@@ -13,11 +13,11 @@ use crate::check::{Check, Minimums};
 use crate::counter::{self, CounterReport};
 use crate::delivery::{self, DeliveryConfig, DeliveryReport};
 use crate::double_grant::{self, DoubleGrantReport};
-use crate::exclusion::{self, ExclusionReport};
+use crate::exclusion::{self, Exclusion, ExclusionReport};
 use crate::faults::{self, FaultReport};
 use crate::fencing::{self, FencingReport};
 use crate::foreign_release::{self, ForeignReleaseReport};
-use crate::history::{History, OpKind, Value, F};
+use crate::history::{History, Op, OpKind, Value, F};
 use crate::linearizable::{self, Budget, Linearizability, Outcome};
 use crate::lost_updates::{self, LostUpdateReport};
 use crate::resource_log::ResourceLog;
@@ -93,7 +93,14 @@ impl RunChecks {
 
 pub fn counts(history: &History) -> OpCounts {
     let mut c = OpCounts::default();
-    for op in &history.ops {
+    history.ops.iter().for_each(|op| c.push(op));
+    c
+}
+
+impl OpCounts {
+    /// Counts one more op.
+    pub fn push(&mut self, op: &Op) {
+        let c = self;
         match (op.kind, op.f) {
             (OpKind::Fail, F::Start) => c.failed_faults += 1,
             (_, F::Start) => c.faults += 1,
@@ -111,7 +118,41 @@ pub fn counts(history: &History) -> OpCounts {
             (OpKind::Info, _) => c.info += 1,
         }
     }
-    c
+}
+
+/// What a run's checkers gather one op at a time, in memory that does not grow with the
+/// history: the counts, mutual exclusion and the faults. A history too long to keep whole is
+/// judged by these alone (and the resource checkers, which read the resource's own log).
+pub struct Streamed {
+    counts: OpCounts,
+    exclusion: Exclusion,
+    faults: FaultReport,
+    ops: u64,
+}
+
+impl Streamed {
+    /// `keep` violations of each kind in full (and every span when `keep` is unbounded, as a
+    /// whole-history check keeps them for charts).
+    pub fn new(keep: usize) -> Streamed {
+        Streamed {
+            counts: OpCounts::default(),
+            exclusion: Exclusion::new(keep, keep == usize::MAX),
+            faults: FaultReport::default(),
+            ops: 0,
+        }
+    }
+
+    pub fn push(&mut self, op: &Op) {
+        self.ops += 1;
+        self.counts.push(op);
+        self.exclusion.push(op);
+        self.faults.push(op);
+    }
+
+    /// Ops read so far.
+    pub fn ops(&self) -> u64 {
+        self.ops
+    }
 }
 
 /// The lock under test, as far as checkers care.
@@ -177,25 +218,56 @@ pub fn check_with(
     resource: Option<&ResourceLog>,
     options: CheckOptions,
 ) -> RunChecks {
+    let mut streamed = Streamed::new(usize::MAX);
+    history.ops.iter().for_each(|op| streamed.push(op));
+    check_streamed(streamed, Some(history), resource, options)
+}
+
+/// Every checker that applies: those that stream from `streamed`, the others from `whole`, the
+/// history when it was short enough to keep. Without it they say `unknown`, with the reason.
+pub fn check_streamed(
+    streamed: Streamed,
+    whole: Option<&History>,
+    resource: Option<&ResourceLog>,
+    options: CheckOptions,
+) -> RunChecks {
     let min = &options.minimums;
-    let calls = history.calls();
+    let calls = whole.map(History::calls);
+    let not_kept = format!(
+        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, faults, and the resource's fencing and lost updates)",
+        streamed.ops
+    );
+    let skip = |c: Check| {
+        c.unknown(&not_kept)
+            .headline("not judged: the history was too long to read whole".into())
+    };
     let mut list: Vec<Check> = Vec::new();
 
-    let exclusion = exclusion::check(history);
+    let exclusion = streamed.exclusion.finish();
     let mut double_grant = None;
     let mut foreign_release = None;
     let mut linearizability = None;
     if let Some(lock) = options.lock {
         list.push(exclusion::entry(&exclusion, min));
-        let d = double_grant::check(&calls);
-        list.push(double_grant::entry(&d, min));
-        double_grant = Some(d);
-        if lock.release_by_del {
-            let f = foreign_release::check(&calls);
-            list.push(foreign_release::entry(&f, min));
-            foreign_release = Some(f);
+        match &calls {
+            Some(calls) => {
+                let d = double_grant::check(calls);
+                list.push(double_grant::entry(&d, min));
+                double_grant = Some(d);
+            }
+            None => list.push(skip(double_grant::entry(&Default::default(), min))),
         }
-        if let Some(budget) = &options.budget {
+        if lock.release_by_del {
+            match &calls {
+                Some(calls) => {
+                    let f = foreign_release::check(calls);
+                    list.push(foreign_release::entry(&f, min));
+                    foreign_release = Some(f);
+                }
+                None => list.push(skip(foreign_release::entry(&Default::default(), min))),
+            }
+        }
+        if let (Some(budget), Some(history)) = (&options.budget, whole) {
             if let Some((outcome, entry)) = lock_linearizability(history, budget) {
                 list.push(entry);
                 linearizability = Some(outcome);
@@ -203,12 +275,16 @@ pub fn check_with(
         }
     }
 
-    let blame = options
-        .blame
-        .as_ref()
-        .map(|input| blame::check(&calls, input));
-    if let Some(b) = &blame {
-        list.push(blame::entry(b, min));
+    let mut blame = None;
+    if let Some(input) = &options.blame {
+        match &calls {
+            Some(calls) => {
+                let b = blame::check(calls, input);
+                list.push(blame::entry(&b, min));
+                blame = Some(b);
+            }
+            None => list.push(skip(blame::entry(&Default::default(), min))),
+        }
     }
 
     let mut fencing = None;
@@ -220,32 +296,64 @@ pub fn check_with(
         list.push(lost_updates::entry(lost.as_ref(), min));
     }
 
-    let counter = options.counter.then(|| counter::check(history));
+    let whole_only = |applies: bool, entries: Vec<Check>| -> Vec<Check> {
+        if applies && whole.is_none() {
+            entries.into_iter().map(skip).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    let counter = whole.filter(|_| options.counter).map(counter::check);
     if let Some(k) = &counter {
         list.push(counter::entry(k, min));
     }
+    list.extend(whole_only(
+        options.counter,
+        vec![counter::entry(&Default::default(), min)],
+    ));
 
-    let window = options.window.map(|spec| window::check(history, spec));
+    let window = whole.and_then(|h| options.window.map(|spec| window::check(h, spec)));
     if let Some(w) = &window {
         list.push(window::entry(w, min));
     }
+    if let Some(spec) = options.window {
+        list.extend(whole_only(
+            true,
+            vec![window::entry(
+                &WindowReport {
+                    limit: spec.limit,
+                    window_ns: spec.window_ns,
+                    aligned: spec.aligned,
+                    ..Default::default()
+                },
+                min,
+            )],
+        ));
+    }
 
-    let availability = options
-        .availability_gap_ns
-        .map(|gap| availability::check(history, gap));
+    let availability = whole.and_then(|h| {
+        options
+            .availability_gap_ns
+            .map(|gap| availability::check(h, gap))
+    });
     if let Some(a) = &availability {
         list.push(availability::entry(a));
     }
+    list.extend(whole_only(
+        options.availability_gap_ns.is_some(),
+        vec![availability::entry(&Default::default())],
+    ));
 
-    let delivery = options
-        .delivery
-        .as_ref()
-        .map(|cfg| delivery::check(history, cfg));
+    let delivery = whole.and_then(|h| options.delivery.as_ref().map(|cfg| delivery::check(h, cfg)));
     if let Some(d) = &delivery {
         list.extend(delivery::entries(d, min.messages));
     }
+    list.extend(whole_only(
+        options.delivery.is_some(),
+        delivery::entries(&Default::default(), min.messages),
+    ));
 
-    let faults = faults::check(history);
+    let faults = streamed.faults;
     if !options.faults.is_empty() {
         list.push(faults::entry(&faults, &options.faults));
     }
@@ -256,7 +364,7 @@ pub fn check_with(
         .fold(Validity::Valid, |v, c| v.merge(c.verdict));
     let first_violation_ns = merged.iter().filter_map(|c| c.first_violation_ns).min();
     RunChecks {
-        counts: counts(history),
+        counts: streamed.counts,
         checks: list,
         exclusion,
         double_grant,

@@ -9,7 +9,6 @@ use crate::run_result::RunResult;
 use crate::scenario::{expect, Scenario};
 use crate::store::{self, RunMeta};
 use anyhow::Context;
-use checkers::history::parse_jsonl;
 use checkers::ResourceLog;
 use std::path::Path;
 
@@ -21,13 +20,13 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
     let scenario = Scenario::load(&scenario_path)?;
 
     let history_path = run_dir.join(store::HISTORY);
-    let text = std::fs::read_to_string(&history_path).with_context(|| {
+    let file = std::fs::File::open(&history_path).with_context(|| {
         format!(
             "cannot read {}: is this a fencepost run folder?",
             history_path.display()
         )
     })?;
-    let read = parse_jsonl(&history_path.display().to_string(), &text)?;
+    let read = read_history(&history_path, file)?;
 
     let resource_path = run_dir.join(store::RESOURCE);
     let resource: Option<ResourceLog> = if resource_path.exists() {
@@ -40,8 +39,18 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
     };
 
     let mut options = expect::check_options(&scenario);
-    options.blame = blame_input(run_dir)?;
-    let checks = checkers::run::check_with(&read.history, resource.as_ref(), options);
+    if read.whole.is_some() {
+        options.blame = blame_input(run_dir)?;
+    } else if run_dir.join(store::TAPS).exists() {
+        // Not read: the blame checker reads a history whole; it says why it did not judge.
+        options.blame = Some(Default::default());
+    }
+    let checks = checkers::run::check_streamed(
+        read.streamed,
+        read.whole.as_ref(),
+        resource.as_ref(),
+        options,
+    );
     let interrupted = interrupted.unwrap_or_else(|| {
         read_json::<RunResult>(&run_dir.join(store::RESULTS))
             .map(|r| r.interrupted)
@@ -52,10 +61,9 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
     });
     let expectations = judge::judge(&scenario, &checks, interrupted);
     let outcome = Outcome::merge(expectations.iter().map(|j| j.outcome));
-    let history_ms = match (read.history.ops.first(), read.history.ops.last()) {
-        (Some(a), Some(b)) => (b.time_ns - a.time_ns) / 1_000_000,
-        _ => 0,
-    };
+    let history_ms = read
+        .span_ns
+        .map_or(0, |(first, last)| (last - first) / 1_000_000);
     Ok(RunResult {
         meta,
         description: scenario.description.clone(),
@@ -76,6 +84,80 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         outcome,
     })
 }
+
+/// The most ops a run's whole-history checkers are given: a longer history (a run of more than
+/// a few minutes) is judged by the checkers that read it as it streams, and the others say
+/// `unknown`, so judging an hour-long run takes the memory of a few minutes of it.
+pub const WHOLE_HISTORY_OPS: usize = 250_000;
+
+/// [`WHOLE_HISTORY_OPS`], or `FENCEPOST_WHOLE_HISTORY_OPS` when set (tests exercise the
+/// long-run path on short runs with it). A value that is not a number is ignored with a warning.
+pub fn whole_history_ops() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| match std::env::var("FENCEPOST_WHOLE_HISTORY_OPS") {
+        Err(_) => WHOLE_HISTORY_OPS,
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+            eprintln!(
+                "fencepost: warning: FENCEPOST_WHOLE_HISTORY_OPS={v:?} is not a number of ops; using {WHOLE_HISTORY_OPS}"
+            );
+            WHOLE_HISTORY_OPS
+        }),
+    })
+}
+
+/// A run's history as the checkers need it.
+pub struct RunHistory {
+    pub streamed: checkers::run::Streamed,
+    /// The whole history, when it has at most [`whole_history_ops`] ops.
+    pub whole: Option<checkers::History>,
+    pub torn_last_line: Option<usize>,
+    /// The first and last op's times.
+    pub span_ns: Option<(u64, u64)>,
+}
+
+/// Reads `history.jsonl` a line at a time, validating it, feeding the streaming checkers and
+/// keeping the ops while they are few enough.
+pub fn read_history(path: &Path, file: std::fs::File) -> anyhow::Result<RunHistory> {
+    let name = path.display().to_string();
+    let mut ops = checkers::history::JsonlOps::new(&name, std::io::BufReader::new(file));
+    let mut validator = checkers::history::Validator::default();
+    let mut streamed = checkers::run::Streamed::new(usize::MAX);
+    let mut kept: Option<Vec<checkers::Op>> = Some(Vec::new());
+    let mut span_ns = None;
+    for op in ops.by_ref() {
+        let op = op?;
+        validator
+            .push(&op)
+            .map_err(|source| checkers::history::ParseError::Malformed {
+                file: name.clone(),
+                source,
+            })?;
+        span_ns = Some((span_ns.map_or(op.time_ns, |(first, _)| first), op.time_ns));
+        if kept
+            .as_ref()
+            .is_some_and(|k| k.len() >= whole_history_ops())
+        {
+            // Too long to keep: from here on only what streams, with a bounded list of
+            // violations. The ops read so far go through a bounded reader again.
+            let whole = kept.take().expect("checked");
+            streamed = checkers::run::Streamed::new(KEPT_VIOLATIONS);
+            whole.iter().for_each(|o| streamed.push(o));
+        }
+        streamed.push(&op);
+        if let Some(k) = &mut kept {
+            k.push(op);
+        }
+    }
+    Ok(RunHistory {
+        streamed,
+        whole: kept.map(checkers::History::new),
+        torn_last_line: ops.torn_last_line(),
+        span_ns,
+    })
+}
+
+/// Violations of each kind a long run's results keep in full (all are counted).
+pub const KEPT_VIOLATIONS: usize = 1_000;
 
 /// The lock nodes' own record, when the run's taps journaled one.
 fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::blame::BlameInput>> {

@@ -17,13 +17,26 @@ impl Dur {
     }
 }
 
+/// A length of history time as a person reads it: `42.0 s`, `12.5 min`, `1.02 h`.
+pub fn human(ns: u64) -> String {
+    let s = ns as f64 / 1e9;
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.2} h", s / 3600.0)
+    }
+}
+
 pub fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let hint = "write a number followed by a unit: us, ms, s or m (e.g. \"300ms\", \"1.5s\")";
+    let hint =
+        "write a number followed by a unit: us, ms, s, m or h (e.g. \"300ms\", \"1.5s\", \"1h\")";
     let n: f64 = number
         .parse()
         .map_err(|_| format!("bad duration `{text}`: {hint}"))?;
@@ -32,6 +45,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "ms" => 1e6,
         "s" => 1e9,
         "m" => 60e9,
+        "h" => 3600e9,
         "" => {
             return Err(format!(
                 "bad duration `{text}`: the unit is missing; {hint}"
@@ -101,6 +115,9 @@ mod tests {
         assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(human(90_000_000_000), "90.0 s");
+        assert_eq!(human(1_800_000_000_000), "30.0 min");
     }
 
     #[test]

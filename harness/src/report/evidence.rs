@@ -6,15 +6,19 @@
 //! each resource access is placed at the history op that made it: the k-th access by client c
 //! under fence f of kind read/write is the k-th such invocation in the history.
 
+use super::long_run::{self, LongRun};
 use super::ReportError;
 use crate::run_result::RunResult;
 use crate::store;
 use checkers::delivery;
 use checkers::exclusion::{self, Span};
-use checkers::history::{parse_jsonl, Call};
+use checkers::history::{Call, JsonlOps};
 use checkers::{Access, AccessOp, FaultWindow, History, Nanos, Process, ResourceLog, Value, F};
 use std::collections::HashMap;
 use std::path::Path;
+
+/// Zoom charts a long run gets: one per violation, for the first few.
+pub const ZOOMS: usize = 3;
 
 /// Where a resource access sits in the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +49,9 @@ pub struct Evidence {
     /// Messaging runs: every message lost (the delivery checker's own judgement).
     pub lost_messages: Vec<delivery::LostMessage>,
     placed: HashMap<u64, Placed>,
+    /// A run too long to read whole: what its charts draw. `history` then holds only the ops
+    /// around its first violations.
+    pub long: Option<LongRun>,
 }
 
 impl Evidence {
@@ -52,18 +59,42 @@ impl Evidence {
     /// (from the runner, or from re-judging the folder).
     pub fn load(run_dir: &Path, result: RunResult) -> Result<Evidence, ReportError> {
         let history_path = run_dir.join(store::HISTORY);
-        let text = std::fs::read_to_string(&history_path).map_err(|source| ReportError::Io {
+        let file = std::fs::File::open(&history_path).map_err(|source| ReportError::Io {
             path: history_path.clone(),
             source,
         })?;
-        let history = parse_jsonl(&history_path.display().to_string(), &text)?.history;
+        let name = history_path.display().to_string();
+        let ops = JsonlOps::new(&name, std::io::BufReader::new(file));
+        let zooms = super::timeline::violation_windows(&result, ZOOMS);
         let resource_path = run_dir.join(store::RESOURCE);
         let resource = if resource_path.exists() {
             Some(super::read_json::<ResourceLog>(&resource_path)?)
         } else {
             None
         };
-        Ok(Evidence::new(history, resource, result))
+        Ok(match long_run::read(ops, zooms)? {
+            long_run::Read::Whole(history) => {
+                history
+                    .validate()
+                    .map_err(|source| checkers::history::ParseError::Malformed {
+                        file: name,
+                        source,
+                    })?;
+                Evidence::new(history, resource, result)
+            }
+            long_run::Read::Long(around, long) => {
+                // Accesses are placed by counting a client's invocations from the start,
+                // which the ops around the violations cannot do: no resource marks in zooms.
+                let mut ev = Evidence::new(around, None, result);
+                ev.resource = resource;
+                ev.faults = long.faults.clone();
+                ev.end_ns = long.end_ns;
+                ev.lanes = ev.lanes.max(long.lanes);
+                ev.roles.resize(ev.lanes as usize, None);
+                ev.long = Some(long);
+                ev
+            }
+        })
     }
 
     /// Cross-references an already-read history and resource log.
@@ -104,6 +135,7 @@ impl Evidence {
             roles,
             lost_messages,
             placed,
+            long: None,
         }
     }
 

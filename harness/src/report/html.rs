@@ -91,6 +91,7 @@ fn chart_caption(stem: &str) -> &'static str {
     match stem {
         timeline::FULL => "Who believed they held the lock when: one lane per client, a bar per critical span (blue; amber once past the client's own lease; red where two clients held it at once), fault windows shaded, stale accesses marked.",
         timeline::ZOOM => "The same, zoomed on the window of the first violation.",
+        s if s.starts_with(timeline::ZOOM) => "The same, zoomed on the window of a later violation.",
         perf::LATENCY_RAW => "Latency of every op at its invocation time, by op kind and outcome; fault windows shaded.",
         perf::LATENCY_QUANTILES => "Latency quantiles (p50, p95, p99, max) per op kind over time.",
         perf::RATE => "Completed ops per second per op kind and outcome.",

@@ -98,7 +98,7 @@ struct Key(u8, Outcome);
 
 /// One client op's timing.
 #[derive(Clone, Copy, Debug)]
-struct Sample {
+pub(crate) struct Sample {
     invoke_ns: Nanos,
     /// `None` for an op that never completed.
     complete_ns: Option<Nanos>,
@@ -107,6 +107,16 @@ struct Sample {
 }
 
 impl Sample {
+    /// One call's point.
+    pub(crate) fn of(c: &Call) -> Sample {
+        Sample {
+            invoke_ns: c.invoke_ns(),
+            complete_ns: c.complete_ns(),
+            f: c.f,
+            outcome: Outcome::of(c),
+        }
+    }
+
     fn latency_ms(&self) -> Option<f64> {
         self.complete_ns
             .map(|c| ((c - self.invoke_ns) as f64 / 1e6).max(0.001))
@@ -115,16 +125,15 @@ impl Sample {
 
 /// The three perf charts of a run.
 pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
-    let samples: Vec<Sample> = ev
-        .calls
-        .iter()
-        .map(|c| Sample {
-            invoke_ns: c.invoke_ns(),
-            complete_ns: c.complete_ns(),
-            f: c.f,
-            outcome: Outcome::of(c),
-        })
-        .collect();
+    // A long run's calls were sampled as its history streamed by; a short run's are all here.
+    let own: Vec<Sample>;
+    let samples: &[Sample] = match &ev.long {
+        Some(long) => &long.samples,
+        None => {
+            own = ev.calls.iter().map(Sample::of).collect();
+            &own
+        }
+    };
     let frame = Frame::new(ev);
     Ok(vec![
         canvas::write(
@@ -132,7 +141,7 @@ pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError>
             LATENCY_RAW,
             &RawLatency {
                 frame: &frame,
-                samples: &samples,
+                samples,
             },
         )?,
         canvas::write(
@@ -140,7 +149,7 @@ pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError>
             LATENCY_QUANTILES,
             &Quantiles {
                 frame: &frame,
-                samples: &samples,
+                samples,
             },
         )?,
         canvas::write(
@@ -148,7 +157,7 @@ pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError>
             RATE,
             &Rate {
                 frame: &frame,
-                samples: &samples,
+                samples,
             },
         )?,
     ])

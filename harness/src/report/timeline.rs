@@ -45,10 +45,10 @@ pub struct Window {
 }
 
 impl Window {
-    fn contains(&self, t: Nanos) -> bool {
+    pub fn contains(&self, t: Nanos) -> bool {
         self.start_ns <= t && t <= self.end_ns
     }
-    fn meets(&self, start_ns: Nanos, end_ns: Nanos) -> bool {
+    pub fn meets(&self, start_ns: Nanos, end_ns: Nanos) -> bool {
         start_ns <= self.end_ns && end_ns >= self.start_ns
     }
     fn secs(&self) -> (f64, f64) {
@@ -64,7 +64,25 @@ fn secs(ns: Nanos) -> f64 {
 }
 
 /// Writes the whole-run timeline and, when the run has a violation, the zoom on the first one.
+/// A run too long to read whole gets the downsampled overview instead, and a zoom on each of
+/// its first violations.
 pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
+    if let Some(long) = &ev.long {
+        let mut files = vec![canvas::write(
+            dir,
+            FULL,
+            &super::overview::Overview { ev, long },
+        )?];
+        for (i, window) in long.zooms.iter().enumerate() {
+            let zoomed = Timeline {
+                ev,
+                window: *window,
+                zoom: None,
+            };
+            files.push(canvas::write(dir, &zoom_stem(i), &zoomed)?);
+        }
+        return Ok(files);
+    }
     let zoom = first_violation_window(ev);
     let full = Timeline {
         ev,
@@ -86,6 +104,15 @@ pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError>
     Ok(files)
 }
 
+/// The file stem of the i-th zoom (0-based): `timeline-zoom`, `timeline-zoom-2`, …
+pub fn zoom_stem(i: usize) -> String {
+    if i == 0 {
+        ZOOM.to_string()
+    } else {
+        format!("{ZOOM}-{}", i + 1)
+    }
+}
+
 /// The window around the first violation: the first overlapping pair's spans (or the first
 /// foreign release, or the first stale access accepted), padded, at most about 3 s wide.
 pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
@@ -97,29 +124,69 @@ pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
         .and_then(|f| f.stale_accepted.iter().filter_map(|a| ev.placed(a)).next())
         .map(|p| p.invoke_ns);
     let first = checks.first_violation_ns.or(stale_ns)?;
-    let (mut start_ns, mut end_ns) = if let Some(o) = ex
+    let o = ex
         .overlaps
         .iter()
         .find(|o| o.overlap_start_ns == first)
-        .or(ex.overlaps.first())
-    {
-        (
+        .or(ex.overlaps.first());
+    let (start_ns, end_ns) = around(first, o);
+    let pad = pad(start_ns, end_ns);
+    Some(Window {
+        start_ns: start_ns.saturating_sub(pad),
+        end_ns: (end_ns + pad).min(ev.end_ns.max(end_ns)),
+    })
+}
+
+/// Windows around the first `n` overlapping pairs that do not share a window (or around the
+/// first violation when no pair was kept), for the zooms of a long run.
+pub fn violation_windows(result: &crate::run_result::RunResult, n: usize) -> Vec<Window> {
+    let checks = &result.checks;
+    let mut out: Vec<Window> = Vec::new();
+    for o in &checks.exclusion.overlaps {
+        if out.len() == n {
+            break;
+        }
+        let w = padded(around(o.overlap_start_ns, Some(o)));
+        if out.iter().all(|x| !x.meets(w.start_ns, w.end_ns)) {
+            out.push(w);
+        }
+    }
+    if out.is_empty() {
+        if let Some(first) = checks.first_violation_ns {
+            out.push(padded(around(first, None)));
+        }
+    }
+    out
+}
+
+/// The stretch around a violation at `first` (the pair's spans when it is an overlap), at most
+/// about 3 s wide, before padding.
+fn around(first: Nanos, o: Option<&checkers::exclusion::Overlap>) -> (Nanos, Nanos) {
+    let (mut start_ns, mut end_ns) = match o {
+        Some(o) => (
             o.first.start_ns.min(o.second.start_ns),
             o.first.end_ns.max(o.second.end_ns),
-        )
-    } else {
-        (first.saturating_sub(300_000_000), first + 300_000_000)
+        ),
+        None => (first.saturating_sub(300_000_000), first + 300_000_000),
     };
     const MAX_NS: Nanos = 3_000_000_000;
     if end_ns - start_ns > MAX_NS {
         start_ns = start_ns.max(first.saturating_sub(MAX_NS / 3));
         end_ns = start_ns + MAX_NS;
     }
-    let pad = ((end_ns - start_ns) / 12).max(20_000_000);
-    Some(Window {
+    (start_ns, end_ns)
+}
+
+fn pad(start_ns: Nanos, end_ns: Nanos) -> Nanos {
+    ((end_ns - start_ns) / 12).max(20_000_000)
+}
+
+fn padded((start_ns, end_ns): (Nanos, Nanos)) -> Window {
+    let pad = pad(start_ns, end_ns);
+    Window {
         start_ns: start_ns.saturating_sub(pad),
-        end_ns: (end_ns + pad).min(ev.end_ns.max(end_ns)),
-    })
+        end_ns: end_ns + pad,
+    }
 }
 
 /// One timeline chart.
@@ -159,7 +226,12 @@ impl Timeline<'_> {
         let mut parts = vec![format!("{} · seed {}", r.meta.scenario, r.meta.seed)];
         if self.is_zoom() {
             let (a, b) = self.window.secs();
-            parts.push(format!("zoom on the first violation, {a:.3}–{b:.3} s"));
+            let which = if self.ev.long.is_some() {
+                "a violation"
+            } else {
+                "the first violation"
+            };
+            parts.push(format!("zoom on {which}, {a:.3}–{b:.3} s"));
         }
         let ex = &c.exclusion;
         if self.ev.spans.is_empty() && c.foreign_releases().is_empty() {
