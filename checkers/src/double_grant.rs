@@ -10,8 +10,9 @@
 //! same key" looks like in the history.
 
 use crate::check::{Check, Evidence, Minimums};
-use crate::history::{Call, Nanos, Process};
-use crate::lease::{leases, Lease};
+use crate::history::{Call, CallStream, Nanos, Op, Process};
+use crate::lease::{Lease, LeaseStream};
+use crate::sweep::{Interval, Sweep};
 use serde::{Deserialize, Serialize};
 
 /// Two grants whose keys surely lived at the same time.
@@ -30,44 +31,138 @@ pub struct DoubleGrant {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoubleGrantReport {
     pub grants: u64,
+    /// The first double grants (all of them in a whole-history check).
     pub double_grants: Vec<DoubleGrant>,
+    /// How many there were.
+    #[serde(default)]
+    pub count: u64,
 }
 
 /// Finds every pair of overlapping surely-live intervals of different clients.
+/// Runs the double-grant checker over a whole history's calls.
 pub fn check(calls: &[Call]) -> DoubleGrantReport {
-    let mut all: Vec<Lease> = leases(calls);
-    let grants = all.len() as u64;
-    all.retain(|l| l.end_ns > l.start_ns);
-    all.sort_by_key(|l| (l.start_ns, l.end_ns));
-    let mut report = DoubleGrantReport {
-        grants,
-        ..Default::default()
-    };
-    let mut active: Vec<&Lease> = Vec::new();
-    for l in &all {
-        active.retain(|a| a.end_ns > l.start_ns);
-        for a in &active {
-            if a.process != l.process {
-                report.double_grants.push(DoubleGrant {
-                    first: a.process,
-                    first_fence: a.fence,
-                    first_index: a.index,
-                    second: l.process,
-                    second_fence: l.fence,
-                    second_index: l.index,
-                    overlap_start_ns: l.start_ns,
-                    overlap_end_ns: l.end_ns.min(a.end_ns),
-                });
-            }
-        }
-        active.push(l);
+    // The stream reads calls as they complete (each client's in its own order).
+    let mut order: Vec<&Call> = calls.iter().collect();
+    order.sort_by_key(|c| (c.complete_ns().is_none(), c.complete_ns(), c.invoke.index));
+    let mut d = DoubleGrants::new(usize::MAX);
+    for c in order {
+        d.call(c, c.complete_ns().unwrap_or(c.invoke_ns()));
     }
-    report
+    d.finish()
 }
 
-/// The report as a list entry.
+/// The double-grant checker one op at a time, in memory bounded by how many grants can overlap
+/// one (see [`crate::sweep`]); keeps the first `keep` double grants and counts them all.
+pub struct DoubleGrants {
+    keep: usize,
+    calls: CallStream,
+    leases: LeaseStream,
+    sweep: Sweep<Lease>,
+    grants: u64,
+    found: Vec<DoubleGrant>,
+    count: u64,
+    now_ns: Nanos,
+}
+
+impl DoubleGrants {
+    pub fn new(keep: usize) -> DoubleGrants {
+        DoubleGrants {
+            keep,
+            calls: CallStream::default(),
+            leases: LeaseStream::default(),
+            sweep: Sweep::default(),
+            grants: 0,
+            found: Vec::new(),
+            count: 0,
+            now_ns: 0,
+        }
+    }
+
+    /// Reads the next op of the history (validated, in order).
+    pub fn push(&mut self, op: &Op) {
+        if let Some(call) = self.calls.push(op) {
+            self.call(&call, op.time_ns);
+        }
+    }
+
+    fn call(&mut self, call: &Call, now_ns: Nanos) {
+        self.now_ns = self.now_ns.max(now_ns);
+        if let Some(l) = self.leases.push(call) {
+            self.close(l);
+            let horizon = self
+                .leases
+                .earliest_open_ns()
+                .unwrap_or(self.now_ns)
+                .min(self.now_ns);
+            self.sweep.forget(horizon);
+        }
+    }
+
+    fn close(&mut self, l: Lease) {
+        self.grants += 1;
+        // An interval that proves nothing cannot overlap anything.
+        if l.end_ns <= l.start_ns {
+            return;
+        }
+        let (found, count) = (&mut self.found, &mut self.count);
+        self.sweep.close(l, |a, l| {
+            *count += 1;
+            found.push(DoubleGrant {
+                first: a.process,
+                first_fence: a.fence,
+                first_index: a.index,
+                second: l.process,
+                second_fence: l.fence,
+                second_index: l.index,
+                overlap_start_ns: l.start_ns,
+                overlap_end_ns: l.end_ns.min(a.end_ns),
+            });
+        });
+        if self.found.len() >= self.keep.saturating_mul(2).max(64) {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.found
+            .sort_by_key(|d| (d.overlap_start_ns, d.second_index, d.first_index));
+        self.found.truncate(self.keep);
+    }
+
+    pub fn finish(mut self) -> DoubleGrantReport {
+        for call in std::mem::take(&mut self.calls).finish() {
+            let now = self.now_ns;
+            self.call(&call, now);
+        }
+        for l in std::mem::take(&mut self.leases).finish() {
+            self.close(l);
+        }
+        self.trim();
+        DoubleGrantReport {
+            grants: self.grants,
+            double_grants: self.found,
+            count: self.count,
+        }
+    }
+}
+
+impl Interval for Lease {
+    fn process(&self) -> Process {
+        self.process
+    }
+    fn start_ns(&self) -> Nanos {
+        self.start_ns
+    }
+    fn end_ns(&self) -> Nanos {
+        self.end_ns
+    }
+    fn index(&self) -> u64 {
+        self.index
+    }
+}
+
 pub fn entry(r: &DoubleGrantReport, min: &Minimums) -> Check {
-    let n = r.double_grants.len() as u64;
+    let n = r.count;
     let details = r
         .double_grants
         .iter()
@@ -160,5 +255,48 @@ mod tests {
         assert_eq!(r.double_grants[0].first, Process::Client(0));
         let e = entry(&r, &Minimums::default());
         assert_eq!(e.verdict, crate::Validity::Invalid);
+    }
+
+    #[test]
+    fn streaming_finds_exactly_the_pairwise_double_grants() {
+        for seed in 0..200 {
+            // ttl 100 ms against spans of microseconds: short ttls make leases end early.
+            let h = crate::fixture::random_history(seed, 1 + (seed % 5) as u32, 10);
+            let calls = h.calls();
+            let all = crate::lease::leases(&calls);
+            let mut want = Vec::new();
+            for (i, a) in all.iter().enumerate() {
+                for b in &all[i + 1..] {
+                    if a.process != b.process
+                        && a.end_ns > a.start_ns
+                        && b.end_ns > b.start_ns
+                        && a.start_ns < b.end_ns
+                        && b.start_ns < a.end_ns
+                    {
+                        want.push((a.index.min(b.index), a.index.max(b.index)));
+                    }
+                }
+            }
+            want.sort_unstable();
+            let r = check(&calls);
+            let mut got: Vec<(u64, u64)> = r
+                .double_grants
+                .iter()
+                .map(|d| {
+                    (
+                        d.first_index.min(d.second_index),
+                        d.first_index.max(d.second_index),
+                    )
+                })
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "seed {seed}");
+            assert_eq!(r.count as usize, want.len());
+            let mut few = DoubleGrants::new(2);
+            h.ops.iter().for_each(|op| few.push(op));
+            let few = few.finish();
+            assert_eq!(few.count, r.count, "seed {seed}");
+            assert_eq!(few.grants, r.grants);
+        }
     }
 }

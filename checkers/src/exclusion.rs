@@ -16,8 +16,9 @@
 
 use crate::check::{Check, Evidence, Minimums};
 use crate::history::{Call, CallStream, History, Nanos, Op, OpKind, Process, Value, F};
-use std::collections::HashMap;
+use crate::sweep::{Interval, Sweep};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// A client's believed-held interval under one grant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,21 @@ pub struct Span {
     pub release_result: Option<Value>,
     /// History index of the release's completion.
     pub release_index: Option<u64>,
+}
+
+impl Interval for Span {
+    fn process(&self) -> Process {
+        self.process
+    }
+    fn start_ns(&self) -> Nanos {
+        self.start_ns
+    }
+    fn end_ns(&self) -> Nanos {
+        self.end_ns
+    }
+    fn index(&self) -> u64 {
+        self.acquire_index
+    }
 }
 
 /// Two clients held the lock at once.
@@ -167,7 +183,7 @@ pub struct Exclusion {
     /// Each client's current (not yet final) span.
     open: HashMap<Process, Span>,
     /// Final spans that may still overlap an open one.
-    live: Vec<Span>,
+    live: Sweep<Span>,
     /// Every span, when kept (charts of a short run draw them).
     spans: Vec<Span>,
     overlaps: Vec<Overlap>,
@@ -190,7 +206,7 @@ impl Exclusion {
             calls: CallStream::default(),
             grants: 0,
             open: HashMap::new(),
-            live: Vec::new(),
+            live: Sweep::default(),
             spans: Vec::new(),
             overlaps: Vec::new(),
             overlap_count: 0,
@@ -304,33 +320,26 @@ impl Exclusion {
 
     /// A span became final: judge it against the final spans it may overlap.
     fn close(&mut self, s: Span) {
-        for a in &self.live {
-            if a.process != s.process && s.start_ns < a.end_ns && a.start_ns < s.end_ns {
-                let key = |x: &Span| (x.start_ns, x.end_ns, x.acquire_index);
-                let (first, second) = if key(a) <= key(&s) {
-                    (a.clone(), s.clone())
-                } else {
-                    (s.clone(), a.clone())
-                };
-                let o = Overlap {
-                    overlap_start_ns: first.start_ns.max(second.start_ns),
-                    overlap_end_ns: first.end_ns.min(second.end_ns),
-                    first,
-                    second,
-                };
-                self.overlap_count += 1;
-                self.overlap_intervals
-                    .push((o.overlap_start_ns, o.overlap_end_ns));
-                self.overlaps.push(o);
-            }
-        }
-        if self.overlaps.len() >= self.keep.saturating_mul(2).max(64) {
-            self.trim();
-        }
         if self.keep_spans {
             self.spans.push(s.clone());
         }
-        self.live.push(s);
+        let (overlaps, intervals) = (&mut self.overlaps, &mut self.overlap_intervals);
+        let mut count = 0;
+        self.live.close(s, |first, second| {
+            let o = Overlap {
+                overlap_start_ns: first.start_ns.max(second.start_ns),
+                overlap_end_ns: first.end_ns.min(second.end_ns),
+                first: first.clone(),
+                second: second.clone(),
+            };
+            count += 1;
+            intervals.push((o.overlap_start_ns, o.overlap_end_ns));
+            overlaps.push(o);
+        });
+        self.overlap_count += count;
+        if self.overlaps.len() >= self.keep.saturating_mul(2).max(64) {
+            self.trim();
+        }
     }
 
     /// Forgets the final spans no span still to become final can overlap.
@@ -342,7 +351,7 @@ impl Exclusion {
             .min()
             .unwrap_or(self.now_ns)
             .min(self.now_ns);
-        self.live.retain(|a| a.end_ns > horizon);
+        self.live.forget(horizon);
     }
 
     /// Keeps the first `keep` violations of each kind, in the whole-history sweep's order.
@@ -499,47 +508,16 @@ mod tests {
         assert_eq!(r.grants, 0);
     }
 
-    /// Random clients: acquire, a few accesses (some after a long pause), release; or stop
-    /// mid-section. Per client, ops never overlap in time.
-    fn random_history(seed: u64, clients: u32, sections: u32) -> History {
-        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let mut b = B::default();
-        let mut fence = 0;
-        for c in 0..clients {
-            let mut t = next(50);
-            for k in 0..sections {
-                fence += 1;
-                let f = fence;
-                b.acquire(t, t + 1 + next(5), c, f);
-                t += 6 + next(5);
-                for _ in 0..next(3) {
-                    let pause = if next(6) == 0 { 80 + next(200) } else { next(10) };
-                    t += pause;
-                    b.access(t, t + 1 + next(4), c, f, F::Write);
-                    t += 5;
-                }
-                if k + 1 < sections || next(3) > 0 {
-                    b.release(t, t + 1 + next(3), c, f, Value::Released);
-                }
-                t += 4 + next(40);
-            }
-        }
-        b.history()
-    }
-
     /// Every pair of spans, the obvious way.
     fn pairwise(spans: &[Span]) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         for (i, a) in spans.iter().enumerate() {
             for b in &spans[i + 1..] {
                 if a.process != b.process && a.start_ns < b.end_ns && b.start_ns < a.end_ns {
-                    let (x, y) = (a.acquire_index.min(b.acquire_index), a.acquire_index.max(b.acquire_index));
+                    let (x, y) = (
+                        a.acquire_index.min(b.acquire_index),
+                        a.acquire_index.max(b.acquire_index),
+                    );
                     out.push((x, y));
                 }
             }
@@ -551,7 +529,7 @@ mod tests {
     #[test]
     fn streaming_finds_exactly_the_pairwise_overlaps_and_keeps_the_first() {
         for seed in 0..300 {
-            let h = random_history(seed, 1 + (seed % 6) as u32, 12);
+            let h = crate::fixture::random_history(seed, 1 + (seed % 6) as u32, 12);
             let full = check(&h);
             let mut got: Vec<(u64, u64)> = full
                 .overlaps
@@ -570,23 +548,29 @@ mod tests {
             let few = few.finish();
             assert_eq!(few.overlap_count, full.overlap_count, "seed {seed}");
             assert_eq!(few.late_access_count, full.late_access_count, "seed {seed}");
-            assert_eq!(few.overlaps[..], full.overlaps[..full.overlaps.len().min(3)]);
+            assert_eq!(
+                few.overlaps[..],
+                full.overlaps[..full.overlaps.len().min(3)]
+            );
             assert!(few.spans.is_empty());
         }
     }
 
     #[test]
     fn a_long_history_is_read_in_bounded_memory() {
-        let h = random_history(7, 5, 4000);
+        let h = crate::fixture::random_history(7, 5, 4000);
         let mut x = Exclusion::new(10, false);
         let mut most_live = 0;
         for op in &h.ops {
             x.push(op);
-            most_live = most_live.max(x.live.len());
+            most_live = most_live.max(x.live.kept());
         }
         // 5 clients × 4000 sections; only spans that may overlap an open one are kept (a long
         // pause keeps the sections others finished meanwhile).
-        assert!(most_live < 1_000, "{most_live} of 20000 final spans kept at once");
+        assert!(
+            most_live < 1_000,
+            "{most_live} of 20000 final spans kept at once"
+        );
         let r = x.finish();
         assert!(r.overlap_count > 100, "{} overlaps", r.overlap_count);
         assert_eq!(r.overlaps.len(), 10);

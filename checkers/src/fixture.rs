@@ -81,3 +81,43 @@ impl B {
         h
     }
 }
+
+/// Random clients: acquire, a few accesses (some after a long pause), release; or stop
+/// mid-section. Per client, ops never overlap in time.
+pub fn random_history(seed: u64, clients: u32, sections: u32) -> History {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut b = B::default();
+    let mut fence = 0;
+    for c in 0..clients {
+        let mut t = next(50);
+        for k in 0..sections {
+            fence += 1;
+            let f = fence;
+            b.acquire(t, t + 1 + next(5), c, f);
+            t += 6 + next(5);
+            for _ in 0..next(3) {
+                let pause = if next(6) == 0 {
+                    80 + next(200)
+                } else {
+                    next(10)
+                };
+                t += pause;
+                b.access(t, t + 1 + next(4), c, f, F::Write);
+                t += 5;
+            }
+            if k + 1 < sections || next(3) > 0 {
+                b.release(t, t + 1 + next(3), c, f, Value::Released);
+            }
+            t += 4 + next(40);
+        }
+    }
+    b.history()
+}

@@ -60,17 +60,30 @@ fn lease_end(from_ns: Nanos, ttl_ms: u64) -> Nanos {
 /// Every grant in `calls` with the interval its key surely lived. Grants whose acquire did not
 /// record the ttl asked for prove nothing and are left out.
 pub fn leases(calls: &[Call]) -> Vec<Lease> {
-    let mut out: Vec<Lease> = Vec::new();
-    let mut open: std::collections::HashMap<Process, usize> = Default::default();
-    for call in calls {
+    let mut stream = LeaseStream::default();
+    let mut out: Vec<Lease> = calls.iter().filter_map(|c| stream.push(c)).collect();
+    out.extend(stream.finish());
+    out.sort_by_key(|l| (l.acquire_invoke_ns, l.index));
+    out
+}
+
+/// [`leases`] one call at a time (each client's calls in its own order): a lease is handed out
+/// once final — released, replaced by its client's next grant, or open when the history ends.
+#[derive(Default)]
+pub struct LeaseStream {
+    open: std::collections::HashMap<Process, Lease>,
+}
+
+impl LeaseStream {
+    /// Reads a call; returns the lease it made final, if any.
+    pub fn push(&mut self, call: &Call) -> Option<Lease> {
         match (call.f, call.outcome(), call.result()) {
             (F::Acquire, OpKind::Ok, Some(Value::Granted(g))) => {
                 let Value::Lease { ttl_ms, .. } = call.invoke.value else {
-                    continue;
+                    return None;
                 };
                 let done = call.completion.as_ref().expect("ok has a completion");
-                open.insert(call.process, out.len());
-                out.push(Lease {
+                let lease = Lease {
                     process: call.process,
                     fence: g.fence,
                     acquire_invoke_ns: call.invoke_ns(),
@@ -78,28 +91,26 @@ pub fn leases(calls: &[Call]) -> Vec<Lease> {
                     end_ns: lease_end(call.invoke_ns(), ttl_ms),
                     index: done.index,
                     release: None,
-                });
+                };
+                self.open.insert(call.process, lease)
             }
             (F::Extend, OpKind::Ok, Some(Value::Extended { .. })) => {
                 let Value::Extension { fence, ttl_ms, .. } = call.invoke.value else {
-                    continue;
+                    return None;
                 };
-                if let Some(&i) = open.get(&call.process) {
-                    let l = &mut out[i];
+                if let Some(l) = self.open.get_mut(&call.process) {
                     if l.fence == fence && l.release.is_none() {
                         l.end_ns = l.end_ns.max(lease_end(call.invoke_ns(), ttl_ms));
                     }
                 }
+                None
             }
             (F::Release, _, _) => {
                 let Value::Held { fence, .. } = call.invoke.value else {
-                    continue;
+                    return None;
                 };
-                if let Some(i) = open.remove(&call.process) {
-                    let l = &mut out[i];
-                    if l.fence != fence {
-                        continue;
-                    }
+                let mut l = self.open.remove(&call.process)?;
+                if l.fence == fence {
                     l.end_ns = l.end_ns.min(call.invoke_ns());
                     l.release = Some(ReleaseCall {
                         invoke_ns: call.invoke_ns(),
@@ -108,11 +119,23 @@ pub fn leases(calls: &[Call]) -> Vec<Lease> {
                         result: call.result().cloned(),
                     });
                 }
+                Some(l)
             }
-            _ => {}
+            _ => None,
         }
     }
-    out
+
+    /// The earliest start of a lease not yet final.
+    pub fn earliest_open_ns(&self) -> Option<Nanos> {
+        self.open.values().map(|l| l.start_ns).min()
+    }
+
+    /// The leases still open, by grant.
+    pub fn finish(self) -> Vec<Lease> {
+        let mut open: Vec<Lease> = self.open.into_values().collect();
+        open.sort_by_key(|l| l.index);
+        open
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub mod model;
 pub mod node_record;
 pub mod resource_log;
 pub mod run;
+pub mod sweep;
 pub mod verdict;
 pub mod window;
 

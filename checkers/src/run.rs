@@ -12,7 +12,7 @@ use crate::blame::{self, BlameInput, BlameReport};
 use crate::check::{Check, Minimums};
 use crate::counter::{self, CounterReport};
 use crate::delivery::{self, DeliveryConfig, DeliveryReport};
-use crate::double_grant::{self, DoubleGrantReport};
+use crate::double_grant::{self, DoubleGrantReport, DoubleGrants};
 use crate::exclusion::{self, Exclusion, ExclusionReport};
 use crate::faults::{self, FaultReport};
 use crate::fencing::{self, FencingReport};
@@ -121,11 +121,12 @@ impl OpCounts {
 }
 
 /// What a run's checkers gather one op at a time, in memory that does not grow with the
-/// history: the counts, mutual exclusion and the faults. A history too long to keep whole is
+/// history: the counts, mutual exclusion, double grants and the faults. A history too long to keep whole is
 /// judged by these alone (and the resource checkers, which read the resource's own log).
 pub struct Streamed {
     counts: OpCounts,
     exclusion: Exclusion,
+    double_grants: DoubleGrants,
     faults: FaultReport,
     ops: u64,
 }
@@ -137,6 +138,7 @@ impl Streamed {
         Streamed {
             counts: OpCounts::default(),
             exclusion: Exclusion::new(keep, keep == usize::MAX),
+            double_grants: DoubleGrants::new(keep),
             faults: FaultReport::default(),
             ops: 0,
         }
@@ -146,6 +148,7 @@ impl Streamed {
         self.ops += 1;
         self.counts.push(op);
         self.exclusion.push(op);
+        self.double_grants.push(op);
         self.faults.push(op);
     }
 
@@ -234,7 +237,7 @@ pub fn check_streamed(
     let min = &options.minimums;
     let calls = whole.map(History::calls);
     let not_kept = format!(
-        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, faults, and the resource's fencing and lost updates)",
+        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, faults, and the resource's fencing and lost updates)",
         streamed.ops
     );
     let skip = |c: Check| {
@@ -249,14 +252,9 @@ pub fn check_streamed(
     let mut linearizability = None;
     if let Some(lock) = options.lock {
         list.push(exclusion::entry(&exclusion, min));
-        match &calls {
-            Some(calls) => {
-                let d = double_grant::check(calls);
-                list.push(double_grant::entry(&d, min));
-                double_grant = Some(d);
-            }
-            None => list.push(skip(double_grant::entry(&Default::default(), min))),
-        }
+        let d = streamed.double_grants.finish();
+        list.push(double_grant::entry(&d, min));
+        double_grant = Some(d);
         if lock.release_by_del {
             match &calls {
                 Some(calls) => {
