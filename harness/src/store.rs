@@ -104,9 +104,17 @@ pub fn update_latest(results: &Path, run_dir: &Path) -> std::io::Result<()> {
     std::fs::rename(&tmp, results.join("latest"))
 }
 
+/// Writes `value` as pretty JSON through a buffer: no copy of the text is held in memory (an
+/// hour's resource log is hundreds of megabytes of it).
 pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    use std::io::Write;
+    let write = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        serde_json::to_writer_pretty(&mut out, value)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

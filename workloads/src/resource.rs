@@ -152,27 +152,35 @@ pub async fn read_log(
     fenced: bool,
 ) -> Result<ResourceLog, CallError> {
     let timeout = Duration::from_secs(10);
-    let lines: Vec<String> = with_timeout(
-        timeout,
-        redis::cmd("LRANGE")
-            .arg(LOG_KEY)
-            .arg(0)
-            .arg(-1)
-            .query_async(conn),
-    )
-    .await?;
+    // In pages: an hour's log is close to a million entries, and one reply would hold them
+    // all twice over (the reply, then the strings).
+    const PAGE: i64 = 10_000;
+    let mut accesses = Vec::new();
+    loop {
+        let from = accesses.len() as i64;
+        let lines: Vec<String> = with_timeout(
+            timeout,
+            redis::cmd("LRANGE")
+                .arg(LOG_KEY)
+                .arg(from)
+                .arg(from + PAGE - 1)
+                .query_async(conn),
+        )
+        .await?;
+        for l in &lines {
+            accesses.push(parse_entry(l).ok_or_else(|| {
+                CallError::Refused(format!("unreadable resource log entry `{l}`"))
+            })?);
+        }
+        if (lines.len() as i64) < PAGE {
+            break;
+        }
+    }
     let final_value: Option<i64> = with_timeout(
         timeout,
         redis::cmd("GET").arg(COUNTER_KEY).query_async(conn),
     )
     .await?;
-    let accesses = lines
-        .iter()
-        .map(|l| {
-            parse_entry(l)
-                .ok_or_else(|| CallError::Refused(format!("unreadable resource log entry `{l}`")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(ResourceLog {
         fenced,
         accesses,

@@ -126,11 +126,11 @@ fn results_root(run_dir: &Path) -> Option<PathBuf> {
 
 /// Reads a JSON file into a typed value, naming the file on error.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+    let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|e| ReportError::Json {
+    serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| ReportError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
