@@ -30,9 +30,12 @@ struct Loaded {
 }
 
 fn load(page: &Path) -> Loaded {
+    // One profile per load: tests load pages named alike at once.
+    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let profile = temp_dir(&format!(
-        "chromium-profile-{}",
-        page.file_stem().unwrap().to_string_lossy()
+        "chromium-profile-{}-{}",
+        page.file_stem().unwrap().to_string_lossy(),
+        LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let url = format!("file://{}", page.canonicalize().unwrap().display());
     let out = Command::new("timeout")
@@ -153,4 +156,105 @@ fn run_page_and_results_index_load_cleanly_with_their_charts() {
         .dom
         .contains("href=\"gc-pause/fixture-page/index.html\""));
     assert!(index.dom.contains("badge invalid"));
+}
+
+/// The run page's own figure of how long it took to load (navigation to the load event).
+fn load_ms(dom: &str) -> f64 {
+    dom.split("data-load-ms=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("the page records its load time: {dom:.300}"))
+}
+
+#[test]
+fn a_run_too_long_to_read_whole_gets_an_overview_zooms_and_a_light_page() {
+    // A 20 s fixture run (~40k ops) judged and drawn as a long run by lowering the limit.
+    let results = temp_dir("page-long");
+    let spec = Spec {
+        duration_ms: 20_000,
+        ..Spec::default()
+    };
+    let dir = write_run(&results, &spec, "fixture-long");
+    let fencepost = |limit: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fencepost"));
+        if let Some(l) = limit {
+            cmd.env("FENCEPOST_WHOLE_HISTORY_OPS", l);
+        }
+        let out = cmd.args(args).arg(&dir).output().unwrap();
+        assert!(
+            out.status.code().is_some(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        results
+    };
+    let verdicts = |r: &serde_json::Value| -> Vec<(String, String)> {
+        r["checks"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["verdict"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let whole = fencepost(None, &["check"]);
+    let long = fencepost(Some("2000"), &["report"]);
+    // What streams is judged alike; what reads a history whole says unknown, and why.
+    let (w, l) = (verdicts(&whole), verdicts(&long));
+    for id in [
+        "mutual_exclusion",
+        "double_grant",
+        "fencing",
+        "lost_updates",
+        "faults",
+    ] {
+        let find = |v: &[(String, String)]| v.iter().find(|c| c.0 == id).cloned();
+        assert_eq!(find(&w), find(&l), "{id}: {w:?} vs {l:?}");
+    }
+    assert_eq!(
+        whole["checks"]["exclusion"]["overlap_count"],
+        long["checks"]["exclusion"]["overlap_count"]
+    );
+    assert!(
+        l.iter().all(|c| c.0 != "linearizability"),
+        "the advisory whole-history check is left out of a long run: {l:?}"
+    );
+    for f in [
+        "timeline.svg",
+        "timeline-zoom.png",
+        "latency-raw.png",
+        "rate.png",
+        "index.html",
+    ] {
+        assert!(dir.join(f).exists(), "{f} was written");
+    }
+    let svg = std::fs::read_to_string(dir.join("timeline.svg")).unwrap();
+    assert!(
+        svg.contains("downsampled"),
+        "the long run's timeline is the overview"
+    );
+    let page = std::fs::metadata(dir.join("index.html")).unwrap().len();
+    assert!(page < 3_000_000, "the page is {page} bytes");
+    let run = load(&dir.join("index.html"));
+    assert!(run.console.is_empty(), "{:?}", run.console);
+    let charts = run
+        .dom
+        .split("data-charts=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let (ok, all) = charts.split_once('/').unwrap();
+    assert_eq!(ok, all, "every chart decodes: {charts}");
+    assert!(all.parse::<u32>().unwrap() >= 5, "{charts}");
+    let ms = load_ms(&run.dom);
+    assert!(ms < 2_000.0, "the page took {ms} ms to load");
 }

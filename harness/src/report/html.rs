@@ -327,6 +327,7 @@ window.addEventListener("load", function () {
   var imgs = document.querySelectorAll("img.chart"), ok = 0;
   for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
   document.body.setAttribute("data-charts", ok + "/" + imgs.length);
+  document.body.setAttribute("data-load-ms", Math.round(performance.now()));
   if (ok < imgs.length) { document.getElementById("chart-warning").style.display = "block"; }
 });
 </script>

@@ -1,0 +1,51 @@
+//! A run judged as a long run, on real redis-server processes: the status line counts
+//! violations live (the recorder keeps no ops, a streaming checker is fed as they are written),
+//! and a history over the whole-history limit is judged by the checkers that stream, the others
+//! saying why they did not judge. The limit is lowered so that a few seconds are "long".
+//!
+//! Run: `cargo test -p fencepost --test long_run`.
+
+use std::process::Command;
+
+#[test]
+fn gc_pause_judged_as_a_long_run_meets_its_expectations_and_counts_violations_live() {
+    let results = std::env::temp_dir().join(format!("fencepost-long-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&results);
+    let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("FENCEPOST_WHOLE_HISTORY_OPS", "3000")
+        .args([
+            "scenario",
+            "gc-pause",
+            "--duration",
+            "6s",
+            "--status",
+            "--results",
+        ])
+        .arg(&results)
+        .output()
+        .expect("fencepost runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The live count: the last status line's violations.
+    let live: u64 = stderr
+        .rsplit("violations ")
+        .next()
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no status line with violations: {stderr}"));
+    assert!(live > 0, "the status line counted no violation: {stderr}");
+    assert!(stdout.contains("mutual exclusion: **invalid**"), "{stdout}");
+    assert!(stdout.contains("double grant: **valid**"), "{stdout}");
+    assert!(
+        stdout.contains("not judged: this checker reads a history whole"),
+        "{stdout}"
+    );
+    let run = std::fs::read_link(results.join("latest")).unwrap();
+    let dir = results.join(run);
+    for f in ["timeline.png", "timeline-zoom.png", "index.html"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&results);
+}
