@@ -8,7 +8,7 @@
 //! client does not know the fate of (`info`) is not work it can count on.
 
 use crate::check::{Check, Evidence};
-use crate::history::{History, Nanos, OpKind, Value, F};
+use crate::history::{History, Nanos, Op, OpKind, Value, F};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,31 +32,54 @@ fn is_work(f: F, kind: OpKind, value: &Value) -> bool {
 }
 
 pub fn check(history: &History, max_gap_ns: Nanos) -> AvailabilityReport {
-    let end = history.ops.last().map_or(0, |o| o.time_ns);
-    let mut r = AvailabilityReport {
-        max_gap_ns,
-        ..Default::default()
-    };
-    let mut last: Option<Nanos> = None;
-    for op in &history.ops {
-        if !is_work(op.f, op.kind, &op.value) {
-            continue;
+    let mut a = Availability::new(max_gap_ns);
+    history.ops.iter().for_each(|op| a.push(op));
+    a.finish()
+}
+
+/// The availability checker one op at a time (it keeps two times).
+pub struct Availability {
+    report: AvailabilityReport,
+    last_work_ns: Option<Nanos>,
+    end_ns: Nanos,
+}
+
+impl Availability {
+    pub fn new(max_gap_ns: Nanos) -> Availability {
+        Availability {
+            report: AvailabilityReport {
+                max_gap_ns,
+                ..Default::default()
+            },
+            last_work_ns: None,
+            end_ns: 0,
         }
-        r.work += 1;
-        if let Some(prev) = last {
-            if op.time_ns - prev > r.longest_gap_ns {
-                (r.longest_gap_ns, r.gap_from_ns, r.gap_to_ns) =
-                    (op.time_ns - prev, prev, op.time_ns);
+    }
+
+    pub fn push(&mut self, op: &Op) {
+        self.end_ns = op.time_ns;
+        if !is_work(op.f, op.kind, &op.value) {
+            return;
+        }
+        self.gap_to(op.time_ns);
+        self.report.work += 1;
+        self.last_work_ns = Some(op.time_ns);
+    }
+
+    fn gap_to(&mut self, t: Nanos) {
+        let r = &mut self.report;
+        if let Some(prev) = self.last_work_ns {
+            if t - prev > r.longest_gap_ns {
+                (r.longest_gap_ns, r.gap_from_ns, r.gap_to_ns) = (t - prev, prev, t);
             }
         }
-        last = Some(op.time_ns);
     }
-    if let Some(prev) = last {
-        if end - prev > r.longest_gap_ns {
-            (r.longest_gap_ns, r.gap_from_ns, r.gap_to_ns) = (end - prev, prev, end);
-        }
+
+    /// The report, the history having ended at its last op.
+    pub fn finish(mut self) -> AvailabilityReport {
+        self.gap_to(self.end_ns);
+        self.report
     }
-    r
 }
 
 pub fn entry(r: &AvailabilityReport) -> Check {

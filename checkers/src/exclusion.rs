@@ -198,7 +198,8 @@ pub struct Exclusion {
 }
 
 impl Exclusion {
-    /// `keep` violations of each kind in full; every span too when `keep_spans`.
+    /// `keep` violations of each kind in full; every span too when `keep_spans`. With `keep`
+    /// 0 it only counts (the status line's live count), in memory that never grows.
     pub fn new(keep: usize, keep_spans: bool) -> Exclusion {
         Exclusion {
             keep,
@@ -324,6 +325,7 @@ impl Exclusion {
             self.spans.push(s.clone());
         }
         let (overlaps, intervals) = (&mut self.overlaps, &mut self.overlap_intervals);
+        let keep = self.keep;
         let mut count = 0;
         self.live.close(s, |first, second| {
             let o = Overlap {
@@ -333,8 +335,10 @@ impl Exclusion {
                 second: second.clone(),
             };
             count += 1;
-            intervals.push((o.overlap_start_ns, o.overlap_end_ns));
-            overlaps.push(o);
+            if keep > 0 {
+                intervals.push((o.overlap_start_ns, o.overlap_end_ns));
+                overlaps.push(o);
+            }
         });
         self.overlap_count += count;
         if self.overlaps.len() >= self.keep.saturating_mul(2).max(64) {

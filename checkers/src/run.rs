@@ -7,7 +7,7 @@
 //! list. Verdicts merge with Jepsen's priority (advisory checks are shown, not merged). A run
 //! without a resource log gets `unknown` from the resource checkers, never `valid`.
 
-use crate::availability::{self, AvailabilityReport};
+use crate::availability::{self, Availability, AvailabilityReport};
 use crate::blame::{self, BlameInput, BlameReport};
 use crate::check::{Check, Minimums};
 use crate::counter::{self, CounterReport};
@@ -121,24 +121,26 @@ impl OpCounts {
 }
 
 /// What a run's checkers gather one op at a time, in memory that does not grow with the
-/// history: the counts, mutual exclusion, double grants and the faults. A history too long to keep whole is
+/// history: the counts, mutual exclusion, double grants, availability and the faults. A history too long to keep whole is
 /// judged by these alone (and the resource checkers, which read the resource's own log).
 pub struct Streamed {
     counts: OpCounts,
     exclusion: Exclusion,
     double_grants: DoubleGrants,
+    availability: Option<Availability>,
     faults: FaultReport,
     ops: u64,
 }
 
 impl Streamed {
     /// `keep` violations of each kind in full (and every span when `keep` is unbounded, as a
-    /// whole-history check keeps them for charts).
-    pub fn new(keep: usize) -> Streamed {
+    /// whole-history check keeps them for charts); `options` says which checkers apply.
+    pub fn new(keep: usize, options: &CheckOptions) -> Streamed {
         Streamed {
             counts: OpCounts::default(),
             exclusion: Exclusion::new(keep, keep == usize::MAX),
             double_grants: DoubleGrants::new(keep),
+            availability: options.availability_gap_ns.map(Availability::new),
             faults: FaultReport::default(),
             ops: 0,
         }
@@ -149,6 +151,9 @@ impl Streamed {
         self.counts.push(op);
         self.exclusion.push(op);
         self.double_grants.push(op);
+        if let Some(a) = &mut self.availability {
+            a.push(op);
+        }
         self.faults.push(op);
     }
 
@@ -221,7 +226,7 @@ pub fn check_with(
     resource: Option<&ResourceLog>,
     options: CheckOptions,
 ) -> RunChecks {
-    let mut streamed = Streamed::new(usize::MAX);
+    let mut streamed = Streamed::new(usize::MAX, &options);
     history.ops.iter().for_each(|op| streamed.push(op));
     check_streamed(streamed, Some(history), resource, options)
 }
@@ -237,7 +242,7 @@ pub fn check_streamed(
     let min = &options.minimums;
     let calls = whole.map(History::calls);
     let not_kept = format!(
-        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, faults, and the resource's fencing and lost updates)",
+        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, availability, faults, and the resource's fencing and lost updates)",
         streamed.ops
     );
     let skip = |c: Check| {
@@ -329,18 +334,10 @@ pub fn check_streamed(
         ));
     }
 
-    let availability = whole.and_then(|h| {
-        options
-            .availability_gap_ns
-            .map(|gap| availability::check(h, gap))
-    });
+    let availability = streamed.availability.map(Availability::finish);
     if let Some(a) = &availability {
         list.push(availability::entry(a));
     }
-    list.extend(whole_only(
-        options.availability_gap_ns.is_some(),
-        vec![availability::entry(&Default::default())],
-    ));
 
     let delivery = whole.and_then(|h| options.delivery.as_ref().map(|cfg| delivery::check(h, cfg)));
     if let Some(d) = &delivery {

@@ -26,7 +26,8 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
             history_path.display()
         )
     })?;
-    let read = read_history(&history_path, file)?;
+    let mut options = expect::check_options(&scenario);
+    let read = read_history(&history_path, file, &options)?;
 
     let resource_path = run_dir.join(store::RESOURCE);
     let resource: Option<ResourceLog> = if resource_path.exists() {
@@ -38,7 +39,6 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         None
     };
 
-    let mut options = expect::check_options(&scenario);
     if read.whole.is_some() {
         options.blame = blame_input(run_dir)?;
     } else if run_dir.join(store::TAPS).exists() {
@@ -117,11 +117,15 @@ pub struct RunHistory {
 
 /// Reads `history.jsonl` a line at a time, validating it, feeding the streaming checkers and
 /// keeping the ops while they are few enough.
-pub fn read_history(path: &Path, file: std::fs::File) -> anyhow::Result<RunHistory> {
+pub fn read_history(
+    path: &Path,
+    file: std::fs::File,
+    options: &checkers::run::CheckOptions,
+) -> anyhow::Result<RunHistory> {
     let name = path.display().to_string();
     let mut ops = checkers::history::JsonlOps::new(&name, std::io::BufReader::new(file));
     let mut validator = checkers::history::Validator::default();
-    let mut streamed = checkers::run::Streamed::new(usize::MAX);
+    let mut streamed = checkers::run::Streamed::new(usize::MAX, options);
     let mut kept: Option<Vec<checkers::Op>> = Some(Vec::new());
     let mut span_ns = None;
     for op in ops.by_ref() {
@@ -140,7 +144,7 @@ pub fn read_history(path: &Path, file: std::fs::File) -> anyhow::Result<RunHisto
             // Too long to keep: from here on only what streams, with a bounded list of
             // violations. The ops read so far go through a bounded reader again.
             let whole = kept.take().expect("checked");
-            streamed = checkers::run::Streamed::new(KEPT_VIOLATIONS);
+            streamed = checkers::run::Streamed::new(KEPT_VIOLATIONS, options);
             whole.iter().for_each(|o| streamed.push(o));
         }
         streamed.push(&op);
