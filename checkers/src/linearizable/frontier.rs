@@ -10,6 +10,9 @@
 //! leaves the same state, absorbing observers shrinks both debts alike), which is why dropping
 //! `b` loses no linearization. Equal configurations dominate each other: exact deduplication is
 //! the special case.
+//!
+//! A coarse set ([`Frontier::with_coarse`]) compares debts only (options break ties): an
+//! under-approximation for the beam, which proves nothing by dropping and so may drop anything.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -51,11 +54,25 @@ struct Rest {
     observers: Vec<u32>,
     trail: u32,
     depth: u32,
+    /// Sum of the optional counts: a cheap necessary condition for dominance.
+    options: u64,
 }
 
 /// `a.optional ⊇ b.optional` (as multisets) and `a.observers ⊆ b.observers`.
 fn dominates(a: &Rest, b: &Rest) -> bool {
-    superset_counts(&a.optional, &b.optional) && subset(&a.observers, &b.observers)
+    a.options >= b.options
+        && a.optional.len() >= b.optional.len()
+        && a.observers.len() <= b.observers.len()
+        && superset_counts(&a.optional, &b.optional)
+        && subset(&a.observers, &b.observers)
+}
+
+/// The beam's looser order: at most the debts, and when no fewer, at least as many options in
+/// total. Not a dominance (the options may differ); only the beam, which proves nothing by
+/// dropping, uses it.
+fn covers(a: &Rest, b: &Rest) -> bool {
+    subset(&a.observers, &b.observers)
+        && (a.observers.len() < b.observers.len() || a.options >= b.options)
 }
 
 fn superset_counts(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
@@ -123,14 +140,27 @@ pub(crate) struct Frontier<S> {
     map: HashMap<Key<S>, Vec<Rest>, FxBuild>,
     len: usize,
     bytes: usize,
+    /// Use [`covers`] instead of [`dominates`] (the beam's under-approximation).
+    coarse: bool,
+    /// Whether the coarse order dropped a configuration that dominance would have kept.
+    lossy: bool,
 }
 
 impl<S: Clone + Eq + Hash> Frontier<S> {
     pub fn new() -> Self {
+        Self::with_coarse(false)
+    }
+
+    /// With `coarse`, a configuration is dropped when another with the same state and pending
+    /// known ops has no more debts and (debts equal) no fewer options in total, whatever the
+    /// options are: an under-approximation, for the beam only.
+    pub fn with_coarse(coarse: bool) -> Self {
         Frontier {
             map: HashMap::default(),
             len: 0,
             bytes: 0,
+            coarse,
+            lossy: false,
         }
     }
 
@@ -140,6 +170,12 @@ impl<S: Clone + Eq + Hash> Frontier<S> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the coarse order dropped a configuration no other dominated: then the set is an
+    /// under-approximation, and its running dry proves nothing.
+    pub fn lossy(&self) -> bool {
+        self.lossy
     }
 
     /// Rough footprint of what was inserted (dropped entries are not subtracted).
@@ -155,18 +191,30 @@ impl<S: Clone + Eq + Hash> Frontier<S> {
             state: c.state,
             mandatory: c.mandatory,
         };
+        let options = c.optional.iter().map(|&(_, n)| n as u64).sum();
         let rest = Rest {
             optional: c.optional,
             observers: c.observers,
             trail: c.trail,
             depth: c.depth,
+            options,
         };
+        let order = if self.coarse { covers } else { dominates };
         let bucket = self.map.entry(key).or_default();
-        if bucket.iter().any(|e| dominates(e, &rest)) {
+        if bucket.iter().any(|e| order(e, &rest)) {
+            if self.coarse && !bucket.iter().any(|e| dominates(e, &rest)) {
+                self.lossy = true;
+            }
             return false;
         }
         let before = bucket.len();
-        bucket.retain(|e| !dominates(&rest, e));
+        let mut lossy = false;
+        bucket.retain(|e| {
+            let drop = order(&rest, e);
+            lossy |= drop && self.coarse && !dominates(&rest, e);
+            !drop
+        });
+        self.lossy |= lossy;
         self.len -= before - bucket.len();
         bucket.push(rest);
         self.len += 1;

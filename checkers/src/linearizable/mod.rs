@@ -41,6 +41,39 @@
 //! k timed-out acquires by one client would make 2^k configurations that differ only in names.
 //! Unknown-return ops that can change nothing (reads) are dropped up front; `fail` ops never
 //! took effect and are dropped by the readers.
+//! The model may widen a class ([`Model::unknown_class`]): the mutex ignores the caller, so all
+//! its timed-out acquires are one class (sound when the ops of a class have the same
+//! `step_unknown` from every state, which a test checks over all states).
+//!
+//! **What the model knows of an `info` op: it can only take effect in turn.** A model may declare
+//! *alternation channels* ([`Model::toggle`]): yes/no properties of the state such that an op
+//! tagged `on` can only step from a state where the property is unset and sets it, an op tagged
+//! `off` the reverse, and no other step changes it. The lock has one per client ("held by c":
+//! only c's acquire sets it, from free; only c's release clears it), the mutex one ("held").
+//! Along any linearization the `on` and `off` steps of a channel therefore alternate: from a
+//! state with the property unset, `on` steps ≤ `off` steps + 1 in every prefix, and from a set
+//! state `on` ≤ `off`. A timed-out acquire of client c is an optional `on` step; however many
+//! of them are pending (a client with 140 timed-out acquires is usual at 100k ops), at most
+//! `[c does not hold] + (c's releases still to come: known ones pending, info ones pending,
+//! and those invoked later) − (c's grants still to come)` of them can ever take effect. The
+//! bound is made per position `i` of the sweep (`search::Caps`): the known releases pending in
+//! the configuration, its pending `info` releases, the grants in flight at `i` that it already
+//! linearized, plus `D(i)`, the largest sum over a stretch of later events of +1 per release
+//! invoked (known or `info`), −1 per known grant returned (it must have taken effect by then)
+//! and −1 per timed-out acquire of c invoked (a later copy can stand in for an earlier one:
+//! copies are interchangeable once invoked, so a linearization that uses a pending copy while a
+//! later-invoked one is unused can swap them, and then uses at most `max_t (firings by t −
+//! copies invoked by t)` pending copies). The exact search lowers each count to its bound after
+//! every return (and drops a class whose bound is 0). Sound both ways: the configuration with
+//! the lowered count has exactly the completions of the original (one needing more copies than
+//! the bound does not exist), so no linearization is lost and none is invented. The count
+//! matters for dominance: two configurations whose counts differed only above the bound become
+//! equal or comparable. It prunes most where processes retire (Jepsen: a process that timed out
+//! never calls again, so its acquire's bound is 1) and where a client has far more timed-out
+//! acquires than releases to come; on fencepost's own clients, which keep their number and
+//! release after a timeout, the bound stays above the counts for most of a history and the
+//! gain is small (see BENCHMARKS.md). A model without channels (the registers, the counter)
+//! gets no caps.
 //!
 //! **P-compositionality.** Linearizability is local (Herlihy & Wing): a history is linearizable
 //! iff each object's sub-history is. Independent keys (a lock per key, Jepsen's `independent`
@@ -49,13 +82,18 @@
 //!
 //! **A narrow beam first, the exact search only when needed.** Many `info` ops make many
 //! possible worlds (each timed-out acquire may or may not hold the lock), and the exact frontier
-//! of a linearizable history can hold hundreds of them. The first pass keeps only a few
+//! of a linearizable history can hold thousands of them. The first pass keeps only a few
 //! configurations per step (one per distinct state first, then those with the most options and
-//! fewest debts). Every configuration it keeps is a real partial linearization, so if it reaches
-//! the end the history is linearizable — sound. If it runs dry after having dropped some, it
-//! proves nothing, and the exact search runs from the start: `Illegal` is only ever concluded by
-//! the exact search, which drops nothing but dominated configurations. Histories whose frontier
-//! never exceeds the beam (all the lock benchmarks) are decided in the first pass, exactly.
+//! fewest debts). Inside its closures and sets it also uses a coarser order than dominance: of
+//! two configurations with the same state and pending known ops, the one with no more debts
+//! (and, debts equal, no fewer options in total) stands for both, whatever their options — at
+//! 100 clients this is what keeps a closure from exploring a hundred worlds that differ only in
+//! which client's timed-out acquire was used. Every configuration the beam keeps is a real
+//! partial linearization, so if it reaches the end the history is linearizable — sound. If it
+//! runs dry after having dropped a configuration that dominance would have kept (by width or by
+//! the coarse order), it proves nothing, and the exact search runs from the start: `Illegal` is
+//! only ever concluded by a search that dropped nothing but dominated configurations (histories
+//! without `info` ops, where the coarse order is dominance, are still decided in one pass).
 //!
 //! **A budget, not a hang.** The search checks its deadline and its memory estimate (the trail
 //! arena plus the live configurations, summed over threads) every 1,024 steps and ends in
@@ -277,7 +315,8 @@ pub fn check<M: Model>(
     check_with_beam(model, partitions, budget, BEAM)
 }
 
-/// [`check`] with the width of the first pass given (tests use 1, to exercise the fallback).
+/// [`check`] with the width of the first pass given (tests use 1, to exercise the fallback, and
+/// 0 to skip the first pass and search exactly from the start).
 pub(crate) fn check_with_beam<M: Model>(
     model: &M,
     mut partitions: Vec<Partition<M::Op, M::Ret>>,
@@ -309,7 +348,11 @@ pub(crate) fn check_with_beam<M: Model>(
         // A narrow beam first: it proves most linearizable histories at once, even where the
         // exact frontier would hold thousands of possible worlds (many `info` ops). Only when
         // it runs dry is the exact search needed, for `Illegal` must rule out every world.
-        let (mut found, mut counters) = Search::new(model, &p.ops, &shared).beam(beam).run();
+        let (mut found, mut counters) = if beam == 0 {
+            (Found::BeamDied, search::Counters::default())
+        } else {
+            Search::new(model, &p.ops, &shared).beam(beam).run()
+        };
         if matches!(found, Found::BeamDied) {
             let (exact, more) = Search::new(model, &p.ops, &shared).run();
             found = exact;

@@ -92,6 +92,10 @@ pub(crate) struct Search<'a, M: Model> {
     class_ids: Vec<Vec<u32>>,
     /// Per class: how many of its ops have been invoked so far in the sweep.
     class_invoked: Vec<u32>,
+    /// Alternation channels (see [`Caps`]); `None` when the model declares none.
+    caps: Option<Caps>,
+    /// The event being processed (caps are computed for the configurations right after it).
+    at_event: u32,
     /// Trail nodes: (op id, parent node).
     arena: Vec<(u32, u32)>,
     shared: &'a Shared,
@@ -108,7 +112,7 @@ pub(crate) struct Search<'a, M: Model> {
 impl<'a, M: Model> Search<'a, M> {
     /// `ops` must be sorted by invocation, with distinct event positions (checked by the caller).
     pub fn new(model: &'a M, ops: &'a [Operation<M::Op, M::Ret>], shared: &'a Shared) -> Self {
-        let mut classes: std::collections::HashMap<&M::Op, u32> = Default::default();
+        let mut classes: std::collections::HashMap<M::Op, u32> = Default::default();
         let mut class_ids: Vec<Vec<u32>> = Vec::new();
         let roles = ops
             .iter()
@@ -118,10 +122,12 @@ impl<'a, M: Model> Search<'a, M> {
                 Some(_) => Role::Mutator,
                 None if model.is_read_only(&o.op) => Role::Dropped,
                 None => {
-                    let class = *classes.entry(&o.op).or_insert_with(|| {
-                        class_ids.push(Vec::new());
-                        (class_ids.len() - 1) as u32
-                    });
+                    let class = *classes
+                        .entry(model.unknown_class(&o.op))
+                        .or_insert_with(|| {
+                            class_ids.push(Vec::new());
+                            (class_ids.len() - 1) as u32
+                        });
                     class_ids[class as usize].push(id as u32);
                     Role::Optional(class)
                 }
@@ -134,6 +140,8 @@ impl<'a, M: Model> Search<'a, M> {
             roles,
             class_ids,
             class_invoked,
+            caps: None,
+            at_event: 0,
             arena: Vec::new(),
             shared,
             ticks: 0,
@@ -191,12 +199,28 @@ impl<'a, M: Model> Search<'a, M> {
             trail: ROOT,
             depth: 0,
         }];
-        for event in self.events() {
+        let events = self.events();
+        // The caps serve the exact search's dominance; the beam's coarse order ignores counts.
+        if self.beam.is_none() {
+            self.caps = Caps::new(
+                self.model,
+                self.ops,
+                &self.roles,
+                self.class_ids.len(),
+                &events,
+            );
+        }
+        for (at, event) in events.into_iter().enumerate() {
+            self.at_event = at as u32;
+            let toggle = self.toggle_of(event);
+            if let Some(caps) = &mut self.caps {
+                caps.pass(event, &toggle);
+            }
             match event {
                 Event::Invoke(id) => self.invoke(&mut frontier, id),
                 Event::Return(id) => {
                     let mut forced = Vec::new();
-                    let mut next = Frontier::new();
+                    let mut next = self.frontier();
                     for c in frontier.drain(..) {
                         if self.is_pending(&c, id) {
                             forced.push(c);
@@ -206,12 +230,14 @@ impl<'a, M: Model> Search<'a, M> {
                     }
                     // One `seen` for all forced configurations: a configuration reached from one
                     // that another already reached (or dominated) needs no second exploration.
-                    let mut seen = Frontier::new();
+                    let mut seen = self.frontier();
                     for c in &forced {
                         if let Err(why) = self.closure(c, id, &mut next, &mut seen, None) {
                             return Found::GaveUp(why);
                         }
                     }
+                    // The beam's coarse sets may have dropped worlds too.
+                    self.pruned |= seen.lossy() || next.lossy();
                     if next.is_empty() {
                         if self.pruned {
                             return Found::BeamDied;
@@ -221,6 +247,24 @@ impl<'a, M: Model> Search<'a, M> {
                     self.counters.max_frontier = self.counters.max_frontier.max(next.len());
                     self.live_bytes = next.bytes();
                     frontier = next.into_configs();
+                    if self.caps.is_some() && self.beam.is_none() {
+                        // Lower the counts to what can still take effect; configurations that
+                        // differed only above the bounds now coincide or dominate each other.
+                        let mut changed = false;
+                        for c in &mut frontier {
+                            changed |= self.cap(c);
+                        }
+                        if changed {
+                            let mut capped = Frontier::new();
+                            for c in frontier.drain(..) {
+                                if let Err(why) = self.tick() {
+                                    return Found::GaveUp(why);
+                                }
+                                capped.insert(c);
+                            }
+                            frontier = capped.into_configs();
+                        }
+                    }
                     if let Some(width) = self.beam.filter(|&w| frontier.len() > w) {
                         // Most options, fewest debts first; ties: the longest linearization.
                         frontier.sort_by_cached_key(|c| {
@@ -315,6 +359,11 @@ impl<'a, M: Model> Search<'a, M> {
             }
             !fits
         });
+    }
+
+    /// A configuration set: exact, or the beam's coarse one.
+    fn frontier(&self) -> Frontier<M::State> {
+        Frontier::with_coarse(self.beam.is_some())
     }
 
     /// All ways `c` can linearize pending state-changing ops and then `target`; the
@@ -428,6 +477,28 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
+    /// The channel an event's op flips, for [`Caps::pass`].
+    fn toggle_of(&self, event: Event) -> Option<(u32, bool)> {
+        let id = match event {
+            Event::Invoke(id) | Event::Return(id) => id,
+        };
+        self.caps
+            .as_ref()
+            .and_then(|caps| caps.known_toggle[id as usize])
+    }
+
+    /// Lowers each pending `info` count to what can still take effect (see [`Caps`]).
+    /// Returns whether a count changed.
+    fn cap(&mut self, c: &mut Config<M::State>) -> bool {
+        let Some(caps) = &mut self.caps else {
+            return false;
+        };
+        if c.optional.is_empty() {
+            return false;
+        }
+        caps.apply(self.model, self.at_event, c)
+    }
+
     fn illegal(&mut self, forced: &[Config<M::State>], target: u32) -> Found<M::State> {
         let mut best = Best {
             depth: 0,
@@ -489,6 +560,213 @@ impl<'a, M: Model> Search<'a, M> {
             return Err(GaveUp::Time);
         }
         Ok(())
+    }
+}
+
+/// How many pending `info` ops of each class can still take effect, from the model's
+/// alternation channels ([`Model::toggle`]); the module header has the argument. For a class
+/// that sets channel `k` (a client's timed-out acquires), in a configuration with state `s` right
+/// after event `i`, at most
+///
+/// `[k unset in s] + (known unsetting ops of k pending in the configuration) + (pending info ops
+/// unsetting k) + (known setting ops of k in flight at i but already linearized here) + D(i)`
+///
+/// of its pending copies can ever be used, where `D(i)` is the largest sum, over a stretch of
+/// events right after `i`, of +1 per invocation of an op unsetting `k` (known or info), −1 per
+/// return of a known op setting `k`, −1 per invocation of another copy of the class. Unsetting
+/// classes likewise, with the roles swapped.
+struct Caps {
+    /// Per op id, for known-return state-changing ops: (dense channel, sets).
+    known_toggle: Vec<Option<(u32, bool)>>,
+    /// Per class: (dense channel, sets).
+    class_toggle: Vec<Option<(u32, bool)>>,
+    /// The model's id of each dense channel.
+    channel_ids: Vec<u32>,
+    /// Per class: (event index, `D` from just before that event), in event order.
+    suffix: Vec<Vec<(u32, i32)>>,
+    /// Per class: the first entry of `suffix` not yet passed.
+    cursor: Vec<u32>,
+    /// Per (channel, sets) slot `2k + sets`: known ops invoked and not yet returned.
+    in_flight: Vec<u32>,
+    /// Scratch per slot: the configuration's pending known ops and info pool.
+    mandatory: Vec<u32>,
+    pool: Vec<u32>,
+    touched: Vec<usize>,
+}
+
+impl Caps {
+    fn new<M: Model>(
+        model: &M,
+        ops: &[Operation<M::Op, M::Ret>],
+        roles: &[Role],
+        classes: usize,
+        events: &[Event],
+    ) -> Option<Caps> {
+        let mut dense: std::collections::HashMap<u32, u32> = Default::default();
+        let mut channel_ids = Vec::new();
+        let mut channel = |c: u32| {
+            *dense.entry(c).or_insert_with(|| {
+                channel_ids.push(c);
+                (channel_ids.len() - 1) as u32
+            })
+        };
+        let mut known_toggle = vec![None; ops.len()];
+        let mut class_toggle = vec![None; classes];
+        for (id, o) in ops.iter().enumerate() {
+            match roles[id] {
+                Role::Mutator => {
+                    known_toggle[id] = model
+                        .toggle(&o.op, o.ret.as_ref())
+                        .map(|t| (channel(t.channel), t.on));
+                }
+                Role::Optional(class) if class_toggle[class as usize].is_none() => {
+                    class_toggle[class as usize] = model
+                        .toggle(&o.op, None)
+                        .map(|t| (channel(t.channel), t.on));
+                }
+                _ => {}
+            }
+        }
+        if class_toggle.iter().all(Option::is_none) {
+            return None;
+        }
+        let channels = channel_ids.len();
+        // The classes of each channel, and the weighted events of each class.
+        let mut by_channel: Vec<Vec<u32>> = vec![Vec::new(); channels];
+        for (class, t) in class_toggle.iter().enumerate() {
+            if let Some((k, _)) = t {
+                by_channel[*k as usize].push(class as u32);
+            }
+        }
+        let mut weights: Vec<Vec<(u32, i32)>> = vec![Vec::new(); classes];
+        for (at, &event) in events.iter().enumerate() {
+            let (k, sets, of_class, invoke) = match event {
+                Event::Invoke(id) => match roles[id as usize] {
+                    Role::Mutator => match known_toggle[id as usize] {
+                        Some((k, sets)) => (k, sets, None, true),
+                        None => continue,
+                    },
+                    Role::Optional(class) => match class_toggle[class as usize] {
+                        Some((k, sets)) => (k, sets, Some(class), true),
+                        None => continue,
+                    },
+                    _ => continue,
+                },
+                Event::Return(id) => match known_toggle[id as usize] {
+                    Some((k, sets)) if roles[id as usize] == Role::Mutator => {
+                        (k, sets, None, false)
+                    }
+                    _ => continue,
+                },
+            };
+            for &class in &by_channel[k as usize] {
+                let (_, class_sets) = class_toggle[class as usize].expect("listed by channel");
+                // +1: one more op that can undo the class's effect; −1: a known op doing the
+                // class's effect, which must be done by its return, or a fresh copy of the class.
+                let w = if invoke && sets != class_sets {
+                    1
+                } else if (!invoke && sets == class_sets) || of_class == Some(class) {
+                    -1
+                } else {
+                    0
+                };
+                if w != 0 {
+                    weights[class as usize].push((at as u32, w));
+                }
+            }
+        }
+        let suffix = weights
+            .into_iter()
+            .map(|mut list| {
+                let mut d = 0i32;
+                for e in list.iter_mut().rev() {
+                    d = (e.1 + d).max(0);
+                    e.1 = d;
+                }
+                list
+            })
+            .collect();
+        Some(Caps {
+            known_toggle,
+            class_toggle,
+            channel_ids,
+            suffix,
+            cursor: vec![0; classes],
+            in_flight: vec![0; 2 * channels],
+            mandatory: vec![0; 2 * channels],
+            pool: vec![0; 2 * channels],
+            touched: Vec::new(),
+        })
+    }
+
+    /// Keeps the in-flight counts of known ops up to date; call for every event, in order.
+    fn pass(&mut self, event: Event, toggle: &Option<(u32, bool)>) {
+        if let Some((k, sets)) = *toggle {
+            let slot = 2 * k as usize + sets as usize;
+            match event {
+                Event::Invoke(_) => self.in_flight[slot] += 1,
+                Event::Return(_) => self.in_flight[slot] -= 1,
+            }
+        }
+    }
+
+    /// Lowers the counts of `c`, a configuration right after event `at`, to their bounds.
+    fn apply<M: Model>(&mut self, model: &M, at: u32, c: &mut Config<M::State>) -> bool {
+        let mut changed = false;
+        for &id in &c.mandatory {
+            if let Some((k, sets)) = self.known_toggle[id as usize] {
+                let slot = 2 * k as usize + sets as usize;
+                self.mandatory[slot] += 1;
+                self.touched.push(slot);
+            }
+        }
+        for &(class, n) in &c.optional {
+            if let Some((k, sets)) = self.class_toggle[class as usize] {
+                let slot = 2 * k as usize + sets as usize;
+                self.pool[slot] += n;
+                self.touched.push(slot);
+            }
+        }
+        let mut i = 0;
+        while i < c.optional.len() {
+            let (class, n) = c.optional[i];
+            let Some((k, sets)) = self.class_toggle[class as usize] else {
+                i += 1;
+                continue;
+            };
+            let list = &self.suffix[class as usize];
+            let cursor = &mut self.cursor[class as usize];
+            while (*cursor as usize) < list.len() && list[*cursor as usize].0 <= at {
+                *cursor += 1;
+            }
+            let d = list.get(*cursor as usize).map_or(0, |e| e.1) as u64;
+            let (this, other) = (
+                2 * k as usize + sets as usize,
+                2 * k as usize + !sets as usize,
+            );
+            let undone = model.toggled(&c.state, self.channel_ids[k as usize]) != sets;
+            let cap = undone as u64
+                + self.mandatory[other] as u64
+                + self.pool[other] as u64
+                + (self.in_flight[this] - self.mandatory[this]) as u64
+                + d;
+            if (n as u64) <= cap {
+                i += 1;
+                continue;
+            }
+            changed = true;
+            if cap == 0 {
+                c.optional.remove(i);
+            } else {
+                c.optional[i].1 = cap as u32;
+                i += 1;
+            }
+        }
+        for slot in self.touched.drain(..) {
+            self.mandatory[slot] = 0;
+            self.pool[slot] = 0;
+        }
+        changed
     }
 }
 

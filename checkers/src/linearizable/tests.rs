@@ -149,6 +149,35 @@ type Spec = (u8, u8, u8, u8, u8, u8);
 /// object executes them at random points inside their intervals; some calls end `info` (and
 /// took effect or not); `corrupt` may then change one known return.
 fn build<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Vec<Operation<M::Op, M::Ret>> {
+    build_with(model, specs, corrupt, Shape::default())
+}
+
+/// How [`build_with`] shapes a history.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    /// A call ends `info` when its outcome pick is a multiple of this.
+    info_every: u8,
+    /// Jepsen's way: a process whose call ended `info` is retired, and the client goes on as a
+    /// new process (a new owner, for the lock). Otherwise the client keeps its number, as
+    /// fencepost's clients do.
+    retire: bool,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            info_every: 6,
+            retire: false,
+        }
+    }
+}
+
+fn build_with<M: Gen>(
+    model: &M,
+    specs: &[Spec],
+    corrupt: u16,
+    shape: Shape,
+) -> Vec<Operation<M::Op, M::Ret>> {
     struct Planned<O> {
         process: u32,
         op: O,
@@ -159,15 +188,20 @@ fn build<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Vec<Operation<M::Op
         took_effect: bool,
     }
     let mut clock = [0f64; 4];
+    let mut generation = [0u32; 4];
     let mut planned: Vec<Planned<M::Op>> = specs
         .iter()
         .map(|&(p, gap, dur, pick, outcome, point)| {
-            let p = (p % 4) as u32;
-            let start = clock[p as usize] + (gap % 8) as f64 + 0.01 * (p + 1) as f64;
+            let slot = (p % 4) as usize;
+            let p = slot as u32 + 4 * generation[slot];
+            let start = clock[slot] + (gap % 8) as f64 + 0.01 * (slot + 1) as f64;
             let end = start + 1.0 + (dur % 12) as f64;
-            clock[p as usize] = end;
+            clock[slot] = end;
             let frac = (point as f64 + 0.5) / 256.0;
-            let info = outcome % 6 == 0;
+            let info = outcome % shape.info_every.max(1) == 0;
+            if info && shape.retire {
+                generation[slot] += 1;
+            }
             Planned {
                 process: p,
                 op: model.op(pick, p),
@@ -243,7 +277,10 @@ fn build<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Vec<Operation<M::Op
 }
 
 fn agree<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Result<bool, TestCaseError> {
-    let ops = build(model, specs, corrupt);
+    agree_on(model, build(model, specs, corrupt))
+}
+
+fn agree_on<M: Gen>(model: &M, ops: Vec<Operation<M::Op, M::Ret>>) -> Result<bool, TestCaseError> {
     let expected = brute::linearizable(model, &ops);
     let outcome = check_ops(model, ops.clone(), &Budget::default()).expect("well-formed");
     let got = match outcome.verdict {
@@ -269,7 +306,39 @@ fn agree<M: Gen>(model: &M, specs: &[Spec], corrupt: u16) -> Result<bool, TestCa
         "the beam's fallback disagrees with brute force on {:#?}",
         ops
     );
+    // The exact search alone (no beam first), where the caps on `info` counts apply.
+    let partitions = vec![Partition {
+        key: None,
+        ops: ops.clone(),
+    }];
+    let exact = check_with_beam(model, partitions, &Budget::default(), 0).expect("well-formed");
+    prop_assert_eq!(
+        exact.verdict == Linearizability::Ok,
+        expected,
+        "the exact search disagrees with brute force on {:#?}",
+        ops
+    );
     Ok(expected)
+}
+
+/// Histories where a third to a half of the calls end `info`, some with the client going on
+/// under its number (fencepost), some retired (Jepsen): what the caps on `info` counts prune.
+fn agree_many_info<M: Gen>(
+    model: &M,
+    specs: &[Spec],
+    corrupt: u16,
+    retire: bool,
+    info_every: u8,
+) -> Result<bool, TestCaseError> {
+    let shape = Shape {
+        info_every: 2 + info_every % 2,
+        retire,
+    };
+    agree_on(model, build_with(model, specs, corrupt, shape))
+}
+
+fn many_specs() -> impl Strategy<Value = Vec<Spec>> {
+    prop::collection::vec(any::<Spec>(), 1..=9)
 }
 
 fn specs() -> impl Strategy<Value = Vec<Spec>> {
@@ -287,6 +356,26 @@ proptest! {
     #[test]
     fn mutex_agrees_with_brute_force(specs in specs(), corrupt in any::<u16>()) {
         agree(&Mutex, &specs, corrupt)?;
+    }
+
+    #[test]
+    fn lock_with_many_info_ops_agrees_with_brute_force(
+        specs in many_specs(),
+        corrupt in any::<u16>(),
+        retire in any::<bool>(),
+        info_every in any::<u8>(),
+    ) {
+        agree_many_info(&Lock, &specs, corrupt, retire, info_every)?;
+    }
+
+    #[test]
+    fn mutex_with_many_info_ops_agrees_with_brute_force(
+        specs in many_specs(),
+        corrupt in any::<u16>(),
+        retire in any::<bool>(),
+        info_every in any::<u8>(),
+    ) {
+        agree_many_info(&Mutex, &specs, corrupt, retire, info_every)?;
     }
 
     #[test]
@@ -343,6 +432,94 @@ fn random_histories_cover_both_verdicts_and_info_ops() {
             "{name}: {ok} ok, {illegal} illegal, {info} with info ops"
         );
     }
+}
+
+/// The many-`info` histories must be mostly `info`, and both verdicts must be common.
+#[test]
+fn many_info_histories_cover_both_verdicts() {
+    fn tally<M: Gen>(model: &M, retire: bool) -> (usize, usize, usize) {
+        let mut rng = generate::SplitMix64::new(11);
+        let (mut ok, mut illegal, mut info) = (0, 0, 0);
+        for _ in 0..1_000 {
+            let n = 1 + rng.below(9) as usize;
+            let specs: Vec<Spec> = (0..n)
+                .map(|_| {
+                    let b = rng.next_u64().to_le_bytes();
+                    (b[0], b[1], b[2], b[3], b[4], b[5])
+                })
+                .collect();
+            let shape = Shape {
+                info_every: 2 + rng.below(2) as u8,
+                retire,
+            };
+            let ops = build_with(model, &specs, rng.next_u64() as u16, shape);
+            info += (ops.iter().filter(|o| o.ret.is_none()).count() >= 3) as usize;
+            if brute::linearizable(model, &ops) {
+                ok += 1
+            } else {
+                illegal += 1
+            }
+        }
+        (ok, illegal, info)
+    }
+    for retire in [false, true] {
+        for (name, (ok, illegal, info)) in [
+            ("lock", tally(&Lock, retire)),
+            ("mutex", tally(&Mutex, retire)),
+        ] {
+            println!("{name}, retire {retire}: {ok} ok, {illegal} illegal, {info} with ≥ 3 info");
+            assert!(
+                ok >= 200 && illegal >= 150 && info >= 300,
+                "{name}, retire {retire}: {ok} ok, {illegal} illegal, {info} with ≥ 3 info"
+            );
+        }
+    }
+}
+
+/// The alternation channels the lock and mutex declare must hold for every state, op and
+/// return, and the mutex's `info` classes must really be interchangeable.
+#[test]
+fn toggles_and_unknown_classes_keep_their_contracts() {
+    fn check<M: Model<Op = LockOp, Ret = LockRet>>(m: &M, states: &[M::State], channels: &[u32]) {
+        let rets = [
+            LockRet::Granted,
+            LockRet::Denied,
+            LockRet::Released,
+            LockRet::NotHeld,
+            LockRet::Extended,
+        ];
+        for s in states {
+            for op in [0, 1, 2]
+                .iter()
+                .flat_map(|&c| [LockOp::Acquire(c), LockOp::Release(c), LockOp::Extend(c)])
+            {
+                let class = m.unknown_class(&op);
+                assert_eq!(m.step_unknown(s, &op), m.step_unknown(s, &class), "{op:?}");
+                assert_eq!(m.toggle(&op, None), m.toggle(&class, None), "{op:?}");
+                let steps = rets
+                    .iter()
+                    .filter_map(|r| Some((m.toggle(&op, Some(r)), m.step(s, &op, r)?)))
+                    .chain(m.step_unknown(s, &op).map(|n| (m.toggle(&op, None), n)));
+                for (toggle, next) in steps {
+                    for &k in channels {
+                        match toggle {
+                            Some(t) if t.channel == k => {
+                                assert_eq!(m.toggled(s, k), !t.on, "{s:?} {op:?}");
+                                assert_eq!(m.toggled(&next, k), t.on, "{s:?} {op:?}");
+                            }
+                            _ => assert_eq!(
+                                m.toggled(s, k),
+                                m.toggled(&next, k),
+                                "{s:?} {op:?} channel {k}"
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    check(&Lock, &[None, Some(0), Some(1), Some(2)], &[0, 1, 2]);
+    check(&Mutex, &[false, true], &[0]);
 }
 
 /// `step_unknown` must be exactly "some return that changes the state" of `step`.

@@ -7,7 +7,7 @@
 //! the lock was held. Lease expiry is not an op of this model, so a lock whose lease expired under
 //! its holder shows up here as a violation; the reader explains that case in plain words.
 
-use super::Model;
+use super::{Model, Toggle};
 
 /// Who holds or asks for the lock (the client's number).
 pub type Owner = u32;
@@ -87,6 +87,18 @@ impl Model for Lock {
         matches!(op, LockOp::Extend(_))
     }
 
+    /// One channel per client: "held by this client". Only the client's own acquire (from free)
+    /// sets it and only its own release clears it; another client's acquire or release leaves it
+    /// unset. So a client's timed-out acquires can take effect at most once more than its
+    /// releases (known and timed-out) that are still to come.
+    fn toggle(&self, op: &LockOp, ret: Option<&LockRet>) -> Option<Toggle> {
+        lock_toggle(op, ret, op.caller())
+    }
+
+    fn toggled(&self, state: &Self::State, channel: u32) -> bool {
+        *state == Some(channel)
+    }
+
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
         describe_lock_op(op, ret)
     }
@@ -96,6 +108,17 @@ impl Model for Lock {
             None => "free".to_string(),
             Some(c) => format!("held by client {c}"),
         }
+    }
+}
+
+/// Shared by the mutex and the lock: a granted (or possibly granted) acquire sets `channel`, a
+/// release that (possibly) took effect clears it; denials, refusals and extensions change
+/// nothing.
+pub(crate) fn lock_toggle(op: &LockOp, ret: Option<&LockRet>, channel: u32) -> Option<Toggle> {
+    match (op, ret) {
+        (LockOp::Acquire(_), None | Some(LockRet::Granted)) => Some(Toggle { channel, on: true }),
+        (LockOp::Release(_), None | Some(LockRet::Released)) => Some(Toggle { channel, on: false }),
+        _ => None,
     }
 }
 

@@ -12,6 +12,14 @@
 //! - [`Model::step_unknown`]: the one effect an op with an unknown return (`info`) may have had.
 //!   "It had no effect" is always also allowed, so a model returns `None` when the only outcome
 //!   from this state is no effect (an acquire while held would have been denied).
+//! - [`Model::unknown_class`]: ops with unknown returns that are interchangeable (the mutex's
+//!   timed-out acquires by different clients have the same possible effect).
+//! - [`Model::toggle`] and [`Model::toggled`]: *alternation channels*. A channel is a yes/no
+//!   property of the state ("the lock is held by client 3"); an op tagged `on` for a channel can
+//!   only change the state when the property is false, and makes it true; `off` the reverse; no
+//!   other step (untagged, or tagged for another channel) changes it. So along any sequence of
+//!   steps the `on` and `off` steps of a channel alternate, which bounds how many of a batch of
+//!   pending `info` ops can ever take effect (see [`crate::linearizable`]).
 
 pub mod cas_register;
 pub mod counter;
@@ -27,6 +35,14 @@ pub use counter::{Counter, CounterOp, CounterRet};
 pub use lock::{Lock, LockOp, LockRet, Owner};
 pub use mutex::Mutex;
 pub use register::{Register, RegisterOp, RegisterRet};
+
+/// A step that flips an alternation channel (see the module header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Toggle {
+    pub channel: u32,
+    /// `true`: the step sets the channel's property (legal only when it is unset).
+    pub on: bool,
+}
 
 /// A sequential specification, pure and deterministic.
 pub trait Model: Sync {
@@ -50,6 +66,28 @@ pub trait Model: Sync {
     /// True when `op` cannot change the state whatever it returned: with an unknown return it
     /// constrains nothing and is dropped before the search.
     fn is_read_only(&self, op: &Self::Op) -> bool;
+
+    /// A representative of the ops interchangeable with `op` when their returns are unknown:
+    /// `step_unknown` and `toggle(_, None)` must give the same answers for both, from every
+    /// state. The default, `op` itself, is always right.
+    fn unknown_class(&self, op: &Self::Op) -> Self::Op {
+        op.clone()
+    }
+
+    /// The alternation channel `op` flips when it takes effect with return `ret` (`None`: with
+    /// an unknown return, as in [`Model::step_unknown`]), or `None` when it flips none. For every
+    /// state `s` in which the step is legal and leads to `s2`: with `Some(Toggle { channel, on })`,
+    /// `toggled(s, channel) == !on` and `toggled(s2, channel) == on`, every other channel keeps
+    /// its value; with `None`, every channel keeps its value. The default (no channels) is always
+    /// right; it only forgoes the pruning.
+    fn toggle(&self, _op: &Self::Op, _ret: Option<&Self::Ret>) -> Option<Toggle> {
+        None
+    }
+
+    /// The value of `channel`'s property in `state` (see [`Model::toggle`]).
+    fn toggled(&self, _state: &Self::State, _channel: u32) -> bool {
+        false
+    }
 
     /// The op in plain words, with its return when known (`acquire by 3 → denied`).
     fn describe_op(&self, op: &Self::Op, ret: Option<&Self::Ret>) -> String;

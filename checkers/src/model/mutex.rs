@@ -4,8 +4,8 @@
 //! client that does not hold the lock frees it. Useful to compare with Knossos verdicts; the
 //! `lock` model is the one that matches what a Redis lock promises.
 
-use super::lock::{describe_lock_op, LockOp, LockRet};
-use super::Model;
+use super::lock::{describe_lock_op, lock_toggle, LockOp, LockRet};
+use super::{Model, Toggle};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Mutex;
@@ -46,6 +46,24 @@ impl Model for Mutex {
 
     fn is_read_only(&self, op: &LockOp) -> bool {
         matches!(op, LockOp::Extend(_))
+    }
+
+    /// The caller does not matter: all timed-out acquires are alike, and so are all releases.
+    fn unknown_class(&self, op: &LockOp) -> LockOp {
+        match op {
+            LockOp::Acquire(_) => LockOp::Acquire(0),
+            LockOp::Release(_) => LockOp::Release(0),
+            LockOp::Extend(_) => LockOp::Extend(0),
+        }
+    }
+
+    /// One channel, "held": any acquire sets it, any release clears it.
+    fn toggle(&self, op: &LockOp, ret: Option<&LockRet>) -> Option<Toggle> {
+        lock_toggle(op, ret, 0)
+    }
+
+    fn toggled(&self, held: &bool, _channel: u32) -> bool {
+        *held
     }
 
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
