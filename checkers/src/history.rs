@@ -16,6 +16,8 @@
 //!
 //! On disk a history is JSON lines (`history.jsonl`), one [`Op`] per line, written as it happens.
 
+mod fast_line;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -576,7 +578,11 @@ impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
             if line.trim().is_empty() {
                 continue;
             }
-            return match serde_json::from_str::<Op>(line) {
+            let parsed = match fast_line::parse(line) {
+                Some(op) => Ok(op),
+                None => serde_json::from_str::<Op>(line),
+            };
+            return match parsed {
                 Ok(op) => Some(Ok(op)),
                 Err(_) if !complete => {
                     self.torn_last_line = Some(self.line_no);
