@@ -6,8 +6,7 @@
 //! 0 linearizable, 1 not, 3 unknown (the budget ran out). An unreadable or malformed history or
 //! an unknown model is an error, which the binary turns into exit code 2.
 
-use anyhow::Context;
-use checkers::linearizable::{check_text, Budget};
+use checkers::linearizable::{check_file, Budget};
 use checkers::model::ModelKind;
 use std::path::Path;
 
@@ -20,13 +19,11 @@ pub fn run(model: &str, path: &Path, budget_ms: u64) -> anyhow::Result<i32> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read the history {}", file.display()))?;
     let budget = Budget {
         time_ms: budget_ms,
         ..Budget::default()
     };
-    let report = check_text(model, &file.display().to_string(), &text, &budget)?;
+    let report = check_file(model, &file, &budget)?;
     print!("{report}");
     Ok(report.exit_code())
 }

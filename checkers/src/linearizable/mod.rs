@@ -125,7 +125,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use read::{
-    check_history, check_text, detect_format, explain_lease, CheckError, Report, SourceFormat,
+    check_file, check_history, check_text, detect_format, explain_lease, CheckError, Report,
+    SourceFormat,
 };
 
 /// Width of the first, under-approximating pass (see `Search::beam`).

@@ -15,6 +15,7 @@ use crate::model::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::Path;
 
 /// Which format a history file was read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,11 @@ pub enum CheckError {
     },
     #[error("{file}: {source}")]
     Input { file: String, source: InputError },
+    #[error("cannot read the history {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}: no {model} ops in this history (it has {other} other client ops); pick the model that matches its ops: acquire/release → lock or mutex, read/write → register, read/write/cas → cas-register, add/read → counter")]
     NoOps {
         file: String,
@@ -794,42 +800,115 @@ pub fn check_text(
     text: &str,
     budget: &Budget,
 ) -> Result<Report, CheckError> {
-    let format = detect_format(text);
-    let (calls, other, lines, torn_last_line, jsonl) = match format {
+    match detect_format(text) {
         SourceFormat::Edn => {
             let (calls, lines) = edn_calls(file, text)?;
-            (calls, 0, lines, None, false)
+            decide(model, file, budget, Read::edn(calls, lines))
         }
-        SourceFormat::Fencepost => {
-            // Streamed: each op is checked and turned into calls as it is read, and dropped.
-            let mut ops = history::jsonl_ops(file, text);
-            let mut valid = history::Validator::default();
-            let mut calls = CallBuilder::default();
-            for op in ops.by_ref() {
-                let op = op?;
-                valid.push(&op).map_err(|source| ParseError::Malformed {
-                    file: file.to_string(),
-                    source,
-                })?;
-                calls
-                    .push(&op)
-                    .map_err(|(index, message)| CheckError::HistoryOp {
-                        file: file.to_string(),
-                        index,
-                        message,
-                    })?;
-            }
-            (
-                calls.out,
-                calls.other,
-                Vec::new(),
-                ops.torn_last_line(),
-                true,
-            )
-        }
+        SourceFormat::Fencepost => check_jsonl(model, file, || Ok(text.as_bytes()), budget),
+    }
+}
+
+/// [`check_text`] on a file: fencepost JSON lines are read a line at a time from the file
+/// (twice when a lock violation is explained), so the file's text is never held whole; EDN is
+/// read whole.
+pub fn check_file(model: ModelKind, path: &Path, budget: &Budget) -> Result<Report, CheckError> {
+    use std::io::Read as _;
+    let file = path.display().to_string();
+    let io = |source: std::io::Error| CheckError::Read {
+        file: file.clone(),
+        source,
     };
-    let (mut outcome, skipped, failed) = run_kind(model, &calls, budget, file)?;
-    let skipped_ops = skipped + other;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    match detect_format(&String::from_utf8_lossy(&head)) {
+        SourceFormat::Edn => {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            check_text(model, &file, &text, budget)
+        }
+        SourceFormat::Fencepost => check_jsonl(
+            model,
+            &file,
+            || std::fs::File::open(path).map(std::io::BufReader::new),
+            budget,
+        ),
+    }
+}
+
+/// What a history file gave the model.
+struct Read {
+    calls: Vec<RawCall>,
+    other: usize,
+    lines: Vec<usize>,
+    torn_last_line: Option<usize>,
+    format: SourceFormat,
+}
+
+impl Read {
+    fn edn(calls: Vec<RawCall>, lines: Vec<usize>) -> Read {
+        Read {
+            calls,
+            other: 0,
+            lines,
+            torn_last_line: None,
+            format: SourceFormat::Edn,
+        }
+    }
+}
+
+/// Fencepost JSON lines, streamed: each op is checked and turned into calls as it is read, and
+/// dropped; `open` gives the lines again when a violation is explained.
+fn check_jsonl<R: std::io::BufRead>(
+    model: ModelKind,
+    file: &str,
+    open: impl Fn() -> std::io::Result<R>,
+    budget: &Budget,
+) -> Result<Report, CheckError> {
+    let reader = open().map_err(|source| CheckError::Read {
+        file: file.to_string(),
+        source,
+    })?;
+    let mut ops = history::JsonlOps::new(file, reader);
+    let mut valid = history::Validator::default();
+    let mut calls = CallBuilder::default();
+    for op in ops.by_ref() {
+        let op = op?;
+        valid.push(&op).map_err(|source| ParseError::Malformed {
+            file: file.to_string(),
+            source,
+        })?;
+        calls
+            .push(&op)
+            .map_err(|(index, message)| CheckError::HistoryOp {
+                file: file.to_string(),
+                index,
+                message,
+            })?;
+    }
+    let read = Read {
+        calls: calls.out,
+        other: calls.other,
+        lines: Vec::new(),
+        torn_last_line: ops.torn_last_line(),
+        format: SourceFormat::Fencepost,
+    };
+    let mut report = decide(model, file, budget, read)?;
+    if let Some(w) = report.outcome.witness.as_mut() {
+        if matches!(model, ModelKind::Lock | ModelKind::Mutex) {
+            w.explanation = explain_lease_streamed(file, &open, w)?;
+        }
+    }
+    Ok(report)
+}
+
+/// Runs the search on what was read.
+fn decide(model: ModelKind, file: &str, budget: &Budget, read: Read) -> Result<Report, CheckError> {
+    let (outcome, skipped, failed) = run_kind(model, &read.calls, budget, file)?;
+    let skipped_ops = skipped + read.other;
     if outcome.ops == 0 && failed == 0 {
         return Err(CheckError::NoOps {
             file: file.to_string(),
@@ -837,19 +916,14 @@ pub fn check_text(
             other: skipped_ops,
         });
     }
-    if let (true, Some(w)) = (jsonl, outcome.witness.as_mut()) {
-        if matches!(model, ModelKind::Lock | ModelKind::Mutex) {
-            w.explanation = explain_lease_streamed(file, text, w)?;
-        }
-    }
     Ok(Report {
         file: file.to_string(),
-        format,
+        format: read.format,
         model,
         outcome,
         skipped_ops,
-        torn_last_line,
-        lines,
+        torn_last_line: read.torn_last_line,
+        lines: read.lines,
     })
 }
 
@@ -890,9 +964,9 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
 /// calls the witness names — first the last 64 of its prefix, more only when the holder is not
 /// among them — so a violation in a million-op history does not bring the whole history back
 /// into memory. The answer is the same as [`explain_lease`] on the whole history.
-fn explain_lease_streamed(
+fn explain_lease_streamed<R: std::io::BufRead>(
     file: &str,
-    text: &str,
+    open: &impl Fn() -> std::io::Result<R>,
     w: &Witness,
 ) -> Result<Option<String>, CheckError> {
     let mut tail = 64usize;
@@ -901,8 +975,12 @@ fn explain_lease_streamed(
         let mut wanted: std::collections::HashSet<u64> = w.prefix[from..].iter().copied().collect();
         wanted.insert(w.op.invoke_index);
         let mut kept = Vec::new();
+        let reader = open().map_err(|source| CheckError::Read {
+            file: file.to_string(),
+            source,
+        })?;
         let mut open: std::collections::HashSet<Process> = Default::default();
-        for op in history::jsonl_ops(file, text) {
+        for op in history::JsonlOps::new(file, reader) {
             let op = op?;
             if op.process == Process::Nemesis {
                 continue;
