@@ -558,10 +558,27 @@ impl<R: std::io::BufRead> JsonlOps<R> {
     }
 }
 
-impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
-    type Item = Result<Op, ParseError>;
+/// What a line says first: enough to decide whether to read the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub index: u64,
+    pub process: Process,
+    pub kind: OpKind,
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: std::io::BufRead> JsonlOps<R> {
+    /// The next op `keep` accepts by its [`Head`] (called once per op, in order): the rest of a
+    /// line is read only when it is kept, so picking a few ops out of a long file costs little
+    /// more than reading it. A line whose head is not in fencepost's own layout is read whole
+    /// first, then judged the same way.
+    pub fn next_kept(
+        &mut self,
+        keep: &mut impl FnMut(&Head) -> bool,
+    ) -> Option<Result<Op, ParseError>> {
+        self.read(keep)
+    }
+
+    fn read(&mut self, keep: &mut impl FnMut(&Head) -> bool) -> Option<Result<Op, ParseError>> {
         loop {
             self.line.clear();
             match self.reader.read_line(&mut self.line) {
@@ -578,12 +595,27 @@ impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
             if line.trim().is_empty() {
                 continue;
             }
+            let judged = match fast_line::head(line) {
+                Some(head) if !keep(&head) => continue,
+                Some(_) => true,
+                None => false,
+            };
             let parsed = match fast_line::parse(line) {
                 Some(op) => Ok(op),
                 None => serde_json::from_str::<Op>(line),
             };
             return match parsed {
-                Ok(op) => Some(Ok(op)),
+                Ok(op) => {
+                    let head = Head {
+                        index: op.index,
+                        process: op.process,
+                        kind: op.kind,
+                    };
+                    if !judged && !keep(&head) {
+                        continue;
+                    }
+                    Some(Ok(op))
+                }
                 Err(_) if !complete => {
                     self.torn_last_line = Some(self.line_no);
                     None
@@ -591,6 +623,14 @@ impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
                 Err(e) => Some(Err(self.error(format!("not a history op ({e}); each line must be one JSON op as fencepost writes them")))),
             };
         }
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
+    type Item = Result<Op, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read(&mut |_| true)
     }
 }
 

@@ -10,30 +10,21 @@
 
 use super::{Grant, Op, OpKind, Process, Value, F};
 
+/// Reads a line's index, process and type (the first fields fencepost writes), or `None`.
+pub(super) fn head(line: &str) -> Option<super::Head> {
+    let mut c = Cursor(line.as_bytes());
+    let (index, _, process, kind) = fields(&mut c)?;
+    Some(super::Head {
+        index,
+        process,
+        kind,
+    })
+}
+
 /// Reads one line, or `None` when it is not one of the common shapes exactly.
 pub(super) fn parse(line: &str) -> Option<Op> {
     let mut c = Cursor(line.as_bytes());
-    c.tag(b"{\"index\":")?;
-    let index = c.u64()?;
-    c.tag(b",\"time_ns\":")?;
-    let time_ns = c.u64()?;
-    c.tag(b",\"process\":")?;
-    let process = if c.tag(b"{\"client\":").is_some() {
-        let n = c.u64()?;
-        c.tag(b"}")?;
-        Process::Client(u32::try_from(n).ok()?)
-    } else {
-        c.tag(b"\"nemesis\"")?;
-        Process::Nemesis
-    };
-    c.tag(b",\"type\":")?;
-    let kind = match c.word()? {
-        b"invoke" => OpKind::Invoke,
-        b"ok" => OpKind::Ok,
-        b"fail" => OpKind::Fail,
-        b"info" => OpKind::Info,
-        _ => return None,
-    };
+    let (index, time_ns, process, kind) = fields(&mut c)?;
     c.tag(b",\"f\":")?;
     let f = match c.word()? {
         b"acquire" => F::Acquire,
@@ -56,6 +47,32 @@ pub(super) fn parse(line: &str) -> Option<Op> {
         f,
         value,
     })
+}
+
+/// The fields before `f`: index, time, process, type.
+fn fields(c: &mut Cursor) -> Option<(u64, u64, Process, OpKind)> {
+    c.tag(b"{\"index\":")?;
+    let index = c.u64()?;
+    c.tag(b",\"time_ns\":")?;
+    let time_ns = c.u64()?;
+    c.tag(b",\"process\":")?;
+    let process = if c.tag(b"{\"client\":").is_some() {
+        let n = c.u64()?;
+        c.tag(b"}")?;
+        Process::Client(u32::try_from(n).ok()?)
+    } else {
+        c.tag(b"\"nemesis\"")?;
+        Process::Nemesis
+    };
+    c.tag(b",\"type\":")?;
+    let kind = match c.word()? {
+        b"invoke" => OpKind::Invoke,
+        b"ok" => OpKind::Ok,
+        b"fail" => OpKind::Fail,
+        b"info" => OpKind::Info,
+        _ => return None,
+    };
+    Some((index, time_ns, process, kind))
 }
 
 fn value(c: &mut Cursor) -> Option<Value> {
@@ -327,6 +344,58 @@ mod tests {
                 }
             }
         }
-        assert!(fast > 10_000, "the common shapes take the fast path ({fast} lines)");
+        assert!(
+            fast > 10_000,
+            "the common shapes take the fast path ({fast} lines)"
+        );
+    }
+
+    #[test]
+    fn picking_by_head_picks_what_filtering_the_read_ops_picks() {
+        let mut h = crate::linearizable::generate::LockSim::new(500, 5, 3, false).history();
+        // A line only serde reads, among the fast ones.
+        h.ops.insert(
+            10,
+            op(
+                Process::Nemesis,
+                OpKind::Info,
+                F::Start,
+                Value::Fault(super::super::Fault {
+                    kind: "gc-pause".into(),
+                    target: "client 1".into(),
+                    id: 1,
+                    detail: String::new(),
+                }),
+            ),
+        );
+        for (i, o) in h.ops.iter_mut().enumerate() {
+            o.index = i as u64;
+        }
+        let text = crate::linearizable::generate::to_jsonl(&h);
+        let wanted =
+            |head: &super::super::Head| head.index % 3 == 0 || head.process == Process::Nemesis;
+        let mut ops = super::super::jsonl_ops("h", &text);
+        let mut picked = Vec::new();
+        let mut calls = 0;
+        while let Some(op) = ops.next_kept(&mut |h| {
+            calls += 1;
+            wanted(h)
+        }) {
+            picked.push(op.unwrap());
+        }
+        let want: Vec<Op> = h
+            .ops
+            .iter()
+            .filter(|o| {
+                wanted(&super::super::Head {
+                    index: o.index,
+                    process: o.process,
+                    kind: o.kind,
+                })
+            })
+            .cloned()
+            .collect();
+        assert_eq!(picked, want);
+        assert_eq!(calls, h.ops.len(), "judged once per line");
     }
 }

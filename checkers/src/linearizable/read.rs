@@ -980,23 +980,24 @@ fn explain_lease_streamed<R: std::io::BufRead>(
             source,
         })?;
         let mut open: std::collections::HashSet<Process> = Default::default();
-        for op in history::JsonlOps::new(file, reader) {
-            let op = op?;
-            if op.process == Process::Nemesis {
-                continue;
-            }
-            let keep = if op.kind == OpKind::Invoke {
-                let keep = wanted.contains(&op.index);
+        // The witness's invocations and their completions; other lines are not read past
+        // their head.
+        let mut keep = |h: &history::Head| {
+            if h.process == Process::Nemesis {
+                false
+            } else if h.kind == OpKind::Invoke {
+                let keep = wanted.contains(&h.index);
                 if keep {
-                    open.insert(op.process);
+                    open.insert(h.process);
                 }
                 keep
             } else {
-                open.remove(&op.process)
-            };
-            if keep {
-                kept.push(op);
+                open.remove(&h.process)
             }
+        };
+        let mut ops = history::JsonlOps::new(file, reader);
+        while let Some(op) = ops.next_kept(&mut keep) {
+            kept.push(op?);
         }
         let part = Witness {
             prefix: w.prefix[from..].to_vec(),
