@@ -147,17 +147,8 @@ impl DoubleGrants {
 }
 
 impl Interval for Lease {
-    fn process(&self) -> Process {
-        self.process
-    }
-    fn start_ns(&self) -> Nanos {
-        self.start_ns
-    }
-    fn end_ns(&self) -> Nanos {
-        self.end_ns
-    }
-    fn index(&self) -> u64 {
-        self.index
+    fn bounds(&self) -> (Process, Nanos, Nanos, u64) {
+        (self.process, self.start_ns, self.end_ns, self.index)
     }
 }
 

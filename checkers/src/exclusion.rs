@@ -44,17 +44,8 @@ pub struct Span {
 }
 
 impl Interval for Span {
-    fn process(&self) -> Process {
-        self.process
-    }
-    fn start_ns(&self) -> Nanos {
-        self.start_ns
-    }
-    fn end_ns(&self) -> Nanos {
-        self.end_ns
-    }
-    fn index(&self) -> u64 {
-        self.acquire_index
+    fn bounds(&self) -> (Process, Nanos, Nanos, u64) {
+        (self.process, self.start_ns, self.end_ns, self.acquire_index)
     }
 }
 

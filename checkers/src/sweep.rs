@@ -13,16 +13,15 @@ use crate::history::{Nanos, Process};
 
 /// An interval a client held something over.
 pub trait Interval {
-    fn process(&self) -> Process;
-    fn start_ns(&self) -> Nanos;
-    fn end_ns(&self) -> Nanos;
-    /// History index that orders intervals with equal times (the grant's completion).
-    fn index(&self) -> u64;
+    /// The client, the start, the end, and the history index that orders intervals with equal
+    /// times (the grant's completion).
+    fn bounds(&self) -> (Process, Nanos, Nanos, u64);
 }
 
 /// The order of a whole-history sweep: by start, then end, then index.
 pub fn order<T: Interval>(x: &T) -> (Nanos, Nanos, u64) {
-    (x.start_ns(), x.end_ns(), x.index())
+    let (_, start_ns, end_ns, index) = x.bounds();
+    (start_ns, end_ns, index)
 }
 
 /// The final intervals that may still overlap an interval not yet final.
@@ -40,9 +39,10 @@ impl<T: Interval> Sweep<T> {
     /// `s` is final: `found(earlier, later)` for every kept interval of another client it
     /// overlaps (strictly), earlier by [`order`]; then `s` is kept.
     pub fn close(&mut self, s: T, mut found: impl FnMut(&T, &T)) {
+        let (sp, ss, se, _) = s.bounds();
         for a in &self.live {
-            if a.process() != s.process() && s.start_ns() < a.end_ns() && a.start_ns() < s.end_ns()
-            {
+            let (ap, a_start, a_end, _) = a.bounds();
+            if ap != sp && ss < a_end && a_start < se {
                 if order(a) <= order(&s) {
                     found(a, &s);
                 } else {
@@ -55,7 +55,7 @@ impl<T: Interval> Sweep<T> {
 
     /// Forgets the final intervals that end at or before `horizon`.
     pub fn forget(&mut self, horizon: Nanos) {
-        self.live.retain(|a| a.end_ns() > horizon);
+        self.live.retain(|a| a.bounds().2 > horizon);
     }
 
     /// Final intervals kept.

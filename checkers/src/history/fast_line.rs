@@ -89,19 +89,11 @@ fn value(c: &mut Cursor) -> Option<Value> {
     c.tag(b"{\"")?;
     let v = match c.until_quote()? {
         b"lease" => {
-            c.tag(b":{\"key\":")?;
-            let key = c.string()?;
-            c.tag(b",\"ttl_ms\":")?;
-            let ttl_ms = c.u64()?;
-            c.tag(b"}")?;
+            let (key, ttl_ms) = key_and_number(c, b",\"ttl_ms\":")?;
             Value::Lease { key, ttl_ms }
         }
         b"held" => {
-            c.tag(b":{\"key\":")?;
-            let key = c.string()?;
-            c.tag(b",\"fence\":")?;
-            let fence = c.u64()?;
-            c.tag(b"}")?;
+            let (key, fence) = key_and_number(c, b",\"fence\":")?;
             Value::Held { key, fence }
         }
         b"granted" => {
@@ -147,6 +139,16 @@ fn value(c: &mut Cursor) -> Option<Value> {
     };
     c.tag(b"}")?;
     Some(v)
+}
+
+/// `:{"key":"…"` then `field` and a number, then `}`.
+fn key_and_number(c: &mut Cursor, field: &[u8]) -> Option<(String, u64)> {
+    c.tag(b":{\"key\":")?;
+    let key = c.string()?;
+    c.tag(field)?;
+    let n = c.u64()?;
+    c.tag(b"}")?;
+    Some((key, n))
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -221,6 +223,21 @@ mod tests {
             f,
             value,
         }
+    }
+
+    /// A nemesis line: a shape only serde reads.
+    fn fault_op() -> Op {
+        op(
+            Process::Nemesis,
+            OpKind::Info,
+            F::Start,
+            Value::Fault(super::super::Fault {
+                kind: "gc-pause".into(),
+                target: "client 1".into(),
+                id: 1,
+                detail: String::new(),
+            }),
+        )
     }
 
     #[test]
@@ -314,18 +331,7 @@ mod tests {
             assert_eq!(parse(&line), None, "{line}");
         }
         // Shapes it does not know (faults, messages, extensions) are serde's.
-        let fault = serde_json::to_string(&op(
-            Process::Nemesis,
-            OpKind::Info,
-            F::Start,
-            Value::Fault(super::super::Fault {
-                kind: "gc-pause".into(),
-                target: "client 1".into(),
-                id: 1,
-                detail: String::new(),
-            }),
-        ))
-        .unwrap();
+        let fault = serde_json::to_string(&fault_op()).unwrap();
         assert_eq!(parse(&fault), None);
     }
 
@@ -354,20 +360,7 @@ mod tests {
     fn picking_by_head_picks_what_filtering_the_read_ops_picks() {
         let mut h = crate::linearizable::generate::LockSim::new(500, 5, 3, false).history();
         // A line only serde reads, among the fast ones.
-        h.ops.insert(
-            10,
-            op(
-                Process::Nemesis,
-                OpKind::Info,
-                F::Start,
-                Value::Fault(super::super::Fault {
-                    kind: "gc-pause".into(),
-                    target: "client 1".into(),
-                    id: 1,
-                    detail: String::new(),
-                }),
-            ),
-        );
+        h.ops.insert(10, fault_op());
         for (i, o) in h.ops.iter_mut().enumerate() {
             o.index = i as u64;
         }

@@ -96,6 +96,27 @@ pub enum Swatch {
     Line(RGBColor),
 }
 
+/// One legend entry per fault kind among `kinds` (sorted, each once): a band of its colour at
+/// `alpha`, labelled `<kind> fault<suffix>`.
+pub fn fault_legend<'a>(
+    kinds: impl Iterator<Item = &'a str>,
+    alpha: f64,
+    suffix: &str,
+) -> Vec<(Swatch, String)> {
+    let mut kinds: Vec<&str> = kinds.collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|k| {
+            (
+                Swatch::Band(super::style::tint(super::style::fault(k), alpha)),
+                format!("{k} fault{suffix}"),
+            )
+        })
+        .collect()
+}
+
 /// Draws legend entries left to right from (`x`, `y`), wrapping at the area's width; returns
 /// the y below the last row.
 pub fn legend<DB: DrawingBackend>(

@@ -15,12 +15,10 @@ use checkers::Nanos;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-const WIDTH_PX: u32 = 1600;
-const HEADER_PX: u32 = 74;
+use super::timeline::{HEADER_PX, LANE_LABEL_PX as PLOT_LEFT_PX, WIDTH_PX, X_AXIS_PX};
+
 const LANE_PX: u32 = 34;
-const PLOT_LEFT_PX: u32 = 96;
 const PLOT_RIGHT_PX: u32 = 24;
-const X_AXIS_PX: u32 = 46;
 /// Pixels a column may be at the narrowest.
 const MIN_COLUMN_PX: f64 = 2.0;
 
@@ -91,14 +89,6 @@ impl Drawing for Overview<'_> {
         );
         let st = TextStyle::from((font::FAMILY, 17).into_font()).color(&style::INK);
         root.draw(&Text::new(title, (12, 8), st))?;
-        let mut kinds: Vec<&str> = self
-            .long
-            .faults
-            .iter()
-            .map(|w| w.fault.kind.as_str())
-            .collect();
-        kinds.sort_unstable();
-        kinds.dedup();
         let mut legend = vec![
             (Swatch::Band(style::HOLD), "share of time held".to_string()),
             (
@@ -107,12 +97,11 @@ impl Drawing for Overview<'_> {
             ),
             (Swatch::Outline(style::INK), "zoom window".into()),
         ];
-        legend.extend(kinds.iter().map(|k| {
-            (
-                Swatch::Band(style::tint(style::fault(k), 0.35)),
-                format!("{k} fault"),
-            )
-        }));
+        legend.extend(canvas::fault_legend(
+            self.long.faults.iter().map(|w| w.fault.kind.as_str()),
+            0.35,
+            "",
+        ));
         canvas::legend(root, &legend, 12, 32)?;
 
         let (_, body) = root.split_vertically(HEADER_PX);
@@ -123,18 +112,7 @@ impl Drawing for Overview<'_> {
             .x_label_area_size(X_AXIS_PX)
             .y_label_area_size(PLOT_LEFT_PX)
             .build_cartesian_2d(0.0..x1, 0.0..rows)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(16)
-            .x_label_formatter(&|x| format!("{:.0}", x))
-            .x_desc("seconds since the run started")
-            .label_style((font::FAMILY, 13))
-            .axis_desc_style((font::FAMILY, 13))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()?;
+        super::timeline::lane_mesh(&mut chart, 0)?;
         let secs = |ns: Nanos| ns as f64 / 1e9;
         let per_column = self.bins_per_column() as usize;
 

@@ -193,18 +193,7 @@ impl Frame {
     }
 
     fn fault_legend(&self) -> Vec<(Swatch, String)> {
-        let mut kinds: Vec<&str> = self.faults.iter().map(|f| f.0.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        kinds
-            .into_iter()
-            .map(|k| {
-                (
-                    Swatch::Band(style::tint(style::fault(k), 0.35)),
-                    format!("{k} fault"),
-                )
-            })
-            .collect()
+        canvas::fault_legend(self.faults.iter().map(|f| f.0.as_str()), 0.35, "")
     }
 
     fn header_px(&self, entries: &[(Swatch, String)]) -> u32 {

@@ -28,11 +28,11 @@ use std::path::Path;
 pub const FULL: &str = "timeline";
 pub const ZOOM: &str = "timeline-zoom";
 
-const WIDTH_PX: u32 = 1600;
-const HEADER_PX: u32 = 74;
+pub(crate) const WIDTH_PX: u32 = 1600;
+pub(crate) const HEADER_PX: u32 = 74;
 const FAULT_LABEL_PX: u32 = 38;
-const X_AXIS_PX: u32 = 46;
-const LANE_LABEL_PX: u32 = 96;
+pub(crate) const X_AXIS_PX: u32 = 46;
+pub(crate) const LANE_LABEL_PX: u32 = 96;
 /// Bars fill the middle of their lane.
 const BAR_LOW: f64 = 0.24;
 const BAR_HIGH: f64 = 0.76;
@@ -189,6 +189,26 @@ fn padded((start_ns, end_ns): (Nanos, Nanos)) -> Window {
     }
 }
 
+/// The time axis of a chart of lanes (no y labels: lanes label themselves), `decimals`
+/// digits after the second's point.
+pub(crate) fn lane_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    decimals: usize,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(16)
+        .x_label_formatter(&|x| format!("{x:.decimals$}"))
+        .x_desc("seconds since the run started")
+        .label_style((font::FAMILY, 13))
+        .axis_desc_style((font::FAMILY, 13))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+}
+
 /// One timeline chart.
 struct Timeline<'a> {
     ev: &'a Evidence,
@@ -295,20 +315,11 @@ impl Timeline<'_> {
                 "two holders at once (violation)".into(),
             ));
         }
-        let mut kinds: Vec<&str> = self
-            .ev
-            .faults
-            .iter()
-            .map(|w| w.fault.kind.as_str())
-            .collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for k in kinds {
-            entries.push((
-                Swatch::Band(style::tint(style::fault(k), 0.55)),
-                format!("{k} fault (darker on its target)"),
-            ));
-        }
+        entries.extend(canvas::fault_legend(
+            self.ev.faults.iter().map(|w| w.fault.kind.as_str()),
+            0.55,
+            " (darker on its target)",
+        ));
         // The resource's marks, when the run used the resource at all.
         let fencing = c.fencing.as_ref().filter(|f| f.accesses > 0);
         if fencing.is_some_and(|f| !f.stale_accepted.is_empty() || !f.fenced) {
@@ -406,18 +417,7 @@ impl Drawing for Timeline<'_> {
         } else {
             0
         };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(16)
-            .x_label_formatter(&|x| format!("{x:.decimals$}"))
-            .x_desc("seconds since the run started")
-            .label_style((font::FAMILY, 13))
-            .axis_desc_style((font::FAMILY, 13))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()?;
+        lane_mesh(&mut chart, decimals)?;
 
         let plot_w_px = f64::from(WIDTH_PX - LANE_LABEL_PX - 24).max(1.0);
         let min_w = (x1 - x0) / plot_w_px;
