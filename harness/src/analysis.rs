@@ -123,13 +123,12 @@ pub fn read_history(
     options: &checkers::run::CheckOptions,
 ) -> anyhow::Result<RunHistory> {
     let name = path.display().to_string();
-    let mut ops = checkers::history::JsonlOps::new(&name, std::io::BufReader::new(file));
+    let ops = checkers::history::JsonlOps::new(&name, std::io::BufReader::new(file));
     let mut validator = checkers::history::Validator::default();
     let mut streamed = checkers::run::Streamed::new(usize::MAX, options);
     let mut kept: Option<Vec<checkers::Op>> = Some(Vec::new());
     let mut span_ns = None;
-    for op in ops.by_ref() {
-        let op = op?;
+    let torn_last_line = ops.read_ahead(|op| -> anyhow::Result<()> {
         validator
             .push(&op)
             .map_err(|source| checkers::history::ParseError::Malformed {
@@ -151,11 +150,12 @@ pub fn read_history(
         if let Some(k) = &mut kept {
             k.push(op);
         }
-    }
+        Ok(())
+    })?;
     Ok(RunHistory {
         streamed,
         whole: kept.map(checkers::History::new),
-        torn_last_line: ops.torn_last_line(),
+        torn_last_line,
         span_ns,
     })
 }

@@ -862,7 +862,7 @@ impl Read {
 
 /// Fencepost JSON lines, streamed: each op is checked and turned into calls as it is read, and
 /// dropped; `open` gives the lines again when a violation is explained.
-fn check_jsonl<R: std::io::BufRead>(
+fn check_jsonl<R: std::io::BufRead + Send>(
     model: ModelKind,
     file: &str,
     open: impl Fn() -> std::io::Result<R>,
@@ -872,11 +872,9 @@ fn check_jsonl<R: std::io::BufRead>(
         file: file.to_string(),
         source,
     })?;
-    let mut ops = history::JsonlOps::new(file, reader);
     let mut valid = history::Validator::default();
     let mut calls = CallBuilder::default();
-    for op in ops.by_ref() {
-        let op = op?;
+    let torn_last_line = history::JsonlOps::new(file, reader).read_ahead(|op| {
         valid.push(&op).map_err(|source| ParseError::Malformed {
             file: file.to_string(),
             source,
@@ -887,13 +885,13 @@ fn check_jsonl<R: std::io::BufRead>(
                 file: file.to_string(),
                 index,
                 message,
-            })?;
-    }
+            })
+    })?;
     let read = Read {
         calls: calls.out,
         other: calls.other,
         lines: Vec::new(),
-        torn_last_line: ops.torn_last_line(),
+        torn_last_line,
         format: SourceFormat::Fencepost,
     };
     let mut report = decide(model, file, budget, read)?;
