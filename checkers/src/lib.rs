@@ -5,6 +5,8 @@
 //!
 //! - [`check`]: the one shape every checker's conclusion takes (verdict, evidence, headline).
 //! - [`exclusion`]: lease-aware mutual exclusion over the clients' critical spans.
+//! - [`sweep`]: overlapping intervals of different clients, found as a history streams by
+//!   (mutual exclusion's spans, double grant's leases).
 //! - [`double_grant`]: grants the lock gave while another grant's key surely lived
 //!   ([`lease`]); [`foreign_release`]: `DEL` releases that deleted another client's lock.
 //! - [`fencing`]: accesses the resource accepted out of token order, and those it prevented.

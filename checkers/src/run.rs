@@ -6,6 +6,11 @@
 //! lost-update checkers the resource's own log — and states its conclusion as a [`Check`] in one
 //! list. Verdicts merge with Jepsen's priority (advisory checks are shown, not merged). A run
 //! without a resource log gets `unknown` from the resource checkers, never `valid`.
+//!
+//! Some checkers read a history one op at a time in bounded memory ([`Streamed`]: counts,
+//! mutual exclusion, double grants, availability, faults); the others need it whole. An hour's
+//! history is millions of ops, so [`check_streamed`] takes the whole history only when the
+//! caller could keep it, and otherwise the whole-history checkers say `unknown`, with why.
 
 use crate::availability::{self, Availability, AvailabilityReport};
 use crate::blame::{self, BlameInput, BlameReport};
