@@ -635,46 +635,14 @@ impl<R: std::io::BufRead> Iterator for JsonlOps<R> {
 }
 
 impl<R: std::io::BufRead + Send> JsonlOps<R> {
-    /// Hands every op to `each`, in order, while a second thread reads the lines ahead (in
-    /// batches): reading and what `each` does with an op overlap, which on two cores is most
-    /// of reading a long file. Stops at the first error, of either; returns the torn last
-    /// line, if any.
+    /// Hands every op to `each`, in order, while a second thread reads the lines ahead
+    /// ([`crate::ahead`]): on two cores, reading and what `each` does overlap. Stops at the
+    /// first error, of either; returns the torn last line, if any.
     pub fn read_ahead<E: From<ParseError>>(
         self,
         mut each: impl FnMut(Op) -> Result<(), E>,
     ) -> Result<Option<usize>, E> {
-        const BATCH: usize = 4096;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Op, ParseError>>>(4);
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(move || {
-                let mut ops = self;
-                let mut batch = Vec::with_capacity(BATCH);
-                while let Some(op) = ops.next() {
-                    let stop = op.is_err();
-                    batch.push(op);
-                    if batch.len() == BATCH || stop {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if tx.send(full).is_err() || stop {
-                            return ops.torn_last_line();
-                        }
-                    }
-                }
-                let _ = tx.send(batch);
-                ops.torn_last_line()
-            });
-            let consumed = (|| {
-                for batch in rx.iter() {
-                    for op in batch {
-                        each(op?)?;
-                    }
-                }
-                Ok(())
-            })();
-            // An error here drops the receiver, which stops the reader at its next batch.
-            drop(rx);
-            let torn = reader.join().expect("the history reader panicked");
-            consumed.map(|()| torn)
-        })
+        crate::ahead::ahead(self, |op| each(op?)).map(|ops| ops.torn_last_line())
     }
 }
 

@@ -24,6 +24,7 @@
 //! - [`faults`]: whether the faults a scenario injects took effect.
 //! - [`run`]: all of them over one run, as a list, merged into one verdict.
 
+pub mod ahead;
 pub mod availability;
 pub mod blame;
 pub mod check;
