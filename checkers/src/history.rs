@@ -787,4 +787,53 @@ mod tests {
             Err(MalformedHistory::IndexOrder { .. })
         ));
     }
+
+    #[test]
+    fn reading_ahead_keeps_order_errors_and_the_torn_line() {
+        let h = crate::linearizable::generate::LockSim::new(6_000, 7, 5, false).history();
+        let text = crate::linearizable::generate::to_jsonl(&h);
+        let mut got = Vec::new();
+        let torn = jsonl_ops("h", &text)
+            .read_ahead(|op| -> Result<(), ParseError> {
+                got.push(op);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, h.ops, "every op, in order, across batches");
+        assert_eq!(torn, None);
+        // A torn last line ends the stream and is reported.
+        let cut = &text[..text.len() - 7];
+        let mut n = 0;
+        let torn = jsonl_ops("h", cut)
+            .read_ahead(|_| -> Result<(), ParseError> {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((n, torn), (h.ops.len() - 1, Some(h.ops.len())));
+        // A bad line in the middle is the error, with its line.
+        let bad = text.replacen("\"index\":9000,", "\"index\":x,", 1);
+        let e = jsonl_ops("h", &bad)
+            .read_ahead(|_| -> Result<(), ParseError> { Ok(()) })
+            .unwrap_err();
+        assert!(e.to_string().starts_with("h:9001:"), "{e}");
+        // The consumer's error stops the reading.
+        let mut seen = 0;
+        let e = jsonl_ops("h", &text)
+            .read_ahead(|_| {
+                seen += 1;
+                if seen == 10 {
+                    Err(ParseError::Line {
+                        file: "h".into(),
+                        line: 10,
+                        message: "stop".into(),
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("stop"));
+        assert_eq!(seen, 10);
+    }
 }
