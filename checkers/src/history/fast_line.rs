@@ -365,8 +365,9 @@ mod tests {
             o.index = i as u64;
         }
         let text = crate::linearizable::generate::to_jsonl(&h);
-        let wanted =
-            |head: &super::super::Head| head.index % 3 == 0 || head.process == Process::Nemesis;
+        let wanted = |head: &super::super::Head| {
+            head.index.is_multiple_of(3) || head.process == Process::Nemesis
+        };
         let mut ops = super::super::jsonl_ops("h", &text);
         let mut picked = Vec::new();
         let mut calls = 0;
