@@ -140,14 +140,19 @@ pub fn parse(text: &str) -> Result<Vec<Spanned>, EdnError> {
         if p.at_end() {
             return Ok(out);
         }
-        let (line, column) = (p.line, p.column);
-        let value = p.value()?;
-        out.push(Spanned {
-            value,
-            line,
-            column,
-        });
+        out.push(spanned(&mut p)?);
     }
+}
+
+/// The value at the parser's position, with that position.
+fn spanned(p: &mut Parser) -> Result<Spanned, EdnError> {
+    let (line, column) = (p.line, p.column);
+    let value = p.value()?;
+    Ok(Spanned {
+        value,
+        line,
+        column,
+    })
 }
 
 /// The elements of a history: the top-level values, or — when the text is one vector or list —
@@ -170,15 +175,7 @@ pub fn parse_items(text: &str) -> Result<Vec<Spanned>, EdnError> {
                 p.bump();
                 break;
             }
-            Some(_) => {
-                let (line, column) = (p.line, p.column);
-                let value = p.value()?;
-                out.push(Spanned {
-                    value,
-                    line,
-                    column,
-                });
-            }
+            Some(_) => out.push(spanned(&mut p)?),
         }
     }
     p.skip_ws()?;
