@@ -91,18 +91,24 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
 pub const WHOLE_HISTORY_OPS: usize = 250_000;
 
 /// [`WHOLE_HISTORY_OPS`], or `FENCEPOST_WHOLE_HISTORY_OPS` when set (tests exercise the
-/// long-run path on short runs with it). A value that is not a number is ignored with a warning.
+/// long-run path on short runs with it). The binary checks the variable at start-up
+/// ([`check_whole_history_ops`]), so a bad value is an error before any run, never a default.
 pub fn whole_history_ops() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| match std::env::var("FENCEPOST_WHOLE_HISTORY_OPS") {
-        Err(_) => WHOLE_HISTORY_OPS,
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
-            eprintln!(
-                "fencepost: warning: FENCEPOST_WHOLE_HISTORY_OPS={v:?} is not a number of ops; using {WHOLE_HISTORY_OPS}"
-            );
-            WHOLE_HISTORY_OPS
+    *LIMIT.get_or_init(|| check_whole_history_ops().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Reads `FENCEPOST_WHOLE_HISTORY_OPS`: unset is [`WHOLE_HISTORY_OPS`]; anything but a whole
+/// number is an error that names the variable and the fix.
+pub fn check_whole_history_ops() -> anyhow::Result<usize> {
+    match std::env::var("FENCEPOST_WHOLE_HISTORY_OPS") {
+        Err(_) => Ok(WHOLE_HISTORY_OPS),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "FENCEPOST_WHOLE_HISTORY_OPS={v:?} is not a number of ops: set it to a whole number (e.g. 250000) or unset it"
+            )
         }),
-    })
+    }
 }
 
 /// A run's history as the checkers need it.

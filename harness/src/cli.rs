@@ -194,6 +194,7 @@ fn parse_lock(s: &str) -> Result<LockKind, String> {
 
 /// Runs the parsed command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    crate::analysis::check_whole_history_ops()?;
     match cli.command {
         Command::Scenario {
             name,

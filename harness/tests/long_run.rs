@@ -49,3 +49,19 @@ fn gc_pause_judged_as_a_long_run_meets_its_expectations_and_counts_violations_li
     }
     let _ = std::fs::remove_dir_all(&results);
 }
+
+#[test]
+fn a_bad_whole_history_limit_is_an_error_not_a_default() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+        .env("FENCEPOST_WHOLE_HISTORY_OPS", "lots")
+        .args(["check", "/nonexistent-run"])
+        .output()
+        .expect("fencepost runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("FENCEPOST_WHOLE_HISTORY_OPS=\"lots\" is not a number of ops"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
