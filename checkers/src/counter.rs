@@ -20,10 +20,19 @@
 //!
 //! Each anomaly names the interval the damage happened in — from the last consistent observation
 //! before it to its own completion — and the fault windows that overlap that interval.
+//!
+//! The checker reads a history one op at a time ([`Counter`]), so an hour of increments is judged
+//! in memory bounded by the calls in flight: an observation's `lower` is fixed when it is invoked,
+//! and its `upper` once every add invoked before it completed has an outcome (the observations
+//! wait for that in a queue, the adds in a window that slides past them).
 
 use crate::check::{Check, Evidence, Minimums};
-use crate::history::{Call, Fault, FaultWindow, History, Nanos, OpKind, Process, Value, F};
+use crate::history::{Fault, FaultWindow, History, Nanos, Op, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+
+#[cfg(test)]
+mod reference;
 
 /// Which way an observation was out of bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +85,11 @@ pub struct CounterReport {
     pub lost: u64,
     /// The most increments any one observation proves duplicated.
     pub duplicated: u64,
+    /// The first observations out of bounds, in order of completion (all of them unless the
+    /// checker was asked to keep fewer: `anomalies_total` counts them all).
     pub anomalies: Vec<CounterAnomaly>,
+    #[serde(default)]
+    pub anomalies_total: u64,
 }
 
 impl CounterReport {
@@ -88,42 +101,6 @@ impl CounterReport {
 /// Whether a history has a counter in it (any `add`).
 pub fn applies(history: &History) -> bool {
     history.ops.iter().any(|o| o.f == F::Add)
-}
-
-fn delta_of(c: &Call) -> i64 {
-    match c.invoke.value {
-        Value::Int(d) => d.max(0),
-        _ => 1,
-    }
-}
-
-/// Sum of `deltas` whose time satisfies `before(t)`, over a list sorted by time.
-struct Prefix {
-    times: Vec<Nanos>,
-    sums: Vec<i64>,
-}
-
-impl Prefix {
-    fn new(mut items: Vec<(Nanos, i64)>) -> Prefix {
-        items.sort_by_key(|&(t, _)| t);
-        let mut sums = Vec::with_capacity(items.len() + 1);
-        sums.push(0);
-        for &(_, d) in &items {
-            sums.push(sums.last().copied().unwrap_or(0) + d);
-        }
-        Prefix {
-            times: items.into_iter().map(|(t, _)| t).collect(),
-            sums,
-        }
-    }
-    /// Sum over items with time < t.
-    fn strictly_before(&self, t: Nanos) -> i64 {
-        self.sums[self.times.partition_point(|&x| x < t)]
-    }
-    /// Sum over items with time ≤ t.
-    fn up_to(&self, t: Nanos) -> i64 {
-        self.sums[self.times.partition_point(|&x| x <= t)]
-    }
 }
 
 /// The report as a list entry.
@@ -169,7 +146,7 @@ pub fn entry(k: &CounterReport, min: &Minimums) -> Check {
         k.final_value.map_or("none".into(), |v| v.to_string()),
         k.lost,
         k.duplicated,
-        k.anomalies.len()
+        k.anomalies_total
     ))
     .details(details)
     .first_violation(k.anomalies.iter().map(|a| a.complete_ns).min())
@@ -177,87 +154,256 @@ pub fn entry(k: &CounterReport, min: &Minimums) -> Check {
 
 /// Checks a validated history.
 pub fn check(history: &History) -> CounterReport {
-    let calls = history.calls();
-    let end = history.ops.last().map_or(0, |o| o.time_ns);
-    let mut report = CounterReport::default();
-    let mut acked = Vec::new();
-    let mut possible = Vec::new();
-    for c in calls.iter().filter(|c| c.f == F::Add) {
-        let d = delta_of(c);
-        match c.outcome() {
-            OpKind::Ok => {
-                report.adds_ok += 1;
-                report.acknowledged += d;
-                acked.push((c.complete_ns().unwrap_or(end), d));
-                possible.push((c.invoke_ns(), d));
-            }
-            OpKind::Fail => report.adds_failed += 1,
-            _ => {
-                report.adds_indeterminate += 1;
-                possible.push((c.invoke_ns(), d));
-            }
+    let mut counter = Counter::new(usize::MAX);
+    history.ops.iter().for_each(|op| counter.push(op));
+    counter.finish(&history.fault_windows())
+}
+
+/// An add's delta (its invocation's `Int`, never negative; 1 when it names none).
+fn delta_of(invoke: &Value) -> i64 {
+    match invoke {
+        Value::Int(d) => (*d).max(0),
+        _ => 1,
+    }
+}
+
+/// A call in flight, as the counter needs it.
+struct Open {
+    f: F,
+    index: u64,
+    invoke_ns: Nanos,
+    /// Acknowledged deltas completed strictly before the invocation.
+    acked_before: i64,
+    /// For an add: its delta and its place in [`Counter::adds`].
+    add: Option<(i64, u64)>,
+}
+
+/// What is known of an add's outcome.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AddState {
+    Open,
+    Failed,
+    /// Acknowledged or indeterminate: it may have taken effect.
+    Possible,
+}
+
+/// An observation waiting for its `upper`.
+struct Pending {
+    f: F,
+    index: u64,
+    process: Process,
+    invoke_ns: Nanos,
+    complete_ns: Nanos,
+    value: i64,
+    lower: i64,
+}
+
+/// The counter checker as a fold over a history's ops.
+pub struct Counter {
+    keep: usize,
+    report: CounterReport,
+    open: HashMap<Process, Open>,
+    /// Time of the latest op read, and the acknowledged deltas completed before it and in all.
+    now_ns: Nanos,
+    acked_before_now: i64,
+    acked: i64,
+    /// Adds in invocation order, from the oldest not yet summed into `possible_before`; the
+    /// first has sequence number `adds_from`.
+    adds: VecDeque<(Nanos, i64, AddState)>,
+    adds_from: u64,
+    possible_before: i64,
+    /// Observations in order of completion, waiting until every add invoked before they
+    /// completed has an outcome.
+    pending: VecDeque<Pending>,
+    last_consistent_invoke: Nanos,
+    last_consistent_done: Nanos,
+}
+
+impl Counter {
+    /// Keeps the first `keep` anomalies in full (all are counted).
+    pub fn new(keep: usize) -> Counter {
+        Counter {
+            keep,
+            report: CounterReport::default(),
+            open: HashMap::new(),
+            now_ns: 0,
+            acked_before_now: 0,
+            acked: 0,
+            adds: VecDeque::new(),
+            adds_from: 0,
+            possible_before: 0,
+            pending: VecDeque::new(),
+            last_consistent_invoke: 0,
+            last_consistent_done: 0,
         }
     }
-    report.attempted = possible.iter().map(|&(_, d)| d).sum();
-    let acked = Prefix::new(acked);
-    let possible = Prefix::new(possible);
-    let windows = history.fault_windows();
 
-    // Observations in order of completion, so "the last consistent one before" is well defined.
-    let mut observations: Vec<(&Call, i64, Nanos)> = calls
-        .iter()
-        .filter(|c| matches!(c.f, F::Read | F::Final | F::Add) && c.outcome() == OpKind::Ok)
-        .filter_map(|c| match c.result() {
-            Some(Value::Int(v)) => Some((c, *v, c.complete_ns().unwrap_or(end))),
-            _ => None,
-        })
-        .collect();
-    observations.sort_by_key(|&(c, _, done)| (done, c.invoke.index));
-
-    let mut last_consistent_invoke: Nanos = 0;
-    let mut last_consistent_done: Nanos = 0;
-    for (c, value, done) in observations {
-        report.observations += 1;
-        if c.f == F::Final {
-            report.final_value = Some(value);
+    pub fn push(&mut self, op: &Op) {
+        if op.time_ns > self.now_ns {
+            self.now_ns = op.time_ns;
+            self.acked_before_now = self.acked;
+            self.judge_ready(false);
         }
-        let own = if c.f == F::Add { delta_of(c) } else { 0 };
-        let mut lower = acked.strictly_before(c.invoke_ns());
-        if c.f == F::Add {
-            lower += own;
+        if op.process == Process::Nemesis {
+            return;
         }
-        let upper = possible.up_to(done);
-        let (kind, count) = if value < lower {
-            (CounterAnomalyKind::Lost, (lower - value) as u64)
-        } else if value > upper {
-            (CounterAnomalyKind::Duplicated, (value - upper) as u64)
-        } else {
-            if done >= last_consistent_done {
-                last_consistent_done = done;
-                last_consistent_invoke = c.invoke_ns();
+        if op.kind == OpKind::Invoke {
+            if !matches!(op.f, F::Add | F::Read | F::Final) {
+                return;
             }
-            continue;
+            let add = (op.f == F::Add).then(|| {
+                let delta = delta_of(&op.value);
+                self.adds.push_back((op.time_ns, delta, AddState::Open));
+                (delta, self.adds_from + self.adds.len() as u64 - 1)
+            });
+            self.open.insert(
+                op.process,
+                Open {
+                    f: op.f,
+                    index: op.index,
+                    invoke_ns: op.time_ns,
+                    acked_before: self.acked_before_now,
+                    add,
+                },
+            );
+            return;
+        }
+        let Some(call) = self.open.remove(&op.process) else {
+            return;
+        };
+        if let Some((delta, seq)) = call.add {
+            let state = match op.kind {
+                OpKind::Ok => {
+                    self.report.adds_ok += 1;
+                    self.report.acknowledged += delta;
+                    self.acked += delta;
+                    AddState::Possible
+                }
+                OpKind::Fail => {
+                    self.report.adds_failed += 1;
+                    AddState::Failed
+                }
+                _ => {
+                    self.report.adds_indeterminate += 1;
+                    AddState::Possible
+                }
+            };
+            if state == AddState::Possible {
+                self.report.attempted += delta;
+            }
+            if let Some(a) = self.adds.get_mut((seq - self.adds_from) as usize) {
+                a.2 = state;
+            }
+        }
+        let (OpKind::Ok, Value::Int(value)) = (op.kind, &op.value) else {
+            return;
+        };
+        let own = call.add.map_or(0, |(delta, _)| delta);
+        let p = Pending {
+            f: call.f,
+            index: call.index,
+            process: op.process,
+            invoke_ns: call.invoke_ns,
+            complete_ns: op.time_ns,
+            value: *value,
+            lower: call.acked_before + own,
+        };
+        // In order of completion, then of invocation.
+        let at = self
+            .pending
+            .iter()
+            .rposition(|q| (q.complete_ns, q.index) <= (p.complete_ns, p.index))
+            .map_or(0, |i| i + 1);
+        self.pending.insert(at, p);
+    }
+
+    /// Judges the waiting observations whose `upper` is known: the history has moved past
+    /// their completion (or ended) and no add invoked by then is still open.
+    fn judge_ready(&mut self, ended: bool) {
+        while let Some(front) = self.pending.front() {
+            let done = front.complete_ns;
+            if !ended && self.now_ns <= done {
+                return;
+            }
+            while let Some(&(invoke_ns, delta, state)) = self.adds.front() {
+                if invoke_ns > done || state == AddState::Open {
+                    break;
+                }
+                if state == AddState::Possible {
+                    self.possible_before += delta;
+                }
+                self.adds.pop_front();
+                self.adds_from += 1;
+            }
+            if self.adds.front().is_some_and(|a| a.0 <= done) {
+                return; // an add invoked by then is still open
+            }
+            let Some(p) = self.pending.pop_front() else {
+                return;
+            };
+            self.judge(p, self.possible_before);
+        }
+    }
+
+    fn judge(&mut self, p: Pending, upper: i64) {
+        let report = &mut self.report;
+        report.observations += 1;
+        if p.f == F::Final {
+            report.final_value = Some(p.value);
+        }
+        let (kind, count) = if p.value < p.lower {
+            (CounterAnomalyKind::Lost, (p.lower - p.value) as u64)
+        } else if p.value > upper {
+            (CounterAnomalyKind::Duplicated, (p.value - upper) as u64)
+        } else {
+            if p.complete_ns >= self.last_consistent_done {
+                self.last_consistent_done = p.complete_ns;
+                self.last_consistent_invoke = p.invoke_ns;
+            }
+            return;
         };
         match kind {
             CounterAnomalyKind::Lost => report.lost = report.lost.max(count),
             CounterAnomalyKind::Duplicated => report.duplicated = report.duplicated.max(count),
         }
-        report.anomalies.push(CounterAnomaly {
-            kind,
-            index: c.invoke.index,
-            process: c.process,
-            f: c.f,
-            invoke_ns: c.invoke_ns(),
-            complete_ns: done,
-            value,
-            lower,
-            upper,
-            count,
-            since_ns: last_consistent_invoke,
-            faults: FaultWindow::faults_during(&windows, last_consistent_invoke, done),
-        });
+        report.anomalies_total += 1;
+        if report.anomalies.len() < self.keep {
+            report.anomalies.push(CounterAnomaly {
+                kind,
+                index: p.index,
+                process: p.process,
+                f: p.f,
+                invoke_ns: p.invoke_ns,
+                complete_ns: p.complete_ns,
+                value: p.value,
+                lower: p.lower,
+                upper,
+                count,
+                since_ns: self.last_consistent_invoke,
+                faults: Vec::new(),
+            });
+        }
     }
-    report
+
+    /// The report, the kept anomalies attributed to the fault `windows` of the whole history.
+    /// Adds still open count as indeterminate.
+    pub fn finish(mut self, windows: &[FaultWindow]) -> CounterReport {
+        for call in std::mem::take(&mut self.open).into_values() {
+            if let Some((delta, seq)) = call.add {
+                self.report.adds_indeterminate += 1;
+                self.report.attempted += delta;
+                if let Some(a) = self.adds.get_mut((seq - self.adds_from) as usize) {
+                    a.2 = AddState::Possible;
+                }
+            }
+        }
+        self.judge_ready(true);
+        let mut report = self.report;
+        for a in &mut report.anomalies {
+            a.faults = FaultWindow::faults_during(windows, a.since_ns, a.complete_ns);
+        }
+        report
+    }
 }
 
 #[cfg(test)]

@@ -383,40 +383,59 @@ impl History {
     /// Fault windows: each nemesis start that took effect paired with its stop by fault id. A
     /// fault never stopped runs to the end of the history.
     pub fn fault_windows(&self) -> Vec<FaultWindow> {
-        let end = self.ops.last().map_or(0, |o| o.time_ns);
-        let mut windows: Vec<FaultWindow> = Vec::new();
-        for op in &self.ops {
-            if op.process != Process::Nemesis {
-                continue;
-            }
-            let Value::Fault(fault) = &op.value else {
-                continue;
-            };
-            // A failed injection: nothing to heal, no window.
-            if op.kind == OpKind::Fail {
-                continue;
-            }
-            match op.f {
-                F::Start => windows.push(FaultWindow {
-                    fault: fault.clone(),
-                    start_ns: op.time_ns,
-                    stop_ns: end,
-                    healed: false,
-                }),
-                F::Stop => {
-                    if let Some(w) = windows
-                        .iter_mut()
-                        .rev()
-                        .find(|w| w.fault.id == fault.id && !w.healed)
-                    {
-                        w.stop_ns = op.time_ns;
-                        w.healed = true;
-                    }
-                }
-                _ => {}
-            }
+        let mut windows = FaultWindows::default();
+        self.ops.iter().for_each(|op| windows.push(op));
+        windows.finish(self.ops.last().map_or(0, |o| o.time_ns))
+    }
+}
+
+/// [`History::fault_windows`] one op at a time: a run has a few faults a second at most, so
+/// their windows are kept whole while the ops stream by.
+#[derive(Clone, Debug, Default)]
+pub struct FaultWindows {
+    windows: Vec<FaultWindow>,
+}
+
+impl FaultWindows {
+    pub fn push(&mut self, op: &Op) {
+        if op.process != Process::Nemesis {
+            return;
         }
-        windows
+        let Value::Fault(fault) = &op.value else {
+            return;
+        };
+        // A failed injection: nothing to heal, no window.
+        if op.kind == OpKind::Fail {
+            return;
+        }
+        match op.f {
+            F::Start => self.windows.push(FaultWindow {
+                fault: fault.clone(),
+                start_ns: op.time_ns,
+                stop_ns: op.time_ns,
+                healed: false,
+            }),
+            F::Stop => {
+                if let Some(w) = self
+                    .windows
+                    .iter_mut()
+                    .rev()
+                    .find(|w| w.fault.id == fault.id && !w.healed)
+                {
+                    w.stop_ns = op.time_ns;
+                    w.healed = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The windows, those never healed running to `end_ns` (the history's last op).
+    pub fn finish(mut self, end_ns: Nanos) -> Vec<FaultWindow> {
+        for w in self.windows.iter_mut().filter(|w| !w.healed) {
+            w.stop_ns = end_ns;
+        }
+        self.windows
     }
 }
 
