@@ -13,10 +13,18 @@
 //! checker reports such sets of more than `limit` requests (sound: never a false alarm), so slow
 //! requests can hide a violation but never invent one. `info` requests (unknown whether admitted)
 //! are left out for the same reason and counted.
+//!
+//! The checker reads a history one op at a time ([`Window`]): a request is judged as the
+//! earliest of a set once the history has moved a window past its invocation and no request
+//! invoked before it is still open, so memory holds about one window of admissions.
 
 use crate::check::{Check, Evidence, Minimums};
-use crate::history::{Fault, FaultWindow, History, Nanos, OpKind, Value, F};
+use crate::history::{Fault, FaultWindow, History, Nanos, Op, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[cfg(test)]
+mod reference;
 
 /// The promise under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,91 +145,175 @@ pub fn entry(w: &WindowReport, min: &Minimums) -> Check {
 
 /// Checks a validated history against `spec`.
 pub fn check(history: &History, spec: WindowSpec) -> WindowReport {
-    let mut report = WindowReport {
-        limit: spec.limit,
-        window_ns: spec.window_ns,
-        aligned: spec.aligned,
-        ..Default::default()
-    };
-    // (invoke, complete, invoke index) of every admitted request.
-    let mut admitted: Vec<(Nanos, Nanos, u64)> = Vec::new();
-    for c in history.calls().iter().filter(|c| c.f == F::Request) {
+    let mut window = Window::new(spec);
+    history.ops.iter().for_each(|op| window.push(op));
+    window.finish(&history.fault_windows())
+}
+
+/// An admitted request: (invocation, completion, invocation's op index), ordered so.
+type Admission = (Nanos, Nanos, u64);
+
+/// The rate-window checker as a fold over a history's ops.
+pub struct Window {
+    spec: WindowSpec,
+    report: WindowReport,
+    /// Each process's open request, and the open requests by invocation.
+    open: HashMap<Process, (Nanos, u64)>,
+    open_by_invoke: BTreeSet<(Nanos, u64)>,
+    now_ns: Nanos,
+    /// Admissions not yet judged as the earliest of a set (every interval of length W).
+    admitted: BTreeSet<Admission>,
+    /// Admissions judged so far, and the end of the run of sets the last witness covers.
+    judged: usize,
+    covered_until: usize,
+    /// Admissions wholly inside each aligned window not yet judged (aligned windows).
+    buckets: BTreeMap<u64, Vec<Admission>>,
+}
+
+impl Window {
+    pub fn new(spec: WindowSpec) -> Window {
+        Window {
+            spec,
+            report: WindowReport {
+                limit: spec.limit,
+                window_ns: spec.window_ns,
+                aligned: spec.aligned,
+                ..Default::default()
+            },
+            open: HashMap::new(),
+            open_by_invoke: BTreeSet::new(),
+            now_ns: 0,
+            admitted: BTreeSet::new(),
+            judged: 0,
+            covered_until: 0,
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    pub fn push(&mut self, op: &Op) {
+        if op.time_ns > self.now_ns {
+            self.now_ns = op.time_ns;
+            self.judge_ready(false);
+        }
+        if op.process == Process::Nemesis {
+            return;
+        }
+        if op.kind == OpKind::Invoke {
+            if op.f == F::Request {
+                self.open.insert(op.process, (op.time_ns, op.index));
+                self.open_by_invoke.insert((op.time_ns, op.index));
+            }
+            return;
+        }
+        let Some((invoke_ns, index)) = self.open.remove(&op.process) else {
+            return;
+        };
+        self.open_by_invoke.remove(&(invoke_ns, index));
+        let report = &mut self.report;
         report.requests += 1;
-        match (c.outcome(), c.result()) {
-            (OpKind::Ok, Some(Value::Admitted(true))) => {
+        match (op.kind, &op.value) {
+            (OpKind::Ok, Value::Admitted(true)) => {
                 report.admitted += 1;
-                admitted.push((c.invoke_ns(), c.complete_ns().unwrap_or(0), c.invoke.index));
+                let a = (invoke_ns, op.time_ns, index);
+                if self.spec.aligned {
+                    let w = self.spec.window_ns.max(1);
+                    if a.0 / w == a.1 / w {
+                        self.buckets.entry(a.0 / w).or_default().push(a);
+                    }
+                } else {
+                    self.admitted.insert(a);
+                }
             }
             (OpKind::Ok, _) => report.rejected += 1,
             (OpKind::Fail, _) => report.failed += 1,
             _ => report.indeterminate += 1,
         }
     }
-    admitted.sort();
-    let windows = history.fault_windows();
-    if spec.aligned {
-        return aligned(report, &admitted, spec, &windows);
-    }
-    // For each request as the earliest invocation, the requests invoked no earlier that completed
-    // within W of it.
-    let mut covered_until = 0usize;
-    for i in 0..admitted.len() {
-        let start = admitted[i].0;
-        let set: Vec<&(Nanos, Nanos, u64)> = admitted[i..]
-            .iter()
-            .take_while(|r| r.0 < start + spec.window_ns)
-            .filter(|r| r.1 < start + spec.window_ns)
-            .collect();
-        let n = set.len() as u64;
-        report.max_in_window = report.max_in_window.max(n);
-        if n <= spec.limit {
-            continue;
-        }
-        report.over_admissions_total += 1;
-        // Keep one witness per run of overlapping sets: the first, unless a later one is larger.
-        if i < covered_until {
-            if let Some(last) = report.over_admissions.last_mut() {
-                if n > last.admitted {
-                    *last = witness(&set, &windows);
+
+    /// Judges what can no longer change: the sets whose earliest request the history has
+    /// moved a window past, with no request invoked before it still open; the aligned windows
+    /// the history has left.
+    fn judge_ready(&mut self, ended: bool) {
+        let w = self.spec.window_ns;
+        if self.spec.aligned {
+            let w = w.max(1);
+            while let Some(entry) = self.buckets.first_entry() {
+                if !ended && (entry.key() + 1).saturating_mul(w) > self.now_ns {
+                    return;
+                }
+                let mut set = entry.remove();
+                set.sort_unstable();
+                let n = set.len() as u64;
+                let report = &mut self.report;
+                report.max_in_window = report.max_in_window.max(n);
+                if n > self.spec.limit {
+                    report.over_admissions_total += 1;
+                    if report.over_admissions.len() < MAX_REPORTED {
+                        report.over_admissions.push(witness(&set));
+                    }
                 }
             }
-            continue;
+            return;
         }
-        covered_until = i + set.len();
-        if report.over_admissions.len() < MAX_REPORTED {
-            report.over_admissions.push(witness(&set, &windows));
-        }
-    }
-    report
-}
-
-/// Over-admission per aligned window: admitted calls wholly inside `[kW, (k+1)W)`.
-fn aligned(
-    mut report: WindowReport,
-    admitted: &[(Nanos, Nanos, u64)],
-    spec: WindowSpec,
-    windows: &[FaultWindow],
-) -> WindowReport {
-    let w = spec.window_ns.max(1);
-    let mut buckets: std::collections::BTreeMap<u64, Vec<&(Nanos, Nanos, u64)>> =
-        Default::default();
-    for r in admitted.iter().filter(|r| r.0 / w == r.1 / w) {
-        buckets.entry(r.0 / w).or_default().push(r);
-    }
-    for set in buckets.values() {
-        let n = set.len() as u64;
-        report.max_in_window = report.max_in_window.max(n);
-        if n > spec.limit {
+        while let Some(&first) = self.admitted.first() {
+            let (start, ..) = first;
+            let end = start.saturating_add(w);
+            let blocked = self.open_by_invoke.first().is_some_and(|o| o.0 <= start);
+            if !ended && (self.now_ns < end || blocked) {
+                return;
+            }
+            // The requests invoked no earlier that completed within W of it.
+            let set: Vec<Admission> = self
+                .admitted
+                .iter()
+                .take_while(|r| r.0 < end)
+                .filter(|r| r.1 < end)
+                .copied()
+                .collect();
+            self.admitted.pop_first();
+            let i = self.judged;
+            self.judged += 1;
+            let n = set.len() as u64;
+            let report = &mut self.report;
+            report.max_in_window = report.max_in_window.max(n);
+            if n <= self.spec.limit {
+                continue;
+            }
             report.over_admissions_total += 1;
+            // Keep one witness per run of overlapping sets: the first, unless a later one is larger.
+            if i < self.covered_until {
+                if let Some(last) = report.over_admissions.last_mut() {
+                    if n > last.admitted {
+                        *last = witness(&set);
+                    }
+                }
+                continue;
+            }
+            self.covered_until = i + set.len();
             if report.over_admissions.len() < MAX_REPORTED {
-                report.over_admissions.push(witness(set, windows));
+                report.over_admissions.push(witness(&set));
             }
         }
     }
-    report
+
+    /// The report, its witnesses attributed to the fault `windows` of the whole history.
+    /// Requests still open count as indeterminate.
+    pub fn finish(mut self, windows: &[FaultWindow]) -> WindowReport {
+        let open = self.open.len() as u64;
+        self.report.requests += open;
+        self.report.indeterminate += open;
+        self.open.clear();
+        self.open_by_invoke.clear();
+        self.judge_ready(true);
+        let mut report = self.report;
+        for o in &mut report.over_admissions {
+            o.faults = FaultWindow::faults_during(windows, o.from_ns, o.to_ns);
+        }
+        report
+    }
 }
 
-fn witness(set: &[&(Nanos, Nanos, u64)], windows: &[FaultWindow]) -> OverAdmission {
+fn witness(set: &[Admission]) -> OverAdmission {
     let from_ns = set.iter().map(|r| r.0).min().unwrap_or(0);
     let to_ns = set.iter().map(|r| r.1).max().unwrap_or(0);
     OverAdmission {
@@ -229,7 +321,7 @@ fn witness(set: &[&(Nanos, Nanos, u64)], windows: &[FaultWindow]) -> OverAdmissi
         to_ns,
         admitted: set.len() as u64,
         requests: set.iter().map(|r| r.2).collect(),
-        faults: FaultWindow::faults_during(windows, from_ns, to_ns),
+        faults: Vec::new(),
     }
 }
 
