@@ -38,7 +38,7 @@
 //! quiet time. A receipt is the `ok` of a `receive` op; acks (`XACK`) are counted, not judged.
 
 use crate::check::{Check, Evidence};
-use crate::history::{FaultWindow, History, Message, Nanos, OpKind, Value, F};
+use crate::history::{FaultWindow, History, Message, Nanos, Op, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -311,26 +311,6 @@ impl Sent {
     }
 }
 
-/// Every published message by id; publishes without a message count as unreadable.
-fn sent_messages(history: &History, unreadable: &mut u64) -> BTreeMap<MessageId, Sent> {
-    let mut sent: BTreeMap<MessageId, Sent> = BTreeMap::new();
-    for call in history.calls().iter().filter(|c| c.f == F::Publish) {
-        let Value::Message(m) = &call.invoke.value else {
-            *unreadable += 1;
-            continue;
-        };
-        let this = Sent {
-            outcome: Outcome::of(call.outcome()),
-            invoke_ns: call.invoke_ns(),
-            complete_ns: call.complete_ns(),
-        };
-        sent.entry(m.into())
-            .and_modify(|s| s.merge(this))
-            .or_insert(this);
-    }
-    sent
-}
-
 /// One group's receipts, as the history's order reveals them.
 #[derive(Default)]
 struct GroupState {
@@ -383,44 +363,6 @@ impl GroupState {
         }
         *highest = (*highest).max(id.seq);
     }
-}
-
-/// Every group's receipts, in history order (the groups expected included, even if empty).
-fn group_states(
-    history: &History,
-    cfg: &DeliveryConfig,
-    report: &mut DeliveryReport,
-    ex: &mut Examples,
-) -> BTreeMap<String, GroupState> {
-    let mut groups: BTreeMap<String, GroupState> = cfg
-        .expected_groups
-        .iter()
-        .map(|g| (g.clone(), GroupState::default()))
-        .collect();
-    let mut acks: HashMap<&str, u64> = HashMap::new();
-    let events = history
-        .ops
-        .iter()
-        .filter(|o| o.kind == OpKind::Ok && matches!(o.f, F::Receive | F::Ack));
-    for op in events {
-        let Value::Message(m) = &op.value else {
-            report.unreadable += 1;
-            continue;
-        };
-        if op.f == F::Ack {
-            report.acks += 1;
-            *acks.entry(&m.group).or_default() += 1;
-            continue;
-        }
-        groups
-            .entry(m.group.clone())
-            .or_default()
-            .receive(&m.group, m.into(), op.time_ns, ex);
-    }
-    for (group, state) in groups.iter_mut() {
-        state.acks = acks.get(group.as_str()).copied().unwrap_or(0);
-    }
-    groups
 }
 
 /// What judging one group needs besides its receipts.
@@ -559,53 +501,170 @@ pub fn config_of(r: &DeliveryReport) -> DeliveryConfig {
     }
 }
 
-/// The report, and every lost message.
 fn judge_all(history: &History, cfg: &DeliveryConfig) -> (DeliveryReport, Vec<LostMessage>) {
-    let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
-    let mut report = DeliveryReport {
-        end_ns,
-        in_flight_ns: cfg.in_flight_ns,
-        ..Default::default()
-    };
-    let sent = sent_messages(history, &mut report.unreadable);
-    for s in sent.values() {
-        match s.outcome {
-            Outcome::Acknowledged => report.published.acknowledged += 1,
-            Outcome::Failed => report.published.failed += 1,
-            Outcome::Indeterminate => report.published.indeterminate += 1,
+    let mut delivery = Delivery::new(cfg.clone());
+    history.ops.iter().for_each(|op| delivery.push(op));
+    delivery.judge(&history.fault_windows())
+}
+
+/// The delivery checker as a fold over a history's ops. Whether a message was lost is known
+/// only at the end (it may still arrive), and whether a receipt is a duplicate needs every
+/// message a group got: so it keeps a few dozen bytes per message and group, never the ops.
+pub struct Delivery {
+    cfg: DeliveryConfig,
+    /// Each process's open publish: its message (if its value was one) and invocation time.
+    publishing: HashMap<Process, (Option<MessageId>, Nanos)>,
+    sent: BTreeMap<MessageId, Sent>,
+    groups: BTreeMap<String, GroupState>,
+    ex: Examples,
+    acks: u64,
+    group_acks: HashMap<String, u64>,
+    unreadable: u64,
+    end_ns: Nanos,
+}
+
+impl Delivery {
+    /// The groups expected are there from the start, even if they receive nothing.
+    pub fn new(cfg: DeliveryConfig) -> Delivery {
+        let groups = cfg
+            .expected_groups
+            .iter()
+            .map(|g| (g.clone(), GroupState::default()))
+            .collect();
+        Delivery {
+            cfg,
+            publishing: HashMap::new(),
+            sent: BTreeMap::new(),
+            groups,
+            ex: Examples::default(),
+            acks: 0,
+            group_acks: HashMap::new(),
+            unreadable: 0,
+            end_ns: 0,
         }
     }
-    let mut ex = Examples::default();
-    let states = group_states(history, cfg, &mut report, &mut ex);
-    let windows = history.fault_windows();
-    let judge = Judge {
-        sent: &sent,
-        windows: &windows,
-        in_flight_after_ns: end_ns.saturating_sub(cfg.in_flight_ns),
-    };
-    let mut lost_per_window = vec![0; windows.len()];
-    let mut latencies = Vec::new();
-    let mut all_lost = Vec::new();
-    for (group, state) in &states {
-        let j = judge.group(group, state);
-        report.total.add(&j.report.counts);
-        report.lost_outside_faults += j.report.lost_outside_faults;
-        for (total, n) in lost_per_window.iter_mut().zip(&j.lost_per_window) {
-            *total += n;
+
+    pub fn push(&mut self, op: &Op) {
+        self.end_ns = op.time_ns;
+        if op.process == Process::Nemesis {
+            return;
         }
-        latencies.extend(j.latencies);
-        all_lost.extend(j.lost);
-        report.unexpected_examples.extend(j.unexpected);
-        report.groups.push(j.report);
+        if op.kind == OpKind::Invoke {
+            if op.f == F::Publish {
+                let id = match &op.value {
+                    Value::Message(m) => Some(m.into()),
+                    _ => None,
+                };
+                self.publishing.insert(op.process, (id, op.time_ns));
+            }
+            return;
+        }
+        if let Some((id, invoke_ns)) = self.publishing.remove(&op.process) {
+            self.published(id, invoke_ns, Some(op));
+        }
+        if op.kind != OpKind::Ok || !matches!(op.f, F::Receive | F::Ack) {
+            return;
+        }
+        let Value::Message(m) = &op.value else {
+            self.unreadable += 1;
+            return;
+        };
+        if op.f == F::Ack {
+            // Counted, not judged: an ack alone does not make a group.
+            self.acks += 1;
+            match self.group_acks.get_mut(&m.group) {
+                Some(n) => *n += 1,
+                None => {
+                    self.group_acks.insert(m.group.clone(), 1);
+                }
+            }
+            return;
+        }
+        if !self.groups.contains_key(&m.group) {
+            self.groups.insert(m.group.clone(), GroupState::default());
+        }
+        if let Some(group) = self.groups.get_mut(&m.group) {
+            group.receive(&m.group, m.into(), op.time_ns, &mut self.ex);
+        }
     }
-    report.latency = Latency::of(latencies);
-    report.lost_during_faults = fault_losses(&windows, &lost_per_window);
-    report.lost_examples = all_lost.clone();
-    earliest(&mut report.lost_examples, lost_key);
-    earliest(&mut report.unexpected_examples, unexpected_key);
-    report.duplicate_examples = ex.duplicates;
-    report.reordered_examples = ex.reordered;
-    (report, all_lost)
+
+    /// A publish call ended (`completion` `None`: the history ended with it open).
+    fn published(&mut self, id: Option<MessageId>, invoke_ns: Nanos, completion: Option<&Op>) {
+        let Some(id) = id else {
+            self.unreadable += 1;
+            return;
+        };
+        let this = Sent {
+            outcome: Outcome::of(completion.map_or(OpKind::Invoke, |o| o.kind)),
+            invoke_ns,
+            complete_ns: completion.map(|o| o.time_ns),
+        };
+        self.sent
+            .entry(id)
+            .and_modify(|s| s.merge(this))
+            .or_insert(this);
+    }
+
+    /// The report (its losses attributed to the fault `windows` of the whole history).
+    pub fn finish(self, windows: &[FaultWindow]) -> DeliveryReport {
+        self.judge(windows).0
+    }
+
+    /// The report, and every lost message.
+    fn judge(mut self, windows: &[FaultWindow]) -> (DeliveryReport, Vec<LostMessage>) {
+        let mut open: Vec<(Option<MessageId>, Nanos)> =
+            std::mem::take(&mut self.publishing).into_values().collect();
+        open.sort_by_key(|&(_, t)| t);
+        for (id, invoke_ns) in open {
+            self.published(id, invoke_ns, None);
+        }
+        for (group, state) in self.groups.iter_mut() {
+            state.acks = self.group_acks.get(group).copied().unwrap_or(0);
+        }
+        let cfg = &self.cfg;
+        let mut report = DeliveryReport {
+            end_ns: self.end_ns,
+            in_flight_ns: cfg.in_flight_ns,
+            acks: self.acks,
+            unreadable: self.unreadable,
+            ..Default::default()
+        };
+        for s in self.sent.values() {
+            match s.outcome {
+                Outcome::Acknowledged => report.published.acknowledged += 1,
+                Outcome::Failed => report.published.failed += 1,
+                Outcome::Indeterminate => report.published.indeterminate += 1,
+            }
+        }
+        let judge = Judge {
+            sent: &self.sent,
+            windows,
+            in_flight_after_ns: self.end_ns.saturating_sub(cfg.in_flight_ns),
+        };
+        let mut lost_per_window = vec![0; windows.len()];
+        let mut latencies = Vec::new();
+        let mut all_lost = Vec::new();
+        for (group, state) in &self.groups {
+            let j = judge.group(group, state);
+            report.total.add(&j.report.counts);
+            report.lost_outside_faults += j.report.lost_outside_faults;
+            for (total, n) in lost_per_window.iter_mut().zip(&j.lost_per_window) {
+                *total += n;
+            }
+            latencies.extend(j.latencies);
+            all_lost.extend(j.lost);
+            report.unexpected_examples.extend(j.unexpected);
+            report.groups.push(j.report);
+        }
+        report.latency = Latency::of(latencies);
+        report.lost_during_faults = fault_losses(windows, &lost_per_window);
+        report.lost_examples = all_lost.clone();
+        earliest(&mut report.lost_examples, lost_key);
+        earliest(&mut report.unexpected_examples, unexpected_key);
+        report.duplicate_examples = self.ex.duplicates;
+        report.reordered_examples = self.ex.reordered;
+        (report, all_lost)
+    }
 }
 
 /// Keeps the [`EXAMPLES`] earliest (per group first, so a report never holds every loss).
