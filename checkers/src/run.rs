@@ -7,27 +7,28 @@
 //! list. Verdicts merge with Jepsen's priority (advisory checks are shown, not merged). A run
 //! without a resource log gets `unknown` from the resource checkers, never `valid`.
 //!
-//! Some checkers read a history one op at a time in bounded memory ([`Streamed`]: counts,
-//! mutual exclusion, double grants, availability, faults); the others need it whole. An hour's
+//! Most checkers read a history one op at a time ([`Streamed`]: counts, mutual exclusion,
+//! double grants, counters, rate windows, availability, faults in memory bounded by what is in
+//! flight; delivery in a few dozen bytes per message); the others need it whole. An hour's
 //! history is millions of ops, so [`check_streamed`] takes the whole history only when the
 //! caller could keep it, and otherwise the whole-history checkers say `unknown`, with why.
 
 use crate::availability::{self, Availability, AvailabilityReport};
 use crate::blame::{self, BlameInput, BlameReport};
 use crate::check::{Check, Minimums};
-use crate::counter::{self, CounterReport};
-use crate::delivery::{self, DeliveryConfig, DeliveryReport};
+use crate::counter::{self, Counter, CounterReport};
+use crate::delivery::{self, Delivery, DeliveryConfig, DeliveryReport};
 use crate::double_grant::{self, DoubleGrantReport, DoubleGrants};
 use crate::exclusion::{self, Exclusion, ExclusionReport};
 use crate::faults::{self, FaultReport};
 use crate::fencing::{self, FencingReport};
 use crate::foreign_release::{self, ForeignReleaseReport};
-use crate::history::{History, Op, OpKind, Value, F};
+use crate::history::{FaultWindows, History, Nanos, Op, OpKind, Value, F};
 use crate::linearizable::{self, Budget, Linearizability, Outcome};
 use crate::lost_updates::{self, LostUpdateReport};
 use crate::resource_log::ResourceLog;
 use crate::verdict::Validity;
-use crate::window::{self, WindowReport, WindowSpec};
+use crate::window::{self, Window, WindowReport, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 /// Counts of what happened, for summaries.
@@ -126,15 +127,21 @@ impl OpCounts {
 }
 
 /// What a run's checkers gather one op at a time, in memory that does not grow with the
-/// history: the counts, mutual exclusion, double grants, availability and the faults. A history too long to keep whole is
-/// judged by these alone (and the resource checkers, which read the resource's own log).
+/// history: the counts, mutual exclusion, double grants, counters, rate windows, availability
+/// and the faults (and delivery, which keeps a few dozen bytes per message, never the ops). A history too long to keep whole is judged by these alone (and the resource
+/// checkers, which read the resource's own log).
 pub struct Streamed {
     counts: OpCounts,
     exclusion: Exclusion,
     double_grants: DoubleGrants,
+    counter: Option<Counter>,
+    window: Option<Window>,
+    delivery: Option<Delivery>,
     availability: Option<Availability>,
     faults: FaultReport,
+    fault_windows: FaultWindows,
     ops: u64,
+    end_ns: Nanos,
 }
 
 impl Streamed {
@@ -145,9 +152,14 @@ impl Streamed {
             counts: OpCounts::default(),
             exclusion: Exclusion::new(keep, keep == usize::MAX),
             double_grants: DoubleGrants::new(keep),
+            counter: options.counter.then(|| Counter::new(keep)),
+            window: options.window.map(Window::new),
+            delivery: options.delivery.clone().map(Delivery::new),
             availability: options.availability_gap_ns.map(Availability::new),
             faults: FaultReport::default(),
+            fault_windows: FaultWindows::default(),
             ops: 0,
+            end_ns: 0,
         }
     }
 
@@ -156,10 +168,21 @@ impl Streamed {
         self.counts.push(op);
         self.exclusion.push(op);
         self.double_grants.push(op);
+        if let Some(c) = &mut self.counter {
+            c.push(op);
+        }
+        if let Some(w) = &mut self.window {
+            w.push(op);
+        }
+        if let Some(d) = &mut self.delivery {
+            d.push(op);
+        }
         if let Some(a) = &mut self.availability {
             a.push(op);
         }
         self.faults.push(op);
+        self.fault_windows.push(op);
+        self.end_ns = op.time_ns;
     }
 
     /// Ops read so far.
@@ -247,7 +270,7 @@ pub fn check_streamed(
     let min = &options.minimums;
     let calls = whole.map(History::calls);
     let not_kept = format!(
-        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, availability, faults, and the resource's fencing and lost updates)",
+        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, counters, rate windows, delivery, availability, faults, and the resource's fencing and lost updates)",
         streamed.ops
     );
     let skip = |c: Check| {
@@ -304,39 +327,14 @@ pub fn check_streamed(
         list.push(lost_updates::entry(lost.as_ref(), min));
     }
 
-    let whole_only = |applies: bool, entries: Vec<Check>| -> Vec<Check> {
-        if applies && whole.is_none() {
-            entries.into_iter().map(skip).collect()
-        } else {
-            Vec::new()
-        }
-    };
-    let counter = whole.filter(|_| options.counter).map(counter::check);
+    let windows = streamed.fault_windows.finish(streamed.end_ns);
+    let counter = streamed.counter.map(|c| c.finish(&windows));
     if let Some(k) = &counter {
         list.push(counter::entry(k, min));
     }
-    list.extend(whole_only(
-        options.counter,
-        vec![counter::entry(&Default::default(), min)],
-    ));
-
-    let window = whole.and_then(|h| options.window.map(|spec| window::check(h, spec)));
+    let window = streamed.window.map(|w| w.finish(&windows));
     if let Some(w) = &window {
         list.push(window::entry(w, min));
-    }
-    if let Some(spec) = options.window {
-        list.extend(whole_only(
-            true,
-            vec![window::entry(
-                &WindowReport {
-                    limit: spec.limit,
-                    window_ns: spec.window_ns,
-                    aligned: spec.aligned,
-                    ..Default::default()
-                },
-                min,
-            )],
-        ));
     }
 
     let availability = streamed.availability.map(Availability::finish);
@@ -344,14 +342,10 @@ pub fn check_streamed(
         list.push(availability::entry(a));
     }
 
-    let delivery = whole.and_then(|h| options.delivery.as_ref().map(|cfg| delivery::check(h, cfg)));
+    let delivery = streamed.delivery.map(|d| d.finish(&windows));
     if let Some(d) = &delivery {
         list.extend(delivery::entries(d, min.messages));
     }
-    list.extend(whole_only(
-        options.delivery.is_some(),
-        delivery::entries(&Default::default(), min.messages),
-    ));
 
     let faults = streamed.faults;
     if !options.faults.is_empty() {
