@@ -6,7 +6,8 @@
 //! at a return, every configuration that has not linearized the op yet explores the orders of
 //! pending state-changing ops that end with it.
 
-use super::frontier::{Config, Frontier};
+use super::frontier::{options_of, Config, Frontier, Order};
+use super::unknown_steps::{pair, UnknownSteps};
 use super::Operation;
 use crate::model::Model;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -92,6 +93,12 @@ pub(crate) struct Search<'a, M: Model> {
     class_ids: Vec<Vec<u32>>,
     /// Per class: how many of its ops have been invoked so far in the sweep.
     class_invoked: Vec<u32>,
+    /// Per class: the op that stands for its members.
+    class_ops: Vec<M::Op>,
+    /// Where each state's `info` steps lead, remembered (see `unknown_steps`).
+    unknown_steps: UnknownSteps<M::State>,
+    /// Scratch for a closure step: (slot in `optional`, state after).
+    moves: Vec<(usize, M::State)>,
     /// Alternation channels (see [`Caps`]); `None` when the model declares none.
     caps: Option<Caps>,
     /// The event being processed (caps are computed for the configurations right after it).
@@ -134,12 +141,19 @@ impl<'a, M: Model> Search<'a, M> {
             })
             .collect();
         let class_invoked = vec![0; class_ids.len()];
+        let class_ops = class_ids
+            .iter()
+            .map(|members| ops[members[0] as usize].op.clone())
+            .collect();
         Search {
             model,
             ops,
             roles,
             class_ids,
             class_invoked,
+            class_ops,
+            unknown_steps: UnknownSteps::new(),
+            moves: Vec::new(),
             caps: None,
             at_event: 0,
             arena: Vec::new(),
@@ -219,34 +233,40 @@ impl<'a, M: Model> Search<'a, M> {
             match event {
                 Event::Invoke(id) => self.invoke(&mut frontier, id),
                 Event::Return(id) => {
-                    let mut forced = Vec::new();
-                    let mut next = self.frontier();
-                    for c in frontier.drain(..) {
-                        if self.is_pending(&c, id) {
-                            forced.push(c);
-                        } else {
-                            next.insert(c);
+                    // When every configuration has linearized the op already, nothing is
+                    // explored and the set stands as it is (a rebuild would at most drop a
+                    // configuration an observation's invocation left dominated: optional).
+                    if frontier.iter().any(|c| self.is_pending(c, id)) {
+                        let mut forced = Vec::new();
+                        let mut next = self.frontier();
+                        for c in frontier.drain(..) {
+                            if self.is_pending(&c, id) {
+                                forced.push(c);
+                            } else {
+                                next.insert(c);
+                            }
                         }
-                    }
-                    // One `seen` for all forced configurations: a configuration reached from one
-                    // that another already reached (or dominated) needs no second exploration.
-                    let mut seen = self.frontier();
-                    for c in &forced {
-                        if let Err(why) = self.closure(c, id, &mut next, &mut seen, None) {
-                            return Found::GaveUp(why);
+                        // One `seen` for all forced configurations: a configuration reached from
+                        // one that another already reached (or dominated) needs no second
+                        // exploration.
+                        let mut seen = self.frontier().membership_only();
+                        for c in &forced {
+                            if let Err(why) = self.closure(c, id, &mut next, &mut seen, None) {
+                                return Found::GaveUp(why);
+                            }
                         }
-                    }
-                    // The beam's coarse sets may have dropped worlds too.
-                    self.pruned |= seen.lossy() || next.lossy();
-                    if next.is_empty() {
-                        if self.pruned {
-                            return Found::BeamDied;
+                        // The beam's coarse sets may have dropped worlds too.
+                        self.pruned |= seen.lossy() || next.lossy();
+                        if next.is_empty() {
+                            if self.pruned {
+                                return Found::BeamDied;
+                            }
+                            return self.illegal(&forced, id);
                         }
-                        return self.illegal(&forced, id);
+                        self.counters.max_frontier = self.counters.max_frontier.max(next.len());
+                        self.live_bytes = next.bytes();
+                        frontier = next.into_configs();
                     }
-                    self.counters.max_frontier = self.counters.max_frontier.max(next.len());
-                    self.live_bytes = next.bytes();
-                    frontier = next.into_configs();
                     if self.caps.is_some() && self.beam.is_none() {
                         // Lower the counts to what can still take effect; configurations that
                         // differed only above the bounds now coincide or dominate each other.
@@ -361,9 +381,15 @@ impl<'a, M: Model> Search<'a, M> {
         });
     }
 
-    /// A configuration set: exact, or the beam's coarse one.
+    /// A configuration set: exact, or the beam's coarse one (which notes what it loses only
+    /// while the beam has lost nothing yet: after that, running dry proves nothing anyway).
     fn frontier(&self) -> Frontier<M::State> {
-        Frontier::with_coarse(self.beam.is_some())
+        Frontier::ordered(match self.beam {
+            Some(_) => Order::Coarse {
+                watch_loss: !self.pruned,
+            },
+            None => Order::Dominance,
+        })
     }
 
     /// All ways `c` can linearize pending state-changing ops and then `target`; the
@@ -378,7 +404,7 @@ impl<'a, M: Model> Search<'a, M> {
         mut best: Option<&mut Best<M::State>>,
     ) -> Result<(), GaveUp> {
         let target_is_mutator = self.roles[target as usize] == Role::Mutator;
-        if !seen.insert_clone(c) && best.is_none() {
+        if !seen.insert_ref(c) && best.is_none() {
             return Ok(());
         }
         let mut layer = vec![c.clone()];
@@ -431,15 +457,34 @@ impl<'a, M: Model> Search<'a, M> {
                     n.depth += 1;
                     self.settle(n, target, target_is_mutator, out, seen, &mut next_layer);
                 }
-                for (slot, &(class, count)) in cur.optional.iter().enumerate() {
-                    let members = &self.class_ids[class as usize];
-                    let representative = &self.ops[members[0] as usize].op;
-                    let Some(state) = self.model.step_unknown(&cur.state, representative) else {
+                // Only the classes that can step from this state (remembered per state).
+                let mut moves = std::mem::take(&mut self.moves);
+                match self
+                    .unknown_steps
+                    .from(self.model, &cur.state, &self.class_ops)
+                {
+                    Some(steps) => pair(&cur.optional, steps, |slot, state| {
+                        moves.push((slot, state.clone()))
+                    }),
+                    None => {
+                        for (slot, (class, _)) in cur.optional.iter().enumerate() {
+                            let op = &self.class_ops[*class as usize];
+                            if let Some(state) = self.model.step_unknown(&cur.state, op) {
+                                moves.push((slot, state));
+                            }
+                        }
+                    }
+                }
+                let options = options_of(&cur.optional);
+                for (slot, state) in moves.drain(..) {
+                    if self.known_covered(cur, &state, options - 1, seen) {
+                        self.counters.configs += 1;
                         continue;
-                    };
+                    }
+                    let (class, count) = cur.optional[slot];
                     // Interchangeable ops: name the earliest one not yet used.
                     let used = self.class_invoked[class as usize] - count;
-                    let y = members[used as usize];
+                    let y = self.class_ids[class as usize][used as usize];
                     let mut n = cur.clone();
                     n.state = state;
                     if count == 1 {
@@ -451,10 +496,34 @@ impl<'a, M: Model> Search<'a, M> {
                     n.depth += 1;
                     self.settle(n, target, target_is_mutator, out, seen, &mut next_layer);
                 }
+                self.moves = moves;
             }
             layer = next_layer;
         }
         Ok(())
+    }
+
+    /// Whether `seen` already covers the configuration an `info` step from `cur` to `state`
+    /// would make (`options` left), known without building it: when the step absorbs no pending
+    /// observation, its debts are `cur`'s, and a coarse `seen` compares no more than debts and
+    /// the total of options. Most `info` steps in a closure at many clients end there (a
+    /// timed-out release undoing a timed-out acquire), and copying their configuration only to
+    /// drop it was much of the cost.
+    fn known_covered(
+        &self,
+        cur: &Config<M::State>,
+        state: &M::State,
+        options: u64,
+        seen: &Frontier<M::State>,
+    ) -> bool {
+        if seen.covers_debts(state, &cur.mandatory, &cur.observers, options) != Some(true) {
+            return false;
+        }
+        !cur.observers.iter().any(|&id| {
+            let o = &self.ops[id as usize];
+            let ret = o.ret.as_ref().expect("observers have returns");
+            self.model.step(state, &o.op, ret).is_some()
+        })
     }
 
     /// After a step in the closure: absorb observations; if that linearized the target (an
@@ -472,7 +541,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.absorb(&mut n);
         if !target_is_mutator && n.observers.binary_search(&target).is_err() {
             out.insert(n);
-        } else if seen.insert_clone(&n) {
+        } else if seen.insert_ref(&n) {
             next_layer.push(n);
         }
     }
