@@ -118,6 +118,8 @@
 //! (op, parent) nodes, so configurations share their common past.
 
 mod frontier;
+mod open_calls;
+mod positions;
 mod search;
 mod unknown_steps;
 
@@ -304,11 +306,10 @@ fn validate<O, R>(ops: &[Operation<O, R>]) -> Result<(), InputError> {
             (None, None) => {}
         }
     }
-    positions.sort_unstable();
-    if let Some(w) = positions.windows(2).find(|w| w[0] == w[1]) {
-        return Err(InputError::DuplicateIndex { index: w[0] });
+    match self::positions::first_duplicate(&positions) {
+        Some(index) => Err(InputError::DuplicateIndex { index }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks one object's ops.

@@ -8,6 +8,7 @@
 //! a value of the wrong type) is a [`CheckError`] naming the file and line (EDN) or op index
 //! (fencepost), never a verdict.
 
+use super::open_calls::OpenCalls;
 use super::{check, Budget, InputError, Linearizability, Operation, Outcome, Partition, Witness};
 use crate::edn::{self, Edn, EdnError};
 use crate::history::{self, History, Op, OpKind, ParseError, Process, Value, F};
@@ -467,8 +468,8 @@ pub(crate) fn history_calls(history: &History) -> Result<(Vec<RawCall>, usize), 
 #[derive(Default)]
 pub(crate) struct CallBuilder {
     out: Vec<RawCall>,
-    /// Per process, the open call's slot in `out` (None: an invocation left out).
-    open: HashMap<Process, Option<usize>>,
+    /// Per client, the open call's slot in `out` (None: an invocation left out).
+    open: OpenCalls<Option<usize>>,
     /// Client calls no model covers.
     other: usize,
 }
@@ -476,9 +477,9 @@ pub(crate) struct CallBuilder {
 impl CallBuilder {
     fn push(&mut self, op: &Op) -> Result<(), (u64, String)> {
         let (out, open) = (&mut self.out, &mut self.open);
-        if op.process == Process::Nemesis {
+        let Process::Client(client) = op.process else {
             return Ok(());
-        }
+        };
         if op.kind == OpKind::Invoke {
             let f = match op.f {
                 F::Acquire => Some(CallF::Acquire),
@@ -510,10 +511,10 @@ impl CallBuilder {
             let f = f.filter(|_| !matches!(op.value, Value::Access { .. }));
             let Some(f) = f else {
                 self.other += 1;
-                open.insert(op.process, None);
+                open.insert(client, None);
                 return Ok(());
             };
-            open.insert(op.process, Some(out.len()));
+            open.insert(client, Some(out.len()));
             out.push(RawCall {
                 process: op.process,
                 f,
@@ -526,7 +527,7 @@ impl CallBuilder {
             });
             return Ok(());
         }
-        let Some(Some(slot)) = open.remove(&op.process) else {
+        let Some(Some(slot)) = open.remove(client) else {
             return Ok(());
         };
         let call = &mut out[slot];
@@ -560,7 +561,7 @@ impl CallBuilder {
 
 /// An op map as either reading of an EDN element gives it: the fields the reader needs.
 enum OpMap<'a> {
-    Flat(Box<edn::Flat<'a>>),
+    Flat(edn::Flat<'a>),
     Tree(Edn),
 }
 
@@ -605,7 +606,7 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
     // A call is two elements of ~85 bytes (Jepsen's lock ops): reserving for that saves
     // regrowing (and copying) a million calls.
     let mut calls: Vec<RawCall> = Vec::with_capacity(text.len() / 170);
-    let mut open: HashMap<u32, usize> = HashMap::new();
+    let mut open: OpenCalls<usize> = OpenCalls::default();
     let mut lines = Vec::with_capacity(text.len() / 85);
     for (position, item) in edn::items(text).enumerate() {
         let item = item.map_err(|source| CheckError::Edn {
@@ -660,7 +661,7 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
         let value = value.as_ref();
         let index = position as u64;
         if kind == OpKind::Invoke {
-            if let Some(&pending) = open.get(&process) {
+            if let Some(pending) = open.get(process) {
                 return Err(err(
                     line,
                     format!(
@@ -683,7 +684,7 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
             });
             continue;
         }
-        let Some(i) = open.remove(&process) else {
+        let Some(i) = open.remove(process) else {
             return Err(err(
                 line,
                 format!("process {process} completes an op it never invoked"),

@@ -191,8 +191,7 @@ impl<'a, M: Model> Search<'a, M> {
                 }
             }
         }
-        events.sort_unstable_by_key(|e| e.0);
-        events.into_iter().map(|e| e.1).collect()
+        super::positions::in_order(events)
     }
 
     /// Sweeps the history once. Returns the verdict for this partition.
