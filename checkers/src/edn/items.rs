@@ -104,9 +104,8 @@ impl<'a> Flat<'a> {
     }
 }
 
-/// One element: a flat op map (unboxed: at 144 bytes, moving it costs less than allocating,
-/// measured),
-/// or any other value as the full parser reads it.
+/// One element: a flat op map (not boxed: moving its 144 bytes costs less than an allocation,
+/// measured), or any other value as the full parser reads it.
 #[derive(Clone, Debug)]
 pub enum Element<'a> {
     Flat(Flat<'a>),

@@ -67,7 +67,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let p = if x % 5 == 0 {
+            let p = if x.is_multiple_of(5) {
                 (x >> 8) as u32
             } else {
                 (x % 300) as u32
