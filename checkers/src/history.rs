@@ -544,6 +544,11 @@ pub struct JsonlOps<R> {
     line: String,
     line_no: usize,
     torn_last_line: Option<usize>,
+    /// Bytes read so far.
+    offset: u64,
+    /// Where each op's line starts, by op index, when asked for (and while op `k` has index
+    /// `k`, as fencepost writes them; `None` once one does not).
+    line_offsets: Option<Vec<u64>>,
 }
 
 /// Streams the ops of `text` (see [`JsonlOps`]).
@@ -560,7 +565,22 @@ impl<R: std::io::BufRead> JsonlOps<R> {
             line: String::new(),
             line_no: 0,
             torn_last_line: None,
+            offset: 0,
+            line_offsets: None,
         }
+    }
+
+    /// Also notes where each op's line starts (8 bytes per op), so that a few ops can be read
+    /// again without reading the file again ([`JsonlOps::line_offsets`]).
+    pub fn keeping_line_offsets(mut self) -> Self {
+        self.line_offsets = Some(Vec::new());
+        self
+    }
+
+    /// Where the line of the op with index `k` starts, at `[k]`: when asked for, and when the
+    /// ops read were numbered 0, 1, 2, … (otherwise `None`).
+    pub fn line_offsets(&self) -> Option<&[u64]> {
+        self.line_offsets.as_deref()
     }
 
     /// The line number of a torn last line, once the stream has ended.
@@ -600,9 +620,10 @@ impl<R: std::io::BufRead> JsonlOps<R> {
     fn read(&mut self, keep: &mut impl FnMut(&Head) -> bool) -> Option<Result<Op, ParseError>> {
         loop {
             self.line.clear();
+            let line_start = self.offset;
             match self.reader.read_line(&mut self.line) {
                 Ok(0) => return None,
-                Ok(_) => {}
+                Ok(n) => self.offset += n as u64,
                 Err(e) => {
                     self.line_no += 1;
                     return Some(Err(self.error(format!("cannot read: {e}"))));
@@ -633,6 +654,13 @@ impl<R: std::io::BufRead> JsonlOps<R> {
                     if !judged && !keep(&head) {
                         continue;
                     }
+                    if let Some(offsets) = &mut self.line_offsets {
+                        if offsets.len() as u64 == op.index {
+                            offsets.push(line_start);
+                        } else {
+                            self.line_offsets = None;
+                        }
+                    }
                     Some(Ok(op))
                 }
                 Err(_) if !complete => {
@@ -659,9 +687,18 @@ impl<R: std::io::BufRead + Send> JsonlOps<R> {
     /// first error, of either; returns the torn last line, if any.
     pub fn read_ahead<E: From<ParseError>>(
         self,
-        mut each: impl FnMut(Op) -> Result<(), E>,
+        each: impl FnMut(Op) -> Result<(), E>,
     ) -> Result<Option<usize>, E> {
-        crate::ahead::ahead(self, |op| each(op?)).map(|ops| ops.torn_last_line())
+        self.read_ahead_to_end(each).map(|ops| ops.torn_last_line())
+    }
+
+    /// [`JsonlOps::read_ahead`], returning the reader at its end (its torn line, its line
+    /// offsets).
+    pub fn read_ahead_to_end<E: From<ParseError>>(
+        self,
+        mut each: impl FnMut(Op) -> Result<(), E>,
+    ) -> Result<JsonlOps<R>, E> {
+        crate::ahead::ahead(self, |op| each(op?))
     }
 }
 

@@ -804,15 +804,20 @@ pub fn check_text(
     match detect_format(text) {
         SourceFormat::Edn => {
             let (calls, lines) = edn_calls(file, text)?;
-            decide(model, file, budget, Read::edn(calls, lines))
+            decide(model, file, budget, Read::edn(calls, lines)).map(|(report, _)| report)
         }
-        SourceFormat::Fencepost => check_jsonl(model, file, || Ok(text.as_bytes()), budget),
+        SourceFormat::Fencepost => check_jsonl(
+            model,
+            file,
+            || Ok(std::io::Cursor::new(text.as_bytes())),
+            budget,
+        ),
     }
 }
 
 /// [`check_text`] on a file: fencepost JSON lines are read a line at a time from the file
-/// (twice when a lock violation is explained), so the file's text is never held whole; EDN is
-/// read whole.
+/// (and the few lines a lock violation's explanation needs, again), so the file's text is never
+/// held whole; EDN is read whole.
 pub fn check_file(model: ModelKind, path: &Path, budget: &Budget) -> Result<Report, CheckError> {
     use std::io::Read as _;
     let file = path.display().to_string();
@@ -863,7 +868,7 @@ impl Read {
 
 /// Fencepost JSON lines, streamed: each op is checked and turned into calls as it is read, and
 /// dropped; `open` gives the lines again when a violation is explained.
-fn check_jsonl<R: std::io::BufRead + Send>(
+fn check_jsonl<R: std::io::BufRead + std::io::Seek + Send>(
     model: ModelKind,
     file: &str,
     open: impl Fn() -> std::io::Result<R>,
@@ -875,37 +880,47 @@ fn check_jsonl<R: std::io::BufRead + Send>(
     })?;
     let mut valid = history::Validator::default();
     let mut calls = CallBuilder::default();
-    let torn_last_line = history::JsonlOps::new(file, reader).read_ahead(|op| {
-        valid.push(&op).map_err(|source| ParseError::Malformed {
-            file: file.to_string(),
-            source,
-        })?;
-        calls
-            .push(&op)
-            .map_err(|(index, message)| CheckError::HistoryOp {
+    let ops = history::JsonlOps::new(file, reader)
+        .keeping_line_offsets()
+        .read_ahead_to_end(|op| {
+            valid.push(&op).map_err(|source| ParseError::Malformed {
                 file: file.to_string(),
-                index,
-                message,
-            })
-    })?;
+                source,
+            })?;
+            calls
+                .push(&op)
+                .map_err(|(index, message)| CheckError::HistoryOp {
+                    file: file.to_string(),
+                    index,
+                    message,
+                })
+        })?;
     let read = Read {
         calls: calls.out,
         other: calls.other,
         lines: Vec::new(),
-        torn_last_line,
+        torn_last_line: ops.torn_last_line(),
         format: SourceFormat::Fencepost,
     };
-    let mut report = decide(model, file, budget, read)?;
+    let (mut report, calls) = decide(model, file, budget, read)?;
     if let Some(w) = report.outcome.witness.as_mut() {
         if matches!(model, ModelKind::Lock | ModelKind::Mutex) {
-            w.explanation = explain_lease_streamed(file, &open, w)?;
+            w.explanation = match ops.line_offsets() {
+                Some(offsets) => explain_lease_by_offsets(file, &open, offsets, &calls, w)?,
+                None => explain_lease_streamed(file, &open, w)?,
+            };
         }
     }
     Ok(report)
 }
 
-/// Runs the search on what was read.
-fn decide(model: ModelKind, file: &str, budget: &Budget, read: Read) -> Result<Report, CheckError> {
+/// Runs the search on what was read; gives the calls back.
+fn decide(
+    model: ModelKind,
+    file: &str,
+    budget: &Budget,
+    read: Read,
+) -> Result<(Report, Vec<RawCall>), CheckError> {
     let (outcome, skipped, failed) = run_kind(model, &read.calls, budget, file)?;
     let skipped_ops = skipped + read.other;
     if outcome.ops == 0 && failed == 0 {
@@ -915,7 +930,7 @@ fn decide(model: ModelKind, file: &str, budget: &Budget, read: Read) -> Result<R
             other: skipped_ops,
         });
     }
-    Ok(Report {
+    let report = Report {
         file: file.to_string(),
         format: read.format,
         model,
@@ -923,7 +938,8 @@ fn decide(model: ModelKind, file: &str, budget: &Budget, read: Read) -> Result<R
         skipped_ops,
         torn_last_line: read.torn_last_line,
         lines: read.lines,
-    })
+    };
+    Ok((report, read.calls))
 }
 
 /// Checks a run's own history (already read): what the harness calls after every run, with
@@ -959,28 +975,46 @@ pub fn explain_lease(history: &History, w: &Witness) -> Option<String> {
     explain_lease_in(history, w).ok().flatten()
 }
 
-/// [`explain_lease`] for a history read again from `text` (fencepost JSONL), keeping only the
-/// calls the witness names — first the last 64 of its prefix, more only when the holder is not
-/// among them — so a violation in a million-op history does not bring the whole history back
-/// into memory. The answer is the same as [`explain_lease`] on the whole history.
-fn explain_lease_streamed<R: std::io::BufRead>(
-    file: &str,
-    open: &impl Fn() -> std::io::Result<R>,
+/// [`explain_lease`] from only the calls the witness names, which `kept` reads (given the
+/// invocations wanted, it returns them and their completions, in history order) — first the last
+/// 64 of its prefix, more only when the holder is not among them — so a violation in a
+/// million-op history does not bring the whole history back into memory. The answer is the same
+/// as [`explain_lease`] on the whole history.
+fn explain_lease_from(
     w: &Witness,
+    mut kept: impl FnMut(&std::collections::HashSet<u64>) -> Result<Vec<Op>, CheckError>,
 ) -> Result<Option<String>, CheckError> {
     let mut tail = 64usize;
     loop {
         let from = w.prefix.len().saturating_sub(tail);
         let mut wanted: std::collections::HashSet<u64> = w.prefix[from..].iter().copied().collect();
         wanted.insert(w.op.invoke_index);
-        let mut kept = Vec::new();
+        let part = Witness {
+            prefix: w.prefix[from..].to_vec(),
+            ..w.clone()
+        };
+        match explain_lease_in(&History::new(kept(&wanted)?), &part) {
+            Ok(found) => return Ok(found),
+            Err(NoHolder) if from == 0 => return Ok(None),
+            Err(NoHolder) => tail = tail.saturating_mul(16),
+        }
+    }
+}
+
+/// [`explain_lease_from`] reading the file again from the start (fencepost JSONL), every other
+/// line read no further than its head.
+fn explain_lease_streamed<R: std::io::BufRead>(
+    file: &str,
+    open: &impl Fn() -> std::io::Result<R>,
+    w: &Witness,
+) -> Result<Option<String>, CheckError> {
+    explain_lease_from(w, |wanted| {
         let reader = open().map_err(|source| CheckError::Read {
             file: file.to_string(),
             source,
         })?;
         let mut open: std::collections::HashSet<Process> = Default::default();
-        // The witness's invocations and their completions; other lines are not read past
-        // their head.
+        // The witness's invocations and their completions.
         let mut keep = |h: &history::Head| {
             if h.process == Process::Nemesis {
                 false
@@ -995,19 +1029,53 @@ fn explain_lease_streamed<R: std::io::BufRead>(
             }
         };
         let mut ops = history::JsonlOps::new(file, reader);
+        let mut kept = Vec::new();
         while let Some(op) = ops.next_kept(&mut keep) {
             kept.push(op?);
         }
-        let part = Witness {
-            prefix: w.prefix[from..].to_vec(),
-            ..w.clone()
-        };
-        match explain_lease_in(&History::new(kept), &part) {
-            Ok(found) => return Ok(found),
-            Err(NoHolder) if from == 0 => return Ok(None),
-            Err(NoHolder) => tail = tail.saturating_mul(16),
+        Ok(kept)
+    })
+}
+
+/// [`explain_lease_from`] reading only the lines it needs, where the first reading noted them
+/// (`offsets`, by op index; `calls`, in invocation order, pair each invocation with its
+/// completion): a few hundred lines instead of the file again.
+fn explain_lease_by_offsets<R: std::io::BufRead + std::io::Seek>(
+    file: &str,
+    open: &impl Fn() -> std::io::Result<R>,
+    offsets: &[u64],
+    calls: &[RawCall],
+    w: &Witness,
+) -> Result<Option<String>, CheckError> {
+    let io = |source: std::io::Error| CheckError::Read {
+        file: file.to_string(),
+        source,
+    };
+    explain_lease_from(w, |wanted| {
+        let mut lines: Vec<u64> = Vec::with_capacity(wanted.len() * 2);
+        for &invoke in wanted {
+            lines.push(invoke);
+            let call = calls
+                .binary_search_by_key(&invoke, |c| c.invoke_index)
+                .ok()
+                .and_then(|i| calls[i].complete_index);
+            lines.extend(call);
         }
-    }
+        lines.sort_unstable();
+        lines.dedup();
+        let mut reader = open().map_err(io)?;
+        let mut kept = Vec::with_capacity(lines.len());
+        for index in lines {
+            let Some(&offset) = offsets.get(index as usize) else {
+                continue;
+            };
+            reader.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
+            if let Some(op) = history::JsonlOps::new(file, &mut reader).next() {
+                kept.push(op?);
+            }
+        }
+        Ok(kept)
+    })
 }
 
 /// No acquire or release in the witness's prefix took effect.
