@@ -302,3 +302,27 @@ fn status_line_counts_violations_live() {
     assert_eq!(counts[0], 0, "no violation before the first pause: {err}");
     assert!(counts.iter().any(|&n| n > 0), "{err}");
 }
+
+/// `fencepost check … | head`: the reader goes away before the report is printed. That is how
+/// shell tools end (status 141, nothing on stderr), not a panic with a backtrace.
+#[test]
+fn a_reader_that_stops_reading_ends_the_output_quietly() {
+    let dir = results_dir("broken-pipe");
+    let file = dir.join("lock.jsonl");
+    let history = checkers::linearizable::generate::LockSim::new(20_000, 5, 3, false).history();
+    std::fs::write(&file, checkers::linearizable::generate::to_jsonl(&history)).unwrap();
+    let mut child = fencepost()
+        .args(["check", "--model", "lock"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the check can have printed anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
