@@ -1,6 +1,24 @@
 //! Test histories, built op by op (tests only).
 
-use crate::history::{Grant, History, Op, OpKind, Process, Value, F};
+use crate::history::{Fault, Grant, History, Op, OpKind, Process, Value, F};
+
+/// A small deterministic random source for generated test histories (xorshift).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(6364136223846793005) | 1)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        let x = &mut self.0;
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x % n
+    }
+}
 
 /// Builds histories op by op with increasing indexes.
 #[derive(Default)]
@@ -10,16 +28,36 @@ pub struct B {
 
 impl B {
     pub fn push(&mut self, t: u64, c: u32, kind: OpKind, f: F, value: Value) -> &mut Self {
+        self.push_by(t, Process::Client(c), kind, f, value)
+    }
+    pub fn push_by(
+        &mut self,
+        t: u64,
+        process: Process,
+        kind: OpKind,
+        f: F,
+        value: Value,
+    ) -> &mut Self {
         let index = self.ops.len() as u64;
         self.ops.push(Op {
             index,
             time_ns: t,
-            process: Process::Client(c),
+            process,
             kind,
             f,
             value,
         });
         self
+    }
+    /// A nemesis start (`F::Start`) or stop of fault `id` on `n1`.
+    pub fn fault(&mut self, t: u64, f: F, kind: &str, id: u64) -> &mut Self {
+        let fault = Fault {
+            kind: kind.into(),
+            target: "n1".into(),
+            id,
+            detail: String::new(),
+        };
+        self.push_by(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault))
     }
     pub fn acquire(&mut self, t0: u64, t1: u64, c: u32, fence: u64) -> &mut Self {
         self.push(

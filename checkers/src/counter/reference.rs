@@ -127,31 +127,17 @@ pub fn check(history: &History) -> CounterReport {
 
 #[cfg(test)]
 mod tests {
-    use crate::history::{Fault, History, Op, OpKind, Process, Value, F};
+    use crate::fixture::{Rng, B};
+    use crate::history::{History, OpKind, Process, Value, F};
 
     /// Random counter traffic: clients adding (acknowledged with or without the value, failed,
     /// timed out, or left open at the end), reading and reading a final value, values around
-    /// the true count so that some are out of bounds (a third: one client, every value exact); a nemesis fault now and then. Times are
-    /// coarse so that many ops share an instant.
+    /// the true count so that some are out of bounds (a third: one client, every value exact);
+    /// a nemesis fault now and then. Times are coarse so that many ops share an instant.
     fn random_counter_history(seed: u64) -> History {
-        let mut x = seed.wrapping_mul(6364136223846793005) | 1;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let mut ops: Vec<Op> = Vec::new();
-        let mut push = |t: u64, process: Process, kind: OpKind, f: F, value: Value| {
-            ops.push(Op {
-                index: ops.len() as u64,
-                time_ns: t,
-                process,
-                kind,
-                f,
-                value,
-            })
-        };
+        let mut rng = Rng::new(seed);
+        let mut next = |n: u64| rng.below(n);
+        let mut b = B::default();
         let mut count = 0i64;
         // A third of the histories are one honest client (every value the true count).
         let honest = seed.is_multiple_of(3);
@@ -166,63 +152,44 @@ mod tests {
                 match next(8) {
                     0..=3 => {
                         let delta = 1 + next(3) as i64;
-                        push(t, p, OpKind::Invoke, F::Add, Value::Int(delta));
+                        b.push_by(t, p, OpKind::Invoke, F::Add, Value::Int(delta));
                         if t + took >= horizon && next(2) == 0 {
                             break; // left open
                         }
-                        match next(6) {
-                            0 => push(t + took, p, OpKind::Fail, F::Add, Value::Error("e".into())),
+                        let (kind, value) = match next(6) {
+                            0 => (OpKind::Fail, Value::Error("e".into())),
                             1 => {
                                 if next(2) == 0 {
                                     count += delta;
                                 }
-                                push(
-                                    t + took,
-                                    p,
-                                    OpKind::Info,
-                                    F::Add,
-                                    Value::Error("timeout".into()),
-                                )
+                                (OpKind::Info, Value::Error("timeout".into()))
                             }
                             2 => {
                                 count += delta;
-                                push(t + took, p, OpKind::Ok, F::Add, Value::None)
+                                (OpKind::Ok, Value::None)
                             }
                             _ => {
                                 count += delta;
-                                let v = count + noise(next(5), 2);
-                                push(t + took, p, OpKind::Ok, F::Add, Value::Int(v))
+                                (OpKind::Ok, Value::Int(count + noise(next(5), 2)))
                             }
-                        }
+                        };
+                        b.push_by(t + took, p, kind, F::Add, value);
                     }
                     4..=6 => {
                         let f = if next(5) == 0 { F::Final } else { F::Read };
-                        push(t, p, OpKind::Invoke, f, Value::None);
+                        b.push_by(t, p, OpKind::Invoke, f, Value::None);
                         let v = count + noise(next(7), 3);
-                        push(t + took, p, OpKind::Ok, f, Value::Int(v));
+                        b.push_by(t + took, p, OpKind::Ok, f, Value::Int(v));
                     }
                     _ => {
-                        let id = next(3);
-                        let fault = Fault {
-                            kind: "kill".into(),
-                            target: "n1".into(),
-                            id,
-                            detail: String::new(),
-                        };
-                        let f = if next(2) == 0 { F::Start } else { F::Stop };
-                        push(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault));
+                        let (id, start) = (next(3), next(2) == 0);
+                        b.fault(t, if start { F::Start } else { F::Stop }, "kill", id);
                     }
                 }
                 t += took + next(3);
             }
         }
-        ops.sort_by_key(|o| (o.time_ns, o.index));
-        for (i, o) in ops.iter_mut().enumerate() {
-            o.index = i as u64;
-        }
-        let h = History::new(ops);
-        h.validate().expect("a valid random history");
-        h
+        b.history()
     }
 
     #[test]

@@ -91,44 +91,25 @@ fn aligned(
 }
 
 fn witness(set: &[&(Nanos, Nanos, u64)], windows: &[FaultWindow]) -> OverAdmission {
-    let from_ns = set.iter().map(|r| r.0).min().unwrap_or(0);
-    let to_ns = set.iter().map(|r| r.1).max().unwrap_or(0);
-    OverAdmission {
-        from_ns,
-        to_ns,
-        admitted: set.len() as u64,
-        requests: set.iter().map(|r| r.2).collect(),
-        faults: FaultWindow::faults_during(windows, from_ns, to_ns),
-    }
+    let set: Vec<(Nanos, Nanos, u64)> = set.iter().map(|r| **r).collect();
+    let mut w = super::witness(&set);
+    w.faults = FaultWindow::faults_during(windows, w.from_ns, w.to_ns);
+    w
 }
 
 #[cfg(test)]
 mod tests {
     use super::WindowSpec;
-    use crate::history::{Fault, History, Op, OpKind, Process, Value, F};
+    use crate::fixture::{Rng, B};
+    use crate::history::{History, OpKind, Process, Value, F};
 
     /// Random limiter traffic: clients requesting (admitted, rejected, failed, timed out, or
     /// left open at the end), some calls slow, a nemesis fault now and then; coarse times so
     /// that many ops share an instant.
     fn random_requests(seed: u64) -> History {
-        let mut x = seed.wrapping_mul(6364136223846793005) | 1;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let mut ops: Vec<Op> = Vec::new();
-        let mut push = |t: u64, process: Process, kind: OpKind, value: Value, f: F| {
-            ops.push(Op {
-                index: ops.len() as u64,
-                time_ns: t,
-                process,
-                kind,
-                f,
-                value,
-            })
-        };
+        let mut rng = Rng::new(seed);
+        let mut next = |n: u64| rng.below(n);
+        let mut b = B::default();
         let clients = 1 + next(6) as u32;
         let horizon = 100 + next(300);
         for c in 0..clients {
@@ -141,16 +122,10 @@ mod tests {
                     1 + next(6)
                 };
                 if next(10) == 0 {
-                    let fault = Fault {
-                        kind: "partition".into(),
-                        target: "n1".into(),
-                        id: next(3),
-                        detail: String::new(),
-                    };
-                    let f = if next(2) == 0 { F::Start } else { F::Stop };
-                    push(t, Process::Nemesis, OpKind::Info, Value::Fault(fault), f);
+                    let (id, start) = (next(3), next(2) == 0);
+                    b.fault(t, if start { F::Start } else { F::Stop }, "partition", id);
                 }
-                push(t, p, OpKind::Invoke, Value::None, F::Request);
+                b.push_by(t, p, OpKind::Invoke, F::Request, Value::None);
                 if t + took >= horizon && next(2) == 0 {
                     break; // left open
                 }
@@ -160,17 +135,11 @@ mod tests {
                     2..=4 => (OpKind::Ok, Value::Admitted(false)),
                     _ => (OpKind::Ok, Value::Admitted(true)),
                 };
-                push(t + took, p, kind, value, F::Request);
+                b.push_by(t + took, p, kind, F::Request, value);
                 t += took + next(4);
             }
         }
-        ops.sort_by_key(|o| (o.time_ns, o.index));
-        for (i, o) in ops.iter_mut().enumerate() {
-            o.index = i as u64;
-        }
-        let h = History::new(ops);
-        h.validate().expect("a valid random history");
-        h
+        b.history()
     }
 
     #[test]
