@@ -124,39 +124,93 @@ pub struct Item<'a> {
 /// vector or list — that sequence's elements (as [`parse_items`](super::parse_items)).
 pub struct Items<'a> {
     p: Parser<'a>,
+    state: Between,
+    /// More text follows this one ([`Items::resume`]): its end is not the history's end.
+    more: bool,
+    done: bool,
+}
+
+/// Where a reader is between two elements, to go on in the next piece of a history read in
+/// pieces ([`super::chunks`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Between {
     /// The closing bracket of a history written as one vector or list.
     close: Option<u8>,
+    /// The history's first non-blank character has been read.
     started: bool,
-    done: bool,
+    /// Its closing bracket has been read: only blanks may follow.
+    closed: bool,
 }
 
 /// Streams the elements of `text`.
 pub fn items(text: &str) -> Items<'_> {
     Items {
         p: Parser::new(text),
-        close: None,
-        started: false,
+        state: Between::default(),
+        more: false,
         done: false,
     }
 }
 
 impl<'a> Items<'a> {
+    /// Streams the elements of `text`, a piece of a history that starts at `line`, `column` in
+    /// the state `state`; `more` when pieces follow. The piece ends where an element does not:
+    /// the reader then stops without an error, and [`Items::resume_point`] says where to go on.
+    pub(crate) fn resume(
+        text: &'a str,
+        line: usize,
+        column: usize,
+        state: Between,
+        more: bool,
+    ) -> Items<'a> {
+        let mut p = Parser::new(text);
+        p.line = line;
+        p.column = column;
+        Items {
+            p,
+            state,
+            more,
+            done: false,
+        }
+    }
+
+    /// Byte, line and column where the reader is, and its state between elements.
+    pub(crate) fn position(&self) -> (usize, usize, usize, Between) {
+        (self.p.pos, self.p.line, self.p.column, self.state)
+    }
+
+    /// Whether the last error came from the piece's end (more text may complete the element).
+    pub(crate) fn ran_out(&self) -> bool {
+        self.more && self.p.at_end()
+    }
+
     fn next_item(&mut self) -> Result<Option<Item<'a>>, EdnError> {
-        if !self.started {
-            self.started = true;
+        if self.state.closed {
             self.p.skip_ws()?;
-            self.close = match self.p.peek() {
+            if !self.p.at_end() {
+                return Err(self.p.error("text after the history's closing bracket"));
+            }
+            return Ok(None);
+        }
+        if !self.state.started {
+            self.p.skip_ws()?;
+            if self.more && self.p.at_end() {
+                return Ok(None); // only blanks so far: the first piece with text decides
+            }
+            self.state.started = true;
+            self.state.close = match self.p.peek() {
                 Some(b'[') => Some(b']'),
                 Some(b'(') => Some(b')'),
                 _ => None,
             };
-            if self.close.is_some() {
+            if self.state.close.is_some() {
                 self.p.bump();
             }
         }
         self.p.skip_ws()?;
-        match (self.p.peek(), self.close) {
+        match (self.p.peek(), self.state.close) {
             (None, None) => return Ok(None),
+            (None, Some(_)) if self.more => return Ok(None),
             (None, Some(_)) => {
                 return Err(self
                     .p
@@ -164,6 +218,7 @@ impl<'a> Items<'a> {
             }
             (Some(c), Some(close)) if c == close => {
                 self.p.bump();
+                self.state.closed = true;
                 self.p.skip_ws()?;
                 if !self.p.at_end() {
                     return Err(self.p.error("text after the history's closing bracket"));

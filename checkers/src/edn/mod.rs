@@ -7,8 +7,10 @@
 //! their tag) — and reports anything else with the line and column where it starts, so a bad file
 //! is fixed in an editor, not guessed at. No dependency, no macros, no evaluation.
 
+mod chunks;
 mod items;
 
+pub use chunks::{for_each_item, ChunkError};
 pub use items::{collect, items, Atom, Element, Flat, Item, Items, Scalar};
 use std::fmt;
 

@@ -595,26 +595,38 @@ impl OpMap<'_> {
     }
 }
 
-/// Jepsen's EDN history into raw calls, plus each op's line (by position). Streams the
-/// elements ([`edn::items`]): memory is the calls, not the file's trees.
-pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
-    let err = |line: usize, message: String| CheckError::EdnOp {
-        file: file.to_string(),
-        line,
-        message,
-    };
-    // A call is two elements of ~85 bytes (Jepsen's lock ops): reserving for that saves
-    // regrowing (and copying) a million calls.
-    let mut calls: Vec<RawCall> = Vec::with_capacity(text.len() / 170);
-    let mut open: OpenCalls<usize> = OpenCalls::default();
-    let mut lines = Vec::with_capacity(text.len() / 85);
-    for (position, item) in edn::items(text).enumerate() {
-        let item = item.map_err(|source| CheckError::Edn {
+/// Jepsen's EDN history into raw calls, plus each op's line (by position), one element at a
+/// time ([`edn::items`] on a text, [`edn::for_each_item`] on a file): memory is the calls, not
+/// the file's trees.
+pub(crate) struct EdnCalls<'f> {
+    file: &'f str,
+    calls: Vec<RawCall>,
+    open: OpenCalls<usize>,
+    lines: Vec<usize>,
+}
+
+impl<'f> EdnCalls<'f> {
+    /// `bytes`: the history's size, if known. A call is two elements of ~85 bytes (Jepsen's
+    /// lock ops): reserving for that saves regrowing (and copying) a million calls.
+    fn new(file: &'f str, bytes: usize) -> Self {
+        EdnCalls {
+            file,
+            calls: Vec::with_capacity(bytes / 170),
+            open: OpenCalls::default(),
+            lines: Vec::with_capacity(bytes / 85),
+        }
+    }
+
+    fn push(&mut self, item: edn::Item<'_>) -> Result<(), CheckError> {
+        let file = self.file;
+        let err = |line: usize, message: String| CheckError::EdnOp {
             file: file.to_string(),
-            source,
-        })?;
+            line,
+            message,
+        };
+        let position = self.lines.len();
         let line = item.line;
-        lines.push(line);
+        self.lines.push(line);
         let op = match item.element {
             edn::Element::Flat(f) => OpMap::Flat(f),
             edn::Element::Value(v) if v.is_map() => OpMap::Tree(v),
@@ -637,7 +649,7 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
         let process = match op.int("process") {
             Some(Ok(p)) if (0..=u32::MAX as i64).contains(&p) => p as u32,
             Some(Ok(p)) => return Err(err(line, format!(":process {p} is out of range"))),
-            _ => continue, // :nemesis and friends are not client ops
+            _ => return Ok(()), // :nemesis and friends are not client ops
         };
         let f = match op.keyword("f") {
             Some("acquire") => CallF::Acquire,
@@ -661,18 +673,18 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
         let value = value.as_ref();
         let index = position as u64;
         if kind == OpKind::Invoke {
-            if let Some(pending) = open.get(process) {
+            if let Some(pending) = self.open.get(process) {
                 return Err(err(
                     line,
                     format!(
                         "process {process} invokes while its op from line {} is still open; a process does one op at a time",
-                        lines[calls[pending].invoke_index as usize]
+                        self.lines[self.calls[pending].invoke_index as usize]
                     ),
                 ));
             }
             let (key, arg) = edn_arg(f, value).map_err(|m| err(line, m))?;
-            open.insert(process, calls.len());
-            calls.push(RawCall {
+            self.open.insert(process, self.calls.len());
+            self.calls.push(RawCall {
                 process: Process::Client(process),
                 f,
                 arg,
@@ -682,15 +694,15 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
                 complete_index: None,
                 loc: Loc::Line(line),
             });
-            continue;
+            return Ok(());
         }
-        let Some(i) = open.remove(process) else {
+        let Some(i) = self.open.remove(process) else {
             return Err(err(
                 line,
                 format!("process {process} completes an op it never invoked"),
             ));
         };
-        let call = &mut calls[i];
+        let call = &mut self.calls[i];
         if call.f != f {
             return Err(err(
                 line,
@@ -709,8 +721,43 @@ pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usi
                 End::Ok(edn_res(f, value, call.key.as_deref()).map_err(|m| err(line, m))?)
             }
         };
+        Ok(())
     }
-    Ok((calls, lines))
+}
+
+/// [`EdnCalls`] of a whole text.
+pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
+    let mut calls = EdnCalls::new(file, text.len());
+    for item in edn::items(text) {
+        calls.push(item.map_err(|source| CheckError::Edn {
+            file: file.to_string(),
+            source,
+        })?)?;
+    }
+    Ok((calls.calls, calls.lines))
+}
+
+/// How much of an EDN file is held at a time.
+pub(crate) const EDN_PIECE_BYTES: usize = 1 << 20;
+
+/// [`EdnCalls`] of a file read a piece at a time.
+fn edn_file_calls(file: &str, path: &Path) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
+    let io = |source: std::io::Error| CheckError::Read {
+        file: file.to_string(),
+        source,
+    };
+    let reader = std::fs::File::open(path).map_err(io)?;
+    let bytes = reader.metadata().map_or(0, |m| m.len() as usize);
+    let mut calls = EdnCalls::new(file, bytes);
+    edn::for_each_item(reader, EDN_PIECE_BYTES, |item| calls.push(item)).map_err(|e| match e {
+        edn::ChunkError::Edn(source) => CheckError::Edn {
+            file: file.to_string(),
+            source,
+        },
+        edn::ChunkError::Io(source) => io(source),
+        edn::ChunkError::Each(e) => e,
+    })?;
+    Ok((calls.calls, calls.lines))
 }
 
 /// Jepsen's `independent` tuples: `[key value]`. A plain cas argument is `[from to]` of
@@ -815,9 +862,9 @@ pub fn check_text(
     }
 }
 
-/// [`check_text`] on a file: fencepost JSON lines are read a line at a time from the file
-/// (and the few lines a lock violation's explanation needs, again), so the file's text is never
-/// held whole; EDN is read whole.
+/// [`check_text`] on a file, never holding its text whole: fencepost JSON lines are read a line
+/// at a time (and the few lines a lock violation's explanation needs, again), EDN a piece at a
+/// time.
 pub fn check_file(model: ModelKind, path: &Path, budget: &Budget) -> Result<Report, CheckError> {
     use std::io::Read as _;
     let file = path.display().to_string();
@@ -833,8 +880,8 @@ pub fn check_file(model: ModelKind, path: &Path, budget: &Budget) -> Result<Repo
         .map_err(io)?;
     match detect_format(&String::from_utf8_lossy(&head)) {
         SourceFormat::Edn => {
-            let text = std::fs::read_to_string(path).map_err(io)?;
-            check_text(model, &file, &text, budget)
+            let (calls, lines) = edn_file_calls(&file, path)?;
+            decide(model, &file, budget, Read::edn(calls, lines)).map(|(report, _)| report)
         }
         SourceFormat::Fencepost => check_jsonl(
             model,

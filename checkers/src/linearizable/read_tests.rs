@@ -310,3 +310,44 @@ fn witness_serializes_for_results_json() {
     assert!(json["witness"]["prefix"].as_array().unwrap().len() > 10);
     assert!(json["witness"]["op"]["process"]["client"].is_number());
 }
+
+#[test]
+fn edn_files_are_read_in_pieces_as_their_whole_text_is_read() {
+    let dir = std::env::temp_dir().join(format!("fencepost-edn-pieces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = to_edn(&LockSim::new(30_000, 20, 7, false).history());
+    let bad = to_edn(&LockSim::new(30_000, 20, 7, true).history());
+    assert!(bad.len() > 2 * read::EDN_PIECE_BYTES, "{} bytes", bad.len());
+    // An unbalanced op in the last piece: its line and column as the whole text gives them.
+    let at = bad.len() - 1_000;
+    let next_line = at + bad[at..].find('\n').unwrap() + 1;
+    let late_error = format!(
+        "{}{{:type :ok :f [:acquire\n{}",
+        &bad[..next_line],
+        &bad[next_line..]
+    );
+    let orphan =
+        "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :value 1, :process 3}";
+    for (name, text, model) in [
+        ("good", good.as_str(), ModelKind::Lock),
+        ("bad", bad.as_str(), ModelKind::Lock),
+        ("late-error", late_error.as_str(), ModelKind::Lock),
+        ("orphan", orphan, ModelKind::Register),
+    ] {
+        let path = dir.join(format!("{name}.edn"));
+        std::fs::write(&path, text).unwrap();
+        let file = path.display().to_string();
+        let from_file = check_file(model, &path, &Budget::default());
+        let from_text = check_text(model, &file, text, &Budget::default());
+        match (from_file, from_text) {
+            (Ok(mut a), Ok(mut b)) => {
+                a.outcome.elapsed_ms = 0.0;
+                b.outcome.elapsed_ms = 0.0;
+                assert_eq!(a, b, "{name}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{name}"),
+            (a, b) => panic!("{name}: from the file {a:?}, from the text {b:?}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
