@@ -517,7 +517,7 @@ pub struct Delivery {
     sent: BTreeMap<MessageId, Sent>,
     groups: BTreeMap<String, GroupState>,
     ex: Examples,
-    acks: u64,
+    /// Acks by group, whatever the group (an ack alone does not make one).
     group_acks: HashMap<String, u64>,
     unreadable: u64,
     end_ns: Nanos,
@@ -537,7 +537,6 @@ impl Delivery {
             sent: BTreeMap::new(),
             groups,
             ex: Examples::default(),
-            acks: 0,
             group_acks: HashMap::new(),
             unreadable: 0,
             end_ns: 0,
@@ -570,8 +569,7 @@ impl Delivery {
             return;
         };
         if op.f == F::Ack {
-            // Counted, not judged: an ack alone does not make a group.
-            self.acks += 1;
+            // Counted, not judged.
             match self.group_acks.get_mut(&m.group) {
                 Some(n) => *n += 1,
                 None => {
@@ -625,7 +623,7 @@ impl Delivery {
         let mut report = DeliveryReport {
             end_ns: self.end_ns,
             in_flight_ns: cfg.in_flight_ns,
-            acks: self.acks,
+            acks: self.group_acks.values().sum(),
             unreadable: self.unreadable,
             ..Default::default()
         };

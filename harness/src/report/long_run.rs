@@ -11,7 +11,7 @@
 use super::perf::Sample;
 use super::timeline::Window;
 use crate::analysis::whole_history_ops;
-use checkers::history::CallStream;
+use checkers::history::{CallStream, FaultWindows};
 use checkers::{FaultWindow, History, Nanos, Op, OpKind, Process, Value, F};
 use std::collections::{HashMap, HashSet};
 
@@ -79,7 +79,7 @@ struct Reader {
     calls: CallStream,
     /// Each client's grant: when it completed.
     held_since: HashMap<Process, Nanos>,
-    nemesis: Vec<Op>,
+    faults: FaultWindows,
     /// Ops in or just before a zoom window.
     zoomed: Vec<Op>,
     /// Processes whose open invocation is in `zoomed`.
@@ -95,7 +95,7 @@ impl Reader {
             },
             calls: CallStream::default(),
             held_since: HashMap::new(),
-            nemesis: Vec::new(),
+            faults: FaultWindows::default(),
             zoomed: Vec::new(),
             zoomed_open: HashSet::new(),
         }
@@ -117,7 +117,7 @@ impl Reader {
             .iter()
             .any(|w| t + LEAD_NS >= w.start_ns && t <= w.end_ns);
         if op.process == Process::Nemesis {
-            self.nemesis.push(op.clone());
+            self.faults.push(&op);
             self.zoomed.push(op);
         } else if op.kind == OpKind::Invoke {
             if in_zoom {
@@ -177,11 +177,7 @@ impl Reader {
         for (p, since) in open {
             self.held(p, since, end);
         }
-        let mut faults = History::new(self.nemesis).fault_windows();
-        for w in faults.iter_mut().filter(|w| !w.healed) {
-            w.stop_ns = end;
-        }
-        self.run.faults = faults;
+        self.run.faults = self.faults.finish(end);
         (History::new(self.zoomed), self.run)
     }
 }
