@@ -155,7 +155,7 @@ pub fn items(text: &str) -> Items<'_> {
 impl<'a> Items<'a> {
     /// Streams the elements of `text`, a piece of a history that starts at `line`, `column` in
     /// the state `state`; `more` when pieces follow. The piece ends where an element does not:
-    /// the reader then stops without an error, and [`Items::resume_point`] says where to go on.
+    /// the reader then stops without an error, and [`Items::position`] says where to go on.
     pub(crate) fn resume(
         text: &'a str,
         line: usize,

@@ -598,7 +598,7 @@ impl OpMap<'_> {
 /// Jepsen's EDN history into raw calls, plus each op's line (by position), one element at a
 /// time ([`edn::items`] on a text, [`edn::for_each_item`] on a file): memory is the calls, not
 /// the file's trees.
-pub(crate) struct EdnCalls<'f> {
+struct EdnCalls<'f> {
     file: &'f str,
     calls: Vec<RawCall>,
     open: OpenCalls<usize>,
@@ -726,7 +726,7 @@ impl<'f> EdnCalls<'f> {
 }
 
 /// [`EdnCalls`] of a whole text.
-pub(crate) fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
+fn edn_calls(file: &str, text: &str) -> Result<(Vec<RawCall>, Vec<usize>), CheckError> {
     let mut calls = EdnCalls::new(file, text.len());
     for item in edn::items(text) {
         calls.push(item.map_err(|source| CheckError::Edn {
