@@ -1,4 +1,4 @@
-//! A history read in pieces: the elements of a file, as [`super::items`] reads them from its
+//! A history read in pieces: the elements of a file, as [`super::items()`] reads them from its
 //! whole text — the same elements, positions and errors — holding about one piece of text at a
 //! time, so a million-op EDN history costs the calls a checker keeps, not the file.
 //!
