@@ -14,6 +14,7 @@ pub mod invalid;
 pub mod judge;
 pub mod matrix;
 pub mod nemesis;
+pub mod private_dir;
 pub mod proxy;
 pub mod recorder;
 pub mod report;

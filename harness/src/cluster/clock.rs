@@ -46,10 +46,15 @@ pub enum ClockError {
     Rate { rate: f64 },
 }
 
-/// Writes the embedded clock library into `dir` (once per run) and returns its path. A library
-/// already there is left alone: processes map it while they run, and rewriting the file under
-/// them would corrupt their code (a new copy goes in by rename, a fresh inode).
+/// Writes the embedded clock library into `dir` — the run's private folder, which only this
+/// user can write to ([`crate::private_dir`]): the library is loaded into every node and adapter
+/// process, so a folder another user could write to would let them run code as root — once per
+/// run, and returns its path. A library already there is left alone: processes map it while
+/// they run, and rewriting the file under them would corrupt their code (a new copy goes in by
+/// rename, a fresh inode, created without following anything already at its name).
 pub fn install_library(dir: &Path) -> Result<PathBuf, ClockError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(LIBRARY_FILE);
     let err = |source| ClockError::Library {
         path: path.clone(),
@@ -58,9 +63,18 @@ pub fn install_library(dir: &Path) -> Result<PathBuf, ClockError> {
     if std::fs::read(&path).is_ok_and(|b| b == LIBRARY) {
         return Ok(path);
     }
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(".{LIBRARY_FILE}.{}", std::process::id()));
-    std::fs::write(&tmp, LIBRARY).map_err(err)?;
+    let tmp = dir.join(format!(
+        ".{LIBRARY_FILE}.{}",
+        crate::private_dir::random_hex(6)
+    ));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(LIBRARY))
+        .map_err(err)?;
     std::fs::rename(&tmp, &path).map_err(err)?;
     Ok(path)
 }
@@ -137,11 +151,14 @@ impl NodeClock {
             path: path.to_path_buf(),
             source,
         };
+        use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(err)?;
         file.set_len(FILE_LEN as u64).map_err(err)?;

@@ -37,11 +37,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A folder for this run's nodes under the system temp dir, unique per process and run.
-    pub fn new(run_id: &str) -> std::io::Result<Cluster> {
-        let root =
-            std::env::temp_dir().join(format!("fencepost-{}-{}", std::process::id(), run_id));
-        std::fs::create_dir_all(&root)?;
+    /// A fresh private folder (mode 0700, a random name part) for this run's nodes under the
+    /// system temp dir ([`crate::private_dir`]): it holds their passwords and the clock library.
+    pub fn new(run_id: &str) -> Result<Cluster, crate::private_dir::PrivateError> {
+        let root = crate::private_dir::create(
+            &std::env::temp_dir(),
+            &format!("fencepost-{}-{}", std::process::id(), run_id),
+        )?;
         Ok(Cluster {
             nodes: Vec::new(),
             sentinels: Vec::new(),
@@ -119,7 +121,9 @@ impl Drop for Cluster {
 
 /// Removes node folders left by fencepost processes that no longer exist (killed with SIGKILL,
 /// where no cleanup code runs; their redis-servers died with them by the parent-death signal).
+/// Only folders of ours that nobody else may enter: never one another user planted.
 pub fn reap_stale_folders() {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -132,7 +136,10 @@ pub fn reap_stale_folders() {
             continue;
         };
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        if !alive && e.path().join(crate::topology::RESOURCE).exists() {
+        let ours = std::fs::symlink_metadata(e.path()).is_ok_and(|m| {
+            m.is_dir() && m.uid() == crate::private_dir::euid() && m.mode() & 0o077 == 0
+        });
+        if !alive && ours && e.path().join(crate::topology::RESOURCE).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
@@ -141,10 +148,5 @@ pub fn reap_stale_folders() {
 /// Passwords come from the OS's entropy, not the run's seed: replaying a seed must not replay a
 /// secret.
 pub fn random_password() -> String {
-    let mut bytes = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::private_dir::random_hex(16)
 }

@@ -77,7 +77,9 @@ impl NetNs {
 /// and waits for it.
 pub fn run(ns: Option<&NetNs>, program: &str, args: &[&str], input: &str) -> Result<(), NetError> {
     let mut cmd = Command::new(program);
-    cmd.args(args)
+    // Its own process group: a terminal's Ctrl-C must not cut a heal short.
+    cmd.process_group(0)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -149,6 +151,37 @@ pub struct Lan {
 /// Subnets are picked under a lock file, so two runs (of one process or two) never share one.
 const LOCK_FILE: &str = "fencepost-lan.lock";
 
+/// The subnet lock file: in /run, where only root writes, when we are root (Redis Cluster runs
+/// need root or CAP_NET_ADMIN); else in the temp folder. Opened without following a symlink and
+/// refused unless it is ours: a file another user planted could stall every run (a lock held
+/// forever) or, through a symlink, make root truncate a file of theirs choosing.
+fn open_lock_file() -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let dir = if crate::private_dir::euid() == 0 && std::path::Path::new("/run").is_dir() {
+        std::path::PathBuf::from("/run")
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let owner = file.metadata()?.uid();
+    if owner != crate::private_dir::euid() {
+        return Err(io::Error::other(format!(
+            "{} belongs to user {owner}, not to this user: remove it (someone else made it)",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
 impl Lan {
     /// A bridge with `nodes` namespaces on it, and the harness on it as 10.213.S.1.
     pub fn create(nodes: usize) -> Result<Lan, NetError> {
@@ -200,7 +233,7 @@ impl Lan {
 
     /// The harness's veth into the hub, with the first free 10.213.S.1/24.
     fn attach_harness(hub: &NetNs) -> Result<(u8, String), NetError> {
-        let lock = File::create(std::env::temp_dir().join(LOCK_FILE))?;
+        let lock = open_lock_file()?;
         // SAFETY: flock(2) on a descriptor we own; released when `lock` is dropped.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(io::Error::last_os_error().into());

@@ -165,7 +165,7 @@ impl Node {
             node: config.name.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private_dir::subdir(dir).map_err(|e| io(std::io::Error::other(e)))?;
         let mut last_err = None;
         for _attempt in 0..5 {
             let port = match config.place {
@@ -180,7 +180,8 @@ impl Node {
                 client_password: passwords.1.clone(),
                 child: None,
             };
-            node.write_config().map_err(io)?;
+            node.write_config()
+                .map_err(|e| io(std::io::Error::other(e)))?;
             node.spawn(&server).map_err(io)?;
             match node.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return Ok(node),
@@ -210,7 +211,8 @@ impl Node {
         self.dir.join("redis.log")
     }
 
-    fn write_config(&self) -> std::io::Result<()> {
+    /// Writes redis.conf (it holds both passwords: mode 0600, never through a symlink).
+    fn write_config(&self) -> Result<(), crate::private_dir::PrivateError> {
         let persistence = self.config.persistence.config_text();
         let cluster = match self.config.cluster {
             None => String::new(),
@@ -251,7 +253,7 @@ impl Node {
             admin = self.admin_password,
             client = self.client_password,
         );
-        std::fs::write(self.config_path(), conf)
+        crate::private_dir::write_secret(&self.config_path(), conf.as_bytes())
     }
 
     fn spawn(&mut self, server: &Path) -> std::io::Result<()> {

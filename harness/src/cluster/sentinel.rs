@@ -50,6 +50,8 @@ pub struct Sentinel {
     pub name: String,
     pub port: u16,
     pub dir: PathBuf,
+    /// What it asks of whoever connects (the nodes' admin password).
+    password: String,
     child: Option<Child>,
 }
 
@@ -77,7 +79,7 @@ impl Sentinel {
             node: name.to_string(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private_dir::subdir(dir).map_err(|e| io(std::io::Error::other(e)))?;
         let port = known.port;
         let conf = dir.join("sentinel.conf");
         let quorum = s.sentinels / 2 + 1;
@@ -90,11 +92,15 @@ impl Sentinel {
                 "sentinel known-sentinel {MASTER} 127.0.0.1 {peer_port} {peer_id}\n"
             ));
         }
-        std::fs::write(
+        // Sentinels answer only those who know the admin password (and use it with each
+        // other): another local user must not be able to ask for a failover or reconfigure one.
+        // The file holds the password: private, never written through a symlink.
+        crate::private_dir::write_secret(
             &conf,
             format!(
                 "port {port}\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir {dir}\n\
                  logfile {dir}/sentinel.log\n\
+                 requirepass {admin_password}\nsentinel sentinel-pass {admin_password}\n\
                  sentinel monitor {MASTER} 127.0.0.1 {primary_port} {quorum}\n\
                  sentinel down-after-milliseconds {MASTER} {down}\n\
                  sentinel failover-timeout {MASTER} {failover}\n\
@@ -104,9 +110,10 @@ impl Sentinel {
                 dir = dir.display(),
                 down = s.down_after_ms,
                 failover = s.failover_timeout_ms,
-            ),
+            )
+            .as_bytes(),
         )
-        .map_err(io)?;
+        .map_err(|e| io(std::io::Error::other(e)))?;
         let mut cmd = Command::new(sentinel_path().ok_or(NodeError::MissingRedis)?);
         cmd.arg(&conf)
             .stdin(Stdio::null())
@@ -117,6 +124,7 @@ impl Sentinel {
             name: name.to_string(),
             port,
             dir: dir.to_path_buf(),
+            password: admin_password.to_string(),
             child: Some(child),
         };
         let started = Instant::now();
@@ -143,8 +151,9 @@ impl Sentinel {
         })
     }
 
+    /// Its URL, with the password it asks for.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://:{}@127.0.0.1:{}/", self.password, self.port)
     }
 
     pub fn pid(&self) -> Option<u32> {

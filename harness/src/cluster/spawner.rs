@@ -1,10 +1,16 @@
-//! Spawning child processes that die with fencepost.
+//! Spawning child processes that die with fencepost, hear no terminal and write private files.
 //!
 //! Every child is started with `PR_SET_PDEATHSIG = SIGKILL`, so if fencepost dies — even by
 //! SIGKILL, where no cleanup code runs — the kernel kills its redis-servers too. The signal fires
 //! when the *thread* that forked the child exits, so all spawns go through one thread that lives
 //! as long as the process: spawning from a tokio blocking thread would kill the child when that
 //! thread idles out.
+//!
+//! Every child leads a process group of its own: a terminal's Ctrl-C goes to its foreground
+//! group, and a node, Sentinel, adapter or suite case in that group would die before fencepost
+//! could end the run in order (read the resource, heal the faults, judge). In its own group only
+//! fencepost hears the Ctrl-C and stops its children itself. Children run with umask 077: what
+//! they write (logs, AOF files, a Sentinel's rewritten config with its passwords) is private.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -44,9 +50,12 @@ pub fn spawn(cmd: Command) -> io::Result<Child> {
 /// [`spawn`], with the child entering the network namespace open as `netns` before it runs.
 pub fn spawn_in(mut cmd: Command, netns: Option<RawFd>) -> io::Result<Child> {
     let parent = std::process::id() as libc::pid_t;
-    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit, setns).
+    cmd.process_group(0);
+    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit, umask,
+    // setns).
     unsafe {
         cmd.pre_exec(move || {
+            libc::umask(0o077);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(io::Error::last_os_error());
             }

@@ -26,12 +26,19 @@ pub fn prepare(
     lock_nodes: &[&str],
     includes: &[(String, Persistence)],
 ) -> anyhow::Result<Vec<Arc<NodeClock>>> {
-    clock::install_library(dir)?;
+    // The files are created private; a container's redis-server may run as another user, so
+    // they are made readable (never writable) by others: they hold no secret.
+    let readable = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot make {} readable to the nodes", path.display()))
+    };
+    readable(&clock::install_library(dir)?)?;
     let mut clocks = Vec::new();
     for name in lock_nodes {
-        clocks.push(Arc::new(NodeClock::create(
-            &dir.join(format!("{name}.clock")),
-        )?));
+        let clock = NodeClock::create(&dir.join(format!("{name}.clock")))?;
+        readable(clock.path())?;
+        clocks.push(Arc::new(clock));
     }
     for (name, persistence) in includes {
         let path = dir.join(format!("{name}.conf"));

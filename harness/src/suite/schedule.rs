@@ -87,8 +87,9 @@ pub async fn run_jobs(
             signal = interrupt.wait(), if !interrupted => {
                 interrupted = true;
                 let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
-                // A Ctrl-C reached the children already (same process group); a SIGTERM sent
-                // to this process alone did not. A second signal to a stopping run is harmless.
+                // Each case leads a process group of its own (the spawner's rule), so a
+                // terminal's Ctrl-C reached this process alone: pass it on, and each case ends
+                // its run in order and reports it interrupted.
                 for (_, _, pid) in running.values() {
                     let _ = spawner::signal(*pid, sig);
                 }

@@ -284,15 +284,6 @@ impl AdapterProcess {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        // SAFETY: setpgid is async-signal-safe; the child leads a group of its own.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                if libc::setpgid(0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let mut child =
             crate::cluster::spawner::spawn(cmd).map_err(|e| spawn_err(e.to_string()))?;
         let pid = child.id() as i32;
