@@ -159,7 +159,9 @@ pub fn check(history: &History) -> CounterReport {
     counter.finish(&history.fault_windows())
 }
 
-/// An add's delta (its invocation's `Int`, never negative; 1 when it names none).
+/// An add's delta (its invocation's `Int`, never negative; 1 when it names none). Sums of
+/// deltas saturate at i64's range, as Redis's own counter cannot pass it (it refuses an
+/// `INCRBY` that would): a history that claims more is judged at the bound, never wrapped.
 fn delta_of(invoke: &Value) -> i64 {
     match invoke {
         Value::Int(d) => (*d).max(0),
@@ -275,8 +277,8 @@ impl Counter {
             let state = match op.kind {
                 OpKind::Ok => {
                     self.report.adds_ok += 1;
-                    self.report.acknowledged += delta;
-                    self.acked += delta;
+                    self.report.acknowledged = self.report.acknowledged.saturating_add(delta);
+                    self.acked = self.acked.saturating_add(delta);
                     AddState::Possible
                 }
                 OpKind::Fail => {
@@ -289,7 +291,7 @@ impl Counter {
                 }
             };
             if state == AddState::Possible {
-                self.report.attempted += delta;
+                self.report.attempted = self.report.attempted.saturating_add(delta);
             }
             if let Some(a) = self.adds.get_mut((seq - self.adds_from) as usize) {
                 a.2 = state;
@@ -306,7 +308,7 @@ impl Counter {
             invoke_ns: call.invoke_ns,
             complete_ns: op.time_ns,
             value: *value,
-            lower: call.acked_before + own,
+            lower: call.acked_before.saturating_add(own),
         };
         // In order of completion, then of invocation.
         let at = self
@@ -330,7 +332,7 @@ impl Counter {
                     break;
                 }
                 if state == AddState::Possible {
-                    self.possible_before += delta;
+                    self.possible_before = self.possible_before.saturating_add(delta);
                 }
                 self.adds.pop_front();
                 self.adds_from += 1;
@@ -352,9 +354,9 @@ impl Counter {
             report.final_value = Some(p.value);
         }
         let (kind, count) = if p.value < p.lower {
-            (CounterAnomalyKind::Lost, (p.lower - p.value) as u64)
+            (CounterAnomalyKind::Lost, p.lower.abs_diff(p.value))
         } else if p.value > upper {
-            (CounterAnomalyKind::Duplicated, (p.value - upper) as u64)
+            (CounterAnomalyKind::Duplicated, p.value.abs_diff(upper))
         } else {
             if p.complete_ns >= self.last_consistent_done {
                 self.last_consistent_done = p.complete_ns;
@@ -391,7 +393,7 @@ impl Counter {
         for call in std::mem::take(&mut self.open).into_values() {
             if let Some((delta, seq)) = call.add {
                 self.report.adds_indeterminate += 1;
-                self.report.attempted += delta;
+                self.report.attempted = self.report.attempted.saturating_add(delta);
                 if let Some(a) = self.adds.get_mut((seq - self.adds_from) as usize) {
                     a.2 = AddState::Possible;
                 }

@@ -259,6 +259,13 @@ pub enum MalformedHistory {
         time_ns: Nanos,
         previous_ns: Nanos,
     },
+    #[error("op {index}: {field} = {value} is out of range (at most {max}); times and durations are nanoseconds or milliseconds of a run")]
+    OutOfRange {
+        index: u64,
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("op {index}: {process} completes an op it never invoked")]
     CompletionWithoutInvoke { index: u64, process: Process },
     #[error("op {index}: {process} invokes while its op {pending} is still open; a process does one op at a time")]
@@ -276,6 +283,31 @@ pub enum MalformedHistory {
     },
 }
 
+/// The latest time a history may name: 2^62 ns (146 years), so that a time plus any duration
+/// a history names still fits a u64 (readers refuse more: [`Op::out_of_range`]).
+pub const MAX_TIME_NS: Nanos = 1 << 62;
+/// The longest duration in milliseconds a history (or a node's record) may name, and the
+/// latest wall-clock millisecond: [`MAX_TIME_NS`] in ms.
+pub const MAX_MS: u64 = MAX_TIME_NS / 1_000_000;
+
+impl Op {
+    /// The first number of this op outside what a history may hold — (field, value, the most
+    /// allowed) — so that no arithmetic on times and durations can overflow.
+    pub fn out_of_range(&self) -> Option<(&'static str, u64, u64)> {
+        let over = |field, v: u64, max| (v > max).then_some((field, v, max));
+        over("time_ns", self.time_ns, MAX_TIME_NS).or(match &self.value {
+            Value::Lease { ttl_ms, .. } | Value::Extension { ttl_ms, .. } => {
+                over("ttl_ms", *ttl_ms, MAX_MS)
+            }
+            Value::Granted(g) => over("validity_end_ns", g.validity_end_ns, MAX_TIME_NS),
+            Value::Extended { validity_end_ns } => {
+                over("validity_end_ns", *validity_end_ns, MAX_TIME_NS)
+            }
+            _ => None,
+        })
+    }
+}
+
 /// [`History::validate`] one op at a time, for readers that do not keep the history.
 #[derive(Default)]
 pub struct Validator {
@@ -291,6 +323,14 @@ impl Validator {
     pub fn push(&mut self, op: &Op) -> Result<(), MalformedHistory> {
         let position = self.position;
         self.position += 1;
+        if let Some((field, value, max)) = op.out_of_range() {
+            return Err(MalformedHistory::OutOfRange {
+                index: op.index,
+                field,
+                value,
+                max,
+            });
+        }
         if let Some((index, time_ns)) = self.previous {
             if op.index <= index {
                 return Err(MalformedHistory::IndexOrder {

@@ -53,8 +53,8 @@ impl Lease {
 }
 
 fn lease_end(from_ns: Nanos, ttl_ms: u64) -> Nanos {
-    let ttl_ns = ttl_ms * 1_000_000;
-    from_ns + ttl_ns.saturating_sub(ttl_ns / 1_000_000 * SLACK_PPM + SLACK_NS)
+    let ttl_ns = ttl_ms.saturating_mul(1_000_000);
+    from_ns.saturating_add(ttl_ns.saturating_sub(ttl_ns / 1_000_000 * SLACK_PPM + SLACK_NS))
 }
 
 /// Every grant in `calls` with the interval its key surely lived. Grants whose acquire did not

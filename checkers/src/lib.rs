@@ -44,6 +44,7 @@ pub mod linearizable;
 pub mod lost_updates;
 pub mod model;
 pub mod node_record;
+pub mod quote;
 pub mod resource_log;
 pub mod run;
 pub mod sweep;

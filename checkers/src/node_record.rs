@@ -52,6 +52,29 @@ pub enum Change {
     Clock { node_ms: u64 },
 }
 
+impl NodeEvent {
+    /// The first number outside what a record may hold — (field, value, the most allowed) — so
+    /// that no arithmetic on times can overflow.
+    pub fn out_of_range(&self) -> Option<(&'static str, u64, u64)> {
+        use crate::history::{MAX_MS, MAX_TIME_NS};
+        let over = |field, v: u64, max| (v > max).then_some((field, v, max));
+        over("time_ns", self.time_ns, MAX_TIME_NS).or(match &self.change {
+            Change::Set {
+                expire_at_ms: Some(ms),
+                ..
+            }
+            | Change::Expire {
+                expire_at_ms: ms, ..
+            } => over("expire_at_ms", *ms, MAX_MS),
+            Change::Snapshot {
+                pttl_ms: Some(ms), ..
+            } => over("pttl_ms", *ms, MAX_MS),
+            Change::Clock { node_ms } => over("node_ms", *node_ms, MAX_MS),
+            _ => None,
+        })
+    }
+}
+
 /// An interval in which a node surely held `value` in a lock key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {
@@ -355,7 +378,15 @@ pub fn parse(text: &str) -> Result<Vec<NodeEvent>, String> {
             continue;
         }
         match serde_json::from_str::<NodeEvent>(l) {
-            Ok(e) => out.push(e),
+            Ok(e) => {
+                if let Some((field, v, max)) = e.out_of_range() {
+                    return Err(format!(
+                        "line {}: {field} = {v} is out of range (at most {max})",
+                        i + 1
+                    ));
+                }
+                out.push(e)
+            }
             Err(_) if i + 1 == lines.len() && !complete => {}
             Err(e) => return Err(format!("line {}: {e}", i + 1)),
         }

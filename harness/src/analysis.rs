@@ -59,7 +59,11 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
                 true,
             )
     });
-    let expectations = judge::judge(&scenario, &checks, interrupted);
+    let protocol = crate::clients::external::violations::ProtocolReport::read(
+        &run_dir.join("clients"),
+        checks.counts.invocations,
+    )?;
+    let expectations = judge::judge(&scenario, &checks, interrupted, protocol.as_ref());
     let outcome = Outcome::merge(expectations.iter().map(|j| j.outcome));
     let history_ms = read
         .span_ns
@@ -80,6 +84,7 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         history_ms,
         checks,
         client: read_json(&run_dir.join(store::CLIENT)).ok(),
+        protocol,
         expectations,
         outcome,
     })

@@ -11,7 +11,7 @@ use crate::scenario::lock::LockKind;
 use crate::scenario::{self, Overrides};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,7 +44,8 @@ pub enum Command {
         #[arg(long)]
         client: Option<String>,
         /// Run the clients as your own adapter processes: "PROGRAM ARGS…" speaking
-        /// docs/client-protocol.md, run from the scenario file's folder.
+        /// docs/client-protocol.md, split into words as sh would (quotes, backslashes; no
+        /// variables, globs or pipes), run from the current folder.
         #[arg(long, conflicts_with = "client")]
         client_command: Option<String>,
         /// Folder of client adapters.
@@ -210,7 +211,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             topology,
             result_json,
         } => {
-            let path = scenario::resolve(&name, &scenarios);
+            let path = scenario::resolve(&name, &scenarios)?;
+            // A scenario found through another --scenarios folder is replayed by its path.
+            let name = if scenarios == Path::new("scenarios") {
+                name
+            } else {
+                path.display().to_string()
+            };
+            let client_command = client_command.map(|c| split_command(&c)).transpose()?;
             let opts = RunOptions {
                 seed,
                 results_dir: results,
@@ -218,8 +226,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     duration,
                     lock,
                     client,
-                    client_command: client_command
-                        .map(|c| c.split_whitespace().map(str::to_string).collect()),
+                    client_command_dir: match client_command {
+                        Some(_) => Some(
+                            std::env::current_dir()
+                                .context("cannot read the current folder for --client-command")?,
+                        ),
+                        None => None,
+                    },
+                    client_command,
                 },
                 adapters_dir: adapters,
                 status: status.then_some(true),
@@ -342,4 +356,37 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::suite::suite_command(&opts).await
         }
     }
+}
+
+/// `--client-command "…"` in words, as a POSIX shell splits them (no expansion).
+fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
+    let words = shell_words::split(command).map_err(|e| {
+        anyhow::anyhow!(
+            "bad --client-command `{}`: {e}; quote as in sh, e.g. --client-command \"python3 'my adapter.py'\"",
+            checkers::quote::clip(command)
+        )
+    })?;
+    if words.is_empty() {
+        anyhow::bail!("--client-command is empty: give the program and its arguments");
+    }
+    Ok(words)
+}
+
+/// An error and its causes as one line for a user: each cause once (an error whose message
+/// already ends with its cause's text does not repeat it), every quoted input value clipped
+/// ([`checkers::quote::clip_message`]).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        let part = checkers::quote::clip_message(&part);
+        if part.is_empty() || text.contains(part.as_ref()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

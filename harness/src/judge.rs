@@ -8,6 +8,7 @@
 //! outcome is `unknown`. A scenario's known finding turns the outcome it names amber (known)
 //! instead of red; a run that no longer shows it is a change.
 
+use crate::clients::external::violations::ProtocolReport;
 use crate::scenario::expect::{Expectation, KnownFinding};
 use crate::scenario::Scenario;
 use checkers::run::RunChecks;
@@ -84,9 +85,10 @@ impl Judgement {
     }
 }
 
-/// Why nothing can be met on this run, if so.
-fn cannot_show(checks: &RunChecks) -> Option<String> {
-    checks
+/// Why nothing can be met on this run, if so: its faults never took effect, or its client
+/// adapter broke the protocol past the bound (the run judged the adapter, not the library).
+fn cannot_show(checks: &RunChecks, protocol: Option<&ProtocolReport>) -> Option<String> {
+    let faults = checks
         .get("faults")
         .filter(|f| f.verdict == Validity::Unknown)
         .map(|f| {
@@ -94,7 +96,12 @@ fn cannot_show(checks: &RunChecks) -> Option<String> {
                 "the scenario's faults did not take effect ({})",
                 f.evidence_line()
             )
-        })
+        });
+    faults.or_else(|| {
+        protocol
+            .filter(|p| p.past_bound)
+            .map(|p| format!("the client adapter broke the protocol: {}", p.line()))
+    })
 }
 
 fn property(
@@ -186,8 +193,13 @@ fn minimum(
 
 /// Every expectation of `scenario` against the run's checks. `interrupted`: the run stopped
 /// early, so a check that found nothing has judged a partial history.
-pub fn judge(scenario: &Scenario, checks: &RunChecks, interrupted: bool) -> Vec<Judgement> {
-    let faults = cannot_show(checks);
+pub fn judge(
+    scenario: &Scenario,
+    checks: &RunChecks,
+    interrupted: bool,
+    protocol: Option<&ProtocolReport>,
+) -> Vec<Judgement> {
+    let faults = cannot_show(checks, protocol);
     let mut out = Vec::new();
     for (id, expected) in scenario.expect.properties() {
         let check = checks.get(id);

@@ -23,5 +23,6 @@ pub mod runner;
 pub mod scenario;
 pub mod seed;
 pub mod store;
+pub mod suggest;
 pub mod suite;
 pub mod topology;

@@ -55,7 +55,7 @@ fn run() -> i32 {
             Ok(rt) => match rt.block_on(fencepost::cli::dispatch(cli)) {
                 Ok(code) => code,
                 Err(e) => {
-                    eprintln!("fencepost: error: {e:#}");
+                    eprintln!("fencepost: error: {}", fencepost::cli::error_text(&e));
                     2
                 }
             },

@@ -169,7 +169,8 @@ pub fn random_hex(n: usize) -> String {
     // SAFETY: getrandom(2) writes at most `n` bytes into the buffer we own.
     let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), n, 0) };
     assert_eq!(
-        got, n as isize,
+        got,
+        n as isize,
         "getrandom failed: {}",
         std::io::Error::last_os_error()
     );

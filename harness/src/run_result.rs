@@ -24,6 +24,9 @@ pub struct RunResult {
     /// The client library the run drove through the client protocol, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<crate::clients::external::process::ClientInfo>,
+    /// Protocol violations by the client adapter, when it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<crate::clients::external::violations::ProtocolReport>,
     pub expectations: Vec<Judgement>,
     /// The expectations merged: met, known finding, not met or unknown.
     pub outcome: Outcome,
@@ -85,6 +88,9 @@ impl RunResult {
             c.counts.failed_faults,
             self.history_ms as f64 / 1000.0
         );
+        if let Some(p) = &self.protocol {
+            let _ = writeln!(s, "- **client protocol**: {}", p.line());
+        }
         if self.interrupted {
             let _ = writeln!(s, "- **interrupted**: the run was stopped early; the verdict covers the partial history, and a check that found nothing there proves nothing");
         }

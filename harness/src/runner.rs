@@ -77,13 +77,7 @@ pub async fn run_named(
     let seed = opts.seed.unwrap_or(scenario.run.seed);
 
     let (run_id, run_dir) = store::create_run_dir(&opts.results_dir, &scenario.name, seed)?;
-    let mut reproduce = format!(
-        "cargo run --release -- scenario {name} --seed {seed}{}",
-        opts.overrides.flags()
-    );
-    if let Some(t) = &opts.topology {
-        reproduce.push_str(&format!(" --topology {}", t.display()));
-    }
+    let reproduce = reproduce_command(name, seed, opts);
     let meta = RunMeta {
         scenario: scenario.name.clone(),
         scenario_file: scenario_path.display().to_string(),
@@ -123,6 +117,26 @@ pub async fn run_named(
     store::update_latest(&opts.results_dir, &run_dir)
         .with_context(|| format!("cannot update {}/latest", opts.results_dir.display()))?;
     Ok(result)
+}
+
+/// The command that replays this run: every flag that changes what runs or where it goes.
+pub fn reproduce_command(name: &str, seed: u64, opts: &RunOptions) -> String {
+    let word = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
+    let mut s = format!(
+        "cargo run --release -- scenario {} --seed {seed}{}",
+        shell_words::quote(name),
+        opts.overrides.flags()
+    );
+    if opts.adapters_dir != Path::new("adapters") {
+        s.push_str(&format!(" --adapters {}", word(&opts.adapters_dir)));
+    }
+    if let Some(t) = &opts.topology {
+        s.push_str(&format!(" --topology {}", word(t)));
+    }
+    if opts.results_dir != Path::new("results") {
+        s.push_str(&format!(" --results {}", word(&opts.results_dir)));
+    }
+    s
 }
 
 /// One run, as its parts see it.

@@ -504,3 +504,55 @@ fn a_client_clock_jump_reaches_the_client_process_wall_clock() {
         std::fs::remove_dir_all(results.join("lib-clock-jump")).unwrap();
     }
 }
+
+/// An adapter that garbles a reply mid-run (the reference adapter behind a wrapper): each
+/// violation is an `info` op, counted and named in the summary and results.json; a few in a long
+/// run leave it judged, an adapter that keeps garbling makes it `unknown`, never met.
+#[test]
+fn protocol_violations_mid_run_are_counted_and_past_the_bound_the_run_is_unknown() {
+    let garble = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/adapters/garble.py");
+    let command = |mode: &str| {
+        format!(
+            "python3 {} 30 {mode} 5 {} adapter --lock single",
+            garble.display(),
+            env!("CARGO_BIN_EXE_fencepost")
+        )
+    };
+    let results = results_dir("garble-once");
+    let out = run_with(
+        "baseline",
+        "6s",
+        ("--client-command", &command("once")),
+        &results,
+        &[],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("client protocol**: 5 protocol violation(s)"),
+        "{t}"
+    );
+    assert!(t.contains("not a protocol line"), "{t}");
+    let dir = run_dir(&results, "baseline");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["protocol"]["violations"], 5, "{}", r["protocol"]);
+    assert_eq!(r["protocol"]["past_bound"], false);
+
+    let results = results_dir("garble-always");
+    let out = run_with(
+        "baseline",
+        "6s",
+        ("--client-command", &command("always")),
+        &results,
+        &[],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(t.contains("past the bound"), "{t}");
+    assert!(
+        t.contains("unknown: the client adapter broke the protocol"),
+        "{t}"
+    );
+    let _ = std::fs::remove_dir_all(&results);
+}

@@ -146,7 +146,13 @@ fn another_user_reads_no_secret_of_a_live_run() {
     assert!(files.len() > 15, "{files:?}");
     for f in &files {
         let mode = std::fs::symlink_metadata(f).unwrap().mode();
-        assert_eq!(mode & 0o077, 0, "{} has mode {:o}", f.display(), mode & 0o7777);
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "{} has mode {:o}",
+            f.display(),
+            mode & 0o7777
+        );
     }
 
     // nobody can neither list the folder nor read a config, a log or the clock library.
@@ -187,7 +193,11 @@ fn another_user_reads_no_secret_of_a_live_run() {
         let bytes = std::fs::read(f).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         for s in &secrets {
-            assert!(!text.contains(s.as_str()), "{} holds a password", f.display());
+            assert!(
+                !text.contains(s.as_str()),
+                "{} holds a password",
+                f.display()
+            );
         }
     }
     for s in &secrets {
@@ -282,7 +292,10 @@ fn planted_run_folders_are_never_used() {
     let open = tmp.join("open");
     let (ok, out) = as_nobody(
         "sh",
-        &["-c", &format!("mkdir -m 777 {0} && chmod 777 {0}", open.display())],
+        &[
+            "-c",
+            &format!("mkdir -m 777 {0} && chmod 777 {0}", open.display()),
+        ],
     );
     assert!(ok, "{out}");
     let out = fencepost()

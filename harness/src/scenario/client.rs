@@ -3,7 +3,8 @@
 //!
 //! `library = "redis-py"` names an adapter shipped in `adapters/` (`"redis-py@5.0.8"` asks for
 //! another published version of it); `command = ["python3", "my_adapter.py"]` runs a user's own,
-//! from the scenario file's folder. Either speaks docs/client-protocol.md.
+//! from the scenario file's folder (or `dir`; `--client-command` sets it to the folder fencepost
+//! was started in). Either speaks docs/client-protocol.md.
 
 use crate::duration::Dur;
 use crate::invalid::{ensure, Invalid};
@@ -18,6 +19,9 @@ pub struct ClientSpec {
     /// A user's own adapter: the program and its arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// The folder `command` runs in (default: the scenario file's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<std::path::PathBuf>,
     /// How many lock nodes a user's own adapter is given: `"one"` (the first) or `"majority"`
     /// (every one, the default). Adapters in `adapters/` say it in their adapter.toml.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -77,8 +77,11 @@ pub struct Overrides {
     pub lock: Option<LockKind>,
     /// `--client NAME[@VERSION]`: an adapter from adapters/.
     pub client: Option<String>,
-    /// `--client-command "PROGRAM ARGS…"`: a user's own adapter.
+    /// `--client-command "PROGRAM ARGS…"`: a user's own adapter, in words.
     pub client_command: Option<Vec<String>>,
+    /// Where that command runs: the folder fencepost was started in (a command typed on the
+    /// command line resolves relative paths as a shell would).
+    pub client_command_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -95,7 +98,8 @@ impl Overrides {
             s.push_str(&format!(" --client {c}"));
         }
         if let Some(c) = &self.client_command {
-            s.push_str(&format!(" --client-command \"{}\"", c.join(" ")));
+            let words = shell_words::join(c);
+            s.push_str(&format!(" --client-command {}", shell_words::quote(&words)));
         }
         s
     }
@@ -155,6 +159,7 @@ impl Scenario {
             let spec = scenario.client.get_or_insert_with(ClientSpec::default);
             spec.library = overrides.client.clone();
             spec.command = overrides.client_command.clone();
+            spec.dir = overrides.client_command_dir.clone();
         }
         scenario.validate().map_err(|(nemesis, bad)| {
             let flags = overrides.flags();
@@ -325,13 +330,64 @@ fn line_from(text: &str, from: usize, key: &str, table_only: bool) -> Option<usi
 }
 
 /// Finds a scenario by name (`gc-pause` → `scenarios/gc-pause.toml`) or takes a path.
-pub fn resolve(name_or_path: &str, scenarios_dir: &Path) -> PathBuf {
+/// The file a scenario name or path means: a path ending in `.toml` as given; otherwise
+/// `SCENARIOS/NAME.toml` (NAME may have a folder: `libraries/baseline`). A name with no file is
+/// refused with the closest scenario names, every one there is, and where it looked.
+pub fn resolve(name_or_path: &str, scenarios_dir: &Path) -> Result<PathBuf, ScenarioError> {
     let p = Path::new(name_or_path);
-    if p.extension().is_some_and(|e| e == "toml") || p.components().count() > 1 {
+    let path = if p.extension().is_some_and(|e| e == "toml") {
         p.to_path_buf()
     } else {
         scenarios_dir.join(format!("{name_or_path}.toml"))
+    };
+    if path.is_file() {
+        return Ok(path);
     }
+    let here = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let message = if p.extension().is_some_and(|e| e == "toml") {
+        format!(
+            "no scenario file {} (relative paths start at the current folder, {here})",
+            path.display()
+        )
+    } else if !scenarios_dir.is_dir() {
+        format!(
+            "no scenario folder {} here (it is relative to the current folder, {here}): run from the repository's root, or pass --scenarios DIR",
+            scenarios_dir.display()
+        )
+    } else {
+        let known = scenario_names(scenarios_dir);
+        format!(
+            "{}; scenario names are file names in {} without .toml, or pass a path to a .toml file",
+            crate::suggest::unknown("scenario", name_or_path, &known),
+            scenarios_dir.display()
+        )
+    };
+    Err(ScenarioError {
+        file: path,
+        line: None,
+        message,
+    })
+}
+
+/// The scenario names in a folder and its subfolders (`gc-pause`, `libraries/baseline`), sorted.
+pub fn scenario_names(scenarios_dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if path.is_dir() && prefix.is_empty() {
+                walk(&path, &format!("{name}/"), out);
+            } else if let Some(stem) = name.strip_suffix(".toml") {
+                out.push(format!("{prefix}{stem}"));
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(scenarios_dir, "", &mut names);
+    names.sort();
+    names
 }
 
 #[cfg(test)]

@@ -562,7 +562,8 @@ impl Adapter {
     }
 }
 
-/// A user's own adapter: a command run from the scenario file's folder.
+/// A user's own adapter: a command run from `dir` (the scenario file's folder, or the folder
+/// fencepost was started in for `--client-command`).
 pub fn own_command(command: &[String], scenario_dir: &Path) -> Installed {
     Installed {
         program: PathBuf::from(&command[0]),

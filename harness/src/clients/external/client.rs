@@ -61,9 +61,18 @@ pub struct ExternalClient {
     rng: ChaCha8Rng,
     pacing: WorkloadConfig,
     settings: Settings,
-    /// Run-wide grant numbers, for libraries without a fencing token.
-    grants: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     held: Option<Held>,
+    /// Protocol violations in a row (reset by a good reply).
+    violations_in_a_row: u32,
+}
+
+/// What every slot of a run shares.
+pub struct Shared {
+    /// Run-wide grant numbers, for libraries without a fencing token.
+    pub grants: AtomicU64,
+    /// Where protocol violations are journaled.
+    pub violations: super::violations::Journal,
 }
 
 impl ExternalClient {
@@ -80,7 +89,7 @@ impl ExternalClient {
         rng: ChaCha8Rng,
         pacing: WorkloadConfig,
         settings: Settings,
-        grants: Arc<AtomicU64>,
+        shared: Arc<Shared>,
     ) -> ExternalClient {
         ExternalClient {
             slot,
@@ -95,8 +104,9 @@ impl ExternalClient {
             rng,
             pacing,
             settings,
-            grants,
+            shared,
             held: None,
+            violations_in_a_row: 0,
         }
     }
 
@@ -162,8 +172,10 @@ impl ExternalClient {
                 stderr: String::new(),
             }),
         };
+        let result = result.and_then(|reply| self.checked(reply, op));
         match result {
             Ok(reply) => {
+                self.violations_in_a_row = 0;
                 let now = self.rec.now();
                 let invoke = reply
                     .invoke_ns
@@ -178,7 +190,6 @@ impl ExternalClient {
                 let ttl_ns = self.settings.ttl_ms * 1_000_000;
                 let valid_until = reply
                     .int("validity_ms")
-                    .filter(|v| *v >= 0)
                     .map_or(invoke + ttl_ns, |v| complete + v as u64 * 1_000_000);
                 let (kind, mut value) = self.completion(&reply, f);
                 match &mut value {
@@ -204,6 +215,19 @@ impl ExternalClient {
             Err(e) => {
                 let at = hold.at_ns;
                 let now = self.rec.now();
+                let error = checkers::quote::clip_message(&e.to_string()).into_owned();
+                if e.is_violation() {
+                    self.violations_in_a_row += 1;
+                    self.shared
+                        .violations
+                        .record(&super::violations::Violation {
+                            time_ns: now,
+                            slot: self.slot,
+                            op: op.to_string(),
+                            in_a_row: self.violations_in_a_row,
+                            error: error.clone(),
+                        });
+                }
                 self.rec.call(
                     hold,
                     process,
@@ -211,7 +235,7 @@ impl ExternalClient {
                     args,
                     at,
                     OpKind::Info,
-                    Value::Error(format!("no reply from the client process: {e}")),
+                    Value::Error(format!("no reply from the client process: {error}")),
                     now,
                 );
                 eprintln!("fencepost: client {process}: {e}");
@@ -219,6 +243,29 @@ impl ExternalClient {
                 None
             }
         }
+    }
+
+    /// A reply whose numbers fencepost does arithmetic with, checked: a validity must be a
+    /// whole number of milliseconds a run can hold (0 when the lease is already over).
+    fn checked(&self, reply: Reply, op: &str) -> Result<Reply, ProtocolError> {
+        if let Some(v) = reply.body.get("validity_ms") {
+            let ok = v
+                .as_i64()
+                .is_some_and(|ms| (0..=checkers::history::MAX_MS as i64).contains(&ms));
+            if !ok {
+                return Err(ProtocolError::BadField {
+                    adapter: self.info.library.clone(),
+                    what: op.to_string(),
+                    field: "validity_ms".into(),
+                    value: checkers::quote::clip(&v.to_string()).into_owned(),
+                    why: format!(
+                        "a validity is whole milliseconds from the reply, 0..={} (0: the lease is over)",
+                        checkers::history::MAX_MS
+                    ),
+                });
+            }
+        }
+        Ok(reply)
     }
 
     /// What a reply means for the history.
@@ -233,7 +280,7 @@ impl ExternalClient {
             F::Acquire if reply.flag("granted") == Some(true) => {
                 let fence = match reply.int("fence") {
                     Some(f) if f >= 0 && self.info.supports.fencing_token => f as u64,
-                    _ => self.grants.fetch_add(1, Ordering::SeqCst) + 1,
+                    _ => self.shared.grants.fetch_add(1, Ordering::SeqCst) + 1,
                 };
                 Value::Granted(Grant {
                     fence,

@@ -12,6 +12,7 @@ pub mod adapter;
 pub mod client;
 pub mod process;
 pub mod reference;
+pub mod violations;
 
 use super::Build;
 use crate::cluster::clock::{self, NodeClock};
@@ -64,10 +65,12 @@ pub fn plan(
 
 fn plan_for(spec: &ClientSpec, scenario_file: &Path, adapters: &Path) -> anyhow::Result<Plan> {
     if let Some(command) = &spec.command {
-        let dir = scenario_file
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = spec.dir.as_deref().unwrap_or_else(|| {
+            scenario_file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        });
         return Ok(Plan {
             installed: adapter::own_command(command, dir),
             // Every node, unless the scenario says the adapter takes one.
@@ -210,7 +213,10 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
         library,
         stderr_dir,
     });
-    let grants = Arc::new(AtomicU64::new(0));
+    let shared = Arc::new(client::Shared {
+        grants: AtomicU64::new(0),
+        violations: violations::Journal::new(&b.run_dir.join("clients")),
+    });
     let mut out = super::Clients::default();
     let clients = s.run.clients;
     for slot in 0..clients {
@@ -263,7 +269,7 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             b.rng(slot, "workload"),
             b.pacing(),
             settings,
-            grants.clone(),
+            shared.clone(),
         );
         out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
     }

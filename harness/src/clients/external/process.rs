@@ -60,6 +60,29 @@ pub enum ProtocolError {
     },
     #[error("the adapter `{adapter}`'s hello lacks {field}: answer with library, version, lock_keys and supports (docs/client-protocol.md)")]
     Hello { adapter: String, field: String },
+    #[error("the adapter `{adapter}` answered {field} = {value} to {what}: {why}")]
+    BadField {
+        adapter: String,
+        what: String,
+        field: String,
+        value: String,
+        why: String,
+    },
+}
+
+impl ProtocolError {
+    /// The adapter broke the protocol (what it said was wrong), as opposed to a process that
+    /// exited, went silent or could not start — which faults (a kill, a pause) cause too.
+    pub fn is_violation(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::NotJson { .. }
+                | ProtocolError::Unexpected { .. }
+                | ProtocolError::Version { .. }
+                | ProtocolError::Hello { .. }
+                | ProtocolError::BadField { .. }
+        )
+    }
 }
 
 /// The first node-facing settings of a client, sent in the hello.
@@ -402,12 +425,12 @@ impl AdapterProcess {
             Ok(Json::Object(m)) => Ok(m),
             Ok(_) => Err(ProtocolError::NotJson {
                 adapter: self.label.clone(),
-                line: line.chars().take(200).collect(),
+                line: checkers::quote::clip(line).into_owned(),
                 why: "not a JSON object".into(),
             }),
             Err(e) => Err(ProtocolError::NotJson {
                 adapter: self.label.clone(),
-                line: line.chars().take(200).collect(),
+                line: checkers::quote::clip(line).into_owned(),
                 why: e.to_string(),
             }),
         }
@@ -428,26 +451,27 @@ impl AdapterProcess {
                 adapter: self.label.clone(),
                 asked: "the hello".into(),
                 got: "something else".into(),
-                line,
+                line: checkers::quote::clip(&line).into_owned(),
+            });
+        }
+        // A refusal says why first, whatever else its hello lacks.
+        if let Some(e) = m.get("error").and_then(Json::as_str) {
+            return Err(ProtocolError::Refused {
+                adapter: self.label.clone(),
+                message: checkers::quote::clip(e).into_owned(),
             });
         }
         let protocol = m.get("protocol").cloned().unwrap_or(Json::Null);
         if protocol.as_u64() != Some(PROTOCOL) {
             return Err(ProtocolError::Version {
                 adapter: self.label.clone(),
-                got: protocol.to_string(),
-            });
-        }
-        if let Some(e) = m.get("error").and_then(Json::as_str) {
-            return Err(ProtocolError::Refused {
-                adapter: self.label.clone(),
-                message: e.to_string(),
+                got: checkers::quote::clip(&protocol.to_string()).into_owned(),
             });
         }
         let info: ClientInfo =
             serde_json::from_value(Json::Object(m)).map_err(|e| ProtocolError::Hello {
                 adapter: self.label.clone(),
-                field: e.to_string(),
+                field: checkers::quote::clip_message(&e.to_string()).into_owned(),
             })?;
         if info.lock_keys.is_empty() {
             return Err(ProtocolError::Hello {
@@ -487,7 +511,7 @@ impl AdapterProcess {
                     m.get("id").map_or("no id".into(), Json::to_string),
                     m.get("op").map_or("no op".into(), Json::to_string),
                 ),
-                line,
+                line: checkers::quote::clip(&line).into_owned(),
             });
         }
         Ok(Reply {
