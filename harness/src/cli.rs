@@ -120,6 +120,14 @@ pub enum Command {
         /// Seed for the toxics' random choices (jitter, toxicity).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Allow a non-loopback --listen, and proxies that listen on non-loopback addresses:
+        /// other hosts can then create proxies and reach whatever this host reaches.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Allow `unix:/path` upstreams through the API: whoever reaches the API can then relay
+        /// any Unix socket this process can open (as root, every one).
+        #[arg(long)]
+        allow_unix_upstreams: bool,
     },
     /// Run lock libraries × faults × seeds (scenarios/libraries/*.toml with --client each) and
     /// write one table: results/matrix-<stamp>/ matrix.md, matrix.json, index.html, matrix.png.
@@ -258,6 +266,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Check {
             path, model: None, ..
         } => {
+            if path.is_file() {
+                anyhow::bail!(
+                    "{} is a file, not a run folder: to check a history file's linearizability add --model (lock, mutex, register, cas-register or counter); to re-judge a run give its folder, results/<scenario>/<run-id>",
+                    path.display()
+                );
+            }
             let result = crate::analysis::analyse(&path, None)?;
             crate::analysis::write_results(&path, &result)?;
             println!("{}", result.summary());
@@ -290,8 +304,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Adapter { lock, flaw } => {
             crate::clients::external::reference::serve(lock, flaw).await
         }
-        Command::Proxy { listen, seed } => {
-            crate::proxy::serve(listen, seed).await?;
+        Command::Proxy {
+            listen,
+            seed,
+            allow_remote,
+            allow_unix_upstreams,
+        } => {
+            let policy = crate::proxy::Policy {
+                allow_remote,
+                unix_upstreams: allow_unix_upstreams,
+            };
+            crate::proxy::serve(listen, seed, policy).await?;
             Ok(0)
         }
         Command::Matrix {

@@ -199,7 +199,8 @@ fn cell(library: &str, fault: &str, cases: Vec<Case>) -> Cell {
 /// Runs the matrix and writes its reports.
 pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)> {
     for f in &opts.faults {
-        let file = opts.scenarios_dir.join(format!("{f}.toml"));
+        let file = crate::scenario::resolve(f, &opts.scenarios_dir)
+            .with_context(|| format!("matrix fault `{f}`"))?;
         Scenario::load(&file).with_context(|| format!("matrix fault `{f}`"))?;
     }
     for l in &opts.libraries {

@@ -76,8 +76,8 @@ impl Nemesis for ClockNemesis {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.hold
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.hold, "hold")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

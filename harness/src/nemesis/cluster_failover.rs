@@ -44,8 +44,8 @@ impl Nemesis for ClusterFailover {
         }
     }
 
-    fn longest(&self) -> Dur {
-        Dur(std::time::Duration::from_secs(5))
+    fn longest(&self) -> (Dur, &'static str) {
+        (Dur(std::time::Duration::from_secs(5)), "")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

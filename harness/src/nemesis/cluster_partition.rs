@@ -48,8 +48,8 @@ impl Nemesis for ClusterPartition {
         }
     }
 
-    fn longest(&self) -> Dur {
-        self.duration
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.duration, "duration")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

@@ -69,8 +69,11 @@ impl Nemesis for ClusterPrimaryFail {
         }
     }
 
-    fn longest(&self) -> Dur {
-        Dur(self.down.0 + self.lag.map_or_else(Default::default, |l| l.0))
+    fn longest(&self) -> (Dur, &'static str) {
+        (
+            Dur(self.down.0 + self.lag.map_or_else(Default::default, |l| l.0)),
+            "down",
+        )
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

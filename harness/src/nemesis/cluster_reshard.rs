@@ -54,8 +54,11 @@ impl Nemesis for ClusterReshard {
         }
     }
 
-    fn longest(&self) -> Dur {
-        Dur(self.dwell.0 + std::time::Duration::from_secs(2))
+    fn longest(&self) -> (Dur, &'static str) {
+        (
+            Dur(self.dwell.0 + std::time::Duration::from_secs(2)),
+            "dwell",
+        )
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

@@ -39,8 +39,8 @@ impl Nemesis for Crash {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.restart_delay
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.restart_delay, "restart_delay")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

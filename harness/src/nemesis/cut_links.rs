@@ -31,9 +31,9 @@ impl Nemesis for CutLinks {
         Schedule::once(self.start)
     }
 
-    fn longest(&self) -> Dur {
+    fn longest(&self) -> (Dur, &'static str) {
         // Healed at once when the run stops.
-        Dur::default()
+        (Dur::default(), "")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

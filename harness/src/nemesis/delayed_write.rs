@@ -41,8 +41,8 @@ impl Nemesis for DelayedWrite {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.delay
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.delay, "delay")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

@@ -62,8 +62,8 @@ impl Nemesis for Failover {
         Schedule::once(self.start)
     }
 
-    fn longest(&self) -> Dur {
-        self.pause
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.pause, "pause")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

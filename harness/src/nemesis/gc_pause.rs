@@ -31,8 +31,8 @@ impl Nemesis for GcPause {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.pause
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.pause, "pause")
     }
 
     fn runs_on_redis_cluster(&self) -> bool {

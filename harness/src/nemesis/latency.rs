@@ -53,8 +53,8 @@ impl Nemesis for Latency {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.duration
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.duration, "duration")
     }
 
     fn validate(&self, _bounds: &Bounds) -> Result<(), Invalid> {

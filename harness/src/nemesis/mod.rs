@@ -106,8 +106,10 @@ pub trait Nemesis: Send + Sync + 'static {
     fn fault_kind(&self) -> &'static str;
     /// When it fires.
     fn schedule(&self) -> Schedule;
-    /// The longest one injection lasts (for the end-of-run grace period).
-    fn longest(&self) -> Dur;
+    /// The longest one injection lasts (for the end-of-run grace period, and to refuse a fault
+    /// that cannot fit in the run), and the key of its config that sets it ("" when no key
+    /// does: a fixed allowance, not a length the scenario chose).
+    fn longest(&self) -> (Dur, &'static str);
     /// Refuses a config that cannot run in this scenario (checked at load, with the line).
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid>;
     fn needs(&self) -> Needs {

@@ -36,8 +36,8 @@ impl Nemesis for NodePause {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.pause
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.pause, "pause")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

@@ -154,8 +154,8 @@ impl Nemesis for Partition {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.duration
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.duration, "duration")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

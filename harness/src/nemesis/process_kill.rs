@@ -30,8 +30,8 @@ impl Nemesis for ProcessKill {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        Dur::default()
+    fn longest(&self) -> (Dur, &'static str) {
+        (Dur::default(), "")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

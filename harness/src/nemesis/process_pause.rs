@@ -32,8 +32,8 @@ impl Nemesis for ProcessPause {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.pause
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.pause, "pause")
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {

@@ -36,8 +36,8 @@ impl Nemesis for ResetPeer {
         Schedule::recurring(self.start, self.every)
     }
 
-    fn longest(&self) -> Dur {
-        self.hold
+    fn longest(&self) -> (Dur, &'static str) {
+        (self.hold, "hold")
     }
 
     fn validate(&self, _bounds: &Bounds) -> Result<(), Invalid> {

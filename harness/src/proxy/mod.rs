@@ -34,15 +34,30 @@ pub use api::ApiServer;
 pub use client::ToxiproxyClient;
 pub use error::ProxyError;
 pub use network::Network;
-pub use registry::{Cut, ProxyConfig, ProxyInfo, ProxyUpdate, Registry, CUT_TOXIC_NAMES};
+pub use registry::{
+    is_loopback, Cut, Policy, ProxyConfig, ProxyInfo, ProxyUpdate, Registry, CUT_TOXIC_NAMES,
+};
 pub use toxic::{Stream, Toxic, ToxicKind};
 
 /// Run the Toxiproxy-compatible API server on `listen` until SIGINT or SIGTERM (`docker stop`
 /// sends SIGTERM, which a PID 1 would otherwise ignore), with randomness from `seed`; then
 /// close every proxy and connection.
-pub async fn serve(listen: SocketAddr, seed: u64) -> anyhow::Result<()> {
-    let registry = Registry::new(seed);
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+pub async fn serve(listen: SocketAddr, seed: u64, policy: Policy) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if !listen.ip().is_loopback() && !policy.allow_remote {
+        anyhow::bail!(
+            "--listen {listen} is not a loopback address: the API (which creates proxies to any address) would be reachable from other hosts; pass --allow-remote to allow it, or listen on 127.0.0.1"
+        );
+    }
+    if !listen.ip().is_loopback() {
+        eprintln!("fencepost proxy: --allow-remote: the API and every proxy it creates are reachable from other hosts, with no password");
+    }
+    let registry = Registry::with_policy(seed, policy);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen} (another proxy there? pick another --listen port)")
+        })?;
     eprintln!(
         "fencepost proxy: Toxiproxy API {} on http://{} (seed {seed})",
         api::TOXIPROXY_API_VERSION,

@@ -107,6 +107,7 @@ pub struct Registry {
 
 struct Inner {
     seed: u64,
+    policy: Policy,
     proxies: Mutex<BTreeMap<String, Arc<ProxyCell>>>,
 }
 
@@ -189,15 +190,48 @@ impl ProxyCell {
     }
 }
 
-fn check_addr(field: &'static str, value: &str) -> Result<(), ProxyError> {
+/// What a registry lets its callers do beyond proxying loopback TCP to TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Proxies may listen on addresses other hosts reach (not only loopback).
+    pub allow_remote: bool,
+    /// Upstreams may be Unix sockets (`unix:/path`): whoever reaches the registry can then relay
+    /// any socket this process may open — as root, every one on the machine.
+    pub unix_upstreams: bool,
+}
+
+impl Policy {
+    /// A run's own proxies: on loopback, to its nodes' Unix sockets.
+    pub const IN_PROCESS: Policy = Policy {
+        allow_remote: false,
+        unix_upstreams: true,
+    };
+    /// An API server anyone on the machine can reach: loopback TCP only.
+    pub const SERVED: Policy = Policy {
+        allow_remote: false,
+        unix_upstreams: false,
+    };
+}
+
+/// Whether `host` (of a `host:port`) is a loopback name or address.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_addr(field: &'static str, value: &str, policy: Policy) -> Result<(), ProxyError> {
     let bad = |reason: &str| ProxyError::InvalidAddress {
         field,
-        value: value.to_owned(),
+        value: checkers::quote::clip(value).into_owned(),
         reason: reason.to_owned(),
     };
     if let Some(path) = value.strip_prefix(super::link::UNIX_PREFIX) {
         return match (field, path.starts_with('/')) {
-            ("upstream", true) => Ok(()),
+            ("upstream", true) if policy.unix_upstreams => Ok(()),
+            ("upstream", true) => Err(bad("Unix-socket upstreams are off: anyone who reaches this API could relay any socket this process can open; start `fencepost proxy` with --allow-unix-upstreams if every user who can reach it may do that")),
             ("upstream", false) => Err(bad("expected unix:/absolute/path")),
             _ => Err(bad("the proxy listens on TCP: expected host:port")),
         };
@@ -209,6 +243,9 @@ fn check_addr(field: &'static str, value: &str) -> Result<(), ProxyError> {
         return Err(bad("missing host"));
     }
     port.parse::<u16>().map_err(|_| bad("invalid port"))?;
+    if field == "listen" && !policy.allow_remote && !is_loopback(host) {
+        return Err(bad("only loopback addresses (127.0.0.1, ::1, localhost) may be listened on: another host could then reach a node through the proxy; start `fencepost proxy` with --allow-remote to allow it"));
+    }
     Ok(())
 }
 
@@ -224,11 +261,18 @@ fn listen_matches(current: &str, requested: &str) -> bool {
 }
 
 impl Registry {
-    /// An empty registry whose randomness derives from `seed`.
+    /// An empty registry whose randomness derives from `seed`, for a run's own proxies
+    /// ([`Policy::IN_PROCESS`]).
     pub fn new(seed: u64) -> Registry {
+        Registry::with_policy(seed, Policy::IN_PROCESS)
+    }
+
+    /// An empty registry that allows what `policy` says.
+    pub fn with_policy(seed: u64, policy: Policy) -> Registry {
         Registry {
             inner: Arc::new(Inner {
                 seed,
+                policy,
                 proxies: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -255,20 +299,20 @@ impl Registry {
             })
     }
 
-    fn validate(config: &ProxyConfig) -> Result<(), ProxyError> {
+    fn validate(config: &ProxyConfig, policy: Policy) -> Result<(), ProxyError> {
         if config.name.is_empty() {
             return Err(ProxyError::MissingField("name".into()));
         }
         if config.upstream.is_empty() {
             return Err(ProxyError::MissingField("upstream".into()));
         }
-        check_addr("upstream", &config.upstream)?;
-        check_addr("listen", &config.listen)
+        check_addr("upstream", &config.upstream, policy)?;
+        check_addr("listen", &config.listen, policy)
     }
 
     /// Create a proxy; 409 if the name is taken. Returns it with its bound address.
     pub async fn create(&self, config: ProxyConfig) -> Result<ProxyInfo, ProxyError> {
-        Self::validate(&config)?;
+        Self::validate(&config, self.inner.policy)?;
         let cell = Arc::new(ProxyCell {
             name: config.name.clone(),
             proxy_seed: derive_seed(self.inner.seed, &[b"proxy", config.name.as_bytes()]),
@@ -319,7 +363,7 @@ impl Registry {
                     i + 1
                 )));
             }
-            Self::validate(c)?;
+            Self::validate(c, self.inner.policy)?;
             if !seen.insert(c.name.as_str()) {
                 return Err(ProxyError::BadRequest(format!(
                     "duplicate proxy name {:?}",
@@ -380,8 +424,8 @@ impl Registry {
         let listen = update.listen.unwrap_or_else(|| life.listen.clone());
         let upstream = update.upstream.unwrap_or_else(|| life.upstream.clone());
         let enabled = update.enabled.unwrap_or(life.running.is_some());
-        check_addr("listen", &listen)?;
-        check_addr("upstream", &upstream)?;
+        check_addr("listen", &listen, self.inner.policy)?;
+        check_addr("upstream", &upstream, self.inner.policy)?;
         if listen != life.listen || upstream != life.upstream {
             cell.stop(&mut life).await;
             life.listen = listen;
@@ -473,6 +517,7 @@ impl Registry {
     /// either stream.
     pub fn add_toxic(&self, proxy: &str, toxic: Toxic) -> Result<Toxic, ProxyError> {
         toxic.kind.validate()?;
+        Toxic::check_toxicity(toxic.toxicity)?;
         let cell = self.cell(proxy)?;
         let mut result = Ok(());
         cell.toxics.send_if_modified(|set| {
@@ -512,6 +557,7 @@ impl Registry {
                 )));
             }
             kind.validate()?;
+            Toxic::check_toxicity(toxicity)?;
             Ok(Toxic {
                 kind: kind.clone(),
                 toxicity,
@@ -675,12 +721,30 @@ mod tests {
 
     #[test]
     fn addresses_are_checked() {
-        assert!(check_addr("listen", "127.0.0.1:0").is_ok());
-        assert!(check_addr("listen", "localhost:8474").is_ok());
-        assert!(check_addr("listen", "[::1]:80").is_ok());
-        assert!(check_addr("listen", "nope").is_err());
-        assert!(check_addr("listen", ":80").is_err());
-        assert!(check_addr("listen", "host:99999").is_err());
+        let p = Policy::IN_PROCESS;
+        assert!(check_addr("listen", "127.0.0.1:0", p).is_ok());
+        assert!(check_addr("listen", "localhost:8474", p).is_ok());
+        assert!(check_addr("listen", "[::1]:80", p).is_ok());
+        assert!(check_addr("listen", "nope", p).is_err());
+        assert!(check_addr("listen", ":80", p).is_err());
+        assert!(check_addr("listen", "host:99999", p).is_err());
+    }
+
+    #[test]
+    fn remote_listens_and_unix_upstreams_need_the_policy() {
+        let served = Policy::SERVED;
+        let e = check_addr("listen", "0.0.0.0:8474", served).unwrap_err();
+        assert!(e.to_string().contains("--allow-remote"), "{e}");
+        let e = check_addr("upstream", "unix:/var/run/docker.sock", served).unwrap_err();
+        assert!(e.to_string().contains("--allow-unix-upstreams"), "{e}");
+        assert!(check_addr("upstream", "127.0.0.1:6379", served).is_ok());
+        let open = Policy {
+            allow_remote: true,
+            unix_upstreams: true,
+        };
+        assert!(check_addr("listen", "0.0.0.0:8474", open).is_ok());
+        assert!(check_addr("upstream", "unix:/tmp/x.sock", open).is_ok());
+        assert!(check_addr("upstream", "unix:/tmp/x.sock", Policy::IN_PROCESS).is_ok());
     }
 
     #[test]

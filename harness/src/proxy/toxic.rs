@@ -289,6 +289,17 @@ impl Toxic {
         self
     }
 
+    /// Refuses a toxicity that is not a probability.
+    pub fn check_toxicity(toxicity: f32) -> Result<(), ProxyError> {
+        if toxicity.is_finite() && (0.0..=1.0).contains(&toxicity) {
+            Ok(())
+        } else {
+            Err(ProxyError::BadRequest(format!(
+                "toxicity {toxicity} is not a probability: give a number in 0..=1 (1 = every connection)"
+            )))
+        }
+    }
+
     pub fn with_toxicity(mut self, toxicity: f32) -> Toxic {
         self.toxicity = toxicity;
         self
@@ -342,9 +353,11 @@ impl Toxic {
         fn default_toxicity() -> f32 {
             1.0
         }
-        let c: Create =
-            serde_json::from_slice(body).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+        let c: Create = serde_json::from_slice(body).map_err(|e| {
+            ProxyError::BadRequest(checkers::quote::clip_message(&e.to_string()).into_owned())
+        })?;
         let stream = Stream::parse(&c.stream)?;
+        Self::check_toxicity(c.toxicity)?;
         if !ToxicKind::TYPE_NAMES.contains(&c.type_name.as_str()) {
             return Err(ProxyError::InvalidToxicType(c.type_name));
         }
@@ -372,13 +385,17 @@ impl Toxic {
             #[serde(default)]
             toxicity: Option<f32>,
         }
-        let u: Update =
-            serde_json::from_slice(body).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+        let u: Update = serde_json::from_slice(body).map_err(|e| {
+            ProxyError::BadRequest(checkers::quote::clip_message(&e.to_string()).into_owned())
+        })?;
         let mut attrs = self.kind.attributes();
         if let Some(given) = u.attributes {
             attrs.extend(given);
         }
         let kind = ToxicKind::from_attributes(self.kind.type_name(), &Value::Object(attrs))?;
+        if let Some(t) = u.toxicity {
+            Self::check_toxicity(t)?;
+        }
         Ok(Toxic {
             name: self.name.clone(),
             stream: self.stream,

@@ -225,6 +225,7 @@ impl Scenario {
         let bounds = self.bounds();
         for (i, n) in self.nemesis.iter().enumerate() {
             n.plugin().validate(&bounds).map_err(|e| (Some(i), e))?;
+            fits_the_run(n, self.run.duration).map_err(|e| (Some(i), e))?;
             if self.cluster.is_some() && !n.plugin().runs_on_redis_cluster() {
                 return Err((
                     Some(i),
@@ -287,7 +288,7 @@ impl Scenario {
     pub fn longest_fault(&self) -> std::time::Duration {
         self.nemesis
             .iter()
-            .map(|n| n.plugin().longest().0)
+            .map(|n| n.plugin().longest().0 .0)
             .max()
             .unwrap_or_default()
     }
@@ -330,6 +331,37 @@ fn line_from(text: &str, from: usize, key: &str, table_only: bool) -> Option<usi
 }
 
 /// Finds a scenario by name (`gc-pause` → `scenarios/gc-pause.toml`) or takes a path.
+/// Refuses a schedule the run cannot hold: a first injection at or after the run's end, one
+/// injection longer than the run, or a first injection that would heal after the run's end
+/// (the run would stop it early, and it would never be seen whole).
+fn fits_the_run(n: &crate::nemesis::NemesisSpec, run: Dur) -> Result<(), Invalid> {
+    let kind = n.kind();
+    let start = n.plugin().schedule().start;
+    let (length, key) = n.plugin().longest();
+    if start.0 >= run.0 {
+        return Err(Invalid::new(
+            "start",
+            format!("[[nemesis]] {kind}: start = \"{start}\" is at or after the end of the run ([run] duration = \"{run}\"): start it earlier, or make the run longer"),
+        ));
+    }
+    if key.is_empty() {
+        return Ok(()); // a fixed allowance: the fault's own length is not the scenario's choice
+    }
+    if length.0 >= run.0 {
+        return Err(Invalid::new(
+            key,
+            format!("[[nemesis]] {kind}: one injection lasts {length} ({key}), as long as the whole run ([run] duration = \"{run}\"): shorten {key}, or make the run longer"),
+        ));
+    }
+    if start.0 + length.0 > run.0 {
+        return Err(Invalid::new(
+            key,
+            format!("[[nemesis]] {kind}: the first injection (start {start} + {key} {length}) would heal at {}, after the end of the run ([run] duration = \"{run}\"): start it earlier, shorten {key}, or make the run longer", Dur(start.0 + length.0)),
+        ));
+    }
+    Ok(())
+}
+
 /// The file a scenario name or path means: a path ending in `.toml` as given; otherwise
 /// `SCENARIOS/NAME.toml` (NAME may have a folder: `libraries/baseline`). A name with no file is
 /// refused with the closest scenario names, every one there is, and where it looked.

@@ -317,3 +317,47 @@ fn every_shipped_cluster_scenario_loads() {
     }
     assert!(n >= 6, "{n} cluster scenarios");
 }
+
+#[test]
+fn schedules_the_run_cannot_hold_are_refused_with_the_key_and_the_fix() {
+    let cases = [
+        // a pause longer than the whole run
+        (
+            "pause = \"400ms\"",
+            "pause = \"30s\"",
+            "s.toml:13:",
+            "as long as the whole run",
+        ),
+        // the first injection after the run's end
+        (
+            "start = \"500ms\"",
+            "start = \"8s\"",
+            "s.toml:11:",
+            "at or after the end of the run",
+        ),
+        // the first injection healing after the end
+        (
+            "start = \"500ms\"",
+            "start = \"1800ms\"",
+            "s.toml:13:",
+            "would heal at 2200ms",
+        ),
+    ];
+    for (from, to, line, want) in cases {
+        let e = parse(&GOOD.replacen(from, to, 1)).unwrap_err().to_string();
+        assert!(e.starts_with(line) && e.contains(want), "{to}: {e}");
+        assert!(e.contains("make the run longer"), "{to}: {e}");
+    }
+    // An override that makes the schedule impossible is refused the same way, and says so.
+    let short = Overrides {
+        duration: Some(Dur(std::time::Duration::from_millis(700))),
+        ..Overrides::default()
+    };
+    let e = Scenario::parse_with(Path::new("s.toml"), GOOD, &short)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("would heal") && e.contains("with --duration 700ms"),
+        "{e}"
+    );
+}

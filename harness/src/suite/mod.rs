@@ -88,8 +88,8 @@ pub enum SuiteError {
     UnknownSuite(String),
     #[error("no scenario files in {0}: a suite runs scenarios/*.toml")]
     NoScenarios(PathBuf),
-    #[error("no scenario named {0:?} in {1}")]
-    NoSuchScenario(Vec<String>, PathBuf),
+    #[error("{0}")]
+    NoSuchScenario(String),
     #[error(transparent)]
     Report(#[from] ReportError),
 }
@@ -119,11 +119,14 @@ pub fn scenario_files(opts: &SuiteOptions) -> Result<Vec<PathBuf>, SuiteError> {
             .filter(|o| !files.iter().any(|f| stem(f) == **o))
             .cloned()
             .collect();
-        if !missing.is_empty() {
-            return Err(SuiteError::NoSuchScenario(
-                missing,
-                opts.scenarios_dir.clone(),
-            ));
+        if let Some(first) = missing.first() {
+            let known: Vec<String> = files.iter().map(|f| stem(f)).collect();
+            return Err(SuiteError::NoSuchScenario(format!(
+                "--only {}: {} (the scenarios of {})",
+                missing.join(","),
+                crate::suggest::unknown("scenario", first, &known),
+                opts.scenarios_dir.display()
+            )));
         }
         files.retain(|f| opts.only.iter().any(|o| *o == stem(f)));
     }

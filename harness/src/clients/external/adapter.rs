@@ -59,11 +59,13 @@ pub struct Manifest {
 /// Why an adapter cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
-    #[error("unknown client library `{name}`: there is no {dir}/adapter.toml; the adapters are: {known}")]
+    #[error("unknown client library `{name}`{suggestion}: there is no {dir}/adapter.toml; the adapters are: {known}{hint}")]
     Unknown {
         name: String,
+        suggestion: String,
         dir: String,
         known: String,
+        hint: String,
     },
     #[error("{file}{line}: {message}", line = line.map(|l| format!(":{l}")).unwrap_or_default())]
     Manifest {
@@ -140,10 +142,22 @@ pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), AdapterError> 
 pub fn find(name: &str, version: Option<String>, adapters: &Path) -> Result<Adapter, AdapterError> {
     let dir = adapters.join(name);
     let file = dir.join("adapter.toml");
-    let text = std::fs::read_to_string(&file).map_err(|_| AdapterError::Unknown {
-        name: name.to_string(),
-        dir: dir.display().to_string(),
-        known: known(adapters).join(", "),
+    let text = std::fs::read_to_string(&file).map_err(|_| {
+        let known = known(adapters);
+        AdapterError::Unknown {
+            name: name.to_string(),
+            suggestion: crate::suggest::did_you_mean(name, known.iter().map(String::as_str)),
+            dir: dir.display().to_string(),
+            hint: if adapters.is_dir() {
+                String::new()
+            } else {
+                format!(
+                    " (no folder {} here: it is relative to the current folder; run from the repository's root, or pass --adapters DIR)",
+                    adapters.display()
+                )
+            },
+            known: if known.is_empty() { "none".into() } else { known.join(", ") },
+        }
     })?;
     let manifest: Manifest = toml::from_str(&text).map_err(|e| AdapterError::Manifest {
         file: file.clone(),
