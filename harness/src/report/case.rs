@@ -49,6 +49,9 @@ pub struct Case {
     /// The first detail of each check that found a violation (the library's findings first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<(String, String)>,
+    /// The run was stopped by a signal (the suite's Ctrl-C): what it judged is partial.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl Case {
@@ -66,8 +69,9 @@ impl Case {
             .filter(|f| run_dir.join(f).exists())
             .map(|f| format!("{rel}/{f}"))
             .collect();
+        // An interrupted run proves nothing either way: unknown, and marked interrupted.
         let outcome = if r.interrupted {
-            Outcome::NotMet
+            Outcome::Unknown
         } else {
             r.outcome
         };
@@ -126,6 +130,18 @@ impl Case {
                     )
                 })
                 .collect(),
+            interrupted: r.interrupted,
+        }
+    }
+
+    /// A run stopped by a signal before it wrote a verdict (it was still starting).
+    pub fn interrupted(scenario: &str, seed: u64, wall_ms: u64) -> Case {
+        Case {
+            outcome: Some(Outcome::Unknown),
+            error: None,
+            unmet: vec!["the run was interrupted before it had a history".into()],
+            interrupted: true,
+            ..Case::error(scenario, seed, wall_ms, "")
         }
     }
 
@@ -152,6 +168,7 @@ impl Case {
             summary: String::new(),
             client: None,
             findings: Vec::new(),
+            interrupted: false,
         }
     }
 
@@ -162,6 +179,9 @@ impl Case {
 
     /// For progress lines: `met`, `KNOWN`, `NOT MET`, `UNKNOWN`, `ERROR`.
     pub fn status_word(&self) -> &'static str {
+        if self.interrupted {
+            return "interrupted";
+        }
         match self.outcome {
             None => "ERROR  ",
             Some(Outcome::Met) => "met    ",

@@ -64,7 +64,7 @@ pub fn render(report: &SuiteReport) -> String {
     let failures = report
         .cases
         .iter()
-        .filter(|c| c.error.is_none() && !c.passed())
+        .filter(|c| c.error.is_none() && !c.interrupted && !c.passed())
         .count();
     let errors = report.cases.iter().filter(|c| c.error.is_some()).count();
     let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
@@ -91,13 +91,14 @@ pub fn render(report: &SuiteReport) -> String {
             .collect();
         let f = cases
             .iter()
-            .filter(|c| c.error.is_none() && !c.passed())
+            .filter(|c| c.error.is_none() && !c.interrupted && !c.passed())
             .count();
         let e = cases.iter().filter(|c| c.error.is_some()).count();
+        let skipped = cases.iter().filter(|c| c.interrupted).count();
         let time: u64 = cases.iter().map(|c| c.wall_ms).sum();
         let _ = writeln!(
             x,
-            "  <testsuite name=\"fencepost.{suite}.{s}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"0\" time=\"{}\" timestamp=\"{}\" hostname=\"{}\" id=\"{id}\" package=\"fencepost.{suite}\">",
+            "  <testsuite name=\"fencepost.{suite}.{s}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{skipped}\" time=\"{}\" timestamp=\"{}\" hostname=\"{}\" id=\"{id}\" package=\"fencepost.{suite}\">",
             cases.len(),
             secs(time),
             iso(&report.stamp),
@@ -144,7 +145,12 @@ fn testcase(x: &mut String, report: &SuiteReport, c: &Case) {
         seed = c.seed,
         suite = esc(&report.name)
     );
-    if let Some(e) = &c.error {
+    if c.interrupted {
+        let _ = writeln!(
+            x,
+            "      <skipped message=\"interrupted: the run was stopped by a signal\"/>"
+        );
+    } else if let Some(e) = &c.error {
         let _ = writeln!(
             x,
             "      <error type=\"RunError\" message=\"{}\">{}</error>",

@@ -177,6 +177,9 @@ fn lock_of(c: &Case) -> String {
 }
 
 fn mark(c: &Case) -> &'static str {
+    if c.interrupted {
+        return "⏸ interrupted";
+    }
     c.outcome.map_or("error", Outcome::mark)
 }
 
@@ -339,6 +342,7 @@ fn page(r: &SuiteReport) -> String {
     );
     for c in &r.cases {
         let outcome = match c.outcome {
+            _ if c.interrupted => "<span class=\"badge unknown\">interrupted</span>".to_string(),
             None => "<span class=\"badge unmet\">error</span>".to_string(),
             Some(o) => outcome_badge(o),
         };

@@ -41,6 +41,8 @@ pub enum CaseEnd {
     Judged(Box<RunResult>),
     /// The run could not be run or judged; the message ends with the last lines of its log.
     Failed(String),
+    /// The run was stopped by a signal before it had a verdict to write (it was starting).
+    Interrupted,
 }
 
 /// A running case.
@@ -105,6 +107,7 @@ impl RunningCase {
         match (status.code(), judged) {
             // 0 met, 1 not met, 3 unknown, 130 stopped by a signal: the verdict is on disk
             (Some(0 | 1 | 3 | 130), Some(result)) => CaseEnd::Judged(Box::new(result)),
+            (Some(130), None) => CaseEnd::Interrupted,
             _ => CaseEnd::Failed(format!(
                 "`fencepost {}` ended with {status}; its log {}:\n{}",
                 self.cmd.args().join(" "),

@@ -103,6 +103,10 @@ pub async fn run_jobs(
                         Case::of(&result, seed, wall_ms, results_dir)
                     }
                     CaseEnd::Failed(error) => Case::error(&name, seed, wall_ms, &error),
+                    CaseEnd::Interrupted => {
+                        interrupted = true;
+                        Case::interrupted(&name, seed, wall_ms)
+                    }
                 };
                 add(&mut so_far, &case.violations);
                 let line = format!(
