@@ -338,19 +338,19 @@ pub fn entry(r: &BlameReport, min: &Minimums) -> Check {
     }
     let mut check = Check::judged(
         "blame",
-        "the library's answers (against the nodes' own record)",
+        "blame (the library's answers, against the nodes' own record)",
         "what the library answered (grants, extensions) against what the lock nodes held, read from their replication streams",
         n,
         vec![Evidence::new("grants judged against the nodes", r.grants_judged, min.grants.min(10))],
     )
     .headline(if n == 0 {
         format!(
-            "no answer a correct lock may not give ({} grant(s) judged, {} without a token)",
+            "no library finding: no answer a correct lock may not give ({} grant(s) judged, {} without a token)",
             r.grants_judged, r.grants_unjudged
         )
     } else {
         format!(
-            "{n} answer(s) no correct lock may give: {}",
+            "{n} library finding(s), answers no correct lock may give: {}",
             kinds
                 .iter()
                 .map(|(k, v)| format!("{v} {k}"))

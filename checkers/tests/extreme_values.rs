@@ -422,3 +422,51 @@ fn every_number_at_every_extreme_is_refused_or_judged_without_a_panic() {
         failures.join("\n")
     );
 }
+
+/// Jepsen EDN: a `:process` no client number holds is refused, whether it fits an i64 or not
+/// (never dropped as if it were `:nemesis`); every extreme in `:process`, `:time` and `:value`
+/// is refused or judged without a panic.
+#[test]
+fn edn_numbers_out_of_range_are_refused_never_dropped() {
+    let budget = Budget {
+        time_ms: 1_000,
+        memory_mb: 64,
+    };
+    let op = |process: &str, time: &str, value: &str| {
+        format!(
+            "{{:type :invoke, :f :add, :value {value}, :process {process}, :time {time}}}\n{{:type :ok, :f :add, :value {value}, :process {process}, :time {time}}}\n{{:type :invoke, :f :read, :value nil, :process 7, :time 3}}\n{{:type :ok, :f :read, :value 1, :process 7, :time 4}}\n"
+        )
+    };
+    for p in ["123456789012345678901234567890", "4294967296", "-1"] {
+        let e = check_text(ModelKind::Counter, "h.edn", &op(p, "1", "1"), &budget)
+            .err()
+            .unwrap_or_else(|| panic!(":process {p} was accepted"))
+            .to_string();
+        assert!(e.contains("out of range"), "{p}: {e}");
+    }
+    assert!(check_text(
+        ModelKind::Counter,
+        "h.edn",
+        &op(":nemesis", "1", "1"),
+        &budget
+    )
+    .is_ok());
+    let extremes = EXTREMES
+        .iter()
+        .copied()
+        .chain(["123456789012345678901234567890"]);
+    for x in extremes {
+        for text in [op("1", x, "1"), op("1", "1", x), op(x, "1", "1")] {
+            for model in [
+                ModelKind::Counter,
+                ModelKind::Register,
+                ModelKind::CasRegister,
+            ] {
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    let _ = check_text(model, "h.edn", &text, &budget);
+                }));
+                assert!(r.is_ok(), "{model:?} panicked on {text}");
+            }
+        }
+    }
+}

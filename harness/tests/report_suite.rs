@@ -130,6 +130,7 @@ fn mixed_report() -> SuiteReport {
         interrupted: false,
         shard: None,
         merged_from: Vec::new(),
+        rerun: String::new(),
     };
     SuiteReport::new(
         run,

@@ -573,6 +573,14 @@ impl OpMap<'_> {
         }
     }
 
+    /// The value at `key` as a tree, when present.
+    fn value_of(&self, key: &str) -> Option<Edn> {
+        match self {
+            OpMap::Flat(f) => f.get(key).map(|a| a.to_edn()),
+            OpMap::Tree(t) => t.get(key).cloned(),
+        }
+    }
+
     /// `Some(Ok(n))` for an integer, `Some(Err(()))` for anything else, `None` when absent.
     fn int(&self, key: &str) -> Option<Result<i64, ()>> {
         match self {
@@ -646,10 +654,30 @@ impl<'f> EdnCalls<'f> {
                 ))
             }
         };
+        let out_of_range = |shown: String| {
+            err(
+                line,
+                format!(":process {shown} is out of range: a client process is a whole number 0..={} (a keyword such as :nemesis names a process that is not a client)", u32::MAX),
+            )
+        };
         let process = match op.int("process") {
             Some(Ok(p)) if (0..=u32::MAX as i64).contains(&p) => p as u32,
-            Some(Ok(p)) => return Err(err(line, format!(":process {p} is out of range"))),
-            _ => return Ok(()), // :nemesis and friends are not client ops
+            Some(Ok(p)) => return Err(out_of_range(p.to_string())),
+            // :nemesis and friends are not client ops
+            Some(Err(())) if op.keyword("process").is_some() => return Ok(()),
+            // a number no i64 holds (read as a float), a string, a vector: never dropped silently
+            Some(Err(())) => {
+                let shown = op
+                    .value_of("process")
+                    .map_or_else(String::new, |v| v.to_string());
+                return Err(out_of_range(crate::quote::clip(&shown).into_owned()));
+            }
+            None => {
+                return Err(err(
+                    line,
+                    "an op needs :process (a client number, or a keyword such as :nemesis)".into(),
+                ))
+            }
         };
         let f = match op.keyword("f") {
             Some("acquire") => CallF::Acquire,

@@ -42,6 +42,10 @@ pub struct SuiteRun {
     /// The shard folders a merged report was made of.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The command that runs this suite again as it was run (every flag that changes what
+    /// runs or where it goes; a shard's names its shard).
+    #[serde(default)]
+    pub rerun: String,
 }
 
 /// A whole suite (`suite.json`).
@@ -298,9 +302,16 @@ pub fn markdown(r: &SuiteReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\nRe-run one case: `cargo run --release -- scenario NAME --seed N`; the whole suite: `cargo run --release -- suite {} --seeds {}`.",
-        r.name,
-        seeds_arg(&r.seeds)
+        "\nRe-run one case: the `reproduce:` line of its summary (its run folder's `run.json`); the whole suite: `{}`.",
+        if r.rerun.is_empty() {
+            format!(
+                "cargo run --release -- suite {} --seeds {}",
+                r.name,
+                seeds_arg(&r.seeds)
+            )
+        } else {
+            r.rerun.clone()
+        }
     );
     s
 }

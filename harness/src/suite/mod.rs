@@ -212,6 +212,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             interrupted,
             shard: opts.shard.map(|s| s.to_string()),
             merged_from: Vec::new(),
+            rerun: rerun_command(opts),
         },
         cases,
     );
@@ -219,6 +220,33 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
     link_latest(&opts.results_dir, &dir, suite_report::LATEST_SUITE)?;
     crate::report::index::write(&opts.results_dir)?;
     Ok((report, dir))
+}
+
+/// The command that runs the suite again as `opts` ran it.
+pub fn rerun_command(opts: &SuiteOptions) -> String {
+    let word = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
+    let mut s = format!(
+        "cargo run --release -- suite {} --seeds {}",
+        opts.name,
+        suite_report::seeds_arg(&opts.seeds.0)
+    );
+    for o in &opts.only {
+        s.push_str(&format!(" --only {}", shell_words::quote(o)));
+    }
+    if let Some(d) = opts.duration {
+        s.push_str(&format!(" --duration {d}"));
+    }
+    s.push_str(&format!(" --jobs {}", opts.jobs.max(1)));
+    if let Some(shard) = opts.shard {
+        s.push_str(&format!(" --shard {shard}"));
+    }
+    if opts.scenarios_dir != Path::new("scenarios") {
+        s.push_str(&format!(" --scenarios {}", word(&opts.scenarios_dir)));
+    }
+    if opts.results_dir != Path::new("results") {
+        s.push_str(&format!(" --results {}", word(&opts.results_dir)));
+    }
+    s
 }
 
 /// `fencepost suite NAME`: runs it, prints the verdict and where the reports are; returns the

@@ -219,6 +219,10 @@ pub fn merge(shards: Vec<ShardReport>, results: &Path) -> Result<SuiteReport, Me
             .max()
             .unwrap_or(0),
         interrupted: shards.iter().any(|s| s.report.run.interrupted),
+        // The whole suite, unsharded.
+        rerun: run.shard.as_ref().map_or(run.rerun.clone(), |s| {
+            run.rerun.replace(&format!(" --shard {s}"), "")
+        }),
         shard: None,
         merged_from: shards
             .iter()

@@ -248,7 +248,7 @@ impl ExternalClient {
     /// A reply whose numbers fencepost does arithmetic with, checked: a validity must be a
     /// whole number of milliseconds a run can hold (0 when the lease is already over).
     fn checked(&self, reply: Reply, op: &str) -> Result<Reply, ProtocolError> {
-        if let Some(v) = reply.body.get("validity_ms") {
+        if let Some(v) = reply.body.get("validity_ms").filter(|v| !v.is_null()) {
             let ok = v
                 .as_i64()
                 .is_some_and(|ms| (0..=checkers::history::MAX_MS as i64).contains(&ms));
