@@ -87,6 +87,9 @@ pub enum Command {
         /// Folder for run outputs.
         #[arg(long, default_value = "results")]
         results: PathBuf,
+        /// Folder of client adapters (their runtimes are checked).
+        #[arg(long, default_value = "adapters")]
+        adapters: PathBuf,
         /// An external Toxiproxy API to check, e.g. http://127.0.0.1:8474.
         #[arg(long)]
         toxiproxy: Option<String>,
@@ -282,12 +285,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Doctor {
             results,
+            adapters,
             toxiproxy,
             topology,
         } => {
             let checks = match topology {
                 Some(file) => crate::doctor::topology_checks(&results, &file).await,
-                None => crate::doctor::checks(&results, toxiproxy.as_deref()).await,
+                None => crate::doctor::checks(&results, &adapters, toxiproxy.as_deref()).await,
             };
             Ok(crate::doctor::print(&checks))
         }

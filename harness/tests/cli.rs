@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -325,4 +326,52 @@ fn a_reader_that_stops_reading_ends_the_output_quietly() {
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `fencepost doctor` checks the prerequisites of every feature and says which feature each
+/// serves: with a runtime missing from PATH, runs are still ready (exit 1, not 0), the missing
+/// feature is named with its fix, and "ready" is never said of it.
+#[test]
+fn doctor_names_each_missing_prerequisite_and_the_feature_it_serves() {
+    let out = fencepost().arg("doctor").output().unwrap();
+    let t = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "this machine has every prerequisite: {t}"
+    );
+    assert!(t.contains("ready for everything"), "{t}");
+    // A PATH with redis but no node, npm, python3, cargo, docker, chromium, xmllint.
+    let bin = common::results_dir("doctor-path");
+    for p in ["redis-server", "redis-sentinel", "ip", "nft"] {
+        let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .map(|d| Path::new(d).join(p))
+            .find(|f| f.exists())
+            .unwrap_or_else(|| panic!("{p} is installed by .ci/run"));
+        std::os::unix::fs::symlink(found, bin.join(p)).unwrap();
+    }
+    let out = fencepost()
+        .arg("doctor")
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    for want in [
+        "✔ redis-server",
+        "✘ node",
+        "✘ npm",
+        "✘ python3",
+        "✘ chromium",
+        "✘ xmllint",
+        "✘ docker engine",
+        "fix: sudo apt-get install -y python3-venv",
+        "not ready for: ",
+        "Node lock-library adapters (redis-semaphore, redlock)",
+    ] {
+        assert!(t.contains(want), "{want:?} missing in:\n{t}");
+    }
+    assert!(!t.contains("ready for everything"), "{t}");
+    std::fs::remove_dir_all(&bin).unwrap();
 }

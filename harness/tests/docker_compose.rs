@@ -234,7 +234,8 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
-        t.contains("node containers through the Docker engine") && t.contains("ready."),
+        t.contains("node containers through the Docker engine")
+            && t.contains("ready for everything"),
         "{t}"
     );
 

@@ -206,7 +206,7 @@ fn doctor_checks_an_external_topology() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("node n1 at") && text.contains("ready."),
+        text.contains("node n1 at") && text.contains("ready for everything"),
         "{text}"
     );
     let out = doctor(false);
