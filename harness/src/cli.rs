@@ -100,6 +100,9 @@ pub enum Command {
     },
     /// Measure what fencepost's own parts cost (`proxy`: GET round trips through the fault
     /// proxy against direct to redis-server, 50 connections). Exit 1 when a target is missed.
+    /// Every fault kind a scenario may name, with its keys, types, defaults and meaning
+    /// (Markdown; docs/faults.md is this output).
+    Faults,
     Bench {
         /// What to measure: proxy.
         what: String,
@@ -294,6 +297,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 None => crate::doctor::checks(&results, &adapters, toxiproxy.as_deref()).await,
             };
             Ok(crate::doctor::print(&checks))
+        }
+        Command::Faults => {
+            print!("{}", crate::nemesis::catalog::markdown());
+            Ok(0)
         }
         Command::Bench { what } => match what.as_str() {
             "proxy" => {

@@ -105,6 +105,21 @@ impl Serialize for Dur {
     }
 }
 
+impl schemars::JsonSchema for Dur {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "duration"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

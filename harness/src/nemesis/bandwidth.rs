@@ -22,20 +22,27 @@ use tokio::sync::watch;
 
 const TOXIC: &str = "fencepost_bandwidth";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A link that drains slowly (Toxiproxy's `bandwidth` toxic): a congested path, a slow reader.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bandwidth {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
+    /// How long each injection lasts.
     pub duration: Dur,
     /// Kilobytes (1000 bytes) per second.
     pub rate_kb_per_s: u64,
+    /// Which links: client → lock nodes, client → resource, or both.
     pub links: Links,
+    /// Whose links: one client (drawn each time) or every client.
     #[serde(default)]
     pub clients: Clients,
     /// This client's links only (instead of `clients`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<u32>,
+    /// Which direction: requests (upstream) or replies (downstream).
     #[serde(default)]
     pub stream: Direction,
 }

@@ -29,7 +29,7 @@ use tokio::sync::watch;
 pub const CONFIRM_TOLERANCE_NS: i64 = 50_000_000;
 
 /// How the clock is bent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClockFault {
     /// The clock steps forward by `offset` (an NTP step, a resumed VM).
@@ -42,10 +42,13 @@ pub enum ClockFault {
     Rate,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Bends the wall clock of lock nodes, or of one client, then restores it: a jump forward or back, a strobe, a changed rate.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockNemesis {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
     /// Which lock nodes; leave out when `client` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +56,7 @@ pub struct ClockNemesis {
     /// Bend this client's own clock instead (the one its validity arithmetic uses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<u32>,
+    /// How the clock is bent.
     pub fault: ClockFault,
     /// Jump size, or the strobe's amplitude.
     #[serde(default)]

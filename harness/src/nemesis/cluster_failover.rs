@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A manual `CLUSTER FAILOVER` of the shard that holds the workload's key: the operator's planned switch-over (Redis Cluster runs).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFailover {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
     /// Switch over again every so often (once when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

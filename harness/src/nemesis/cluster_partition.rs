@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The key's primary cut off from every other Cluster node while clients still reach it: the minority side of a split (Redis Cluster runs).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterPartition {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
     /// Partition again every so often (once when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -28,7 +28,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 /// How the primary fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailMode {
     /// SIGSTOP, SIGCONT after `down` (a hung VM, a long fork).
@@ -37,13 +37,16 @@ pub enum FailMode {
     Kill,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The key's primary stops (SIGSTOP) or dies (SIGKILL) until Redis Cluster promotes a replica (Redis Cluster runs).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterPrimaryFail {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
     /// Fail again every so often (once when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<Dur>,
+    /// How the primary fails.
     pub mode: FailMode,
     /// How long the primary stays down.
     pub down: Dur,

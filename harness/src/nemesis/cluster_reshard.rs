@@ -24,9 +24,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The key's hash slot migrates to another primary while clients run, as `redis-cli --cluster reshard` does (Redis Cluster runs).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterReshard {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
     /// Move the slot on again every so often (once when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,12 +20,17 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// SIGKILLs lock nodes and restarts them on the same port: what they remember is the scenario's `[lock] persistence`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
+    /// Which lock nodes.
     pub target: NodeTarget,
+    /// How long the nodes stay down before they restart (the Redlock paper asks for at least the ttl).
     #[serde(default)]
     pub restart_delay: Dur,
 }

@@ -13,9 +13,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Cuts fixed client → node links from `start` to the end of the run: the network backdrop of a choreographed scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CutLinks {
+    /// When the first injection fires, from the start of the run.
     #[serde(default)]
     pub start: Dur,
     /// Links named `c{client}-{node}`, e.g. `c0-n4` or `c1-resource`.

@@ -23,10 +23,13 @@ use tokio::sync::watch;
 
 const TOXIC: &str = "fencepost_delayed_write";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Holds a holder's write back in the network until its lease has ended and another client holds the lock (Kleppmann's delayed packet).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelayedWrite {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
     /// How long the write is held back.
     pub delay: Dur,

@@ -37,9 +37,11 @@ use tokio::sync::{oneshot, watch};
 
 const TOXIC: &str = "fencepost_repl_delay";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Sentinel failover while replication lags: the primary is stopped, the replica promoted, and the old primary comes back as a second master.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Failover {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
     /// Latency on the replication stream n1 → n2 while the failover runs.
     pub repl_delay: Dur,

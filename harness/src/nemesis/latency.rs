@@ -18,7 +18,9 @@ use tokio::sync::watch;
 const TOXIC: &str = "fencepost_latency";
 
 /// Which direction a toxic delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// Client → node: requests.
@@ -28,18 +30,27 @@ pub enum Direction {
     Downstream,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A latency spike on chosen links (Toxiproxy's `latency` toxic): requests or replies delayed.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
+    /// How long each injection lasts.
     pub duration: Dur,
+    /// The delay added on the link.
     pub latency: Dur,
+    /// Up to this much more or less, drawn per packet from the seed.
     #[serde(default)]
     pub jitter: Dur,
+    /// Which links: client → lock nodes, client → resource, or both.
     pub links: Links,
+    /// Whose links: one client (drawn each time) or every client.
     #[serde(default)]
     pub clients: Clients,
+    /// Which direction: requests (upstream) or replies (downstream).
     #[serde(default)]
     pub stream: Direction,
 }

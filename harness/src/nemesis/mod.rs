@@ -15,6 +15,7 @@
 //! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below.
 
 pub mod bandwidth;
+pub mod catalog;
 pub mod clock;
 pub mod cluster_failover;
 pub mod cluster_partition;
@@ -146,6 +147,12 @@ macro_rules! registry {
 
         /// Every fault kind a scenario may name.
         pub const KINDS: &[&str] = &[$($kind),*];
+
+        /// Every fault kind with the JSON schema of its config, from the config's own type
+        /// (keys, types, defaults and doc comments): what [`catalog`] prints.
+        pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+            vec![$(($kind, schemars::schema_for!($config)),)*]
+        }
 
         impl NemesisSpec {
             /// The scenario's name for this fault.

@@ -17,11 +17,15 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// SIGSTOPs lock nodes (or freezes their containers), then lets them run again: their keys expire meanwhile by the wall clock.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodePause {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
+    /// Which lock nodes.
     pub target: NodeTarget,
     /// How long the nodes stay stopped.
     pub pause: Dur,

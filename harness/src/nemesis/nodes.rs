@@ -109,6 +109,21 @@ impl<'de> Deserialize<'de> for NodeTarget {
     }
 }
 
+impl schemars::JsonSchema for NodeTarget {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeTarget".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "node-target"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,13 +28,18 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shape {
+    /// One node loses every client.
     IsolateNode,
+    /// One client loses every node.
     IsolateClient,
+    /// Clients and nodes each split in two; each half of the clients sees only its half.
     Halves,
+    /// Half the clients see a majority of the nodes, the other half the rest.
     Majority,
+    /// Two halves that share one bridge node.
     Bridge,
 }
 
@@ -128,13 +133,17 @@ pub fn draw(shape: Shape, clients: u32, nodes: &[String], rng: &mut ChaCha8Rng) 
     grudge_of(&components, nodes)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Cuts clients off from nodes in one of Jepsen's shapes (a grudge), then heals: packets are dropped, not delayed.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
     /// How long each partition lasts.
     pub duration: Dur,
+    /// The partition's shape.
     pub shape: Shape,
     /// Also partition the resource node (by default only lock nodes).
     #[serde(default)]

@@ -14,10 +14,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// SIGSTOPs a client process's whole group at a random moment, renewal threads included, then SIGCONTs it (client processes only).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessPause {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
     /// How long the process stays stopped.
     pub pause: Dur,

@@ -15,14 +15,19 @@ use tokio::sync::watch;
 
 const TOXIC: &str = "fencepost_reset";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Resets connections (TCP RST) on chosen links, and keeps resetting new ones for `hold`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPeer {
+    /// When the first injection fires, from the start of the run.
     pub start: Dur,
+    /// The mean time between injections (each gap is drawn from 0.5×..1.5× of it, from the seed).
     pub every: Dur,
     /// How long new connections keep being reset.
     pub hold: Dur,
+    /// Which links: client → lock nodes, client → resource, or both.
     pub links: Links,
+    /// Whose links: one client (drawn each time) or every client.
     #[serde(default)]
     pub clients: Clients,
 }
