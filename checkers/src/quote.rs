@@ -97,7 +97,7 @@ mod tests {
         );
         let m = format!("invalid value: string \"{v}");
         assert!(clip_message(&m).len() < 300);
-        let many = format!("{}", "`ab` ".repeat(10_000));
+        let many = "`ab` ".repeat(10_000);
         assert!(clip_message(&many).len() < MAX_MESSAGE_BYTES + 64);
         assert_eq!(clip_message("short `q`"), "short `q`");
     }
