@@ -31,6 +31,9 @@ def main():
     hello = json.loads(sys.stdin.readline() or "null")
     if not hello:
         return
+    if hello.get("protocol") != 1:
+        send({"type": "hello", "protocol": 1, "error": f"example speaks protocol 1, not {hello.get('protocol')}"})
+        sys.exit(2)
     if len(hello["nodes"]) != 1:
         send({"type": "hello", "protocol": 1, "error": "example takes exactly 1 lock node"})
         sys.exit(2)
@@ -47,6 +50,8 @@ def main():
     token = None  # the value this client stored in the key, while it believes it holds the lock
 
     for line in sys.stdin:  # end of input ends the loop
+        if not line.strip():  # empty lines carry nothing
+            continue
         try:
             op = json.loads(line)
             if op["type"] == "bye":
@@ -67,14 +72,16 @@ def main():
                 if node.set(key, attempt, nx=True, px=ttl):
                     token = attempt
                 reply.update(granted=token is not None, validity_ms=None, token=token, fence=None)
+            elif kind in ("release", "extend", "held") and token is None:
+                # no lock object to call: nothing was asked of the library
+                reply.update(outcome="fail", error=f"no lock object: {kind} before any grant")
             elif kind == "release":
-                reply["released"] = token is not None and release(keys=[key], args=[token]) == 1
+                reply["released"] = release(keys=[key], args=[token]) == 1
                 token = None
             elif kind == "extend":
-                reply.update(extended=token is not None and extend(keys=[key], args=[token, ttl]) == 1,
-                             validity_ms=None)
+                reply.update(extended=extend(keys=[key], args=[token, ttl]) == 1, validity_ms=None)
             elif kind == "held":
-                reply.update(held=token is not None and node.get(key) == token.encode(), validity_ms=None)
+                reply.update(held=node.get(key) == token.encode(), validity_ms=None)
             else:  # access: the resource script, run as given
                 reply["result"] = access(keys=op["keys"], args=op["args"])
         except Exception as e:  # timeout, lost connection, anything unknown: the effect is unknown

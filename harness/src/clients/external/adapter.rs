@@ -568,6 +568,19 @@ impl Adapter {
 
     /// The reference adapter is this binary: `fencepost adapter …`.
     fn reference(&self) -> Result<Installed, AdapterError> {
+        if let Some(v) = &self.version {
+            let ours = env!("CARGO_PKG_VERSION");
+            if v != ours {
+                return Err(AdapterError::Manifest {
+                    file: self.dir.join("adapter.toml"),
+                    line: None,
+                    message: format!(
+                        "{} is fencepost's own lock, run by this binary (version {ours}): it has no other version than the binary's; drop @{v}",
+                        self.manifest.library
+                    ),
+                });
+            }
+        }
         let exe = std::env::current_exe().map_err(|source| AdapterError::Cache {
             path: PathBuf::from("/proc/self/exe"),
             source,

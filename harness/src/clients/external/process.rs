@@ -296,9 +296,17 @@ impl AdapterProcess {
             .current_dir(&installed.cwd)
             .env_clear()
             .envs(
-                ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"]
-                    .iter()
-                    .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))),
+                [
+                    "PATH",
+                    "HOME",
+                    "LANG",
+                    "LC_ALL",
+                    "TMPDIR",
+                    "SYSTEMROOT",
+                    "FENCEPOST_ADAPTER_LOG",
+                ]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))),
             )
             .env("FENCEPOST_PROTOCOL", PROTOCOL.to_string())
             .env("PYTHONUNBUFFERED", "1")
