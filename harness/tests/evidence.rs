@@ -9,7 +9,16 @@ use common::*;
 #[test]
 fn a_run_too_short_to_show_anything_is_unknown_not_met() {
     let results = results_dir("too-short");
-    for scenario in ["gc-pause", "baseline", "limiter-sliding"] {
+    // gc-pause's first pause (at 1 s) cannot happen in 200 ms: refused before anything starts.
+    let out = fencepost()
+        .args(["scenario", "gc-pause", "--duration", "200ms", "--results"])
+        .arg(&results)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("at or after the end of the run"), "{t}");
+    for scenario in ["baseline", "limiter-sliding"] {
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let out = fencepost()
             .args(["scenario", scenario, "--duration", "200ms", "--results"])
