@@ -85,8 +85,7 @@ impl Availability {
 pub fn entry(r: &AvailabilityReport) -> Check {
     let violated = r.work > 0 && r.longest_gap_ns > r.max_gap_ns;
     Check::judged(
-        "availability",
-        "availability",
+        &crate::registry::AVAILABILITY,
         "acknowledged work (accepted writes, acknowledged increments, admitted requests): the longest stretch without any",
         u64::from(violated),
         vec![Evidence::new("acknowledged pieces of work", r.work, 1)],

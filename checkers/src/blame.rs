@@ -337,8 +337,7 @@ pub fn entry(r: &BlameReport, min: &Minimums) -> Check {
         *kinds.entry(f.kind.words()).or_default() += 1;
     }
     let mut check = Check::judged(
-        "blame",
-        "blame (the library's answers, against the nodes' own record)",
+        &crate::registry::BLAME,
         "what the library answered (grants, extensions) against what the lock nodes held, read from their replication streams",
         n,
         vec![Evidence::new("grants judged against the nodes", r.grants_judged, min.grants.min(10))],

@@ -11,6 +11,7 @@
 //! minimum it says `unknown`. A violation found is a violation whatever the amount of evidence.
 
 use crate::history::Nanos;
+use crate::registry::CheckKind;
 use crate::verdict::Validity;
 use serde::{Deserialize, Serialize};
 
@@ -63,11 +64,11 @@ pub struct Check {
 }
 
 impl Check {
-    /// A check with the verdict the evidence allows: invalid with a violation, unknown without
-    /// one when some evidence is below its minimum, valid otherwise.
+    /// Check `kind`'s conclusion with the verdict the evidence allows: invalid with a
+    /// violation, unknown without one when some evidence is below its minimum, valid otherwise.
+    /// Its id, name and whether it is advisory come from its registry entry.
     pub fn judged(
-        id: &str,
-        name: &str,
+        kind: &CheckKind,
         judged_from: &str,
         violations: u64,
         evidence: Vec<Evidence>,
@@ -80,8 +81,8 @@ impl Check {
             Validity::Unknown
         };
         Check {
-            id: id.to_string(),
-            name: name.to_string(),
+            id: kind.id.to_string(),
+            name: kind.name.to_string(),
             judged_from: judged_from.to_string(),
             verdict,
             evidence,
@@ -89,8 +90,14 @@ impl Check {
             details: Vec::new(),
             violations,
             first_violation_ns: None,
-            advisory: false,
+            advisory: kind.advisory,
         }
+    }
+
+    /// A name that says more than the registry's (the rate window's limit and window).
+    pub fn named(mut self, name: String) -> Check {
+        self.name = name;
+        self
     }
 
     pub fn headline(mut self, headline: String) -> Check {
@@ -189,19 +196,19 @@ mod tests {
         let short = vec![Evidence::new("grants", 10, 50)];
         let none = vec![Evidence::new("grants", 0, 50)];
         assert_eq!(
-            Check::judged("x", "x", "", 0, enough).verdict,
+            Check::judged(&crate::registry::COUNTER, "", 0, enough).verdict,
             Validity::Valid
         );
         assert_eq!(
-            Check::judged("x", "x", "", 0, short.clone()).verdict,
+            Check::judged(&crate::registry::COUNTER, "", 0, short.clone()).verdict,
             Validity::Unknown
         );
         assert_eq!(
-            Check::judged("x", "x", "", 0, none).verdict,
+            Check::judged(&crate::registry::COUNTER, "", 0, none).verdict,
             Validity::Unknown
         );
         assert_eq!(
-            Check::judged("x", "x", "", 2, short).verdict,
+            Check::judged(&crate::registry::COUNTER, "", 2, short).verdict,
             Validity::Invalid
         );
     }

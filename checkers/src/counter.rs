@@ -132,8 +132,7 @@ pub fn entry(k: &CounterReport, min: &Minimums) -> Check {
         })
         .collect();
     Check::judged(
-        "counter",
-        "counter (lost or duplicated increments)",
+        &crate::registry::COUNTER,
         "every observed counter value against the acknowledged and attempted increments before it",
         k.lost + k.duplicated,
         vec![Evidence::new("acknowledged increments", k.adds_ok, min.adds)],

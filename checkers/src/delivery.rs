@@ -704,8 +704,7 @@ pub fn loss_entry(r: &DeliveryReport, min_messages: u64) -> Check {
         .chain(r.unexpected_examples.iter().map(|u| u.receive_ns))
         .min();
     Check::judged(
-        "message_loss",
-        "message loss",
+        &crate::registry::MESSAGE_LOSS,
         "every acknowledged publish against each group's receipts (lost: acknowledged, never received, not in flight at the end), and every receipt against the publishes (unexpected: never sent, or its publish failed)",
         r.total.lost + r.total.unexpected,
         vec![
@@ -750,8 +749,7 @@ pub fn duplication_entry(r: &DeliveryReport, min_messages: u64) -> Check {
         })
         .collect();
     Check::judged(
-        "message_duplication",
-        "message duplication",
+        &crate::registry::MESSAGE_DUPLICATION,
         "each group's receipts: a message received more than once in one group",
         r.total.duplicated,
         vec![receipts_evidence(r, min_messages)],
@@ -793,9 +791,8 @@ pub fn order_entry(r: &DeliveryReport, min_messages: u64) -> Check {
         })
         .collect();
     details.push("advisory: a Streams consumer group hands entries to several consumers and promises no order across them".into());
-    let mut check = Check::judged(
-        "message_order",
-        "per-producer message order",
+    let check = Check::judged(
+        &crate::registry::MESSAGE_ORDER,
         "each group's receipts in history order: a lower seq received after a higher one from the same producer",
         r.total.reordered,
         vec![receipts_evidence(r, min_messages)],
@@ -803,7 +800,6 @@ pub fn order_entry(r: &DeliveryReport, min_messages: u64) -> Check {
     .headline(headline)
     .details(details)
     .first_violation(r.reordered_examples.first().map(|o| o.receive_ns));
-    check.advisory = true;
     check
 }
 

@@ -173,8 +173,7 @@ pub fn entry(r: &DoubleGrantReport, min: &Minimums) -> Check {
         })
         .collect();
     Check::judged(
-        "double_grant",
-        "double grant",
+        &crate::registry::DOUBLE_GRANT,
         "grants in the history: from a grant's completion to a ttl after its request (or its release), its key surely held its token",
         n,
         vec![Evidence::new("grants", r.grants, min.grants)],

@@ -124,8 +124,7 @@ pub fn entry(r: &ExclusionReport, min: &Minimums) -> Check {
         ));
     }
     Check::judged(
-        "mutual_exclusion",
-        "mutual exclusion",
+        &crate::registry::MUTUAL_EXCLUSION,
         "the clients' history: critical spans from a granted acquire to the last access under it (lease expiry is not an op)",
         r.overlap_count,
         vec![Evidence::new("grants", r.grants as u64, min.grants)],

@@ -71,8 +71,7 @@ pub fn entry(r: &FaultReport, expected: &[(String, u64)]) -> Check {
     let failed: u64 = r.failed.values().sum();
     let took: u64 = r.took_effect.values().sum();
     Check::judged(
-        "faults",
-        "faults took effect",
+        &crate::registry::FAULTS,
         "the nemesis ops in the history: a start is recorded only once the fault took effect, a failed injection as a failed op",
         0,
         evidence,

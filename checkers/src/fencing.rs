@@ -33,8 +33,7 @@ pub fn entry(r: Option<&FencingReport>, min: &Minimums) -> Check {
     let judged_from = "the resource's own access log, in the order it applied accesses";
     let Some(r) = r else {
         return Check::judged(
-            "fencing",
-            "fencing",
+            &crate::registry::FENCING,
             judged_from,
             0,
             vec![Evidence::new("accesses", 0, min.accesses)],
@@ -58,8 +57,7 @@ pub fn entry(r: Option<&FencingReport>, min: &Minimums) -> Check {
         .into_iter()
         .collect();
     Check::judged(
-        "fencing",
-        "fencing",
+        &crate::registry::FENCING,
         judged_from,
         r.stale_accepted.len() as u64,
         vec![Evidence::new("accesses", r.accesses as u64, min.accesses)],

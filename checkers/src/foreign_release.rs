@@ -80,8 +80,7 @@ pub fn entry(r: &ForeignReleaseReport, min: &Minimums) -> Check {
         })
         .collect();
     Check::judged(
-        "foreign_release",
-        "release of another client's lock",
+        &crate::registry::FOREIGN_RELEASE,
         "releases by plain DEL that deleted a key while another client's grant surely held it",
         n,
         vec![Evidence::new("releases", r.releases, min.releases)],

@@ -45,6 +45,7 @@ pub mod lost_updates;
 pub mod model;
 pub mod node_record;
 pub mod quote;
+pub mod registry;
 pub mod resource_log;
 pub mod run;
 pub mod sweep;

@@ -40,8 +40,7 @@ pub fn entry(r: Option<&LostUpdateReport>, min: &Minimums) -> Check {
     let judged_from = "the resource's counter against the writes it accepted";
     let Some(r) = r else {
         return Check::judged(
-            "lost_updates",
-            "lost updates",
+            &crate::registry::LOST_UPDATES,
             judged_from,
             0,
             vec![Evidence::new("accepted writes", 0, min.writes)],
@@ -54,8 +53,7 @@ pub fn entry(r: Option<&LostUpdateReport>, min: &Minimums) -> Check {
         .filter(|&l| l > 0)
         .unwrap_or(r.overwrites.len() as u64);
     let check = Check::judged(
-        "lost_updates",
-        "lost updates",
+        &crate::registry::LOST_UPDATES,
         judged_from,
         lost,
         vec![Evidence::new(

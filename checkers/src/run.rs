@@ -352,6 +352,7 @@ pub fn check_streamed(
         list.push(faults::entry(&faults, &options.faults));
     }
 
+    list.sort_by_key(|c| crate::registry::position(&c.id));
     let merged: Vec<&Check> = list.iter().filter(|c| !c.advisory).collect();
     let validity = merged
         .iter()
@@ -383,8 +384,7 @@ fn lock_linearizability(history: &History, budget: &Budget) -> Option<(Outcome, 
     let outcome =
         linearizable::check_history(crate::model::ModelKind::Lock, history, budget).ok()?;
     let mut check = Check::judged(
-        "linearizability",
-        "lock as a mutex with owners",
+        &crate::registry::LINEARIZABILITY,
         "the lock's acquire/release ops, as one linearizable mutex with owners (`lock` model)",
         u64::from(outcome.verdict == Linearizability::Illegal),
         Vec::new(),
@@ -399,7 +399,6 @@ fn lock_linearizability(history: &History, budget: &Budget) -> Option<(Outcome, 
         outcome.ops,
         outcome.elapsed_ms
     ));
-    check.advisory = true;
     let mut details = Vec::new();
     if let Some(w) = &outcome.witness {
         details.push(format!(

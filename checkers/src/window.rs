@@ -115,13 +115,7 @@ pub fn entry(w: &WindowReport, min: &Minimums) -> Check {
         .into_iter()
         .collect();
     Check::judged(
-        "rate_window",
-        &format!(
-            "rate window ({} per {} ms{})",
-            w.limit,
-            w.window_ns / 1_000_000,
-            if w.aligned { ", per aligned window" } else { "" }
-        ),
+        &crate::registry::RATE_WINDOW,
         "admissions in every interval of the limiter's window, from the requests' invocations and completions",
         w.over_admissions_total,
         vec![
@@ -129,6 +123,12 @@ pub fn entry(w: &WindowReport, min: &Minimums) -> Check {
             Evidence::new("rejected requests", w.rejected, min.rejected),
         ],
     )
+    .named(format!(
+        "rate window ({} per {} ms{})",
+        w.limit,
+        w.window_ns / 1_000_000,
+        if w.aligned { ", per aligned window" } else { "" }
+    ))
     .headline(format!(
         "{} request(s): {} admitted, {} rejected, {} indeterminate; at most {} admitted in one {} ms interval; {} over-admitting interval(s)",
         w.requests,

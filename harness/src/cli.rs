@@ -115,7 +115,7 @@ pub enum Command {
         lock: LockKind,
         /// A deliberate flaw (no-elapsed, retake-on-extend): to prove the blame checker
         /// catches a lock that gives answers no correct lock may give.
-        #[arg(long, value_parser = crate::clients::external::reference::parse_flaw)]
+        #[arg(long, value_parser = crate::clients::process::reference::parse_flaw)]
         flaw: Option<workloads::lock::Flaw>,
     },
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
@@ -209,7 +209,7 @@ fn parse_lock(s: &str) -> Result<LockKind, String> {
 
 /// Runs the parsed command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    crate::analysis::check_whole_history_ops()?;
+    crate::judge::check_whole_history_ops()?;
     match cli.command {
         Command::Scenario {
             name,
@@ -278,8 +278,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     path.display()
                 );
             }
-            let result = crate::analysis::analyse(&path, None)?;
-            crate::analysis::write_results(&path, &result)?;
+            let result = crate::judge::analyse(&path, None)?;
+            crate::judge::write_results(&path, &result)?;
             println!("{}", result.summary());
             if result.interrupted {
                 eprintln!("fencepost: this run was interrupted: its history is partial, so only a violation found in it is a verdict");
@@ -313,7 +313,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             other => anyhow::bail!("unknown benchmark `{other}`: use `fencepost bench proxy`"),
         },
         Command::Adapter { lock, flaw } => {
-            crate::clients::external::reference::serve(lock, flaw).await
+            crate::clients::process::reference::serve(lock, flaw).await
         }
         Command::Proxy {
             listen,
@@ -338,10 +338,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             results,
             adapters,
         } => {
-            let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
             let opts = crate::matrix::MatrixOptions {
-                libraries: libraries.unwrap_or_else(|| owned(crate::matrix::LIBRARIES)),
-                faults: faults.unwrap_or_else(|| owned(crate::matrix::FAULTS)),
+                libraries: libraries.unwrap_or_else(|| crate::matrix::libraries(&adapters)),
+                faults: faults.unwrap_or_else(|| crate::matrix::faults(&scenarios)),
                 seeds,
                 jobs: usize::from(jobs),
                 duration,
@@ -354,7 +353,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::matrix::matrix_command(&opts).await
         }
         // --- reports (harness/src/report) ---
-        Command::Report { run_dir } => crate::report::report_command(&run_dir),
+        Command::Report { run_dir } => report_command(&run_dir),
         Command::Suite {
             name,
             dirs,
@@ -423,4 +422,34 @@ pub fn error_text(e: &anyhow::Error) -> String {
         text.push_str(&part);
     }
     text
+}
+
+/// `fencepost report RUN_DIR`: re-judges a saved run (rewriting results.json and summary.md, as
+/// `fencepost check` does), redraws its charts and page, refreshes the results index of the
+/// folder the run lives in, and prints what was written; the exit code is the run's own.
+fn report_command(run_dir: &Path) -> anyhow::Result<i32> {
+    let (result, rendered) = rerender(run_dir)?;
+    for c in &rendered.charts {
+        println!("{}  {}", c.svg.display(), c.png.display());
+    }
+    println!("{}", rendered.page.display());
+    eprintln!(
+        "fencepost: rendered {} chart(s) and the page in {} ms",
+        rendered.charts.len(),
+        rendered.elapsed.as_millis()
+    );
+    Ok(result.exit_code())
+}
+
+/// Re-judges a saved run, then redraws it: what `fencepost report` does, before it prints.
+pub fn rerender(
+    run_dir: &Path,
+) -> anyhow::Result<(crate::judge::RunResult, crate::report::Rendered)> {
+    let result = crate::judge::analyse(run_dir, None)?;
+    crate::judge::write_results(run_dir, &result)?;
+    let rendered = crate::report::render_run(run_dir, &result)?;
+    if let Some(results) = crate::report::results_root(run_dir) {
+        crate::report::index::write(&results)?;
+    }
+    Ok((result, rendered))
 }

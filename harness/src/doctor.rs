@@ -2,7 +2,7 @@
 //! can it run? Each check names the feature it serves, what is missing and the command that
 //! fixes it; the verdict says which features are ready.
 
-use crate::clients::external::adapter::{self, Runtime};
+use crate::clients::process::adapter::{self, Runtime};
 use std::path::Path;
 use std::process::Command;
 
@@ -164,7 +164,7 @@ pub async fn checks(results: &Path, adapters: &Path, toxiproxy: Option<&str>) ->
     ));
 
     // A private network as [cluster] runs build one: a namespace, a bridge, a veth (root, ip).
-    let lan = crate::cluster::netns::Lan::create(1).map(drop);
+    let lan = crate::nodes::netns::Lan::create(1).map(drop);
     out.push(check(
         "Redis Cluster scenarios (cluster-*)",
         "private networks (network namespaces, ip, nft)".into(),
@@ -275,7 +275,7 @@ const TOPOLOGY: &str = "runs against this topology (--topology)";
 /// API, every node as the admin user, and with an `[engine]` the node containers, the shared
 /// control folder and the Sentinels. A local redis-server is not needed there.
 pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
-    let t = match crate::external::ExternalTopology::load(file) {
+    let t = match crate::topology::remote::RemoteTopology::load(file) {
         Ok(t) => t,
         Err(e) => {
             return vec![check(
@@ -321,9 +321,10 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
     if let Ok((user, password)) = &admin {
         for n in t.lock_nodes.iter().chain([&t.resource]) {
             let url = format!("redis://{user}:{password}@{}/", n.address);
-            let ping = crate::external::wait_answers(&url, std::time::Duration::from_secs(2))
-                .await
-                .map(|()| "answers PING as the admin user".to_string());
+            let ping =
+                crate::topology::remote::wait_answers(&url, std::time::Duration::from_secs(2))
+                    .await
+                    .map(|()| "answers PING as the admin user".to_string());
             out.push(check(
                 TOPOLOGY,
                 format!("node {} at {}", n.name, n.address),
@@ -333,7 +334,7 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
         }
     }
     for s in &t.sentinels {
-        let ping = crate::external::wait_answers(
+        let ping = crate::topology::remote::wait_answers(
             &format!("redis://{s}/"),
             std::time::Duration::from_secs(2),
         )
@@ -353,7 +354,7 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
             .map(|n| n.name.clone())
             .chain([crate::topology::RESOURCE.to_string()])
             .collect();
-        let found = crate::external::engine::Engine::connect(engine, &names)
+        let found = crate::topology::remote::engine::Engine::connect(engine, &names)
             .await
             .map(|_| format!("a container for each of {}", names.join(", ")))
             .map_err(|e| e.to_string());

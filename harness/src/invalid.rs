@@ -8,14 +8,17 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     /// The TOML key the error is about (its line is looked up in the file).
-    pub key: &'static str,
+    pub key: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
 impl Invalid {
-    pub fn new(key: &'static str, message: impl Into<String>) -> Invalid {
+    pub fn new(
+        key: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Invalid {
         Invalid {
-            key,
+            key: key.into(),
             message: message.into(),
         }
     }
@@ -24,7 +27,7 @@ impl Invalid {
 /// `Err(Invalid)` unless `ok`.
 pub fn ensure(
     ok: bool,
-    key: &'static str,
+    key: impl Into<std::borrow::Cow<'static, str>>,
     message: impl FnOnce() -> String,
 ) -> Result<(), Invalid> {
     if ok {

@@ -1,24 +1,22 @@
 //! fencepost's harness: scenario files, real redis-server processes, the fault proxy, nemeses
 //! and clients (plug-ins), the recorder, the results store, judging, reports and the suite. The `fencepost` binary is a thin shell over it.
 
-pub mod analysis;
 pub mod check_model;
 pub mod cli;
 pub mod clients;
-pub mod cluster;
 pub mod doctor;
 pub mod duration;
-pub mod external;
+pub mod handles;
 pub mod interrupt;
 pub mod invalid;
 pub mod judge;
 pub mod matrix;
 pub mod nemesis;
+pub mod nodes;
 pub mod private_dir;
 pub mod proxy;
 pub mod recorder;
 pub mod report;
-pub mod run_result;
 pub mod runner;
 pub mod scenario;
 pub mod seed;

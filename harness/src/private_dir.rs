@@ -8,7 +8,7 @@
 //! planted folder, a symlink), then checked to be a folder we own that nobody else can enter.
 //! Nothing is ever reused or followed. Files that hold a secret are created 0600 without
 //! following a symlink ([`write_secret`]), and the children fencepost spawns run with umask 077
-//! ([`crate::cluster::spawner`]), so the files they write (logs, AOF, a Sentinel's rewritten
+//! ([`crate::nodes::spawner`]), so the files they write (logs, AOF, a Sentinel's rewritten
 //! config) are private too.
 //!
 //! The parent folder must not let another user move our folder away: it must be owned by us or

@@ -7,18 +7,19 @@
 //! ([`crate::seed`]), so `--seed N` replays the schedule (real processes still decide the exact
 //! interleaving).
 
-use crate::analysis;
-use crate::clients::{self, redact};
-use crate::cluster::node::Persistence;
-use crate::cluster::sentinel;
-use crate::external::ExternalTopology;
+use crate::clients;
 use crate::interrupt::Interrupt;
+use crate::judge;
+use crate::judge::RunResult;
 use crate::nemesis::{FaultIds, NemesisContext};
+use crate::nodes::node::Persistence;
+use crate::nodes::sentinel::SentinelSettings;
 use crate::recorder::Recorder;
-use crate::run_result::RunResult;
 use crate::scenario::{Overrides, Scenario};
 use crate::store::{self, RunMeta};
-use crate::topology::{Topology, TopologySpec};
+use crate::topology::redact;
+use crate::topology::remote::RemoteTopology;
+use crate::topology::{self, Setup, Spec as TopologySpec, Topology};
 use anyhow::Context;
 use redis::aio::MultiplexedConnection;
 use std::io::IsTerminal;
@@ -58,22 +59,23 @@ pub async fn run_named(
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
     let scenario = Scenario::load_with(scenario_path, &opts.overrides)?;
-    let external = match &opts.topology {
-        Some(file) => Some((ExternalTopology::load(file)?, file.clone())),
+    let remote = match &opts.topology {
+        Some(file) => Some((RemoteTopology::load(file)?, file.clone())),
         None => {
-            crate::cluster::node::redis_server_path()?;
+            crate::nodes::node::redis_server_path()?;
             None
         }
     };
     // From here on a signal is an orderly stop, whatever the run is doing.
     let interrupt = Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
-    crate::cluster::reap_stale_folders();
-    if let Some((t, file)) = &external {
-        // Refused before anything starts: never a silently skipped fault.
-        t.supports(&scenario, file)?;
-    }
+    crate::nodes::reap_stale_folders();
     // A client library is installed (once) before any node starts.
-    let plan = clients::external::plan(&scenario, scenario_path, &opts.adapters_dir)?;
+    let plan = clients::process::plan(&scenario, scenario_path, &opts.adapters_dir)?;
+    let spec = topology_spec(&scenario, plan.is_some());
+    if let Some((t, file)) = &remote {
+        // Refused before anything starts: never a silently skipped fault.
+        t.supports(&spec, file)?;
+    }
     let seed = opts.seed.unwrap_or(scenario.run.seed);
 
     let (run_id, run_dir) = store::create_run_dir(&opts.results_dir, &scenario.name, seed)?;
@@ -101,6 +103,7 @@ pub async fn run_named(
     );
     let run = Run {
         scenario: &scenario,
+        spec: &spec,
         plan: plan.as_ref(),
         seed,
         run_dir: &run_dir,
@@ -108,10 +111,10 @@ pub async fn run_named(
         status: opts.status,
         interrupt: &interrupt,
     };
-    let interrupted = execute(&run, external.as_ref()).await?;
+    let interrupted = execute(&run, remote.as_ref()).await?;
 
-    let result = analysis::analyse(&run_dir, Some(interrupted))?;
-    analysis::write_results(&run_dir, &result)?;
+    let result = judge::analyse(&run_dir, Some(interrupted))?;
+    judge::write_results(&run_dir, &result)?;
     // Charts, index.html and results/index.html (report/); a failure there only warns.
     crate::report::render_after_run(&run_dir, &result, &opts.results_dir);
     store::update_latest(&opts.results_dir, &run_dir)
@@ -139,11 +142,42 @@ pub fn reproduce_command(name: &str, seed: u64, opts: &RunOptions) -> String {
     s
 }
 
+/// The set-up a scenario needs, as the topology reads it.
+pub fn topology_spec(scenario: &Scenario, client_processes: bool) -> TopologySpec {
+    TopologySpec {
+        scenario: scenario.name.clone(),
+        lock_nodes: scenario.lock.nodes,
+        clients: scenario.run.clients,
+        persistence: Persistence::from(scenario.lock.persistence),
+        library_user: client_processes,
+        redis_cluster: scenario
+            .cluster
+            .as_ref()
+            .map(|c| (c.spec(), clients::workload_key(scenario.workload.kind))),
+        sentinel: scenario.sentinel.as_ref().map(|s| SentinelSettings {
+            sentinels: s.sentinels,
+            down_after_ms: s.down_after.ms(),
+            failover_timeout_ms: s.failover_timeout.ms(),
+        }),
+        faults: scenario
+            .nemesis
+            .iter()
+            .map(|n| (n.kind(), n.plugin().needs()))
+            .collect(),
+        client_processes: scenario.client.is_some(),
+        workload: (
+            scenario.workload.kind.name(),
+            scenario.workload.kind.runs_remote(),
+        ),
+    }
+}
+
 /// One run, as its parts see it.
 struct Run<'a> {
     scenario: &'a Scenario,
+    spec: &'a TopologySpec,
     /// The client process adapter, when the scenario runs one.
-    plan: Option<&'a clients::external::Plan>,
+    plan: Option<&'a clients::process::Plan>,
     seed: u64,
     run_dir: &'a Path,
     run_id: &'a str,
@@ -154,29 +188,20 @@ struct Run<'a> {
 /// Everything with processes in it; returns whether the run was interrupted.
 async fn execute(
     run: &Run<'_>,
-    external: Option<&(ExternalTopology, PathBuf)>,
+    remote: Option<&(RemoteTopology, PathBuf)>,
 ) -> anyhow::Result<bool> {
     let Run {
-        scenario,
-        plan,
-        seed,
-        run_id,
-        ..
+        spec, seed, run_id, ..
     } = *run;
-    let spec = TopologySpec {
-        lock_nodes: scenario.lock.nodes,
-        clients: scenario.run.clients,
-        persistence: Persistence::from(scenario.lock.persistence),
-        library_user: plan.is_some(),
-        redis_cluster: scenario
-            .cluster
-            .as_ref()
-            .map(|c| (c.spec(), clients::workload_key(scenario.workload.kind))),
-    };
-    let topology = Arc::new(match external {
-        Some((t, file)) => crate::external::start(t, file, scenario, run_id).await?,
-        None => Topology::start(&spec, run_id, crate::seed::derive(seed, "topology")).await?,
-    });
+    let topology = Arc::new(
+        topology::build(
+            spec,
+            remote.map(|(t, file)| (t, file.as_path())),
+            run_id,
+            crate::seed::derive(seed, "topology"),
+        )
+        .await?,
+    );
     let outcome = drive(run, &topology).await;
     topology.stop().await;
     outcome
@@ -193,7 +218,6 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
         interrupt,
         ..
     } = *run;
-    start_replication(scenario, topology).await?;
     store::write_json(&run_dir.join(store::NODES), &topology.describe())?;
 
     let clock = Clock::new();
@@ -219,6 +243,8 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
     let taps = start_taps(scenario, plan, topology, &clients, run_dir, &recorder).await?;
 
     let ctx = NemesisContext {
+        // each nemesis's own kind is set as it is spawned
+        kind: "nemesis",
         rec: rec.clone(),
         ids: Arc::new(FaultIds::default()),
         clients: clients.handles.clone(),
@@ -275,29 +301,18 @@ async fn drive(run: &Run<'_>, topology: &Arc<Topology>) -> anyhow::Result<bool> 
     Ok(interrupted)
 }
 
-/// What the taps watched: the lock nodes the clients were given, and the lock keys.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct TapsMeta {
-    pub nodes: Vec<String>,
-    pub keys: Vec<String>,
-}
-
 /// Taps on the lock nodes' replication streams, for the blame checker: lock workloads on nodes
 /// fencepost started (not behind Sentinel, whose replicas the taps would pose as).
 async fn start_taps(
     scenario: &Scenario,
-    plan: Option<&clients::external::Plan>,
+    plan: Option<&clients::process::Plan>,
     topology: &Arc<Topology>,
     clients: &clients::Clients,
     run_dir: &Path,
     recorder: &Arc<Recorder>,
-) -> anyhow::Result<Option<crate::cluster::tap::Taps>> {
+) -> anyhow::Result<Option<crate::nodes::tap::Taps>> {
     use crate::scenario::workload::WorkloadKind;
-    if scenario.workload.kind != WorkloadKind::Lock
-        || scenario.sentinel.is_some()
-        || topology.redis_cluster.is_some()
-        || !topology.external_nodes.is_empty()
-    {
+    if scenario.workload.kind != WorkloadKind::Lock || !matches!(topology.setup, Setup::Local) {
         return Ok(None);
     }
     let keys = match &clients.info {
@@ -305,7 +320,7 @@ async fn start_taps(
         None => vec![clients::workload_key(WorkloadKind::Lock)],
     };
     let one = match plan {
-        Some(p) => p.nodes == clients::external::adapter::NodesKind::One,
+        Some(p) => p.nodes == clients::process::adapter::NodesKind::One,
         None => scenario.lock.kind != crate::scenario::lock::LockKind::Redlock,
     };
     let nodes: Vec<String> = if one {
@@ -315,38 +330,19 @@ async fn start_taps(
     };
     store::write_json(
         &run_dir.join(store::TAPS),
-        &TapsMeta {
+        &store::TapsMeta {
             nodes: nodes.clone(),
             keys: keys.clone(),
         },
     )?;
-    let journal = Arc::new(crate::cluster::tap::Journal::create(
+    let journal = Arc::new(crate::nodes::tap::Journal::create(
         &run_dir.join(store::NODE_EVENTS),
         recorder.clone(),
     )?);
     let topo = topology.clone();
     Ok(Some(
-        crate::cluster::tap::Taps::start(&nodes, move |n| topo.admin_url(n), keys, journal).await,
+        crate::nodes::tap::Taps::start(&nodes, move |n| topo.admin_url(n), keys, journal).await,
     ))
-}
-
-/// Starts the replica and the Sentinels when the scenario asks for them.
-async fn start_replication(scenario: &Scenario, topology: &Topology) -> anyhow::Result<()> {
-    let Some(s) = &scenario.sentinel else {
-        return Ok(());
-    };
-    let settings = sentinel::SentinelSettings {
-        sentinels: s.sentinels,
-        down_after_ms: s.down_after.ms(),
-        failover_timeout_ms: s.failover_timeout.ms(),
-    };
-    let started = match &topology.external_sentinel {
-        Some(plan) => plan.start(topology, settings).await,
-        None => sentinel::start(topology, settings).await,
-    };
-    started
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("cannot start the replica and Sentinels: {e:#}"))
 }
 
 /// Connects as the node's client user (or admin), within a deadline.

@@ -21,6 +21,63 @@ pub const CLIENT: &str = "client.json";
 pub const NODE_EVENTS: &str = "node-events.jsonl";
 /// Which lock nodes the clients were given and which keys the taps watched.
 pub const TAPS: &str = "taps.json";
+/// The client adapter's protocol violations, journaled as they happen (in `clients/`).
+pub const PROTOCOL_JOURNAL: &str = "protocol.jsonl";
+/// A suite folder's whole report.
+pub const SUITE_JSON: &str = "suite.json";
+
+/// What the taps watched: the lock nodes the clients were given, and the lock keys.
+#[derive(Serialize, Deserialize)]
+pub struct TapsMeta {
+    pub nodes: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+/// What the adapter loaded and can do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Supports {
+    #[serde(default)]
+    pub acquire: bool,
+    #[serde(default)]
+    pub release: bool,
+    #[serde(default)]
+    pub extend: bool,
+    #[serde(default)]
+    pub held: bool,
+    #[serde(default)]
+    pub auto_renewal: bool,
+    #[serde(default)]
+    pub fencing_token: bool,
+    #[serde(default)]
+    pub validity: bool,
+}
+
+/// The adapter's hello, as the run records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub library: String,
+    #[serde(default)]
+    pub package: String,
+    pub version: String,
+    #[serde(default)]
+    pub runtime: String,
+    pub lock_keys: Vec<String>,
+    pub supports: Supports,
+}
+
+/// One protocol violation of a client adapter, as journaled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Violation {
+    /// When (the history's clock).
+    pub time_ns: u64,
+    /// The client slot and the op asked.
+    pub slot: u32,
+    pub op: String,
+    /// How many violations in a row this slot has had, this one included.
+    pub in_a_row: u32,
+    /// What was wrong (clipped).
+    pub error: String,
+}
 
 /// What is known about a run before it starts (written first, so a killed run still has it).
 #[derive(Debug, Clone, Serialize, Deserialize)]

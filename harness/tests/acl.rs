@@ -2,8 +2,8 @@
 //! workloads need, on `fencepost:*` keys; the `default` user is off; everything listens on
 //! 127.0.0.1 only.
 
-use fencepost::cluster::node::{NodeConfig, Persistence};
-use fencepost::cluster::Cluster;
+use fencepost::nodes::node::{NodeConfig, Persistence};
+use fencepost::nodes::NodeSet;
 
 fn query(url: &str, cmd: &mut redis::Cmd) -> redis::RedisResult<redis::Value> {
     let client = redis::Client::open(url)?;
@@ -13,7 +13,7 @@ fn query(url: &str, cmd: &mut redis::Cmd) -> redis::RedisResult<redis::Value> {
 
 #[test]
 fn client_user_is_refused_what_it_does_not_need() {
-    let mut cluster = Cluster::new(&format!("acl-{}", std::process::id())).unwrap();
+    let mut cluster = NodeSet::new(&format!("acl-{}", std::process::id())).unwrap();
     cluster
         .start(NodeConfig {
             name: "n1".into(),

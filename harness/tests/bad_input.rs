@@ -228,7 +228,11 @@ fn every_bad_input_exits_2_with_a_clear_message_and_no_panic() {
         cli_case(
             "missing_scenario_file",
             &["scenario", "no-such-scenario"],
-            &["no-such-scenario.toml", "unknown scenario `no-such-scenario`", "gc-pause"],
+            &[
+                "no-such-scenario.toml",
+                "unknown scenario `no-such-scenario`",
+                "gc-pause",
+            ],
         ),
         // Command lines.
         cli_case(

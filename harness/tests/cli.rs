@@ -101,7 +101,7 @@ fn start_run(
 ) -> (
     std::process::Child,
     std::path::PathBuf,
-    Vec<fencepost::cluster::NodeInfo>,
+    Vec<fencepost::nodes::NodeInfo>,
 ) {
     start_scenario(tag, "gc-pause")
 }
@@ -113,7 +113,7 @@ fn start_scenario(
 ) -> (
     std::process::Child,
     std::path::PathBuf,
-    Vec<fencepost::cluster::NodeInfo>,
+    Vec<fencepost::nodes::NodeInfo>,
 ) {
     let results = results_dir(tag);
     let child = fencepost()

@@ -3,14 +3,14 @@
 //! clock). This is what makes the clock nemesis honest: a jump the harness asks for is the jump
 //! Redis sees.
 
-use fencepost::cluster::clock::{self, NodeClock};
-use fencepost::cluster::node::{NodeConfig, Persistence};
-use fencepost::cluster::Cluster;
+use fencepost::nodes::clock::{self, NodeClock};
+use fencepost::nodes::node::{NodeConfig, Persistence};
+use fencepost::nodes::NodeSet;
 use std::time::Duration;
 
 /// A one-node cluster with the clock library preloaded; returns it, its clock and a connection.
-fn node(tag: &str) -> (Cluster, NodeClock, redis::Connection) {
-    let mut cluster = Cluster::new(&format!("clock-test-{tag}")).unwrap();
+fn node(tag: &str) -> (NodeSet, NodeClock, redis::Connection) {
+    let mut cluster = NodeSet::new(&format!("clock-test-{tag}")).unwrap();
     let lib = clock::install_library(&cluster.root).unwrap();
     let control = cluster.root.join("n1.clock");
     let nc = NodeClock::create(&control).unwrap();

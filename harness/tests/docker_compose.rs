@@ -39,7 +39,7 @@ fn compose_file_validates_and_names_every_service() {
         );
     }
     // The topology the container uses parses as an external topology.
-    fencepost::external::ExternalTopology::load(&repo.join("docker/topology.toml")).unwrap();
+    fencepost::topology::remote::RemoteTopology::load(&repo.join("docker/topology.toml")).unwrap();
 }
 
 /// The Docker engine for this test: the one running, or a `dockerd` the test starts (and stops

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fencepost::cluster::node::{Node, NodeConfig, Persistence, ADMIN_USER, CLIENT_USER};
+use fencepost::nodes::node::{Node, NodeConfig, Persistence, ADMIN_USER, CLIENT_USER};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ impl Drop for Deployment {
 }
 
 fn deploy(tag: &str) -> Deployment {
-    let api_port = fencepost::cluster::node::free_port().unwrap();
+    let api_port = fencepost::nodes::node::free_port().unwrap();
     let proxy = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .args([
             "proxy",

@@ -12,7 +12,7 @@ use common::*;
 fn failover_double_grant_and_every_process_cleaned_up() {
     let results = results_dir("failover");
     let r = run("failover", 1, 20_000, &results);
-    let nodes: Vec<fencepost::cluster::NodeInfo> = serde_json::from_str(
+    let nodes: Vec<fencepost::nodes::NodeInfo> = serde_json::from_str(
         &std::fs::read_to_string(std::path::Path::new(&r.run_dir).join("nodes.json")).unwrap(),
     )
     .unwrap();

@@ -7,7 +7,7 @@ mod common;
 use checkers::delivery::DeliveryReport;
 use common::*;
 
-fn delivery(r: &fencepost::run_result::RunResult) -> &DeliveryReport {
+fn delivery(r: &fencepost::judge::RunResult) -> &DeliveryReport {
     r.checks
         .delivery
         .as_ref()

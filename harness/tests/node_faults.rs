@@ -5,12 +5,12 @@
 mod common;
 
 use common::*;
-use fencepost::cluster::node::{NodeConfig, Persistence};
-use fencepost::cluster::{spawner, Cluster};
+use fencepost::nodes::node::{NodeConfig, Persistence};
+use fencepost::nodes::{spawner, NodeSet};
 use std::time::{Duration, Instant};
 
-fn one_node(tag: &str, persistence: Persistence) -> Cluster {
-    let mut cluster = Cluster::new(&format!("node-faults-{tag}")).unwrap();
+fn one_node(tag: &str, persistence: Persistence) -> NodeSet {
+    let mut cluster = NodeSet::new(&format!("node-faults-{tag}")).unwrap();
     cluster
         .start(NodeConfig {
             name: "n1".into(),
@@ -24,7 +24,7 @@ fn one_node(tag: &str, persistence: Persistence) -> Cluster {
     cluster
 }
 
-fn conn(cluster: &Cluster) -> redis::Connection {
+fn conn(cluster: &NodeSet) -> redis::Connection {
     let url = cluster.node("n1").unwrap().admin_url();
     let c = redis::Client::open(url).unwrap().get_connection().unwrap();
     c.set_read_timeout(Some(Duration::from_millis(200)))

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use fencepost::cluster::redis_cluster::{self, ClusterSpec};
-use fencepost::cluster::Cluster;
+use fencepost::nodes::redis_cluster::{self, ClusterSpec};
+use fencepost::nodes::NodeSet;
 use std::time::{Duration, Instant};
 
 const SPEC: ClusterSpec = ClusterSpec {
@@ -48,7 +48,7 @@ async fn forms_serves_and_leaves_nothing() {
         .unwrap_or(2);
     let key = "fencepost:lock:{guard}";
     for i in 0..starts {
-        let mut cluster = Cluster::new(&format!("redis-cluster-test-{i}")).unwrap();
+        let mut cluster = NodeSet::new(&format!("redis-cluster-test-{i}")).unwrap();
         let began = Instant::now();
         let map = redis_cluster::form(&mut cluster, SPEC, key)
             .await

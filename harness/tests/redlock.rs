@@ -6,8 +6,8 @@ mod common;
 
 use checkers::{History, Validity, Value};
 use common::*;
-use fencepost::cluster::node::{NodeConfig, Persistence};
-use fencepost::cluster::Cluster;
+use fencepost::nodes::node::{NodeConfig, Persistence};
+use fencepost::nodes::NodeSet;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -15,8 +15,8 @@ use workloads::clock::Clock;
 use workloads::lock::redlock::{Extension, Redlock, RedlockConfig};
 use workloads::lock::{Acquired, LeaseConfig, Released};
 
-fn five_nodes(tag: &str) -> Cluster {
-    let mut cluster = Cluster::new(&format!("redlock-test-{tag}")).unwrap();
+fn five_nodes(tag: &str) -> NodeSet {
+    let mut cluster = NodeSet::new(&format!("redlock-test-{tag}")).unwrap();
     for i in 1..=5 {
         cluster
             .start(NodeConfig {
@@ -32,7 +32,7 @@ fn five_nodes(tag: &str) -> Cluster {
     cluster
 }
 
-async fn client(cluster: &Cluster, seed: u64, ttl_ms: u64) -> Redlock {
+async fn client(cluster: &NodeSet, seed: u64, ttl_ms: u64) -> Redlock {
     let mut conns = Vec::new();
     for n in &cluster.nodes {
         conns.push(

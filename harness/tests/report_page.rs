@@ -111,7 +111,7 @@ fn the_detector_sees_console_errors_and_broken_charts() {
 fn run_page_and_results_index_load_cleanly_with_their_charts() {
     let results = temp_dir("page-run");
     let dir = write_run(&results, &Spec::default(), "fixture-page");
-    fencepost::report::render_saved(&dir).unwrap();
+    fencepost::cli::rerender(&dir).unwrap();
 
     let run = load(&dir.join("index.html"));
     assert!(

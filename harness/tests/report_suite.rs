@@ -8,8 +8,8 @@
 mod report_fixture;
 
 use fencepost::judge::Outcome;
-use fencepost::report::junit;
-use fencepost::report::suite::{Case, SuiteReport, SuiteRun, Violations};
+use fencepost::suite::junit;
+use fencepost::suite::report::{Case, SuiteReport, SuiteRun, Violations};
 use report_fixture::temp_dir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -197,7 +197,7 @@ fn the_schema_rejects_what_ci_tools_would_not_read() {
 
 #[test]
 fn markdown_report_has_one_row_per_case_and_names_what_failed() {
-    let md = fencepost::report::suite::markdown(&mixed_report());
+    let md = fencepost::suite::report::markdown(&mixed_report());
     let rows = md
         .lines()
         .filter(|l| l.starts_with("| gc-pause") || l.starts_with("| baseline"))
@@ -333,7 +333,7 @@ fn sigterm_stops_the_running_cases_and_the_report_is_still_written() {
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let mut pids = Vec::new();
     for f in nodes_files() {
-        let nodes: Vec<fencepost::cluster::NodeInfo> =
+        let nodes: Vec<fencepost::nodes::NodeInfo> =
             serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         pids.extend(nodes.iter().filter_map(|n| n.pid));
     }
@@ -422,7 +422,7 @@ fn a_ctrl_c_to_the_suites_process_group_stops_it_in_order() {
             let Ok(text) = std::fs::read_to_string(&nodes) else {
                 continue;
             };
-            let nodes: Vec<fencepost::cluster::NodeInfo> = serde_json::from_str(&text).unwrap();
+            let nodes: Vec<fencepost::nodes::NodeInfo> = serde_json::from_str(&text).unwrap();
             for pid in nodes.iter().filter_map(|n| n.pid) {
                 assert!(
                     !Path::new(&format!("/proc/{pid}")).exists(),

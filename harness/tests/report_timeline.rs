@@ -37,7 +37,7 @@ fn count_near(pixels: &[u8], rgb: (u8, u8, u8), tolerance: u8) -> usize {
 fn gc_pause_timeline_shows_overlap_pause_band_and_stale_write() {
     let results = temp_dir("report-timeline");
     let dir = write_run(&results, &Spec::default(), "fixture-unfenced");
-    let (result, rendered) = fencepost::report::render_saved(&dir).unwrap();
+    let (result, rendered) = fencepost::cli::rerender(&dir).unwrap();
     let c = &result.checks;
     assert!(!c.exclusion.overlaps.is_empty(), "{}", result.summary());
     assert_eq!(c.fencing.as_ref().unwrap().stale_accepted.len(), 1);
@@ -104,7 +104,7 @@ fn fenced_timeline_marks_rejections_not_acceptances() {
         ..Spec::default()
     };
     let dir = write_run(&results, &spec, "fixture-fenced");
-    let (result, _) = fencepost::report::render_saved(&dir).unwrap();
+    let (result, _) = fencepost::cli::rerender(&dir).unwrap();
     let f = result.checks.fencing.as_ref().unwrap();
     assert!(f.stale_accepted.is_empty() && f.prevented.len() == 1);
     let svg = std::fs::read_to_string(dir.join("timeline-zoom.svg")).unwrap();
@@ -129,7 +129,7 @@ fn a_run_without_violations_has_no_zoom() {
         ..Spec::default()
     };
     let dir = write_run(&results, &spec, "fixture-clean");
-    let (result, rendered) = fencepost::report::render_saved(&dir).unwrap();
+    let (result, rendered) = fencepost::cli::rerender(&dir).unwrap();
     assert!(result.checks.exclusion.overlaps.is_empty());
     assert!(!dir.join("timeline-zoom.png").exists());
     assert_eq!(rendered.charts.len(), 4);
@@ -148,7 +148,7 @@ fn a_hundred_clients_fit_on_one_timeline() {
         ..Spec::default()
     };
     let dir = write_run(&results, &spec, "fixture-hundred");
-    fencepost::report::render_saved(&dir).unwrap();
+    fencepost::cli::rerender(&dir).unwrap();
     let (w, h, px) = decode(&dir.join("timeline.png"));
     assert_eq!(w, 1600);
     assert!(h < 1100, "100 lanes must fit a screen or two: {h} px");

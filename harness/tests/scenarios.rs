@@ -100,7 +100,7 @@ fn naive_release_of_another_clients_lock_is_named() {
 fn a_saved_run_rechecks_to_the_same_verdict() {
     let results = results_dir("recheck");
     let r = run("gc-pause", 4, 2_500, &results);
-    let again = fencepost::analysis::analyse(std::path::Path::new(&r.run_dir), None).unwrap();
+    let again = fencepost::judge::analyse(std::path::Path::new(&r.run_dir), None).unwrap();
     // The same verdicts and evidence (the linearizability search's own timing may differ).
     let summary =
         |c: &checkers::run::RunChecks| -> Vec<(String, checkers::Validity, u64, Vec<u64>)> {

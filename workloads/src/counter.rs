@@ -150,7 +150,7 @@ pub struct RmwClient {
     pub rec: Arc<dyn Record>,
     pub gate: Arc<PauseGate>,
     pub rng: ChaCha8Rng,
-    pub config: crate::critical_section::WorkloadConfig,
+    pub config: crate::cycle::WorkloadConfig,
     pub op_timeout: Duration,
     pub wait: Option<WaitReplicas>,
     lock: Option<(Option<String>, LockClient)>,
@@ -167,7 +167,7 @@ impl RmwClient {
         rec: Arc<dyn Record>,
         gate: Arc<PauseGate>,
         rng: ChaCha8Rng,
-        config: crate::critical_section::WorkloadConfig,
+        config: crate::cycle::WorkloadConfig,
         op_timeout: Duration,
         wait: Option<WaitReplicas>,
     ) -> Self {
@@ -411,7 +411,7 @@ impl LockCycle for RmwClient {
     async fn release(&mut self, grant: &Grant) {
         RmwClient::release(self, grant).await;
     }
-    fn pacing(&mut self) -> (&mut ChaCha8Rng, &crate::critical_section::WorkloadConfig) {
+    fn pacing(&mut self) -> (&mut ChaCha8Rng, &crate::cycle::WorkloadConfig) {
         (&mut self.rng, &self.config)
     }
 }

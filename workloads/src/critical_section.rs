@@ -7,7 +7,7 @@
 //! release. Every call is recorded as invoke then ok / fail / info.
 
 use crate::clock::Clock;
-use crate::cycle::{self, LockCycle};
+use crate::cycle::{self, LockCycle, WorkloadConfig};
 use crate::lock::{Acquired, LockClient, Released};
 use crate::outcome::CallError;
 use crate::pause::PauseGate;
@@ -19,18 +19,6 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// Timing of the workload (all from the scenario).
-#[derive(Debug, Clone)]
-pub struct WorkloadConfig {
-    /// Think time between read and write, drawn uniformly from 0..=think_ms_max.
-    pub think_ms_max: u64,
-    /// Delay before retrying a denied or uncertain acquire: uniform in [min, max].
-    pub retry_ms_min: u64,
-    pub retry_ms_max: u64,
-    /// Pause between a release and the next acquire: uniform in 0..=idle_ms_max.
-    pub idle_ms_max: u64,
-}
 
 /// Everything one client needs.
 pub struct Client {

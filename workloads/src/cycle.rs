@@ -4,12 +4,23 @@
 //! back off for a random delay. One loop for every workload, so they all pace alike and all stop
 //! the same way (the cycle in progress is finished first; sleeps end at once on stop).
 
-use crate::critical_section::WorkloadConfig;
 use checkers::Grant;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Timing of the cycle (all from the scenario).
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    /// Think time between read and write, drawn uniformly from 0..=think_ms_max.
+    pub think_ms_max: u64,
+    /// Delay before retrying a denied or uncertain acquire: uniform in [min, max].
+    pub retry_ms_min: u64,
+    pub retry_ms_max: u64,
+    /// Pause between a release and the next acquire: uniform in 0..=idle_ms_max.
+    pub idle_ms_max: u64,
+}
 
 /// What a client does in each step of the cycle.
 #[allow(async_fn_in_trait)] // used with concrete types only: their futures' Send is known

@@ -4,12 +4,10 @@
 //! Each client reaches its node through its own proxy link (`c{client}-n1`), or — with Sentinel
 //! — through its links to whichever data node Sentinel names as primary.
 
-use super::{connect, lock::make_single_or_naive, Build, Clients};
-use crate::cluster::sentinel;
+use super::{lock::make_single_or_naive, Build, Clients};
 use crate::scenario::workload::WorkloadKind;
-use crate::topology::Topology;
+use crate::topology::connect;
 use workloads::counter::{CounterConfig, IncrClient, RmwClient, WaitReplicas, INCR_KEY, RMW_KEY};
-use workloads::primary::{Primary, SentinelTarget};
 
 pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
     let mut out = Clients::default();
@@ -18,7 +16,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
     let timeout = s.lock.op_timeout.0;
     let rmw = w.kind == WorkloadKind::RmwCounter;
     for id in 0..s.run.clients {
-        let node = primary_for(b.topology, id, timeout).await?;
+        let node = b.topology.primary_for(id, timeout).await?;
         let (handle, clock) = b.handle();
         let rng = b.rng(id, "workload");
         let wait = w.wait_replicas.map(|replicas| WaitReplicas {
@@ -69,7 +67,7 @@ pub struct FinalRead {
 impl FinalRead {
     pub async fn run(&self, b: &Build<'_>) -> anyhow::Result<()> {
         let process = checkers::Process::Client(b.scenario.run.clients);
-        if let (Some(map), false) = (&b.topology.redis_cluster, self.rmw) {
+        if let (Some(map), false) = (b.topology.redis_cluster(), self.rmw) {
             // Read once the cluster has settled (every fault is healed by now).
             let settled = map
                 .wait_healthy(
@@ -99,7 +97,7 @@ impl FinalRead {
         let (url, key) = if self.rmw {
             (b.topology.resource_admin_url.clone(), RMW_KEY)
         } else {
-            (primary_admin_url(b.topology).await?, INCR_KEY)
+            (b.topology.primary_admin_url().await?, INCR_KEY)
         };
         let client = redis::Client::open(url.as_str())?;
         let mut conn = tokio::time::timeout(
@@ -111,43 +109,4 @@ impl FinalRead {
         workloads::counter::final_read(&mut conn, key, b.rec.as_ref(), process).await;
         Ok(())
     }
-}
-
-/// Client `id`'s way to the node it writes to: its link to `n1`, or, with Sentinel, its links
-/// to whichever data node Sentinel names.
-pub async fn primary_for(
-    topology: &Topology,
-    id: u32,
-    timeout: std::time::Duration,
-) -> anyhow::Result<Primary> {
-    let replication = topology.cluster().replication.clone();
-    if let Some(r) = replication {
-        let target = SentinelTarget {
-            sentinels: r.sentinel_urls.clone(),
-            master: sentinel::MASTER.into(),
-            links: r.client_links[id as usize].clone(),
-        };
-        return Ok(Primary::via_sentinel(target, timeout));
-    }
-    Ok(Primary::connected(
-        super::lock_conn(topology, id, timeout).await?,
-        timeout,
-    ))
-}
-
-/// The admin URL of the node holding the counter at the end of the run: `n1`, or the primary
-/// Sentinel names.
-pub(super) async fn primary_admin_url(topology: &Topology) -> anyhow::Result<String> {
-    let replication = topology.cluster().replication.clone();
-    if let Some(r) = replication {
-        return r.primary_admin_url().await;
-    }
-    let n1 = topology
-        .lock_nodes
-        .first()
-        .map(String::as_str)
-        .unwrap_or("n1");
-    topology
-        .admin_url(n1)
-        .ok_or_else(|| anyhow::anyhow!("node {n1} is gone"))
 }

@@ -1,6 +1,5 @@
 //! Rate-limiter workloads' clients: fixed and sliding windows on the (primary) lock node.
 
-use super::counter::primary_for;
 use super::{Build, Clients};
 use crate::scenario::workload::WorkloadKind;
 use workloads::limiter::{LimiterClient, LimiterConfig, LimiterKind};
@@ -14,7 +13,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
         anyhow::bail!("a rate limiter needs [workload] limit and window (refused at load)");
     };
     for id in 0..s.run.clients {
-        let node = primary_for(b.topology, id, timeout).await?;
+        let node = b.topology.primary_for(id, timeout).await?;
         let (handle, clock) = b.handle();
         let config = LimiterConfig {
             kind: if w.kind == WorkloadKind::FixedWindow {

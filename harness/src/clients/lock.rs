@@ -1,8 +1,9 @@
 //! The lock workload's clients: fencepost's own locks (`single`, `naive`, `redlock`), each
 //! client contending for the lock and incrementing the protected resource under it.
 
-use super::{connect, Build, Clients};
+use super::{Build, Clients};
 use crate::scenario::lock::LockKind;
+use crate::topology::connect;
 use workloads::critical_section::Client;
 use workloads::lock::redlock::{Redlock, RedlockConfig};
 use workloads::lock::{naive::NaiveLock, single::SingleLock, LockClient};
@@ -40,7 +41,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
 async fn lock_client(b: &Build<'_>, id: u32, urls: &[String]) -> anyhow::Result<LockClient> {
     let s = b.scenario;
     let timeout = s.lock.op_timeout.0;
-    let conn = super::lock_conn(b.topology, id, timeout).await?;
+    let conn = b.topology.lock_conn(id, timeout).await?;
     let rng = b.rng(id, "lock");
     Ok(match s.lock.kind {
         LockKind::Single => LockClient::Single(SingleLock::new(b.lease(), conn, rng)),

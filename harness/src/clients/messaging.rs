@@ -4,11 +4,10 @@
 //! Every receiver is ready before any producer starts: subscribers have subscribed, the consumer
 //! group exists. So a fault-free run has nothing to lose, and whatever is lost is the faults'.
 
-use super::counter::primary_for;
 use super::{Build, Clients};
 use crate::scenario::workload::WorkloadKind;
 use std::time::Duration;
-use workloads::messaging::consumer::{create_group, Consumer, REPLAY};
+use workloads::messaging::consumer::{create_group, Consumer};
 use workloads::messaging::producer::Producer;
 use workloads::messaging::subscriber::Subscriber;
 use workloads::messaging::{MessagingConfig, Transport, GROUP};
@@ -50,15 +49,6 @@ pub fn config(b: &Build<'_>) -> MessagingConfig {
     }
 }
 
-/// The delivery groups that must receive every message: each subscriber; or the consumer group,
-/// and the stream itself as read back after the run.
-pub fn expected_groups(kind: WorkloadKind, producers: u32, clients: u32) -> Vec<String> {
-    match kind {
-        WorkloadKind::Pubsub => (producers..clients).map(|id| format!("s{id}")).collect(),
-        _ => vec![GROUP.to_string(), REPLAY.to_string()],
-    }
-}
-
 pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
     let mut out = Clients::default();
     let s = b.scenario;
@@ -71,7 +61,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
         set_pubsub_limit(b, limit).await?;
     }
     if config.transport == Transport::Stream {
-        let mut admin = primary_for(b.topology, 0, timeout).await?;
+        let mut admin = b.topology.primary_for(0, timeout).await?;
         create_group(&mut admin, timeout)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the consumer group {GROUP}: {e}"))?;
@@ -81,7 +71,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
         if id < producers {
             let p = Producer {
                 id,
-                primary: primary_for(b.topology, id, timeout).await?,
+                primary: b.topology.primary_for(id, timeout).await?,
                 rec: b.rec.clone(),
                 rng: b.rng(id, "workload"),
                 config: config.clone(),
@@ -101,7 +91,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
                 handle.crash_point = true;
                 let c = Consumer::new(
                     id,
-                    primary_for(b.topology, id, timeout).await?,
+                    b.topology.primary_for(id, timeout).await?,
                     b.rec.clone(),
                     handle.gate.clone(),
                     config.clone(),
@@ -119,7 +109,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
 /// After the run: the whole stream, read back from the primary (directly, not through a proxy
 /// link), as one more process.
 pub async fn replay(b: &Build<'_>) -> anyhow::Result<()> {
-    let url = super::counter::primary_admin_url(b.topology).await?;
+    let url = b.topology.primary_admin_url().await?;
     let client = redis::Client::open(url.as_str())?;
     let mut conn = tokio::time::timeout(
         Duration::from_secs(5),

@@ -10,12 +10,12 @@
 //! falls back to something else.
 
 pub mod counter;
-pub mod external;
 pub mod limiter;
 pub mod lock;
 pub mod messaging;
+pub mod process;
 
-use crate::nemesis::{ClientClock, ClientHandle};
+use crate::handles::{ClientClock, ClientHandle};
 use crate::recorder::Recorder;
 use crate::scenario::workload::WorkloadKind;
 use crate::scenario::Scenario;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use workloads::clock::Clock;
-use workloads::critical_section::WorkloadConfig;
+use workloads::cycle::WorkloadConfig;
 use workloads::lock::LeaseConfig;
 use workloads::pause::PauseGate;
 use workloads::record::Record;
@@ -43,7 +43,7 @@ pub struct Build<'a> {
     pub clock: &'a Clock,
     pub run_dir: &'a std::path::Path,
     /// The client process adapter, when the scenario runs one.
-    pub external: Option<&'a external::Plan>,
+    pub external: Option<&'a process::Plan>,
 }
 
 impl Build<'_> {
@@ -96,7 +96,7 @@ pub struct Clients {
     /// What runs once after the clients stopped.
     finish: Option<Finish>,
     /// What a client process loaded (library, version, …), when clients are processes.
-    pub info: Option<external::process::ClientInfo>,
+    pub info: Option<process::protocol::ClientInfo>,
 }
 
 impl Clients {
@@ -132,7 +132,7 @@ enum Finish {
 /// Builds the scenario's clients.
 pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
     if let Some(plan) = b.external {
-        return external::build(b, plan).await;
+        return process::build(b, plan).await;
     }
     match b.scenario.workload.kind {
         WorkloadKind::Lock => lock::build(b).await,
@@ -152,37 +152,5 @@ pub fn workload_key(kind: WorkloadKind) -> String {
     match kind {
         WorkloadKind::Counter => workloads::counter::INCR_KEY.to_string(),
         _ => workloads::lock::lock_key(LOCK_NAME),
-    }
-}
-
-/// Client `id`'s connection for the lock (or `INCR` counter): to the Redis Cluster when the
-/// scenario runs on one, else over its proxy link to the first lock node.
-pub async fn lock_conn(
-    topology: &Topology,
-    id: u32,
-    timeout: std::time::Duration,
-) -> anyhow::Result<workloads::conn::Conn> {
-    match &topology.redis_cluster {
-        Some(map) => workloads::conn::connect_cluster(&map.client_urls(), timeout)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot connect client {id} to the Redis Cluster: {e}")),
-        None => connect(&topology.clients[id as usize].lock[0], timeout).await,
-    }
-}
-
-pub async fn connect(
-    url: &str,
-    timeout: std::time::Duration,
-) -> anyhow::Result<workloads::conn::Conn> {
-    workloads::conn::connect(url, timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect a client to {}: {e}", redact(url)))
-}
-
-/// A URL with its credentials hidden, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(a), Some(b)) => format!("{}://…@{}", &url[..a], &url[b + 1..]),
-        _ => url.to_string(),
     }
 }

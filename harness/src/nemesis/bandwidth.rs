@@ -48,10 +48,6 @@ pub struct Bandwidth {
 }
 
 impl Nemesis for Bandwidth {
-    fn fault_kind(&self) -> &'static str {
-        "bandwidth"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -109,11 +105,7 @@ impl Nemesis for Bandwidth {
             },
         )
         .named(TOXIC);
-        let fault = ctx.fault(
-            "bandwidth",
-            target,
-            format!("{what} at {} KB/s", self.rate_kb_per_s),
-        );
+        let fault = ctx.fault(target, format!("{what} at {} KB/s", self.rate_kb_per_s));
         // The nodes behind the slowed links: did they drop a client for its unread replies?
         let nodes: Vec<String> = names
             .iter()
@@ -139,7 +131,7 @@ impl Nemesis for Bandwidth {
 /// Lines in `nodes`' logs where redis-server closed a client for passing its output buffer
 /// limit (`client-output-buffer-limit`).
 fn buffer_closes(ctx: &NemesisContext, nodes: &[String]) -> usize {
-    let cluster = ctx.topology.cluster();
+    let cluster = ctx.topology.nodes();
     nodes
         .iter()
         .filter_map(|n| cluster.node(n))

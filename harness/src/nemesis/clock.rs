@@ -4,7 +4,7 @@
 //! Redis expires keys by the wall clock, so a node whose clock jumps forward past a lease drops
 //! the lock at once while its holder still counts on it (Kleppmann's clock case against
 //! Redlock); a clock that runs fast shortens every lease it grants. Node clocks are bent through
-//! the clock library the lock nodes preload ([`crate::cluster::clock`]); a node fault is
+//! the clock library the lock nodes preload ([`crate::nodes::clock`]); a node fault is
 //! recorded as started only after the node's own `TIME` shows the new offset (within 50 ms),
 //! and as stopped after `TIME` shows it restored — or says in the fault's detail that it could
 //! not confirm (a paused or crashed node does not answer). A client's clock is the one its
@@ -17,16 +17,14 @@
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
-use crate::cluster::clock::{real_now_ns, NodeClock};
+
 use crate::duration::Dur;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use tokio::sync::watch;
 
-/// How far a node's `TIME` may be from the offset asked for.
-pub const CONFIRM_TOLERANCE_NS: i64 = 50_000_000;
+pub use crate::nodes::clock::{confirm_clock, CONFIRM_TOLERANCE_NS};
 
 /// How the clock is bent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -72,10 +70,6 @@ pub struct ClockNemesis {
 }
 
 impl Nemesis for ClockNemesis {
-    fn fault_kind(&self) -> &'static str {
-        "clock"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -184,7 +178,6 @@ impl ClockNemesis {
             None => confirm_all(ctx, nodes).await,
         };
         let fault = ctx.fault(
-            "clock",
             nodes.join(","),
             format!("{} for {}", self.describe(), self.hold),
         );
@@ -243,7 +236,6 @@ impl ClockNemesis {
             ClockFault::Rate => clock.skew(0, (self.rate.unwrap_or(1.0) * 1e6).round() as u64),
         };
         let fault = ctx.fault(
-            "clock",
             format!("client {c}"),
             format!(
                 "{} for {} (the client's own clock)",
@@ -309,38 +301,4 @@ pub async fn confirm(ctx: &NemesisContext, name: &str) -> Result<i64, String> {
         .admin_url(name)
         .ok_or_else(|| format!("{name} is not a node"))?;
     confirm_clock(&url, nc).await
-}
-
-/// The `TIME` offset from real time (ms) of the node at `url`, once it matches the skew its
-/// clock control `nc` asks for.
-pub async fn confirm_clock(url: &str, nc: &NodeClock) -> Result<i64, String> {
-    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let limit = Duration::from_millis(500);
-    let mut conn = tokio::time::timeout(limit, client.get_multiplexed_async_connection())
-        .await
-        .map_err(|_| "no connection within 500 ms".to_string())?
-        .map_err(|e| e.to_string())?;
-    let mut last = String::new();
-    for _ in 0..10 {
-        let before = real_now_ns();
-        let answer: Result<(i64, i64), String> =
-            match tokio::time::timeout(limit, redis::cmd("TIME").query_async(&mut conn)).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err("no answer within 500 ms".into()),
-            };
-        let (s, us) = answer?;
-        let after = real_now_ns();
-        let mid = before + (after - before) / 2;
-        let node_ns = s * 1_000_000_000 + us * 1_000;
-        let expected = nc.skew().apply(mid);
-        if (node_ns - expected).abs() <= CONFIRM_TOLERANCE_NS {
-            return Ok((node_ns - mid) / 1_000_000);
-        }
-        last = format!(
-            "TIME is {} ms from the skew asked for",
-            (node_ns - expected) / 1_000_000
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Err(last)
 }

@@ -11,7 +11,7 @@
 //! patience is a failed injection.
 
 use super::driver::Schedule;
-use super::shard;
+use super::slot_owner;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
 use checkers::Fault;
@@ -35,10 +35,6 @@ pub struct ClusterFailover {
 const KIND: &str = "cluster-failover";
 
 impl Nemesis for ClusterFailover {
-    fn fault_kind(&self) -> &'static str {
-        "manual-failover"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule {
             start: self.start,
@@ -51,7 +47,7 @@ impl Nemesis for ClusterFailover {
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
-        shard::validate(
+        slot_owner::validate(
             KIND,
             "switches a Redis Cluster primary over",
             self.every,
@@ -69,12 +65,12 @@ impl Nemesis for ClusterFailover {
         rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let Some((map, s)) = shard::find(ctx, "manual-failover", true).await else {
+        let Some((map, s)) = slot_owner::find(ctx, true).await else {
             return;
         };
         let r = s.replicas[rng.random_range(0..s.replicas.len())];
         let (old, new) = (&map.names[s.primary], &map.names[r]);
-        let fault = ctx.fault("manual-failover", format!("{old}→{new}"), String::new());
+        let fault = ctx.fault(format!("{old}→{new}"), String::new());
         let sent = Instant::now();
         if let Err(e) = map
             .query::<()>(r, redis::cmd("CLUSTER").arg("FAILOVER"))
@@ -82,7 +78,7 @@ impl Nemesis for ClusterFailover {
         {
             return ctx.failed(fault, format!("CLUSTER FAILOVER on {new}: {e}"));
         }
-        if shard::wait_promoted(map, &[r], stop).await.is_none() {
+        if slot_owner::wait_promoted(map, &[r], stop).await.is_none() {
             return ctx.failed(
                 fault,
                 format!(
@@ -99,7 +95,7 @@ impl Nemesis for ClusterFailover {
             ..fault
         };
         ctx.started(&fault);
-        let demoted = shard::wait_demoted(map, s.primary, stop).await;
+        let demoted = slot_owner::wait_demoted(map, s.primary, stop).await;
         ctx.healed(Fault {
             detail: format!(
                 "{}; {old} {} after {} ms",

@@ -14,7 +14,7 @@
 //! the isolated primary took to follow it after the heal.
 
 use super::driver::{positive, sleep_or_stop, Schedule};
-use super::shard;
+use super::slot_owner;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
 use checkers::Fault;
@@ -39,10 +39,6 @@ pub struct ClusterPartition {
 const KIND: &str = "cluster-partition";
 
 impl Nemesis for ClusterPartition {
-    fn fault_kind(&self) -> &'static str {
-        KIND
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule {
             start: self.start,
@@ -56,7 +52,7 @@ impl Nemesis for ClusterPartition {
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
         positive(KIND, "duration", self.duration)?;
-        shard::validate(
+        slot_owner::validate(
             KIND,
             "cuts a Redis Cluster primary off from its peers (kind = \"partition\" cuts lock nodes)",
             self.every,
@@ -74,24 +70,23 @@ impl Nemesis for ClusterPartition {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let Some((map, s)) = shard::find(ctx, KIND, false).await else {
+        let Some((map, s)) = slot_owner::find(ctx, false).await else {
             return;
         };
         let p = s.primary;
         let peers: Vec<usize> = (0..map.names.len()).filter(|&i| i != p).collect();
         let table = format!("fencepost_partition_{}", ctx.ids.next());
         let fault = ctx.fault(
-            KIND,
             &map.names[p],
             format!(
                 "{} cut off from {} for {}",
                 map.names[p],
-                shard::names(map, &peers),
+                slot_owner::names(map, &peers),
                 self.duration
             ),
         );
         let blocked = {
-            let cluster = ctx.topology.cluster();
+            let cluster = ctx.topology.nodes();
             match &cluster.lan {
                 Some(lan) => lan
                     .block(p, &peers, &table)
@@ -112,14 +107,14 @@ impl Nemesis for ClusterPartition {
         ctx.started(&fault);
         sleep_or_stop(self.duration.0, stop).await;
         // Whether the majority side promoted a replica while the primary was away.
-        let promoted = shard::master_among(map, &s.replicas).await;
-        if let Err(e) = shard::on_lan(ctx, |lan| lan.unblock(p, &table)) {
+        let promoted = slot_owner::master_among(map, &s.replicas).await;
+        if let Err(e) = slot_owner::on_lan(ctx, |lan| lan.unblock(p, &table)) {
             eprintln!("fencepost: {KIND} could not heal {}: {e}", map.names[p]);
         }
         let healed_at = Instant::now();
         let after = match promoted {
             Some(r) => {
-                let demoted = shard::wait_demoted(map, p, stop).await;
+                let demoted = slot_owner::wait_demoted(map, p, stop).await;
                 format!(
                     "{} promoted during the cut; {} {} {} ms after the heal",
                     map.names[r],

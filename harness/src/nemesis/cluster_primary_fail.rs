@@ -16,11 +16,11 @@
 //! nodes keep no data across restarts here).
 
 use super::driver::{positive, sleep_or_stop, Schedule};
-use super::shard::{self, Shard};
+use super::slot_owner::{self, Shard};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
-use crate::cluster::redis_cluster::ClusterMap;
-use crate::cluster::spawner;
 use crate::duration::Dur;
+use crate::nodes::redis_cluster::ClusterMap;
+use crate::nodes::spawner;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -61,10 +61,6 @@ pub struct ClusterPrimaryFail {
 const KIND: &str = "cluster-primary-fail";
 
 impl Nemesis for ClusterPrimaryFail {
-    fn fault_kind(&self) -> &'static str {
-        "primary-fail"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule {
             start: self.start,
@@ -108,7 +104,7 @@ impl Nemesis for ClusterPrimaryFail {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        if let Some((map, s)) = shard::find(ctx, "primary-fail", true).await {
+        if let Some((map, s)) = slot_owner::find(ctx, true).await {
             self.once(ctx, map, s, stop).await;
         }
     }
@@ -130,12 +126,12 @@ impl ClusterPrimaryFail {
         let table = format!("fencepost_lag_{}", ctx.ids.next());
         let mut cut = None;
         if let Some(lag) = self.lag {
-            let fault = ctx.fault(
+            let fault = ctx.phase(
                 "repl-cut",
-                format!("{}↛{}", map.names[p], shard::names(map, &s.replicas)),
+                format!("{}↛{}", map.names[p], slot_owner::names(map, &s.replicas)),
                 format!("{} cut off from its replicas for {lag}", map.names[p]),
             );
-            if let Err(e) = shard::on_lan(ctx, |lan| lan.block(p, &s.replicas, &table)) {
+            if let Err(e) = slot_owner::on_lan(ctx, |lan| lan.block(p, &s.replicas, &table)) {
                 ctx.failed(fault, e);
                 return;
             }
@@ -156,7 +152,7 @@ impl ClusterPrimaryFail {
             let _ = go.send(());
         }
         if let Some(fault) = cut {
-            if let Err(e) = shard::on_lan(ctx, |lan| lan.unblock(p, &table)) {
+            if let Err(e) = slot_owner::on_lan(ctx, |lan| lan.unblock(p, &table)) {
                 eprintln!(
                     "fencepost: {KIND} could not heal the cut of {}: {e}",
                     map.names[p]
@@ -177,9 +173,9 @@ impl ClusterPrimaryFail {
     ) {
         let p = s.primary;
         let name = map.names[p].clone();
-        let Some(pid) = shard::pid(ctx, map, p) else {
+        let Some(pid) = slot_owner::pid(ctx, map, p) else {
             ctx.failed(
-                ctx.fault("primary-fail", &name, String::new()),
+                ctx.fault(&name, String::new()),
                 format!("{name} is not running"),
             );
             return;
@@ -188,7 +184,7 @@ impl ClusterPrimaryFail {
             FailMode::Pause => ("node-pause", libc::SIGSTOP),
             FailMode::Kill => ("node-crash", libc::SIGKILL),
         };
-        let down = ctx.fault(
+        let down = ctx.phase(
             down_kind,
             &name,
             format!("{:?} for {}", self.mode, self.down).to_lowercase(),
@@ -199,8 +195,8 @@ impl ClusterPrimaryFail {
         }
         let failed_at = Instant::now();
         ctx.started(&down);
-        let promoted = shard::wait_promoted(map, &s.replicas, stop).await;
-        let fail = ctx.fault("primary-fail", &name, String::new());
+        let promoted = slot_owner::wait_promoted(map, &s.replicas, stop).await;
+        let fail = ctx.fault(&name, String::new());
         let fail = match promoted {
             Some(r) => {
                 let f = Fault {
@@ -246,7 +242,7 @@ impl ClusterPrimaryFail {
             });
         }
         let Some(fail) = fail else { return };
-        let demoted = back.is_ok() && shard::wait_demoted(map, p, stop).await;
+        let demoted = back.is_ok() && slot_owner::wait_demoted(map, p, stop).await;
         ctx.healed(Fault {
             detail: format!(
                 "{}; {name} {} {} ms after it was back",

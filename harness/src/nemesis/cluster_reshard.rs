@@ -14,11 +14,11 @@
 //! slot to `STABLE` on both nodes and records a failed injection.
 
 use super::driver::{sleep_or_stop, Schedule};
-use super::shard;
+use super::slot_owner;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
-use crate::cluster::node::{ADMIN_USER, PLACED_PORT};
-use crate::cluster::redis_cluster::ClusterMap;
 use crate::duration::Dur;
+use crate::nodes::node::{ADMIN_USER, PLACED_PORT};
+use crate::nodes::redis_cluster::ClusterMap;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -45,10 +45,6 @@ fn d_dwell() -> Dur {
 const KIND: &str = "cluster-reshard";
 
 impl Nemesis for ClusterReshard {
-    fn fault_kind(&self) -> &'static str {
-        "slot-migration"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule {
             start: self.start,
@@ -64,7 +60,7 @@ impl Nemesis for ClusterReshard {
     }
 
     fn validate(&self, bounds: &Bounds) -> Result<(), Invalid> {
-        shard::validate(
+        slot_owner::validate(
             KIND,
             "moves a hash slot between Redis Cluster primaries",
             self.every,
@@ -82,12 +78,12 @@ impl Nemesis for ClusterReshard {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let Some(map) = shard::map_or_fail(ctx, "slot-migration") else {
+        let Some(map) = slot_owner::map_or_fail(ctx) else {
             return;
         };
         let primaries = match primaries(map).await {
             Ok(p) => p,
-            Err(e) => return ctx.failed(ctx.fault("slot-migration", "?", String::new()), e),
+            Err(e) => return ctx.failed(ctx.fault("?", String::new()), e),
         };
         let slot = map.slot;
         let Some(src) = primaries
@@ -96,7 +92,7 @@ impl Nemesis for ClusterReshard {
             .map(|k| primaries[k].0)
         else {
             return ctx.failed(
-                ctx.fault("slot-migration", "?", String::new()),
+                ctx.fault("?", String::new()),
                 format!("no primary owns slot {slot}"),
             );
         };
@@ -107,13 +103,9 @@ impl Nemesis for ClusterReshard {
             .filter(|&i| i != src)
             .collect();
         let Some(&dst) = others.iter().find(|&&i| i > src).or(others.first()) else {
-            return ctx.failed(
-                ctx.fault("slot-migration", "?", String::new()),
-                "only one primary",
-            );
+            return ctx.failed(ctx.fault("?", String::new()), "only one primary");
         };
         let fault = ctx.fault(
-            "slot-migration",
             format!("{}→{}", map.names[src], map.names[dst]),
             format!("slot {slot}"),
         );

@@ -27,10 +27,6 @@ pub struct ConsumerCrash {
 }
 
 impl Nemesis for ConsumerCrash {
-    fn fault_kind(&self) -> &'static str {
-        "consumer-crash"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

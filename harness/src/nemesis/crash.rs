@@ -36,10 +36,6 @@ pub struct Crash {
 }
 
 impl Nemesis for Crash {
-    fn fault_kind(&self) -> &'static str {
-        "crash"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -78,7 +74,6 @@ impl Nemesis for Crash {
         }
         let persistence = ctx.topology.persistence;
         let fault = ctx.fault(
-            "crash",
             nodes.join(","),
             format!(
                 "SIGKILL, restart after {}, persistence {}",

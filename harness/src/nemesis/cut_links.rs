@@ -25,10 +25,6 @@ pub struct CutLinks {
 }
 
 impl Nemesis for CutLinks {
-    fn fault_kind(&self) -> &'static str {
-        "cut-links"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::once(self.start)
     }
@@ -72,7 +68,6 @@ impl Nemesis for CutLinks {
         stop: &mut watch::Receiver<bool>,
     ) {
         let fault = ctx.fault(
-            "cut-links",
             self.links.join(","),
             format!("{} link(s) cut until the end of the run", self.links.len()),
         );

@@ -36,10 +36,6 @@ pub struct DelayedWrite {
 }
 
 impl Nemesis for DelayedWrite {
-    fn fault_kind(&self) -> &'static str {
-        "delayed-write"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -71,7 +67,6 @@ impl Nemesis for DelayedWrite {
         let l = link(c as u32, RESOURCE);
         let toxic = Toxic::latency(Stream::Upstream, self.delay.ms(), 0).named(TOXIC);
         let fault = ctx.fault(
-            "delayed-write",
             format!("c{c} → {RESOURCE}"),
             format!("write held back {}", self.delay),
         );

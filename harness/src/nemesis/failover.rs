@@ -25,9 +25,10 @@
 
 use super::driver::{positive, sleep_or_stop, wait_until, Schedule};
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
-use crate::cluster::sentinel::{self, Replication, PRIMARY, REPL_LINK};
 use crate::duration::Dur;
+use crate::nodes::sentinel::{self, PRIMARY};
 use crate::proxy::{Stream, Toxic};
+use crate::topology::sentinel::{Replication, REPL_LINK};
 use crate::topology::Paused;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
@@ -56,10 +57,6 @@ pub struct Failover {
 }
 
 impl Nemesis for Failover {
-    fn fault_kind(&self) -> &'static str {
-        "failover"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::once(self.start)
     }
@@ -93,11 +90,11 @@ impl Nemesis for Failover {
         _rng: &mut ChaCha8Rng,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let replication = ctx.topology.cluster().replication.clone();
+        let replication = ctx.topology.replication().cloned();
         match replication {
             Some(repl) => self.once(ctx, &repl, stop).await,
             None => ctx.failed(
-                ctx.fault("failover", "n1→n2", String::new()),
+                ctx.fault("n1→n2", String::new()),
                 "the run has no replica and Sentinels",
             ),
         }
@@ -117,10 +114,10 @@ impl Failover {
     ) {
         let net = &ctx.topology.network;
         let toxic = Toxic::latency(Stream::Downstream, self.repl_delay.ms(), 0).named(TOXIC);
-        let delay = ctx.fault("repl-delay", "n1→n2", format!("+{}", self.repl_delay));
+        let delay = ctx.phase("repl-delay", "n1→n2", format!("+{}", self.repl_delay));
         if let Err(e) = net.add_toxic(REPL_LINK, toxic).await {
             ctx.failed(
-                ctx.fault("failover", "n1→n2", String::new()),
+                ctx.fault("n1→n2", String::new()),
                 format!("cannot delay {REPL_LINK}: {e}"),
             );
             return;
@@ -149,7 +146,7 @@ impl Failover {
                 if let Some(go) = held {
                     let _ = go.send(());
                 }
-                ctx.failed(ctx.fault("failover", "n1→n2", String::new()), e);
+                ctx.failed(ctx.fault("n1→n2", String::new()), e);
             }
         }
         let _ = net.remove_toxic(REPL_LINK, TOXIC).await;
@@ -171,7 +168,7 @@ impl Failover {
             Paused::Process(_) => "SIGSTOP",
             Paused::Container => "container pause",
         };
-        let pause = ctx.fault("node-pause", PRIMARY, how);
+        let pause = ctx.phase("node-pause", PRIMARY, how);
         ctx.started(&pause);
         let promoted = wait_until(stop, || async {
             sentinel::master_addr(&repl.sentinel_urls)
@@ -181,7 +178,7 @@ impl Failover {
                 == Some(&repl.replica)
         })
         .await;
-        let failover = ctx.fault("failover", "n1→n2", String::new());
+        let failover = ctx.fault("n1→n2", String::new());
         let failover = if promoted {
             let f = Fault {
                 detail: format!(
@@ -223,7 +220,7 @@ impl Failover {
 
         // The old primary is back and still a master: how long until it is demoted?
         let resumed_at = Instant::now();
-        let split = ctx.fault("split-brain", PRIMARY, String::new());
+        let split = ctx.phase("split-brain", PRIMARY, String::new());
         ctx.started(&split);
         let admin = repl.admin_url(&repl.primary);
         let demoted = match admin {

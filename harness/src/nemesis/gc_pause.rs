@@ -26,10 +26,6 @@ pub struct GcPause {
 }
 
 impl Nemesis for GcPause {
-    fn fault_kind(&self) -> &'static str {
-        "gc-pause"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

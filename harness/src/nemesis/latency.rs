@@ -56,10 +56,6 @@ pub struct Latency {
 }
 
 impl Nemesis for Latency {
-    fn fault_kind(&self) -> &'static str {
-        "latency"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -86,11 +82,7 @@ impl Nemesis for Latency {
             Direction::Downstream => (Stream::Downstream, "replies"),
         };
         let toxic = Toxic::latency(stream, self.latency.ms(), self.jitter.ms()).named(TOXIC);
-        let fault = ctx.fault(
-            "latency",
-            target,
-            format!("{what} +{} ±{}", self.latency, self.jitter),
-        );
+        let fault = ctx.fault(target, format!("{what} +{} ±{}", self.latency, self.jitter));
         toxic_window(ctx, &names, toxic, fault, self.duration.0, stop).await;
     }
 }

@@ -12,7 +12,9 @@
 //! reads exactly that). Every fault is healed before its nemesis returns, at the end of the run
 //! and on Ctrl-C alike.
 //!
-//! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below.
+//! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below —
+//! its kind (the one name a scenario, the history, the `faults` check, the charts and the docs
+//! use), its config type and its chart colour.
 
 pub mod bandwidth;
 pub mod catalog;
@@ -36,9 +38,10 @@ pub mod partition;
 pub mod process_kill;
 pub mod process_pause;
 pub mod reset_peer;
-pub mod shard;
+pub mod slot_owner;
 
 use crate::duration::Dur;
+pub use crate::handles::{ClientClock, ClientHandle};
 use crate::topology::Topology;
 use checkers::{Fault, F};
 use driver::Schedule;
@@ -73,38 +76,10 @@ pub struct Bounds {
 
 pub use crate::invalid::Invalid;
 
-/// What a nemesis needs beyond the network (external topologies offer the network only).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Needs {
-    /// Signals to the nodes' processes (pause, kill, restart).
-    pub node_processes: bool,
-    /// The nodes' wall clocks (the preload clock library on processes fencepost starts).
-    pub node_clocks: bool,
-}
-
-impl Needs {
-    /// Signals to the nodes' processes, and nothing more.
-    pub const NODE_PROCESSES: Needs = Needs {
-        node_processes: true,
-        node_clocks: false,
-    };
-
-    /// In words, for a refusal; `None` when the network alone will do.
-    pub fn describe(&self) -> Option<&'static str> {
-        if self.node_clocks {
-            Some("skewing the nodes' wall clocks (the LD_PRELOAD clock library on processes fencepost starts)")
-        } else if self.node_processes {
-            Some("signals to the redis-server processes (SIGSTOP/SIGCONT, SIGKILL and restart)")
-        } else {
-            None
-        }
-    }
-}
+pub use crate::topology::Needs;
 
 /// One fault plug-in: a typed config that knows how to validate and inject itself.
 pub trait Nemesis: Send + Sync + 'static {
-    /// The fault kind its injections record in the history (what the `faults` check counts).
-    fn fault_kind(&self) -> &'static str;
     /// When it fires.
     fn schedule(&self) -> Schedule;
     /// The longest one injection lasts (for the end-of-run grace period, and to refuse a fault
@@ -137,7 +112,7 @@ pub trait Nemesis: Send + Sync + 'static {
 /// The registry: one line per fault, `"kind" => Variant(module::Config)`. It generates the
 /// scenario's `NemesisSpec` enum (tagged by `kind`) and the dispatch to each plug-in.
 macro_rules! registry {
-    ($($kind:literal => $variant:ident($config:ty)),* $(,)?) => {
+    ($($kind:literal => $variant:ident($config:ty), colour $colour:expr;)*) => {
         /// A scenario's `[[nemesis]]` entry: one fault's typed config, tagged by `kind`.
         #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
         #[serde(tag = "kind")]
@@ -147,6 +122,16 @@ macro_rules! registry {
 
         /// Every fault kind a scenario may name.
         pub const KINDS: &[&str] = &[$($kind),*];
+
+        /// The colour a fault kind is shaded in on every chart (RGB), by its registry line;
+        /// a phase (`failover/split-brain`) takes its fault's.
+        pub fn colour(kind: &str) -> Option<(u8, u8, u8)> {
+            let base = kind.split('/').next().unwrap_or(kind);
+            match base {
+                $($kind => Some($colour),)*
+                _ => None,
+            }
+        }
 
         /// Every fault kind with the JSON schema of its config, from the config's own type
         /// (keys, types, defaults and doc comments): what [`catalog`] prints.
@@ -165,13 +150,15 @@ macro_rules! registry {
                 match self { $(NemesisSpec::$variant(c) => c,)* }
             }
 
-            /// Starts this nemesis's schedule on the shared driver.
+            /// Starts this nemesis's schedule on the shared driver; its faults are recorded
+            /// under its kind.
             pub fn spawn(
                 &self,
                 ctx: NemesisContext,
                 rng: ChaCha8Rng,
                 stop: watch::Receiver<bool>,
             ) -> JoinHandle<()> {
+                let ctx = NemesisContext { kind: self.kind(), ..ctx };
                 match self {
                     $(NemesisSpec::$variant(c) => tokio::spawn(driver::drive(c.clone(), ctx, rng, stop)),)*
                 }
@@ -181,24 +168,26 @@ macro_rules! registry {
 }
 
 registry! {
-    "gc-pause" => GcPause(gc_pause::GcPause),
-    "consumer-crash" => ConsumerCrash(consumer_crash::ConsumerCrash),
-    "partition" => Partition(partition::Partition),
-    "latency" => Latency(latency::Latency),
-    "bandwidth" => Bandwidth(bandwidth::Bandwidth),
-    "reset-peer" => ResetPeer(reset_peer::ResetPeer),
-    "delayed-write" => DelayedWrite(delayed_write::DelayedWrite),
-    "failover" => Failover(failover::Failover),
-    "node-pause" => NodePause(node_pause::NodePause),
-    "clock" => Clock(clock::ClockNemesis),
-    "crash" => Crash(crash::Crash),
-    "cut-links" => CutLinks(cut_links::CutLinks),
-    "process-pause" => ProcessPause(process_pause::ProcessPause),
-    "process-kill" => ProcessKill(process_kill::ProcessKill),
-    "cluster-primary-fail" => ClusterPrimaryFail(cluster_primary_fail::ClusterPrimaryFail),
-    "cluster-failover" => ClusterFailover(cluster_failover::ClusterFailover),
-    "cluster-partition" => ClusterPartition(cluster_partition::ClusterPartition),
-    "cluster-reshard" => ClusterReshard(cluster_reshard::ClusterReshard),
+    // kind => plug-in, and the colour its windows are shaded in (none may look like a bar colour
+    // — blue, amber, red — or a mark — red, green — of the timeline).
+    "gc-pause" => GcPause(gc_pause::GcPause), colour (150, 110, 210);
+    "consumer-crash" => ConsumerCrash(consumer_crash::ConsumerCrash), colour (120, 80, 60);
+    "partition" => Partition(partition::Partition), colour (60, 170, 160);
+    "latency" => Latency(latency::Latency), colour (160, 160, 60);
+    "bandwidth" => Bandwidth(bandwidth::Bandwidth), colour (180, 140, 100);
+    "reset-peer" => ResetPeer(reset_peer::ResetPeer), colour (200, 170, 210);
+    "delayed-write" => DelayedWrite(delayed_write::DelayedWrite), colour (150, 150, 200);
+    "failover" => Failover(failover::Failover), colour (60, 120, 60);
+    "node-pause" => NodePause(node_pause::NodePause), colour (220, 120, 160);
+    "clock" => Clock(clock::ClockNemesis), colour (160, 100, 50);
+    "crash" => Crash(crash::Crash), colour (90, 90, 90);
+    "cut-links" => CutLinks(cut_links::CutLinks), colour (70, 140, 140);
+    "process-pause" => ProcessPause(process_pause::ProcessPause), colour (180, 120, 220);
+    "process-kill" => ProcessKill(process_kill::ProcessKill), colour (120, 120, 120);
+    "cluster-primary-fail" => ClusterPrimaryFail(cluster_primary_fail::ClusterPrimaryFail), colour (100, 160, 100);
+    "cluster-failover" => ClusterFailover(cluster_failover::ClusterFailover), colour (80, 100, 80);
+    "cluster-partition" => ClusterPartition(cluster_partition::ClusterPartition), colour (40, 150, 150);
+    "cluster-reshard" => ClusterReshard(cluster_reshard::ClusterReshard), colour (170, 130, 170);
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
@@ -211,57 +200,11 @@ impl FaultIds {
     }
 }
 
-/// A client as nemeses reach it.
-#[derive(Clone)]
-pub struct ClientHandle {
-    /// Where client-side faults strike a holder (after its validity check, before its write).
-    pub gate: Arc<PauseGate>,
-    /// The clock its validity arithmetic reads.
-    pub clock: ClientClock,
-    /// Its process group, for a client that runs as a process of its own.
-    pub process: Option<Arc<crate::clients::external::process::ProcessControl>>,
-    /// Its pause point is also where it can crash (a Streams consumer between read and ack).
-    pub crash_point: bool,
-}
-
-/// A client's wall clock: the skewable clock of an in-process client, or the control file of
-/// the clock library a client process preloads.
-#[derive(Clone)]
-pub enum ClientClock {
-    InProcess(workloads::clock::Clock),
-    Process(Arc<crate::cluster::clock::NodeClock>),
-}
-
-impl ClientClock {
-    /// Jumps the clock by `offset_ns` and runs it at `rate_ppm` (1 000 000 = real time).
-    pub fn skew(&self, offset_ns: i64, rate_ppm: u64) -> Result<(), String> {
-        match self {
-            ClientClock::InProcess(c) => {
-                c.skew(offset_ns, rate_ppm);
-                Ok(())
-            }
-            ClientClock::Process(c) if rate_ppm != 1_000_000 => {
-                c.set_rate(rate_ppm as f64 / 1e6).map_err(|e| e.to_string())
-            }
-            ClientClock::Process(c) => {
-                c.jump(offset_ns);
-                Ok(())
-            }
-        }
-    }
-
-    /// Back to real time.
-    pub fn reset(&self) {
-        match self {
-            ClientClock::InProcess(c) => c.reset_skew(),
-            ClientClock::Process(c) => c.reset(),
-        }
-    }
-}
-
 /// What a nemesis can reach.
 #[derive(Clone)]
 pub struct NemesisContext {
+    /// The scenario's name for the fault (its registry kind): what its injections record.
+    pub kind: &'static str,
     pub rec: Arc<dyn Record>,
     pub ids: Arc<FaultIds>,
     /// Every client, by client id.
@@ -270,10 +213,30 @@ pub struct NemesisContext {
 }
 
 impl NemesisContext {
-    /// A new fault (with a fresh id) to record.
-    pub fn fault(&self, kind: &str, target: impl Into<String>, detail: impl Into<String>) -> Fault {
+    /// A new injection of this nemesis's fault (with a fresh id) to record, under its kind.
+    pub fn fault(&self, target: impl Into<String>, detail: impl Into<String>) -> Fault {
+        self.recorded(self.kind.to_string(), target, detail)
+    }
+
+    /// A phase of an injection (a failover's replication delay, its split brain), recorded as
+    /// `kind/phase`: shown on the charts, not counted as injections of the fault.
+    pub fn phase(
+        &self,
+        phase: &str,
+        target: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Fault {
+        self.recorded(format!("{}/{phase}", self.kind), target, detail)
+    }
+
+    fn recorded(
+        &self,
+        kind: String,
+        target: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Fault {
         Fault {
-            kind: kind.into(),
+            kind,
             target: target.into(),
             id: self.ids.next(),
             detail: detail.into(),

@@ -32,10 +32,6 @@ pub struct NodePause {
 }
 
 impl Nemesis for NodePause {
-    fn fault_kind(&self) -> &'static str {
-        "node-pause"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -62,7 +58,6 @@ impl Nemesis for NodePause {
     ) {
         let nodes = self.target.pick(&ctx.topology.lock_nodes, rng);
         let fault = ctx.fault(
-            "node-pause",
             nodes.join(","),
             format!("SIGSTOP {} ({})", self.pause, self.target),
         );

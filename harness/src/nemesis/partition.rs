@@ -155,10 +155,6 @@ pub struct Partition {
 }
 
 impl Nemesis for Partition {
-    fn fault_kind(&self) -> &'static str {
-        "partition"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -201,7 +197,6 @@ impl Nemesis for Partition {
             None => draw(self.shape, clients, &nodes, rng),
         };
         let fault = ctx.fault(
-            "partition",
             grudge.description.clone(),
             format!("{}, {} link(s) cut", self.shape.name(), grudge.cuts.len()),
         );

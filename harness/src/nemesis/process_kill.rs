@@ -25,10 +25,6 @@ pub struct ProcessKill {
 }
 
 impl Nemesis for ProcessKill {
-    fn fault_kind(&self) -> &'static str {
-        "process-kill"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -60,7 +56,6 @@ impl Nemesis for ProcessKill {
             return;
         };
         let fault = ctx.fault(
-            "process-kill",
             format!("client slot {c}"),
             "SIGKILL of the process group mid critical section",
         );

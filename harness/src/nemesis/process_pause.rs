@@ -27,10 +27,6 @@ pub struct ProcessPause {
 }
 
 impl Nemesis for ProcessPause {
-    fn fault_kind(&self) -> &'static str {
-        "process-pause"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -56,7 +52,6 @@ impl Nemesis for ProcessPause {
     ) {
         let c = rng.random_range(0..ctx.clients.len());
         let fault = ctx.fault(
-            "process-pause",
             format!("client slot {c}"),
             format!("SIGSTOP of the process group for {}", self.pause),
         );

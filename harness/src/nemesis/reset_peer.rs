@@ -33,10 +33,6 @@ pub struct ResetPeer {
 }
 
 impl Nemesis for ResetPeer {
-    fn fault_kind(&self) -> &'static str {
-        "reset"
-    }
-
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }
@@ -59,7 +55,7 @@ impl Nemesis for ResetPeer {
         let (names, target) = select(&ctx.topology, self.links, self.clients, rng);
         let toxic =
             Toxic::new(Stream::Upstream, ToxicKind::ResetPeer { timeout_ms: 0 }).named(TOXIC);
-        let fault = ctx.fault("reset", target, format!("hold {}", self.hold));
+        let fault = ctx.fault(target, format!("hold {}", self.hold));
         toxic_window(ctx, &names, toxic, fault, self.hold.0, stop).await;
     }
 }

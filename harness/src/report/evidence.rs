@@ -8,7 +8,7 @@
 
 use super::long_run::{self, LongRun};
 use super::ReportError;
-use crate::run_result::RunResult;
+use crate::judge::RunResult;
 use crate::store;
 use checkers::delivery;
 use checkers::exclusion::{self, Span};

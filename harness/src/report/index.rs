@@ -99,7 +99,7 @@ fn scan(results: &Path) -> (Vec<Listed>, Vec<(String, SuiteView)>) {
             continue;
         }
         if name.starts_with("suite-") {
-            if let Ok(s) = super::read_json::<SuiteView>(&path.join(super::suite::SUITE_JSON)) {
+            if let Ok(s) = super::read_json::<SuiteView>(&path.join(crate::store::SUITE_JSON)) {
                 suites.push((name, s));
             }
             continue;

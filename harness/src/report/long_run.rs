@@ -10,7 +10,7 @@
 
 use super::perf::Sample;
 use super::timeline::Window;
-use crate::analysis::whole_history_ops;
+use crate::judge::whole_history_ops;
 use checkers::history::{CallStream, FaultWindows};
 use checkers::{FaultWindow, History, Nanos, Op, OpKind, Process, Value, F};
 use std::collections::{HashMap, HashSet};

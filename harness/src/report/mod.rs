@@ -7,26 +7,22 @@
 //! [`suite`] and [`junit`]: this module only renders.
 //!
 //! Everything renders from a saved run folder, so `fencepost report RUN_DIR` redraws any run:
-//! the run is re-judged by [`crate::analysis::analyse`] (the same code path as the runner) and
+//! the run is re-judged by [`crate::judge::analyse`] (the same code path as the runner) and
 //! the charts are drawn from its history with the checkers' own span definition. Charts carry
 //! their own font ([`font`]) and need nothing installed.
 
 pub mod canvas;
-pub mod case;
 pub mod evidence;
 pub mod font;
 pub mod html;
 pub mod index;
-pub mod junit;
 pub mod long_run;
-pub mod matrix;
 pub mod overview;
 pub mod perf;
 pub mod style;
-pub mod suite;
 pub mod timeline;
 
-use crate::run_result::RunResult;
+use crate::judge::RunResult;
 use evidence::Evidence;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -73,19 +69,6 @@ pub fn render_run(run_dir: &Path, result: &RunResult) -> Result<Rendered, Report
     })
 }
 
-/// `fencepost report RUN_DIR`: re-judges a saved run (rewriting results.json and summary.md,
-/// as `fencepost check` does), redraws its charts and page, and refreshes the results index of
-/// the folder the run lives in.
-pub fn render_saved(run_dir: &Path) -> anyhow::Result<(RunResult, Rendered)> {
-    let result = crate::analysis::analyse(run_dir, None)?;
-    crate::analysis::write_results(run_dir, &result)?;
-    let rendered = render_run(run_dir, &result)?;
-    if let Some(results) = results_root(run_dir) {
-        index::write(&results)?;
-    }
-    Ok((result, rendered))
-}
-
 /// The runner's hook: render the run just judged and refresh `results/index.html`. A report
 /// that cannot be drawn is a warning, never a failed run: the verdict is already on disk.
 pub fn render_after_run(run_dir: &Path, result: &RunResult, results_dir: &Path) {
@@ -103,23 +86,8 @@ pub fn render_after_run(run_dir: &Path, result: &RunResult, results_dir: &Path) 
     }
 }
 
-/// `fencepost report RUN_DIR`: prints what was written; the exit code is the run's own.
-pub fn report_command(run_dir: &Path) -> anyhow::Result<i32> {
-    let (result, rendered) = render_saved(run_dir)?;
-    for c in &rendered.charts {
-        println!("{}  {}", c.svg.display(), c.png.display());
-    }
-    println!("{}", rendered.page.display());
-    eprintln!(
-        "fencepost: rendered {} chart(s) and the page in {} ms",
-        rendered.charts.len(),
-        rendered.elapsed.as_millis()
-    );
-    Ok(result.exit_code())
-}
-
 /// `results/` for `results/<scenario>/<run-id>` (following `results/latest`).
-fn results_root(run_dir: &Path) -> Option<PathBuf> {
+pub fn results_root(run_dir: &Path) -> Option<PathBuf> {
     let real = std::fs::canonicalize(run_dir).ok()?;
     real.parent()?.parent().map(Path::to_path_buf)
 }

@@ -27,20 +27,14 @@ pub const STRIPE: RGBColor = RGBColor(244, 245, 247);
 pub const INK: RGBColor = RGBColor(30, 30, 30);
 pub const MUTED: RGBColor = RGBColor(110, 110, 110);
 
-/// A fault kind's colour: fixed for the kinds fencepost knows, hashed for new ones, so a kind
-/// looks the same on every chart of every run.
+/// A fault kind's colour: its registry line's ([`crate::nemesis::colour`]; a phase such as
+/// `failover/split-brain` takes its fault's), hashed for a kind the registry does not know (an
+/// old run's), so a kind looks the same on every chart of every run.
 pub fn fault(kind: &str) -> RGBColor {
-    match kind {
-        // None of them may look like a bar colour (blue, amber, red) or a mark (red, green).
-        "gc-pause" => RGBColor(150, 110, 210),
-        "partition" => RGBColor(60, 170, 160),
-        "latency" => RGBColor(160, 160, 60),
-        "clock-jump" | "clock-skew" | "clock" => RGBColor(160, 100, 50),
-        "node-pause" => RGBColor(220, 120, 160),
-        "crash" | "kill" => RGBColor(90, 90, 90),
-        "failover" => RGBColor(60, 120, 60),
-        other => {
-            let h = other.bytes().fold(2166136261u32, |h, b| {
+    match crate::nemesis::colour(kind) {
+        Some((r, g, b)) => RGBColor(r, g, b),
+        None => {
+            let h = kind.bytes().fold(2166136261u32, |h, b| {
                 (h ^ u32::from(b)).wrapping_mul(16777619)
             });
             SERIES[(h as usize) % SERIES.len()]

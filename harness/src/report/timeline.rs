@@ -139,7 +139,7 @@ pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
 
 /// Windows around the first `n` overlapping pairs that do not share a window (or around the
 /// first violation when no pair was kept), for the zooms of a long run.
-pub fn violation_windows(result: &crate::run_result::RunResult, n: usize) -> Vec<Window> {
+pub fn violation_windows(result: &crate::judge::RunResult, n: usize) -> Vec<Window> {
     let checks = &result.checks;
     let mut out: Vec<Window> = Vec::new();
     for o in &checks.exclusion.overlaps {

@@ -25,7 +25,7 @@ pub struct ClientSpec {
     /// How many lock nodes a user's own adapter is given: `"one"` (the first) or `"majority"`
     /// (every one, the default). Adapters in `adapters/` say it in their adapter.toml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<crate::clients::external::adapter::NodesKind>,
+    pub nodes: Option<NodesKind>,
     /// Ask the library to renew the lease by itself (default: what the adapter declares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_renewal: Option<bool>,
@@ -68,8 +68,7 @@ impl ClientSpec {
             },
         )?;
         if let Some(l) = &self.library {
-            crate::clients::external::adapter::parse_spec(l)
-                .map_err(|e| Invalid::new("library", format!("[client] {e}")))?;
+            parse_spec(l).map_err(|e| Invalid::new("library", format!("[client] {e}")))?;
         }
         ensure(
             self.command
@@ -89,4 +88,41 @@ impl ClientSpec {
             || "[client] long_section = \"1500ms\" and long_one_in = N (> 0) go together".into(),
         )
     }
+}
+
+/// How many lock nodes the library takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodesKind {
+    /// One node (the first lock node of the run).
+    One,
+    /// Every lock node (Redlock-style: 3 or more).
+    Majority,
+}
+
+/// `NAME` or `NAME@VERSION`.
+pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), String> {
+    let bad = || {
+        format!(
+            "bad --client `{}`: use NAME or NAME@VERSION (e.g. redis-semaphore@5.8.0); VERSION is a published version of the library's package",
+            checkers::quote::clip(spec)
+        )
+    };
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let ok_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok_version = version.is_none_or(|v| {
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+    });
+    if !ok_name || !ok_version {
+        return Err(bad());
+    }
+    Ok((name.to_string(), version.map(str::to_string)))
 }

@@ -1,15 +1,15 @@
 //! `[cluster]`: run the lock or the counter on a Redis Cluster instead of lone lock nodes.
 //!
 //! `shards` primaries, each with `replicas` replicas, every node in a network namespace of its
-//! own (see [`crate::cluster::netns`]); clients use redis-rs's cluster client, which routes by
+//! own (see [`crate::nodes::netns`]); clients use redis-rs's cluster client, which routes by
 //! hash slot and follows `MOVED` and `ASK`. Only the cluster nemeses (and client-side pauses) act
 //! on such a run: there are no lone lock nodes `n1..nN` to signal or cut.
 
 use super::lock::LockKind;
 use super::workload::WorkloadKind;
-use crate::cluster::redis_cluster::ClusterSpec;
 use crate::duration::Dur;
 use crate::invalid::{ensure, Invalid};
+use crate::nodes::redis_cluster::ClusterSpec;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

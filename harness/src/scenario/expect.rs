@@ -1,17 +1,17 @@
 //! `[expect]`, `[evidence]` and `[[known_finding]]`: what a run must show, how much work it must
 //! have done to show it, and the findings a scenario already knows it reproduces.
 //!
-//! Expectations name checks by id (`mutual_exclusion = "violated"`); a check that does not apply
-//! to the scenario's workload and lock is refused at load with the fix, never silently ignored
-//! (e.g. `foreign_release` exists only for a lock released by plain `DEL`).
+//! Expectations name checks by their [`checkers::registry`] id (`mutual_exclusion =
+//! "violated"`); a check that does not apply to the scenario's shape, or that the registry does
+//! not know, is refused at load with the fix, never silently ignored (e.g. `foreign_release`
+//! exists only for a lock released by plain `DEL`).
 
 use super::Scenario;
 use crate::invalid::{ensure, Invalid};
-use checkers::delivery::DeliveryConfig;
-use checkers::run::{CheckOptions, LockOptions};
-use checkers::window::WindowSpec;
+use checkers::registry::{self, Shape};
 use checkers::Minimums;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A checker's expected outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,50 +32,22 @@ impl Expectation {
     }
 }
 
-/// What the run must show. Absent fields are not judged.
+/// What the run must show: each check's expected outcome by its registry id, and the
+/// settings some checks take. Absent checks are not judged.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// Overlapping critical spans (two clients acting as holder at once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mutual_exclusion: Option<Expectation>,
-    /// The lock granted a key while another client's grant surely held it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub double_grant: Option<Expectation>,
-    /// A `DEL` release deleted another client's lock (locks released by `DEL` only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub foreign_release: Option<Expectation>,
-    /// Accesses accepted out of token order at the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fencing: Option<Expectation>,
-    /// Increments lost at the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lost_updates: Option<Expectation>,
+    /// `mutual_exclusion = "violated"`, `blame = "holds"`, …: any expectable check of
+    /// [`checkers::registry`] that applies to the scenario. Read as any value, so that a key
+    /// that is no check (a typo) is refused by [`validate`] with the list, not by the parser.
+    #[serde(flatten)]
+    pub checks: BTreeMap<String, toml::Value>,
     /// At least this many stale accesses rejected by fencing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevented_min: Option<u64>,
     /// At least this many ops ended `info` (evidence the faults bit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indeterminate_min: Option<u64>,
-    /// Counter workloads: increments lost or duplicated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counter: Option<Expectation>,
-    /// Rate limiters: more than the limit admitted in some interval of length `window`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_window: Option<Expectation>,
-    /// Messaging: acknowledged messages never received (or received but never sent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_loss: Option<Expectation>,
-    /// Messaging: a message received more than once in one delivery group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_duplication: Option<Expectation>,
-    /// No answer of the lock (library) that no correct lock may give, judged against the lock
-    /// nodes' own record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blame: Option<Expectation>,
-    /// The workload went no longer than `availability_gap` without acknowledged work.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub availability: Option<Expectation>,
+    /// The longest the workload may go without acknowledged work (the availability check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_gap: Option<crate::duration::Dur>,
     /// Judge the rate window against this many per window instead of the limiter's own limit
@@ -90,30 +62,34 @@ pub struct Expect {
 }
 
 impl Expect {
-    /// The stated properties as (check id, expectation), in report order.
-    pub fn properties(&self) -> Vec<(&'static str, Expectation)> {
-        [
-            ("mutual_exclusion", self.mutual_exclusion),
-            ("double_grant", self.double_grant),
-            ("foreign_release", self.foreign_release),
-            ("fencing", self.fencing),
-            ("lost_updates", self.lost_updates),
-            ("counter", self.counter),
-            ("rate_window", self.rate_window),
-            ("message_loss", self.message_loss),
-            ("message_duplication", self.message_duplication),
-            ("availability", self.availability),
-            ("blame", self.blame),
-        ]
-        .into_iter()
-        .filter_map(|(id, e)| e.map(|e| (id, e)))
-        .collect()
+    /// The stated properties as (check id, expectation), in the registry's (report) order.
+    pub fn properties(&self) -> Vec<(&str, Expectation)> {
+        let mut out: Vec<(&str, Expectation)> = self
+            .checks
+            .keys()
+            .filter_map(|id| Some((id.as_str(), self.of(id)?)))
+            .collect();
+        out.sort_by_key(|(id, _)| registry::position(id));
+        out
+    }
+
+    /// What the scenario expects of check `id`, if anything.
+    pub fn of(&self, id: &str) -> Option<Expectation> {
+        match self.checks.get(id)?.as_str()? {
+            "holds" => Some(Expectation::Holds),
+            "violated" => Some(Expectation::Violated),
+            _ => None,
+        }
+    }
+
+    /// Sets what the scenario expects of check `id`.
+    pub fn set(&mut self, id: &str, e: Expectation) {
+        self.checks
+            .insert(id.to_string(), toml::Value::String(e.word().into()));
     }
 
     pub fn is_empty(&self) -> bool {
-        self.properties().is_empty()
-            && self.prevented_min.is_none()
-            && self.indeterminate_min.is_none()
+        self.checks.is_empty() && self.prevented_min.is_none() && self.indeterminate_min.is_none()
     }
 }
 
@@ -172,59 +148,60 @@ pub struct KnownFinding {
     pub why: String,
 }
 
-/// The checks that apply to a scenario, by id.
-pub fn applicable(s: &Scenario) -> Vec<&'static str> {
+/// The scenario's shape, as the check registry reads it.
+pub fn shape(s: &Scenario) -> Shape {
     let w = s.workload.kind;
-    let mut out = Vec::new();
-    if w.uses_lock() {
-        out.extend(["mutual_exclusion", "double_grant"]);
-        if s.lock.kind.releases_by_del() {
-            out.push("foreign_release");
-        }
+    Shape {
+        lock: w.uses_lock(),
+        release_by_del: w.uses_lock() && s.lock.kind.releases_by_del(),
+        resource: w.uses_resource(),
+        counter: w.counts(),
+        limiter: w.is_limiter(),
+        messaging: w.is_messaging(),
+        availability: s.expect.availability_gap.is_some(),
+        // The nodes' own record is read for the lock workload on nodes fencepost starts, not
+        // behind Sentinel (see the runner's taps).
+        nodes_record: w == super::workload::WorkloadKind::Lock && s.sentinel.is_none(),
+        faults: !s.nemesis.is_empty(),
     }
-    if w.uses_resource() {
-        out.extend(["fencing", "lost_updates"]);
-    }
-    if w.counts() {
-        out.push("counter");
-    }
-    if w.is_limiter() {
-        out.push("rate_window");
-    }
-    if w.is_messaging() {
-        out.extend(["message_loss", "message_duplication"]);
-    }
-    if s.expect.availability_gap.is_some() {
-        out.push("availability");
-    }
-    // The nodes' own record is read for the lock workload on nodes fencepost starts, not behind
-    // Sentinel (see the runner's taps).
-    if w == super::workload::WorkloadKind::Lock && s.sentinel.is_none() {
-        out.push("blame");
-    }
-    out
 }
 
-/// Why a check does not apply here, and the fix.
+/// The keys of `[expect]` that are settings, not checks.
+const SETTINGS: &[&str] = &[
+    "prevented_min",
+    "indeterminate_min",
+    "availability_gap",
+    "rate_window_limit",
+    "rate_window_aligned",
+];
+
+/// Why check `id` cannot be expected here, and the fix.
 fn not_applicable(id: &str) -> String {
-    match id {
-        "mutual_exclusion" | "double_grant" => format!("[expect] {id} needs clients that take the lock: [workload] kind = \"lock\" or \"rmw-counter\""),
-        "foreign_release" => "[expect] foreign_release applies to a lock released by plain DEL ([lock] kind = \"naive\"): a compare-and-delete release can only delete its own token, so no other lock's release can be judged this way".into(),
-        "fencing" | "lost_updates" => format!("[expect] {id} judges the protected resource, which only [workload] kind = \"lock\" uses"),
-        "counter" => "[expect] counter needs [workload] kind = \"counter\" or \"rmw-counter\"".into(),
-        "rate_window" => "[expect] rate_window needs a rate-limiter workload".into(),
-        "message_loss" | "message_duplication" => format!("[expect] {id} needs a messaging workload: [workload] kind = \"pubsub\" or \"stream\""),
-        "availability" => "[expect] availability needs availability_gap = \"8s\": the longest the workload may go without acknowledged work".into(),
-        "blame" => "[expect] blame judges a lock's answers against the lock nodes' own record: it needs [workload] kind = \"lock\" and no [sentinel]".into(),
-        _ => format!("[expect] {id} is not a check"),
+    match registry::get(id) {
+        Some(k) => k.not_applicable.to_string(),
+        None => {
+            let known: Vec<&str> = registry::CHECKS
+                .iter()
+                .filter(|c| c.expectable)
+                .map(|c| c.id)
+                .chain(SETTINGS.iter().copied())
+                .collect();
+            format!("[expect] {}", crate::suggest::unknown("key", id, &known))
+        }
     }
 }
 
 /// Expectations, evidence and known findings that fit the scenario.
 pub fn validate(s: &Scenario) -> Result<(), Invalid> {
-    let checks = applicable(s);
-    for (id, _) in s.expect.properties() {
-        ensure(checks.contains(&id), id, || not_applicable(id))?;
+    let shape = shape(s);
+    let applies = |id: &str| registry::expectable(&shape).any(|c| c.id == id);
+    for (id, value) in &s.expect.checks {
+        ensure(applies(id), id.clone(), || not_applicable(id))?;
+        ensure(s.expect.of(id).is_some(), id.clone(), || {
+            format!(
+                "[expect] {id} = {value}: expected \"holds\" (no violation) or \"violated\" (the run must show one)"
+            )
+        })?;
     }
     let e = &s.expect;
     if e.prevented_min.is_some() || e.rate_window_limit.is_some() || e.rate_window_aligned {
@@ -235,9 +212,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         } else {
             ("rate_window_aligned", "rate_window")
         };
-        ensure(checks.contains(&id), key, || {
-            not_applicable(id).replace(id, key)
-        })?;
+        ensure(applies(id), key, || not_applicable(id).replace(id, key))?;
     }
     ensure(
         e.prevented_min.is_none_or(|m| m == 0) || s.resource.fenced,
@@ -272,62 +247,4 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         })?;
     }
     Ok(())
-}
-
-/// What the checkers are told about this scenario.
-pub fn check_options(s: &Scenario) -> CheckOptions {
-    let checks = applicable(s);
-    CheckOptions {
-        lock: s.workload.kind.uses_lock().then_some(LockOptions {
-            release_by_del: checks.contains(&"foreign_release"),
-        }),
-        resource: checks.contains(&"fencing"),
-        counter: checks.contains(&"counter"),
-        window: match (s.workload.limit, s.workload.window) {
-            (Some(limit), Some(w)) if s.workload.kind.is_limiter() => Some(WindowSpec {
-                limit: s.expect.rate_window_limit.unwrap_or(limit),
-                window_ns: w.ns(),
-                aligned: s.expect.rate_window_aligned,
-            }),
-            _ => None,
-        },
-        faults: fault_minimums(s),
-        minimums: s.evidence.minimums(),
-        availability_gap_ns: s.expect.availability_gap.map(|d| d.ns()),
-        // Read from the run folder, when the run tapped its nodes.
-        blame: None,
-        delivery: s.workload.kind.is_messaging().then(|| DeliveryConfig {
-            // Receivers read for the drain after the stop; a publish that completed within it
-            // of the end may still be on its way.
-            in_flight_ns: 100_000_000,
-            expected_groups: crate::clients::messaging::expected_groups(
-                s.workload.kind,
-                s.workload.producers.unwrap_or(0),
-                s.run.clients,
-            ),
-        }),
-        budget: s
-            .workload
-            .kind
-            .uses_lock()
-            .then_some(checkers::linearizable::Budget {
-                time_ms: 5_000,
-                memory_mb: 256,
-            }),
-    }
-}
-
-/// Each fault kind the scenario injects, with the injections that must take effect: the
-/// per-nemesis minimum times the nemeses of that kind.
-fn fault_minimums(s: &Scenario) -> Vec<(String, u64)> {
-    let per = s.evidence.minimums().faults;
-    let mut out: Vec<(String, u64)> = Vec::new();
-    for n in &s.nemesis {
-        let kind = n.plugin().fault_kind();
-        match out.iter_mut().find(|(k, _)| k == kind) {
-            Some((_, m)) => *m += per,
-            None => out.push((kind.to_string(), per)),
-        }
-    }
-    out
 }

@@ -88,9 +88,9 @@ pub enum PersistenceMode {
     AofAlways,
 }
 
-impl From<PersistenceMode> for crate::cluster::node::Persistence {
+impl From<PersistenceMode> for crate::nodes::node::Persistence {
     fn from(mode: PersistenceMode) -> Self {
-        use crate::cluster::node::Persistence;
+        use crate::nodes::node::Persistence;
         match mode {
             PersistenceMode::None => Persistence::None,
             PersistenceMode::AofEverysec => Persistence::AofEverySec,

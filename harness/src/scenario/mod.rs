@@ -166,8 +166,8 @@ impl Scenario {
             ScenarioError {
                 file: path.to_path_buf(),
                 line: match nemesis {
-                    Some(i) => line_in_nemesis(text, i, bad.key),
-                    None => line_of(text, bad.key),
+                    Some(i) => line_in_nemesis(text, i, &bad.key),
+                    None => line_of(text, &bad.key),
                 },
                 message: if flags.is_empty() {
                     bad.message

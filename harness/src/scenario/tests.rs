@@ -28,7 +28,7 @@ fn parses_a_good_file() {
     assert_eq!(s.run.clients, 3);
     assert_eq!(s.lock.ttl.ms(), 200);
     assert_eq!(
-        s.expect.mutual_exclusion,
+        s.expect.of("mutual_exclusion"),
         Some(expect::Expectation::Violated)
     );
     assert_eq!(s.fault_names(), vec!["gc-pause"]);

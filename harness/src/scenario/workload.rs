@@ -99,6 +99,14 @@ impl WorkloadKind {
     pub fn counts(self) -> bool {
         matches!(self, WorkloadKind::Counter | WorkloadKind::RmwCounter)
     }
+
+    /// It runs on remote set-ups (nodes fencepost did not start) so far.
+    pub fn runs_remote(self) -> bool {
+        matches!(
+            self,
+            WorkloadKind::Lock | WorkloadKind::Counter | WorkloadKind::RmwCounter
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,6 +318,16 @@ impl WorkloadSpec {
                 "[workload] kind = \"rmw-counter\" takes a single-instance lock on the (primary) lock node: use [lock] kind = \"single\" or \"naive\", not \"redlock\"".into()
             },
         )
+    }
+}
+
+/// The delivery groups that must receive every message: each subscriber; or the consumer group,
+/// and the stream itself as read back after the run.
+pub fn expected_groups(kind: WorkloadKind, producers: u32, clients: u32) -> Vec<String> {
+    use workloads::messaging::{consumer::REPLAY, GROUP};
+    match kind {
+        WorkloadKind::Pubsub => (producers..clients).map(|id| format!("s{id}")).collect(),
+        _ => vec![GROUP.to_string(), REPLAY.to_string()],
     }
 }
 

@@ -1,119 +1,202 @@
-//! One case of a suite (a scenario × seed), run as a child `fencepost scenario` process.
-//!
-//! A child per case is what lets a suite run several cases at once without them disturbing each
-//! other's timing: each has its own runtime and threads, so one run's checkers and chart
-//! rendering (seconds of CPU after its clients stop) never hold up another run's clients, and
-//! the kernel time-slices them as it would any two programs. It is also exactly the command a
-//! user reruns to reproduce a case. The child is spawned with a parent-death signal (it dies if
-//! the suite is killed), writes its stdout and stderr to a log in the suite folder, and hands its
-//! verdict back as the `results.json` it would write anyway (`--result-json`).
+//! One case of a suite or a matrix — a scenario × seed (× client) as a child process ran it:
+//! what it showed, in the shape the reports and the tallies read.
 
-use crate::cluster::node::tail;
-use crate::cluster::spawner;
-use crate::duration::Dur;
-use crate::run_result::RunResult;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use crate::judge::Outcome;
+use crate::judge::RunResult;
+use crate::report::timeline;
+use checkers::Validity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
 
-/// How to run one case.
-#[derive(Clone, Debug)]
-pub struct CaseCommand {
-    /// The fencepost binary to run (`current_exe` for the CLI).
-    pub fencepost: PathBuf,
-    /// The scenario as a user names it (a name, or a file path).
+/// Violations of one run (or a tally), by check id.
+pub type Violations = BTreeMap<String, u64>;
+
+/// One scenario × seed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Case {
     pub scenario: String,
-    pub scenarios_dir: PathBuf,
-    pub results_dir: PathBuf,
     pub seed: u64,
-    pub duration: Option<Dur>,
-    /// More arguments (e.g. `--client redis-py`).
-    pub extra: Vec<String>,
-    /// Where the child's stdout and stderr go.
-    pub log: PathBuf,
-    /// Where the child writes its verdict.
-    pub result_json: PathBuf,
+    pub lock: String,
+    pub fenced: bool,
+    pub faults: Vec<String>,
+    pub ops: u64,
+    /// Violations by check id, for every check that ran.
+    pub violations: Violations,
+    pub validity: Option<Validity>,
+    /// What the scenario expects, one line per property.
+    pub expected: Vec<String>,
+    /// Expectations not met or not judgeable, with what was found.
+    pub unmet: Vec<String>,
+    /// Known findings this case reproduced.
+    #[serde(default)]
+    pub known: Vec<String>,
+    /// `None` when the run could not be run.
+    pub outcome: Option<Outcome>,
+    pub first_violation_ms: Option<f64>,
+    /// The run folder, relative to the results folder.
+    pub run_dir: Option<String>,
+    /// Charts of the run, relative to the results folder.
+    pub charts: Vec<String>,
+    pub wall_ms: u64,
+    /// The run could not be run or judged.
+    pub error: Option<String>,
+    /// The run's summary (Markdown).
+    pub summary: String,
+    /// The client library the run drove (`redis-py 8.1.0`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The first detail of each check that found a violation (the library's findings first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<(String, String)>,
+    /// The run was stopped by a signal (the suite's Ctrl-C): what it judged is partial.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
-/// How a case's child ended.
-#[derive(Debug)]
-pub enum CaseEnd {
-    /// The run was judged (met or not, or stopped early by a signal).
-    Judged(Box<RunResult>),
-    /// The run could not be run or judged; the message ends with the last lines of its log.
-    Failed(String),
-    /// The run was stopped by a signal before it had a verdict to write (it was starting).
-    Interrupted,
-}
-
-/// A running case.
-pub struct RunningCase {
-    child: std::process::Child,
-    cmd: CaseCommand,
-}
-
-impl CaseCommand {
-    /// The arguments a user would type after `fencepost` to rerun this case alone.
-    fn args(&self) -> Vec<String> {
-        let mut args = vec![
-            "scenario".to_string(),
-            self.scenario.clone(),
-            "--seed".into(),
-            self.seed.to_string(),
-            "--scenarios".into(),
-            self.scenarios_dir.display().to_string(),
-            "--results".into(),
-            self.results_dir.display().to_string(),
-        ];
-        if let Some(d) = self.duration {
-            args.extend(["--duration".into(), d.to_string()]);
-        }
-        args.extend(self.extra.iter().cloned());
-        args
-    }
-
-    /// Starts the child.
-    pub fn start(self) -> std::io::Result<RunningCase> {
-        if let Some(dir) = self.log.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let log = std::fs::File::create(&self.log)?;
-        let mut cmd = Command::new(&self.fencepost);
-        cmd.args(self.args())
-            .arg("--result-json")
-            .arg(&self.result_json)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        let child = spawner::spawn(cmd)?;
-        Ok(RunningCase { child, cmd: self })
-    }
-}
-
-impl RunningCase {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for the child (blocking: call it off the async runtime) and reads its verdict.
-    pub fn wait(mut self) -> CaseEnd {
-        let status = match self.child.wait() {
-            Ok(s) => s,
-            Err(e) => return CaseEnd::Failed(format!("cannot wait for the run: {e}")),
+impl Case {
+    /// A judged run.
+    pub fn of(r: &RunResult, seed: u64, wall_ms: u64, results: &Path) -> Case {
+        let run_dir = Path::new(&r.run_dir);
+        let rel = run_dir
+            .strip_prefix(results)
+            .unwrap_or(run_dir)
+            .display()
+            .to_string();
+        let charts = [timeline::FULL, timeline::ZOOM]
+            .iter()
+            .map(|s| format!("{s}.png"))
+            .filter(|f| run_dir.join(f).exists())
+            .map(|f| format!("{rel}/{f}"))
+            .collect();
+        // An interrupted run proves nothing either way: unknown, and marked interrupted.
+        let outcome = if r.interrupted {
+            Outcome::Unknown
+        } else {
+            r.outcome
         };
-        let judged = std::fs::read_to_string(&self.cmd.result_json)
-            .ok()
-            .and_then(|text| serde_json::from_str::<RunResult>(&text).ok());
-        let _ = std::fs::remove_file(&self.cmd.result_json);
-        match (status.code(), judged) {
-            // 0 met, 1 not met, 3 unknown, 130 stopped by a signal: the verdict is on disk
-            (Some(0 | 1 | 3 | 130), Some(result)) => CaseEnd::Judged(Box::new(result)),
-            (Some(130), None) => CaseEnd::Interrupted,
-            _ => CaseEnd::Failed(format!(
-                "`fencepost {}` ended with {status}; its log {}:\n{}",
-                self.cmd.args().join(" "),
-                self.cmd.log.display(),
-                tail(&self.cmd.log, 12)
-            )),
+        Case {
+            scenario: r.meta.scenario.clone(),
+            seed,
+            lock: r.lock.clone(),
+            fenced: r.fenced,
+            faults: r.faults.clone(),
+            ops: r.checks.counts.invocations,
+            violations: r
+                .checks
+                .checks
+                .iter()
+                .filter(|c| !c.advisory)
+                .map(|c| (c.id.clone(), c.violations))
+                .collect(),
+            validity: Some(r.checks.validity),
+            expected: r.expectations.iter().map(expected_of).collect(),
+            unmet: r
+                .expectations
+                .iter()
+                .filter(|j| matches!(j.outcome, Outcome::NotMet | Outcome::Unknown))
+                .map(|j| format!("{}: expected {}, got {}", j.what, j.expected, j.actual))
+                .chain(r.interrupted.then(|| "the run was interrupted".to_string()))
+                .collect(),
+            known: r
+                .expectations
+                .iter()
+                .filter(|j| j.outcome == Outcome::Known)
+                .filter_map(|j| j.known.as_ref().map(|k| format!("{}: {k}", j.what)))
+                .collect(),
+            outcome: Some(outcome),
+            first_violation_ms: r.checks.first_violation_ns.map(|t| t as f64 / 1e6),
+            run_dir: Some(rel),
+            charts,
+            wall_ms,
+            error: None,
+            summary: r.summary(),
+            client: r
+                .client
+                .as_ref()
+                .map(|k| format!("{} {}", k.library, k.version)),
+            findings: r
+                .checks
+                .checks
+                .iter()
+                .filter(|c| !c.advisory && c.violations > 0)
+                .map(|c| {
+                    (
+                        c.id.clone(),
+                        c.details
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| c.headline.clone()),
+                    )
+                })
+                .collect(),
+            interrupted: r.interrupted,
         }
+    }
+
+    /// A run stopped by a signal before it wrote a verdict (it was still starting).
+    pub fn interrupted(scenario: &str, seed: u64, wall_ms: u64) -> Case {
+        Case {
+            outcome: Some(Outcome::Unknown),
+            error: None,
+            unmet: vec!["the run was interrupted before it had a history".into()],
+            interrupted: true,
+            ..Case::error(scenario, seed, wall_ms, "")
+        }
+    }
+
+    /// A run that could not be run or judged.
+    pub fn error(scenario: &str, seed: u64, wall_ms: u64, error: &str) -> Case {
+        Case {
+            scenario: scenario.to_string(),
+            seed,
+            lock: String::new(),
+            fenced: false,
+            faults: Vec::new(),
+            ops: 0,
+            violations: Violations::new(),
+            validity: None,
+            expected: Vec::new(),
+            unmet: vec![format!("the run failed: {error}")],
+            known: Vec::new(),
+            outcome: None,
+            first_violation_ms: None,
+            run_dir: None,
+            charts: Vec::new(),
+            wall_ms,
+            error: Some(error.to_string()),
+            summary: String::new(),
+            client: None,
+            findings: Vec::new(),
+            interrupted: false,
+        }
+    }
+
+    /// Met, or reproduced its known finding.
+    pub fn passed(&self) -> bool {
+        matches!(self.outcome, Some(Outcome::Met | Outcome::Known))
+    }
+
+    /// For progress lines: `met`, `KNOWN`, `NOT MET`, `UNKNOWN`, `ERROR`.
+    pub fn status_word(&self) -> &'static str {
+        if self.interrupted {
+            return "interrupted";
+        }
+        match self.outcome {
+            None => "ERROR  ",
+            Some(Outcome::Met) => "met    ",
+            Some(Outcome::Known) => "known  ",
+            Some(Outcome::NotMet) => "NOT MET",
+            Some(Outcome::Unknown) => "UNKNOWN",
+        }
+    }
+}
+
+/// "mutual exclusion violated", "stale accesses prevented by fencing ≥ 1".
+fn expected_of(j: &crate::judge::Judgement) -> String {
+    let word = j.expected.split_whitespace().next().unwrap_or_default();
+    match word {
+        "holds" | "violated" => format!("{} {word}", j.what),
+        _ => format!("{} {}", j.what, j.expected),
     }
 }

@@ -12,17 +12,20 @@
 //! run at all; 130 when interrupted.
 
 pub mod case;
+pub mod child;
+pub mod junit;
+pub mod report;
 pub mod schedule;
 pub mod shard;
 
 use crate::duration::Dur;
 use crate::interrupt::Interrupt;
-use crate::report::suite::{self as suite_report, SuiteReport, SuiteRun};
 use crate::report::ReportError;
 use crate::scenario::Scenario;
 use crate::store;
+use crate::suite::report::{self as suite_report, SuiteReport, SuiteRun};
 use anyhow::Context;
-use case::CaseCommand;
+use child::CaseCommand;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};

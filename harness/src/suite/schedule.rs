@@ -2,10 +2,10 @@
 //! given, with a progress bar; forwards a SIGTERM to the running ones and stops starting new
 //! ones when interrupted. The suite and the matrix both run on it.
 
-use super::case::{CaseCommand, CaseEnd};
-use crate::cluster::spawner;
+use super::child::{CaseCommand, CaseEnd};
 use crate::interrupt::Interrupt;
-use crate::report::suite::{Case, Violations};
+use crate::nodes::spawner;
+use crate::suite::report::{Case, Violations};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -147,7 +147,7 @@ fn tally(v: &Violations) -> String {
     let parts: Vec<String> = v
         .iter()
         .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
+        .map(|(k, n)| format!("{n} {}", checkers::registry::label(k)))
         .collect();
     if parts.is_empty() {
         "no violations".into()

@@ -8,7 +8,7 @@
 //! as an unsharded run would have. No scheduler of fencepost's own spreads the work: the CI's job
 //! matrix is the engine (`.github/workflows/nightly.yml`).
 
-use crate::report::suite::{Case, SuiteReport, SuiteRun};
+use crate::suite::report::{Case, SuiteReport, SuiteRun};
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
@@ -94,7 +94,7 @@ pub struct ShardReport {
 pub fn read(dirs: &[PathBuf]) -> Result<Vec<ShardReport>, MergeError> {
     dirs.iter()
         .map(|dir| {
-            let path = dir.join(crate::report::suite::SUITE_JSON);
+            let path = dir.join(crate::suite::report::SUITE_JSON);
             let text = std::fs::read_to_string(&path).map_err(|source| MergeError::Read {
                 path: path.clone(),
                 source,

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use fencepost::duration::Dur;
-use fencepost::run_result::RunResult;
+use fencepost::judge::RunResult;
 use fencepost::runner::{self, RunOptions};
 use fencepost::scenario::Overrides;
 use std::path::PathBuf;

@@ -347,8 +347,8 @@ pub fn write_run(results: &Path, spec: &Spec, run_id: &str) -> PathBuf {
     };
     store::write_json(&dir.join(store::RUN_META), &meta).unwrap();
     // Judged as the runner would judge a run that finished (not interrupted).
-    let result = fencepost::analysis::analyse(&dir, Some(false)).unwrap();
-    fencepost::analysis::write_results(&dir, &result).unwrap();
+    let result = fencepost::judge::analyse(&dir, Some(false)).unwrap();
+    fencepost::judge::write_results(&dir, &result).unwrap();
     dir
 }
 

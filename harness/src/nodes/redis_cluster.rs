@@ -12,7 +12,7 @@
 
 use super::netns::Lan;
 use super::node::{ClusterMember, NodeConfig, Persistence, Place, PLACED_PORT};
-use super::{random_password, Cluster};
+use super::{random_password, NodeSet};
 use redis::aio::MultiplexedConnection;
 use std::time::{Duration, Instant};
 
@@ -284,7 +284,7 @@ impl ClusterMap {
 /// Starts `shards × (1 + replicas)` nodes on a private network in `cluster` and forms them into
 /// a Redis Cluster; `key` is the workload's key.
 pub async fn form(
-    cluster: &mut Cluster,
+    cluster: &mut NodeSet,
     spec: ClusterSpec,
     key: &str,
 ) -> anyhow::Result<ClusterMap> {

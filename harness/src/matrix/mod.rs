@@ -10,39 +10,45 @@
 //! may not), `library` (an answer no correct lock may give, judged against the nodes' own
 //! record) or `unknown` (too little evidence, or a run that could not run).
 
+pub mod report;
+
 use crate::duration::Dur;
 use crate::interrupt::Interrupt;
 use crate::judge::Outcome;
-use crate::report::suite::Case;
 use crate::scenario::Scenario;
 use crate::store;
-use crate::suite::case::CaseCommand;
+use crate::suite::child::CaseCommand;
+use crate::suite::report::Case;
 use crate::suite::{create_dir, link_latest, schedule, Seeds};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The faults of the matrix, in column order (scenario files in `scenarios/libraries/`).
-pub const FAULTS: &[&str] = &[
-    "baseline",
-    "process-stop",
-    "reply-delay",
-    "clock-jump",
-    "client-kill",
-    "node-crash",
-    "partition",
-];
+/// The faults of the matrix, in column order: the scenario files of `scenarios/libraries/`, as
+/// the suite finds scenarios — the fault-free `baseline` (the control) first, the rest by name.
+pub fn faults(scenarios_dir: &Path) -> Vec<String> {
+    let mut names = crate::scenario::scenario_names(scenarios_dir);
+    names.retain(|n| !n.contains('/'));
+    names.sort_by_key(|n| (n != "baseline", n.clone()));
+    names
+}
 
-/// The libraries of the matrix, in row order (adapters in `adapters/`).
-pub const LIBRARIES: &[&str] = &[
-    "redis-py",
-    "python-redis-lock",
-    "pottery",
-    "aioredlock",
-    "redlock",
-    "redis-semaphore",
-    "rslock",
-];
+/// The libraries of the matrix, in row order: the adapters of `adapters/` whose manifest does
+/// not leave the matrix (fencepost's own locks and the example do), by runtime then name.
+pub fn libraries(adapters_dir: &Path) -> Vec<String> {
+    use crate::clients::process::adapter;
+    let mut rows: Vec<(String, String)> = adapter::known(adapters_dir)
+        .into_iter()
+        .filter_map(|name| {
+            let a = adapter::find(&name, None, adapters_dir).ok()?;
+            a.manifest
+                .matrix
+                .then(|| (format!("{:?}", a.manifest.runtime), name))
+        })
+        .collect();
+    rows.sort();
+    rows.into_iter().map(|(_, name)| name).collect()
+}
 
 pub const LATEST: &str = "latest-matrix";
 
@@ -183,7 +189,7 @@ fn cell(library: &str, fault: &str, cases: Vec<Case>) -> Cell {
                 let blame = c.findings.iter().find(|(id, _)| id == "blame");
                 blame
                     .or(c.findings.first())
-                    .map(|(id, d)| format!("{}: {d}", id.replace('_', " ")))
+                    .map(|(id, d)| format!("{}: {d}", checkers::registry::label(id)))
             })
     });
     Cell {
@@ -204,8 +210,8 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
         Scenario::load(&file).with_context(|| format!("matrix fault `{f}`"))?;
     }
     for l in &opts.libraries {
-        let (name, version) = crate::clients::external::adapter::parse_spec(l)?;
-        crate::clients::external::adapter::find(&name, version, &opts.adapters_dir)?;
+        let (name, version) = crate::clients::process::adapter::parse_spec(l)?;
+        crate::clients::process::adapter::find(&name, version, &opts.adapters_dir)?;
     }
     std::fs::create_dir_all(&opts.results_dir)?;
     let started_unix_s = store::unix_now_s();
@@ -216,9 +222,9 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
     let started = std::time::Instant::now();
     // Install every adapter once, before the runs (their first use would race otherwise).
     for l in &opts.libraries {
-        let (name, version) = crate::clients::external::adapter::parse_spec(l)?;
-        crate::clients::external::adapter::find(&name, version, &opts.adapters_dir)?
-            .install(&crate::clients::external::adapter::cache_dir())?;
+        let (name, version) = crate::clients::process::adapter::parse_spec(l)?;
+        crate::clients::process::adapter::find(&name, version, &opts.adapters_dir)?
+            .install(&crate::clients::process::adapter::cache_dir())?;
     }
     let mut jobs = Vec::new();
     let mut index = 0;
@@ -276,7 +282,7 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
         interrupted,
         cells,
     };
-    crate::report::matrix::write(&report, &dir)?;
+    crate::matrix::report::write(&report, &dir)?;
     link_latest(&opts.results_dir, &dir, LATEST)?;
     Ok((report, dir))
 }
@@ -286,13 +292,13 @@ pub async fn matrix_command(opts: &MatrixOptions) -> anyhow::Result<i32> {
     let (report, dir) = run(opts).await?;
     println!(
         "{}",
-        crate::report::matrix::markdown(&report, Path::new("."))
+        crate::matrix::report::markdown(&report, Path::new("."))
     );
     println!(
         "{}  {}  {}",
-        dir.join(crate::report::matrix::MD).display(),
+        dir.join(crate::matrix::report::MD).display(),
         dir.join(crate::report::html::PAGE).display(),
-        dir.join(crate::report::matrix::PNG).display()
+        dir.join(crate::matrix::report::PNG).display()
     );
     Ok(report.exit_code())
 }

@@ -8,7 +8,7 @@
 //! outcome is `unknown`. A scenario's known finding turns the outcome it names amber (known)
 //! instead of red; a run that no longer shows it is a change.
 
-use crate::clients::external::violations::ProtocolReport;
+use super::protocol::ProtocolReport;
 use crate::scenario::expect::{Expectation, KnownFinding};
 use crate::scenario::Scenario;
 use checkers::run::RunChecks;
@@ -111,7 +111,10 @@ fn property(
     known: Option<&KnownFinding>,
     blocked: Option<&str>,
 ) -> Judgement {
-    let what = check.map_or_else(|| id.replace('_', " "), |c| c.name.clone());
+    let what = check.map_or_else(
+        || checkers::registry::name(id).to_string(),
+        |c| c.name.clone(),
+    );
     let (seen, actual) = match check {
         None => (None, "not judged (the check did not run)".to_string()),
         Some(c) => match c.verdict {
@@ -242,7 +245,7 @@ mod tests {
     use super::*;
 
     fn check(verdict: Validity) -> Check {
-        let mut c = Check::judged("mutual_exclusion", "mutual exclusion", "", 0, Vec::new());
+        let mut c = Check::judged(&checkers::registry::MUTUAL_EXCLUSION, "", 0, Vec::new());
         c.verdict = verdict;
         c
     }

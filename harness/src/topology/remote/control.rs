@@ -3,7 +3,7 @@
 //!
 //! - the clock library (`libfencepost_clock.so`), which the lock nodes preload (`LD_PRELOAD` in
 //!   their service's environment), and one clock control file per lock node (`n1.clock`), which
-//!   the run maps and bends, as for local nodes ([`crate::cluster::clock`]);
+//!   the run maps and bends, as for local nodes ([`crate::nodes::clock`]);
 //! - one include file per node (`n1.conf`), which the node's command line includes last, holding
 //!   the scenario's persistence: it is what a crashed container comes back with.
 //!
@@ -12,8 +12,8 @@
 
 use super::engine::Engine;
 use super::wait_answers;
-use crate::cluster::clock::{self, NodeClock};
-use crate::cluster::node::Persistence;
+use crate::nodes::clock::{self, NodeClock};
+use crate::nodes::node::Persistence;
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ pub async fn take_clock(
 ) -> anyhow::Result<()> {
     let probe = || async {
         nc.jump(PROBE_OFFSET_NS);
-        let r = crate::nemesis::clock::confirm_clock(url, nc).await;
+        let r = crate::nodes::clock::confirm_clock(url, nc).await;
         nc.reset();
         r
     };

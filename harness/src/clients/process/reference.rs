@@ -80,7 +80,7 @@ impl Adapter {
         let urls: Vec<String> = nodes.iter().map(url).collect::<anyhow::Result<_>>()?;
         let connect = |u: String| async move {
             workloads::conn::connect(&u, timeout).await.map_err(|e| {
-                anyhow::anyhow!("cannot connect to {}: {e}", crate::clients::redact(&u))
+                anyhow::anyhow!("cannot connect to {}: {e}", crate::topology::redact(&u))
             })
         };
         let rng =

@@ -4,10 +4,10 @@
 //! Colours: green holds; amber physics (clients acted on leases that had ended — no answer of
 //! the library was wrong); red library (an answer no correct lock may give); grey unknown.
 
-use super::canvas::{self, Drawing};
-use super::html::{esc, CSS};
-use super::{font, style, write_file, ReportError};
 use crate::matrix::{Cell, Kind, MatrixReport};
+use crate::report::canvas::{self, Drawing};
+use crate::report::html::{esc, CSS};
+use crate::report::{font, style, write_file, ReportError};
 use crate::store;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -250,7 +250,7 @@ pub fn write(r: &MatrixReport, dir: &Path) -> Result<(), ReportError> {
         message: e.to_string(),
     })?;
     write_file(&dir.join(JSON), json + "\n")?;
-    write_file(&dir.join(super::html::PAGE), page(r))?;
+    write_file(&dir.join(crate::report::html::PAGE), page(r))?;
     let files = canvas::write(dir, "matrix", &Grid(r))?;
     let _ = std::fs::remove_file(&files.svg);
     Ok(())

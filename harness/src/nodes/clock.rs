@@ -279,6 +279,43 @@ impl Drop for NodeClock {
     }
 }
 
+/// How far a node's `TIME` may be from the offset asked for.
+pub const CONFIRM_TOLERANCE_NS: i64 = 50_000_000;
+
+/// The `TIME` offset from real time (ms) of the node at `url`, once it matches the skew its
+/// clock control `nc` asks for.
+pub async fn confirm_clock(url: &str, nc: &NodeClock) -> Result<i64, String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let limit = std::time::Duration::from_millis(500);
+    let mut conn = tokio::time::timeout(limit, client.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| "no connection within 500 ms".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut last = String::new();
+    for _ in 0..10 {
+        let before = real_now_ns();
+        let answer: Result<(i64, i64), String> =
+            match tokio::time::timeout(limit, redis::cmd("TIME").query_async(&mut conn)).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("no answer within 500 ms".into()),
+            };
+        let (s, us) = answer?;
+        let after = real_now_ns();
+        let mid = before + (after - before) / 2;
+        let node_ns = s * 1_000_000_000 + us * 1_000;
+        let expected = nc.skew().apply(mid);
+        if (node_ns - expected).abs() <= CONFIRM_TOLERANCE_NS {
+            return Ok((node_ns - mid) / 1_000_000);
+        }
+        last = format!(
+            "TIME is {} ms from the skew asked for",
+            (node_ns - expected) / 1_000_000
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 //! `<system-out>`. Checked against harness/tests/data/junit.xsd by `xmllint --schema` in the
 //! tests.
 
-use super::suite::{Case, SuiteReport};
+use super::report::{Case, SuiteReport};
 use crate::judge::Outcome;
 use std::fmt::Write;
 

@@ -10,17 +10,17 @@
 
 pub mod adapter;
 pub mod client;
-pub mod process;
+pub mod protocol;
 pub mod reference;
 pub mod violations;
 
 use super::Build;
-use crate::cluster::clock::{self, NodeClock};
+use crate::nodes::clock::{self, NodeClock};
 use crate::scenario::client::ClientSpec;
 use crate::scenario::Scenario;
 use adapter::{Installed, NodesKind};
 use checkers::Process;
-use process::{
+use protocol::{
     AdapterProcess, ClientInfo, Endpoint, Hello, HelloLock, ProcessControl, ProtocolError,
     ResourceEndpoint,
 };
@@ -143,13 +143,16 @@ fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
         .split_once("://")
         .map_or(url, |(_, r)| r)
         .trim_end_matches('/');
-    let (creds, addr) = rest
-        .rsplit_once('@')
-        .ok_or_else(|| anyhow::anyhow!("node URL without credentials: {}", super::redact(url)))?;
+    let (creds, addr) = rest.rsplit_once('@').ok_or_else(|| {
+        anyhow::anyhow!(
+            "node URL without credentials: {}",
+            crate::topology::redact(url)
+        )
+    })?;
     let (username, password) = creds.split_once(':').unwrap_or(("default", creds));
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| anyhow::anyhow!("node URL without a port: {}", super::redact(url)))?;
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| {
+        anyhow::anyhow!("node URL without a port: {}", crate::topology::redact(url))
+    })?;
     Ok(Endpoint {
         name: name.to_string(),
         host: host.to_string(),
@@ -163,7 +166,7 @@ fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
 pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients> {
     let s = b.scenario;
     let topo = b.topology;
-    let root = topo.cluster().root.clone();
+    let root = topo.nodes().root.clone();
     let library = clock::install_library(&root)?;
     let stderr_dir = b.run_dir.join("clients");
     std::fs::create_dir_all(&stderr_dir)?;
@@ -189,7 +192,7 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             .collect::<anyhow::Result<Vec<_>>>()?;
         hellos.push(Hello {
             kind: "hello",
-            protocol: process::PROTOCOL,
+            protocol: protocol::PROTOCOL,
             process: slot,
             lock: HelloLock {
                 name: "fencepost-guard".into(),
@@ -232,9 +235,9 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
                 info.library, info.version, info.package, info.runtime
             );
         }
-        let handle = crate::nemesis::ClientHandle {
+        let handle = crate::handles::ClientHandle {
             gate: Arc::new(workloads::pause::PauseGate::default()),
-            clock: crate::nemesis::ClientClock::Process(spawner.clocks[slot as usize].1.clone()),
+            clock: crate::handles::ClientClock::Process(spawner.clocks[slot as usize].1.clone()),
             process: Some(control.clone()),
             crash_point: false,
         };

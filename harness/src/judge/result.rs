@@ -23,10 +23,10 @@ pub struct RunResult {
     pub checks: RunChecks,
     /// The client library the run drove through the client protocol, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client: Option<crate::clients::external::process::ClientInfo>,
+    pub client: Option<crate::store::ClientInfo>,
     /// Protocol violations by the client adapter, when it had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<crate::clients::external::violations::ProtocolReport>,
+    pub protocol: Option<super::protocol::ProtocolReport>,
     pub expectations: Vec<Judgement>,
     /// The expectations merged: met, known finding, not met or unknown.
     pub outcome: Outcome,

@@ -1,7 +1,7 @@
 //! Sentinel in containers: the `[sentinel]` set-up of a scenario, made out of a topology's
 //! running Sentinels and its first two lock nodes.
 //!
-//! Locally fencepost starts the replica and the Sentinels itself ([`crate::cluster::sentinel`]).
+//! Locally fencepost starts the replica and the Sentinels itself ([`crate::topology::sentinel`]).
 //! Here they run already (the compose file's `sentinel-*` services monitor nothing), and a run
 //! configures them with commands, the same facts the local set-up writes into config files:
 //! `n2` replicates `n1` through this run's replication proxy (so the failover nemesis can delay
@@ -14,10 +14,10 @@
 //! primaries — at the end of a run, and at the start of the next one when a run was killed
 //! (after a failover `n1` is a replica of `n2`, and would refuse every write of the next run).
 
-use crate::cluster::sentinel::{
-    admin_conn, await_acquaintance, link_replica, Replication, SentinelSettings, MASTER, REPLICA,
-    REPL_LINK,
+use crate::nodes::sentinel::{
+    admin_conn, await_acquaintance, link_replica, SentinelSettings, MASTER, REPLICA,
 };
+use crate::topology::sentinel::{Replication, REPL_LINK};
 use crate::topology::{link, Topology};
 use anyhow::Context;
 
@@ -162,7 +162,6 @@ impl SentinelPlan {
             client_links,
             settings,
         };
-        topology.cluster().replication = Some(replication.clone());
         Ok(replication)
     }
 

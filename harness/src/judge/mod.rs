@@ -4,12 +4,17 @@
 //! it on any saved run — one code path, so what a run reports is exactly what a re-check of its
 //! folder reports.
 
-use crate::judge::{self, Outcome};
-use crate::run_result::RunResult;
-use crate::scenario::{expect, Scenario};
+pub mod expectations;
+pub mod options;
+pub mod protocol;
+pub mod result;
+
+use crate::scenario::Scenario;
 use crate::store::{self, RunMeta};
 use anyhow::Context;
 use checkers::ResourceLog;
+pub use expectations::{judge, Judgement, Outcome};
+pub use result::RunResult;
 use std::path::Path;
 
 /// Reads a run folder and judges it. `interrupted` comes from the runner (a re-check reads the
@@ -26,7 +31,7 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
             history_path.display()
         )
     })?;
-    let mut options = expect::check_options(&scenario);
+    let mut options = options::check_options(&scenario);
     let read = read_history(&history_path, file, &options)?;
 
     let resource_path = run_dir.join(store::RESOURCE);
@@ -59,11 +64,9 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
                 true,
             )
     });
-    let protocol = crate::clients::external::violations::ProtocolReport::read(
-        &run_dir.join("clients"),
-        checks.counts.invocations,
-    )?;
-    let expectations = judge::judge(&scenario, &checks, interrupted, protocol.as_ref());
+    let protocol =
+        protocol::ProtocolReport::read(&run_dir.join("clients"), checks.counts.invocations)?;
+    let expectations = judge(&scenario, &checks, interrupted, protocol.as_ref());
     let outcome = Outcome::merge(expectations.iter().map(|j| j.outcome));
     let history_ms = read
         .span_ns
@@ -180,7 +183,7 @@ fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::blame::BlameIn
     if !meta.exists() {
         return Ok(None);
     }
-    let meta: crate::runner::TapsMeta = read_json(&meta)?;
+    let meta: store::TapsMeta = read_json(&meta)?;
     let path = run_dir.join(store::NODE_EVENTS);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let events = checkers::node_record::parse(&text)

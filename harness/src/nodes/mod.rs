@@ -1,8 +1,10 @@
-//! The cluster: every redis-server a run starts, and their cleanup.
+//! Node processes: every redis-server and redis-sentinel a run starts, and their cleanup.
 //!
-//! Owns the nodes, Sentinels and a temporary folder per run; dropping the cluster kills them and
-//! removes the folder — on success, error and panic alike. (Ctrl-C is turned into an orderly
-//! stop by the runner; SIGKILL of fencepost is covered by the children's parent-death signal.)
+//! Processes know no links and no topology: they are started, signalled, restarted and killed
+//! here, and the topology ([`crate::topology`]) decides how clients reach them. A [`NodeSet`]
+//! owns a run's nodes, Sentinels and its private folder; dropping it kills them and removes the
+//! folder — on success, error and panic alike. (Ctrl-C is turned into an orderly stop by the
+//! runner; SIGKILL of fencepost is covered by the children's parent-death signal.)
 
 pub mod clock;
 pub mod netns;
@@ -25,29 +27,30 @@ pub struct NodeInfo {
     pub pid: Option<u32>,
 }
 
-pub struct Cluster {
+/// The resource node's name (the protected resource lives on a node of its own).
+pub const RESOURCE: &str = "resource";
+
+/// Every process a run started, and the private folder they live in.
+pub struct NodeSet {
     pub nodes: Vec<Node>,
     /// Sentinels of a replicated setup (none otherwise); killed with the nodes.
     pub sentinels: Vec<sentinel::Sentinel>,
-    /// The replicated setup's addresses, when the scenario has one.
-    pub replication: Option<sentinel::Replication>,
     /// The private network of a Redis Cluster's nodes (freed after they are killed).
     pub lan: Option<netns::Lan>,
     pub root: PathBuf,
 }
 
-impl Cluster {
+impl NodeSet {
     /// A fresh private folder (mode 0700, a random name part) for this run's nodes under the
     /// system temp dir ([`crate::private_dir`]): it holds their passwords and the clock library.
-    pub fn new(run_id: &str) -> Result<Cluster, crate::private_dir::PrivateError> {
+    pub fn new(run_id: &str) -> Result<NodeSet, crate::private_dir::PrivateError> {
         let root = crate::private_dir::create(
             &std::env::temp_dir(),
             &format!("fencepost-{}-{}", std::process::id(), run_id),
         )?;
-        Ok(Cluster {
+        Ok(NodeSet {
             nodes: Vec::new(),
             sentinels: Vec::new(),
-            replication: None,
             lan: None,
             root,
         })
@@ -113,7 +116,7 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
+impl Drop for NodeSet {
     fn drop(&mut self) {
         self.stop();
     }
@@ -139,7 +142,7 @@ pub fn reap_stale_folders() {
         let ours = std::fs::symlink_metadata(e.path()).is_ok_and(|m| {
             m.is_dir() && m.uid() == crate::private_dir::euid() && m.mode() & 0o077 == 0
         });
-        if !alive && ours && e.path().join(crate::topology::RESOURCE).exists() {
+        if !alive && ours && e.path().join(RESOURCE).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }

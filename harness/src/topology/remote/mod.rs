@@ -1,4 +1,4 @@
-//! External topology: run against Redis that fencepost did not start, behind a real Toxiproxy.
+//! Remote set-ups: run against Redis that fencepost did not start, behind a real Toxiproxy.
 //!
 //! A topology file (`--topology FILE`, TOML) names the lock nodes and the resource node by
 //! address, and a Toxiproxy API URL. Credentials are read from the environment (the file names
@@ -22,23 +22,22 @@ pub mod engine;
 pub mod lease;
 pub mod sentinel;
 
-use crate::cluster::node::Persistence;
-use crate::cluster::{Cluster, NodeInfo};
+use crate::nodes::node::Persistence;
+use crate::nodes::{NodeInfo, NodeSet};
 use crate::proxy::{Network, ProxyConfig, ToxiproxyClient};
-use crate::scenario::Scenario;
-use crate::topology::{link, ClientLinks, Topology, RESOURCE};
+use crate::topology::{link, ClientLinks, Setup, Spec, Topology, RESOURCE};
 use anyhow::Context;
 use engine::{Engine, EngineConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A node given by address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExternalNode {
+pub struct RemoteNode {
     pub name: String,
     /// `host:port` where fencepost's admin connection reaches the node (start-of-run reset,
     /// the resource's log at the end).
@@ -48,7 +47,7 @@ pub struct ExternalNode {
     pub upstream: Option<String>,
 }
 
-impl ExternalNode {
+impl RemoteNode {
     fn upstream(&self) -> &str {
         self.upstream.as_deref().unwrap_or(&self.address)
     }
@@ -95,7 +94,7 @@ impl Default for CredentialVars {
 /// The topology file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExternalTopology {
+pub struct RemoteTopology {
     /// Toxiproxy's HTTP API, e.g. `http://toxiproxy:8474`.
     pub toxiproxy: String,
     /// Host Toxiproxy binds its proxies on (`0.0.0.0` in a container).
@@ -104,8 +103,8 @@ pub struct ExternalTopology {
     /// Host fencepost dials to reach Toxiproxy's proxies (`toxiproxy` in compose).
     #[serde(default = "d_localhost")]
     pub proxy_host: String,
-    pub lock_nodes: Vec<ExternalNode>,
-    pub resource: ExternalNode,
+    pub lock_nodes: Vec<RemoteNode>,
+    pub resource: RemoteNode,
     #[serde(default)]
     pub credentials: CredentialVars,
     /// The container engine that runs the nodes, for node faults.
@@ -129,11 +128,11 @@ struct Credentials {
     admin_password: String,
 }
 
-impl ExternalTopology {
-    pub fn load(path: &Path) -> anyhow::Result<ExternalTopology> {
+impl RemoteTopology {
+    pub fn load(path: &Path) -> anyhow::Result<RemoteTopology> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the topology file {}", path.display()))?;
-        let t: ExternalTopology = toml::from_str(&text).map_err(|e| {
+        let t: RemoteTopology = toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(1, |s| {
                 text[..s.start.min(text.len())].matches('\n').count() + 1
             });
@@ -176,18 +175,17 @@ impl ExternalTopology {
         })
     }
 
-    /// Refuses a scenario that needs a fault or a setting this topology cannot provide.
-    pub fn supports(&self, scenario: &Scenario, file: &Path) -> anyhow::Result<()> {
+    /// Refuses a set-up that needs a fault or a setting this topology cannot provide.
+    pub fn supports(&self, spec: &Spec, file: &Path) -> anyhow::Result<()> {
         let refuse = |what: String| {
             Err(anyhow::anyhow!(
                 "scenario {} cannot run on the external topology {}: {what}",
-                scenario.name,
+                spec.scenario,
                 file.display()
             ))
         };
         let control = self.engine.as_ref().and_then(|e| e.control_dir.as_ref());
-        for n in &scenario.nemesis {
-            let needs = n.plugin().needs();
+        for (kind, needs) in &spec.faults {
             let missing = match (&self.engine, control) {
                 (None, _) => needs.describe().map(|what| {
                     format!("{what}, and this topology gives fencepost no control of the nodes; add an [engine] for containers, or run it on nodes fencepost starts (drop --topology)")
@@ -198,17 +196,17 @@ impl ExternalTopology {
                 (Some(_), _) => None,
             };
             if let Some(m) = missing {
-                return refuse(format!("its `{}` nemesis needs {m}", n.kind()));
+                return refuse(format!("its `{kind}` nemesis needs {m}"));
             }
         }
-        let persistence = Persistence::from(scenario.lock.persistence);
+        let persistence = spec.persistence;
         if persistence != Persistence::None && control.is_none() {
             return refuse(format!(
                 "its [lock] persistence = \"{}\" must reach the nodes' config, and only an [engine] with a control_dir shared with the nodes can do that",
                 persistence.name()
             ));
         }
-        if let Some(s) = &scenario.sentinel {
+        if let Some(s) = &spec.sentinel {
             if self.engine.is_none() {
                 return refuse("its [sentinel] set-up fails the primary over by pausing it, and this topology has no [engine]".into());
             }
@@ -225,36 +223,72 @@ impl ExternalTopology {
                 );
             }
         }
-        let wanted = scenario.lock.nodes as usize;
+        let wanted = spec.lock_nodes as usize;
         if wanted > self.lock_nodes.len() {
             return refuse(format!(
                 "its lock needs {wanted} nodes and the topology names {}",
                 self.lock_nodes.len()
             ));
         }
-        if scenario.cluster.is_some() {
+        if spec.redis_cluster.is_some() {
             return refuse(
                 "a [cluster] scenario starts its own Redis Cluster on a private network; drop --topology"
                     .into(),
             );
         }
-        if scenario.client.is_some() {
+        if spec.client_processes {
             return refuse(
                 "client processes ([client]) run on nodes fencepost starts so far; drop --topology"
                     .into(),
             );
         }
-        use crate::scenario::workload::WorkloadKind;
-        if !matches!(
-            scenario.workload.kind,
-            WorkloadKind::Lock | WorkloadKind::Counter | WorkloadKind::RmwCounter
-        ) {
+        let (workload, runs_remote) = spec.workload;
+        if !runs_remote {
             return refuse(format!(
-                "only the lock and counter workloads run on external topologies so far, not `{}`",
-                scenario.workload.kind.name()
+                "only the lock and counter workloads run on external topologies so far, not `{workload}`"
             ));
         }
         Ok(())
+    }
+}
+
+/// What only a remote set-up has: the nodes as named, their admin URLs, the containers
+/// fencepost controls, its lease on the shared Toxiproxy, and its Sentinels.
+pub struct Remote {
+    /// The nodes (fencepost started none of them).
+    pub nodes: Vec<NodeInfo>,
+    /// Admin URLs by node name (direct, not through a proxy).
+    pub admin: HashMap<String, String>,
+    /// The node containers, when the topology has an `[engine]` and this run faults the nodes.
+    pub engine: Option<Arc<Engine>>,
+    /// The heartbeat of this run on the shared Toxiproxy.
+    pub lease: lease::Lease,
+    /// The topology's Sentinels, when the scenario uses them (a run configures them).
+    pub sentinel: Option<sentinel::SentinelPlan>,
+    /// The replicated set-up the Sentinels were configured into, once they were.
+    pub replication: Option<super::Replication>,
+}
+
+impl Remote {
+    /// Leaves the set-up as the run found it: containers running, Sentinels watching nothing,
+    /// this run's proxies removed from the shared Toxiproxy.
+    pub async fn stop(&self) {
+        if let Some(engine) = &self.engine {
+            match engine.restore().await {
+                Ok(done) if done.is_empty() => {}
+                Ok(done) => eprintln!(
+                    "fencepost: restored the node containers: {}",
+                    done.join(", ")
+                ),
+                Err(e) => eprintln!("fencepost: could not restore the node containers: {e}"),
+            }
+        }
+        if let Some(plan) = &self.sentinel {
+            if let Err(e) = plan.reset().await {
+                eprintln!("fencepost: could not reset the Sentinels and the replica: {e:#}");
+            }
+        }
+        self.lease.release().await;
     }
 }
 
@@ -287,20 +321,16 @@ fn url(user: &str, password: &str, address: &str) -> String {
 /// clocks, creates the client→node proxies, and returns a topology the runner drives like a
 /// local one (with no processes of its own).
 pub async fn start(
-    t: &ExternalTopology,
+    t: &RemoteTopology,
     file: &Path,
-    scenario: &Scenario,
+    spec: &Spec,
     run_id: &str,
 ) -> anyhow::Result<Topology> {
-    t.supports(scenario, file)?;
+    t.supports(spec, file)?;
     let creds = t.credentials(file)?;
-    let nodes: Vec<&ExternalNode> = t
-        .lock_nodes
-        .iter()
-        .take(scenario.lock.nodes as usize)
-        .collect();
-    let all: Vec<&ExternalNode> = nodes.iter().copied().chain([&t.resource]).collect();
-    let name_of = |n: &ExternalNode| -> String {
+    let nodes: Vec<&RemoteNode> = t.lock_nodes.iter().take(spec.lock_nodes as usize).collect();
+    let all: Vec<&RemoteNode> = nodes.iter().copied().chain([&t.resource]).collect();
+    let name_of = |n: &RemoteNode| -> String {
         if std::ptr::eq(n, &t.resource) {
             RESOURCE.to_string()
         } else {
@@ -340,16 +370,16 @@ pub async fn start(
     }
     // A run that pauses, kills, skews or reconfigures nodes needs them to itself; a run with
     // network faults only can share them.
-    let persistence = Persistence::from(scenario.lock.persistence);
+    let persistence = spec.persistence;
     let controls_nodes = t.engine.is_some()
         && (persistence != Persistence::None
-            || scenario.nemesis.iter().any(|n| {
-                let needs = n.plugin().needs();
-                needs.node_processes || needs.node_clocks
-            }));
+            || spec
+                .faults
+                .iter()
+                .any(|(_, needs)| needs.node_processes || needs.node_clocks));
     let others_control = !swept.live_engine_runs.is_empty();
     // The resource node keeps nothing across a restart, as on local runs.
-    let persistence_of = |n: &ExternalNode| {
+    let persistence_of = |n: &RemoteNode| {
         if std::ptr::eq(n, &t.resource) {
             Persistence::None
         } else {
@@ -417,7 +447,7 @@ pub async fn start(
     let sentinel_plan = match (t.sentinels.as_slice(), t.lock_nodes.get(..2)) {
         ([], _) | (_, None) => None,
         (sentinels, Some([primary, replica])) => {
-            let node = |n: &ExternalNode| sentinel::DataNode {
+            let node = |n: &RemoteNode| sentinel::DataNode {
                 name: n.name.clone(),
                 address: n.address.clone(),
                 upstream: n.upstream().to_string(),
@@ -476,11 +506,7 @@ pub async fn start(
         }
     }
     if let Some(engine) = &engine {
-        if scenario
-            .nemesis
-            .iter()
-            .any(|n| n.plugin().needs().node_clocks)
-        {
+        if spec.faults.iter().any(|(_, needs)| needs.node_clocks) {
             for (n, nc) in nodes.iter().zip(&node_clocks) {
                 control::take_clock(engine, &n.name, &admin[&n.name], nc).await?;
             }
@@ -490,7 +516,7 @@ pub async fn start(
     let network = Network::External(api.scoped(&prefix));
     let lock_nodes: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let mut clients = Vec::new();
-    for c in 0..scenario.run.clients {
+    for c in 0..spec.clients {
         let mut lock = Vec::new();
         for n in &all {
             let proxy = link(c, &name_of(n));
@@ -507,17 +533,9 @@ pub async fn start(
         clients.push(ClientLinks { lock, resource });
     }
 
-    let cluster = Cluster::new(run_id).context("cannot create the run's temporary folder")?;
-    Ok(Topology {
-        cluster: Arc::new(Mutex::new(cluster)),
-        network,
-        lock_nodes,
-        clients,
-        resource_admin_url: admin[RESOURCE].clone(),
-        node_clocks,
-        redis_cluster: None,
-        cuts: Default::default(),
-        external_nodes: all
+    let nodes = NodeSet::new(run_id).context("cannot create the run's temporary folder")?;
+    let remote = Remote {
+        nodes: all
             .iter()
             .map(|n| NodeInfo {
                 name: name_of(n),
@@ -526,17 +544,27 @@ pub async fn start(
                 pid: None,
             })
             .collect(),
-        external_admin: admin,
+        admin: admin.clone(),
         engine,
-        lease: Some(lease),
+        lease,
+        sentinel: sentinel_plan.filter(|_| spec.sentinel.is_some()),
+        replication: None,
+    };
+    Ok(Topology::new(
+        Setup::Remote(Box::new(remote)),
+        nodes,
+        network,
+        lock_nodes,
+        clients,
+        admin[RESOURCE].clone(),
+        node_clocks,
         persistence,
-        external_sentinel: sentinel_plan.filter(|_| scenario.sentinel.is_some()),
-    })
+    ))
 }
 
 async fn admin_connection(
     url: &str,
-    n: &ExternalNode,
+    n: &RemoteNode,
 ) -> anyhow::Result<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(url).context("bad node address")?;
     tokio::time::timeout(

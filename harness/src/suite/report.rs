@@ -6,9 +6,10 @@
 //! its scenario's known finding is shown amber (◐) and counts as passing; one that could not
 //! tell (too little evidence, faults that never took effect) is `?`.
 
-use super::html::{esc, outcome_badge, CSS};
-use super::{html, junit, write_file, ReportError};
+use super::junit;
 use crate::judge::Outcome;
+use crate::report::html::{esc, outcome_badge, CSS};
+use crate::report::{html, write_file, ReportError};
 use crate::store;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -16,7 +17,7 @@ use std::path::Path;
 
 pub const REPORT_MD: &str = "report.md";
 pub const JUNIT_XML: &str = "junit.xml";
-pub const SUITE_JSON: &str = "suite.json";
+pub use crate::store::SUITE_JSON;
 /// The link to the newest suite folder, next to `results/latest`.
 pub const LATEST_SUITE: &str = "latest-suite";
 
@@ -230,7 +231,7 @@ pub fn markdown(r: &SuiteReport) -> String {
         s,
         "| scenario | seed | lock | faults | ops | {} | expected | outcome | first violation | charts |",
         cols.iter()
-            .map(|c| c.replace('_', " "))
+            .map(|c| checkers::registry::label(c).to_string())
             .collect::<Vec<_>>()
             .join(" | ")
     );
@@ -348,7 +349,7 @@ fn page(r: &SuiteReport) -> String {
         h,
         "<table><tr><th>scenario</th><th>seed</th><th>lock</th><th>faults</th><th>ops</th>{}<th>expected</th><th>outcome</th><th>first violation</th><th>run</th></tr>",
         cols.iter()
-            .map(|c| format!("<th>{}</th>", esc(&c.replace('_', " "))))
+            .map(|c| format!("<th>{}</th>", esc(checkers::registry::label(c))))
             .collect::<String>()
     );
     for c in &r.cases {

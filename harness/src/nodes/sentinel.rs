@@ -1,25 +1,19 @@
-//! Sentinel failover: a primary (`n1`), a replica (`n2`) and three Sentinels.
+//! Sentinel processes: three `redis-sentinel`s watching a primary (`n1`) and its replica (`n2`),
+//! and the admin commands a replicated set-up is made of.
 //!
-//! Redis replication is asynchronous: the primary acknowledges a write before the replica has it.
-//! When Sentinel promotes the replica, whatever had not crossed the replication link is gone — an
-//! acknowledged `INCR`, or the lock key a client was just granted. To make that window as wide as
-//! a real network can make it, the replica replicates **through the fault proxy** (link
-//! `repl-n2-n1`), so a nemesis can delay the replication stream.
+//! - Sentinels listen on 127.0.0.1 only, monitor `n1` as master [`MASTER`] with quorum 2 and
+//!   `down-after-milliseconds` from the scenario, log in to the data nodes with
+//!   `auth-user`/`auth-pass`, and ask whoever connects for the admin password. They are spawned
+//!   through [`spawner::spawn`] (so they die with fencepost) and owned by the
+//!   [`NodeSet`](super::NodeSet) (so every exit path kills them).
+//! - [`link_replica`] makes a replica follow its primary (through whatever address it is given:
+//!   the topology puts a proxy link there, [`crate::topology::sentinel`]), and [`master_addr`]
+//!   and [`role`] ask who is primary now.
 //!
-//! - `n2` starts with `n1`'s passwords (after a failover each replicates from the other as
-//!   `fencepost-admin`), and `REPLICAOF` the proxy in front of `n1`.
-//! - Three `redis-sentinel` processes listen on 127.0.0.1 only, monitor `n1` as master
-//!   [`MASTER`] with quorum 2 and `down-after-milliseconds` from the scenario, and log in to the
-//!   data nodes with `auth-user`/`auth-pass`. They are spawned through [`spawner::spawn`] (so they
-//!   die with fencepost) and owned by the [`Cluster`](super::Cluster) (so every exit path kills them).
-//! - The setup waits until the replica's link is up and every Sentinel knows the replica and the
-//!   two other Sentinels: a failover attempted before that would not happen.
-//! - Clients reach each data node through their own links `c{client}-n1`, `c{client}-n2`, and
-//!   find the primary by asking a Sentinel ([`workloads::primary`]).
+//! Which links clients and the replica use is the topology's business; nothing here knows one.
 
-use super::node::{free_port, Node, NodeConfig, NodeError, Persistence, ADMIN_USER};
+use super::node::{NodeError, ADMIN_USER};
 use super::spawner;
-use crate::proxy::ProxyConfig;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,8 +24,6 @@ pub const MASTER: &str = "fencepost";
 /// The primary and the replica.
 pub const PRIMARY: &str = "n1";
 pub const REPLICA: &str = "n2";
-/// The proxy link the replica replicates through.
-pub const REPL_LINK: &str = "repl-n2-n1";
 
 /// Sentinel settings from the scenario.
 #[derive(Debug, Clone, Copy)]
@@ -58,16 +50,16 @@ pub struct Sentinel {
 /// What a Sentinel is told at start that it would otherwise learn over seconds: its own id,
 /// the replica (INFO polling) and the other Sentinels (hello messages every 2 s). The same facts,
 /// sooner; each Sentinel still checks them as it runs.
-struct Acquaintance<'a> {
-    port: u16,
-    myid: &'a str,
-    replica_port: u16,
+pub(crate) struct Acquaintance<'a> {
+    pub port: u16,
+    pub myid: &'a str,
+    pub replica_port: u16,
     /// (port, id) of the other Sentinels.
-    peers: Vec<(u16, &'a str)>,
+    pub peers: Vec<(u16, &'a str)>,
 }
 
 impl Sentinel {
-    fn start(
+    pub(crate) fn start(
         name: &str,
         dir: &Path,
         primary_port: u16,
@@ -180,173 +172,6 @@ fn sentinel_path() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join("redis-sentinel"))
         .find(|p| p.is_file())
-}
-
-/// What the rest of the run needs to know about the replicated setup.
-#[derive(Debug, Clone)]
-pub struct Replication {
-    pub sentinel_urls: Vec<String>,
-    /// The first primary's and the replica's addresses, as Sentinel names them (`ip:port`).
-    pub primary: String,
-    pub replica: String,
-    /// Per client: (a data node's address, the client's proxied URL to it).
-    pub client_links: Vec<Vec<(String, String)>>,
-    /// (a data node's address, its admin URL, direct).
-    pub admin: Vec<(String, String)>,
-    pub settings: SentinelSettings,
-}
-
-impl Replication {
-    /// Admin URL of the data node at `addr` (direct).
-    pub fn admin_url(&self, addr: &str) -> Option<String> {
-        self.admin
-            .iter()
-            .find(|(a, _)| a == addr)
-            .map(|(_, u)| u.clone())
-    }
-
-    /// The admin URL of the node the first answering Sentinel names primary.
-    pub async fn primary_admin_url(&self) -> anyhow::Result<String> {
-        let addr = master_addr(&self.sentinel_urls).await?;
-        self.admin_url(&addr)
-            .ok_or_else(|| anyhow::anyhow!("Sentinel names {addr}, no node of this run"))
-    }
-}
-
-/// Starts the replica and the Sentinels next to a topology whose `n1` is running, and keeps
-/// what the run needs in `cluster.replication`. The cluster's lock is never held across an await.
-pub async fn start(
-    topology: &crate::topology::Topology,
-    settings: SentinelSettings,
-) -> anyhow::Result<Replication> {
-    let network = &topology.network;
-    let n1_links: Vec<String> = topology.clients.iter().map(|c| c.lock[0].clone()).collect();
-    let (primary_port, admin, client, root) = {
-        let cluster = topology.cluster();
-        let n1 = cluster
-            .node(PRIMARY)
-            .context("the primary n1 was not started")?;
-        (
-            n1.port,
-            n1.admin_password.clone(),
-            n1.client_password.clone(),
-            cluster.root.clone(),
-        )
-    };
-    let replica = Node::start(
-        NodeConfig {
-            name: REPLICA.into(),
-            persistence: Persistence::None,
-            preload: None,
-            library_user: false,
-            place: None,
-            cluster: None,
-        },
-        &root.join(REPLICA),
-        (admin.clone(), client),
-    )?;
-    let replica_port = replica.port;
-    let replica_admin = replica.admin_url();
-    let mut via_ports = Vec::new();
-    for c in 0..n1_links.len() as u32 {
-        let info = network
-            .create(ProxyConfig::new(
-                crate::topology::link(c, REPLICA),
-                format!("127.0.0.1:{replica_port}"),
-            ))
-            .await
-            .with_context(|| format!("cannot create proxy link c{c}-{REPLICA}"))?;
-        via_ports.push(info.listen_addr().context("proxy without address")?.port());
-    }
-    let (primary, replica_addr) = (
-        format!("127.0.0.1:{primary_port}"),
-        format!("127.0.0.1:{replica_port}"),
-    );
-    let client_links = n1_links
-        .iter()
-        .zip(&via_ports)
-        .map(|(n1_url, &p)| {
-            vec![
-                (primary.clone(), n1_url.clone()),
-                (replica_addr.clone(), replica.client_url_via(p)),
-            ]
-        })
-        .collect();
-    topology.cluster().nodes.push(replica);
-
-    let repl = network
-        .create(ProxyConfig::new(
-            REPL_LINK,
-            format!("127.0.0.1:{primary_port}"),
-        ))
-        .await
-        .context("cannot create the replication link")?;
-    let repl_port = repl.listen_addr().context("proxy without address")?.port();
-    let primary_admin = topology
-        .cluster()
-        .node(PRIMARY)
-        .context("n1 is gone")?
-        .admin_url();
-    link_replica(
-        &primary_admin,
-        &replica_admin,
-        (ADMIN_USER, &admin),
-        ("127.0.0.1", repl_port),
-        &[],
-    )
-    .await?;
-
-    let mut sentinel_urls = Vec::new();
-    let mut ports = Vec::new();
-    for _ in 0..settings.sentinels {
-        ports.push(free_port().context("no free port for a Sentinel")?);
-    }
-    let ids: Vec<String> = (0..settings.sentinels)
-        .map(|_| {
-            format!(
-                "{}{}",
-                super::random_password(),
-                &super::random_password()[..8]
-            )
-        })
-        .collect();
-    for i in 1..=settings.sentinels {
-        let name = format!("s{i}");
-        let me = (i - 1) as usize;
-        let known = Acquaintance {
-            port: ports[me],
-            myid: &ids[me],
-            replica_port,
-            peers: (0..ports.len())
-                .filter(|&j| j != me)
-                .map(|j| (ports[j], ids[j].as_str()))
-                .collect(),
-        };
-        let s = Sentinel::start(
-            &name,
-            &root.join(&name),
-            primary_port,
-            &admin,
-            settings,
-            known,
-        )?;
-        sentinel_urls.push(s.url());
-        topology.cluster().sentinels.push(s);
-    }
-    await_acquaintance(&sentinel_urls, settings.sentinels).await?;
-    let replication = Replication {
-        sentinel_urls,
-        admin: vec![
-            (primary.clone(), primary_admin),
-            (replica_addr.clone(), replica_admin),
-        ],
-        primary,
-        replica: replica_addr,
-        client_links,
-        settings,
-    };
-    topology.cluster().replication = Some(replication.clone());
-    Ok(replication)
 }
 
 /// Makes the replica replicate `master` (the proxy in front of the primary) as the admin user

@@ -1,70 +1,10 @@
-//! Protocol violations: every time an adapter broke the client protocol mid-run, journaled.
-//!
-//! A line that is not JSON, a reply to an op not asked, a number out of range: the op is `info`
-//! and the process is replaced (see [`super::client`]), so a run goes on — but a run whose
-//! adapter keeps breaking the protocol is not judging the library, it is judging the adapter.
-//! Each violation is journaled as it happens to `clients/protocol.jsonl` (the slot, the op, how
-//! many in a row for that slot, the error clipped), and the judging counts them: named in the
-//! summary and results.json always, and past [`Bound`] the run is `unknown`, never met.
+//! Protocol violations of a run's client adapter, as its journal (`clients/protocol.jsonl`,
+//! written by [`crate::clients::process::violations`]) tells them: counted, the first few kept,
+//! and past a small bound the run judged the adapter, not the library — `unknown`, never met.
 
+use crate::store::{Violation, PROTOCOL_JOURNAL as FILE};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// The journal's file name in the run's `clients/` folder.
-pub const FILE: &str = "protocol.jsonl";
-
-/// One violation, as journaled.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Violation {
-    /// When (the history's clock).
-    pub time_ns: u64,
-    /// The client slot and the op asked.
-    pub slot: u32,
-    pub op: String,
-    /// How many violations in a row this slot has had, this one included.
-    pub in_a_row: u32,
-    /// What was wrong (clipped).
-    pub error: String,
-}
-
-/// Appends violations to the journal, one line each, as they happen.
-pub struct Journal {
-    path: PathBuf,
-    file: Mutex<Option<std::fs::File>>,
-}
-
-impl Journal {
-    /// A journal in `clients_dir`, created at the first violation.
-    pub fn new(clients_dir: &Path) -> Journal {
-        Journal {
-            path: clients_dir.join(FILE),
-            file: Mutex::new(None),
-        }
-    }
-
-    pub fn record(&self, v: &Violation) {
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if f.is_none() {
-            match std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-            {
-                Ok(file) => *f = Some(file),
-                Err(e) => {
-                    eprintln!("fencepost: cannot write {}: {e}", self.path.display());
-                    return;
-                }
-            }
-        }
-        if let Some(file) = f.as_mut() {
-            let line = serde_json::to_string(v).expect("a violation serializes");
-            let _ = writeln!(file, "{line}");
-        }
-    }
-}
+use std::path::Path;
 
 /// How many violations a run may have and still be judged: at most `ops_share` of its client
 /// ops, and never `in_a_row` in a row for one slot.
@@ -163,7 +103,7 @@ mod tests {
             std::env::temp_dir().join(format!("fencepost-violations-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         assert!(ProtocolReport::read(&dir, 100).unwrap().is_none());
-        let j = Journal::new(&dir);
+        let j = crate::clients::process::violations::Journal::new(&dir);
         let v = |slot, in_a_row| Violation {
             time_ns: 1,
             slot,

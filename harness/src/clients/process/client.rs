@@ -10,9 +10,9 @@
 //! not a reply: the op is `info`, the process is killed and a fresh one takes the slot under a new
 //! process id (Jepsen's way: a process with an op of unknown outcome is never reused).
 
-use super::process::{AdapterProcess, ClientInfo, ProcessControl, ProtocolError, Reply};
+use super::protocol::{AdapterProcess, ClientInfo, ProcessControl, ProtocolError, Reply};
 use super::Spawner;
-use crate::nemesis::ClientHandle;
+use crate::handles::ClientHandle;
 use crate::recorder::Recorder;
 use checkers::{Grant, Nanos, OpKind, Process, Value, F};
 use rand_chacha::ChaCha8Rng;
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use workloads::critical_section::WorkloadConfig;
+use workloads::cycle::WorkloadConfig;
 use workloads::cycle::{self, LockCycle};
 use workloads::resource::{self, AccessResult};
 

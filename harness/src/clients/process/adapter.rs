@@ -13,6 +13,7 @@
 //! Every failure (unknown library, a runtime that is not installed, an install that fails)
 //! names the adapter, the file and the fix.
 
+pub use crate::scenario::client::NodesKind;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,16 +28,6 @@ pub enum Runtime {
     Cargo,
     /// This fencepost binary (the reference adapter around fencepost's own locks).
     Fencepost,
-}
-
-/// How many lock nodes the library takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodesKind {
-    /// One node (the first lock node of the run).
-    One,
-    /// Every lock node (Redlock-style: 3 or more).
-    Majority,
 }
 
 /// `adapters/<library>/adapter.toml`.
@@ -54,6 +45,13 @@ pub struct Manifest {
     pub auto_renewal: bool,
     #[serde(default)]
     pub description: String,
+    /// A row of `fencepost matrix` (default); fencepost's own locks and the example are not.
+    #[serde(default = "yes")]
+    pub matrix: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Why an adapter cannot be used.
@@ -87,7 +85,7 @@ pub enum AdapterError {
         tail: String,
         fix: String,
     },
-    #[error("bad --client `{0}`: use NAME or NAME@VERSION (e.g. redis-semaphore@5.8.0); VERSION is a published version of the library's package")]
+    #[error("{0}")]
     BadSpec(String),
     #[error("cannot prepare the adapter cache {path}: {source}")]
     Cache {
@@ -116,26 +114,9 @@ pub struct Installed {
     pub label: String,
 }
 
-/// `NAME` or `NAME@VERSION`.
+/// `NAME` or `NAME@VERSION` ([`crate::scenario::client::parse_spec`]).
 pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), AdapterError> {
-    let bad = || AdapterError::BadSpec(spec.to_string());
-    let (name, version) = match spec.split_once('@') {
-        Some((n, v)) => (n, Some(v)),
-        None => (spec, None),
-    };
-    let ok_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let ok_version = version.is_none_or(|v| {
-        !v.is_empty()
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
-    });
-    if !ok_name || !ok_version {
-        return Err(bad());
-    }
-    Ok((name.to_string(), version.map(str::to_string)))
+    crate::scenario::client::parse_spec(spec).map_err(AdapterError::BadSpec)
 }
 
 /// Finds `adapters/<name>/adapter.toml` and reads it.
@@ -343,7 +324,7 @@ impl Adapter {
             .status()
             .map_err(|e| failed(format!("cannot start it: {e}")))?;
         if !status.success() {
-            return Err(failed(crate::cluster::node::tail(log, 15)));
+            return Err(failed(crate::nodes::node::tail(log, 15)));
         }
         Ok(())
     }

@@ -3,9 +3,9 @@
 
 use super::driver::{positive, wait_until};
 use super::{Bounds, Invalid, NemesisContext};
-use crate::cluster::netns::{Lan, NetError};
-use crate::cluster::redis_cluster::ClusterMap;
 use crate::duration::Dur;
+use crate::nodes::netns::{Lan, NetError};
+use crate::nodes::redis_cluster::ClusterMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::watch;
 
@@ -19,8 +19,7 @@ pub struct Shard {
 /// The cluster of the run, or why there is none.
 pub fn map(ctx: &NemesisContext) -> Result<&ClusterMap, String> {
     ctx.topology
-        .redis_cluster
-        .as_ref()
+        .redis_cluster()
         .ok_or_else(|| "the run has no Redis Cluster".to_string())
 }
 
@@ -44,36 +43,32 @@ pub fn validate(
     Ok(())
 }
 
-/// The run's cluster, or a failed injection of `fault_kind` recorded (and `None`).
-pub fn map_or_fail<'a>(ctx: &'a NemesisContext, fault_kind: &str) -> Option<&'a ClusterMap> {
+/// The run's cluster, or a failed injection recorded (and `None`).
+pub fn map_or_fail(ctx: &NemesisContext) -> Option<&ClusterMap> {
     match map(ctx) {
         Ok(m) => Some(m),
         Err(e) => {
-            ctx.failed(ctx.fault(fault_kind, "?", String::new()), e);
+            ctx.failed(ctx.fault("?", String::new()), e);
             None
         }
     }
 }
 
 /// The cluster and the shard serving the workload key (with a replica, when `need_replica`), or
-/// a failed injection of `fault_kind` recorded (and `None`).
-pub async fn find<'a>(
-    ctx: &'a NemesisContext,
-    fault_kind: &str,
-    need_replica: bool,
-) -> Option<(&'a ClusterMap, Shard)> {
-    let map = map_or_fail(ctx, fault_kind)?;
+/// a failed injection recorded (and `None`).
+pub async fn find(ctx: &NemesisContext, need_replica: bool) -> Option<(&ClusterMap, Shard)> {
+    let map = map_or_fail(ctx)?;
     match of_key(map).await {
         Ok(s) if need_replica && s.replicas.is_empty() => {
             ctx.failed(
-                ctx.fault(fault_kind, &map.names[s.primary], String::new()),
+                ctx.fault(&map.names[s.primary], String::new()),
                 "the key's primary has no replica",
             );
             None
         }
         Ok(s) => Some((map, s)),
         Err(e) => {
-            ctx.failed(ctx.fault(fault_kind, "?", String::new()), e);
+            ctx.failed(ctx.fault("?", String::new()), e);
             None
         }
     }
@@ -84,7 +79,7 @@ pub fn on_lan<T>(
     ctx: &NemesisContext,
     f: impl FnOnce(&Lan) -> Result<T, NetError>,
 ) -> Result<T, String> {
-    let cluster = ctx.topology.cluster();
+    let cluster = ctx.topology.nodes();
     match &cluster.lan {
         Some(lan) => f(lan).map_err(|e| e.to_string()),
         None => Err("the cluster has no private network".into()),

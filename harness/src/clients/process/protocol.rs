@@ -7,13 +7,14 @@
 //! asked, another protocol version — each is a [`ProtocolError`] naming the adapter, the line
 //! and the fix.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+pub use crate::handles::ProcessControl;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -121,37 +122,7 @@ pub struct ResourceEndpoint {
     pub script: String,
 }
 
-/// What the adapter loaded and can do.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Supports {
-    #[serde(default)]
-    pub acquire: bool,
-    #[serde(default)]
-    pub release: bool,
-    #[serde(default)]
-    pub extend: bool,
-    #[serde(default)]
-    pub held: bool,
-    #[serde(default)]
-    pub auto_renewal: bool,
-    #[serde(default)]
-    pub fencing_token: bool,
-    #[serde(default)]
-    pub validity: bool,
-}
-
-/// The adapter's hello, as the run records it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ClientInfo {
-    pub library: String,
-    #[serde(default)]
-    pub package: String,
-    pub version: String,
-    #[serde(default)]
-    pub runtime: String,
-    pub lock_keys: Vec<String>,
-    pub supports: Supports,
-}
+pub use crate::store::{ClientInfo, Supports};
 
 /// One reply, as read (fields the op did not need are absent).
 #[derive(Debug, Clone, Default)]
@@ -185,76 +156,6 @@ fn stamp(v: Option<&Json>) -> Option<u64> {
         Json::Number(n) => n.as_u64(),
         Json::String(s) => s.parse().ok(),
         _ => None,
-    }
-}
-
-/// The adapter's process group, as faults reach it: stop, continue, kill; and how long it has
-/// been kept stopped (so a reply's deadline does not count time the harness itself stopped it).
-#[derive(Debug, Default)]
-pub struct ProcessControl {
-    /// The current process group (0: none).
-    pgid: AtomicI32,
-    stopped_at: Mutex<Option<Instant>>,
-    stopped_total_ns: AtomicU64,
-}
-
-impl ProcessControl {
-    fn set(&self, pgid: i32) {
-        self.pgid.store(pgid, Ordering::SeqCst);
-        *self.stopped_at.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    pub fn pgid(&self) -> Option<i32> {
-        Some(self.pgid.load(Ordering::SeqCst)).filter(|&p| p > 0)
-    }
-
-    fn signal(&self, sig: libc::c_int) -> std::io::Result<()> {
-        let Some(pgid) = self.pgid() else {
-            return Err(std::io::Error::other("no client process is running"));
-        };
-        // SAFETY: kill(2) of a process group we created.
-        if unsafe { libc::kill(-pgid, sig) } == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
-    }
-
-    /// SIGSTOP of the whole group: every thread, renewal threads included.
-    pub fn stop(&self) -> std::io::Result<()> {
-        self.signal(libc::SIGSTOP)?;
-        self.stopped_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(Instant::now);
-        Ok(())
-    }
-
-    pub fn cont(&self) -> std::io::Result<()> {
-        let since = self
-            .stopped_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(t) = since {
-            self.stopped_total_ns
-                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::SeqCst);
-        }
-        self.signal(libc::SIGCONT)
-    }
-
-    pub fn kill(&self) -> std::io::Result<()> {
-        self.signal(libc::SIGKILL)
-    }
-
-    /// Nanoseconds the group has been kept stopped so far (including a stop in progress).
-    pub fn stopped_ns(&self) -> u64 {
-        let now = self
-            .stopped_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map_or(0, |t| t.elapsed().as_nanos() as u64);
-        self.stopped_total_ns.load(Ordering::SeqCst) + now
     }
 }
 
@@ -315,8 +216,7 @@ impl AdapterProcess {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        let mut child =
-            crate::cluster::spawner::spawn(cmd).map_err(|e| spawn_err(e.to_string()))?;
+        let mut child = crate::nodes::spawner::spawn(cmd).map_err(|e| spawn_err(e.to_string()))?;
         let pid = child.id() as i32;
         control.set(pid);
         let stdin = child.stdin.take().expect("piped stdin");
@@ -366,7 +266,7 @@ impl AdapterProcess {
 
     /// The end of the adapter's stderr, for messages.
     fn stderr_tail(&self) -> String {
-        let t = crate::cluster::node::tail(&self.stderr_path, 8);
+        let t = crate::nodes::node::tail(&self.stderr_path, 8);
         if t.trim().is_empty() || t == "(no log)" {
             format!("; its stderr ({}) is empty", self.stderr_path.display())
         } else {

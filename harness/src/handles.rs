@@ -1,0 +1,127 @@
+//! Client handles: a client as the faults reach it — its pause point, its wall clock, its
+//! process group — built by the clients, used by the nemeses. A module of its own so that
+//! neither has to know the other: clients never import nemeses, nemeses never import clients.
+
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use workloads::pause::PauseGate;
+
+/// A client as nemeses reach it.
+#[derive(Clone)]
+pub struct ClientHandle {
+    /// Where client-side faults strike a holder (after its validity check, before its write).
+    pub gate: Arc<PauseGate>,
+    /// The clock its validity arithmetic reads.
+    pub clock: ClientClock,
+    /// Its process group, for a client that runs as a process of its own.
+    pub process: Option<Arc<ProcessControl>>,
+    /// Its pause point is also where it can crash (a Streams consumer between read and ack).
+    pub crash_point: bool,
+}
+
+/// A client's wall clock: the skewable clock of an in-process client, or the control file of
+/// the clock library a client process preloads.
+#[derive(Clone)]
+pub enum ClientClock {
+    InProcess(workloads::clock::Clock),
+    Process(Arc<crate::nodes::clock::NodeClock>),
+}
+
+impl ClientClock {
+    /// Jumps the clock by `offset_ns` and runs it at `rate_ppm` (1 000 000 = real time).
+    pub fn skew(&self, offset_ns: i64, rate_ppm: u64) -> Result<(), String> {
+        match self {
+            ClientClock::InProcess(c) => {
+                c.skew(offset_ns, rate_ppm);
+                Ok(())
+            }
+            ClientClock::Process(c) if rate_ppm != 1_000_000 => {
+                c.set_rate(rate_ppm as f64 / 1e6).map_err(|e| e.to_string())
+            }
+            ClientClock::Process(c) => {
+                c.jump(offset_ns);
+                Ok(())
+            }
+        }
+    }
+
+    /// Back to real time.
+    pub fn reset(&self) {
+        match self {
+            ClientClock::InProcess(c) => c.reset_skew(),
+            ClientClock::Process(c) => c.reset(),
+        }
+    }
+}
+
+/// The adapter's process group, as faults reach it: stop, continue, kill; and how long it has
+/// been kept stopped (so a reply's deadline does not count time the harness itself stopped it).
+#[derive(Debug, Default)]
+pub struct ProcessControl {
+    /// The current process group (0: none).
+    pgid: AtomicI32,
+    stopped_at: Mutex<Option<Instant>>,
+    stopped_total_ns: AtomicU64,
+}
+
+impl ProcessControl {
+    /// The group now running (0: none), with no stop in progress.
+    pub fn set(&self, pgid: i32) {
+        self.pgid.store(pgid, Ordering::SeqCst);
+        *self.stopped_at.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub fn pgid(&self) -> Option<i32> {
+        Some(self.pgid.load(Ordering::SeqCst)).filter(|&p| p > 0)
+    }
+
+    fn signal(&self, sig: libc::c_int) -> std::io::Result<()> {
+        let Some(pgid) = self.pgid() else {
+            return Err(std::io::Error::other("no client process is running"));
+        };
+        // SAFETY: kill(2) of a process group we created.
+        if unsafe { libc::kill(-pgid, sig) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    /// SIGSTOP of the whole group: every thread, renewal threads included.
+    pub fn stop(&self) -> std::io::Result<()> {
+        self.signal(libc::SIGSTOP)?;
+        self.stopped_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    pub fn cont(&self) -> std::io::Result<()> {
+        let since = self
+            .stopped_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(t) = since {
+            self.stopped_total_ns
+                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::SeqCst);
+        }
+        self.signal(libc::SIGCONT)
+    }
+
+    pub fn kill(&self) -> std::io::Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Nanoseconds the group has been kept stopped so far (including a stop in progress).
+    pub fn stopped_ns(&self) -> u64 {
+        let now = self
+            .stopped_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(0, |t| t.elapsed().as_nanos() as u64);
+        self.stopped_total_ns.load(Ordering::SeqCst) + now
+    }
+}

@@ -1,0 +1,119 @@
+//! One case of a suite (a scenario × seed), run as a child `fencepost scenario` process.
+//!
+//! A child per case is what lets a suite run several cases at once without them disturbing each
+//! other's timing: each has its own runtime and threads, so one run's checkers and chart
+//! rendering (seconds of CPU after its clients stop) never hold up another run's clients, and
+//! the kernel time-slices them as it would any two programs. It is also exactly the command a
+//! user reruns to reproduce a case. The child is spawned with a parent-death signal (it dies if
+//! the suite is killed), writes its stdout and stderr to a log in the suite folder, and hands its
+//! verdict back as the `results.json` it would write anyway (`--result-json`).
+
+use crate::duration::Dur;
+use crate::judge::RunResult;
+use crate::nodes::node::tail;
+use crate::nodes::spawner;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// How to run one case.
+#[derive(Clone, Debug)]
+pub struct CaseCommand {
+    /// The fencepost binary to run (`current_exe` for the CLI).
+    pub fencepost: PathBuf,
+    /// The scenario as a user names it (a name, or a file path).
+    pub scenario: String,
+    pub scenarios_dir: PathBuf,
+    pub results_dir: PathBuf,
+    pub seed: u64,
+    pub duration: Option<Dur>,
+    /// More arguments (e.g. `--client redis-py`).
+    pub extra: Vec<String>,
+    /// Where the child's stdout and stderr go.
+    pub log: PathBuf,
+    /// Where the child writes its verdict.
+    pub result_json: PathBuf,
+}
+
+/// How a case's child ended.
+#[derive(Debug)]
+pub enum CaseEnd {
+    /// The run was judged (met or not, or stopped early by a signal).
+    Judged(Box<RunResult>),
+    /// The run could not be run or judged; the message ends with the last lines of its log.
+    Failed(String),
+    /// The run was stopped by a signal before it had a verdict to write (it was starting).
+    Interrupted,
+}
+
+/// A running case.
+pub struct RunningCase {
+    child: std::process::Child,
+    cmd: CaseCommand,
+}
+
+impl CaseCommand {
+    /// The arguments a user would type after `fencepost` to rerun this case alone.
+    fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "scenario".to_string(),
+            self.scenario.clone(),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--scenarios".into(),
+            self.scenarios_dir.display().to_string(),
+            "--results".into(),
+            self.results_dir.display().to_string(),
+        ];
+        if let Some(d) = self.duration {
+            args.extend(["--duration".into(), d.to_string()]);
+        }
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    /// Starts the child.
+    pub fn start(self) -> std::io::Result<RunningCase> {
+        if let Some(dir) = self.log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let log = std::fs::File::create(&self.log)?;
+        let mut cmd = Command::new(&self.fencepost);
+        cmd.args(self.args())
+            .arg("--result-json")
+            .arg(&self.result_json)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = spawner::spawn(cmd)?;
+        Ok(RunningCase { child, cmd: self })
+    }
+}
+
+impl RunningCase {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the child (blocking: call it off the async runtime) and reads its verdict.
+    pub fn wait(mut self) -> CaseEnd {
+        let status = match self.child.wait() {
+            Ok(s) => s,
+            Err(e) => return CaseEnd::Failed(format!("cannot wait for the run: {e}")),
+        };
+        let judged = std::fs::read_to_string(&self.cmd.result_json)
+            .ok()
+            .and_then(|text| serde_json::from_str::<RunResult>(&text).ok());
+        let _ = std::fs::remove_file(&self.cmd.result_json);
+        match (status.code(), judged) {
+            // 0 met, 1 not met, 3 unknown, 130 stopped by a signal: the verdict is on disk
+            (Some(0 | 1 | 3 | 130), Some(result)) => CaseEnd::Judged(Box::new(result)),
+            (Some(130), None) => CaseEnd::Interrupted,
+            _ => CaseEnd::Failed(format!(
+                "`fencepost {}` ended with {status}; its log {}:\n{}",
+                self.cmd.args().join(" "),
+                self.cmd.log.display(),
+                tail(&self.cmd.log, 12)
+            )),
+        }
+    }
+}
