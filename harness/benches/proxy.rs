@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
     };
-    let mut config = fencepost::proxy::bench::BenchConfig::default();
+    let mut config = fencepost::bench::BenchConfig::default();
     if let Some(secs) = env_number("FENCEPOST_BENCH_SECS") {
         config.load_duration = std::time::Duration::from_secs(secs);
     }
@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             config.others.push((name.to_owned(), addr.parse()?));
         }
     }
-    let report = runtime.block_on(fencepost::proxy::bench::bench_proxy(config))?;
+    let report = runtime.block_on(fencepost::bench::bench_proxy(config))?;
     println!("{report}");
     Ok(())
 }

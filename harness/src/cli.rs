@@ -27,82 +27,18 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one scenario end to end and print its verdict.
-    Scenario {
-        /// Scenario name (looked up in scenarios/NAME.toml) or path to a .toml file.
-        name: String,
-        /// Seed for every random choice; replays a run's schedule. Default: the scenario's.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Override the scenario's duration (e.g. 3s).
-        #[arg(long, value_parser = parse_dur)]
-        duration: Option<Dur>,
-        /// Override the scenario's lock kind (single, naive, redlock or client).
-        #[arg(long, value_parser = parse_lock)]
-        lock: Option<LockKind>,
-        /// Run the clients as processes of this lock library: an adapter in adapters/, as NAME
-        /// or NAME@VERSION (any published version, installed beside the pinned one).
-        #[arg(long)]
-        client: Option<String>,
-        /// Run the clients as your own adapter processes: "PROGRAM ARGS…" speaking
-        /// docs/client-protocol.md, split into words as sh would (quotes, backslashes; no
-        /// variables, globs or pipes), run from the current folder.
-        #[arg(long, conflicts_with = "client")]
-        client_command: Option<String>,
-        /// Folder of client adapters.
-        #[arg(long, default_value = "adapters")]
-        adapters: PathBuf,
-        /// Folder of scenario files.
-        #[arg(long, default_value = "scenarios")]
-        scenarios: PathBuf,
-        /// Folder for run outputs.
-        #[arg(long, default_value = "results")]
-        results: PathBuf,
-        /// Draw the live status line even when stderr is not a terminal.
-        #[arg(long)]
-        status: bool,
-        /// Run against nodes fencepost did not start, behind a real Toxiproxy, as this
-        /// topology file (TOML) describes; credentials come from the environment.
-        #[arg(long)]
-        topology: Option<PathBuf>,
-        /// Also write the verdict (results.json) to this file: how a suite reads its cases.
-        #[arg(long, hide = true)]
-        result_json: Option<PathBuf>,
-    },
+    Scenario(ScenarioArgs),
     /// Re-run the checkers on a saved run folder (or, with --model, check a history file for
     /// linearizability).
-    Check {
-        /// A run folder (results/<scenario>/<run-id>) or, with --model, a history file
-        /// (fencepost JSONL or Jepsen EDN).
-        path: PathBuf,
-        /// Linearizability model: mutex, lock, register, cas-register, counter.
-        #[arg(long)]
-        model: Option<String>,
-        /// Time budget for the linearizability search, in milliseconds.
-        #[arg(long, default_value_t = 10_000)]
-        budget_ms: u64,
-    },
+    Check(CheckArgs),
     /// Check that this machine can run scenarios (redis-server, redis-sentinel, ports, results
     /// folder, a Toxiproxy URL) and print the command that fixes what is missing.
-    Doctor {
-        /// Folder for run outputs.
-        #[arg(long, default_value = "results")]
-        results: PathBuf,
-        /// Folder of client adapters (their runtimes are checked).
-        #[arg(long, default_value = "adapters")]
-        adapters: PathBuf,
-        /// An external Toxiproxy API to check, e.g. http://127.0.0.1:8474.
-        #[arg(long)]
-        toxiproxy: Option<String>,
-        /// Check a topology fencepost did not start (the file `scenario --topology` takes)
-        /// instead of this machine's own Redis: its Toxiproxy, nodes, containers, Sentinels.
-        #[arg(long, conflicts_with = "toxiproxy")]
-        topology: Option<PathBuf>,
-    },
-    /// Measure what fencepost's own parts cost (`proxy`: GET round trips through the fault
-    /// proxy against direct to redis-server, 50 connections). Exit 1 when a target is missed.
+    Doctor(DoctorArgs),
     /// Every fault kind a scenario may name, with its keys, types, defaults and meaning
     /// (Markdown; docs/faults.md is this output).
     Faults,
+    /// Measure what fencepost's own parts cost (`proxy`: GET round trips through the fault
+    /// proxy against direct to redis-server, 50 connections). Exit 1 when a target is missed.
     Bench {
         /// What to measure: proxy.
         what: String,
@@ -119,45 +55,10 @@ pub enum Command {
         flaw: Option<workloads::lock::Flaw>,
     },
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
-    Proxy {
-        /// Address of the HTTP API (127.0.0.1 only by default).
-        #[arg(long, default_value = "127.0.0.1:8474")]
-        listen: std::net::SocketAddr,
-        /// Seed for the toxics' random choices (jitter, toxicity).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Allow a non-loopback --listen, and proxies that listen on non-loopback addresses:
-        /// other hosts can then create proxies and reach whatever this host reaches.
-        #[arg(long)]
-        allow_remote: bool,
-        /// Allow `unix:/path` upstreams through the API: whoever reaches the API can then relay
-        /// any Unix socket this process can open (as root, every one).
-        #[arg(long)]
-        allow_unix_upstreams: bool,
-    },
+    Proxy(ProxyArgs),
     /// Run lock libraries × faults × seeds (scenarios/libraries/*.toml with --client each) and
     /// write one table: results/matrix-<stamp>/ matrix.md, matrix.json, index.html, matrix.png.
-    Matrix {
-        /// Libraries (adapters in adapters/), comma-separated; NAME@VERSION for another version.
-        #[arg(long, value_delimiter = ',')]
-        libraries: Option<Vec<String>>,
-        /// Faults (files in scenarios/libraries/), comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        faults: Option<Vec<String>>,
-        #[arg(long, default_value = "1")]
-        seeds: crate::suite::Seeds,
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
-        jobs: u16,
-        /// Override every run's duration (e.g. 4s).
-        #[arg(long, value_parser = parse_dur)]
-        duration: Option<Dur>,
-        #[arg(long, default_value = "scenarios/libraries")]
-        scenarios: PathBuf,
-        #[arg(long, default_value = "results")]
-        results: PathBuf,
-        #[arg(long, default_value = "adapters")]
-        adapters: PathBuf,
-    },
+    Matrix(MatrixArgs),
     // --- reports (harness/src/report) ---
     /// Re-render a saved run's charts and index.html (re-judging it), and results/index.html.
     Report {
@@ -168,35 +69,152 @@ pub enum Command {
     /// JSON) to results/suite-<stamp>/; exit 0 only when every expectation held.
     ///
     /// `fencepost suite merge DIR…` joins the reports of a sharded suite's shards into one.
-    Suite {
-        /// Suite name: `nightly` runs every scenarios/*.toml; `merge` joins shards' reports.
-        name: String,
-        /// With `merge`: the shards' suite folders (results/suite-<stamp>).
-        dirs: Vec<PathBuf>,
-        /// Run only slice I of N of the cases (matrix order modulo N), for a CI job matrix.
-        #[arg(long)]
-        shard: Option<crate::suite::shard::Shard>,
-        /// Seeds for every scenario: a range (1..3, inclusive), one seed, or a list (1,4,9).
-        #[arg(long, default_value = "1..3")]
-        seeds: crate::suite::Seeds,
-        /// Override every scenario's duration (e.g. 3s).
-        #[arg(long, value_parser = parse_dur)]
-        duration: Option<Dur>,
-        /// Only this scenario (file stem); repeatable.
-        #[arg(long)]
-        only: Vec<String>,
-        /// Folder of scenario files.
-        #[arg(long, default_value = "scenarios")]
-        scenarios: PathBuf,
-        /// Folder for run outputs.
-        #[arg(long, default_value = "results")]
-        results: PathBuf,
-        /// Cases run at once, each a `fencepost scenario` process of its own. Runs spend most
-        /// of their time waiting for leases, pauses and faults (a 10 s run uses ~1.5 s of CPU),
-        /// so two fit on two cores without disturbing each other's timing.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
-        jobs: u16,
-    },
+    Suite(SuiteArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScenarioArgs {
+    /// Scenario name (looked up in scenarios/NAME.toml) or path to a .toml file.
+    pub name: String,
+    /// Seed for every random choice; replays a run's schedule. Default: the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenario's duration (e.g. 3s).
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    /// Override the scenario's lock kind (single, naive, redlock or client).
+    #[arg(long, value_parser = parse_lock)]
+    pub lock: Option<LockKind>,
+    /// Run the clients as processes of this lock library: an adapter in adapters/, as NAME
+    /// or NAME@VERSION (any published version, installed beside the pinned one).
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Run the clients as your own adapter processes: "PROGRAM ARGS…" speaking
+    /// docs/client-protocol.md, split into words as sh would (quotes, backslashes; no
+    /// variables, globs or pipes), run from the current folder.
+    #[arg(long, conflicts_with = "client")]
+    pub client_command: Option<String>,
+    /// Folder of client adapters.
+    #[arg(long, default_value = "adapters")]
+    pub adapters: PathBuf,
+    /// Folder of scenario files.
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Folder for run outputs.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Draw the live status line even when stderr is not a terminal.
+    #[arg(long)]
+    pub status: bool,
+    /// Run against nodes fencepost did not start, behind a real Toxiproxy, as this
+    /// topology file (TOML) describes; credentials come from the environment.
+    #[arg(long)]
+    pub topology: Option<PathBuf>,
+    /// Also write the verdict (results.json) to this file: how a suite reads its cases.
+    #[arg(long, hide = true)]
+    pub result_json: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// A run folder (results/<scenario>/<run-id>) or, with --model, a history file
+    /// (fencepost JSONL or Jepsen EDN).
+    pub path: PathBuf,
+    /// Linearizability model: mutex, lock, register, cas-register, counter.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Time budget for the linearizability search, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub budget_ms: u64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DoctorArgs {
+    /// Folder for run outputs.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Folder of client adapters (their runtimes are checked).
+    #[arg(long, default_value = "adapters")]
+    pub adapters: PathBuf,
+    /// An external Toxiproxy API to check, e.g. http://127.0.0.1:8474.
+    #[arg(long)]
+    pub toxiproxy: Option<String>,
+    /// Check a topology fencepost did not start (the file `scenario --topology` takes)
+    /// instead of this machine's own Redis: its Toxiproxy, nodes, containers, Sentinels.
+    #[arg(long, conflicts_with = "toxiproxy")]
+    pub topology: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProxyArgs {
+    /// Address of the HTTP API (127.0.0.1 only by default).
+    #[arg(long, default_value = "127.0.0.1:8474")]
+    pub listen: std::net::SocketAddr,
+    /// Seed for the toxics' random choices (jitter, toxicity).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Allow a non-loopback --listen, and proxies that listen on non-loopback addresses:
+    /// other hosts can then create proxies and reach whatever this host reaches.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Allow `unix:/path` upstreams through the API: whoever reaches the API can then relay
+    /// any Unix socket this process can open (as root, every one).
+    #[arg(long)]
+    pub allow_unix_upstreams: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MatrixArgs {
+    /// Libraries (adapters in adapters/), comma-separated; NAME@VERSION for another version.
+    #[arg(long, value_delimiter = ',')]
+    pub libraries: Option<Vec<String>>,
+    /// Faults (files in scenarios/libraries/), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub faults: Option<Vec<String>>,
+    #[arg(long, default_value = "1")]
+    pub seeds: crate::suite::Seeds,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+    /// Override every run's duration (e.g. 4s).
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    #[arg(long, default_value = "scenarios/libraries")]
+    pub scenarios: PathBuf,
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    #[arg(long, default_value = "adapters")]
+    pub adapters: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SuiteArgs {
+    /// Suite name: `nightly` runs every scenarios/*.toml; `merge` joins shards' reports.
+    pub name: String,
+    /// With `merge`: the shards' suite folders (results/suite-<stamp>).
+    pub dirs: Vec<PathBuf>,
+    /// Run only slice I of N of the cases (matrix order modulo N), for a CI job matrix.
+    #[arg(long)]
+    pub shard: Option<crate::suite::shard::Shard>,
+    /// Seeds for every scenario: a range (1..3, inclusive), one seed, or a list (1,4,9).
+    #[arg(long, default_value = "1..3")]
+    pub seeds: crate::suite::Seeds,
+    /// Override every scenario's duration (e.g. 3s).
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    /// Only this scenario (file stem); repeatable.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Folder of scenario files.
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Folder for run outputs.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Cases run at once, each a `fencepost scenario` process of its own. Runs spend most
+    /// of their time waiting for leases, pauses and faults (a 10 s run uses ~1.5 s of CPU),
+    /// so two fit on two cores without disturbing each other's timing.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
@@ -211,93 +229,9 @@ fn parse_lock(s: &str) -> Result<LockKind, String> {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     crate::judge::check_whole_history_ops()?;
     match cli.command {
-        Command::Scenario {
-            name,
-            seed,
-            duration,
-            lock,
-            client,
-            client_command,
-            adapters,
-            scenarios,
-            results,
-            status,
-            topology,
-            result_json,
-        } => {
-            let path = scenario::resolve(&name, &scenarios)?;
-            // A scenario found through another --scenarios folder is replayed by its path.
-            let name = if scenarios == Path::new("scenarios") {
-                name
-            } else {
-                path.display().to_string()
-            };
-            let client_command = client_command.map(|c| split_command(&c)).transpose()?;
-            let opts = RunOptions {
-                seed,
-                results_dir: results,
-                overrides: Overrides {
-                    duration,
-                    lock,
-                    client,
-                    client_command_dir: match client_command {
-                        Some(_) => Some(
-                            std::env::current_dir()
-                                .context("cannot read the current folder for --client-command")?,
-                        ),
-                        None => None,
-                    },
-                    client_command,
-                },
-                adapters_dir: adapters,
-                status: status.then_some(true),
-                topology,
-            };
-            let result = runner::run_named(&name, &path, &opts).await?;
-            if let Some(file) = result_json {
-                crate::store::write_json(&file, &result)?;
-            }
-            println!("{}", result.summary());
-            Ok(if result.interrupted {
-                130
-            } else {
-                result.exit_code()
-            })
-        }
-        Command::Check {
-            path,
-            model: Some(model),
-            budget_ms,
-        } => crate::check_model::run(&model, &path, budget_ms),
-        Command::Check {
-            path, model: None, ..
-        } => {
-            if path.is_file() {
-                anyhow::bail!(
-                    "{} is a file, not a run folder: to check a history file's linearizability add --model (lock, mutex, register, cas-register or counter); to re-judge a run give its folder, results/<scenario>/<run-id>",
-                    path.display()
-                );
-            }
-            let result = crate::judge::analyse(&path, None)?;
-            crate::judge::write_results(&path, &result)?;
-            println!("{}", result.summary());
-            if result.interrupted {
-                eprintln!("fencepost: this run was interrupted: its history is partial, so only a violation found in it is a verdict");
-            }
-            Ok(result.exit_code())
-        }
-        Command::Doctor {
-            results,
-            adapters,
-            toxiproxy,
-            topology,
-        } => {
-            let checks = match topology {
-                Some(file) => crate::doctor::topology_checks(&results, &file).await,
-                None => crate::doctor::checks(&results, &adapters, toxiproxy.as_deref()).await,
-            };
-            Ok(crate::doctor::print(&checks))
-        }
+        Command::Scenario(args) => args.run().await,
+        Command::Check(args) => args.run(),
+        Command::Doctor(args) => args.run().await,
         Command::Faults => {
             print!("{}", crate::nemesis::catalog::markdown());
             Ok(0)
@@ -305,8 +239,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench { what } => match what.as_str() {
             "proxy" => {
                 let report =
-                    crate::proxy::bench::bench_proxy(crate::proxy::bench::BenchConfig::default())
-                        .await?;
+                    crate::bench::bench_proxy(crate::bench::BenchConfig::default()).await?;
                 println!("{report}");
                 Ok(if report.meets_targets() { 0 } else { 1 })
             }
@@ -315,79 +248,155 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Adapter { lock, flaw } => {
             crate::clients::process::reference::serve(lock, flaw).await
         }
-        Command::Proxy {
-            listen,
-            seed,
-            allow_remote,
-            allow_unix_upstreams,
-        } => {
-            let policy = crate::proxy::Policy {
-                allow_remote,
-                unix_upstreams: allow_unix_upstreams,
-            };
-            crate::proxy::serve(listen, seed, policy).await?;
-            Ok(0)
-        }
-        Command::Matrix {
-            libraries,
-            faults,
-            seeds,
-            jobs,
-            duration,
-            scenarios,
-            results,
-            adapters,
-        } => {
-            let opts = crate::matrix::MatrixOptions {
-                libraries: libraries.unwrap_or_else(|| crate::matrix::libraries(&adapters)),
-                faults: faults.unwrap_or_else(|| crate::matrix::faults(&scenarios)),
-                seeds,
-                jobs: usize::from(jobs),
-                duration,
-                scenarios_dir: scenarios,
-                results_dir: results,
-                adapters_dir: adapters,
-                fencepost: std::env::current_exe()
-                    .context("cannot find the fencepost binary to run the matrix's cases")?,
-            };
-            crate::matrix::matrix_command(&opts).await
-        }
-        // --- reports (harness/src/report) ---
+        Command::Proxy(args) => args.run().await,
+        Command::Matrix(args) => args.run().await,
         Command::Report { run_dir } => report_command(&run_dir),
-        Command::Suite {
-            name,
-            dirs,
-            shard,
-            seeds,
-            duration,
-            only,
-            scenarios,
-            results,
-            jobs,
-        } => {
-            if name == "merge" {
-                return crate::suite::merge_command(&dirs, &results);
-            }
-            if !dirs.is_empty() {
-                return Err(anyhow::anyhow!(
-                    "`fencepost suite {name}` takes no folders ({}): only `fencepost suite merge DIR…` does",
-                    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
-                ));
-            }
-            let opts = crate::suite::SuiteOptions {
-                name,
-                seeds,
-                scenarios_dir: scenarios,
-                results_dir: results,
-                duration,
-                only,
-                jobs: usize::from(jobs),
-                fencepost: std::env::current_exe()
-                    .context("cannot find the fencepost binary to run the suite's cases")?,
-                shard,
-            };
-            crate::suite::suite_command(&opts).await
+        Command::Suite(args) => args.run().await,
+    }
+}
+
+impl ScenarioArgs {
+    /// `fencepost scenario`: runs it, prints its summary; the exit code is its outcome's.
+    async fn run(self) -> anyhow::Result<i32> {
+        let path = scenario::resolve(&self.name, &self.scenarios)?;
+        // A scenario found through another --scenarios folder is replayed by its path.
+        let name = if self.scenarios == Path::new("scenarios") {
+            self.name
+        } else {
+            path.display().to_string()
+        };
+        let client_command = self.client_command.map(|c| split_command(&c)).transpose()?;
+        let client_command_dir = match client_command {
+            Some(_) => Some(
+                std::env::current_dir()
+                    .context("cannot read the current folder for --client-command")?,
+            ),
+            None => None,
+        };
+        let opts = RunOptions {
+            seed: self.seed,
+            results_dir: self.results,
+            overrides: Overrides {
+                duration: self.duration,
+                lock: self.lock,
+                client: self.client,
+                client_command_dir,
+                client_command,
+            },
+            adapters_dir: self.adapters,
+            status: self.status.then_some(true),
+            topology: self.topology,
+        };
+        let result = runner::run_named(&name, &path, &opts).await?;
+        if let Some(file) = self.result_json {
+            crate::store::write_json(&file, &result)?;
         }
+        println!("{}", result.summary());
+        Ok(if result.interrupted {
+            130
+        } else {
+            result.exit_code()
+        })
+    }
+}
+
+impl CheckArgs {
+    /// `fencepost check`: a history file's linearizability (with --model), or a run re-judged.
+    fn run(self) -> anyhow::Result<i32> {
+        if let Some(model) = &self.model {
+            return crate::check_model::run(model, &self.path, self.budget_ms);
+        }
+        if self.path.is_file() {
+            anyhow::bail!(
+                "{} is a file, not a run folder: to check a history file's linearizability add --model (lock, mutex, register, cas-register or counter); to re-judge a run give its folder, results/<scenario>/<run-id>",
+                self.path.display()
+            );
+        }
+        let result = crate::judge::analyse(&self.path, None)?;
+        crate::judge::write_results(&self.path, &result)?;
+        println!("{}", result.summary());
+        if result.interrupted {
+            eprintln!("fencepost: this run was interrupted: its history is partial, so only a violation found in it is a verdict");
+        }
+        Ok(result.exit_code())
+    }
+}
+
+impl DoctorArgs {
+    async fn run(self) -> anyhow::Result<i32> {
+        let checks = match &self.topology {
+            Some(file) => crate::doctor::topology_checks(&self.results, file).await,
+            None => {
+                crate::doctor::checks(&self.results, &self.adapters, self.toxiproxy.as_deref())
+                    .await
+            }
+        };
+        Ok(crate::doctor::print(&checks))
+    }
+}
+
+impl ProxyArgs {
+    async fn run(self) -> anyhow::Result<i32> {
+        let policy = crate::proxy::Policy {
+            allow_remote: self.allow_remote,
+            unix_upstreams: self.allow_unix_upstreams,
+        };
+        crate::proxy::serve(self.listen, self.seed, policy).await?;
+        Ok(0)
+    }
+}
+
+impl MatrixArgs {
+    async fn run(self) -> anyhow::Result<i32> {
+        let opts = crate::matrix::MatrixOptions {
+            libraries: self
+                .libraries
+                .unwrap_or_else(|| crate::matrix::libraries(&self.adapters)),
+            faults: self
+                .faults
+                .unwrap_or_else(|| crate::matrix::faults(&self.scenarios)),
+            seeds: self.seeds,
+            jobs: usize::from(self.jobs),
+            duration: self.duration,
+            scenarios_dir: self.scenarios,
+            results_dir: self.results,
+            adapters_dir: self.adapters,
+            fencepost: std::env::current_exe()
+                .context("cannot find the fencepost binary to run the matrix's cases")?,
+        };
+        crate::matrix::matrix_command(&opts).await
+    }
+}
+
+impl SuiteArgs {
+    async fn run(self) -> anyhow::Result<i32> {
+        if self.name == "merge" {
+            return crate::suite::merge_command(&self.dirs, &self.results);
+        }
+        if !self.dirs.is_empty() {
+            return Err(anyhow::anyhow!(
+                "`fencepost suite {}` takes no folders ({}): only `fencepost suite merge DIR…` does",
+                self.name,
+                self.dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+        let opts = crate::suite::SuiteOptions {
+            name: self.name,
+            seeds: self.seeds,
+            scenarios_dir: self.scenarios,
+            results_dir: self.results,
+            duration: self.duration,
+            only: self.only,
+            jobs: usize::from(self.jobs),
+            fencepost: std::env::current_exe()
+                .context("cannot find the fencepost binary to run the suite's cases")?,
+            shard: self.shard,
+        };
+        crate::suite::suite_command(&opts).await
     }
 }
 

@@ -120,8 +120,32 @@ fn runtimes(adapters: &Path) -> Vec<(Runtime, String)> {
 
 /// Runs every check. `toxiproxy` is a configured external Toxiproxy API URL, if any.
 pub async fn checks(results: &Path, adapters: &Path, toxiproxy: Option<&str>) -> Vec<Check> {
-    let mut out = vec![redis_program(EVERY_RUN, "redis-server", "redis-server")];
+    let mut out = every_run(results);
+    out.push(redis_program(
+        "Sentinel scenarios (failover*, streams-failover)",
+        "redis-sentinel",
+        "redis-sentinel",
+    ));
+    out.push(cluster_networks());
+    for (runtime, feature) in runtimes(adapters) {
+        out.extend(runtime_checks(runtime, &feature));
+    }
+    out.extend(containers());
+    out.extend(test_tools());
+    if let Some(url) = toxiproxy {
+        out.push(toxiproxy_check(
+            "runs against an external Toxiproxy (--toxiproxy)",
+            url,
+            "start it (docker compose -f docker/compose.yml up toxiproxy, or `fencepost proxy --listen 127.0.0.1:8474`) and check the URL",
+        )
+        .await);
+    }
+    out
+}
 
+/// What every run needs: redis-server, loopback ports, the results folder, private run folders.
+fn every_run(results: &Path) -> Vec<Check> {
+    let mut out = vec![redis_program(EVERY_RUN, "redis-server", "redis-server")];
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
     out.push(check(
         EVERY_RUN,
@@ -130,7 +154,6 @@ pub async fn checks(results: &Path, adapters: &Path, toxiproxy: Option<&str>) ->
             .map_err(|e| e.to_string()),
         "free some loopback ports, or check that 127.0.0.1 is configured",
     ));
-
     let probe_file = results.join(format!(".doctor-{}", std::process::id()));
     let writable =
         std::fs::create_dir_all(results).and_then(|_| std::fs::write(&probe_file, b"ok"));
@@ -146,7 +169,6 @@ pub async fn checks(results: &Path, adapters: &Path, toxiproxy: Option<&str>) ->
             results.display()
         ),
     ));
-
     let tmp = std::env::temp_dir();
     out.push(check(
         EVERY_RUN,
@@ -156,115 +178,126 @@ pub async fn checks(results: &Path, adapters: &Path, toxiproxy: Option<&str>) ->
             .map_err(|e| e.to_string()),
         "set TMPDIR to a folder only you (or root) can write to, or one with the sticky bit",
     ));
+    out
+}
 
-    out.push(redis_program(
-        "Sentinel scenarios (failover*, streams-failover)",
-        "redis-sentinel",
-        "redis-sentinel",
-    ));
-
-    // A private network as [cluster] runs build one: a namespace, a bridge, a veth (root, ip).
+/// A private network as `[cluster]` runs build one: a namespace, a bridge, a veth (root, ip).
+fn cluster_networks() -> Check {
     let lan = crate::nodes::netns::Lan::create(1).map(drop);
-    out.push(check(
+    check(
         "Redis Cluster scenarios (cluster-*)",
         "private networks (network namespaces, ip, nft)".into(),
         lan.map(|()| "a namespace, a bridge and a veth made and removed".into())
             .map_err(|e| e.to_string()),
         "run as root (or with CAP_SYS_ADMIN and CAP_NET_ADMIN), and sudo apt-get install -y iproute2 nftables",
-    ));
+    )
+}
 
-    for (runtime, feature) in runtimes(adapters) {
-        match runtime {
-            Runtime::Python => {
-                out.push(check(
-                    &feature,
-                    "python3".into(),
-                    probe("python3", &["--version"]),
-                    "sudo apt-get install -y python3",
-                ));
-                out.push(check(
-                    &feature,
-                    "python3 venv (a private environment per library)".into(),
-                    probe("python3", &["-c", "import venv, ensurepip; print('importable')"]),
-                    "sudo apt-get install -y python3-venv",
-                ));
-            }
-            Runtime::Node => {
-                let node = match probe("node", &["--version"]) {
-                    Ok(v) if major(&v) >= 18 => Ok(format!("version {v}")),
-                    Ok(v) => Err(format!("version {v}: the adapters need Node 18 or later")),
-                    Err(e) => Err(e),
-                };
-                out.push(check(
-                    &feature,
+/// What the adapters of one runtime need.
+fn runtime_checks(runtime: Runtime, feature: &str) -> Vec<Check> {
+    match runtime {
+        Runtime::Python => vec![
+            check(
+                feature,
+                "python3".into(),
+                probe("python3", &["--version"]),
+                "sudo apt-get install -y python3",
+            ),
+            check(
+                feature,
+                "python3 venv (a private environment per library)".into(),
+                probe("python3", &["-c", "import venv, ensurepip; print('importable')"]),
+                "sudo apt-get install -y python3-venv",
+            ),
+        ],
+        Runtime::Node => {
+            let node = match probe("node", &["--version"]) {
+                Ok(v) if major(&v) >= 18 => Ok(format!("version {v}")),
+                Ok(v) => Err(format!("version {v}: the adapters need Node 18 or later")),
+                Err(e) => Err(e),
+            };
+            vec![
+                check(
+                    feature,
                     "node".into(),
                     node,
                     "sudo apt-get install -y nodejs (or keep a Node from elsewhere: 18 or later)",
-                ));
-                out.push(check(
-                    &feature,
+                ),
+                check(
+                    feature,
                     "npm".into(),
                     probe("npm", &["--version"]).map(|v| format!("version {v}")),
                     "sudo apt-get install -y npm with Debian's nodejs; a Node from elsewhere brings its own npm",
-                ));
-            }
-            Runtime::Cargo => out.push(check(
-                &feature,
-                "cargo".into(),
-                probe("cargo", &["--version"]),
-                "install Rust with rustup (https://rustup.rs): the adapter builds with its own target folder",
-            )),
-            Runtime::Fencepost => {}
+                ),
+            ]
         }
+        Runtime::Cargo => vec![check(
+            feature,
+            "cargo".into(),
+            probe("cargo", &["--version"]),
+            "install Rust with rustup (https://rustup.rs): the adapter builds with its own target folder",
+        )],
+        Runtime::Fencepost => Vec::new(),
     }
+}
 
-    let containers = "container topologies (docker/compose.yml, --topology with an [engine])";
-    out.push(check(
-        containers,
-        "docker engine".into(),
-        probe("dockerd", &["--version"]),
-        "sudo apt-get install -y docker.io (fencepost's tests start dockerd as root when none runs)",
-    ));
-    out.push(check(
-        containers,
-        "docker-compose".into(),
-        probe("docker-compose", &["--version"]),
-        "sudo apt-get install -y docker-compose",
-    ));
+/// What container topologies need: a Docker engine and docker-compose.
+fn containers() -> Vec<Check> {
+    let feature = "container topologies (docker/compose.yml, --topology with an [engine])";
+    vec![
+        check(
+            feature,
+            "docker engine".into(),
+            probe("dockerd", &["--version"]),
+            "sudo apt-get install -y docker.io (fencepost's tests start dockerd as root when none runs)",
+        ),
+        check(
+            feature,
+            "docker-compose".into(),
+            probe("docker-compose", &["--version"]),
+            "sudo apt-get install -y docker-compose",
+        ),
+    ]
+}
 
+/// What the tests need beyond the features: a browser, a schema checker, another user.
+fn test_tools() -> Vec<Check> {
     let tests = "the tests (cargo test --workspace)";
-    out.push(check(
-        tests,
-        "chromium (opens the run pages headless)".into(),
-        probe("chromium", &["--version"]).or_else(|_| probe("chromium-browser", &["--version"])),
-        "sudo apt-get install -y chromium",
-    ));
-    out.push(check(
-        tests,
-        "xmllint (checks the suite's JUnit XML against its schema)".into(),
-        probe("xmllint", &["--version"]).map(|_| "present".into()),
-        "sudo apt-get install -y libxml2-utils",
-    ));
-    out.push(check(
-        tests,
-        "setpriv (acts as another user to test the run folders' privacy)".into(),
-        probe("setpriv", &["--version"]),
-        "sudo apt-get install -y util-linux",
-    ));
+    vec![
+        check(
+            tests,
+            "chromium (opens the run pages headless)".into(),
+            probe("chromium", &["--version"])
+                .or_else(|_| probe("chromium-browser", &["--version"])),
+            "sudo apt-get install -y chromium",
+        ),
+        check(
+            tests,
+            "xmllint (checks the suite's JUnit XML against its schema)".into(),
+            probe("xmllint", &["--version"]).map(|_| "present".into()),
+            "sudo apt-get install -y libxml2-utils",
+        ),
+        check(
+            tests,
+            "setpriv (acts as another user to test the run folders' privacy)".into(),
+            probe("setpriv", &["--version"]),
+            "sudo apt-get install -y util-linux",
+        ),
+    ]
+}
 
-    if let Some(url) = toxiproxy {
-        let version = match crate::proxy::ToxiproxyClient::new(url) {
-            Ok(c) => c.version().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        out.push(check(
-            "runs against an external Toxiproxy (--toxiproxy)",
-            format!("Toxiproxy at {url}"),
-            version.map(|v| format!("version {v}")),
-            "start it (docker compose -f docker/compose.yml up toxiproxy, or `fencepost proxy --listen 127.0.0.1:8474`) and check the URL",
-        ));
-    }
-    out
+/// A Toxiproxy API answers at `url`.
+async fn toxiproxy_check(feature: &str, url: &str, fix: &str) -> Check {
+    let version = match crate::proxy::ToxiproxyClient::new(url) {
+        Ok(c) => c.version().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    check(
+        feature,
+        format!("Toxiproxy at {url}"),
+        version.map(|v| format!("version {v}")),
+        fix,
+    )
 }
 
 /// The feature the topology checks serve.
@@ -275,7 +308,8 @@ const TOPOLOGY: &str = "runs against this topology (--topology)";
 /// API, every node as the admin user, and with an `[engine]` the node containers, the shared
 /// control folder and the Sentinels. A local redis-server is not needed there.
 pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
-    let t = match crate::topology::remote::RemoteTopology::load(file) {
+    use crate::topology::remote::RemoteTopology;
+    let t = match RemoteTopology::load(file) {
         Ok(t) => t,
         Err(e) => {
             return vec![check(
@@ -294,22 +328,27 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
             .map_err(|e| e.to_string()),
         "make it writable, or pass --results DIR",
     )];
-    let version = match crate::proxy::ToxiproxyClient::new(&t.toxiproxy) {
-        Ok(c) => c
-            .version()
-            .await
-            .map(|v| format!("version {v}"))
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    out.push(check(
-        TOPOLOGY,
-        format!("Toxiproxy at {}", t.toxiproxy),
-        version,
-        "start it, or fix `toxiproxy` in the topology file",
-    ));
+    out.push(
+        toxiproxy_check(
+            TOPOLOGY,
+            &t.toxiproxy,
+            "start it, or fix `toxiproxy` in the topology file",
+        )
+        .await,
+    );
+    out.extend(remote_nodes(&t).await);
+    if let Some(engine) = &t.engine {
+        out.extend(remote_engine(&t, engine).await);
+    }
+    out
+}
+
+/// The credentials, every node as the admin user, and every Sentinel, of a remote topology.
+async fn remote_nodes(t: &crate::topology::remote::RemoteTopology) -> Vec<Check> {
+    use crate::topology::remote::wait_answers;
+    let wait = std::time::Duration::from_secs(2);
     let admin = t.admin_login();
-    out.push(check(
+    let mut out = vec![check(
         TOPOLOGY,
         "credentials in the environment".into(),
         admin
@@ -317,14 +356,13 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
             .map(|_| "set".to_string())
             .map_err(|e| format!("{e:#}")),
         "export the variables the topology file names",
-    ));
+    )];
     if let Ok((user, password)) = &admin {
         for n in t.lock_nodes.iter().chain([&t.resource]) {
             let url = format!("redis://{user}:{password}@{}/", n.address);
-            let ping =
-                crate::topology::remote::wait_answers(&url, std::time::Duration::from_secs(2))
-                    .await
-                    .map(|()| "answers PING as the admin user".to_string());
+            let ping = wait_answers(&url, wait)
+                .await
+                .map(|()| "answers PING as the admin user".to_string());
             out.push(check(
                 TOPOLOGY,
                 format!("node {} at {}", n.name, n.address),
@@ -334,12 +372,9 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
         }
     }
     for s in &t.sentinels {
-        let ping = crate::topology::remote::wait_answers(
-            &format!("redis://{s}/"),
-            std::time::Duration::from_secs(2),
-        )
-        .await
-        .map(|()| "answers PING".to_string());
+        let ping = wait_answers(&format!("redis://{s}/"), wait)
+            .await
+            .map(|()| "answers PING".to_string());
         out.push(check(
             TOPOLOGY,
             format!("Sentinel at {s}"),
@@ -347,36 +382,42 @@ pub async fn topology_checks(results: &Path, file: &Path) -> Vec<Check> {
             "start it, or fix `sentinels` in the topology file",
         ));
     }
-    if let Some(engine) = &t.engine {
-        let names: Vec<String> = t
-            .lock_nodes
-            .iter()
-            .map(|n| n.name.clone())
-            .chain([crate::topology::RESOURCE.to_string()])
-            .collect();
-        let found = crate::topology::remote::engine::Engine::connect(engine, &names)
-            .await
-            .map(|_| format!("a container for each of {}", names.join(", ")))
+    out
+}
+
+/// The node containers through the Docker engine, and the control folder shared with them.
+async fn remote_engine(
+    t: &crate::topology::remote::RemoteTopology,
+    engine: &crate::topology::remote::engine::EngineConfig,
+) -> Vec<Check> {
+    let names: Vec<String> = t
+        .lock_nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .chain([crate::topology::RESOURCE.to_string()])
+        .collect();
+    let found = crate::topology::remote::engine::Engine::connect(engine, &names)
+        .await
+        .map(|_| format!("a container for each of {}", names.join(", ")))
+        .map_err(|e| e.to_string());
+    let mut out = vec![check(
+        TOPOLOGY,
+        "node containers through the Docker engine".into(),
+        found,
+        "mount the engine's socket (/var/run/docker.sock) and label the node services io.fencepost.node=<name>",
+    )];
+    if let Some(dir) = &engine.control_dir {
+        let probe = dir.join(format!(".doctor-{}", std::process::id()));
+        let writable = std::fs::write(&probe, b"ok")
+            .map(|()| "writable".to_string())
             .map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(&probe);
         out.push(check(
             TOPOLOGY,
-            "node containers through the Docker engine".into(),
-            found,
-            "mount the engine's socket (/var/run/docker.sock) and label the node services io.fencepost.node=<name>",
+            format!("control folder {}", dir.display()),
+            writable,
+            "mount the volume shared with the nodes there (see docker/compose.yml)",
         ));
-        if let Some(dir) = &engine.control_dir {
-            let probe = dir.join(format!(".doctor-{}", std::process::id()));
-            let writable = std::fs::write(&probe, b"ok")
-                .map(|()| "writable".to_string())
-                .map_err(|e| e.to_string());
-            let _ = std::fs::remove_file(&probe);
-            out.push(check(
-                TOPOLOGY,
-                format!("control folder {}", dir.display()),
-                writable,
-                "mount the volume shared with the nodes there (see docker/compose.yml)",
-            ));
-        }
     }
     out
 }

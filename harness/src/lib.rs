@@ -1,6 +1,7 @@
-//! fencepost's harness: scenario files, real redis-server processes, the fault proxy, nemeses
+//! fencepost's harness: scenario files, real redis-server processes, nemeses
 //! and clients (plug-ins), the recorder, the results store, judging, reports and the suite. The `fencepost` binary is a thin shell over it.
 
+pub mod bench;
 pub mod check_model;
 pub mod cli;
 pub mod clients;
@@ -14,7 +15,6 @@ pub mod matrix;
 pub mod nemesis;
 pub mod nodes;
 pub mod private_dir;
-pub mod proxy;
 pub mod recorder;
 pub mod report;
 pub mod runner;
@@ -24,3 +24,6 @@ pub mod store;
 pub mod suggest;
 pub mod suite;
 pub mod topology;
+
+/// The fault proxy, a crate of its own ([`fencepost_proxy`]).
+pub use fencepost_proxy as proxy;

@@ -361,8 +361,98 @@ fn ms_floor(ns: i128) -> i64 {
     ns.div_euclid(1_000_000) as i64
 }
 
+/// rslock counts a node it cannot log in to as a "no" (every acquire would be denied, with no
+/// error): a node that rejects the credentials is refused here; one that cannot be reached is
+/// only logged (it may be a fault).
+async fn check_logins(nodes: &[Json], node_urls: &[String], warm: Duration) -> Result<(), String> {
+    let mut checks = tokio::task::JoinSet::new();
+    for (i, url) in node_urls.iter().enumerate() {
+        let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(warm))
+            .set_response_timeout(Some(warm));
+        checks.spawn(async move {
+            let r = tokio::time::timeout(warm, async {
+                let mut con = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?;
+                redis::cmd("PING")
+                    .query_async::<redis::Value>(&mut con)
+                    .await
+            })
+            .await;
+            (i, r)
+        });
+    }
+    while let Some(Ok((i, r))) = checks.join_next().await {
+        let label = nodes[i]
+            .get("name")
+            .and_then(Json::as_str)
+            .map_or_else(|| format!("node {}", i + 1), str::to_string);
+        match r {
+            Ok(Ok(_)) => {}
+            Ok(Err(e))
+                if e.kind() == redis::ErrorKind::AuthenticationFailed
+                    || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) =>
+            {
+                return Err(format!("lock node {label} refused the login: {e}"));
+            }
+            Ok(Err(e)) => log(&format!(
+                "lock node {label}: {e} (rslock will count it as a no)"
+            )),
+            Err(_) => log(&format!(
+                "lock node {label}: no answer within {} ms",
+                warm.as_millis()
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// The adapter's hello: what it loaded (from Cargo.lock) and what it supports.
+fn hello_reply(lock_key: &str) -> Json {
+    let rslock_version = locked_version("rslock", None).unwrap_or_else(|| "unknown".into());
+    let redis_version = locked_version("redis", Some("rslock")).unwrap_or_else(|| "?".into());
+    let tokio_version = locked_version("tokio", None).unwrap_or_else(|| "?".into());
+    json!({
+        "type": "hello",
+        "protocol": PROTOCOL,
+        "library": "rslock",
+        "package": "rslock",
+        "version": rslock_version,
+        "runtime": format!("rust, redis {redis_version}, tokio {tokio_version}"),
+        "lock_keys": [lock_key],
+        "supports": {
+            "acquire": true,
+            "release": true,
+            "extend": true,
+            "held": true,
+            "auto_renewal": false,
+            "fencing_token": false,
+            "validity": true,
+        },
+    })
+}
+
 impl Adapter {
     async fn setup(hello: &Map<String, Json>) -> Result<(Adapter, Json), String> {
+        let (mut adapter, nodes, node_urls) = Adapter::from_hello(hello)?;
+        // Connect now, so the first op does not pay for it: rslock connects each node on first use
+        // (a GET of the lock key through the library does that), and the resource connection.
+        let warm = adapter.timeout.max(Duration::from_secs(2));
+        let manager = adapter.manager.clone();
+        let key = adapter.name.clone().into_bytes();
+        let _ = tokio::time::timeout(warm, manager.query_redis_for_key_value(&key)).await;
+        check_logins(nodes, &node_urls, warm).await?;
+        if let Err(e) = adapter.connect_resource(warm).await {
+            log(&format!("resource: {e} (retried on the first access)"));
+        }
+        let reply = hello_reply(&adapter.name);
+        Ok((adapter, reply))
+    }
+
+    /// The adapter the hello describes (not yet connected), with its nodes as given and as URLs.
+    fn from_hello(hello: &Map<String, Json>) -> Result<(Adapter, &Vec<Json>, Vec<String>), String> {
         let lock = hello.get("lock").ok_or("the hello has no \"lock\"")?;
         let name = lock
             .get("name")
@@ -394,101 +484,22 @@ impl Adapter {
             .ok_or("the hello's resource has no \"script\"")?
             .to_string();
         let resource = redis::Client::open(node_url(res)?.as_str()).map_err(|e| e.to_string())?;
-        let timeout = Duration::from_millis(timeout_ms.max(1));
-
         let mut manager = LockManager::new(node_urls.clone());
         // One attempt per acquire/extend: exec_or_retry retries only while current_try (from 1)
         // is below the count; the delay is then never used.
         manager.set_retry(1, Duration::from_millis(200));
-
-        let mut adapter = Adapter {
+        let adapter = Adapter {
             manager,
             script_sha: redis::Script::new(&script).get_hash().to_string(),
             script,
             name,
             ttl_ms,
-            timeout,
+            timeout: Duration::from_millis(timeout_ms.max(1)),
             held: None,
             resource,
             resource_con: None,
         };
-        // Connect now, so the first op does not pay for it: rslock connects each node on first use
-        // (a GET of the lock key through the library does that), and the resource connection.
-        let warm = timeout.max(Duration::from_secs(2));
-        let manager = adapter.manager.clone();
-        let key = adapter.name.clone().into_bytes();
-        let _ = tokio::time::timeout(warm, manager.query_redis_for_key_value(&key)).await;
-        // rslock counts a node it cannot log in to as a "no" (every acquire would be denied, with
-        // no error): a node that rejects the credentials is refused here; one that cannot be
-        // reached is only logged (it may be a fault).
-        let mut checks = tokio::task::JoinSet::new();
-        for (i, url) in node_urls.iter().enumerate() {
-            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(warm))
-                .set_response_timeout(Some(warm));
-            checks.spawn(async move {
-                let r = tokio::time::timeout(warm, async {
-                    let mut con = client
-                        .get_multiplexed_async_connection_with_config(&config)
-                        .await?;
-                    redis::cmd("PING")
-                        .query_async::<redis::Value>(&mut con)
-                        .await
-                })
-                .await;
-                (i, r)
-            });
-        }
-        while let Some(Ok((i, r))) = checks.join_next().await {
-            let node = &nodes[i];
-            let label = node
-                .get("name")
-                .and_then(Json::as_str)
-                .map_or_else(|| format!("node {}", i + 1), str::to_string);
-            match r {
-                Ok(Ok(_)) => {}
-                Ok(Err(e))
-                    if e.kind() == redis::ErrorKind::AuthenticationFailed
-                        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) =>
-                {
-                    return Err(format!("lock node {label} refused the login: {e}"));
-                }
-                Ok(Err(e)) => log(&format!(
-                    "lock node {label}: {e} (rslock will count it as a no)"
-                )),
-                Err(_) => log(&format!(
-                    "lock node {label}: no answer within {} ms",
-                    warm.as_millis()
-                )),
-            }
-        }
-        if let Err(e) = adapter.connect_resource(warm).await {
-            log(&format!("resource: {e} (retried on the first access)"));
-        }
-
-        let rslock_version = locked_version("rslock", None).unwrap_or_else(|| "unknown".into());
-        let redis_version = locked_version("redis", Some("rslock")).unwrap_or_else(|| "?".into());
-        let tokio_version = locked_version("tokio", None).unwrap_or_else(|| "?".into());
-        let reply = json!({
-            "type": "hello",
-            "protocol": PROTOCOL,
-            "library": "rslock",
-            "package": "rslock",
-            "version": rslock_version,
-            "runtime": format!("rust, redis {redis_version}, tokio {tokio_version}"),
-            "lock_keys": [adapter.name],
-            "supports": {
-                "acquire": true,
-                "release": true,
-                "extend": true,
-                "held": true,
-                "auto_renewal": false,
-                "fencing_token": false,
-                "validity": true,
-            },
-        });
-        Ok((adapter, reply))
+        Ok((adapter, nodes, node_urls))
     }
 
     fn op_ttl(&self, op: &Map<String, Json>) -> u64 {

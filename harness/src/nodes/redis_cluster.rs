@@ -288,10 +288,33 @@ pub async fn form(
     spec: ClusterSpec,
     key: &str,
 ) -> anyhow::Result<ClusterMap> {
+    let started = Instant::now();
+    let mut map = start_nodes(cluster, spec, key)?;
+    let ids = assign_epochs(&map).await?;
+    assign_slots(&map, spec.shards as usize).await?;
+    meet(&map).await?;
+    attach_replicas(&map, spec, &ids).await?;
+    map.wait_healthy(spec.replicas, Duration::from_secs(20))
+        .await
+        .map_err(|e| fail("waiting for cluster_state:ok", e))?;
+    map.formed_ms = started.elapsed().as_millis() as u64;
+    map.slot = map
+        .query(0, redis::cmd("CLUSTER").arg("KEYSLOT").arg(key))
+        .await
+        .map_err(|e| fail("KEYSLOT", e))?;
+    Ok(map)
+}
+
+fn fail(step: &str, e: String) -> anyhow::Error {
+    anyhow::anyhow!("cluster formation ({step}): {e}")
+}
+
+/// Every node of the cluster, started in a namespace of its own on a new private network
+/// (sharing one pair of passwords: replicas log in to whichever node is their primary).
+fn start_nodes(cluster: &mut NodeSet, spec: ClusterSpec, key: &str) -> anyhow::Result<ClusterMap> {
     use anyhow::Context;
     let n = (spec.shards * (1 + spec.replicas)) as usize;
     let lan = Lan::create(n).context("cannot build the cluster's private network")?;
-    let started = Instant::now();
     let passwords = (random_password(), random_password());
     let mut names = Vec::new();
     let mut ips = Vec::new();
@@ -317,7 +340,7 @@ pub async fn form(
         ips.push(lan.node_ip(i));
     }
     cluster.lan = Some(lan);
-    let mut map = ClusterMap {
+    Ok(ClusterMap {
         names,
         ips,
         admin_password: passwords.0,
@@ -325,22 +348,29 @@ pub async fn form(
         key: key.to_string(),
         slot: 0,
         formed_ms: 0,
-    };
-    let fail = |step: &str, e: String| anyhow::anyhow!("cluster formation ({step}): {e}");
+    })
+}
+
+/// Each node's id, after giving each a distinct config epoch up front, as redis-cli does: no
+/// collisions to resolve later.
+async fn assign_epochs(map: &ClusterMap) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
-    for i in 0..n {
+    for i in 0..map.names.len() {
         let id: String = map
             .query(i, redis::cmd("CLUSTER").arg("MYID"))
             .await
             .map_err(|e| fail("MYID", e))?;
-        // Distinct epochs up front, as redis-cli does: no collisions to resolve later.
         let _: () = map
             .query(i, redis::cmd("CLUSTER").arg("SET-CONFIG-EPOCH").arg(i + 1))
             .await
             .map_err(|e| fail("SET-CONFIG-EPOCH", e))?;
         ids.push(id);
     }
-    let shards = spec.shards as usize;
+    Ok(ids)
+}
+
+/// The first `shards` nodes are primaries, each of an equal share of the slots.
+async fn assign_slots(map: &ClusterMap, shards: usize) -> anyhow::Result<()> {
     for s in 0..shards {
         let first = (SLOTS as usize * s / shards) as u16;
         let last = (SLOTS as usize * (s + 1) / shards - 1) as u16;
@@ -355,7 +385,12 @@ pub async fn form(
             .await
             .map_err(|e| fail("ADDSLOTSRANGE", e))?;
     }
-    for i in 1..n {
+    Ok(())
+}
+
+/// Every node meets the first; gossip does the rest.
+async fn meet(map: &ClusterMap) -> anyhow::Result<()> {
+    for i in 1..map.names.len() {
         let _: () = map
             .query(
                 i,
@@ -367,8 +402,18 @@ pub async fn form(
             .await
             .map_err(|e| fail("MEET", e))?;
     }
-    // A replica can follow a primary once it knows it.
-    for i in shards..n {
+    Ok(())
+}
+
+/// The other nodes replicate the primaries, `replicas` each; a replica can follow a primary
+/// once it knows it.
+async fn attach_replicas(
+    map: &ClusterMap,
+    spec: ClusterSpec,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let shards = spec.shards as usize;
+    for i in shards..map.names.len() {
         let primary = (i - shards) / spec.replicas as usize;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -394,15 +439,7 @@ pub async fn form(
             .await
             .map_err(|e| fail("REPLICATE", e))?;
     }
-    map.wait_healthy(spec.replicas, Duration::from_secs(20))
-        .await
-        .map_err(|e| fail("waiting for cluster_state:ok", e))?;
-    map.formed_ms = started.elapsed().as_millis() as u64;
-    map.slot = map
-        .query(0, redis::cmd("CLUSTER").arg("KEYSLOT").arg(key))
-        .await
-        .map_err(|e| fail("KEYSLOT", e))?;
-    Ok(map)
+    Ok(())
 }
 
 #[cfg(test)]

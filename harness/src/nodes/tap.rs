@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -229,6 +230,47 @@ async fn session(
     first: &mut bool,
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), String> {
+    let (mut r, mut wr) = open_stream(url).await?;
+    let mut admin = snapshot(node, url, keys, journal, *first).await?;
+    *first = false;
+    if let Some(r) = ready.take() {
+        let _ = r.send(());
+    }
+    // The node's clock, sampled beside the stream (a read of the stream is never cut short);
+    // and an acknowledgement each time: after a diskless snapshot the node streams only once its
+    // replica has acknowledged while it is online (which it may not be yet). Offset 0, never
+    // moved on: `WAIT` counts replicas by the offset they acknowledged, so it never counts the
+    // tap.
+    let sampler = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            if wr
+                .write_all(&resp(&["REPLCONF", "ACK", "0"]))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            clock_sample(node, &mut admin, journal).await;
+        }
+    };
+    let reader = async {
+        loop {
+            let cmd = command(&mut r).await?;
+            apply(node, &cmd, keys, journal);
+        }
+    };
+    tokio::select! {
+        _ = stop.changed() => Ok(()),
+        _ = sampler => Ok(()),
+        r = reader => r,
+    }
+}
+
+/// Logs in as the admin user and asks for a replication stream at once (no wait for more
+/// replicas) that the node does not time out; returns it past the snapshot, which is skipped.
+async fn open_stream(url: &str) -> Result<(Reader, OwnedWriteHalf), String> {
     let (user, pass, addr) = parts(url).ok_or("bad admin URL")?;
     let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&addr))
         .await
@@ -236,21 +278,21 @@ async fn session(
         .map_err(|e| e.to_string())?;
     let (rd, mut wr) = stream.into_split();
     let mut r = BufReader::new(rd);
-    let ask = |args: &[&str]| resp(args);
     for args in [
         vec!["AUTH", &user, &pass],
-        // A stream at once (no wait for more replicas) that the node does not time out.
         vec!["CONFIG", "SET", "repl-diskless-sync-delay", "0"],
         vec!["CONFIG", "SET", "repl-timeout", "3600"],
         vec!["REPLCONF", "capa", "eof", "capa", "psync2"],
     ] {
-        wr.write_all(&ask(&args)).await.map_err(|e| e.to_string())?;
+        wr.write_all(&resp(&args))
+            .await
+            .map_err(|e| e.to_string())?;
         let l = line(&mut r).await?;
         if l.starts_with('-') && args[0] == "AUTH" {
             return Err(format!("the tap cannot log in: {l}"));
         }
     }
-    wr.write_all(&ask(&["PSYNC", "?", "-1"]))
+    wr.write_all(&resp(&["PSYNC", "?", "-1"]))
         .await
         .map_err(|e| e.to_string())?;
     let l = loop {
@@ -263,7 +305,19 @@ async fn session(
         return Err(format!("the node refused a replication stream: {l}"));
     }
     skip_rdb(&mut r).await?;
-    // The keys as they are now (the snapshot was skipped), and the node's clock.
+    Ok((r, wr))
+}
+
+/// The keys as they are now (the stream's snapshot was skipped) and the node's clock, journaled;
+/// returns the admin connection the clock is sampled on. A key that holds nothing is journaled
+/// only on a re-read (after a lost stream: the key may have gone meanwhile).
+async fn snapshot(
+    node: &str,
+    url: &str,
+    keys: &[String],
+    journal: &Journal,
+    first: bool,
+) -> Result<redis::aio::MultiplexedConnection, String> {
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let mut admin = tokio::time::timeout(
         Duration::from_secs(2),
@@ -284,7 +338,7 @@ async fn session(
             .query_async(&mut admin)
             .await
             .unwrap_or(-2);
-        if v.is_some() || !*first {
+        if v.is_some() || !first {
             journal.write(
                 node,
                 Change::Snapshot {
@@ -295,36 +349,7 @@ async fn session(
             );
         }
     }
-    *first = false;
-    if let Some(r) = ready.take() {
-        let _ = r.send(());
-    }
-    // The node's clock, sampled beside the stream (a read of the stream is never cut short);
-    // and an acknowledgement each time: after a diskless snapshot the node streams only once its
-    // replica has acknowledged while it is online (which it may not be yet). Offset 0, never
-    // moved on: `WAIT` counts replicas by the offset they acknowledged, so it never counts the
-    // tap.
-    let sampler = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tick.tick().await;
-            if wr.write_all(&ask(&["REPLCONF", "ACK", "0"])).await.is_err() {
-                return;
-            }
-            clock_sample(node, &mut admin, journal).await;
-        }
-    };
-    let reader = async {
-        loop {
-            let cmd = command(&mut r).await?;
-            apply(node, &cmd, keys, journal);
-        }
-    };
-    tokio::select! {
-        _ = stop.changed() => Ok(()),
-        _ = sampler => Ok(()),
-        r = reader => r,
-    }
+    Ok(admin)
 }
 
 async fn clock_sample(

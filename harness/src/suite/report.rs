@@ -192,6 +192,27 @@ fn mark(c: &Case) -> &'static str {
 /// folder, so they work inside the uploaded results folder.
 pub fn markdown(r: &SuiteReport) -> String {
     let mut s = String::new();
+    md_heading(&mut s, r);
+    md_table(&mut s, r);
+    md_findings(&mut s, r);
+    let _ = writeln!(
+        s,
+        "\nRe-run one case: the `reproduce:` line of its summary (its run folder's `run.json`); the whole suite: `{}`.",
+        if r.rerun.is_empty() {
+            format!(
+                "cargo run --release -- suite {} --seeds {}",
+                r.name,
+                seeds_arg(&r.seeds)
+            )
+        } else {
+            r.rerun.clone()
+        }
+    );
+    s
+}
+
+/// The verdict, how the suite ran, and where its shards came from.
+fn md_heading(s: &mut String, r: &SuiteReport) {
     let _ = writeln!(s, "# fencepost suite `{}`: {}\n", r.name, r.verdict_line());
     let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(
@@ -222,6 +243,10 @@ pub fn markdown(r: &SuiteReport) -> String {
             r.merged_from.join(", ")
         );
     }
+}
+
+/// One row per case: its violations by check, what it expected, its outcome, its charts.
+fn md_table(s: &mut String, r: &SuiteReport) {
     let cols = columns(r);
     let _ = writeln!(
         s,
@@ -241,21 +266,6 @@ pub fn markdown(r: &SuiteReport) -> String {
         "---:|".repeat(cols.len())
     );
     for c in &r.cases {
-        let charts = match &c.run_dir {
-            Some(d) => {
-                let mut links = vec![format!("[page](../{d}/index.html)")];
-                for ch in &c.charts {
-                    let label = if ch.ends_with("-zoom.png") {
-                        "zoom"
-                    } else {
-                        "timeline"
-                    };
-                    links.push(format!("[{label}](../{ch})"));
-                }
-                links.join(" · ")
-            }
-            None => "—".into(),
-        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -276,9 +286,32 @@ pub fn markdown(r: &SuiteReport) -> String {
             mark(c),
             c.first_violation_ms
                 .map_or("—".into(), |ms| format!("{:.3} s", ms / 1000.0)),
-            charts
+            md_charts(c)
         );
     }
+}
+
+/// A case's page and charts, as links relative to the suite folder.
+fn md_charts(c: &Case) -> String {
+    match &c.run_dir {
+        Some(d) => {
+            let mut links = vec![format!("[page](../{d}/index.html)")];
+            for ch in &c.charts {
+                let label = if ch.ends_with("-zoom.png") {
+                    "zoom"
+                } else {
+                    "timeline"
+                };
+                links.push(format!("[{label}](../{ch})"));
+            }
+            links.join(" · ")
+        }
+        None => "—".into(),
+    }
+}
+
+/// The known findings reproduced, and every case not met or unknown with why.
+fn md_findings(s: &mut String, r: &SuiteReport) {
     let known: Vec<&Case> = r.cases.iter().filter(|c| !c.known.is_empty()).collect();
     if !known.is_empty() {
         let _ = writeln!(s, "\n## Known findings reproduced\n");
@@ -301,20 +334,6 @@ pub fn markdown(r: &SuiteReport) -> String {
             }
         }
     }
-    let _ = writeln!(
-        s,
-        "\nRe-run one case: the `reproduce:` line of its summary (its run folder's `run.json`); the whole suite: `{}`.",
-        if r.rerun.is_empty() {
-            format!(
-                "cargo run --release -- suite {} --seeds {}",
-                r.name,
-                seeds_arg(&r.seeds)
-            )
-        } else {
-            r.rerun.clone()
-        }
-    );
-    s
 }
 
 pub fn seeds_arg(seeds: &[u64]) -> String {

@@ -29,110 +29,155 @@ pub async fn run_jobs(
     interrupt: &mut Interrupt,
     what: &str,
 ) -> anyhow::Result<(Vec<Case>, bool)> {
-    let mut queue: std::collections::VecDeque<Job> = jobs.into();
-    let bar = ProgressBar::new(queue.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
-        )
-        .expect("static progress template")
-        .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let mut so_far = Violations::new();
-    let message = |running: &BTreeMap<usize, (String, u64, u32)>, so_far: &Violations| {
-        let names: Vec<String> = running
-            .values()
-            .map(|(n, seed, _)| format!("{n} seed {seed}"))
-            .collect();
-        format!(
-            "{} · violations so far: {}",
-            names.join(", "),
-            tally(so_far)
-        )
-    };
-
-    let mut cases: Vec<(usize, Case)> = Vec::new();
-    let mut interrupted = false;
-    // index → (label, seed, pid) of the cases running now
-    let mut running: BTreeMap<usize, (String, u64, u32)> = BTreeMap::new();
-    let mut waits = tokio::task::JoinSet::new();
+    let mut s = Scheduler::new(jobs, results_dir, what);
     loop {
-        while running.len() < parallel.max(1) && !interrupted {
-            let Some(job) = queue.pop_front() else {
+        s.start_more(parallel.max(1));
+        if s.running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            signal = interrupt.wait(), if !s.interrupted => s.pass_on(signal),
+            Some(joined) = s.waits.join_next() => {
+                s.finished(joined.context("a case's waiter panicked")?);
+            }
+        }
+    }
+    s.bar.finish_and_clear();
+    let mut cases = s.cases;
+    cases.sort_by_key(|(i, _)| *i);
+    Ok((cases.into_iter().map(|(_, c)| c).collect(), s.interrupted))
+}
+
+/// What a case's waiter hands back: its place, label, seed, wall time and how it ended.
+type Ended = (usize, String, u64, u64, CaseEnd);
+
+/// The cases to run, those running, those done, and the progress bar.
+struct Scheduler<'a> {
+    queue: std::collections::VecDeque<Job>,
+    /// index → (label, seed, pid) of the cases running now.
+    running: BTreeMap<usize, (String, u64, u32)>,
+    waits: tokio::task::JoinSet<Ended>,
+    cases: Vec<(usize, Case)>,
+    so_far: Violations,
+    interrupted: bool,
+    bar: ProgressBar,
+    results_dir: &'a Path,
+    what: &'a str,
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(jobs: Vec<Job>, results_dir: &'a Path, what: &'a str) -> Scheduler<'a> {
+        let bar = ProgressBar::new(jobs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
+            )
+            .expect("static progress template")
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Scheduler {
+            queue: jobs.into(),
+            running: BTreeMap::new(),
+            waits: tokio::task::JoinSet::new(),
+            cases: Vec::new(),
+            so_far: Violations::new(),
+            interrupted: false,
+            bar,
+            results_dir,
+            what,
+        }
+    }
+
+    /// Starts queued cases until `parallel` run (none once interrupted).
+    fn start_more(&mut self, parallel: usize) {
+        while self.running.len() < parallel && !self.interrupted {
+            let Some(job) = self.queue.pop_front() else {
                 break;
             };
             let (i, name, seed) = (job.index, job.label, job.seed);
             let t0 = Instant::now();
             match job.cmd.start() {
                 Ok(child) => {
-                    running.insert(i, (name.clone(), seed, child.pid()));
-                    waits.spawn_blocking(move || {
+                    self.running.insert(i, (name.clone(), seed, child.pid()));
+                    self.waits.spawn_blocking(move || {
                         let end = child.wait();
                         (i, name, seed, t0.elapsed().as_millis() as u64, end)
                     });
                 }
                 Err(e) => {
                     let case = Case::error(&name, seed, 0, &format!("cannot start the run: {e}"));
-                    bar.inc(1);
-                    cases.push((i, case));
+                    self.bar.inc(1);
+                    self.cases.push((i, case));
                 }
             }
-            bar.set_message(message(&running, &so_far));
-        }
-        if running.is_empty() {
-            break;
-        }
-        tokio::select! {
-            signal = interrupt.wait(), if !interrupted => {
-                interrupted = true;
-                let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
-                // Each case leads a process group of its own (the spawner's rule), so a
-                // terminal's Ctrl-C reached this process alone: pass it on, and each case ends
-                // its run in order and reports it interrupted.
-                for (_, _, pid) in running.values() {
-                    let _ = spawner::signal(*pid, sig);
-                }
-            }
-            Some(joined) = waits.join_next() => {
-                let (i, name, seed, wall_ms, end) = joined.context("a case's waiter panicked")?;
-                running.remove(&i);
-                let case = match end {
-                    CaseEnd::Judged(result) => {
-                        interrupted |= result.interrupted;
-                        Case::of(&result, seed, wall_ms, results_dir)
-                    }
-                    CaseEnd::Failed(error) => Case::error(&name, seed, wall_ms, &error),
-                    CaseEnd::Interrupted => {
-                        interrupted = true;
-                        Case::interrupted(&name, seed, wall_ms)
-                    }
-                };
-                add(&mut so_far, &case.violations);
-                let line = format!(
-                    "{} {} seed {} in {:.1} s · {}",
-                    case.status_word(),
-                    name,
-                    seed,
-                    wall_ms as f64 / 1000.0,
-                    case.error
-                        .as_deref()
-                        .map_or_else(|| tally(&case.violations), |e| e.to_string())
-                );
-                if bar.is_hidden() {
-                    eprintln!("fencepost {what}: {line}");
-                } else {
-                    bar.println(line);
-                }
-                bar.inc(1);
-                bar.set_message(message(&running, &so_far));
-                cases.push((i, case));
-            }
+            self.bar.set_message(self.message());
         }
     }
-    bar.finish_and_clear();
-    cases.sort_by_key(|(i, _)| *i);
-    Ok((cases.into_iter().map(|(_, c)| c).collect(), interrupted))
+
+    /// A signal arrived: no new case starts, and the running ones hear it. Each case leads a
+    /// process group of its own (the spawner's rule), so a terminal's Ctrl-C reached this
+    /// process alone: each case ends its run in order and reports it interrupted.
+    fn pass_on(&mut self, signal: &str) {
+        self.interrupted = true;
+        let sig = if signal == "SIGTERM" {
+            libc::SIGTERM
+        } else {
+            libc::SIGINT
+        };
+        for (_, _, pid) in self.running.values() {
+            let _ = spawner::signal(*pid, sig);
+        }
+    }
+
+    /// A case ended: record it, print its line, move the bar.
+    fn finished(&mut self, (i, name, seed, wall_ms, end): Ended) {
+        self.running.remove(&i);
+        let case = match end {
+            CaseEnd::Judged(result) => {
+                self.interrupted |= result.interrupted;
+                Case::of(&result, seed, wall_ms, self.results_dir)
+            }
+            CaseEnd::Failed(error) => Case::error(&name, seed, wall_ms, &error),
+            CaseEnd::Interrupted => {
+                self.interrupted = true;
+                Case::interrupted(&name, seed, wall_ms)
+            }
+        };
+        add(&mut self.so_far, &case.violations);
+        let line = format!(
+            "{} {} seed {} in {:.1} s · {}",
+            case.status_word(),
+            name,
+            seed,
+            wall_ms as f64 / 1000.0,
+            case.error
+                .as_deref()
+                .map_or_else(|| tally(&case.violations), |e| e.to_string())
+        );
+        if self.bar.is_hidden() {
+            eprintln!("fencepost {}: {line}", self.what);
+        } else {
+            self.bar.println(line);
+        }
+        self.bar.inc(1);
+        self.bar.set_message(self.message());
+        self.cases.push((i, case));
+    }
+
+    /// "gc-pause seed 1, … · violations so far: …".
+    fn message(&self) -> String {
+        let names: Vec<String> = self
+            .running
+            .values()
+            .map(|(n, seed, _)| format!("{n} seed {seed}"))
+            .collect();
+        format!(
+            "{} · violations so far: {}",
+            names.join(", "),
+            tally(&self.so_far)
+        )
+    }
 }
 
 /// Adds one case's violations to the running tally.

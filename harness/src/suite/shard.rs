@@ -113,80 +113,7 @@ pub fn read(dirs: &[PathBuf]) -> Result<Vec<ShardReport>, MergeError> {
 /// from each shard's results folder onto `results`.
 pub fn merge(shards: Vec<ShardReport>, results: &Path) -> Result<SuiteReport, MergeError> {
     let first = shards.first().ok_or(MergeError::Nothing)?;
-    let shard_of = |s: &ShardReport| {
-        s.report
-            .run
-            .shard
-            .as_deref()
-            .and_then(|x| x.parse::<Shard>().ok())
-            .ok_or_else(|| MergeError::NotAShard {
-                path: s.dir.clone(),
-            })
-    };
-    let count = shard_of(first)?.count;
-    let mut seen: Vec<Option<PathBuf>> = vec![None; count as usize];
-    for s in &shards {
-        let (a, b) = (&s.report.run, &first.report.run);
-        let mismatch = |what, this: String, other: String| MergeError::Mismatch {
-            path: s.dir.clone(),
-            first: first.dir.clone(),
-            what,
-            this,
-            other,
-        };
-        let shard = shard_of(s)?;
-        if shard.count != count {
-            return Err(mismatch(
-                "shard counts",
-                shard.count.to_string(),
-                count.to_string(),
-            ));
-        }
-        if a.name != b.name {
-            return Err(mismatch("suite names", a.name.clone(), b.name.clone()));
-        }
-        if a.seeds != b.seeds {
-            return Err(mismatch(
-                "seeds",
-                format!("{:?}", a.seeds),
-                format!("{:?}", b.seeds),
-            ));
-        }
-        if a.scenarios != b.scenarios {
-            return Err(mismatch(
-                "scenario lists",
-                a.scenarios.join(","),
-                b.scenarios.join(","),
-            ));
-        }
-        if a.duration_override != b.duration_override {
-            return Err(mismatch(
-                "duration overrides",
-                format!("{:?}", a.duration_override),
-                format!("{:?}", b.duration_override),
-            ));
-        }
-        let slot = &mut seen[(shard.index - 1) as usize];
-        if let Some(other) = slot {
-            return Err(MergeError::Twice {
-                shard: shard.to_string(),
-                a: other.clone(),
-                b: s.dir.clone(),
-            });
-        }
-        *slot = Some(s.dir.clone());
-    }
-    let missing: Vec<String> = (1..=count)
-        .filter(|i| seen[(*i - 1) as usize].is_none())
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(MergeError::Missing {
-            missing: missing.join(", "),
-            count,
-        });
-    }
-
+    check_one_suite(&shards, first)?;
     let run = &first.report.run;
     let position = |c: &Case| {
         (
@@ -205,21 +132,94 @@ pub fn merge(shards: Vec<ShardReport>, results: &Path) -> Result<SuiteReport, Me
         }
     }
     cases.sort_by_key(position);
-    let merged = SuiteRun {
+    Ok(SuiteReport::new(merged_run(&shards, run), cases))
+}
+
+/// The shard a report is, or why it is none.
+fn shard_of(s: &ShardReport) -> Result<Shard, MergeError> {
+    s.report
+        .run
+        .shard
+        .as_deref()
+        .and_then(|x| x.parse::<Shard>().ok())
+        .ok_or_else(|| MergeError::NotAShard {
+            path: s.dir.clone(),
+        })
+}
+
+/// Refuses shards of different suites (names, seeds, scenarios, durations, shard counts), a
+/// shard given twice and a missing one.
+fn check_one_suite(shards: &[ShardReport], first: &ShardReport) -> Result<(), MergeError> {
+    let count = shard_of(first)?.count;
+    let mut seen: Vec<Option<PathBuf>> = vec![None; count as usize];
+    for s in shards {
+        let (a, b) = (&s.report.run, &first.report.run);
+        let mismatch = |what, this: String, other: String| MergeError::Mismatch {
+            path: s.dir.clone(),
+            first: first.dir.clone(),
+            what,
+            this,
+            other,
+        };
+        let shard = shard_of(s)?;
+        let differences = [
+            ("shard counts", shard.count.to_string(), count.to_string()),
+            ("suite names", a.name.clone(), b.name.clone()),
+            ("seeds", format!("{:?}", a.seeds), format!("{:?}", b.seeds)),
+            (
+                "scenario lists",
+                a.scenarios.join(","),
+                b.scenarios.join(","),
+            ),
+            (
+                "duration overrides",
+                format!("{:?}", a.duration_override),
+                format!("{:?}", b.duration_override),
+            ),
+        ];
+        if let Some((what, this, other)) = differences.into_iter().find(|(_, x, y)| x != y) {
+            return Err(mismatch(what, this, other));
+        }
+        let slot = &mut seen[(shard.index - 1) as usize];
+        if let Some(other) = slot {
+            return Err(MergeError::Twice {
+                shard: shard.to_string(),
+                a: other.clone(),
+                b: s.dir.clone(),
+            });
+        }
+        *slot = Some(s.dir.clone());
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| seen[(*i - 1) as usize].is_none())
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(MergeError::Missing {
+            missing: missing.join(", "),
+            count,
+        })
+    }
+}
+
+/// How the merged suite ran: from the first shard, started with the first, as long as the
+/// slowest (the shards ran side by side), and rerun unsharded.
+fn merged_run(shards: &[ShardReport], run: &SuiteRun) -> SuiteRun {
+    SuiteRun {
         stamp: crate::store::utc_stamp(crate::store::unix_now_s()),
         started_unix_s: shards
             .iter()
             .map(|s| s.report.run.started_unix_s)
             .min()
             .unwrap_or(run.started_unix_s),
-        // The shards ran side by side: the suite took as long as the slowest.
         wall_ms: shards
             .iter()
             .map(|s| s.report.run.wall_ms)
             .max()
             .unwrap_or(0),
         interrupted: shards.iter().any(|s| s.report.run.interrupted),
-        // The whole suite, unsharded.
         rerun: run.shard.as_ref().map_or(run.rerun.clone(), |s| {
             run.rerun.replace(&format!(" --shard {s}"), "")
         }),
@@ -235,8 +235,7 @@ pub fn merge(shards: Vec<ShardReport>, results: &Path) -> Result<SuiteReport, Me
             })
             .collect(),
         ..run.clone()
-    };
-    Ok(SuiteReport::new(merged, cases))
+    }
 }
 
 /// `rel`, relative to folder `from`, as a path relative to folder `to`.

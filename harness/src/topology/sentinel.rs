@@ -58,24 +58,80 @@ impl Replication {
 }
 
 /// Starts the replica and the Sentinels next to a topology whose `n1` is running: the replica
-/// as a node process, its links and the replication link in the proxy, then the Sentinels. The
-/// node set's lock is never held across an await.
+/// as a node process with its client links, the replication link in the proxy, then the
+/// Sentinels. The node set's lock is never held across an await.
 pub async fn start(topology: &Topology, settings: SentinelSettings) -> anyhow::Result<Replication> {
-    let network = &topology.network;
-    let n1_links: Vec<String> = topology.clients.iter().map(|c| c.lock[0].clone()).collect();
-    let (primary_port, admin, client, root) = {
-        let nodes = topology.nodes();
-        let n1 = nodes
-            .node(PRIMARY)
-            .context("the primary n1 was not started")?;
-        (
-            n1.port,
-            n1.admin_password.clone(),
-            n1.client_password.clone(),
-            nodes.root.clone(),
-        )
-    };
-    let replica = Node::start(
+    let primary = primary_of(topology)?;
+    let (replica, client_links) = start_replica(topology, &primary).await?;
+    let repl = topology
+        .network
+        .create(ProxyConfig::new(
+            REPL_LINK,
+            format!("127.0.0.1:{}", primary.port),
+        ))
+        .await
+        .context("cannot create the replication link")?;
+    let repl_port = repl.listen_addr().context("proxy without address")?.port();
+    link_replica(
+        &primary.admin_url,
+        &replica.admin_url,
+        (ADMIN_USER, &primary.admin_password),
+        ("127.0.0.1", repl_port),
+        &[],
+    )
+    .await?;
+    let sentinel_urls = start_sentinels(topology, &primary, replica.port, settings)?;
+    await_acquaintance(&sentinel_urls, settings.sentinels).await?;
+    let (primary_addr, replica_addr) = (
+        format!("127.0.0.1:{}", primary.port),
+        format!("127.0.0.1:{}", replica.port),
+    );
+    Ok(Replication {
+        sentinel_urls,
+        admin: vec![
+            (primary_addr.clone(), primary.admin_url),
+            (replica_addr.clone(), replica.admin_url),
+        ],
+        primary: primary_addr,
+        replica: replica_addr,
+        client_links,
+        settings,
+    })
+}
+
+/// What the set-up needs of a data node it started.
+struct DataNode {
+    port: u16,
+    admin_url: String,
+    admin_password: String,
+    client_password: String,
+    /// The run's private folder (the replica's and the Sentinels' live beside it).
+    root: std::path::PathBuf,
+}
+
+/// The primary `n1`, as the topology started it.
+fn primary_of(topology: &Topology) -> anyhow::Result<DataNode> {
+    let nodes = topology.nodes();
+    let n1 = nodes
+        .node(PRIMARY)
+        .context("the primary n1 was not started")?;
+    Ok(DataNode {
+        port: n1.port,
+        admin_url: n1.admin_url(),
+        admin_password: n1.admin_password.clone(),
+        client_password: n1.client_password.clone(),
+        root: nodes.root.clone(),
+    })
+}
+
+/// Starts the replica `n2` with `n1`'s passwords (after a failover each replicates from the
+/// other) and gives each client a link to it; returns it and each client's links to both data
+/// nodes, keyed by the address Sentinel will name them by.
+async fn start_replica(
+    topology: &Topology,
+    primary: &DataNode,
+) -> anyhow::Result<(DataNode, Vec<Vec<(String, String)>>)> {
+    let node = Node::start(
         NodeConfig {
             name: REPLICA.into(),
             persistence: Persistence::None,
@@ -84,61 +140,51 @@ pub async fn start(topology: &Topology, settings: SentinelSettings) -> anyhow::R
             place: None,
             cluster: None,
         },
-        &root.join(REPLICA),
-        (admin.clone(), client),
+        &primary.root.join(REPLICA),
+        (
+            primary.admin_password.clone(),
+            primary.client_password.clone(),
+        ),
     )?;
-    let replica_port = replica.port;
-    let replica_admin = replica.admin_url();
-    let mut via_ports = Vec::new();
-    for c in 0..n1_links.len() as u32 {
-        let info = network
+    let mut client_links = Vec::new();
+    let (primary_addr, replica_addr) = (
+        format!("127.0.0.1:{}", primary.port),
+        format!("127.0.0.1:{}", node.port),
+    );
+    for (c, links) in (0u32..).zip(&topology.clients) {
+        let info = topology
+            .network
             .create(ProxyConfig::new(
                 link(c, REPLICA),
-                format!("127.0.0.1:{replica_port}"),
+                format!("127.0.0.1:{}", node.port),
             ))
             .await
             .with_context(|| format!("cannot create proxy link c{c}-{REPLICA}"))?;
-        via_ports.push(info.listen_addr().context("proxy without address")?.port());
+        let via = info.listen_addr().context("proxy without address")?.port();
+        client_links.push(vec![
+            (primary_addr.clone(), links.lock[0].clone()),
+            (replica_addr.clone(), node.client_url_via(via)),
+        ]);
     }
-    let (primary, replica_addr) = (
-        format!("127.0.0.1:{primary_port}"),
-        format!("127.0.0.1:{replica_port}"),
-    );
-    let client_links = n1_links
-        .iter()
-        .zip(&via_ports)
-        .map(|(n1_url, &p)| {
-            vec![
-                (primary.clone(), n1_url.clone()),
-                (replica_addr.clone(), replica.client_url_via(p)),
-            ]
-        })
-        .collect();
-    topology.nodes().nodes.push(replica);
+    let replica = DataNode {
+        port: node.port,
+        admin_url: node.admin_url(),
+        admin_password: node.admin_password.clone(),
+        client_password: node.client_password.clone(),
+        root: primary.root.clone(),
+    };
+    topology.nodes().nodes.push(node);
+    Ok((replica, client_links))
+}
 
-    let repl = network
-        .create(ProxyConfig::new(
-            REPL_LINK,
-            format!("127.0.0.1:{primary_port}"),
-        ))
-        .await
-        .context("cannot create the replication link")?;
-    let repl_port = repl.listen_addr().context("proxy without address")?.port();
-    let primary_admin = topology
-        .nodes()
-        .node(PRIMARY)
-        .context("n1 is gone")?
-        .admin_url();
-    link_replica(
-        &primary_admin,
-        &replica_admin,
-        (ADMIN_USER, &admin),
-        ("127.0.0.1", repl_port),
-        &[],
-    )
-    .await?;
-
-    let mut sentinel_urls = Vec::new();
+/// Starts the Sentinels, each told its own id, the replica and its peers (facts it would
+/// otherwise learn over seconds); returns their URLs.
+fn start_sentinels(
+    topology: &Topology,
+    primary: &DataNode,
+    replica_port: u16,
+    settings: SentinelSettings,
+) -> anyhow::Result<Vec<String>> {
     let mut ports = Vec::new();
     for _ in 0..settings.sentinels {
         ports.push(free_port().context("no free port for a Sentinel")?);
@@ -152,9 +198,9 @@ pub async fn start(topology: &Topology, settings: SentinelSettings) -> anyhow::R
             )
         })
         .collect();
-    for i in 1..=settings.sentinels {
-        let name = format!("s{i}");
-        let me = (i - 1) as usize;
+    let mut urls = Vec::new();
+    for me in 0..ports.len() {
+        let name = format!("s{}", me + 1);
         let known = Acquaintance {
             port: ports[me],
             myid: &ids[me],
@@ -166,26 +212,14 @@ pub async fn start(topology: &Topology, settings: SentinelSettings) -> anyhow::R
         };
         let s = Sentinel::start(
             &name,
-            &root.join(&name),
-            primary_port,
-            &admin,
+            &primary.root.join(&name),
+            primary.port,
+            &primary.admin_password,
             settings,
             known,
         )?;
-        sentinel_urls.push(s.url());
+        urls.push(s.url());
         topology.nodes().sentinels.push(s);
     }
-    await_acquaintance(&sentinel_urls, settings.sentinels).await?;
-    let replication = Replication {
-        sentinel_urls,
-        admin: vec![
-            (primary.clone(), primary_admin),
-            (replica_addr.clone(), replica_admin),
-        ],
-        primary,
-        replica: replica_addr,
-        client_links,
-        settings,
-    };
-    Ok(replication)
+    Ok(urls)
 }

@@ -165,57 +165,7 @@ fn endpoint(name: &str, url: &str) -> anyhow::Result<Endpoint> {
 /// Builds the slots' clients: every process started and its hello read before the run.
 pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients> {
     let s = b.scenario;
-    let topo = b.topology;
-    let root = topo.nodes().root.clone();
-    let library = clock::install_library(&root)?;
-    let stderr_dir = b.run_dir.join("clients");
-    std::fs::create_dir_all(&stderr_dir)?;
-    let ttl_ms = s.lock.ttl.ms();
-    let mut hellos = Vec::new();
-    let mut clocks = Vec::new();
-    for (slot, links) in (0u32..).zip(&topo.clients) {
-        let urls: Vec<&String> = match plan.nodes {
-            NodesKind::One => links.lock.iter().take(1).collect(),
-            NodesKind::Majority => links.lock.iter().collect(),
-        };
-        // Libraries log in as `default` (the nodes' library user), with the client password.
-        let library = |e: anyhow::Result<Endpoint>| {
-            e.map(|e| Endpoint {
-                username: "default".into(),
-                ..e
-            })
-        };
-        let nodes = urls
-            .iter()
-            .zip(&topo.lock_nodes)
-            .map(|(u, n)| library(endpoint(n, u)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        hellos.push(Hello {
-            kind: "hello",
-            protocol: protocol::PROTOCOL,
-            process: slot,
-            lock: HelloLock {
-                name: "fencepost-guard".into(),
-                ttl_ms,
-                auto_renewal: plan.auto_renewal,
-            },
-            nodes,
-            resource: ResourceEndpoint {
-                endpoint: library(endpoint(crate::topology::RESOURCE, &links.resource))?,
-                script: workloads::resource::ACCESS.to_string(),
-            },
-            timeout_ms: s.lock.op_timeout.ms(),
-        });
-        let file = root.join(format!("c{slot}.clock"));
-        clocks.push((file.clone(), Arc::new(NodeClock::create(&file)?)));
-    }
-    let spawner = Arc::new(Spawner {
-        installed: plan.installed.clone(),
-        hellos,
-        clocks,
-        library,
-        stderr_dir,
-    });
+    let spawner = Arc::new(spawner_for(b, plan)?);
     let shared = Arc::new(client::Shared {
         grants: AtomicU64::new(0),
         violations: violations::Journal::new(&b.run_dir.join("clients")),
@@ -241,25 +191,7 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             process: Some(control.clone()),
             crash_point: false,
         };
-        let renew = plan.auto_renewal && info.supports.auto_renewal;
-        let settings = client::Settings {
-            ttl_ms,
-            reply_timeout: s.lock.op_timeout.0 * 2 + Duration::from_secs(1),
-            extend_every: match (&s.client, renew) {
-                (_, true) => None,
-                (Some(c), false) if info.supports.extend => c
-                    .extend_every
-                    .map(|d| d.0)
-                    .or_else(|| plan.extend.then(|| Duration::from_millis(ttl_ms / 3))),
-                _ => None,
-            },
-            fenced: s.resource.fenced,
-            check_held: s.client.as_ref().is_none_or(|c| c.check_held) && info.supports.held,
-            long_section: s
-                .client
-                .as_ref()
-                .and_then(|c| Some((c.long_section?.0, c.long_one_in?))),
-        };
+        let settings = settings_for(s, plan, &info);
         let c = client::ExternalClient::new(
             slot,
             clients,
@@ -277,4 +209,99 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
         out.add(handle, Box::new(move |stop| tokio::spawn(c.run(stop))));
     }
     Ok(out)
+}
+
+/// What starts each slot's processes: every slot's hello (its nodes, as the library's user), its
+/// wall clock's control file, the clock library, and where stderr goes.
+fn spawner_for(b: &Build<'_>, plan: &Plan) -> anyhow::Result<Spawner> {
+    let s = b.scenario;
+    let topo = b.topology;
+    let root = topo.nodes().root.clone();
+    let library = clock::install_library(&root)?;
+    let stderr_dir = b.run_dir.join("clients");
+    std::fs::create_dir_all(&stderr_dir)?;
+    let mut hellos = Vec::new();
+    let mut clocks = Vec::new();
+    for (slot, links) in (0u32..).zip(&topo.clients) {
+        hellos.push(hello(s, plan, slot, links, &topo.lock_nodes)?);
+        let file = root.join(format!("c{slot}.clock"));
+        clocks.push((file.clone(), Arc::new(NodeClock::create(&file)?)));
+    }
+    Ok(Spawner {
+        installed: plan.installed.clone(),
+        hellos,
+        clocks,
+        library,
+        stderr_dir,
+    })
+}
+
+/// Slot `slot`'s hello: the lock, its nodes and the resource, reached through its links.
+fn hello(
+    s: &crate::scenario::Scenario,
+    plan: &Plan,
+    slot: u32,
+    links: &crate::topology::ClientLinks,
+    lock_nodes: &[String],
+) -> anyhow::Result<Hello> {
+    let urls: Vec<&String> = match plan.nodes {
+        NodesKind::One => links.lock.iter().take(1).collect(),
+        NodesKind::Majority => links.lock.iter().collect(),
+    };
+    // Libraries log in as `default` (the nodes' library user), with the client password.
+    let library = |e: anyhow::Result<Endpoint>| {
+        e.map(|e| Endpoint {
+            username: "default".into(),
+            ..e
+        })
+    };
+    let nodes = urls
+        .iter()
+        .zip(lock_nodes)
+        .map(|(u, n)| library(endpoint(n, u)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Hello {
+        kind: "hello",
+        protocol: protocol::PROTOCOL,
+        process: slot,
+        lock: HelloLock {
+            name: "fencepost-guard".into(),
+            ttl_ms: s.lock.ttl.ms(),
+            auto_renewal: plan.auto_renewal,
+        },
+        nodes,
+        resource: ResourceEndpoint {
+            endpoint: library(endpoint(crate::topology::RESOURCE, &links.resource))?,
+            script: workloads::resource::ACCESS.to_string(),
+        },
+        timeout_ms: s.lock.op_timeout.ms(),
+    })
+}
+
+/// How a slot's client works, from the scenario and what the library says it can do.
+fn settings_for(
+    s: &crate::scenario::Scenario,
+    plan: &Plan,
+    info: &protocol::ClientInfo,
+) -> client::Settings {
+    let ttl_ms = s.lock.ttl.ms();
+    let renew = plan.auto_renewal && info.supports.auto_renewal;
+    client::Settings {
+        ttl_ms,
+        reply_timeout: s.lock.op_timeout.0 * 2 + Duration::from_secs(1),
+        extend_every: match (&s.client, renew) {
+            (_, true) => None,
+            (Some(c), false) if info.supports.extend => c
+                .extend_every
+                .map(|d| d.0)
+                .or_else(|| plan.extend.then(|| Duration::from_millis(ttl_ms / 3))),
+            _ => None,
+        },
+        fenced: s.resource.fenced,
+        check_held: s.client.as_ref().is_none_or(|c| c.check_held) && info.supports.held,
+        long_section: s
+            .client
+            .as_ref()
+            .and_then(|c| Some((c.long_section?.0, c.long_one_in?))),
+    }
 }

@@ -156,35 +156,8 @@ impl Adapter {
     /// The op's reply fields and outcome.
     async fn op(&mut self, op: &Json) -> (&'static str, Map<String, Json>) {
         let mut m = Map::new();
-        let name = op["op"].as_str().unwrap_or_default();
-        let result: Result<(), CallError> = match name {
-            "acquire" => match self.lock.acquire(&self.clock).await {
-                Ok(Acquired::Granted {
-                    grant,
-                    valid_until_client_ns,
-                }) => {
-                    let left = valid_until_client_ns.saturating_sub(self.clock.client_ns());
-                    m.insert("granted".into(), true.into());
-                    m.insert("token".into(), grant.token.clone().into());
-                    m.insert("fence".into(), grant.fence.into());
-                    m.insert("validity_ms".into(), (left / 1_000_000).into());
-                    self.held = Some((grant, valid_until_client_ns));
-                    Ok(())
-                }
-                Ok(Acquired::Denied) => {
-                    m.insert("granted".into(), false.into());
-                    Ok(())
-                }
-                Ok(Acquired::Lapsed) => {
-                    m.insert("granted".into(), false.into());
-                    m.insert(
-                        "note".into(),
-                        "the lease ran out before the reply came".into(),
-                    );
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
+        let result = match op["op"].as_str().unwrap_or_default() {
+            "acquire" => self.acquire(&mut m).await,
             "held" => {
                 let left = self
                     .held
@@ -194,61 +167,16 @@ impl Adapter {
                 m.insert("validity_ms".into(), (left / 1_000_000).into());
                 Ok(())
             }
-            "extend" => match self.held.clone() {
-                Some((grant, _)) => match self.lock.extend(&grant, &self.clock).await {
-                    Ok(Some(until)) => {
-                        self.held = Some((grant, until));
-                        m.insert("extended".into(), true.into());
-                        m.insert(
-                            "validity_ms".into(),
-                            (until.saturating_sub(self.clock.client_ns()) / 1_000_000).into(),
-                        );
-                        Ok(())
-                    }
-                    Ok(None) => {
-                        m.insert("extended".into(), false.into());
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                },
-                None => Err(CallError::Refused(
-                    "no lock object: no grant to extend".into(),
-                )),
-            },
+            "extend" => self.extend(&mut m).await,
             "release" => match self.held.take() {
-                Some((grant, _)) => match self.lock.release(&grant).await {
-                    Ok(r) => {
-                        m.insert("released".into(), (r == Released::Released).into());
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                },
+                Some((grant, _)) => self.lock.release(&grant).await.map(|r| {
+                    m.insert("released".into(), (r == Released::Released).into());
+                }),
                 None => Err(CallError::Refused(
                     "no lock object: no grant to release".into(),
                 )),
             },
-            "access" => {
-                let mut inv = self.script.prepare_invoke();
-                for k in op["keys"].as_array().into_iter().flatten() {
-                    inv.key(k.as_str().unwrap_or_default());
-                }
-                for a in op["args"].as_array().into_iter().flatten() {
-                    inv.arg(a.as_str().unwrap_or_default());
-                }
-                let timeout = Duration::from_millis(self.lock.config().op_timeout_ms);
-                match workloads::outcome::with_timeout(
-                    timeout,
-                    inv.invoke_async::<(i64, i64)>(&mut self.resource),
-                )
-                .await
-                {
-                    Ok((a, v)) => {
-                        m.insert("result".into(), json!([a, v]));
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            "access" => self.access(op, &mut m).await,
             _ => Err(CallError::Refused("unsupported op".into())),
         };
         match result {
@@ -258,6 +186,74 @@ impl Adapter {
                 (outcome(&e), m)
             }
         }
+    }
+
+    async fn acquire(&mut self, m: &mut Map<String, Json>) -> Result<(), CallError> {
+        match self.lock.acquire(&self.clock).await? {
+            Acquired::Granted {
+                grant,
+                valid_until_client_ns,
+            } => {
+                let left = valid_until_client_ns.saturating_sub(self.clock.client_ns());
+                m.insert("granted".into(), true.into());
+                m.insert("token".into(), grant.token.clone().into());
+                m.insert("fence".into(), grant.fence.into());
+                m.insert("validity_ms".into(), (left / 1_000_000).into());
+                self.held = Some((grant, valid_until_client_ns));
+            }
+            Acquired::Denied => {
+                m.insert("granted".into(), false.into());
+            }
+            Acquired::Lapsed => {
+                m.insert("granted".into(), false.into());
+                m.insert(
+                    "note".into(),
+                    "the lease ran out before the reply came".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn extend(&mut self, m: &mut Map<String, Json>) -> Result<(), CallError> {
+        let Some((grant, _)) = self.held.clone() else {
+            return Err(CallError::Refused(
+                "no lock object: no grant to extend".into(),
+            ));
+        };
+        match self.lock.extend(&grant, &self.clock).await? {
+            Some(until) => {
+                self.held = Some((grant, until));
+                m.insert("extended".into(), true.into());
+                m.insert(
+                    "validity_ms".into(),
+                    (until.saturating_sub(self.clock.client_ns()) / 1_000_000).into(),
+                );
+            }
+            None => {
+                m.insert("extended".into(), false.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The resource's access script, run as given.
+    async fn access(&mut self, op: &Json, m: &mut Map<String, Json>) -> Result<(), CallError> {
+        let mut inv = self.script.prepare_invoke();
+        for k in op["keys"].as_array().into_iter().flatten() {
+            inv.key(k.as_str().unwrap_or_default());
+        }
+        for a in op["args"].as_array().into_iter().flatten() {
+            inv.arg(a.as_str().unwrap_or_default());
+        }
+        let timeout = Duration::from_millis(self.lock.config().op_timeout_ms);
+        let (a, v) = workloads::outcome::with_timeout(
+            timeout,
+            inv.invoke_async::<(i64, i64)>(&mut self.resource),
+        )
+        .await?;
+        m.insert("result".into(), json!([a, v]));
+        Ok(())
     }
 }
 

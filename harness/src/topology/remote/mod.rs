@@ -21,11 +21,14 @@ pub mod control;
 pub mod engine;
 pub mod lease;
 pub mod sentinel;
+mod start;
+
+pub use start::start;
 
 use crate::nodes::node::Persistence;
-use crate::nodes::{NodeInfo, NodeSet};
-use crate::proxy::{Network, ProxyConfig, ToxiproxyClient};
-use crate::topology::{link, ClientLinks, Setup, Spec, Topology, RESOURCE};
+use crate::nodes::NodeInfo;
+use crate::proxy::{Network, ProxyConfig};
+use crate::topology::Spec;
 use anyhow::Context;
 use engine::{Engine, EngineConfig};
 use serde::{Deserialize, Serialize};
@@ -48,7 +51,7 @@ pub struct RemoteNode {
 }
 
 impl RemoteNode {
-    fn upstream(&self) -> &str {
+    pub(crate) fn upstream(&self) -> &str {
         self.upstream.as_deref().unwrap_or(&self.address)
     }
 }
@@ -121,11 +124,11 @@ fn d_localhost() -> String {
 }
 
 /// Credentials read from the environment.
-struct Credentials {
-    client_user: String,
-    client_password: String,
-    admin_user: String,
-    admin_password: String,
+pub(crate) struct Credentials {
+    pub(crate) client_user: String,
+    pub(crate) client_password: String,
+    pub(crate) admin_user: String,
+    pub(crate) admin_password: String,
 }
 
 impl RemoteTopology {
@@ -157,7 +160,7 @@ impl RemoteTopology {
         Ok((c.admin_user, c.admin_password))
     }
 
-    fn credentials(&self, file: &Path) -> anyhow::Result<Credentials> {
+    pub(crate) fn credentials(&self, file: &Path) -> anyhow::Result<Credentials> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| {
                 anyhow::anyhow!(
@@ -294,7 +297,7 @@ impl Remote {
 
 /// Creates proxy `name` (in the network's scope) to `upstream`, listening on `listen_host` at a
 /// port the server picks; returns that port.
-async fn proxy_port(
+pub(crate) async fn proxy_port(
     network: &Network,
     name: &str,
     upstream: &str,
@@ -311,258 +314,11 @@ async fn proxy_port(
         .with_context(|| format!("proxy {name} has no port (listen = {})", info.listen))
 }
 
-fn url(user: &str, password: &str, address: &str) -> String {
+pub(crate) fn url(user: &str, password: &str, address: &str) -> String {
     format!("redis://{user}:{password}@{address}/")
 }
 
-/// Connects to the given topology: sweeps a dead run's proxies off the shared Toxiproxy, takes
-/// this run's lease, brings the node containers back to running (with an engine), clears
-/// fencepost's keys on every node and applies the scenario's persistence, takes over the nodes'
-/// clocks, creates the client→node proxies, and returns a topology the runner drives like a
-/// local one (with no processes of its own).
-pub async fn start(
-    t: &RemoteTopology,
-    file: &Path,
-    spec: &Spec,
-    run_id: &str,
-) -> anyhow::Result<Topology> {
-    t.supports(spec, file)?;
-    let creds = t.credentials(file)?;
-    let nodes: Vec<&RemoteNode> = t.lock_nodes.iter().take(spec.lock_nodes as usize).collect();
-    let all: Vec<&RemoteNode> = nodes.iter().copied().chain([&t.resource]).collect();
-    let name_of = |n: &RemoteNode| -> String {
-        if std::ptr::eq(n, &t.resource) {
-            RESOURCE.to_string()
-        } else {
-            n.name.clone()
-        }
-    };
-    let admin: HashMap<String, String> = all
-        .iter()
-        .map(|n| {
-            (
-                name_of(n),
-                url(&creds.admin_user, &creds.admin_password, &n.address),
-            )
-        })
-        .collect();
-
-    let api = ToxiproxyClient::new(&t.toxiproxy)
-        .with_context(|| format!("{}: bad toxiproxy URL", file.display()))?;
-    api.version().await.with_context(|| {
-        format!(
-            "Toxiproxy at {} does not answer; start it or fix `toxiproxy` in {}",
-            t.toxiproxy,
-            file.display()
-        )
-    })?;
-    let prefix = lease::prefix(run_id);
-    let swept = lease::sweep(&api, &prefix)
-        .await
-        .with_context(|| format!("cannot list the proxies on {}", t.toxiproxy))?;
-    if !swept.deleted.is_empty() {
-        eprintln!(
-            "fencepost: removed {} proxies a dead run left on {}: {}",
-            swept.deleted.len(),
-            t.toxiproxy,
-            swept.deleted.join(", ")
-        );
-    }
-    // A run that pauses, kills, skews or reconfigures nodes needs them to itself; a run with
-    // network faults only can share them.
-    let persistence = spec.persistence;
-    let controls_nodes = t.engine.is_some()
-        && (persistence != Persistence::None
-            || spec
-                .faults
-                .iter()
-                .any(|(_, needs)| needs.node_processes || needs.node_clocks));
-    let others_control = !swept.live_engine_runs.is_empty();
-    // The resource node keeps nothing across a restart, as on local runs.
-    let persistence_of = |n: &RemoteNode| {
-        if std::ptr::eq(n, &t.resource) {
-            Persistence::None
-        } else {
-            persistence
-        }
-    };
-    if controls_nodes && others_control {
-        anyhow::bail!(
-            "another fencepost run ({}) is injecting node faults through {} now; wait for it to end (two runs cannot pause and crash the same containers)",
-            swept.live_engine_runs.join(", "),
-            t.toxiproxy
-        );
-    }
-    let lease = lease::Lease::take(&api, &prefix, t.resource.upstream(), controls_nodes)
-        .await
-        .with_context(|| format!("cannot create this run's lease on {}", t.toxiproxy))?;
-
-    let mut node_clocks = Vec::new();
-    // Whether the nodes' include files now carry the scenario's persistence (then it is also
-    // set on the running nodes).
-    let mut configured = false;
-    let engine = match &t.engine {
-        // With another run faulting the containers now, a paused one is its, not a leftover.
-        Some(_) if others_control => None,
-        None => None,
-        Some(config) => {
-            // Every node of the topology, not only the ones this scenario uses: a dead run may
-            // have left any of them paused or stopped.
-            let names: Vec<String> = t
-                .lock_nodes
-                .iter()
-                .chain([&t.resource])
-                .map(name_of)
-                .collect();
-            let engine = Engine::connect(config, &names)
-                .await
-                .with_context(|| format!("{}: [engine]", file.display()))?;
-            let done = engine
-                .restore()
-                .await
-                .context("cannot bring the node containers back to running")?;
-            if !done.is_empty() {
-                eprintln!(
-                    "fencepost: a dead run left node containers stopped: {}",
-                    done.join(", ")
-                );
-            }
-            match &config.control_dir {
-                Some(dir) if controls_nodes => {
-                    let lock: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-                    let includes: Vec<(String, Persistence)> = all
-                        .iter()
-                        .map(|n| (name_of(n), persistence_of(n)))
-                        .collect();
-                    node_clocks = control::prepare(dir, &lock, &includes)?;
-                    configured = true;
-                }
-                _ => {}
-            }
-            // Only a run that faults the nodes restores them at its end.
-            controls_nodes.then(|| std::sync::Arc::new(engine))
-        }
-    };
-    // Sentinel's set-up: the first lock node as primary, the second as its replica.
-    let sentinel_plan = match (t.sentinels.as_slice(), t.lock_nodes.get(..2)) {
-        ([], _) | (_, None) => None,
-        (sentinels, Some([primary, replica])) => {
-            let node = |n: &RemoteNode| sentinel::DataNode {
-                name: n.name.clone(),
-                address: n.address.clone(),
-                upstream: n.upstream().to_string(),
-                admin_url: url(&creds.admin_user, &creds.admin_password, &n.address),
-            };
-            Some(sentinel::SentinelPlan {
-                sentinel_urls: sentinels.iter().map(|a| format!("redis://{a}/")).collect(),
-                primary: node(primary),
-                replica: node(replica),
-                proxy_listen_host: t.proxy_listen_host.clone(),
-                proxy_host: t.proxy_host.clone(),
-                client_user: creds.client_user.clone(),
-                client_password: creds.client_password.clone(),
-                admin_user: creds.admin_user.clone(),
-                admin_password: creds.admin_password.clone(),
-            })
-        }
-        (_, Some(_)) => None,
-    };
-    if let Some(plan) = &sentinel_plan {
-        // A killed failover run leaves n1 a replica of n2 and the Sentinels watching them.
-        if t.engine.is_some() && !others_control {
-            plan.reset()
-                .await
-                .context("cannot reset the Sentinels and the replica a dead run left")?;
-        }
-    }
-    for n in &all {
-        let url = &admin[&name_of(n)];
-        wait_answers(url, Duration::from_secs(20))
-            .await
-            .map_err(|e| anyhow::anyhow!("node {} at {}: {e}", n.name, n.address))?;
-    }
-
-    // A clean slate: the lock, fence and resource keys a previous run left, and the scenario's
-    // persistence on the running nodes (the include file carries it across a restart).
-    for n in &all {
-        let mut conn = admin_connection(&admin[&name_of(n)], n).await?;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg("fencepost:*")
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
-        }
-        if configured {
-            for (k, v) in persistence_of(n).directives() {
-                let _: () = redis::cmd("CONFIG")
-                    .arg("SET")
-                    .arg(k)
-                    .arg(v)
-                    .query_async(&mut conn)
-                    .await
-                    .with_context(|| format!("CONFIG SET {k} {v} on node {}", n.name))?;
-            }
-        }
-    }
-    if let Some(engine) = &engine {
-        if spec.faults.iter().any(|(_, needs)| needs.node_clocks) {
-            for (n, nc) in nodes.iter().zip(&node_clocks) {
-                control::take_clock(engine, &n.name, &admin[&n.name], nc).await?;
-            }
-        }
-    }
-
-    let network = Network::External(api.scoped(&prefix));
-    let lock_nodes: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    let mut clients = Vec::new();
-    for c in 0..spec.clients {
-        let mut lock = Vec::new();
-        for n in &all {
-            let proxy = link(c, &name_of(n));
-            let port = proxy_port(&network, &proxy, n.upstream(), &t.proxy_listen_host)
-                .await
-                .with_context(|| format!("through {}", t.toxiproxy))?;
-            lock.push(url(
-                &creds.client_user,
-                &creds.client_password,
-                &format!("{}:{port}", t.proxy_host),
-            ));
-        }
-        let resource = lock.pop().expect("the resource link was created last");
-        clients.push(ClientLinks { lock, resource });
-    }
-
-    let nodes = NodeSet::new(run_id).context("cannot create the run's temporary folder")?;
-    let remote = Remote {
-        nodes: all
-            .iter()
-            .map(|n| NodeInfo {
-                name: name_of(n),
-                host: None,
-                port: port_of(&n.address),
-                pid: None,
-            })
-            .collect(),
-        admin: admin.clone(),
-        engine,
-        lease,
-        sentinel: sentinel_plan.filter(|_| spec.sentinel.is_some()),
-        replication: None,
-    };
-    Ok(Topology::new(
-        Setup::Remote(Box::new(remote)),
-        nodes,
-        network,
-        lock_nodes,
-        clients,
-        admin[RESOURCE].clone(),
-        node_clocks,
-        persistence,
-    ))
-}
-
-async fn admin_connection(
+pub(crate) async fn admin_connection(
     url: &str,
     n: &RemoteNode,
 ) -> anyhow::Result<redis::aio::MultiplexedConnection> {
@@ -610,7 +366,7 @@ pub async fn wait_answers(url: &str, limit: Duration) -> Result<(), String> {
     ))
 }
 
-fn port_of(address: &str) -> u16 {
+pub(crate) fn port_of(address: &str) -> u16 {
     address
         .rsplit(':')
         .next()

@@ -1,0 +1,9 @@
+//! Lock libraries as client processes: the adapters, the client protocol, and every shipped library fault-free.
+//!
+//! One test binary per area (fewer binaries link faster); each file below was a binary of its own.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod clients;
+mod libraries;
