@@ -9,5 +9,6 @@ mod bad_input;
 mod bench_scripts;
 mod cli;
 mod fuzz_parsers;
+mod module_graph;
 mod private_run;
 mod workflow;

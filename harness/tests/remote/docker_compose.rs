@@ -3,7 +3,7 @@
 //! runs, node faults through the engine. `.ci/run` installs docker-compose and docker.io, so a
 //! missing one fails here rather than skipping.
 
-use crate::common::{repo, text};
+use crate::common::{repo, text, SERIAL};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -190,6 +190,8 @@ fn timed(what: &str, c: &mut Command) -> std::process::Output {
 /// expectations; a SIGKILLed run's paused container and proxies are cleaned up by the next run.
 #[test]
 fn the_compose_topology_runs_node_faults_through_the_engine() {
+    // Its containers' redis-servers must not overlap the other remote tests' counts.
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let _engine = DockerEngine::ensure();
     let out = timed(
         "build-images.sh",
