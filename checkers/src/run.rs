@@ -24,7 +24,7 @@ use crate::faults::{self, FaultReport};
 use crate::fencing::{self, FencingReport};
 use crate::foreign_release::{self, ForeignReleaseReport};
 use crate::history::{FaultWindows, History, Nanos, Op, OpKind, Value, F};
-use crate::linearizable::{self, Budget, Linearizability, Outcome};
+use crate::linearizable::{self, Budget, Linearizability, LinearizabilityReport};
 use crate::lost_updates::{self, LostUpdateReport};
 use crate::resource_log::ResourceLog;
 use crate::verdict::Validity;
@@ -65,7 +65,7 @@ pub struct RunChecks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linearizability: Option<Outcome>,
+    pub linearizability: Option<LinearizabilityReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<AvailabilityReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -380,7 +380,10 @@ pub fn check_streamed(
 
 /// The lock's acquire/release ops as a linearizable mutex with owners (advisory: lease expiry
 /// is not an op of the model). A history the reader refuses gives no entry.
-fn lock_linearizability(history: &History, budget: &Budget) -> Option<(Outcome, Check)> {
+fn lock_linearizability(
+    history: &History,
+    budget: &Budget,
+) -> Option<(LinearizabilityReport, Check)> {
     let outcome =
         linearizable::check_history(crate::model::ModelKind::Lock, history, budget).ok()?;
     let mut check = Check::judged(

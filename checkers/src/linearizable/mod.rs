@@ -256,7 +256,7 @@ impl Witness {
 
 /// What the search decided, with the witness and how much work it took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct LinearizabilityReport {
     pub verdict: Linearizability,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
@@ -317,7 +317,7 @@ pub fn check_ops<M: Model>(
     model: &M,
     ops: Vec<Operation<M::Op, M::Ret>>,
     budget: &Budget,
-) -> Result<Outcome, InputError> {
+) -> Result<LinearizabilityReport, InputError> {
     check(model, vec![Partition { key: None, ops }], budget)
 }
 
@@ -327,7 +327,7 @@ pub fn check<M: Model>(
     model: &M,
     partitions: Vec<Partition<M::Op, M::Ret>>,
     budget: &Budget,
-) -> Result<Outcome, InputError> {
+) -> Result<LinearizabilityReport, InputError> {
     check_with_beam(model, partitions, budget, BEAM)
 }
 
@@ -338,7 +338,7 @@ pub(crate) fn check_with_beam<M: Model>(
     mut partitions: Vec<Partition<M::Op, M::Ret>>,
     budget: &Budget,
     beam: usize,
-) -> Result<Outcome, InputError> {
+) -> Result<LinearizabilityReport, InputError> {
     let started = Instant::now();
     for p in &mut partitions {
         validate(&p.ops)?;
@@ -395,7 +395,7 @@ pub(crate) fn check_with_beam<M: Model>(
     let mut results = results.into_inner().expect("a search thread panicked");
     results.sort_by_key(|r| r.0);
 
-    let mut outcome = Outcome {
+    let mut outcome = LinearizabilityReport {
         verdict: Linearizability::Ok,
         witness: None,
         unknown_reason: None,

@@ -9,7 +9,10 @@
 //! (fencepost), never a verdict.
 
 use super::open_calls::OpenCalls;
-use super::{check, Budget, InputError, Linearizability, Operation, Outcome, Partition, Witness};
+use super::{
+    check, Budget, InputError, Linearizability, LinearizabilityReport, Operation, Partition,
+    Witness,
+};
 use crate::edn::{self, Edn, EdnError};
 use crate::history::{self, History, Op, OpKind, ParseError, Process, Value, F};
 use crate::model::*;
@@ -69,7 +72,7 @@ pub struct Report {
     pub format: SourceFormat,
     pub model: ModelKind,
     #[serde(flatten)]
-    pub outcome: Outcome,
+    pub outcome: LinearizabilityReport,
     /// Client ops the model does not cover (resource accesses in a lock run, …).
     pub skipped_ops: usize,
     /// A last line cut short by a killed writer (fencepost histories): read up to it.
@@ -408,7 +411,7 @@ fn run<M: FromRaw>(
     calls: &[RawCall],
     budget: &Budget,
     file: &str,
-) -> Result<(Outcome, usize, usize), CheckError> {
+) -> Result<(LinearizabilityReport, usize, usize), CheckError> {
     type Ops<M> = Vec<Operation<<M as Model>::Op, <M as Model>::Ret>>;
     let mut parts: BTreeMap<Option<String>, Ops<M>> = BTreeMap::new();
     let (mut skipped, mut failed) = (0, 0);
@@ -442,7 +445,7 @@ fn run_kind(
     calls: &[RawCall],
     budget: &Budget,
     file: &str,
-) -> Result<(Outcome, usize, usize), CheckError> {
+) -> Result<(LinearizabilityReport, usize, usize), CheckError> {
     match kind {
         ModelKind::Mutex => run(&Mutex, calls, budget, file),
         ModelKind::Lock => run(&Lock, calls, budget, file),
@@ -1024,7 +1027,7 @@ pub fn check_history(
     model: ModelKind,
     history: &History,
     budget: &Budget,
-) -> Result<Outcome, CheckError> {
+) -> Result<LinearizabilityReport, CheckError> {
     const FILE: &str = "history";
     history.validate().map_err(|source| ParseError::Malformed {
         file: FILE.to_string(),
