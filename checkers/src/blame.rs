@@ -22,8 +22,9 @@
 
 use crate::check::{Check, Evidence, Minimums};
 use crate::history::{Call, Nanos, OpKind, Process, Value, F};
-use crate::node_record::NodeRecord;
+use crate::node_record::{Held, NodeRecord};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// How long after a call returns its effect may still be arriving from a node's stream.
 pub const ARRIVAL_NS: Nanos = 250_000_000;
@@ -90,12 +91,263 @@ fn majority(n: usize) -> usize {
 }
 
 pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
-    let rec = &input.record;
-    let nodes = &input.nodes;
-    let need = majority(nodes.len());
-    let mut r = BlameReport::default();
-    // token → owner, from every grant.
-    let mut owner: std::collections::HashMap<String, Process> = Default::default();
+    let mut judge = Judge::new(calls, input);
+    for c in calls {
+        judge.call(c);
+    }
+    judge.renewals();
+    let mut r = judge.report;
+    r.findings.sort_by_key(|f| f.invoke_ns);
+    r
+}
+
+/// [`check`]'s state as it walks the calls: what the nodes recorded, who owns each token, and
+/// the windows in which owners were (re)setting their tokens.
+struct Judge<'a> {
+    rec: &'a NodeRecord,
+    nodes: &'a [String],
+    /// Nodes that make a majority of `nodes`.
+    need: usize,
+    /// token → owner, from every grant.
+    owner: HashMap<String, Process>,
+    /// Windows in which each token's owner was calling the library to (re)set it.
+    setting: Vec<(String, Nanos, Nanos)>,
+    /// Each client's latest granted token (what its extensions extend).
+    last_token: HashMap<Process, String>,
+    report: BlameReport,
+}
+
+/// One completed call, with the window in which its effect may show in a node's stream.
+struct Done<'c> {
+    c: &'c Call,
+    /// When it returned.
+    at: Nanos,
+    /// The window its effect may show in: from a little before the invocation to a little
+    /// after the return.
+    from: Nanos,
+    to: Nanos,
+}
+
+impl Done<'_> {
+    /// A finding about this call.
+    fn finding(&self, kind: FindingKind, other: Option<Process>, detail: String) -> Finding {
+        Finding {
+            kind,
+            process: self.c.process,
+            index: self.c.invoke.index,
+            invoke_ns: self.c.invoke_ns(),
+            complete_ns: self.at,
+            other,
+            detail,
+        }
+    }
+}
+
+impl<'a> Judge<'a> {
+    fn new(calls: &[Call], input: &'a BlameInput) -> Self {
+        Judge {
+            rec: &input.record,
+            nodes: &input.nodes,
+            need: majority(input.nodes.len()),
+            owner: token_owners(calls),
+            setting: Vec::new(),
+            last_token: HashMap::new(),
+            report: BlameReport::default(),
+        }
+    }
+
+    fn holder_of(&self, token: &str) -> Option<Process> {
+        self.owner.get(token).copied()
+    }
+
+    /// Judges one call: grants and extensions that completed ok; everything else is no one's
+    /// business here.
+    fn call(&mut self, c: &Call) {
+        let Some(at) = c.complete_ns() else {
+            return;
+        };
+        let done = Done {
+            c,
+            at,
+            from: c.invoke_ns().saturating_sub(EARLY_NS),
+            to: at + ARRIVAL_NS,
+        };
+        match (c.f, c.outcome(), c.result()) {
+            (F::Acquire, OpKind::Ok, Some(Value::Granted(g))) => self.grant(&done, &g.token),
+            (F::Extend, OpKind::Ok, Some(Value::Extended { .. })) => self.extension(&done),
+            _ => {}
+        }
+    }
+
+    /// A grant: made by a majority of nodes during the call, and returned while a majority
+    /// still held it?
+    fn grant(&mut self, d: &Done, token: &str) {
+        let (rec, nodes, need) = (self.rec, self.nodes, self.need);
+        self.last_token.insert(d.c.process, token.to_string());
+        self.setting.push((token.to_string(), d.from, d.to));
+        if token.is_empty() {
+            self.report.grants_unjudged += 1;
+            return;
+        }
+        let sets: Vec<&Held> = nodes
+            .iter()
+            .filter_map(|n| rec.set_between(n, token, d.from, d.to))
+            .collect();
+        // Nodes whose record misses the call might have set it unseen.
+        let unseen = nodes
+            .iter()
+            .filter(|n| {
+                rec.set_between(n, token, d.from, d.to).is_none()
+                    && rec.blind_during(n, d.from, d.to)
+            })
+            .count();
+        if sets.len() < need && sets.len() + unseen >= need {
+            self.report.grants_unjudged += 1;
+            return;
+        }
+        self.report.grants_judged += 1;
+        if sets.len() < need {
+            let finding = self.grant_not_made(d, token, sets.len());
+            self.report.findings.push(finding);
+            return;
+        }
+        // Only an expiry makes a grant late: a key released or overwritten meanwhile
+        // was live when the library answered (a foreign release is its own check's).
+        let still = sets.iter().filter(|h| !h.expired_by(d.at)).count();
+        if still < need {
+            self.report
+                .findings
+                .push(grant_after_lease(d, still, &sets));
+        }
+    }
+
+    /// A grant too few nodes set during the call, with what the nodes held instead.
+    fn grant_not_made(&self, d: &Done, token: &str, set: usize) -> Finding {
+        let (other, state) = self.held_instead(d);
+        let need = self.need;
+        d.finding(
+            FindingKind::GrantNotMade,
+            other,
+            format!(
+                "acquire (op {}) returned granted with token {} at {:.3} s, but {} of {} node(s) set it during the call (a majority needs {need}); {}",
+                d.c.invoke.index,
+                short(token),
+                d.at as f64 / 1e9,
+                set,
+                self.nodes.len(),
+                state.join(", ")
+            ),
+        )
+    }
+
+    /// What each node held at a grant's return (in words), and the other client whose token a
+    /// node held, if any (the last such node's).
+    fn held_instead(&self, d: &Done) -> (Option<Process>, Vec<String>) {
+        let mut other = None;
+        let state = self
+            .nodes
+            .iter()
+            .map(|n| {
+                match self.rec.held.iter().find(|h| {
+                    &h.node == n && h.from_ns <= d.at && h.to_ns.is_none_or(|t| t > d.c.invoke_ns())
+                }) {
+                    Some(h) => {
+                        let who = self.holder_of(&h.value);
+                        if who.is_some() && who != Some(d.c.process) {
+                            other = who;
+                        }
+                        format!(
+                            "{n} held {} (set {:.3} s)",
+                            who.map_or_else(
+                                || format!("token {}", short(&h.value)),
+                                |p| format!("{p}'s token")
+                            ),
+                            h.from_ns as f64 / 1e9
+                        )
+                    }
+                    None => format!("{n} held nothing"),
+                }
+            })
+            .collect();
+        (other, state)
+    }
+
+    /// An extension: did the nodes extend (or re-set) the client's token, and without
+    /// re-taking a lapsed lease?
+    fn extension(&mut self, d: &Done) {
+        let (rec, nodes, need) = (self.rec, self.nodes, self.need);
+        let Some(token) = self
+            .last_token
+            .get(&d.c.process)
+            .filter(|t| !t.is_empty())
+            .cloned()
+        else {
+            return;
+        };
+        self.setting.push((token.clone(), d.from, d.to));
+        let extended = nodes
+            .iter()
+            .filter(|n| {
+                // The token was held across the call (its expiry moved), or re-set in it.
+                rec.at(n, &key_of(rec, n, &token), d.c.invoke_ns())
+                    .is_some_and(|h| h.value == token)
+                    || rec.set_between(n, &token, d.from, d.to).is_some()
+            })
+            .count();
+        let retook = nodes
+            .iter()
+            .filter_map(|n| rec.set_between(n, &token, d.from, d.to))
+            .find(|h| h.retaken_after_ns.is_some());
+        if let Some(h) = retook {
+            self.report.findings.push(extension_retook(d, &token, h));
+        } else if extended < need
+            && extended
+                + nodes
+                    .iter()
+                    .filter(|n| rec.blind_during(n, d.c.invoke_ns(), d.to))
+                    .count()
+                < need
+        {
+            self.report.findings.push(d.finding(
+                FindingKind::ExtendNotMade,
+                None,
+                format!(
+                    "extend (op {}) returned extended at {:.3} s, but {extended} of {} node(s) held or re-set token {} during the call",
+                    d.c.invoke.index,
+                    d.at as f64 / 1e9,
+                    nodes.len(),
+                    short(&token)
+                ),
+            ));
+        }
+    }
+
+    /// Renewals: a token re-set after it lapsed, outside every call of its owner's.
+    fn renewals(&mut self) {
+        for h in self
+            .rec
+            .held
+            .iter()
+            .filter(|h| h.retaken_after_ns.is_some())
+        {
+            let during_call = self
+                .setting
+                .iter()
+                .any(|(t, from, to)| *t == h.value && *from <= h.from_ns && h.from_ns <= *to);
+            if during_call || !self.nodes.contains(&h.node) {
+                continue;
+            }
+            let Some(p) = self.holder_of(&h.value) else {
+                continue;
+            };
+            self.report.findings.push(renewal_retook(h, p));
+        }
+    }
+}
+
+/// token → owner, from every grant that named its token.
+fn token_owners(calls: &[Call]) -> HashMap<String, Process> {
+    let mut owner = HashMap::new();
     for c in calls {
         if let (F::Acquire, OpKind::Ok, Some(Value::Granted(g))) = (c.f, c.outcome(), c.result()) {
             if !g.token.is_empty() {
@@ -103,220 +355,69 @@ pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
             }
         }
     }
-    let holder_of = |v: &str| owner.get(v).copied();
-    // Windows in which each token's owner was calling the library to (re)set it.
-    let mut setting: Vec<(String, Nanos, Nanos)> = Vec::new();
-    let mut last_token: std::collections::HashMap<Process, String> = Default::default();
+    owner
+}
 
-    for c in calls {
-        let Some(done) = c.complete_ns() else {
-            continue;
-        };
-        let (from, to) = (c.invoke_ns().saturating_sub(EARLY_NS), done + ARRIVAL_NS);
-        match (c.f, c.outcome(), c.result()) {
-            (F::Acquire, OpKind::Ok, Some(Value::Granted(g))) => {
-                last_token.insert(c.process, g.token.clone());
-                setting.push((g.token.clone(), from, to));
-                if g.token.is_empty() {
-                    r.grants_unjudged += 1;
-                    continue;
-                }
-                r.grants_judged += 1;
-                let sets: Vec<_> = nodes
-                    .iter()
-                    .filter_map(|n| rec.set_between(n, &g.token, from, to))
-                    .collect();
-                // Nodes whose record misses the call might have set it unseen.
-                let unseen = nodes
-                    .iter()
-                    .filter(|n| {
-                        rec.set_between(n, &g.token, from, to).is_none()
-                            && rec.blind_during(n, from, to)
-                    })
-                    .count();
-                if sets.len() < need && sets.len() + unseen >= need {
-                    r.grants_judged -= 1;
-                    r.grants_unjudged += 1;
-                    continue;
-                }
-                if sets.len() < need {
-                    // What the nodes held instead, at the grant's return.
-                    let mut other = None;
-                    let state: Vec<String> = nodes
-                        .iter()
-                        .map(|n| {
-                            match rec.held.iter().find(|h| {
-                                &h.node == n
-                                    && h.from_ns <= done
-                                    && h.to_ns.is_none_or(|t| t > c.invoke_ns())
-                            }) {
-                                Some(h) => {
-                                    let who = holder_of(&h.value);
-                                    if who.is_some() && who != Some(c.process) {
-                                        other = who;
-                                    }
-                                    format!(
-                                        "{n} held {} (set {:.3} s)",
-                                        who.map_or_else(
-                                            || format!("token {}", short(&h.value)),
-                                            |p| format!("{p}'s token")
-                                        ),
-                                        h.from_ns as f64 / 1e9
-                                    )
-                                }
-                                None => format!("{n} held nothing"),
-                            }
-                        })
-                        .collect();
-                    r.findings.push(Finding {
-                        kind: FindingKind::GrantNotMade,
-                        process: c.process,
-                        index: c.invoke.index,
-                        invoke_ns: c.invoke_ns(),
-                        complete_ns: done,
-                        other,
-                        detail: format!(
-                            "acquire (op {}) returned granted with token {} at {:.3} s, but {} of {} node(s) set it during the call (a majority needs {need}); {}",
-                            c.invoke.index,
-                            short(&g.token),
-                            done as f64 / 1e9,
-                            sets.len(),
-                            nodes.len(),
-                            state.join(", ")
-                        ),
-                    });
-                    continue;
-                }
-                // Only an expiry makes a grant late: a key released or overwritten meanwhile
-                // was live when the library answered (a foreign release is its own check's).
-                let still = sets.iter().filter(|h| !h.expired_by(done)).count();
-                if still < need {
-                    let ends: Vec<String> = sets
-                        .iter()
-                        .map(|h| {
-                            format!(
-                                "{} {} at {}",
-                                h.node,
-                                h.ended_by,
-                                h.to_ns
-                                    .map_or("—".into(), |t| format!("{:.3} s", t as f64 / 1e9))
-                            )
-                        })
-                        .collect();
-                    r.findings.push(Finding {
-                        kind: FindingKind::GrantAfterLease,
-                        process: c.process,
-                        index: c.invoke.index,
-                        invoke_ns: c.invoke_ns(),
-                        complete_ns: done,
-                        other: None,
-                        detail: format!(
-                            "acquire (op {}) returned granted at {:.3} s, {:.0} ms after it was called, when only {still} node(s) still held its token ({}): the lease had run out before the library answered",
-                            c.invoke.index,
-                            done as f64 / 1e9,
-                            (done - c.invoke_ns()) as f64 / 1e6,
-                            ends.join(", ")
-                        ),
-                    });
-                }
-            }
-            (F::Extend, OpKind::Ok, Some(Value::Extended { .. })) => {
-                let Some(token) = last_token
-                    .get(&c.process)
-                    .filter(|t| !t.is_empty())
-                    .cloned()
-                else {
-                    continue;
-                };
-                setting.push((token.clone(), from, to));
-                let extended = nodes
-                    .iter()
-                    .filter(|n| {
-                        // The token was held across the call (its expiry moved), or re-set in it.
-                        rec.at(n, &key_of(rec, n, &token), c.invoke_ns())
-                            .is_some_and(|h| h.value == token)
-                            || rec.set_between(n, &token, from, to).is_some()
-                    })
-                    .count();
-                let retook: Vec<&crate::node_record::Held> = nodes
-                    .iter()
-                    .filter_map(|n| rec.set_between(n, &token, from, to))
-                    .filter(|h| h.retaken_after_ns.is_some())
-                    .collect();
-                if let Some(h) = retook.first() {
-                    r.findings.push(Finding {
-                        kind: FindingKind::ExtendRetook,
-                        process: c.process,
-                        index: c.invoke.index,
-                        invoke_ns: c.invoke_ns(),
-                        complete_ns: done,
-                        other: None,
-                        detail: format!(
-                            "extend (op {}) at {:.3} s re-set token {} on {} after the node had let it go at {:.3} s: the lease lapsed in between and was taken again, so another client could have held the lock meanwhile",
-                            c.invoke.index,
-                            c.invoke_ns() as f64 / 1e9,
-                            short(&token),
-                            h.node,
-                            h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
-                        ),
-                    });
-                } else if extended < need
-                    && extended
-                        + nodes
-                            .iter()
-                            .filter(|n| rec.blind_during(n, c.invoke_ns(), to))
-                            .count()
-                        < need
-                {
-                    r.findings.push(Finding {
-                        kind: FindingKind::ExtendNotMade,
-                        process: c.process,
-                        index: c.invoke.index,
-                        invoke_ns: c.invoke_ns(),
-                        complete_ns: done,
-                        other: None,
-                        detail: format!(
-                            "extend (op {}) returned extended at {:.3} s, but {extended} of {} node(s) held or re-set token {} during the call",
-                            c.invoke.index,
-                            done as f64 / 1e9,
-                            nodes.len(),
-                            short(&token)
-                        ),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    // Renewals: a token re-set after it lapsed, outside every call of its owner's.
-    for h in rec.held.iter().filter(|h| h.retaken_after_ns.is_some()) {
-        let during_call = setting
-            .iter()
-            .any(|(t, from, to)| *t == h.value && *from <= h.from_ns && h.from_ns <= *to);
-        if during_call || !nodes.contains(&h.node) {
-            continue;
-        }
-        let Some(p) = holder_of(&h.value) else {
-            continue;
-        };
-        r.findings.push(Finding {
-            kind: FindingKind::RenewalRetook,
-            process: p,
-            index: 0,
-            invoke_ns: h.from_ns,
-            complete_ns: h.from_ns,
-            other: None,
-            detail: format!(
-                "{} re-set {p}'s token {} at {:.3} s after letting it go at {:.3} s, with no acquire or extend of {p} running: a background renewal re-took a lapsed lease",
+/// A grant returned when only `still` of the nodes that set it (`sets`) held it yet.
+fn grant_after_lease(d: &Done, still: usize, sets: &[&Held]) -> Finding {
+    let ends: Vec<String> = sets
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {} at {}",
                 h.node,
-                short(&h.value),
-                h.from_ns as f64 / 1e9,
-                h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
-            ),
-        });
+                h.ended_by,
+                h.to_ns
+                    .map_or("—".into(), |t| format!("{:.3} s", t as f64 / 1e9))
+            )
+        })
+        .collect();
+    d.finding(
+        FindingKind::GrantAfterLease,
+        None,
+        format!(
+            "acquire (op {}) returned granted at {:.3} s, {:.0} ms after it was called, when only {still} node(s) still held its token ({}): the lease had run out before the library answered",
+            d.c.invoke.index,
+            d.at as f64 / 1e9,
+            (d.at - d.c.invoke_ns()) as f64 / 1e6,
+            ends.join(", ")
+        ),
+    )
+}
+
+/// An extension that re-set `token` on `h.node` after the node had let it go.
+fn extension_retook(d: &Done, token: &str, h: &Held) -> Finding {
+    d.finding(
+        FindingKind::ExtendRetook,
+        None,
+        format!(
+            "extend (op {}) at {:.3} s re-set token {} on {} after the node had let it go at {:.3} s: the lease lapsed in between and was taken again, so another client could have held the lock meanwhile",
+            d.c.invoke.index,
+            d.c.invoke_ns() as f64 / 1e9,
+            short(token),
+            h.node,
+            h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
+        ),
+    )
+}
+
+/// A node re-set `p`'s token after letting it go, with no call of `p`'s running.
+fn renewal_retook(h: &Held, p: Process) -> Finding {
+    Finding {
+        kind: FindingKind::RenewalRetook,
+        process: p,
+        index: 0,
+        invoke_ns: h.from_ns,
+        complete_ns: h.from_ns,
+        other: None,
+        detail: format!(
+            "{} re-set {p}'s token {} at {:.3} s after letting it go at {:.3} s, with no acquire or extend of {p} running: a background renewal re-took a lapsed lease",
+            h.node,
+            short(&h.value),
+            h.from_ns as f64 / 1e9,
+            h.retaken_after_ns.unwrap_or(0) as f64 / 1e9
+        ),
     }
-    r.findings.sort_by_key(|f| f.invoke_ns);
-    r
 }
 
 fn key_of(rec: &NodeRecord, node: &str, token: &str) -> String {

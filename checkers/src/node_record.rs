@@ -148,194 +148,241 @@ impl Sample {
     }
 }
 
-impl NodeRecord {
-    /// Rebuilds holdings from journaled events (in arrival order).
-    pub fn from_events(events: &[NodeEvent]) -> NodeRecord {
-        let mut r = NodeRecord::default();
-        // node → key → (open holding index, its expiry on the node's clock)
-        let mut open: BTreeMap<(String, String), (usize, Option<u64>)> = BTreeMap::new();
-        let mut clocks: BTreeMap<String, Sample> = BTreeMap::new();
-        // The last value each (node, key) held, when it ended, and whether the node surely let it
-        // go then: to spot a re-take. An expiry placed by our reading of the node's clock is not
-        // sure (the reading is a millisecond coarse and the stream arrives late); the node itself
-        // sends a `DEL` when it expires a key, before any later write of it.
-        let mut last: BTreeMap<(String, String), Last> = BTreeMap::new();
-        #[allow(clippy::type_complexity)]
-        let close = |r: &mut NodeRecord,
-                     open: &mut BTreeMap<(String, String), (usize, Option<u64>)>,
-                     last: &mut BTreeMap<(String, String), Last>,
-                     node: &str,
-                     key: &str,
-                     at: Nanos,
-                     how: &str| {
-            if let Some((i, _)) = open.remove(&(node.to_string(), key.to_string())) {
-                let h = &mut r.held[i];
-                let end = at.max(h.from_ns);
-                h.to_ns = Some(end);
-                h.ended_by = how.to_string();
-                last.insert(
-                    (node.to_string(), key.to_string()),
-                    Last {
-                        value: h.value.clone(),
-                        end_ns: end,
-                        gone: how != EXPIRED,
+/// A (node, key) pair.
+type Slot = (String, String);
+
+/// [`NodeRecord::from_events`] as it reads the journal: the record so far, and what is still
+/// open per node and key.
+#[derive(Default)]
+struct Rebuild {
+    r: NodeRecord,
+    /// (node, key) → (open holding index, its expiry on the node's clock)
+    open: BTreeMap<Slot, (usize, Option<u64>)>,
+    clocks: BTreeMap<String, Sample>,
+    /// The last value each (node, key) held, when it ended, and whether the node surely let it
+    /// go then: to spot a re-take. An expiry placed by our reading of the node's clock is not
+    /// sure (the reading is a millisecond coarse and the stream arrives late); the node itself
+    /// sends a `DEL` when it expires a key, before any later write of it.
+    last: BTreeMap<Slot, Last>,
+    /// The node's previous event: a holding still open then had not expired yet (a clock that
+    /// jumped in between makes the extrapolated expiry earlier than that; it was not).
+    seen: BTreeMap<String, Nanos>,
+}
+
+impl Rebuild {
+    /// One journaled event: the expiries it shows were due end their holdings first, then the
+    /// change itself applies.
+    fn event(&mut self, e: &NodeEvent) {
+        *self.r.nodes.entry(e.node.clone()).or_default() += 0;
+        self.r.first_ns.entry(e.node.clone()).or_insert(e.time_ns);
+        let previous = self.seen.insert(e.node.clone(), e.time_ns).unwrap_or(0);
+        self.expire_due(e, previous);
+        match &e.change {
+            Change::Clock { node_ms } => {
+                self.clocks.insert(
+                    e.node.clone(),
+                    Sample {
+                        time_ns: e.time_ns,
+                        node_ms: *node_ms,
                     },
                 );
             }
-        };
-        // The node's previous event: a holding still open then had not expired yet (a clock that
-        // jumped in between makes the extrapolated expiry earlier than that; it was not).
-        let mut seen: BTreeMap<String, Nanos> = BTreeMap::new();
-        for e in events {
-            *r.nodes.entry(e.node.clone()).or_default() += 0;
-            r.first_ns.entry(e.node.clone()).or_insert(e.time_ns);
-            let previous = seen.insert(e.node.clone(), e.time_ns).unwrap_or(0);
-            // Expiries due by now end their holdings first.
-            if let Some(s) = clocks.get(&e.node).copied() {
-                // Only a reading taken after the key was set places its expiry (a clock that
-                // jumped back meanwhile would put it in the past).
-                let due: Vec<(String, Nanos)> = open
-                    .iter()
-                    .filter(|((n, _), (i, _))| *n == e.node && s.time_ns >= r.held[*i].from_ns)
-                    .filter_map(|((_, k), (_, exp))| {
-                        let at = s.when((*exp)?).max(previous);
-                        (at <= e.time_ns).then(|| (k.clone(), at))
-                    })
-                    .collect();
-                for (k, at) in due {
-                    close(&mut r, &mut open, &mut last, &e.node, &k, at, EXPIRED);
+            Change::Set {
+                key,
+                value,
+                expire_at_ms,
+            } => self.set(e, key, value, *expire_at_ms),
+            Change::Expire { key, expire_at_ms } => {
+                if let Some(o) = self.open.get_mut(&(e.node.clone(), key.clone())) {
+                    o.1 = Some(*expire_at_ms);
                 }
             }
-            match &e.change {
-                Change::Clock { node_ms } => {
-                    clocks.insert(
-                        e.node.clone(),
-                        Sample {
-                            time_ns: e.time_ns,
-                            node_ms: *node_ms,
-                        },
-                    );
-                }
-                Change::Set {
-                    key,
-                    value,
-                    expire_at_ms,
-                } => {
-                    let slot = (e.node.clone(), key.clone());
-                    // The value the key already holds, set again (a SET-style extension, or the
-                    // SET a snapshot taken on reconnecting already showed): the holding goes on
-                    // with the new expiry.
-                    if let Some(o) = open.get_mut(&slot).filter(|o| r.held[o.0].value == *value) {
-                        o.1 = *expire_at_ms;
-                        continue;
-                    }
-                    // A re-set of a value the key still held is an extension, not a re-take.
-                    let retaken = (!open.contains_key(&slot))
-                        .then(|| last.get(&slot))
-                        .flatten()
-                        .filter(|l| l.gone && l.value == *value)
-                        .map(|l| l.end_ns);
-                    close(
-                        &mut r,
-                        &mut open,
-                        &mut last,
-                        &e.node,
-                        key,
-                        e.time_ns,
-                        "overwritten",
-                    );
-                    open.insert((e.node.clone(), key.clone()), (r.held.len(), *expire_at_ms));
-                    r.held.push(Held {
-                        node: e.node.clone(),
-                        key: key.clone(),
-                        value: value.clone(),
-                        from_ns: e.time_ns,
-                        to_ns: None,
-                        ended_by: String::new(),
-                        retaken_after_ns: retaken,
-                    });
-                }
-                Change::Expire { key, expire_at_ms } => {
-                    if let Some(o) = open.get_mut(&(e.node.clone(), key.clone())) {
-                        o.1 = Some(*expire_at_ms);
-                    }
-                }
-                Change::Del { key } => {
-                    // The node's own word that a key we placed as expired is gone.
-                    if let Some(l) = last.get_mut(&(e.node.clone(), key.clone())) {
-                        l.gone = true;
-                    }
-                    // A DEL at (or within our reading's error of) the key's expiry is the node
-                    // expiring it; earlier, someone deleted it.
-                    let slot = (e.node.clone(), key.clone());
-                    let expiring = match (open.get(&slot), clocks.get(&e.node)) {
-                        (Some(&(i, Some(exp))), Some(s)) if s.time_ns >= r.held[i].from_ns => {
-                            s.when(exp) <= e.time_ns + EXPIRY_SLACK_NS
-                        }
-                        _ => false,
-                    };
-                    let how = if expiring { EXPIRED_DEL } else { "deleted" };
-                    close(&mut r, &mut open, &mut last, &e.node, key, e.time_ns, how);
-                }
-                Change::Lost => {
-                    *r.nodes.entry(e.node.clone()).or_default() += 1;
-                    if !r.is_blind(&e.node) {
-                        r.blind.push((e.node.clone(), e.time_ns, None));
-                    }
-                    let keys: Vec<String> = open
-                        .keys()
-                        .filter(|(n, _)| *n == e.node)
-                        .map(|(_, k)| k.clone())
-                        .collect();
-                    for k in keys {
-                        close(&mut r, &mut open, &mut last, &e.node, &k, e.time_ns, LOST);
-                    }
-                }
-                Change::Snapshot {
-                    key,
-                    value,
-                    pttl_ms,
-                } => {
-                    if let Some(b) = r.blind.iter_mut().find(|b| b.0 == e.node && b.2.is_none()) {
-                        b.2 = Some(e.time_ns);
-                    }
-                    close(
-                        &mut r, &mut open, &mut last, &e.node, key, e.time_ns, "re-read",
-                    );
-                    if let Some(v) = value {
-                        let exp = match (pttl_ms, clocks.get(&e.node)) {
-                            (Some(p), Some(s)) => Some(
-                                s.node_ms + (e.time_ns.saturating_sub(s.time_ns)) / 1_000_000 + p,
-                            ),
-                            _ => None,
-                        };
-                        open.insert((e.node.clone(), key.clone()), (r.held.len(), exp));
-                        r.held.push(Held {
-                            node: e.node.clone(),
-                            key: key.clone(),
-                            value: v.clone(),
-                            from_ns: e.time_ns,
-                            to_ns: None,
-                            ended_by: String::new(),
-                            retaken_after_ns: None,
-                        });
-                    }
-                }
-            }
+            Change::Del { key } => self.del(e, key),
+            Change::Lost => self.lost(e),
+            Change::Snapshot {
+                key,
+                value,
+                pttl_ms,
+            } => self.snapshot(e, key, value.as_deref(), *pttl_ms),
         }
-        // Expiries after the last event still end their holdings, by the node's last known clock.
-        let pending: Vec<(String, String, Nanos)> = open
+    }
+
+    /// Ends the open holding of `key` on `node` (if any) at `at`, `how` in words.
+    fn close(&mut self, node: &str, key: &str, at: Nanos, how: &str) {
+        if let Some((i, _)) = self.open.remove(&(node.to_string(), key.to_string())) {
+            let h = &mut self.r.held[i];
+            let end = at.max(h.from_ns);
+            h.to_ns = Some(end);
+            h.ended_by = how.to_string();
+            self.last.insert(
+                (node.to_string(), key.to_string()),
+                Last {
+                    value: h.value.clone(),
+                    end_ns: end,
+                    gone: how != EXPIRED,
+                },
+            );
+        }
+    }
+
+    /// Opens a holding of `value` in `key` on `e.node` from `e`'s arrival.
+    fn begin(
+        &mut self,
+        e: &NodeEvent,
+        key: &str,
+        value: &str,
+        exp: Option<u64>,
+        retaken: Option<Nanos>,
+    ) {
+        self.open
+            .insert((e.node.clone(), key.to_string()), (self.r.held.len(), exp));
+        self.r.held.push(Held {
+            node: e.node.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
+            from_ns: e.time_ns,
+            to_ns: None,
+            ended_by: String::new(),
+            retaken_after_ns: retaken,
+        });
+    }
+
+    /// Expiries due by `e`'s arrival end their holdings on its node (never before the node's
+    /// `previous` event).
+    fn expire_due(&mut self, e: &NodeEvent, previous: Nanos) {
+        let Some(s) = self.clocks.get(&e.node).copied() else {
+            return;
+        };
+        // Only a reading taken after the key was set places its expiry (a clock that
+        // jumped back meanwhile would put it in the past).
+        let due: Vec<(String, Nanos)> = self
+            .open
+            .iter()
+            .filter(|((n, _), (i, _))| *n == e.node && s.time_ns >= self.r.held[*i].from_ns)
+            .filter_map(|((_, k), (_, exp))| {
+                let at = s.when((*exp)?).max(previous);
+                (at <= e.time_ns).then(|| (k.clone(), at))
+            })
+            .collect();
+        for (k, at) in due {
+            self.close(&e.node, &k, at, EXPIRED);
+        }
+    }
+
+    /// A `SET`: the same value again goes on holding (with the new expiry); another value
+    /// overwrites, and may re-take a value the node had let go.
+    fn set(&mut self, e: &NodeEvent, key: &str, value: &str, expire_at_ms: Option<u64>) {
+        let slot = (e.node.clone(), key.to_string());
+        // The value the key already holds, set again (a SET-style extension, or the
+        // SET a snapshot taken on reconnecting already showed): the holding goes on
+        // with the new expiry.
+        let held = &self.r.held;
+        if let Some(o) = self
+            .open
+            .get_mut(&slot)
+            .filter(|o| held[o.0].value == value)
+        {
+            o.1 = expire_at_ms;
+            return;
+        }
+        // A re-set of a value the key still held is an extension, not a re-take.
+        let retaken = (!self.open.contains_key(&slot))
+            .then(|| self.last.get(&slot))
+            .flatten()
+            .filter(|l| l.gone && l.value == value)
+            .map(|l| l.end_ns);
+        self.close(&e.node, key, e.time_ns, "overwritten");
+        self.begin(e, key, value, expire_at_ms, retaken);
+    }
+
+    /// A `DEL`: the node expiring the key (at its expiry, within our reading's error), or
+    /// someone deleting it.
+    fn del(&mut self, e: &NodeEvent, key: &str) {
+        let slot = (e.node.clone(), key.to_string());
+        // The node's own word that a key we placed as expired is gone.
+        if let Some(l) = self.last.get_mut(&slot) {
+            l.gone = true;
+        }
+        // A DEL at (or within our reading's error of) the key's expiry is the node
+        // expiring it; earlier, someone deleted it.
+        let expiring = match (self.open.get(&slot), self.clocks.get(&e.node)) {
+            (Some(&(i, Some(exp))), Some(s)) if s.time_ns >= self.r.held[i].from_ns => {
+                s.when(exp) <= e.time_ns + EXPIRY_SLACK_NS
+            }
+            _ => false,
+        };
+        let how = if expiring { EXPIRED_DEL } else { "deleted" };
+        self.close(&e.node, key, e.time_ns, how);
+    }
+
+    /// A lost stream: the node goes blind, and every holding open on it ends.
+    fn lost(&mut self, e: &NodeEvent) {
+        *self.r.nodes.entry(e.node.clone()).or_default() += 1;
+        if !self.r.is_blind(&e.node) {
+            self.r.blind.push((e.node.clone(), e.time_ns, None));
+        }
+        let keys: Vec<String> = self
+            .open
+            .keys()
+            .filter(|(n, _)| *n == e.node)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            self.close(&e.node, &k, e.time_ns, LOST);
+        }
+    }
+
+    /// A key read on (re)connecting: the node sees again, and the key holds what was read.
+    fn snapshot(&mut self, e: &NodeEvent, key: &str, value: Option<&str>, pttl_ms: Option<u64>) {
+        if let Some(b) = self
+            .r
+            .blind
+            .iter_mut()
+            .find(|b| b.0 == e.node && b.2.is_none())
+        {
+            b.2 = Some(e.time_ns);
+        }
+        self.close(&e.node, key, e.time_ns, "re-read");
+        if let Some(v) = value {
+            let exp = match (pttl_ms, self.clocks.get(&e.node)) {
+                (Some(p), Some(s)) => {
+                    Some(s.node_ms + (e.time_ns.saturating_sub(s.time_ns)) / 1_000_000 + p)
+                }
+                _ => None,
+            };
+            self.begin(e, key, v, exp, None);
+        }
+    }
+
+    /// Expiries after the last event still end their holdings, by the node's last known clock.
+    fn expire_after_the_end(&mut self) {
+        let pending: Vec<(String, String, Nanos)> = self
+            .open
             .iter()
             .filter_map(|((n, k), (i, exp))| {
-                let s = clocks.get(n).filter(|s| s.time_ns >= r.held[*i].from_ns)?;
-                let last = seen.get(n).copied().unwrap_or(0);
+                let s = self
+                    .clocks
+                    .get(n)
+                    .filter(|s| s.time_ns >= self.r.held[*i].from_ns)?;
+                let last = self.seen.get(n).copied().unwrap_or(0);
                 Some((n.clone(), k.clone(), s.when((*exp)?).max(last)))
             })
             .collect();
         for (n, k, at) in pending {
-            close(&mut r, &mut open, &mut last, &n, &k, at, EXPIRED);
+            self.close(&n, &k, at, EXPIRED);
         }
-        r
+    }
+}
+
+impl NodeRecord {
+    /// Rebuilds holdings from journaled events (in arrival order).
+    pub fn from_events(events: &[NodeEvent]) -> NodeRecord {
+        let mut rebuild = Rebuild::default();
+        for e in events {
+            rebuild.event(e);
+        }
+        rebuild.expire_after_the_end();
+        rebuild.r
     }
 
     /// The holding of `value` on `node` that began nearest after `from` (and before `to`).

@@ -23,8 +23,8 @@ use crate::exclusion::{self, Exclusion, ExclusionReport};
 use crate::faults::{self, FaultReport};
 use crate::fencing::{self, FencingReport};
 use crate::foreign_release::{self, ForeignReleaseReport};
-use crate::history::{FaultWindows, History, Nanos, Op, OpKind, Value, F};
-use crate::linearizable::{self, Budget, Linearizability, Outcome};
+use crate::history::{Call, FaultWindows, History, Nanos, Op, OpKind, Value, F};
+use crate::linearizable::{self, Budget, Linearizability, LinearizabilityReport};
 use crate::lost_updates::{self, LostUpdateReport};
 use crate::resource_log::ResourceLog;
 use crate::verdict::Validity;
@@ -65,7 +65,7 @@ pub struct RunChecks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linearizability: Option<Outcome>,
+    pub linearizability: Option<LinearizabilityReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<AvailabilityReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,55 +268,29 @@ pub fn check_streamed(
     options: CheckOptions,
 ) -> RunChecks {
     let min = &options.minimums;
-    let calls = whole.map(History::calls);
-    let not_kept = format!(
-        "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, counters, rate windows, delivery, availability, faults, and the resource's fencing and lost updates)",
-        streamed.ops
-    );
-    let skip = |c: Check| {
-        c.unknown(&not_kept)
-            .headline("not judged: the history was too long to read whole".into())
+    let whole = Whole {
+        history: whole,
+        calls: whole.map(History::calls),
+        ops: streamed.ops,
     };
     let mut list: Vec<Check> = Vec::new();
 
     let exclusion = streamed.exclusion.finish();
-    let mut double_grant = None;
-    let mut foreign_release = None;
-    let mut linearizability = None;
-    if let Some(lock) = options.lock {
-        list.push(exclusion::entry(&exclusion, min));
-        let d = streamed.double_grants.finish();
-        list.push(double_grant::entry(&d, min));
-        double_grant = Some(d);
-        if lock.release_by_del {
-            match &calls {
-                Some(calls) => {
-                    let f = foreign_release::check(calls);
-                    list.push(foreign_release::entry(&f, min));
-                    foreign_release = Some(f);
-                }
-                None => list.push(skip(foreign_release::entry(&Default::default(), min))),
-            }
-        }
-        if let (Some(budget), Some(history)) = (&options.budget, whole) {
-            if let Some((outcome, entry)) = lock_linearizability(history, budget) {
-                list.push(entry);
-                linearizability = Some(outcome);
-            }
-        }
-    }
-
-    let mut blame = None;
-    if let Some(input) = &options.blame {
-        match &calls {
-            Some(calls) => {
-                let b = blame::check(calls, input);
-                list.push(blame::entry(&b, min));
-                blame = Some(b);
-            }
-            None => list.push(skip(blame::entry(&Default::default(), min))),
-        }
-    }
+    let lock = match options.lock {
+        Some(lock) => lock_checks(
+            lock,
+            &exclusion,
+            streamed.double_grants,
+            &whole,
+            &options,
+            &mut list,
+        ),
+        None => LockReports::default(),
+    };
+    let blame = options
+        .blame
+        .as_ref()
+        .and_then(|input| blame_check(input, &whole, min, &mut list));
 
     let mut fencing = None;
     let mut lost = None;
@@ -352,23 +326,18 @@ pub fn check_streamed(
         list.push(faults::entry(&faults, &options.faults));
     }
 
-    list.sort_by_key(|c| crate::registry::position(&c.id));
-    let merged: Vec<&Check> = list.iter().filter(|c| !c.advisory).collect();
-    let validity = merged
-        .iter()
-        .fold(Validity::Valid, |v, c| v.merge(c.verdict));
-    let first_violation_ns = merged.iter().filter_map(|c| c.first_violation_ns).min();
+    let (validity, first_violation_ns) = merge(&mut list);
     RunChecks {
         counts: streamed.counts,
         checks: list,
         exclusion,
-        double_grant,
-        foreign_release,
+        double_grant: lock.double_grant,
+        foreign_release: lock.foreign_release,
         fencing,
         lost_updates: lost,
         counter,
         window,
-        linearizability,
+        linearizability: lock.linearizability,
         availability,
         blame,
         delivery,
@@ -378,9 +347,108 @@ pub fn check_streamed(
     }
 }
 
+/// The whole history, when it was short enough to keep (and its calls), for the checkers that
+/// read it whole.
+struct Whole<'h> {
+    history: Option<&'h History>,
+    calls: Option<Vec<Call>>,
+    /// Ops in the history, kept or not.
+    ops: u64,
+}
+
+impl Whole<'_> {
+    /// A whole-history check's entry when the history was not kept: `unknown`, with why.
+    fn skip(&self, c: Check) -> Check {
+        let not_kept = format!(
+            "not judged: this checker reads a history whole, and this one ({} ops) was too long to keep; a long run is judged by the checkers that read it as it streams (mutual exclusion, double grants, counters, rate windows, delivery, availability, faults, and the resource's fencing and lost updates)",
+            self.ops
+        );
+        c.unknown(&not_kept)
+            .headline("not judged: the history was too long to read whole".into())
+    }
+}
+
+/// The lock checkers' reports besides mutual exclusion's.
+#[derive(Default)]
+struct LockReports {
+    double_grant: Option<DoubleGrantReport>,
+    foreign_release: Option<ForeignReleaseReport>,
+    linearizability: Option<LinearizabilityReport>,
+}
+
+/// A lock's checks: mutual exclusion, double grants, foreign releases (for a `DEL` release, on
+/// the whole history) and linearizability (on the whole history, with a budget).
+fn lock_checks(
+    lock: LockOptions,
+    exclusion: &ExclusionReport,
+    double_grants: DoubleGrants,
+    whole: &Whole,
+    options: &CheckOptions,
+    list: &mut Vec<Check>,
+) -> LockReports {
+    let min = &options.minimums;
+    let mut reports = LockReports::default();
+    list.push(exclusion::entry(exclusion, min));
+    let d = double_grants.finish();
+    list.push(double_grant::entry(&d, min));
+    reports.double_grant = Some(d);
+    if lock.release_by_del {
+        match &whole.calls {
+            Some(calls) => {
+                let f = foreign_release::check(calls);
+                list.push(foreign_release::entry(&f, min));
+                reports.foreign_release = Some(f);
+            }
+            None => list.push(whole.skip(foreign_release::entry(&Default::default(), min))),
+        }
+    }
+    if let (Some(budget), Some(history)) = (&options.budget, whole.history) {
+        if let Some((outcome, entry)) = lock_linearizability(history, budget) {
+            list.push(entry);
+            reports.linearizability = Some(outcome);
+        }
+    }
+    reports
+}
+
+/// The blame check, on the whole history's calls.
+fn blame_check(
+    input: &BlameInput,
+    whole: &Whole,
+    min: &Minimums,
+    list: &mut Vec<Check>,
+) -> Option<BlameReport> {
+    match &whole.calls {
+        Some(calls) => {
+            let b = blame::check(calls, input);
+            list.push(blame::entry(&b, min));
+            Some(b)
+        }
+        None => {
+            list.push(whole.skip(blame::entry(&Default::default(), min)));
+            None
+        }
+    }
+}
+
+/// Puts the checks in the registry's order and merges the verdicts of those that are not
+/// advisory: the run's validity and its first violation.
+fn merge(list: &mut [Check]) -> (Validity, Option<u64>) {
+    list.sort_by_key(|c| crate::registry::position(&c.id));
+    let merged: Vec<&Check> = list.iter().filter(|c| !c.advisory).collect();
+    let validity = merged
+        .iter()
+        .fold(Validity::Valid, |v, c| v.merge(c.verdict));
+    let first_violation_ns = merged.iter().filter_map(|c| c.first_violation_ns).min();
+    (validity, first_violation_ns)
+}
+
 /// The lock's acquire/release ops as a linearizable mutex with owners (advisory: lease expiry
 /// is not an op of the model). A history the reader refuses gives no entry.
-fn lock_linearizability(history: &History, budget: &Budget) -> Option<(Outcome, Check)> {
+fn lock_linearizability(
+    history: &History,
+    budget: &Budget,
+) -> Option<(LinearizabilityReport, Check)> {
     let outcome =
         linearizable::check_history(crate::model::ModelKind::Lock, history, budget).ok()?;
     let mut check = Check::judged(

@@ -85,138 +85,15 @@ impl LockSim {
 
     /// Runs the simulation.
     pub fn history(&self) -> History {
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-        enum Step {
-            StartAcquire,
-            /// (timed out)
-            ArriveAcquire(bool),
-            /// (granted, timed out)
-            ReturnAcquire(bool, bool),
-            StartRelease,
-            ArriveRelease(bool),
-            ReturnRelease(bool, bool),
+        let mut run = LockRun::new(self);
+        while let Some(Reverse((t, _, c, step))) = run.queue.pop() {
+            // Drawn for every event, even one that ends a client (the seed's sequence).
+            let lat = run.rng.range(self.latency_min_ns, self.latency_max_ns);
+            if let Some((at, next)) = run.step(t, c, step, lat) {
+                run.schedule(at, c, next);
+            }
         }
-        let mut rng = SplitMix64::new(self.seed);
-        let mut queue: BinaryHeap<Reverse<(u64, u64, u32, Step)>> = BinaryHeap::new();
-        let mut seq = 0u64;
-        for c in 0..self.clients {
-            queue.push(Reverse((
-                rng.below(self.retry_max_ns + 1),
-                seq,
-                c,
-                Step::StartAcquire,
-            )));
-            seq += 1;
-        }
-        let mut holder: Option<u32> = None;
-        let mut fence = 0u64;
-        let mut fences = vec![0u64; self.clients as usize];
-        let mut started = 0usize;
-        let mut ops: Vec<Op> = Vec::with_capacity(self.calls * 2);
-        let record = |ops: &mut Vec<Op>, t: u64, c: u32, kind: OpKind, f: F, value: Value| {
-            ops.push(Op {
-                index: ops.len() as u64,
-                time_ns: t,
-                process: Process::Client(c),
-                kind,
-                f,
-                value,
-            })
-        };
-        let key = || Self::KEY.to_string();
-        while let Some(Reverse((t, _, c, step))) = queue.pop() {
-            let lat = rng.range(self.latency_min_ns, self.latency_max_ns);
-            let (at, next) = match step {
-                Step::StartAcquire | Step::StartRelease if started >= self.calls => continue,
-                Step::StartAcquire => {
-                    started += 1;
-                    let value = Value::Lease {
-                        key: key(),
-                        ttl_ms: Self::TTL_MS,
-                    };
-                    record(&mut ops, t, c, OpKind::Invoke, F::Acquire, value);
-                    match self.timeout(&mut rng) {
-                        Timeout::No => (t + lat, Step::ArriveAcquire(false)),
-                        Timeout::Lost => (t + 2 * lat, Step::ReturnAcquire(false, true)),
-                        Timeout::ReplyLost => (t + lat, Step::ArriveAcquire(true)),
-                    }
-                }
-                Step::ArriveAcquire(timed_out) => {
-                    let granted = holder.is_none();
-                    if granted {
-                        holder = Some(c);
-                        fence += 1;
-                        fences[c as usize] = fence;
-                    }
-                    (t + lat, Step::ReturnAcquire(granted, timed_out))
-                }
-                Step::ReturnAcquire(_, true) => {
-                    let value = Value::Error("timeout".into());
-                    record(&mut ops, t, c, OpKind::Info, F::Acquire, value);
-                    (t + rng.below(self.retry_max_ns + 1), Step::StartRelease)
-                }
-                Step::ReturnAcquire(granted, false) => {
-                    let value = if granted {
-                        Value::Granted(Grant {
-                            fence: fences[c as usize],
-                            token: format!("t{}", fences[c as usize]),
-                            validity_end_ns: t + Self::TTL_MS * 1_000_000,
-                        })
-                    } else {
-                        Value::Denied
-                    };
-                    record(&mut ops, t, c, OpKind::Ok, F::Acquire, value);
-                    if granted {
-                        (t + rng.below(self.hold_max_ns + 1), Step::StartRelease)
-                    } else {
-                        (t + rng.below(self.retry_max_ns + 1), Step::StartAcquire)
-                    }
-                }
-                Step::StartRelease => {
-                    started += 1;
-                    let value = Value::Held {
-                        key: key(),
-                        fence: fences[c as usize],
-                    };
-                    record(&mut ops, t, c, OpKind::Invoke, F::Release, value);
-                    match self.timeout(&mut rng) {
-                        Timeout::No => (t + lat, Step::ArriveRelease(false)),
-                        Timeout::Lost => (t + 2 * lat, Step::ReturnRelease(false, true)),
-                        Timeout::ReplyLost => (t + lat, Step::ArriveRelease(true)),
-                    }
-                }
-                Step::ArriveRelease(timed_out) => {
-                    let released = holder == Some(c);
-                    if released {
-                        holder = None;
-                    }
-                    (t + lat, Step::ReturnRelease(released, timed_out))
-                }
-                Step::ReturnRelease(_, true) => {
-                    let value = Value::Error("timeout".into());
-                    record(&mut ops, t, c, OpKind::Info, F::Release, value);
-                    // Still held if the release never arrived: clean up again.
-                    let next = if holder == Some(c) {
-                        Step::StartRelease
-                    } else {
-                        Step::StartAcquire
-                    };
-                    (t + rng.below(self.retry_max_ns + 1), next)
-                }
-                Step::ReturnRelease(released, false) => {
-                    let value = if released {
-                        Value::Released
-                    } else {
-                        Value::NotHeld
-                    };
-                    record(&mut ops, t, c, OpKind::Ok, F::Release, value);
-                    (t + rng.below(self.retry_max_ns + 1), Step::StartAcquire)
-                }
-            };
-            queue.push(Reverse((at, seq, c, next)));
-            seq += 1;
-        }
-        let mut history = History::new(ops);
+        let mut history = History::new(run.ops);
         if self.bad {
             flip_denial(&mut history);
         }
@@ -230,6 +107,183 @@ impl LockSim {
             Timeout::Lost
         } else {
             Timeout::ReplyLost
+        }
+    }
+}
+
+/// What a client does next in [`LockSim`], and when the lock or the client sees it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    StartAcquire,
+    /// (timed out)
+    ArriveAcquire(bool),
+    /// (granted, timed out)
+    ReturnAcquire(bool, bool),
+    StartRelease,
+    ArriveRelease(bool),
+    ReturnRelease(bool, bool),
+}
+
+/// One run of a [`LockSim`]: the event queue, the lock's state and the ops recorded so far.
+struct LockRun<'s> {
+    sim: &'s LockSim,
+    rng: SplitMix64,
+    /// (time, sequence number, client, step), earliest first.
+    queue: BinaryHeap<Reverse<(u64, u64, u32, Step)>>,
+    seq: u64,
+    holder: Option<u32>,
+    fence: u64,
+    /// Each client's latest fence.
+    fences: Vec<u64>,
+    /// Calls started so far.
+    started: usize,
+    ops: Vec<Op>,
+}
+
+impl<'s> LockRun<'s> {
+    /// Every client starts with an acquire, after a random pause.
+    fn new(sim: &'s LockSim) -> Self {
+        let mut run = LockRun {
+            sim,
+            rng: SplitMix64::new(sim.seed),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            holder: None,
+            fence: 0,
+            fences: vec![0u64; sim.clients as usize],
+            started: 0,
+            ops: Vec::with_capacity(sim.calls * 2),
+        };
+        for c in 0..sim.clients {
+            let at = run.rng.below(sim.retry_max_ns + 1);
+            run.schedule(at, c, Step::StartAcquire);
+        }
+        run
+    }
+
+    fn schedule(&mut self, at: u64, c: u32, step: Step) {
+        self.queue.push(Reverse((at, self.seq, c, step)));
+        self.seq += 1;
+    }
+
+    fn record(&mut self, t: u64, c: u32, kind: OpKind, f: F, value: Value) {
+        self.ops.push(Op {
+            index: self.ops.len() as u64,
+            time_ns: t,
+            process: Process::Client(c),
+            kind,
+            f,
+            value,
+        })
+    }
+
+    /// A pause before the client's next call.
+    fn retry_pause(&mut self) -> u64 {
+        self.rng.below(self.sim.retry_max_ns + 1)
+    }
+
+    /// Client `c`'s `step` at `t` (one-way latency `lat`): what it does next, and when; `None`
+    /// once every call has started.
+    fn step(&mut self, t: u64, c: u32, step: Step, lat: u64) -> Option<(u64, Step)> {
+        Some(match step {
+            Step::StartAcquire | Step::StartRelease if self.started >= self.sim.calls => {
+                return None
+            }
+            Step::StartAcquire => self.start_acquire(t, c, lat),
+            Step::ArriveAcquire(timed_out) => {
+                let granted = self.holder.is_none();
+                if granted {
+                    self.holder = Some(c);
+                    self.fence += 1;
+                    self.fences[c as usize] = self.fence;
+                }
+                (t + lat, Step::ReturnAcquire(granted, timed_out))
+            }
+            Step::ReturnAcquire(_, true) => {
+                let value = Value::Error("timeout".into());
+                self.record(t, c, OpKind::Info, F::Acquire, value);
+                (t + self.retry_pause(), Step::StartRelease)
+            }
+            Step::ReturnAcquire(granted, false) => self.return_acquire(t, c, granted),
+            Step::StartRelease => self.start_release(t, c, lat),
+            Step::ArriveRelease(timed_out) => {
+                let released = self.holder == Some(c);
+                if released {
+                    self.holder = None;
+                }
+                (t + lat, Step::ReturnRelease(released, timed_out))
+            }
+            Step::ReturnRelease(_, true) => {
+                let value = Value::Error("timeout".into());
+                self.record(t, c, OpKind::Info, F::Release, value);
+                // Still held if the release never arrived: clean up again.
+                let next = if self.holder == Some(c) {
+                    Step::StartRelease
+                } else {
+                    Step::StartAcquire
+                };
+                (t + self.retry_pause(), next)
+            }
+            Step::ReturnRelease(released, false) => {
+                let value = if released {
+                    Value::Released
+                } else {
+                    Value::NotHeld
+                };
+                self.record(t, c, OpKind::Ok, F::Release, value);
+                (t + self.retry_pause(), Step::StartAcquire)
+            }
+        })
+    }
+
+    fn start_acquire(&mut self, t: u64, c: u32, lat: u64) -> (u64, Step) {
+        self.started += 1;
+        let value = Value::Lease {
+            key: LockSim::KEY.to_string(),
+            ttl_ms: LockSim::TTL_MS,
+        };
+        self.record(t, c, OpKind::Invoke, F::Acquire, value);
+        match self.sim.timeout(&mut self.rng) {
+            Timeout::No => (t + lat, Step::ArriveAcquire(false)),
+            Timeout::Lost => (t + 2 * lat, Step::ReturnAcquire(false, true)),
+            Timeout::ReplyLost => (t + lat, Step::ArriveAcquire(true)),
+        }
+    }
+
+    /// A reply that arrived: hold for a while after a grant, retry after a denial.
+    fn return_acquire(&mut self, t: u64, c: u32, granted: bool) -> (u64, Step) {
+        let fence = self.fences[c as usize];
+        let value = if granted {
+            Value::Granted(Grant {
+                fence,
+                token: format!("t{fence}"),
+                validity_end_ns: t + LockSim::TTL_MS * 1_000_000,
+            })
+        } else {
+            Value::Denied
+        };
+        self.record(t, c, OpKind::Ok, F::Acquire, value);
+        if granted {
+            (
+                t + self.rng.below(self.sim.hold_max_ns + 1),
+                Step::StartRelease,
+            )
+        } else {
+            (t + self.retry_pause(), Step::StartAcquire)
+        }
+    }
+
+    fn start_release(&mut self, t: u64, c: u32, lat: u64) -> (u64, Step) {
+        self.started += 1;
+        let value = Value::Held {
+            key: LockSim::KEY.to_string(),
+            fence: self.fences[c as usize],
+        };
+        self.record(t, c, OpKind::Invoke, F::Release, value);
+        match self.sim.timeout(&mut self.rng) {
+            Timeout::No => (t + lat, Step::ArriveRelease(false)),
+            Timeout::Lost => (t + 2 * lat, Step::ReturnRelease(false, true)),
+            Timeout::ReplyLost => (t + lat, Step::ArriveRelease(true)),
         }
     }
 }
@@ -335,19 +389,17 @@ impl RegisterSim {
     }
 
     pub fn history(&self) -> History {
+        let planned = self.plan();
+        let results = execute(&planned);
+        History::new(in_time_order(&planned, &results))
+    }
+
+    /// Plans every call: its process, invoke, effect and completion times, op, and whether it
+    /// times out and (then) takes effect.
+    fn plan(&self) -> Vec<Planned> {
         let mut rng = SplitMix64::new(self.seed);
-        // Plan every call: (process, invoke time, effect time, completion time, op, info).
-        struct Planned {
-            process: u32,
-            invoke: u64,
-            effect: u64,
-            complete: u64,
-            f: F,
-            arg: Value,
-            info: bool,
-            takes_effect: bool,
-        }
         let mut planned: Vec<Planned> = Vec::with_capacity(self.calls);
+        // Per slot of concurrency: when its process is free again, and which process it is.
         let mut clocks: Vec<(u64, u32)> = (0..self.concurrency).map(|p| (0, p)).collect();
         let mut next_process = self.concurrency;
         for _ in 0..self.calls {
@@ -390,61 +442,82 @@ impl RegisterSim {
                 (complete, process)
             };
         }
-        // Execute at the effect times.
-        let mut order: Vec<usize> = (0..planned.len()).collect();
-        order.sort_by_key(|&i| (planned[i].effect, i));
-        let mut state: Option<i64> = None;
-        let mut results: Vec<(OpKind, Value)> = vec![(OpKind::Info, Value::None); planned.len()];
-        for i in order {
-            let p = &planned[i];
-            if !p.takes_effect {
-                continue;
-            }
-            let result = match (&p.f, &p.arg) {
-                (F::Read, _) => (OpKind::Ok, state.map_or(Value::None, Value::Int)),
-                (F::Write, Value::Int(v)) => {
-                    state = Some(*v);
-                    (OpKind::Ok, Value::Int(*v))
-                }
-                (F::Cas, Value::CasArgs { from, to }) if state == Some(*from) => {
-                    state = Some(*to);
-                    (OpKind::Ok, p.arg.clone())
-                }
-                _ => (OpKind::Fail, p.arg.clone()),
-            };
-            if !p.info {
-                results[i] = result;
-            }
-        }
-        // Events in time order.
-        let mut events: Vec<(u64, usize, bool)> = Vec::with_capacity(planned.len() * 2);
-        for (i, p) in planned.iter().enumerate() {
-            events.push((p.invoke, i, false));
-            events.push((p.complete, i, true));
-        }
-        events.sort();
-        let ops = events
-            .into_iter()
-            .enumerate()
-            .map(|(index, (t, i, done))| {
-                let p = &planned[i];
-                let (kind, value) = if done {
-                    results[i].clone()
-                } else {
-                    (OpKind::Invoke, p.arg.clone())
-                };
-                Op {
-                    index: index as u64,
-                    time_ns: t,
-                    process: Process::Client(p.process),
-                    kind,
-                    f: p.f,
-                    value,
-                }
-            })
-            .collect();
-        History::new(ops)
+        planned
     }
+}
+
+/// One call of a [`RegisterSim`], planned before anything runs.
+struct Planned {
+    process: u32,
+    invoke: u64,
+    effect: u64,
+    complete: u64,
+    f: F,
+    arg: Value,
+    /// Timed out: its completion is `info`.
+    info: bool,
+    takes_effect: bool,
+}
+
+/// Runs the planned calls on a register at their effect times: each call's completion (`info`
+/// for a timed-out one, whatever it did).
+fn execute(planned: &[Planned]) -> Vec<(OpKind, Value)> {
+    let mut order: Vec<usize> = (0..planned.len()).collect();
+    order.sort_by_key(|&i| (planned[i].effect, i));
+    let mut state: Option<i64> = None;
+    let mut results: Vec<(OpKind, Value)> = vec![(OpKind::Info, Value::None); planned.len()];
+    for i in order {
+        let p = &planned[i];
+        if !p.takes_effect {
+            continue;
+        }
+        let result = match (&p.f, &p.arg) {
+            (F::Read, _) => (OpKind::Ok, state.map_or(Value::None, Value::Int)),
+            (F::Write, Value::Int(v)) => {
+                state = Some(*v);
+                (OpKind::Ok, Value::Int(*v))
+            }
+            (F::Cas, Value::CasArgs { from, to }) if state == Some(*from) => {
+                state = Some(*to);
+                (OpKind::Ok, p.arg.clone())
+            }
+            _ => (OpKind::Fail, p.arg.clone()),
+        };
+        if !p.info {
+            results[i] = result;
+        }
+    }
+    results
+}
+
+/// The invocations and completions of the planned calls, in time order.
+fn in_time_order(planned: &[Planned], results: &[(OpKind, Value)]) -> Vec<Op> {
+    let mut events: Vec<(u64, usize, bool)> = Vec::with_capacity(planned.len() * 2);
+    for (i, p) in planned.iter().enumerate() {
+        events.push((p.invoke, i, false));
+        events.push((p.complete, i, true));
+    }
+    events.sort();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, (t, i, done))| {
+            let p = &planned[i];
+            let (kind, value) = if done {
+                results[i].clone()
+            } else {
+                (OpKind::Invoke, p.arg.clone())
+            };
+            Op {
+                index: index as u64,
+                time_ns: t,
+                process: Process::Client(p.process),
+                kind,
+                f: p.f,
+                value,
+            }
+        })
+        .collect()
 }
 
 /// Writes a lock or register history the way Jepsen would (`history.edn`, one map per line):

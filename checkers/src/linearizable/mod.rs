@@ -256,7 +256,7 @@ impl Witness {
 
 /// What the search decided, with the witness and how much work it took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct LinearizabilityReport {
     pub verdict: Linearizability,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
@@ -317,7 +317,7 @@ pub fn check_ops<M: Model>(
     model: &M,
     ops: Vec<Operation<M::Op, M::Ret>>,
     budget: &Budget,
-) -> Result<Outcome, InputError> {
+) -> Result<LinearizabilityReport, InputError> {
     check(model, vec![Partition { key: None, ops }], budget)
 }
 
@@ -327,7 +327,7 @@ pub fn check<M: Model>(
     model: &M,
     partitions: Vec<Partition<M::Op, M::Ret>>,
     budget: &Budget,
-) -> Result<Outcome, InputError> {
+) -> Result<LinearizabilityReport, InputError> {
     check_with_beam(model, partitions, budget, BEAM)
 }
 
@@ -338,7 +338,7 @@ pub(crate) fn check_with_beam<M: Model>(
     mut partitions: Vec<Partition<M::Op, M::Ret>>,
     budget: &Budget,
     beam: usize,
-) -> Result<Outcome, InputError> {
+) -> Result<LinearizabilityReport, InputError> {
     let started = Instant::now();
     for p in &mut partitions {
         validate(&p.ops)?;
@@ -352,6 +352,23 @@ pub(crate) fn check_with_beam<M: Model>(
         mem_limit_bytes: (budget.memory_mb as usize).saturating_mul(1 << 20),
         deadline: started + Duration::from_millis(budget.time_ms),
     };
+    let results = search_partitions(model, &partitions, &shared, beam);
+    let mut report = merge_partitions(model, &partitions, results, budget);
+    report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(report)
+}
+
+/// What the search found in one partition (by its place in the list), and its counters.
+type Searched<S> = (usize, Found<S>, search::Counters);
+
+/// Searches every partition, on as many threads as there are cores (and partitions); the
+/// results in partition order.
+fn search_partitions<M: Model>(
+    model: &M,
+    partitions: &[Partition<M::Op, M::Ret>],
+    shared: &Shared,
+    beam: usize,
+) -> Vec<Searched<M::State>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(partitions.len())
@@ -361,20 +378,7 @@ pub(crate) fn check_with_beam<M: Model>(
     let work = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(p) = partitions.get(i) else { break };
-        // A narrow beam first: it proves most linearizable histories at once, even where the
-        // exact frontier would hold thousands of possible worlds (many `info` ops). Only when
-        // it runs dry is the exact search needed, for `Illegal` must rule out every world.
-        let (mut found, mut counters) = if beam == 0 {
-            (Found::BeamDied, search::Counters::default())
-        } else {
-            Search::new(model, &p.ops, &shared).beam(beam).run()
-        };
-        if matches!(found, Found::BeamDied) {
-            let (exact, more) = Search::new(model, &p.ops, &shared).run();
-            found = exact;
-            counters.configs += more.configs;
-            counters.max_frontier = counters.max_frontier.max(more.max_frontier);
-        }
+        let (found, counters) = search_partition(model, p, shared, beam);
         if matches!(found, Found::Illegal { .. }) {
             shared.stop.store(true, Ordering::Relaxed);
         }
@@ -394,8 +398,42 @@ pub(crate) fn check_with_beam<M: Model>(
     }
     let mut results = results.into_inner().expect("a search thread panicked");
     results.sort_by_key(|r| r.0);
+    results
+}
 
-    let mut outcome = Outcome {
+/// One partition: the beam first, then (if it ran dry) the exact search.
+fn search_partition<M: Model>(
+    model: &M,
+    p: &Partition<M::Op, M::Ret>,
+    shared: &Shared,
+    beam: usize,
+) -> (Found<M::State>, search::Counters) {
+    // A narrow beam first: it proves most linearizable histories at once, even where the
+    // exact frontier would hold thousands of possible worlds (many `info` ops). Only when
+    // it runs dry is the exact search needed, for `Illegal` must rule out every world.
+    let (mut found, mut counters) = if beam == 0 {
+        (Found::BeamDied, search::Counters::default())
+    } else {
+        Search::new(model, &p.ops, shared).beam(beam).run()
+    };
+    if matches!(found, Found::BeamDied) {
+        let (exact, more) = Search::new(model, &p.ops, shared).run();
+        found = exact;
+        counters.configs += more.configs;
+        counters.max_frontier = counters.max_frontier.max(more.max_frontier);
+    }
+    (found, counters)
+}
+
+/// The partitions' findings as one report (its time not yet set): `Illegal` in any partition
+/// (the first's witness) wins over `Unknown` in another.
+fn merge_partitions<M: Model>(
+    model: &M,
+    partitions: &[Partition<M::Op, M::Ret>],
+    results: Vec<Searched<M::State>>,
+    budget: &Budget,
+) -> LinearizabilityReport {
+    let mut report = LinearizabilityReport {
         verdict: Linearizability::Ok,
         witness: None,
         unknown_reason: None,
@@ -415,32 +453,34 @@ pub(crate) fn check_with_beam<M: Model>(
                 state,
                 pending,
             } => {
-                if outcome.verdict != Linearizability::Illegal {
-                    outcome.verdict = Linearizability::Illegal;
-                    outcome.unknown_reason = None;
-                    outcome.witness = Some(witness(model, p, op, &prefix, &state, &pending));
+                if report.verdict != Linearizability::Illegal {
+                    report.verdict = Linearizability::Illegal;
+                    report.unknown_reason = None;
+                    report.witness = Some(witness(model, p, op, &prefix, &state, &pending));
                 }
             }
             Found::BeamDied => unreachable!("the exact search follows a beam that ran dry"),
             Found::GaveUp(why) => {
-                if outcome.verdict == Linearizability::Ok {
-                    outcome.verdict = Linearizability::Unknown;
-                    outcome.unknown_reason = Some(match why {
-                        GaveUp::Time => format!(
-                            "the time budget of {} ms ran out (raise it with a larger budget)",
-                            budget.time_ms
-                        ),
-                        GaveUp::Memory => {
-                            format!("the memory budget of {} MB ran out", budget.memory_mb)
-                        }
-                        GaveUp::Cancelled => "the search was cancelled".to_string(),
-                    });
+                if report.verdict == Linearizability::Ok {
+                    report.verdict = Linearizability::Unknown;
+                    report.unknown_reason = Some(gave_up_reason(why, budget));
                 }
             }
         }
     }
-    outcome.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    Ok(outcome)
+    report
+}
+
+/// Why a search gave up, in words.
+fn gave_up_reason(why: GaveUp, budget: &Budget) -> String {
+    match why {
+        GaveUp::Time => format!(
+            "the time budget of {} ms ran out (raise it with a larger budget)",
+            budget.time_ms
+        ),
+        GaveUp::Memory => format!("the memory budget of {} MB ran out", budget.memory_mb),
+        GaveUp::Cancelled => "the search was cancelled".to_string(),
+    }
 }
 
 fn describe<M: Model>(model: &M, o: &Operation<M::Op, M::Ret>) -> WitnessOp {

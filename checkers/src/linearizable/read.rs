@@ -9,7 +9,10 @@
 //! (fencepost), never a verdict.
 
 use super::open_calls::OpenCalls;
-use super::{check, Budget, InputError, Linearizability, Operation, Outcome, Partition, Witness};
+use super::{
+    check, Budget, InputError, Linearizability, LinearizabilityReport, Operation, Partition,
+    Witness,
+};
 use crate::edn::{self, Edn, EdnError};
 use crate::history::{self, History, Op, OpKind, ParseError, Process, Value, F};
 use crate::model::*;
@@ -69,7 +72,7 @@ pub struct Report {
     pub format: SourceFormat,
     pub model: ModelKind,
     #[serde(flatten)]
-    pub outcome: Outcome,
+    pub outcome: LinearizabilityReport,
     /// Client ops the model does not cover (resource accesses in a lock run, …).
     pub skipped_ops: usize,
     /// A last line cut short by a killed writer (fencepost histories): read up to it.
@@ -408,7 +411,7 @@ fn run<M: FromRaw>(
     calls: &[RawCall],
     budget: &Budget,
     file: &str,
-) -> Result<(Outcome, usize, usize), CheckError> {
+) -> Result<(LinearizabilityReport, usize, usize), CheckError> {
     type Ops<M> = Vec<Operation<<M as Model>::Op, <M as Model>::Ret>>;
     let mut parts: BTreeMap<Option<String>, Ops<M>> = BTreeMap::new();
     let (mut skipped, mut failed) = (0, 0);
@@ -442,7 +445,7 @@ fn run_kind(
     calls: &[RawCall],
     budget: &Budget,
     file: &str,
-) -> Result<(Outcome, usize, usize), CheckError> {
+) -> Result<(LinearizabilityReport, usize, usize), CheckError> {
     match kind {
         ModelKind::Mutex => run(&Mutex, calls, budget, file),
         ModelKind::Lock => run(&Lock, calls, budget, file),
@@ -626,129 +629,179 @@ impl<'f> EdnCalls<'f> {
     }
 
     fn push(&mut self, item: edn::Item<'_>) -> Result<(), CheckError> {
-        let file = self.file;
-        let err = |line: usize, message: String| CheckError::EdnOp {
-            file: file.to_string(),
-            line,
-            message,
-        };
         let position = self.lines.len();
         let line = item.line;
         self.lines.push(line);
-        let op = match item.element {
-            edn::Element::Flat(f) => OpMap::Flat(f),
-            edn::Element::Value(v) if v.is_map() => OpMap::Tree(v),
-            edn::Element::Value(v) => {
-                return Err(err(line, format!("expected an op map like {{:type :invoke, :f :read, :value nil, :process 0}}, found `{v}`")));
-            }
+        let op = self.op_map(item.element, line)?;
+        let kind = self.kind(&op, line)?;
+        let Some(process) = self.process(&op, line)? else {
+            // :nemesis and friends are not client ops
+            return Ok(());
         };
-        let kind = match op.keyword("type") {
-            Some("invoke") => OpKind::Invoke,
-            Some("ok") => OpKind::Ok,
-            Some("fail") => OpKind::Fail,
-            Some("info") => OpKind::Info,
-            _ => {
-                return Err(err(
-                    line,
-                    "an op needs :type :invoke, :ok, :fail or :info".into(),
-                ))
-            }
-        };
+        let f = self.f(&op, line)?;
+        let value = op.value();
+        let value = value.as_ref();
+        let index = position as u64;
+        if kind == OpKind::Invoke {
+            self.invoke(process, f, value, line, index)
+        } else {
+            self.complete(process, f, kind, value, line, index)
+        }
+    }
+
+    /// An error in the op at `line`.
+    #[cold]
+    fn err(&self, line: usize, message: String) -> CheckError {
+        CheckError::EdnOp {
+            file: self.file.to_string(),
+            line,
+            message,
+        }
+    }
+
+    /// The element as an op map, or why it is not one.
+    #[inline]
+    fn op_map<'i>(&self, element: edn::Element<'i>, line: usize) -> Result<OpMap<'i>, CheckError> {
+        match element {
+            edn::Element::Flat(f) => Ok(OpMap::Flat(f)),
+            edn::Element::Value(v) if v.is_map() => Ok(OpMap::Tree(v)),
+            edn::Element::Value(v) => Err(self.err(line, format!("expected an op map like {{:type :invoke, :f :read, :value nil, :process 0}}, found `{v}`"))),
+        }
+    }
+
+    /// `:type`.
+    #[inline]
+    fn kind(&self, op: &OpMap, line: usize) -> Result<OpKind, CheckError> {
+        match op.keyword("type") {
+            Some("invoke") => Ok(OpKind::Invoke),
+            Some("ok") => Ok(OpKind::Ok),
+            Some("fail") => Ok(OpKind::Fail),
+            Some("info") => Ok(OpKind::Info),
+            _ => Err(self.err(
+                line,
+                "an op needs :type :invoke, :ok, :fail or :info".into(),
+            )),
+        }
+    }
+
+    /// `:process`: a client's number, or `None` for a process that is not a client (a keyword
+    /// such as `:nemesis`).
+    #[inline]
+    fn process(&self, op: &OpMap, line: usize) -> Result<Option<u32>, CheckError> {
         let out_of_range = |shown: String| {
-            err(
+            self.err(
                 line,
                 format!(":process {shown} is out of range: a client process is a whole number 0..={} (a keyword such as :nemesis names a process that is not a client)", u32::MAX),
             )
         };
-        let process = match op.int("process") {
-            Some(Ok(p)) if (0..=u32::MAX as i64).contains(&p) => p as u32,
-            Some(Ok(p)) => return Err(out_of_range(p.to_string())),
-            // :nemesis and friends are not client ops
-            Some(Err(())) if op.keyword("process").is_some() => return Ok(()),
+        match op.int("process") {
+            Some(Ok(p)) if (0..=u32::MAX as i64).contains(&p) => Ok(Some(p as u32)),
+            Some(Ok(p)) => Err(out_of_range(p.to_string())),
+            Some(Err(())) if op.keyword("process").is_some() => Ok(None),
             // a number no i64 holds (read as a float), a string, a vector: never dropped silently
             Some(Err(())) => {
                 let shown = op
                     .value_of("process")
                     .map_or_else(String::new, |v| v.to_string());
-                return Err(out_of_range(crate::quote::clip(&shown).into_owned()));
+                Err(out_of_range(crate::quote::clip(&shown).into_owned()))
             }
-            None => {
-                return Err(err(
-                    line,
-                    "an op needs :process (a client number, or a keyword such as :nemesis)".into(),
-                ))
-            }
-        };
-        let f = match op.keyword("f") {
-            Some("acquire") => CallF::Acquire,
-            Some("release") => CallF::Release,
-            Some("extend") => CallF::Extend,
-            Some("read") => CallF::Read,
-            Some("write") => CallF::Write,
-            Some("cas") => CallF::Cas,
-            Some("add") => CallF::Add,
-            other => {
-                return Err(err(
-                    line,
-                    format!(
-                        "unsupported :f {}; expected :acquire, :release, :extend, :read, :write, :cas or :add",
-                        other.map_or("(missing)".to_string(), |f| format!(":{f}"))
-                    ),
-                ))
-            }
-        };
-        let value = op.value();
-        let value = value.as_ref();
-        let index = position as u64;
-        if kind == OpKind::Invoke {
-            if let Some(pending) = self.open.get(process) {
-                return Err(err(
-                    line,
-                    format!(
-                        "process {process} invokes while its op from line {} is still open; a process does one op at a time",
-                        self.lines[self.calls[pending].invoke_index as usize]
-                    ),
-                ));
-            }
-            let (key, arg) = edn_arg(f, value).map_err(|m| err(line, m))?;
-            self.open.insert(process, self.calls.len());
-            self.calls.push(RawCall {
-                process: Process::Client(process),
-                f,
-                arg,
-                end: End::Unknown,
-                key,
-                invoke_index: index,
-                complete_index: None,
-                loc: Loc::Line(line),
-            });
-            return Ok(());
+            None => Err(self.err(
+                line,
+                "an op needs :process (a client number, or a keyword such as :nemesis)".into(),
+            )),
         }
+    }
+
+    /// `:f`.
+    #[inline]
+    fn f(&self, op: &OpMap, line: usize) -> Result<CallF, CheckError> {
+        match op.keyword("f") {
+            Some("acquire") => Ok(CallF::Acquire),
+            Some("release") => Ok(CallF::Release),
+            Some("extend") => Ok(CallF::Extend),
+            Some("read") => Ok(CallF::Read),
+            Some("write") => Ok(CallF::Write),
+            Some("cas") => Ok(CallF::Cas),
+            Some("add") => Ok(CallF::Add),
+            other => Err(self.err(
+                line,
+                format!(
+                    "unsupported :f {}; expected :acquire, :release, :extend, :read, :write, :cas or :add",
+                    other.map_or("(missing)".to_string(), |f| format!(":{f}"))
+                ),
+            )),
+        }
+    }
+
+    /// An invocation opens a call for its process (which must have none open).
+    #[inline]
+    fn invoke(
+        &mut self,
+        process: u32,
+        f: CallF,
+        value: &Edn,
+        line: usize,
+        index: u64,
+    ) -> Result<(), CheckError> {
+        if let Some(pending) = self.open.get(process) {
+            return Err(self.err(
+                line,
+                format!(
+                    "process {process} invokes while its op from line {} is still open; a process does one op at a time",
+                    self.lines[self.calls[pending].invoke_index as usize]
+                ),
+            ));
+        }
+        let (key, arg) = edn_arg(f, value).map_err(|m| self.err(line, m))?;
+        self.open.insert(process, self.calls.len());
+        self.calls.push(RawCall {
+            process: Process::Client(process),
+            f,
+            arg,
+            end: End::Unknown,
+            key,
+            invoke_index: index,
+            complete_index: None,
+            loc: Loc::Line(line),
+        });
+        Ok(())
+    }
+
+    /// A completion ends its process's open call (of the same `:f`).
+    #[inline]
+    fn complete(
+        &mut self,
+        process: u32,
+        f: CallF,
+        kind: OpKind,
+        value: &Edn,
+        line: usize,
+        index: u64,
+    ) -> Result<(), CheckError> {
         let Some(i) = self.open.remove(process) else {
-            return Err(err(
+            return Err(self.err(
                 line,
                 format!("process {process} completes an op it never invoked"),
             ));
         };
-        let call = &mut self.calls[i];
-        if call.f != f {
-            return Err(err(
+        let call_f = self.calls[i].f;
+        if call_f != f {
+            return Err(self.err(
                 line,
-                format!(
-                    "completion :f {f:?} does not match the invocation's {:?}",
-                    call.f
-                ),
+                format!("completion :f {f:?} does not match the invocation's {call_f:?}"),
             ));
         }
-        call.complete_index = Some(index);
-        call.loc = Loc::Line(line);
-        call.end = match kind {
+        let end = match kind {
             OpKind::Fail => End::Fail,
             OpKind::Info | OpKind::Invoke => End::Unknown,
-            OpKind::Ok => {
-                End::Ok(edn_res(f, value, call.key.as_deref()).map_err(|m| err(line, m))?)
-            }
+            OpKind::Ok => End::Ok(
+                edn_res(f, value, self.calls[i].key.as_deref()).map_err(|m| self.err(line, m))?,
+            ),
         };
+        let call = &mut self.calls[i];
+        call.complete_index = Some(index);
+        call.loc = Loc::Line(line);
+        call.end = end;
         Ok(())
     }
 }
@@ -1024,7 +1077,7 @@ pub fn check_history(
     model: ModelKind,
     history: &History,
     budget: &Budget,
-) -> Result<Outcome, CheckError> {
+) -> Result<LinearizabilityReport, CheckError> {
     const FILE: &str = "history";
     history.validate().map_err(|source| ParseError::Malformed {
         file: FILE.to_string(),

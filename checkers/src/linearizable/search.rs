@@ -85,6 +85,38 @@ struct Best<S> {
     pending: Vec<u32>,
 }
 
+impl<S: Clone> Best<S> {
+    /// Keeps `cur` if it is the deepest configuration reached so far (its pending ops besides
+    /// `target`).
+    #[inline]
+    fn record(&mut self, cur: &Config<S>, target: u32) {
+        if self.state.is_none() || cur.depth > self.depth {
+            self.depth = cur.depth;
+            self.trail = cur.trail;
+            self.state = Some(cur.state.clone());
+            self.pending = cur
+                .mandatory
+                .iter()
+                .chain(&cur.observers)
+                .copied()
+                .filter(|&id| id != target)
+                .collect();
+        }
+    }
+}
+
+/// Where one round of a closure puts what its steps reach.
+struct Layer<'x, S> {
+    target: u32,
+    target_is_mutator: bool,
+    /// Configurations right after the target.
+    out: &'x mut Frontier<S>,
+    /// Configurations the closure (or another of the same return) already reached.
+    seen: &'x mut Frontier<S>,
+    /// Configurations to explore in the next round.
+    configs: Vec<Config<S>>,
+}
+
 pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [Operation<M::Op, M::Ret>],
@@ -232,89 +264,117 @@ impl<'a, M: Model> Search<'a, M> {
             match event {
                 Event::Invoke(id) => self.invoke(&mut frontier, id),
                 Event::Return(id) => {
-                    // When every configuration has linearized the op already, nothing is
-                    // explored and the set stands as it is (a rebuild would at most drop a
-                    // configuration an observation's invocation left dominated: optional).
-                    if frontier.iter().any(|c| self.is_pending(c, id)) {
-                        let mut forced = Vec::new();
-                        let mut next = self.frontier();
-                        for c in frontier.drain(..) {
-                            if self.is_pending(&c, id) {
-                                forced.push(c);
-                            } else {
-                                next.insert(c);
-                            }
-                        }
-                        // One `seen` for all forced configurations: a configuration reached from
-                        // one that another already reached (or dominated) needs no second
-                        // exploration.
-                        let mut seen = self.frontier().membership_only();
-                        for c in &forced {
-                            if let Err(why) = self.closure(c, id, &mut next, &mut seen, None) {
-                                return Found::GaveUp(why);
-                            }
-                        }
-                        // The beam's coarse sets may have dropped worlds too.
-                        self.pruned |= seen.lossy() || next.lossy();
-                        if next.is_empty() {
-                            if self.pruned {
-                                return Found::BeamDied;
-                            }
-                            return self.illegal(&forced, id);
-                        }
-                        self.counters.max_frontier = self.counters.max_frontier.max(next.len());
-                        self.live_bytes = next.bytes();
-                        frontier = next.into_configs();
-                    }
-                    if self.caps.is_some() && self.beam.is_none() {
-                        // Lower the counts to what can still take effect; configurations that
-                        // differed only above the bounds now coincide or dominate each other.
-                        let mut changed = false;
-                        for c in &mut frontier {
-                            changed |= self.cap(c);
-                        }
-                        if changed {
-                            let mut capped = Frontier::new();
-                            for c in frontier.drain(..) {
-                                if let Err(why) = self.tick() {
-                                    return Found::GaveUp(why);
-                                }
-                                capped.insert(c);
-                            }
-                            frontier = capped.into_configs();
-                        }
-                    }
-                    if let Some(width) = self.beam.filter(|&w| frontier.len() > w) {
-                        // Most options, fewest debts first; ties: the longest linearization.
-                        frontier.sort_by_cached_key(|c| {
-                            let options: u64 = c.optional.iter().map(|&(_, n)| n as u64).sum();
-                            (
-                                c.observers.len(),
-                                std::cmp::Reverse(options),
-                                std::cmp::Reverse(c.depth),
-                            )
-                        });
-                        // One of each distinct (state, pending) first: the world that
-                        // survives is more often told apart by its state than by its options.
-                        let mut seen_keys = std::collections::HashSet::new();
-                        let (mut kept, mut rest): (Vec<_>, Vec<_>) =
-                            frontier.into_iter().partition(|c| {
-                                seen_keys.insert((c.state.clone(), c.mandatory.clone()))
-                            });
-                        kept.truncate(width);
-                        let room = width - kept.len();
-                        rest.truncate(room);
-                        kept.append(&mut rest);
-                        frontier = kept;
-                        self.pruned = true;
-                    }
-                    if let Err(why) = self.tick() {
-                        return Found::GaveUp(why);
+                    if let Err(found) = self.at_return(&mut frontier, id) {
+                        return found;
                     }
                 }
             }
         }
         Found::Linearizable
+    }
+
+    /// Op `id` returns: the configurations that have not linearized it yet must now; then the
+    /// exact search lowers the counts to the caps, the beam keeps its width, and the budget is
+    /// checked. `Err`: the sweep ends here, with that answer.
+    #[inline]
+    fn at_return(
+        &mut self,
+        frontier: &mut Vec<Config<M::State>>,
+        id: u32,
+    ) -> Result<(), Found<M::State>> {
+        // When every configuration has linearized the op already, nothing is explored and the
+        // set stands as it is (a rebuild would at most drop a configuration an observation's
+        // invocation left dominated: optional).
+        if frontier.iter().any(|c| self.is_pending(c, id)) {
+            *frontier = self.force(std::mem::take(frontier), id)?;
+        }
+        if self.caps.is_some() && self.beam.is_none() {
+            self.cap_frontier(frontier).map_err(Found::GaveUp)?;
+        }
+        if let Some(width) = self.beam.filter(|&w| frontier.len() > w) {
+            self.narrow_to_beam(frontier, width);
+        }
+        self.tick().map_err(Found::GaveUp)
+    }
+
+    /// The configurations right after op `id`'s return: those that linearized it already, and
+    /// the closures of those that had not (which must now). None left: `Illegal` (or, after the
+    /// beam dropped some, no verdict).
+    fn force(
+        &mut self,
+        frontier: Vec<Config<M::State>>,
+        id: u32,
+    ) -> Result<Vec<Config<M::State>>, Found<M::State>> {
+        let mut forced = Vec::new();
+        let mut next = self.frontier();
+        for c in frontier {
+            if self.is_pending(&c, id) {
+                forced.push(c);
+            } else {
+                next.insert(c);
+            }
+        }
+        // One `seen` for all forced configurations: a configuration reached from one that
+        // another already reached (or dominated) needs no second exploration.
+        let mut seen = self.frontier().membership_only();
+        for c in &forced {
+            self.closure(c, id, &mut next, &mut seen, None)
+                .map_err(Found::GaveUp)?;
+        }
+        // The beam's coarse sets may have dropped worlds too.
+        self.pruned |= seen.lossy() || next.lossy();
+        if next.is_empty() {
+            if self.pruned {
+                return Err(Found::BeamDied);
+            }
+            return Err(self.illegal(&forced, id));
+        }
+        self.counters.max_frontier = self.counters.max_frontier.max(next.len());
+        self.live_bytes = next.bytes();
+        Ok(next.into_configs())
+    }
+
+    /// Lowers the counts to what can still take effect; configurations that differed only
+    /// above the bounds now coincide or dominate each other.
+    fn cap_frontier(&mut self, frontier: &mut Vec<Config<M::State>>) -> Result<(), GaveUp> {
+        let mut changed = false;
+        for c in frontier.iter_mut() {
+            changed |= self.cap(c);
+        }
+        if changed {
+            let mut capped = Frontier::new();
+            for c in frontier.drain(..) {
+                self.tick()?;
+                capped.insert(c);
+            }
+            *frontier = capped.into_configs();
+        }
+        Ok(())
+    }
+
+    /// Keeps the beam's `width` most promising configurations (see [`Search::beam`]).
+    fn narrow_to_beam(&mut self, frontier: &mut Vec<Config<M::State>>, width: usize) {
+        // Most options, fewest debts first; ties: the longest linearization.
+        frontier.sort_by_cached_key(|c| {
+            let options: u64 = c.optional.iter().map(|&(_, n)| n as u64).sum();
+            (
+                c.observers.len(),
+                std::cmp::Reverse(options),
+                std::cmp::Reverse(c.depth),
+            )
+        });
+        // One of each distinct (state, pending) first: the world that
+        // survives is more often told apart by its state than by its options.
+        let mut seen_keys = std::collections::HashSet::new();
+        let (mut kept, mut rest): (Vec<_>, Vec<_>) = std::mem::take(frontier)
+            .into_iter()
+            .partition(|c| seen_keys.insert((c.state.clone(), c.mandatory.clone())));
+        kept.truncate(width);
+        let room = width - kept.len();
+        rest.truncate(room);
+        kept.append(&mut rest);
+        *frontier = kept;
+        self.pruned = true;
     }
 
     fn is_pending(&self, c: &Config<M::State>, id: u32) -> bool {
@@ -408,98 +468,117 @@ impl<'a, M: Model> Search<'a, M> {
         }
         let mut layer = vec![c.clone()];
         while !layer.is_empty() {
-            let mut next_layer = Vec::new();
+            let mut next = Layer {
+                target,
+                target_is_mutator,
+                out: &mut *out,
+                seen: &mut *seen,
+                configs: Vec::new(),
+            };
             for cur in &layer {
                 self.tick()?;
-                self.live_bytes_hint(seen.bytes() + out.bytes());
+                self.live_bytes_hint(next.seen.bytes() + next.out.bytes());
                 if let Some(best) = best.as_deref_mut() {
-                    if best.state.is_none() || cur.depth > best.depth {
-                        best.depth = cur.depth;
-                        best.trail = cur.trail;
-                        best.state = Some(cur.state.clone());
-                        best.pending = cur
-                            .mandatory
-                            .iter()
-                            .chain(&cur.observers)
-                            .copied()
-                            .filter(|&id| id != target)
-                            .collect();
-                    }
+                    best.record(cur, target);
                 }
                 if target_is_mutator {
-                    let o = &self.ops[target as usize];
-                    if let Some(state) = self.model.step(&cur.state, &o.op, o.ret.as_ref().unwrap())
-                    {
-                        let mut n = cur.clone();
-                        n.state = state;
-                        remove_sorted(&mut n.mandatory, target);
-                        n.trail = push(&mut self.arena, n.trail, target);
-                        n.depth += 1;
-                        self.absorb(&mut n);
-                        out.insert(n);
-                    }
+                    self.linearize_target(cur, &mut next);
                 }
                 // Pending state-changing ops with known returns, then pending info ops.
-                for &y in &cur.mandatory {
-                    if y == target {
-                        continue;
-                    }
-                    let o = &self.ops[y as usize];
-                    let Some(state) = self.model.step(&cur.state, &o.op, o.ret.as_ref().unwrap())
-                    else {
-                        continue;
-                    };
-                    let mut n = cur.clone();
-                    n.state = state;
-                    remove_sorted(&mut n.mandatory, y);
-                    n.trail = push(&mut self.arena, n.trail, y);
-                    n.depth += 1;
-                    self.settle(n, target, target_is_mutator, out, seen, &mut next_layer);
-                }
-                // Only the classes that can step from this state (remembered per state).
-                let mut moves = std::mem::take(&mut self.moves);
-                match self
-                    .unknown_steps
-                    .from(self.model, &cur.state, &self.class_ops)
-                {
-                    Some(steps) => pair(&cur.optional, steps, |slot, state| {
-                        moves.push((slot, state.clone()))
-                    }),
-                    None => {
-                        for (slot, (class, _)) in cur.optional.iter().enumerate() {
-                            let op = &self.class_ops[*class as usize];
-                            if let Some(state) = self.model.step_unknown(&cur.state, op) {
-                                moves.push((slot, state));
-                            }
-                        }
-                    }
-                }
-                let options = options_of(&cur.optional);
-                for (slot, state) in moves.drain(..) {
-                    if self.known_covered(cur, &state, options - 1, seen) {
-                        self.counters.configs += 1;
-                        continue;
-                    }
-                    let (class, count) = cur.optional[slot];
-                    // Interchangeable ops: name the earliest one not yet used.
-                    let used = self.class_invoked[class as usize] - count;
-                    let y = self.class_ids[class as usize][used as usize];
-                    let mut n = cur.clone();
-                    n.state = state;
-                    if count == 1 {
-                        n.optional.remove(slot);
-                    } else {
-                        n.optional[slot].1 -= 1;
-                    }
-                    n.trail = push(&mut self.arena, n.trail, y);
-                    n.depth += 1;
-                    self.settle(n, target, target_is_mutator, out, seen, &mut next_layer);
-                }
-                self.moves = moves;
+                self.step_known(cur, &mut next);
+                self.step_unknown(cur, &mut next);
             }
-            layer = next_layer;
+            layer = next.configs;
         }
         Ok(())
+    }
+
+    /// The closure's target (a state-changing op) right after `cur`, if the model allows it.
+    #[inline]
+    fn linearize_target(&mut self, cur: &Config<M::State>, next: &mut Layer<'_, M::State>) {
+        let target = next.target;
+        let o = &self.ops[target as usize];
+        if let Some(state) = self.model.step(&cur.state, &o.op, o.ret.as_ref().unwrap()) {
+            let mut n = cur.clone();
+            n.state = state;
+            remove_sorted(&mut n.mandatory, target);
+            n.trail = push(&mut self.arena, n.trail, target);
+            n.depth += 1;
+            self.absorb(&mut n);
+            next.out.insert(n);
+        }
+    }
+
+    /// `cur` stepped by each pending state-changing op with a known return (but the target).
+    #[inline]
+    fn step_known(&mut self, cur: &Config<M::State>, next: &mut Layer<'_, M::State>) {
+        for &y in &cur.mandatory {
+            if y == next.target {
+                continue;
+            }
+            let o = &self.ops[y as usize];
+            let Some(state) = self.model.step(&cur.state, &o.op, o.ret.as_ref().unwrap()) else {
+                continue;
+            };
+            let mut n = cur.clone();
+            n.state = state;
+            remove_sorted(&mut n.mandatory, y);
+            n.trail = push(&mut self.arena, n.trail, y);
+            n.depth += 1;
+            self.settle(n, next);
+        }
+    }
+
+    /// `cur` stepped by each pending `info` class that can step from its state (the earliest
+    /// unused op of the class stands for it).
+    #[inline]
+    fn step_unknown(&mut self, cur: &Config<M::State>, next: &mut Layer<'_, M::State>) {
+        let mut moves = std::mem::take(&mut self.moves);
+        self.unknown_moves(cur, &mut moves);
+        let options = options_of(&cur.optional);
+        for (slot, state) in moves.drain(..) {
+            if self.known_covered(cur, &state, options - 1, next.seen) {
+                self.counters.configs += 1;
+                continue;
+            }
+            let (class, count) = cur.optional[slot];
+            // Interchangeable ops: name the earliest one not yet used.
+            let used = self.class_invoked[class as usize] - count;
+            let y = self.class_ids[class as usize][used as usize];
+            let mut n = cur.clone();
+            n.state = state;
+            if count == 1 {
+                n.optional.remove(slot);
+            } else {
+                n.optional[slot].1 -= 1;
+            }
+            n.trail = push(&mut self.arena, n.trail, y);
+            n.depth += 1;
+            self.settle(n, next);
+        }
+        self.moves = moves;
+    }
+
+    /// The `info` steps `cur` can take, into `moves`: (slot in `cur.optional`, state after).
+    /// Only the classes that can step from this state (remembered per state).
+    #[inline]
+    fn unknown_moves(&mut self, cur: &Config<M::State>, moves: &mut Vec<(usize, M::State)>) {
+        match self
+            .unknown_steps
+            .from(self.model, &cur.state, &self.class_ops)
+        {
+            Some(steps) => pair(&cur.optional, steps, |slot, state| {
+                moves.push((slot, state.clone()))
+            }),
+            None => {
+                for (slot, (class, _)) in cur.optional.iter().enumerate() {
+                    let op = &self.class_ops[*class as usize];
+                    if let Some(state) = self.model.step_unknown(&cur.state, op) {
+                        moves.push((slot, state));
+                    }
+                }
+            }
+        }
     }
 
     /// Whether `seen` already covers the configuration an `info` step from `cur` to `state`
@@ -527,21 +606,13 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// After a step in the closure: absorb observations; if that linearized the target (an
     /// observation), the configuration is done; otherwise explore it further unless dominated.
-    fn settle(
-        &mut self,
-        mut n: Config<M::State>,
-        target: u32,
-        target_is_mutator: bool,
-        out: &mut Frontier<M::State>,
-        seen: &mut Frontier<M::State>,
-        next_layer: &mut Vec<Config<M::State>>,
-    ) {
+    fn settle(&mut self, mut n: Config<M::State>, next: &mut Layer<'_, M::State>) {
         self.counters.configs += 1;
         self.absorb(&mut n);
-        if !target_is_mutator && n.observers.binary_search(&target).is_err() {
-            out.insert(n);
-        } else if seen.insert_ref(&n) {
-            next_layer.push(n);
+        if !next.target_is_mutator && n.observers.binary_search(&next.target).is_err() {
+            next.out.insert(n);
+        } else if next.seen.insert_ref(&n) {
+            next.configs.push(n);
         }
     }
 
@@ -662,6 +733,9 @@ struct Caps {
     touched: Vec<usize>,
 }
 
+/// A channel an op flips: (dense channel, sets).
+type Toggle = Option<(u32, bool)>;
+
 impl Caps {
     fn new<M: Model>(
         model: &M,
@@ -670,95 +744,17 @@ impl Caps {
         classes: usize,
         events: &[Event],
     ) -> Option<Caps> {
-        let mut dense: std::collections::HashMap<u32, u32> = Default::default();
-        let mut channel_ids = Vec::new();
-        let mut channel = |c: u32| {
-            *dense.entry(c).or_insert_with(|| {
-                channel_ids.push(c);
-                (channel_ids.len() - 1) as u32
-            })
-        };
-        let mut known_toggle = vec![None; ops.len()];
-        let mut class_toggle = vec![None; classes];
-        for (id, o) in ops.iter().enumerate() {
-            match roles[id] {
-                Role::Mutator => {
-                    known_toggle[id] = model
-                        .toggle(&o.op, o.ret.as_ref())
-                        .map(|t| (channel(t.channel), t.on));
-                }
-                Role::Optional(class) if class_toggle[class as usize].is_none() => {
-                    class_toggle[class as usize] = model
-                        .toggle(&o.op, None)
-                        .map(|t| (channel(t.channel), t.on));
-                }
-                _ => {}
-            }
-        }
+        let (known_toggle, class_toggle, channel_ids) = toggles(model, ops, roles, classes);
         if class_toggle.iter().all(Option::is_none) {
             return None;
         }
         let channels = channel_ids.len();
-        // The classes of each channel, and the weighted events of each class.
-        let mut by_channel: Vec<Vec<u32>> = vec![Vec::new(); channels];
-        for (class, t) in class_toggle.iter().enumerate() {
-            if let Some((k, _)) = t {
-                by_channel[*k as usize].push(class as u32);
-            }
-        }
-        let mut weights: Vec<Vec<(u32, i32)>> = vec![Vec::new(); classes];
-        for (at, &event) in events.iter().enumerate() {
-            let (k, sets, of_class, invoke) = match event {
-                Event::Invoke(id) => match roles[id as usize] {
-                    Role::Mutator => match known_toggle[id as usize] {
-                        Some((k, sets)) => (k, sets, None, true),
-                        None => continue,
-                    },
-                    Role::Optional(class) => match class_toggle[class as usize] {
-                        Some((k, sets)) => (k, sets, Some(class), true),
-                        None => continue,
-                    },
-                    _ => continue,
-                },
-                Event::Return(id) => match known_toggle[id as usize] {
-                    Some((k, sets)) if roles[id as usize] == Role::Mutator => {
-                        (k, sets, None, false)
-                    }
-                    _ => continue,
-                },
-            };
-            for &class in &by_channel[k as usize] {
-                let (_, class_sets) = class_toggle[class as usize].expect("listed by channel");
-                // +1: one more op that can undo the class's effect; −1: a known op doing the
-                // class's effect, which must be done by its return, or a fresh copy of the class.
-                let w = if invoke && sets != class_sets {
-                    1
-                } else if (!invoke && sets == class_sets) || of_class == Some(class) {
-                    -1
-                } else {
-                    0
-                };
-                if w != 0 {
-                    weights[class as usize].push((at as u32, w));
-                }
-            }
-        }
-        let suffix = weights
-            .into_iter()
-            .map(|mut list| {
-                let mut d = 0i32;
-                for e in list.iter_mut().rev() {
-                    d = (e.1 + d).max(0);
-                    e.1 = d;
-                }
-                list
-            })
-            .collect();
+        let weights = class_weights(events, roles, &known_toggle, &class_toggle, channels);
         Some(Caps {
             known_toggle,
             class_toggle,
             channel_ids,
-            suffix,
+            suffix: weights.into_iter().map(suffix_maxima).collect(),
             cursor: vec![0; classes],
             in_flight: vec![0; 2 * channels],
             mandatory: vec![0; 2 * channels],
@@ -836,6 +832,118 @@ impl Caps {
         }
         changed
     }
+}
+
+/// The channel each known-return state-changing op flips (per op id) and each `info` class
+/// flips (per class), numbered densely; and the model's id of each dense channel.
+fn toggles<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Op, M::Ret>],
+    roles: &[Role],
+    classes: usize,
+) -> (Vec<Toggle>, Vec<Toggle>, Vec<u32>) {
+    let mut dense: std::collections::HashMap<u32, u32> = Default::default();
+    let mut channel_ids = Vec::new();
+    let mut channel = |c: u32| {
+        *dense.entry(c).or_insert_with(|| {
+            channel_ids.push(c);
+            (channel_ids.len() - 1) as u32
+        })
+    };
+    let mut known_toggle = vec![None; ops.len()];
+    let mut class_toggle = vec![None; classes];
+    for (id, o) in ops.iter().enumerate() {
+        match roles[id] {
+            Role::Mutator => {
+                known_toggle[id] = model
+                    .toggle(&o.op, o.ret.as_ref())
+                    .map(|t| (channel(t.channel), t.on));
+            }
+            Role::Optional(class) if class_toggle[class as usize].is_none() => {
+                class_toggle[class as usize] = model
+                    .toggle(&o.op, None)
+                    .map(|t| (channel(t.channel), t.on));
+            }
+            _ => {}
+        }
+    }
+    (known_toggle, class_toggle, channel_ids)
+}
+
+/// What an event does to a channel: (channel, sets, the `info` class it invokes a copy of,
+/// invocation), or `None` when it flips none.
+#[inline]
+fn event_toggle(
+    event: Event,
+    roles: &[Role],
+    known_toggle: &[Toggle],
+    class_toggle: &[Toggle],
+) -> Option<(u32, bool, Option<u32>, bool)> {
+    match event {
+        Event::Invoke(id) => match roles[id as usize] {
+            Role::Mutator => known_toggle[id as usize].map(|(k, sets)| (k, sets, None, true)),
+            Role::Optional(class) => {
+                class_toggle[class as usize].map(|(k, sets)| (k, sets, Some(class), true))
+            }
+            _ => None,
+        },
+        Event::Return(id) => match known_toggle[id as usize] {
+            Some((k, sets)) if roles[id as usize] == Role::Mutator => Some((k, sets, None, false)),
+            _ => None,
+        },
+    }
+}
+
+/// Per class, its weighted events in order: (event index, weight), for the `D` of [`Caps`].
+fn class_weights(
+    events: &[Event],
+    roles: &[Role],
+    known_toggle: &[Toggle],
+    class_toggle: &[Toggle],
+    channels: usize,
+) -> Vec<Vec<(u32, i32)>> {
+    // The classes of each channel.
+    let mut by_channel: Vec<Vec<u32>> = vec![Vec::new(); channels];
+    for (class, t) in class_toggle.iter().enumerate() {
+        if let Some((k, _)) = t {
+            by_channel[*k as usize].push(class as u32);
+        }
+    }
+    let mut weights: Vec<Vec<(u32, i32)>> = vec![Vec::new(); class_toggle.len()];
+    for (at, &event) in events.iter().enumerate() {
+        let Some((k, sets, of_class, invoke)) =
+            event_toggle(event, roles, known_toggle, class_toggle)
+        else {
+            continue;
+        };
+        for &class in &by_channel[k as usize] {
+            let (_, class_sets) = class_toggle[class as usize].expect("listed by channel");
+            // +1: one more op that can undo the class's effect; −1: a known op doing the
+            // class's effect, which must be done by its return, or a fresh copy of the class.
+            let w = if invoke && sets != class_sets {
+                1
+            } else if (!invoke && sets == class_sets) || of_class == Some(class) {
+                -1
+            } else {
+                0
+            };
+            if w != 0 {
+                weights[class as usize].push((at as u32, w));
+            }
+        }
+    }
+    weights
+}
+
+/// Each entry's weight replaced by the largest sum of weights over a stretch starting there
+/// (never below 0): `D` just before that event.
+fn suffix_maxima(mut list: Vec<(u32, i32)>) -> Vec<(u32, i32)> {
+    let mut d = 0i32;
+    for e in list.iter_mut().rev() {
+        d = (e.1 + d).max(0);
+        e.1 = d;
+    }
+    list
 }
 
 fn push(arena: &mut Vec<(u32, u32)>, parent: u32, id: u32) -> u32 {
