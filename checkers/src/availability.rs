@@ -11,6 +11,21 @@ use crate::check::{Check, Evidence};
 use crate::history::{History, Nanos, Op, OpKind, Value, F};
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "availability",
+    name: "availability",
+    label: "availability",
+    applies: |s| s.availability,
+    not_applicable: "[expect] availability needs availability_gap = \"8s\": the longest the workload may go without acknowledged work",
+    expectable: true,
+    advisory: false,
+    floors: &[],
+    judge: None,
+};
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AvailabilityReport {
     /// Acknowledged pieces of work.
@@ -85,7 +100,7 @@ impl Availability {
 pub fn entry(r: &AvailabilityReport) -> Check {
     let violated = r.work > 0 && r.longest_gap_ns > r.max_gap_ns;
     Check::judged(
-        &crate::registry::AVAILABILITY,
+        &KIND,
         "acknowledged work (accepted writes, acknowledged increments, admitted requests): the longest stretch without any",
         u64::from(violated),
         vec![Evidence::new("acknowledged pieces of work", r.work, 1)],

@@ -26,6 +26,21 @@ use crate::node_record::{Held, NodeRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "blame",
+    name: "blame (the library's answers, against the nodes' own record)",
+    label: "blame",
+    applies: |s| s.lock && s.nodes_record,
+    not_applicable: "[expect] blame judges a lock's answers against the lock nodes' own record: it needs [workload] kind = \"lock\" and no [sentinel]",
+    expectable: true,
+    advisory: false,
+    floors: &["grants"],
+    judge: None,
+};
+
 /// How long after a call returns its effect may still be arriving from a node's stream.
 pub const ARRIVAL_NS: Nanos = 250_000_000;
 /// How much earlier than an op's invocation a node's stream may show its effect (none: the
@@ -78,19 +93,13 @@ pub struct BlameReport {
     pub findings: Vec<Finding>,
 }
 
-/// Which nodes a client's library was given (the first `n` lock nodes).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BlameInput {
-    pub record: NodeRecord,
-    /// The lock nodes each client was given, in order.
-    pub nodes: Vec<String>,
-}
+use crate::node_record::NodesRecord;
 
 fn majority(n: usize) -> usize {
     n / 2 + 1
 }
 
-pub fn check(calls: &[Call], input: &BlameInput) -> BlameReport {
+pub fn check(calls: &[Call], input: &NodesRecord) -> BlameReport {
     let mut judge = Judge::new(calls, input);
     for c in calls {
         judge.call(c);
@@ -144,7 +153,7 @@ impl Done<'_> {
 }
 
 impl<'a> Judge<'a> {
-    fn new(calls: &[Call], input: &'a BlameInput) -> Self {
+    fn new(calls: &[Call], input: &'a NodesRecord) -> Self {
         Judge {
             rec: &input.record,
             nodes: &input.nodes,
@@ -438,7 +447,7 @@ pub fn entry(r: &BlameReport, min: &Minimums) -> Check {
         *kinds.entry(f.kind.words()).or_default() += 1;
     }
     let mut check = Check::judged(
-        &crate::registry::BLAME,
+        &KIND,
         "what the library answered (grants, extensions) against what the lock nodes held, read from their replication streams",
         n,
         vec![Evidence::new("grants judged against the nodes", r.grants_judged, min.grants.min(10))],
@@ -494,11 +503,11 @@ mod tests {
         )
     }
 
-    fn input(events: Vec<NodeEvent>) -> BlameInput {
+    fn input(events: Vec<NodeEvent>) -> NodesRecord {
         // The node's clock reads 1_000_000 ms at history time 0.
         let mut all = vec![ev(0, Change::Clock { node_ms: 1_000_000 })];
         all.extend(events);
-        BlameInput {
+        NodesRecord {
             record: NodeRecord::from_events(&all),
             nodes: vec!["n1".into()],
         }

@@ -11,9 +11,71 @@
 //! minimum it says `unknown`. A violation found is a violation whatever the amount of evidence.
 
 use crate::history::Nanos;
-use crate::registry::CheckKind;
 use crate::verdict::Validity;
 use serde::{Deserialize, Serialize};
+
+/// What a run is, as far as which checks apply: computed from the scenario by the harness.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Clients take a lock.
+    pub lock: bool,
+    /// The lock is released by a plain `DEL` (it can delete another client's key).
+    pub release_by_del: bool,
+    /// Clients access the protected resource.
+    pub resource: bool,
+    /// Clients count (`INCR`, or a lock-guarded read-modify-write).
+    pub counter: bool,
+    /// Clients ask a rate limiter.
+    pub limiter: bool,
+    /// Producers publish and receivers receive.
+    pub messaging: bool,
+    /// The scenario states the longest stretch without acknowledged work it allows.
+    pub availability: bool,
+    /// The lock nodes' own record is read (taps on nodes fencepost starts, not behind Sentinel).
+    pub nodes_record: bool,
+    /// The scenario injects faults.
+    pub faults: bool,
+}
+
+/// One check's registry entry.
+#[derive(Debug)]
+pub struct CheckKind {
+    /// Stable id: `[expect]` keys, results.json and tallies.
+    pub id: &'static str,
+    /// For people.
+    pub name: &'static str,
+    /// A short name, for table columns and tallies.
+    pub label: &'static str,
+    /// Whether it applies to a run of this shape.
+    pub applies: fn(&Shape) -> bool,
+    /// Why an expectation of it cannot apply, and the fix.
+    pub not_applicable: &'static str,
+    /// A scenario may state an expectation of it (`[expect] id = "holds" | "violated"`).
+    pub expectable: bool,
+    /// Shown, but not merged into the run's verdict.
+    pub advisory: bool,
+    /// The [`crate::Minimums`] fields it needs before it may say `valid`.
+    pub floors: &'static [&'static str],
+    /// For a check that reads the whole history and is wired by its registry line alone: how
+    /// it judges ([`crate::run`] calls it when its `applies` holds for the run's shape; a
+    /// history too long to keep gets an `unknown` entry instead). `None` for the checks
+    /// [`crate::run`] wires itself (streamed folds, the resource's log).
+    pub judge: Option<fn(&Judging) -> Check>,
+}
+
+/// What a whole-history check judges from.
+pub struct Judging<'a> {
+    /// Every client call, invocation paired with completion, in invocation order.
+    pub calls: &'a [crate::history::Call],
+    pub history: &'a crate::history::History,
+    /// The protected resource's own log, when the run used it.
+    pub resource: Option<&'a crate::resource_log::ResourceLog>,
+    /// The lock nodes' own record, when the run read it.
+    pub nodes: Option<&'a crate::node_record::NodesRecord>,
+    /// The fault windows of the whole history, to attribute findings to faults.
+    pub windows: &'a [crate::history::FaultWindow],
+    pub minimums: &'a Minimums,
+}
 
 /// What a checker judged from, counted, and how much it needed to say `valid`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,19 +258,19 @@ mod tests {
         let short = vec![Evidence::new("grants", 10, 50)];
         let none = vec![Evidence::new("grants", 0, 50)];
         assert_eq!(
-            Check::judged(&crate::registry::COUNTER, "", 0, enough).verdict,
+            Check::judged(&crate::counter::KIND, "", 0, enough).verdict,
             Validity::Valid
         );
         assert_eq!(
-            Check::judged(&crate::registry::COUNTER, "", 0, short.clone()).verdict,
+            Check::judged(&crate::counter::KIND, "", 0, short.clone()).verdict,
             Validity::Unknown
         );
         assert_eq!(
-            Check::judged(&crate::registry::COUNTER, "", 0, none).verdict,
+            Check::judged(&crate::counter::KIND, "", 0, none).verdict,
             Validity::Unknown
         );
         assert_eq!(
-            Check::judged(&crate::registry::COUNTER, "", 2, short).verdict,
+            Check::judged(&crate::counter::KIND, "", 2, short).verdict,
             Validity::Invalid
         );
     }

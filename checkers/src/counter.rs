@@ -31,6 +31,21 @@ use crate::history::{Fault, FaultWindow, History, Nanos, Op, OpKind, Process, Va
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "counter",
+    name: "counter (lost or duplicated increments)",
+    label: "counter",
+    applies: |s| s.counter,
+    not_applicable: "[expect] counter needs [workload] kind = \"counter\" or \"rmw-counter\"",
+    expectable: true,
+    advisory: false,
+    floors: &["adds"],
+    judge: None,
+};
+
 #[cfg(test)]
 mod reference;
 
@@ -132,7 +147,7 @@ pub fn entry(k: &CounterReport, min: &Minimums) -> Check {
         })
         .collect();
     Check::judged(
-        &crate::registry::COUNTER,
+        &KIND,
         "every observed counter value against the acknowledged and attempted increments before it",
         k.lost + k.duplicated,
         vec![Evidence::new("acknowledged increments", k.adds_ok, min.adds)],

@@ -43,6 +43,47 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const ORDER: CheckKind = CheckKind {
+    id: "message_order",
+    name: "per-producer message order",
+    label: "message order",
+    applies: |s| s.messaging,
+    not_applicable: "[expect] message_order is advisory (a consumer group promises no order across its consumers): it is shown, never expected",
+    expectable: false,
+    advisory: true,
+    floors: &[],
+    judge: None,
+};
+
+/// This check's registry entry ([`crate::registry`]).
+pub const DUPLICATION: CheckKind = CheckKind {
+    id: "message_duplication",
+    name: "message duplication",
+    label: "message duplication",
+    applies: |s| s.messaging,
+    not_applicable: "[expect] message_duplication needs a messaging workload: [workload] kind = \"pubsub\" or \"stream\"",
+    expectable: true,
+    advisory: false,
+    floors: &["messages"],
+    judge: None,
+};
+
+/// This check's registry entry ([`crate::registry`]).
+pub const LOSS: CheckKind = CheckKind {
+    id: "message_loss",
+    name: "message loss",
+    label: "message loss",
+    applies: |s| s.messaging,
+    not_applicable: "[expect] message_loss needs a messaging workload: [workload] kind = \"pubsub\" or \"stream\"",
+    expectable: true,
+    advisory: false,
+    floors: &["messages"],
+    judge: None,
+};
+
 /// How many examples of each anomaly a report keeps, earliest first.
 pub const EXAMPLES: usize = 5;
 
@@ -704,7 +745,7 @@ pub fn loss_entry(r: &DeliveryReport, min_messages: u64) -> Check {
         .chain(r.unexpected_examples.iter().map(|u| u.receive_ns))
         .min();
     Check::judged(
-        &crate::registry::MESSAGE_LOSS,
+        &LOSS,
         "every acknowledged publish against each group's receipts (lost: acknowledged, never received, not in flight at the end), and every receipt against the publishes (unexpected: never sent, or its publish failed)",
         r.total.lost + r.total.unexpected,
         vec![
@@ -749,7 +790,7 @@ pub fn duplication_entry(r: &DeliveryReport, min_messages: u64) -> Check {
         })
         .collect();
     Check::judged(
-        &crate::registry::MESSAGE_DUPLICATION,
+        &DUPLICATION,
         "each group's receipts: a message received more than once in one group",
         r.total.duplicated,
         vec![receipts_evidence(r, min_messages)],
@@ -792,7 +833,7 @@ pub fn order_entry(r: &DeliveryReport, min_messages: u64) -> Check {
         .collect();
     details.push("advisory: a Streams consumer group hands entries to several consumers and promises no order across them".into());
     let check = Check::judged(
-        &crate::registry::MESSAGE_ORDER,
+        &ORDER,
         "each group's receipts in history order: a lower seq received after a higher one from the same producer",
         r.total.reordered,
         vec![receipts_evidence(r, min_messages)],

@@ -15,6 +15,21 @@ use crate::lease::{Lease, LeaseStream};
 use crate::sweep::{Interval, Sweep};
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "double_grant",
+    name: "double grant",
+    label: "double grant",
+    applies: |s| s.lock,
+    not_applicable: "[expect] double_grant needs clients that take the lock: [workload] kind = \"lock\" or \"rmw-counter\"",
+    expectable: true,
+    advisory: false,
+    floors: &["grants"],
+    judge: None,
+};
+
 /// Two grants whose keys surely lived at the same time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoubleGrant {
@@ -173,7 +188,7 @@ pub fn entry(r: &DoubleGrantReport, min: &Minimums) -> Check {
         })
         .collect();
     Check::judged(
-        &crate::registry::DOUBLE_GRANT,
+        &KIND,
         "grants in the history: from a grant's completion to a ttl after its request (or its release), its key surely held its token",
         n,
         vec![Evidence::new("grants", r.grants, min.grants)],

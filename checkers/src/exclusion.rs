@@ -20,6 +20,21 @@ use crate::sweep::{Interval, Sweep};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "mutual_exclusion",
+    name: "mutual exclusion",
+    label: "mutual exclusion",
+    applies: |s| s.lock,
+    not_applicable: "[expect] mutual_exclusion needs clients that take the lock: [workload] kind = \"lock\" or \"rmw-counter\"",
+    expectable: true,
+    advisory: false,
+    floors: &["grants"],
+    judge: None,
+};
+
 /// A client's believed-held interval under one grant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
@@ -124,7 +139,7 @@ pub fn entry(r: &ExclusionReport, min: &Minimums) -> Check {
         ));
     }
     Check::judged(
-        &crate::registry::MUTUAL_EXCLUSION,
+        &KIND,
         "the clients' history: critical spans from a granted acquire to the last access under it (lease expiry is not an op)",
         r.overlap_count,
         vec![Evidence::new("grants", r.grants as u64, min.grants)],

@@ -11,6 +11,21 @@ use crate::history::{History, Op, OpKind, Process, Value, F};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "faults",
+    name: "faults took effect",
+    label: "faults",
+    applies: |s| s.faults,
+    not_applicable: "[expect] faults is not an expectation: every fault of a scenario must take effect, or nothing is met ([evidence] faults sets how often)",
+    expectable: false,
+    advisory: false,
+    floors: &["faults"],
+    judge: None,
+};
+
 /// Injections by fault kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultReport {
@@ -71,7 +86,7 @@ pub fn entry(r: &FaultReport, expected: &[(String, u64)]) -> Check {
     let failed: u64 = r.failed.values().sum();
     let took: u64 = r.took_effect.values().sum();
     Check::judged(
-        &crate::registry::FAULTS,
+        &KIND,
         "the nemesis ops in the history: a start is recorded only once the fault took effect, a failed injection as a failed op",
         0,
         evidence,

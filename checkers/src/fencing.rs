@@ -10,6 +10,22 @@ use crate::check::{Check, Evidence, Minimums};
 use crate::resource_log::{Access, ResourceLog};
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "fencing",
+    name: "fencing",
+    label: "fencing",
+    applies: |s| s.resource,
+    not_applicable:
+        "[expect] fencing judges the protected resource, which only [workload] kind = \"lock\" uses",
+    expectable: true,
+    advisory: false,
+    floors: &["accesses"],
+    judge: None,
+};
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FencingReport {
     pub fenced: bool,
@@ -33,7 +49,7 @@ pub fn entry(r: Option<&FencingReport>, min: &Minimums) -> Check {
     let judged_from = "the resource's own access log, in the order it applied accesses";
     let Some(r) = r else {
         return Check::judged(
-            &crate::registry::FENCING,
+            &KIND,
             judged_from,
             0,
             vec![Evidence::new("accesses", 0, min.accesses)],
@@ -57,7 +73,7 @@ pub fn entry(r: Option<&FencingReport>, min: &Minimums) -> Check {
         .into_iter()
         .collect();
     Check::judged(
-        &crate::registry::FENCING,
+        &KIND,
         judged_from,
         r.stale_accepted.len() as u64,
         vec![Evidence::new("accesses", r.accesses as u64, min.accesses)],

@@ -12,6 +12,21 @@ use crate::history::{Call, Nanos, Process, Value};
 use crate::lease::leases;
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "foreign_release",
+    name: "release of another client's lock",
+    label: "foreign release",
+    applies: |s| s.lock && s.release_by_del,
+    not_applicable: "[expect] foreign_release applies to a lock released by plain DEL ([lock] kind = \"naive\"): a compare-and-delete release can only delete its own token, so no other lock's release can be judged this way",
+    expectable: true,
+    advisory: false,
+    floors: &["releases"],
+    judge: None,
+};
+
 /// A release that deleted a lock granted to another client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignRelease {
@@ -80,7 +95,7 @@ pub fn entry(r: &ForeignReleaseReport, min: &Minimums) -> Check {
         })
         .collect();
     Check::judged(
-        &crate::registry::FOREIGN_RELEASE,
+        &KIND,
         "releases by plain DEL that deleted a key while another client's grant surely held it",
         n,
         vec![Evidence::new("releases", r.releases, min.releases)],

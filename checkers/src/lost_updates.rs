@@ -10,6 +10,21 @@ use crate::check::{Check, Evidence, Minimums};
 use crate::resource_log::{Access, AccessOp, ResourceLog};
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "lost_updates",
+    name: "lost updates",
+    label: "lost updates",
+    applies: |s| s.resource,
+    not_applicable: "[expect] lost_updates judges the protected resource, which only [workload] kind = \"lock\" uses",
+    expectable: true,
+    advisory: false,
+    floors: &["writes"],
+    judge: None,
+};
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostUpdateReport {
     /// Writes the resource accepted (completed critical sections, as the resource saw them).
@@ -40,7 +55,7 @@ pub fn entry(r: Option<&LostUpdateReport>, min: &Minimums) -> Check {
     let judged_from = "the resource's counter against the writes it accepted";
     let Some(r) = r else {
         return Check::judged(
-            &crate::registry::LOST_UPDATES,
+            &KIND,
             judged_from,
             0,
             vec![Evidence::new("accepted writes", 0, min.writes)],
@@ -53,7 +68,7 @@ pub fn entry(r: Option<&LostUpdateReport>, min: &Minimums) -> Check {
         .filter(|&l| l > 0)
         .unwrap_or(r.overwrites.len() as u64);
     let check = Check::judged(
-        &crate::registry::LOST_UPDATES,
+        &KIND,
         judged_from,
         lost,
         vec![Evidence::new(

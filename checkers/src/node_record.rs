@@ -75,6 +75,15 @@ impl NodeEvent {
     }
 }
 
+/// The lock nodes' own record, and which nodes a client's library was given (the first `n` lock
+/// nodes): what the checks that judge a lock's answers read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodesRecord {
+    pub record: NodeRecord,
+    /// The lock nodes each client was given, in order.
+    pub nodes: Vec<String>,
+}
+
 /// An interval in which a node surely held `value` in a lock key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {

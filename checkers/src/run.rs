@@ -14,8 +14,8 @@
 //! caller could keep it, and otherwise the whole-history checkers say `unknown`, with why.
 
 use crate::availability::{self, Availability, AvailabilityReport};
-use crate::blame::{self, BlameInput, BlameReport};
-use crate::check::{Check, Minimums};
+use crate::blame::{self, BlameReport};
+use crate::check::{Check, Judging, Minimums, Shape};
 use crate::counter::{self, Counter, CounterReport};
 use crate::delivery::{self, Delivery, DeliveryConfig, DeliveryReport};
 use crate::double_grant::{self, DoubleGrantReport, DoubleGrants};
@@ -26,6 +26,7 @@ use crate::foreign_release::{self, ForeignReleaseReport};
 use crate::history::{Call, FaultWindows, History, Nanos, Op, OpKind, Value, F};
 use crate::linearizable::{self, Budget, Linearizability, LinearizabilityReport};
 use crate::lost_updates::{self, LostUpdateReport};
+use crate::node_record::NodesRecord;
 use crate::resource_log::ResourceLog;
 use crate::verdict::Validity;
 use crate::window::{self, Window, WindowReport, WindowSpec};
@@ -219,9 +220,12 @@ pub struct CheckOptions {
     /// The longest the workload may go without acknowledged work (the availability check).
     pub availability_gap_ns: Option<u64>,
     /// The lock nodes' own record, for the blame checker (runs that read it).
-    pub blame: Option<BlameInput>,
+    pub blame: Option<NodesRecord>,
     /// Messaging runs: the delivery checker, and what it needs.
     pub delivery: Option<DeliveryConfig>,
+    /// The run's shape, for the checks the registry wires by itself (a [`crate::check::CheckKind`] with a
+    /// `judge`): each runs when its `applies` holds. `None` runs none of them (a bare history).
+    pub shape: Option<Shape>,
 }
 
 impl CheckOptions {
@@ -325,6 +329,7 @@ pub fn check_streamed(
     if !options.faults.is_empty() {
         list.push(faults::entry(&faults, &options.faults));
     }
+    registry_checks(&options, &whole, resource, &windows, &mut list);
 
     let (validity, first_violation_ns) = merge(&mut list);
     RunChecks {
@@ -413,7 +418,7 @@ fn lock_checks(
 
 /// The blame check, on the whole history's calls.
 fn blame_check(
-    input: &BlameInput,
+    input: &NodesRecord,
     whole: &Whole,
     min: &Minimums,
     list: &mut Vec<Check>,
@@ -428,6 +433,36 @@ fn blame_check(
             list.push(whole.skip(blame::entry(&Default::default(), min)));
             None
         }
+    }
+}
+
+/// The checks the registry wires by itself: each whose `applies` holds for the run's shape judges
+/// the whole history; a history too long to keep gets its `unknown` entry.
+fn registry_checks(
+    options: &CheckOptions,
+    whole: &Whole,
+    resource: Option<&ResourceLog>,
+    windows: &[crate::history::FaultWindow],
+    list: &mut Vec<Check>,
+) {
+    let Some(shape) = &options.shape else {
+        return;
+    };
+    for kind in crate::registry::CHECKS {
+        let Some(judge) = kind.judge.filter(|_| (kind.applies)(shape)) else {
+            continue;
+        };
+        list.push(match (whole.history, &whole.calls) {
+            (Some(history), Some(calls)) => judge(&Judging {
+                calls,
+                history,
+                resource,
+                nodes: options.blame.as_ref(),
+                windows,
+                minimums: &options.minimums,
+            }),
+            _ => whole.skip(Check::judged(kind, "", 0, Vec::new())),
+        });
     }
 }
 
@@ -452,7 +487,7 @@ fn lock_linearizability(
     let outcome =
         linearizable::check_history(crate::model::ModelKind::Lock, history, budget).ok()?;
     let mut check = Check::judged(
-        &crate::registry::LINEARIZABILITY,
+        &crate::linearizable::LOCK_KIND,
         "the lock's acquire/release ops, as one linearizable mutex with owners (`lock` model)",
         u64::from(outcome.verdict == Linearizability::Illegal),
         Vec::new(),

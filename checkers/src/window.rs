@@ -23,6 +23,21 @@ use crate::history::{Fault, FaultWindow, History, Nanos, Op, OpKind, Process, Va
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const KIND: CheckKind = CheckKind {
+    id: "rate_window",
+    name: "rate window",
+    label: "rate window",
+    applies: |s| s.limiter,
+    not_applicable: "[expect] rate_window needs a rate-limiter workload",
+    expectable: true,
+    advisory: false,
+    floors: &["admitted", "rejected"],
+    judge: None,
+};
+
 #[cfg(test)]
 mod reference;
 
@@ -115,7 +130,7 @@ pub fn entry(w: &WindowReport, min: &Minimums) -> Check {
         .into_iter()
         .collect();
     Check::judged(
-        &crate::registry::RATE_WINDOW,
+        &KIND,
         "admissions in every interval of the limiter's window, from the requests' invocations and completions",
         w.over_admissions_total,
         vec![

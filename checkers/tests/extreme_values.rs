@@ -3,11 +3,11 @@
 //! type (u64::MAX, i64::MIN, …), is either refused by the reader with the field named, or judged
 //! without a panic. Run in a debug build (`cargo test`), where arithmetic overflow panics.
 
-use checkers::blame::BlameInput;
 use checkers::delivery::DeliveryConfig;
 use checkers::history::{parse_jsonl, Fault, Grant, Message, Op, OpKind, Process, Value, F};
 use checkers::linearizable::{check_text, Budget};
 use checkers::model::ModelKind;
+use checkers::node_record::NodesRecord;
 use checkers::node_record::{self, NodeRecord};
 use checkers::resource_log::ResourceLog;
 use checkers::run::{check_with, CheckOptions, LockOptions};
@@ -280,7 +280,7 @@ fn options(events: &str) -> Option<CheckOptions> {
             memory_mb: 64,
         }),
         availability_gap_ns: Some(1_000_000_000),
-        blame: Some(BlameInput {
+        blame: Some(NodesRecord {
             record: NodeRecord::from_events(&events),
             nodes: vec!["n1".into()],
         }),

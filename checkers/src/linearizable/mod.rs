@@ -145,6 +145,21 @@ pub use read::{
     SourceFormat,
 };
 
+use crate::check::CheckKind;
+
+/// This check's registry entry ([`crate::registry`]).
+pub const LOCK_KIND: CheckKind = CheckKind {
+    id: "linearizability",
+    name: "lock as a mutex with owners",
+    label: "linearizability",
+    applies: |s| s.lock,
+    not_applicable: "[expect] linearizability is advisory (lease expiry is not an op of the mutex model): it is shown, never expected",
+    expectable: false,
+    advisory: true,
+    floors: &[],
+    judge: None,
+};
+
 /// Width of the first, under-approximating pass (see `Search::beam`).
 const BEAM: usize = 8;
 

@@ -245,7 +245,7 @@ mod tests {
     use super::*;
 
     fn check(verdict: Validity) -> Check {
-        let mut c = Check::judged(&checkers::registry::MUTUAL_EXCLUSION, "", 0, Vec::new());
+        let mut c = Check::judged(&checkers::exclusion::KIND, "", 0, Vec::new());
         c.verdict = verdict;
         c
     }

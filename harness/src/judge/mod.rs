@@ -178,7 +178,7 @@ pub fn read_history(
 pub const KEPT_VIOLATIONS: usize = 1_000;
 
 /// The lock nodes' own record, when the run's taps journaled one.
-fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::blame::BlameInput>> {
+fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::node_record::NodesRecord>> {
     let meta = run_dir.join(store::TAPS);
     if !meta.exists() {
         return Ok(None);
@@ -188,7 +188,7 @@ fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::blame::BlameIn
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let events = checkers::node_record::parse(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(Some(checkers::blame::BlameInput {
+    Ok(Some(checkers::node_record::NodesRecord {
         record: checkers::node_record::NodeRecord::from_events(&events),
         nodes: meta.nodes,
     }))

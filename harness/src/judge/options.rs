@@ -39,6 +39,7 @@ pub fn check_options(s: &Scenario) -> CheckOptions {
                 s.run.clients,
             ),
         }),
+        shape: Some(shape),
         budget: s
             .workload
             .kind
