@@ -7,7 +7,7 @@
 //! every chart decoded (it marks the page with `data-charts` and shows a banner if one did not).
 
 use super::canvas::ChartFiles;
-use super::evidence::Evidence;
+use super::saved_run::SavedRun;
 use super::{perf, timeline, write_file, ReportError};
 use crate::judge::Outcome;
 use crate::store;
@@ -77,11 +77,11 @@ fn client(p: Process) -> String {
 
 /// Writes `dir/index.html` and returns its path.
 pub fn write_run_page(
-    ev: &Evidence,
+    run: &SavedRun,
     charts: &[ChartFiles],
     dir: &Path,
 ) -> Result<PathBuf, ReportError> {
-    let page = run_page(ev, charts, dir)?;
+    let page = run_page(run, charts, dir)?;
     let path = dir.join(PAGE);
     write_file(&path, page)?;
     Ok(path)
@@ -99,8 +99,8 @@ fn chart_caption(stem: &str) -> &'static str {
     }
 }
 
-fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, ReportError> {
-    let r = &ev.result;
+fn run_page(run: &SavedRun, charts: &[ChartFiles], dir: &Path) -> Result<String, ReportError> {
+    let r = &run.result;
     let c = &r.checks;
     let mut h = String::new();
     let name = esc(&r.meta.scenario);
@@ -157,7 +157,7 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
             esc(&r.faults.join(", "))
         },
     );
-    row(&mut h, "clients", ev.lanes.to_string());
+    row(&mut h, "clients", run.lanes.to_string());
     row(
         &mut h,
         "ops",
@@ -274,7 +274,7 @@ fn run_page(ev: &Evidence, charts: &[ChartFiles], dir: &Path) -> Result<String, 
         );
     }
 
-    violations(&mut h, ev);
+    violations(&mut h, run);
 
     // Reproduce.
     let _ = writeln!(h, "<h2>Reproduce</h2>");
@@ -333,8 +333,8 @@ window.addEventListener("load", function () {
 </script>
 "#;
 
-fn access_row(h: &mut String, ev: &Evidence, a: &Access) {
-    let placed = ev.placed(a);
+fn access_row(h: &mut String, run: &SavedRun, a: &Access) {
+    let placed = run.placed(a);
     let _ = writeln!(
         h,
         "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
@@ -362,8 +362,8 @@ fn more(h: &mut String, total: usize) {
     }
 }
 
-fn violations(h: &mut String, ev: &Evidence) {
-    let c = &ev.result.checks;
+fn violations(h: &mut String, run: &SavedRun) {
+    let c = &run.result.checks;
     let ex = &c.exclusion;
     let _ = writeln!(h, "<h2 id=\"violations\">Violations</h2>");
     if c.checks.iter().all(|k| k.violations == 0) {
@@ -456,7 +456,7 @@ fn violations(h: &mut String, ev: &Evidence) {
             }
             let _ = writeln!(h, "<h3>{title} ({})</h3><table>{access_header}", list.len());
             for a in list.iter().take(MAX_ROWS) {
-                access_row(h, ev, a);
+                access_row(h, run, a);
             }
             let _ = writeln!(h, "</table>");
             more(h, list.len());

@@ -30,7 +30,8 @@ pub struct LongRun {
     pub held_ns: Vec<Vec<u64>>,
     /// Every call's latency point.
     pub(crate) samples: Vec<Sample>,
-    /// The windows the zoom charts show (the ops in them are the evidence's history).
+    /// The windows the zoom charts show (the ops in them are the
+    /// [`SavedRun`](super::saved_run::SavedRun)'s history).
     pub zooms: Vec<Window>,
     pub faults: Vec<FaultWindow>,
     pub end_ns: Nanos,

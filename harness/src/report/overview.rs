@@ -8,8 +8,8 @@
 //! is 3,600 bins and at most a few thousand rectangles whatever the run's length.
 
 use super::canvas::{Drawing, Swatch};
-use super::evidence::Evidence;
 use super::long_run::{LongRun, BIN_NS};
+use super::saved_run::SavedRun;
 use super::{canvas, font, style};
 use checkers::Nanos;
 use plotters::coord::Shift;
@@ -23,7 +23,7 @@ const PLOT_RIGHT_PX: u32 = 24;
 const MIN_COLUMN_PX: f64 = 2.0;
 
 pub struct Overview<'a> {
-    pub ev: &'a Evidence,
+    pub run: &'a SavedRun,
     pub long: &'a LongRun,
 }
 
@@ -41,7 +41,7 @@ impl Overview<'_> {
 
     /// Overlaps per column.
     fn violations(&self, column_ns: Nanos) -> Vec<u64> {
-        let ex = &self.ev.result.checks.exclusion;
+        let ex = &self.run.result.checks.exclusion;
         let starts: Vec<Nanos> = if ex.overlap_intervals.is_empty() {
             ex.overlaps.iter().map(|o| o.overlap_start_ns).collect()
         } else {
@@ -69,7 +69,7 @@ impl Drawing for Overview<'_> {
         &self,
         root: &DrawingArea<DB, Shift>,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-        let r = &self.ev.result;
+        let r = &self.run.result;
         let ex = &r.checks.exclusion;
         let n = self.lanes();
         let column_ns = self.bins_per_column() * BIN_NS;
@@ -138,7 +138,7 @@ impl Drawing for Overview<'_> {
             }
             let label = TextStyle::from((font::FAMILY, 13).into_font()).color(&style::INK);
             let (_, py) = chart.backend_coord(&(0.0, y + 0.5));
-            root.draw(&Text::new(self.ev.lane_name(c), (10, py - 7), label))?;
+            root.draw(&Text::new(self.run.lane_name(c), (10, py - 7), label))?;
         }
 
         // Fault windows over every lane.

@@ -11,7 +11,7 @@
 //! the history (observations, not failures), shown apart because they are what a lock does.
 
 use super::canvas::{self, ChartFiles, Drawing, Swatch};
-use super::evidence::Evidence;
+use super::saved_run::SavedRun;
 use super::{font, style, ReportError};
 use checkers::{Call, Nanos, OpKind, Value, F};
 use plotters::coord::Shift;
@@ -124,17 +124,17 @@ impl Sample {
 }
 
 /// The three perf charts of a run.
-pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
+pub fn render(run: &SavedRun, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
     // A long run's calls were sampled as its history streamed by; a short run's are all here.
     let own: Vec<Sample>;
-    let samples: &[Sample] = match &ev.long {
+    let samples: &[Sample] = match &run.long {
         Some(long) => &long.samples,
         None => {
-            own = ev.calls.iter().map(Sample::of).collect();
+            own = run.calls.iter().map(Sample::of).collect();
             &own
         }
     };
-    let frame = Frame::new(ev);
+    let frame = Frame::new(run);
     Ok(vec![
         canvas::write(
             dir,
@@ -172,8 +172,8 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(ev: &Evidence) -> Frame {
-        let end_ns = ev.end_ns.max(1);
+    fn new(run: &SavedRun) -> Frame {
+        let end_ns = run.end_ns.max(1);
         // The smallest round bucket giving at most ~120 buckets.
         let bucket_ns = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000]
             .iter()
@@ -181,9 +181,12 @@ impl Frame {
             .find(|b| end_ns / b <= 120)
             .unwrap_or(60_000_000_000);
         Frame {
-            name: format!("{} · seed {}", ev.result.meta.scenario, ev.result.meta.seed),
+            name: format!(
+                "{} · seed {}",
+                run.result.meta.scenario, run.result.meta.seed
+            ),
             end_ns,
-            faults: ev
+            faults: run
                 .faults
                 .iter()
                 .map(|w| (w.fault.kind.clone(), w.start_ns, w.stop_ns))

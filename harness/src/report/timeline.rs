@@ -15,7 +15,7 @@
 //! violation (`timeline-zoom.svg/png`), outlined on the whole-run chart.
 
 use super::canvas::{self, ChartFiles, Drawing, Swatch};
-use super::evidence::{target_client, Evidence};
+use super::saved_run::{target_client, SavedRun};
 use super::{font, style, ReportError};
 use checkers::exclusion::Span;
 use checkers::{Nanos, OpKind, Process};
@@ -66,16 +66,16 @@ fn secs(ns: Nanos) -> f64 {
 /// Writes the whole-run timeline and, when the run has a violation, the zoom on the first one.
 /// A run too long to read whole gets the downsampled overview instead, and a zoom on each of
 /// its first violations.
-pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
-    if let Some(long) = &ev.long {
+pub fn render(run: &SavedRun, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
+    if let Some(long) = &run.long {
         let mut files = vec![canvas::write(
             dir,
             FULL,
-            &super::overview::Overview { ev, long },
+            &super::overview::Overview { run, long },
         )?];
         for (i, window) in long.zooms.iter().enumerate() {
             let zoomed = Timeline {
-                ev,
+                run,
                 window: *window,
                 zoom: None,
             };
@@ -83,19 +83,19 @@ pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError>
         }
         return Ok(files);
     }
-    let zoom = first_violation_window(ev);
+    let zoom = first_violation_window(run);
     let full = Timeline {
-        ev,
+        run,
         window: Window {
             start_ns: 0,
-            end_ns: ev.end_ns,
+            end_ns: run.end_ns,
         },
         zoom,
     };
     let mut files = vec![canvas::write(dir, FULL, &full)?];
     if let Some(window) = zoom {
         let zoomed = Timeline {
-            ev,
+            run,
             window,
             zoom: None,
         };
@@ -115,13 +115,13 @@ pub fn zoom_stem(i: usize) -> String {
 
 /// The window around the first violation: the first overlapping pair's spans (or the first
 /// foreign release, or the first stale access accepted), padded, at most about 3 s wide.
-pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
-    let checks = &ev.result.checks;
+pub fn first_violation_window(run: &SavedRun) -> Option<Window> {
+    let checks = &run.result.checks;
     let ex = &checks.exclusion;
     let stale_ns = checks
         .fencing
         .as_ref()
-        .and_then(|f| f.stale_accepted.iter().filter_map(|a| ev.placed(a)).next())
+        .and_then(|f| f.stale_accepted.iter().filter_map(|a| run.placed(a)).next())
         .map(|p| p.invoke_ns);
     let first = checks.first_violation_ns.or(stale_ns)?;
     let o = ex
@@ -133,7 +133,7 @@ pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
     let pad = pad(start_ns, end_ns);
     Some(Window {
         start_ns: start_ns.saturating_sub(pad),
-        end_ns: (end_ns + pad).min(ev.end_ns.max(end_ns)),
+        end_ns: (end_ns + pad).min(run.end_ns.max(end_ns)),
     })
 }
 
@@ -211,7 +211,7 @@ pub(crate) fn lane_mesh<DB: DrawingBackend>(
 
 /// One timeline chart.
 struct Timeline<'a> {
-    ev: &'a Evidence,
+    run: &'a SavedRun,
     window: Window,
     /// The zoom window, outlined on the whole-run chart.
     zoom: Option<Window>,
@@ -219,7 +219,7 @@ struct Timeline<'a> {
 
 impl Timeline<'_> {
     fn lanes(&self) -> u32 {
-        self.ev.lanes.max(1)
+        self.run.lanes.max(1)
     }
 
     fn lane_px(&self) -> u32 {
@@ -237,16 +237,16 @@ impl Timeline<'_> {
     }
 
     fn is_zoom(&self) -> bool {
-        self.window.start_ns > 0 || self.window.end_ns < self.ev.end_ns
+        self.window.start_ns > 0 || self.window.end_ns < self.run.end_ns
     }
 
     fn title(&self) -> String {
-        let r = &self.ev.result;
+        let r = &self.run.result;
         let c = &r.checks;
         let mut parts = vec![format!("{} · seed {}", r.meta.scenario, r.meta.seed)];
         if self.is_zoom() {
             let (a, b) = self.window.secs();
-            let which = if self.ev.long.is_some() {
+            let which = if self.run.long.is_some() {
                 "a violation"
             } else {
                 "the first violation"
@@ -254,7 +254,7 @@ impl Timeline<'_> {
             parts.push(format!("zoom on {which}, {a:.3}–{b:.3} s"));
         }
         let ex = &c.exclusion;
-        if self.ev.spans.is_empty() && c.foreign_releases().is_empty() {
+        if self.run.spans.is_empty() && c.foreign_releases().is_empty() {
             parts.push("no lock grants in this run".into());
         } else if ex.overlaps.is_empty() && c.foreign_releases().is_empty() {
             parts.push("mutual exclusion held".into());
@@ -299,9 +299,9 @@ impl Timeline<'_> {
     }
 
     fn legend(&self) -> Vec<(Swatch, String)> {
-        let c = &self.ev.result.checks;
+        let c = &self.run.result.checks;
         let mut entries = Vec::new();
-        if !self.ev.spans.is_empty() {
+        if !self.run.spans.is_empty() {
             entries.push((
                 Swatch::Bar(style::HOLD),
                 "holds the lock (fencing token)".into(),
@@ -316,7 +316,7 @@ impl Timeline<'_> {
             ));
         }
         entries.extend(canvas::fault_legend(
-            self.ev.faults.iter().map(|w| w.fault.kind.as_str()),
+            self.run.faults.iter().map(|w| w.fault.kind.as_str()),
             0.55,
             " (darker on its target)",
         ));
@@ -340,7 +340,7 @@ impl Timeline<'_> {
                 "release deleted another client's lock".into(),
             ));
         }
-        if self.ev.spans.is_empty() {
+        if self.run.spans.is_empty() {
             entries.push((
                 Swatch::Bar(style::tint(style::MUTED, 0.6)),
                 "op (no lock in this run)".into(),
@@ -361,7 +361,7 @@ impl Timeline<'_> {
                 "interval admitting more than the limit".into(),
             ));
         }
-        if !self.ev.lost_messages.is_empty() {
+        if !self.run.lost_messages.is_empty() {
             entries.push((
                 Swatch::Bar(style::STALE),
                 "message lost (at its publish, on its producer's lane)".into(),
@@ -394,7 +394,7 @@ impl Drawing for Timeline<'_> {
         &self,
         root: &DrawingArea<DB, Shift>,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-        let ev = self.ev;
+        let run = self.run;
         let n = self.lanes();
         let lane_px = self.lane_px();
         root.fill(&WHITE)?;
@@ -432,7 +432,7 @@ impl Drawing for Timeline<'_> {
         }
 
         // Fault windows: the whole chart lightly, the target's lane strongly.
-        let faults: Vec<_> = ev
+        let faults: Vec<_> = run
             .faults
             .iter()
             .filter(|w| self.window.meets(w.start_ns, w.stop_ns))
@@ -457,7 +457,7 @@ impl Drawing for Timeline<'_> {
         }
 
         // Believed-held spans: blue, amber past the client's own validity end.
-        let spans: Vec<&Span> = ev
+        let spans: Vec<&Span> = run
             .spans
             .iter()
             .filter(|s| self.window.meets(s.start_ns, s.end_ns))
@@ -484,7 +484,7 @@ impl Drawing for Timeline<'_> {
         chart.draw_series(rects)?;
 
         // Overlaps: both spans red over the overlapping stretch.
-        let ex = &ev.result.checks.exclusion;
+        let ex = &run.result.checks.exclusion;
         let mut red = Vec::new();
         for o in ex
             .overlaps
@@ -539,9 +539,9 @@ impl Drawing for Timeline<'_> {
 
         // Runs without a lock (counters, limiters): every completed op as a grey tick, so the
         // lanes still show who did what when.
-        if ev.spans.is_empty() {
+        if run.spans.is_empty() {
             let grey = style::tint(style::MUTED, 0.6);
-            let ticks: Vec<_> = ev
+            let ticks: Vec<_> = run
                 .calls
                 .iter()
                 .filter(|c| c.outcome() == OpKind::Ok)
@@ -557,7 +557,7 @@ impl Drawing for Timeline<'_> {
         }
 
         // Lost messages: a red tick at each one's publish, on its producer's lane.
-        let lost: Vec<_> = ev
+        let lost: Vec<_> = run
             .lost_messages
             .iter()
             .filter(|l| self.window.contains(l.invoke_ns))
@@ -572,7 +572,7 @@ impl Drawing for Timeline<'_> {
         chart.draw_series(lost)?;
 
         // Limiter intervals that admitted more than the limit, across every lane.
-        if let Some(w) = &ev.result.checks.window {
+        if let Some(w) = &run.result.checks.window {
             for o in w
                 .over_admissions
                 .iter()
@@ -596,7 +596,7 @@ impl Drawing for Timeline<'_> {
         let mark_px = (lane_px as i32 / 7).clamp(2, 5);
         let mut fails = Vec::new();
         let mut infos = Vec::new();
-        for call in &ev.calls {
+        for call in &run.calls {
             let t = call.complete_ns().unwrap_or(call.invoke_ns());
             if !self.window.contains(t) {
                 continue;
@@ -617,7 +617,7 @@ impl Drawing for Timeline<'_> {
         let marker_px = (lane_px as i32 / 4).clamp(4, 9);
         // Marks are labelled on the zoom, and on a whole-run chart only while they are few
         // enough to read (a long run's chart would be all text).
-        let checks = &ev.result.checks;
+        let checks = &run.result.checks;
         let marks = checks
             .fencing
             .as_ref()
@@ -626,10 +626,10 @@ impl Drawing for Timeline<'_> {
             + checks.counter.as_ref().map_or(0, |k| k.anomalies.len());
         let labelled = self.is_zoom() || (lane_px >= 30 && marks <= 8);
         let mut space = LabelSpace::default();
-        if let Some(f) = &ev.result.checks.fencing {
+        if let Some(f) = &run.result.checks.fencing {
             for (accepted, list) in [(true, &f.stale_accepted), (false, &f.prevented)] {
                 for a in list.iter() {
-                    let Some(p) = ev.placed(a) else { continue };
+                    let Some(p) = run.placed(a) else { continue };
                     if !self.window.contains(p.invoke_ns) {
                         continue;
                     }
@@ -690,7 +690,7 @@ impl Drawing for Timeline<'_> {
         }
 
         // Counter observations out of bounds: lost or duplicated increments, on the reader's lane.
-        if let Some(k) = &ev.result.checks.counter {
+        if let Some(k) = &run.result.checks.counter {
             for a in k
                 .anomalies
                 .iter()
@@ -727,7 +727,7 @@ impl Drawing for Timeline<'_> {
         }
 
         // Releases that deleted another client's lock.
-        for r in ev.result.checks.foreign_releases() {
+        for r in run.result.checks.foreign_releases() {
             if !self.window.contains(r.invoke_ns) {
                 continue;
             }
@@ -771,7 +771,7 @@ impl Drawing for Timeline<'_> {
         for c in (0..n).step_by(every as usize) {
             let (px, py) = chart.backend_coord(&(x0, self.lane_y(c) + 0.5));
             root.draw(&Text::new(
-                self.ev.lane_name(c),
+                self.run.lane_name(c),
                 (px - 8, py),
                 lane_style.clone(),
             ))?;
