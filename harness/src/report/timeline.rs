@@ -37,14 +37,15 @@ pub(crate) const LANE_LABEL_PX: u32 = 96;
 const BAR_LOW: f64 = 0.24;
 const BAR_HIGH: f64 = 0.76;
 
-/// A stretch of the history clock.
+/// A stretch of the history clock a timeline shows: the whole run, or a zoom around a
+/// violation (not `checkers::window`'s rate windows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
+pub struct ZoomWindow {
     pub start_ns: Nanos,
     pub end_ns: Nanos,
 }
 
-impl Window {
+impl ZoomWindow {
     pub fn contains(&self, t: Nanos) -> bool {
         self.start_ns <= t && t <= self.end_ns
     }
@@ -86,7 +87,7 @@ pub fn render(run: &SavedRun, dir: &Path) -> Result<Vec<ChartFiles>, ReportError
     let zoom = first_violation_window(run);
     let full = Timeline {
         run,
-        window: Window {
+        window: ZoomWindow {
             start_ns: 0,
             end_ns: run.end_ns,
         },
@@ -115,7 +116,7 @@ pub fn zoom_stem(i: usize) -> String {
 
 /// The window around the first violation: the first overlapping pair's spans (or the first
 /// foreign release, or the first stale access accepted), padded, at most about 3 s wide.
-pub fn first_violation_window(run: &SavedRun) -> Option<Window> {
+pub fn first_violation_window(run: &SavedRun) -> Option<ZoomWindow> {
     let checks = &run.result.checks;
     let ex = &checks.exclusion;
     let stale_ns = checks
@@ -131,7 +132,7 @@ pub fn first_violation_window(run: &SavedRun) -> Option<Window> {
         .or(ex.overlaps.first());
     let (start_ns, end_ns) = around(first, o);
     let pad = pad(start_ns, end_ns);
-    Some(Window {
+    Some(ZoomWindow {
         start_ns: start_ns.saturating_sub(pad),
         end_ns: (end_ns + pad).min(run.end_ns.max(end_ns)),
     })
@@ -139,9 +140,9 @@ pub fn first_violation_window(run: &SavedRun) -> Option<Window> {
 
 /// Windows around the first `n` overlapping pairs that do not share a window (or around the
 /// first violation when no pair was kept), for the zooms of a long run.
-pub fn violation_windows(result: &crate::judge::RunResult, n: usize) -> Vec<Window> {
+pub fn violation_windows(result: &crate::judge::RunResult, n: usize) -> Vec<ZoomWindow> {
     let checks = &result.checks;
-    let mut out: Vec<Window> = Vec::new();
+    let mut out: Vec<ZoomWindow> = Vec::new();
     for o in &checks.exclusion.overlaps {
         if out.len() == n {
             break;
@@ -181,9 +182,9 @@ fn pad(start_ns: Nanos, end_ns: Nanos) -> Nanos {
     ((end_ns - start_ns) / 12).max(20_000_000)
 }
 
-fn padded((start_ns, end_ns): (Nanos, Nanos)) -> Window {
+fn padded((start_ns, end_ns): (Nanos, Nanos)) -> ZoomWindow {
     let pad = pad(start_ns, end_ns);
-    Window {
+    ZoomWindow {
         start_ns: start_ns.saturating_sub(pad),
         end_ns: end_ns + pad,
     }
@@ -212,9 +213,9 @@ pub(crate) fn lane_mesh<DB: DrawingBackend>(
 /// One timeline chart.
 struct Timeline<'a> {
     run: &'a SavedRun,
-    window: Window,
+    window: ZoomWindow,
     /// The zoom window, outlined on the whole-run chart.
-    zoom: Option<Window>,
+    zoom: Option<ZoomWindow>,
 }
 
 impl Timeline<'_> {
