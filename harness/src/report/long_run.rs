@@ -9,7 +9,7 @@
 //! through its ops.
 
 use super::perf::Sample;
-use super::timeline::Window;
+use super::timeline::ZoomWindow;
 use crate::judge::whole_history_ops;
 use checkers::history::{CallStream, FaultWindows};
 use checkers::{FaultWindow, History, Nanos, Op, OpKind, Process, Value, F};
@@ -30,8 +30,9 @@ pub struct LongRun {
     pub held_ns: Vec<Vec<u64>>,
     /// Every call's latency point.
     pub(crate) samples: Vec<Sample>,
-    /// The windows the zoom charts show (the ops in them are the evidence's history).
-    pub zooms: Vec<Window>,
+    /// The windows the zoom charts show (the ops in them are the
+    /// [`SavedRun`](super::saved_run::SavedRun)'s history).
+    pub zooms: Vec<ZoomWindow>,
     pub faults: Vec<FaultWindow>,
     pub end_ns: Nanos,
     pub lanes: u32,
@@ -47,7 +48,7 @@ pub enum Read {
 /// long.
 pub fn read(
     ops: impl Iterator<Item = Result<Op, checkers::history::ParseError>>,
-    zooms: Vec<Window>,
+    zooms: Vec<ZoomWindow>,
 ) -> Result<Read, checkers::history::ParseError> {
     let limit = whole_history_ops();
     let mut kept: Option<Vec<Op>> = Some(Vec::new());
@@ -87,7 +88,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(zooms: Vec<Window>) -> Reader {
+    fn new(zooms: Vec<ZoomWindow>) -> Reader {
         Reader {
             run: LongRun {
                 zooms,
@@ -216,7 +217,7 @@ mod tests {
             op(2, 5 * S / 2, 0, OpKind::Invoke, F::Release, held),
             op(3, 10 * S, 0, OpKind::Ok, F::Release, Value::Released),
         ];
-        let zoom = Window {
+        let zoom = ZoomWindow {
             start_ns: 4 * S,
             end_ns: 5 * S,
         };

@@ -1,29 +1,33 @@
 //! Reports: what a person looks at after a run, because people would rather look than read.
 //!
 //! Every run folder gets charts — the timeline of who held the lock when with the faults and the
-//! violations on it ([`timeline`]), Jepsen-style latency and throughput plots ([`perf`]) — and
-//! one self-contained `index.html` ([`html`]); `results/index.html` lists every run and suite
-//! ([`index`]). The nightly suite ([`crate::suite`]) writes its safety report through
-//! [`suite`] and [`junit`]: this module only renders.
+//! violations on it ([`timeline`], or for a run too long to draw op by op the downsampled
+//! [`overview`] read through [`long_run`]), Jepsen-style latency and throughput plots
+//! ([`perf`]) — and one self-contained `index.html` ([`html`]); `results/index.html` lists every
+//! run and suite ([`index`]). The nightly suite ([`crate::suite`]) and the matrix
+//! ([`crate::matrix`]) write their own reports with this module's page styles and canvas: this
+//! module only renders.
 //!
 //! Everything renders from a saved run folder, so `fencepost report RUN_DIR` redraws any run:
-//! the run is re-judged by [`crate::judge::analyse`] (the same code path as the runner) and
-//! the charts are drawn from its history with the checkers' own span definition. Charts carry
-//! their own font ([`font`]) and need nothing installed.
+//! the run is re-judged by [`crate::judge::analyse`] (the same code path as the runner), read
+//! once into a [`saved_run::SavedRun`] (history, resource log and judged result,
+//! cross-referenced), and the charts are drawn from its history with the checkers' own span
+//! definition. Every chart is drawn once for both SVG and PNG ([`canvas`]); charts carry their
+//! own font ([`font`]) and need nothing installed.
 
 pub mod canvas;
-pub mod evidence;
 pub mod font;
 pub mod html;
 pub mod index;
 pub mod long_run;
 pub mod overview;
 pub mod perf;
+pub mod saved_run;
 pub mod style;
 pub mod timeline;
 
 use crate::judge::RunResult;
-use evidence::Evidence;
+use saved_run::SavedRun;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -58,10 +62,10 @@ pub struct Rendered {
 pub fn render_run(run_dir: &Path, result: &RunResult) -> Result<Rendered, ReportError> {
     let started = Instant::now();
     font::ensure_registered()?;
-    let ev = Evidence::load(run_dir, result.clone())?;
-    let mut charts = timeline::render(&ev, run_dir)?;
-    charts.extend(perf::render(&ev, run_dir)?);
-    let page = html::write_run_page(&ev, &charts, run_dir)?;
+    let run = SavedRun::load(run_dir, result.clone())?;
+    let mut charts = timeline::render(&run, run_dir)?;
+    charts.extend(perf::render(&run, run_dir)?);
+    let page = html::write_run_page(&run, &charts, run_dir)?;
     Ok(Rendered {
         charts,
         page,

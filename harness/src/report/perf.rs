@@ -11,7 +11,7 @@
 //! the history (observations, not failures), shown apart because they are what a lock does.
 
 use super::canvas::{self, ChartFiles, Drawing, Swatch};
-use super::evidence::Evidence;
+use super::saved_run::SavedRun;
 use super::{font, style, ReportError};
 use checkers::{Call, Nanos, OpKind, Value, F};
 use plotters::coord::Shift;
@@ -28,9 +28,10 @@ pub const MAX_POINTS: usize = 25_000;
 const WIDTH_PX: u32 = 1600;
 const PLOT_PX: u32 = 440;
 
-/// How an op ended, as the perf plots tell outcomes apart.
+/// How an op ended, as the perf plots tell outcomes apart (not [`crate::judge::Outcome`],
+/// whether a run met its expectations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Outcome {
+pub enum OpOutcome {
     Ok,
     /// Acquire found the lock held.
     Denied,
@@ -42,25 +43,25 @@ pub enum Outcome {
     Info,
 }
 
-impl Outcome {
-    fn of(call: &Call) -> Outcome {
+impl OpOutcome {
+    fn of(call: &Call) -> OpOutcome {
         match (call.outcome(), call.result()) {
-            (OpKind::Fail, _) => Outcome::Fail,
-            (OpKind::Info | OpKind::Invoke, _) => Outcome::Info,
-            (OpKind::Ok, Some(Value::Denied)) => Outcome::Denied,
-            (OpKind::Ok, Some(Value::NotHeld)) => Outcome::NotHeld,
-            (OpKind::Ok, Some(Value::Rejected { .. })) => Outcome::Rejected,
-            (OpKind::Ok, _) => Outcome::Ok,
+            (OpKind::Fail, _) => OpOutcome::Fail,
+            (OpKind::Info | OpKind::Invoke, _) => OpOutcome::Info,
+            (OpKind::Ok, Some(Value::Denied)) => OpOutcome::Denied,
+            (OpKind::Ok, Some(Value::NotHeld)) => OpOutcome::NotHeld,
+            (OpKind::Ok, Some(Value::Rejected { .. })) => OpOutcome::Rejected,
+            (OpKind::Ok, _) => OpOutcome::Ok,
         }
     }
     fn name(self) -> &'static str {
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Denied => "denied",
-            Outcome::NotHeld => "not held",
-            Outcome::Rejected => "rejected by fencing",
-            Outcome::Fail => "fail",
-            Outcome::Info => "info",
+            OpOutcome::Ok => "ok",
+            OpOutcome::Denied => "denied",
+            OpOutcome::NotHeld => "not held",
+            OpOutcome::Rejected => "rejected by fencing",
+            OpOutcome::Fail => "fail",
+            OpOutcome::Info => "info",
         }
     }
 }
@@ -94,7 +95,7 @@ fn f_name(f: F) -> String {
 
 /// A series key: op kind and outcome, ordered for stable colours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct Key(u8, Outcome);
+struct Key(u8, OpOutcome);
 
 /// One client op's timing.
 #[derive(Clone, Copy, Debug)]
@@ -103,7 +104,7 @@ pub(crate) struct Sample {
     /// `None` for an op that never completed.
     complete_ns: Option<Nanos>,
     f: F,
-    outcome: Outcome,
+    outcome: OpOutcome,
 }
 
 impl Sample {
@@ -113,7 +114,7 @@ impl Sample {
             invoke_ns: c.invoke_ns(),
             complete_ns: c.complete_ns(),
             f: c.f,
-            outcome: Outcome::of(c),
+            outcome: OpOutcome::of(c),
         }
     }
 
@@ -124,17 +125,17 @@ impl Sample {
 }
 
 /// The three perf charts of a run.
-pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
+pub fn render(run: &SavedRun, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
     // A long run's calls were sampled as its history streamed by; a short run's are all here.
     let own: Vec<Sample>;
-    let samples: &[Sample] = match &ev.long {
+    let samples: &[Sample] = match &run.long {
         Some(long) => &long.samples,
         None => {
-            own = ev.calls.iter().map(Sample::of).collect();
+            own = run.calls.iter().map(Sample::of).collect();
             &own
         }
     };
-    let frame = Frame::new(ev);
+    let frame = Frame::new(run);
     Ok(vec![
         canvas::write(
             dir,
@@ -172,8 +173,8 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(ev: &Evidence) -> Frame {
-        let end_ns = ev.end_ns.max(1);
+    fn new(run: &SavedRun) -> Frame {
+        let end_ns = run.end_ns.max(1);
         // The smallest round bucket giving at most ~120 buckets.
         let bucket_ns = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000]
             .iter()
@@ -181,9 +182,12 @@ impl Frame {
             .find(|b| end_ns / b <= 120)
             .unwrap_or(60_000_000_000);
         Frame {
-            name: format!("{} · seed {}", ev.result.meta.scenario, ev.result.meta.seed),
+            name: format!(
+                "{} · seed {}",
+                run.result.meta.scenario, run.result.meta.seed
+            ),
             end_ns,
-            faults: ev
+            faults: run
                 .faults
                 .iter()
                 .map(|w| (w.fault.kind.clone(), w.start_ns, w.stop_ns))
@@ -255,7 +259,7 @@ fn series_colours(keys: impl Iterator<Item = Key>) -> BTreeMap<Key, RGBColor> {
         .collect()
 }
 
-fn series_name(f: F, o: Outcome) -> String {
+fn series_name(f: F, o: OpOutcome) -> String {
     format!("{} {}", f_name(f), o.name())
 }
 
@@ -298,7 +302,7 @@ impl RawLatency<'_> {
         let common = self
             .samples
             .iter()
-            .filter(|s| !matches!(s.outcome, Outcome::Fail | Outcome::Info))
+            .filter(|s| !matches!(s.outcome, OpOutcome::Fail | OpOutcome::Info))
             .count();
         common.div_ceil(MAX_POINTS).max(1)
     }
@@ -328,8 +332,8 @@ impl Drawing for RawLatency<'_> {
             .iter()
             .map(|(k, c)| {
                 let sw = match k.1 {
-                    Outcome::Fail => Swatch::Cross(*c),
-                    Outcome::Info => Swatch::Caret(*c),
+                    OpOutcome::Fail => Swatch::Cross(*c),
+                    OpOutcome::Info => Swatch::Caret(*c),
                     _ => Swatch::Dot(*c),
                 };
                 (sw, series_name(fs[&k.0], k.1))
@@ -359,17 +363,17 @@ impl Drawing for RawLatency<'_> {
             let key = Key(f_rank(s.f), s.outcome);
             let n = seen.entry(key).or_insert(0);
             *n += 1;
-            let always = matches!(s.outcome, Outcome::Fail | Outcome::Info);
+            let always = matches!(s.outcome, OpOutcome::Fail | OpOutcome::Info);
             if !always && !(*n - 1).is_multiple_of(stride) {
                 continue;
             }
             let at = (s.invoke_ns as f64 / 1e9, ms);
             let c = colours[&key];
             match s.outcome {
-                Outcome::Fail => {
+                OpOutcome::Fail => {
                     chart.draw_series(std::iter::once(Cross::new(at, 4, c.stroke_width(2))))?;
                 }
-                Outcome::Info => {
+                OpOutcome::Info => {
                     chart.draw_series(std::iter::once(TriangleMarker::new(at, 5, c.filled())))?;
                 }
                 _ => {

@@ -15,10 +15,10 @@
 //! violation (`timeline-zoom.svg/png`), outlined on the whole-run chart.
 
 use super::canvas::{self, ChartFiles, Drawing, Swatch};
-use super::evidence::{target_client, Evidence};
+use super::saved_run::{target_client, SavedRun};
 use super::{font, style, ReportError};
 use checkers::exclusion::Span;
-use checkers::{Nanos, OpKind, Process};
+use checkers::{Access, FaultWindow, Nanos, OpKind, Process};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -37,14 +37,15 @@ pub(crate) const LANE_LABEL_PX: u32 = 96;
 const BAR_LOW: f64 = 0.24;
 const BAR_HIGH: f64 = 0.76;
 
-/// A stretch of the history clock.
+/// A stretch of the history clock a timeline shows: the whole run, or a zoom around a
+/// violation (not `checkers::window`'s rate windows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
+pub struct ZoomWindow {
     pub start_ns: Nanos,
     pub end_ns: Nanos,
 }
 
-impl Window {
+impl ZoomWindow {
     pub fn contains(&self, t: Nanos) -> bool {
         self.start_ns <= t && t <= self.end_ns
     }
@@ -66,16 +67,16 @@ fn secs(ns: Nanos) -> f64 {
 /// Writes the whole-run timeline and, when the run has a violation, the zoom on the first one.
 /// A run too long to read whole gets the downsampled overview instead, and a zoom on each of
 /// its first violations.
-pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
-    if let Some(long) = &ev.long {
+pub fn render(run: &SavedRun, dir: &Path) -> Result<Vec<ChartFiles>, ReportError> {
+    if let Some(long) = &run.long {
         let mut files = vec![canvas::write(
             dir,
             FULL,
-            &super::overview::Overview { ev, long },
+            &super::overview::Overview { run, long },
         )?];
         for (i, window) in long.zooms.iter().enumerate() {
             let zoomed = Timeline {
-                ev,
+                run,
                 window: *window,
                 zoom: None,
             };
@@ -83,19 +84,19 @@ pub fn render(ev: &Evidence, dir: &Path) -> Result<Vec<ChartFiles>, ReportError>
         }
         return Ok(files);
     }
-    let zoom = first_violation_window(ev);
+    let zoom = first_violation_window(run);
     let full = Timeline {
-        ev,
-        window: Window {
+        run,
+        window: ZoomWindow {
             start_ns: 0,
-            end_ns: ev.end_ns,
+            end_ns: run.end_ns,
         },
         zoom,
     };
     let mut files = vec![canvas::write(dir, FULL, &full)?];
     if let Some(window) = zoom {
         let zoomed = Timeline {
-            ev,
+            run,
             window,
             zoom: None,
         };
@@ -115,13 +116,13 @@ pub fn zoom_stem(i: usize) -> String {
 
 /// The window around the first violation: the first overlapping pair's spans (or the first
 /// foreign release, or the first stale access accepted), padded, at most about 3 s wide.
-pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
-    let checks = &ev.result.checks;
+pub fn first_violation_window(run: &SavedRun) -> Option<ZoomWindow> {
+    let checks = &run.result.checks;
     let ex = &checks.exclusion;
     let stale_ns = checks
         .fencing
         .as_ref()
-        .and_then(|f| f.stale_accepted.iter().filter_map(|a| ev.placed(a)).next())
+        .and_then(|f| f.stale_accepted.iter().filter_map(|a| run.placed(a)).next())
         .map(|p| p.invoke_ns);
     let first = checks.first_violation_ns.or(stale_ns)?;
     let o = ex
@@ -131,17 +132,17 @@ pub fn first_violation_window(ev: &Evidence) -> Option<Window> {
         .or(ex.overlaps.first());
     let (start_ns, end_ns) = around(first, o);
     let pad = pad(start_ns, end_ns);
-    Some(Window {
+    Some(ZoomWindow {
         start_ns: start_ns.saturating_sub(pad),
-        end_ns: (end_ns + pad).min(ev.end_ns.max(end_ns)),
+        end_ns: (end_ns + pad).min(run.end_ns.max(end_ns)),
     })
 }
 
 /// Windows around the first `n` overlapping pairs that do not share a window (or around the
 /// first violation when no pair was kept), for the zooms of a long run.
-pub fn violation_windows(result: &crate::judge::RunResult, n: usize) -> Vec<Window> {
+pub fn violation_windows(result: &crate::judge::RunResult, n: usize) -> Vec<ZoomWindow> {
     let checks = &result.checks;
-    let mut out: Vec<Window> = Vec::new();
+    let mut out: Vec<ZoomWindow> = Vec::new();
     for o in &checks.exclusion.overlaps {
         if out.len() == n {
             break;
@@ -181,9 +182,9 @@ fn pad(start_ns: Nanos, end_ns: Nanos) -> Nanos {
     ((end_ns - start_ns) / 12).max(20_000_000)
 }
 
-fn padded((start_ns, end_ns): (Nanos, Nanos)) -> Window {
+fn padded((start_ns, end_ns): (Nanos, Nanos)) -> ZoomWindow {
     let pad = pad(start_ns, end_ns);
-    Window {
+    ZoomWindow {
         start_ns: start_ns.saturating_sub(pad),
         end_ns: end_ns + pad,
     }
@@ -192,9 +193,9 @@ fn padded((start_ns, end_ns): (Nanos, Nanos)) -> Window {
 /// The time axis of a chart of lanes (no y labels: lanes label themselves), `decimals`
 /// digits after the second's point.
 pub(crate) fn lane_mesh<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &mut LaneChart<'_, DB>,
     decimals: usize,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Drawn<DB> {
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -209,17 +210,34 @@ pub(crate) fn lane_mesh<DB: DrawingBackend>(
         .draw()
 }
 
-/// One timeline chart.
-struct Timeline<'a> {
-    ev: &'a Evidence,
-    window: Window,
-    /// The zoom window, outlined on the whole-run chart.
-    zoom: Option<Window>,
+/// A timeline's plot: one row per lane (client 0 on top), the history clock in seconds across.
+pub(crate) type LaneChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// What a drawing stage returns.
+pub(crate) type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// The client a history process is (the nemesis, never drawn on a lane, counts as client 0).
+fn client(p: Process) -> u32 {
+    match p {
+        Process::Client(c) => c,
+        Process::Nemesis => 0,
+    }
 }
 
+/// One timeline chart.
+struct Timeline<'a> {
+    run: &'a SavedRun,
+    /// The stretch this chart shows: the whole run, or a zoom on a violation.
+    window: ZoomWindow,
+    /// The zoom window, outlined on the whole-run chart.
+    zoom: Option<ZoomWindow>,
+}
+
+/// Its lanes, and what the chart says in words: its title and legend.
 impl Timeline<'_> {
     fn lanes(&self) -> u32 {
-        self.ev.lanes.max(1)
+        self.run.lanes.max(1)
     }
 
     fn lane_px(&self) -> u32 {
@@ -237,30 +255,38 @@ impl Timeline<'_> {
     }
 
     fn is_zoom(&self) -> bool {
-        self.window.start_ns > 0 || self.window.end_ns < self.ev.end_ns
+        self.window.start_ns > 0 || self.window.end_ns < self.run.end_ns
     }
 
+    /// Scenario and seed, the zoom's stretch, then what each checker found.
     fn title(&self) -> String {
-        let r = &self.ev.result;
-        let c = &r.checks;
+        let r = &self.run.result;
         let mut parts = vec![format!("{} · seed {}", r.meta.scenario, r.meta.seed)];
         if self.is_zoom() {
             let (a, b) = self.window.secs();
-            let which = if self.ev.long.is_some() {
+            let which = if self.run.long.is_some() {
                 "a violation"
             } else {
                 "the first violation"
             };
             parts.push(format!("zoom on {which}, {a:.3}–{b:.3} s"));
         }
+        parts.push(self.exclusion_headline());
+        parts.extend(self.finding_headlines());
+        parts.join(" · ")
+    }
+
+    /// Whether mutual exclusion held: no grants, held, or broken (with its counts).
+    fn exclusion_headline(&self) -> String {
+        let c = &self.run.result.checks;
         let ex = &c.exclusion;
-        if self.ev.spans.is_empty() && c.foreign_releases().is_empty() {
-            parts.push("no lock grants in this run".into());
+        if self.run.spans.is_empty() && c.foreign_releases().is_empty() {
+            "no lock grants in this run".into()
         } else if ex.overlaps.is_empty() && c.foreign_releases().is_empty() {
-            parts.push("mutual exclusion held".into());
+            "mutual exclusion held".into()
         } else {
             let foreign = c.foreign_releases().len();
-            parts.push(format!(
+            format!(
                 "MUTUAL EXCLUSION BROKEN: {} overlap(s){}",
                 ex.overlap_count,
                 if foreign > 0 {
@@ -268,8 +294,14 @@ impl Timeline<'_> {
                 } else {
                     String::new()
                 }
-            ));
+            )
         }
+    }
+
+    /// What the other checkers found: fencing, counter, limiter, messages (each when it ran).
+    fn finding_headlines(&self) -> Vec<String> {
+        let c = &self.run.result.checks;
+        let mut parts = Vec::new();
         if let Some(f) = c.fencing.as_ref().filter(|f| f.accesses > 0) {
             parts.push(format!(
                 "{} stale access(es) accepted, {} rejected by fencing",
@@ -295,32 +327,62 @@ impl Timeline<'_> {
                 d.published.acknowledged, d.total.lost, d.total.duplicated
             ));
         }
-        parts.join(" · ")
+        parts
     }
 
+    /// The legend: the bars, the faults, the marks this run's findings put on the lanes, the
+    /// failed and unknown ops, and the zoom outline.
     fn legend(&self) -> Vec<(Swatch, String)> {
-        let c = &self.ev.result.checks;
-        let mut entries = Vec::new();
-        if !self.ev.spans.is_empty() {
-            entries.push((
-                Swatch::Bar(style::HOLD),
-                "holds the lock (fencing token)".into(),
-            ));
-            entries.push((
-                Swatch::Bar(style::EXPIRED),
-                "still acting after its own lease ended".into(),
-            ));
-            entries.push((
-                Swatch::Bar(style::OVERLAP),
-                "two holders at once (violation)".into(),
-            ));
-        }
+        let mut entries = self.span_legend();
         entries.extend(canvas::fault_legend(
-            self.ev.faults.iter().map(|w| w.fault.kind.as_str()),
+            self.run.faults.iter().map(|w| w.fault.kind.as_str()),
             0.55,
             " (darker on its target)",
         ));
-        // The resource's marks, when the run used the resource at all.
+        entries.extend(self.mark_legend());
+        entries.push((Swatch::Cross(style::FAIL), "op failed".into()));
+        entries.push((
+            Swatch::Caret(style::INFO),
+            "op outcome unknown (info)".into(),
+        ));
+        if self.zoom.is_some() {
+            let what = if self.run.result.checks.exclusion.overlaps.is_empty() {
+                "window shown zoomed"
+            } else {
+                "first overlapping pair / window shown zoomed"
+            };
+            entries.push((Swatch::Outline(style::INK), what.into()));
+        }
+        entries
+    }
+
+    /// The three colours of a believed-held span, when the run has any.
+    fn span_legend(&self) -> Vec<(Swatch, String)> {
+        if self.run.spans.is_empty() {
+            return Vec::new();
+        }
+        vec![
+            (
+                Swatch::Bar(style::HOLD),
+                "holds the lock (fencing token)".into(),
+            ),
+            (
+                Swatch::Bar(style::EXPIRED),
+                "still acting after its own lease ended".into(),
+            ),
+            (
+                Swatch::Bar(style::OVERLAP),
+                "two holders at once (violation)".into(),
+            ),
+        ]
+    }
+
+    /// The marks on the lanes, each when this run can have it: the resource's stale accesses
+    /// (when the run used the resource at all), foreign releases, the grey ops of a run without
+    /// a lock, counter anomalies, over-admitted intervals and lost messages.
+    fn mark_legend(&self) -> Vec<(Swatch, String)> {
+        let c = &self.run.result.checks;
+        let mut entries = Vec::new();
         let fencing = c.fencing.as_ref().filter(|f| f.accesses > 0);
         if fencing.is_some_and(|f| !f.stale_accepted.is_empty() || !f.fenced) {
             entries.push((
@@ -340,7 +402,7 @@ impl Timeline<'_> {
                 "release deleted another client's lock".into(),
             ));
         }
-        if self.ev.spans.is_empty() {
+        if self.run.spans.is_empty() {
             entries.push((
                 Swatch::Bar(style::tint(style::MUTED, 0.6)),
                 "op (no lock in this run)".into(),
@@ -361,24 +423,11 @@ impl Timeline<'_> {
                 "interval admitting more than the limit".into(),
             ));
         }
-        if !self.ev.lost_messages.is_empty() {
+        if !self.run.lost_messages.is_empty() {
             entries.push((
                 Swatch::Bar(style::STALE),
                 "message lost (at its publish, on its producer's lane)".into(),
             ));
-        }
-        entries.push((Swatch::Cross(style::FAIL), "op failed".into()));
-        entries.push((
-            Swatch::Caret(style::INFO),
-            "op outcome unknown (info)".into(),
-        ));
-        if self.zoom.is_some() {
-            let what = if c.exclusion.overlaps.is_empty() {
-                "window shown zoomed"
-            } else {
-                "first overlapping pair / window shown zoomed"
-            };
-            entries.push((Swatch::Outline(style::INK), what.into()));
         }
         entries
     }
@@ -390,26 +439,58 @@ impl Drawing for Timeline<'_> {
         (WIDTH_PX, h)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-        let ev = self.ev;
-        let n = self.lanes();
-        let lane_px = self.lane_px();
+    /// Draws the stages back to front: header, plot and lanes, fault windows, the bars and
+    /// what marks them, the marks of each finding, then the labels around the plot.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         root.fill(&WHITE)?;
+        self.draw_header(root)?;
+        let (_, body) = root.split_vertically(HEADER_PX);
+        let mut chart = self.build_chart(&body)?;
+        let faults = self.faults_shown();
+        let spans = self.spans_shown();
+        self.draw_lane_stripes(&mut chart)?;
+        self.draw_fault_windows(&mut chart, &faults)?;
+        self.draw_spans(&mut chart, &spans)?;
+        self.draw_overlaps(&mut chart)?;
+        self.draw_fencing_tokens(&mut chart, &spans)?;
+        self.outline_first_overlap(&mut chart)?;
+        self.draw_op_ticks(&mut chart)?;
+        self.draw_lost_messages(&mut chart)?;
+        self.draw_over_admissions(&mut chart)?;
+        self.draw_failed_ops(&mut chart)?;
+        let mut marks = self.marks();
+        self.draw_stale_accesses(&mut chart, root, &mut marks)?;
+        self.draw_counter_anomalies(&mut chart, root, &mut marks)?;
+        self.draw_foreign_releases(&mut chart, root, &mut marks)?;
+        self.outline_zoom(&mut chart)?;
+        self.draw_lane_labels(&chart, root)?;
+        self.draw_fault_labels(&chart, root, &faults)
+    }
+}
+
+/// The plot, its lanes and its bars.
+impl Timeline<'_> {
+    /// The title and the legend above the plot.
+    fn draw_header<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let title_style = TextStyle::from((font::FAMILY, 17).into_font()).color(&style::INK);
         root.draw(&Text::new(self.title(), (12, 8), title_style))?;
         canvas::legend(root, &self.legend(), 12, 32)?;
+        Ok(())
+    }
 
-        let (_, body) = root.split_vertically(HEADER_PX);
+    /// The plot below the header, room for fault labels above it and lane labels left of it,
+    /// with its time axis (more digits the narrower the window).
+    fn build_chart<'b, DB: DrawingBackend>(
+        &self,
+        body: &'b DrawingArea<DB, Shift>,
+    ) -> Result<LaneChart<'b, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
         let (x0, x1) = self.window.secs();
-        let mut chart = ChartBuilder::on(&body)
+        let mut chart = ChartBuilder::on(body)
             .margin_top(FAULT_LABEL_PX)
             .margin_right(24)
             .x_label_area_size(X_AXIS_PX)
             .y_label_area_size(LANE_LABEL_PX)
-            .build_cartesian_2d(x0..x1, 0f64..f64::from(n))?;
+            .build_cartesian_2d(x0..x1, 0f64..f64::from(self.lanes()))?;
         let decimals = if x1 - x0 < 2.0 {
             2
         } else if x1 - x0 < 20.0 {
@@ -418,26 +499,62 @@ impl Drawing for Timeline<'_> {
             0
         };
         lane_mesh(&mut chart, decimals)?;
+        Ok(chart)
+    }
 
+    /// Seconds one pixel of the plot spans: the narrowest a bar or band is drawn.
+    fn min_w(&self) -> f64 {
+        let (x0, x1) = self.window.secs();
         let plot_w_px = f64::from(WIDTH_PX - LANE_LABEL_PX - 24).max(1.0);
-        let min_w = (x1 - x0) / plot_w_px;
+        (x1 - x0) / plot_w_px
+    }
 
-        // Lanes.
-        for c in (0..n).step_by(2) {
+    /// A bar across the middle of client `c`'s lane from `s` to `e` seconds, at least a pixel wide.
+    fn bar(&self, c: u32, s: f64, e: f64) -> [(f64, f64); 2] {
+        let y = self.lane_y(c);
+        [(s, y + BAR_LOW), (e.max(s + self.min_w()), y + BAR_HIGH)]
+    }
+
+    /// The fault windows that meet the window shown.
+    fn faults_shown(&self) -> Vec<&FaultWindow> {
+        self.run
+            .faults
+            .iter()
+            .filter(|w| self.window.meets(w.start_ns, w.stop_ns))
+            .collect()
+    }
+
+    /// The believed-held spans that meet the window shown.
+    fn spans_shown(&self) -> Vec<&Span> {
+        self.run
+            .spans
+            .iter()
+            .filter(|s| self.window.meets(s.start_ns, s.end_ns))
+            .collect()
+    }
+
+    /// Every other lane striped, so a lane reads across the chart.
+    fn draw_lane_stripes<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        let (x0, x1) = self.window.secs();
+        for c in (0..self.lanes()).step_by(2) {
             let y = self.lane_y(c);
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(x0, y), (x1, y + 1.0)],
                 style::STRIPE.filled(),
             )))?;
         }
+        Ok(())
+    }
 
-        // Fault windows: the whole chart lightly, the target's lane strongly.
-        let faults: Vec<_> = ev
-            .faults
-            .iter()
-            .filter(|w| self.window.meets(w.start_ns, w.stop_ns))
-            .collect();
-        for w in &faults {
+    /// Fault windows: the whole chart lightly, the target's lane strongly.
+    fn draw_fault_windows<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        faults: &[&FaultWindow],
+    ) -> Drawn<DB> {
+        let n = self.lanes();
+        let min_w = self.min_w();
+        for w in faults {
             let col = style::fault(&w.fault.kind);
             let (s, e) = (
                 secs(w.start_ns),
@@ -455,36 +572,39 @@ impl Drawing for Timeline<'_> {
                 )))?;
             }
         }
+        Ok(())
+    }
 
-        // Believed-held spans: blue, amber past the client's own validity end.
-        let spans: Vec<&Span> = ev
-            .spans
-            .iter()
-            .filter(|s| self.window.meets(s.start_ns, s.end_ns))
-            .collect();
-        let bar = |c: u32, s: f64, e: f64| {
-            let y = self.lane_y(c);
-            [(s, y + BAR_LOW), (e.max(s + min_w), y + BAR_HIGH)]
-        };
-        let client = |p: Process| match p {
-            Process::Client(c) => c,
-            Process::Nemesis => 0,
-        };
+    /// Believed-held spans: blue, amber past the client's own validity end.
+    fn draw_spans<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        spans: &[&Span],
+    ) -> Drawn<DB> {
         let mut rects = Vec::new();
-        for s in &spans {
+        for s in spans {
             let c = client(s.process);
             let (a, b, v) = (secs(s.start_ns), secs(s.end_ns), secs(s.validity_end_ns));
             if v > a {
-                rects.push(Rectangle::new(bar(c, a, b.min(v)), style::HOLD.filled()));
+                rects.push(Rectangle::new(
+                    self.bar(c, a, b.min(v)),
+                    style::HOLD.filled(),
+                ));
             }
             if b > v {
-                rects.push(Rectangle::new(bar(c, a.max(v), b), style::EXPIRED.filled()));
+                rects.push(Rectangle::new(
+                    self.bar(c, a.max(v), b),
+                    style::EXPIRED.filled(),
+                ));
             }
         }
         chart.draw_series(rects)?;
+        Ok(())
+    }
 
-        // Overlaps: both spans red over the overlapping stretch.
-        let ex = &ev.result.checks.exclusion;
+    /// Overlaps: both spans red over the overlapping stretch.
+    fn draw_overlaps<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        let ex = &self.run.result.checks.exclusion;
         let mut red = Vec::new();
         for o in ex
             .overlaps
@@ -494,70 +614,101 @@ impl Drawing for Timeline<'_> {
             let (a, b) = (secs(o.overlap_start_ns), secs(o.overlap_end_ns));
             for s in [&o.first, &o.second] {
                 red.push(Rectangle::new(
-                    bar(client(s.process), a, b),
+                    self.bar(client(s.process), a, b),
                     style::OVERLAP.filled(),
                 ));
             }
         }
         chart.draw_series(red)?;
+        Ok(())
+    }
 
-        // Fencing tokens on bars wide enough to hold them.
-        if lane_px >= 18 {
-            let label = TextStyle::from((font::FAMILY, 11).into_font())
-                .color(&WHITE)
-                .pos(Pos::new(HPos::Center, VPos::Center));
-            for s in &spans {
-                let (a, b) = (secs(s.start_ns).max(x0), secs(s.end_ns).min(x1));
-                let text = s.fence.to_string();
-                let width_px = (b - a) / min_w;
-                if width_px >= 7.0 * text.len() as f64 + 8.0 {
-                    let y = self.lane_y(client(s.process)) + 0.5;
-                    chart.draw_series(std::iter::once(Text::new(
-                        text,
-                        ((a + b) / 2.0, y),
-                        label.clone(),
-                    )))?;
-                }
-            }
+    /// Fencing tokens on bars wide enough to hold them, on lanes tall enough.
+    fn draw_fencing_tokens<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        spans: &[&Span],
+    ) -> Drawn<DB> {
+        if self.lane_px() < 18 {
+            return Ok(());
         }
-
-        // The first overlapping pair, outlined.
-        if let Some(o) = ex.overlaps.first() {
-            for s in [&o.first, &o.second] {
-                let c = client(s.process);
-                let y = self.lane_y(c);
-                let (a, b) = (
-                    secs(s.start_ns),
-                    secs(s.end_ns).max(secs(s.start_ns) + min_w),
-                );
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(a, y + BAR_LOW - 0.08), (b, y + BAR_HIGH + 0.08)],
-                    style::INK.stroke_width(2),
+        let (x0, x1) = self.window.secs();
+        let min_w = self.min_w();
+        let label = TextStyle::from((font::FAMILY, 11).into_font())
+            .color(&WHITE)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        for s in spans {
+            let (a, b) = (secs(s.start_ns).max(x0), secs(s.end_ns).min(x1));
+            let text = s.fence.to_string();
+            let width_px = (b - a) / min_w;
+            if width_px >= 7.0 * text.len() as f64 + 8.0 {
+                let y = self.lane_y(client(s.process)) + 0.5;
+                chart.draw_series(std::iter::once(Text::new(
+                    text,
+                    ((a + b) / 2.0, y),
+                    label.clone(),
                 )))?;
             }
         }
+        Ok(())
+    }
 
-        // Runs without a lock (counters, limiters): every completed op as a grey tick, so the
-        // lanes still show who did what when.
-        if ev.spans.is_empty() {
-            let grey = style::tint(style::MUTED, 0.6);
-            let ticks: Vec<_> = ev
-                .calls
-                .iter()
-                .filter(|c| c.outcome() == OpKind::Ok)
-                .filter_map(|c| Some((c, c.complete_ns()?)))
-                .filter(|(c, done)| self.window.meets(c.invoke_ns(), *done))
-                .map(|(c, done)| {
-                    let y = self.lane_y(client(c.process));
-                    let (a, b) = (secs(c.invoke_ns()), secs(done));
-                    Rectangle::new([(a, y + 0.35), (b.max(a + min_w), y + 0.65)], grey.filled())
-                })
-                .collect();
-            chart.draw_series(ticks)?;
+    /// The first overlapping pair, outlined.
+    fn outline_first_overlap<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+    ) -> Drawn<DB> {
+        let Some(o) = self.run.result.checks.exclusion.overlaps.first() else {
+            return Ok(());
+        };
+        let min_w = self.min_w();
+        for s in [&o.first, &o.second] {
+            let c = client(s.process);
+            let y = self.lane_y(c);
+            let (a, b) = (
+                secs(s.start_ns),
+                secs(s.end_ns).max(secs(s.start_ns) + min_w),
+            );
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(a, y + BAR_LOW - 0.08), (b, y + BAR_HIGH + 0.08)],
+                style::INK.stroke_width(2),
+            )))?;
         }
+        Ok(())
+    }
 
-        // Lost messages: a red tick at each one's publish, on its producer's lane.
-        let lost: Vec<_> = ev
+    /// Runs without a lock (counters, limiters): every completed op as a grey tick, so the
+    /// lanes still show who did what when.
+    fn draw_op_ticks<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        if !self.run.spans.is_empty() {
+            return Ok(());
+        }
+        let min_w = self.min_w();
+        let grey = style::tint(style::MUTED, 0.6);
+        let ticks: Vec<_> = self
+            .run
+            .calls
+            .iter()
+            .filter(|c| c.outcome() == OpKind::Ok)
+            .filter_map(|c| Some((c, c.complete_ns()?)))
+            .filter(|(c, done)| self.window.meets(c.invoke_ns(), *done))
+            .map(|(c, done)| {
+                let y = self.lane_y(client(c.process));
+                let (a, b) = (secs(c.invoke_ns()), secs(done));
+                Rectangle::new([(a, y + 0.35), (b.max(a + min_w), y + 0.65)], grey.filled())
+            })
+            .collect();
+        chart.draw_series(ticks)?;
+        Ok(())
+    }
+}
+
+/// The marks of each finding, over the bars.
+impl Timeline<'_> {
+    /// Lost messages: a red tick at each one's publish, on its producer's lane.
+    fn draw_lost_messages<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        let lost: Vec<_> = self
+            .run
             .lost_messages
             .iter()
             .filter(|l| self.window.contains(l.invoke_ns))
@@ -570,33 +721,42 @@ impl Drawing for Timeline<'_> {
             })
             .collect();
         chart.draw_series(lost)?;
+        Ok(())
+    }
 
-        // Limiter intervals that admitted more than the limit, across every lane.
-        if let Some(w) = &ev.result.checks.window {
-            for o in w
-                .over_admissions
-                .iter()
-                .filter(|o| self.window.meets(o.from_ns, o.to_ns))
-            {
-                let (a, b) = (secs(o.from_ns), secs(o.to_ns).max(secs(o.from_ns) + min_w));
-                chart.draw_series([
-                    Rectangle::new(
-                        [(a, 0.0), (b, f64::from(n))],
-                        style::OVERLAP.mix(0.12).filled(),
-                    ),
-                    Rectangle::new(
-                        [(a, 0.0), (b, f64::from(n))],
-                        style::OVERLAP.stroke_width(2),
-                    ),
-                ])?;
-            }
+    /// Limiter intervals that admitted more than the limit, across every lane.
+    fn draw_over_admissions<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        let Some(w) = &self.run.result.checks.window else {
+            return Ok(());
+        };
+        let n = self.lanes();
+        let min_w = self.min_w();
+        for o in w
+            .over_admissions
+            .iter()
+            .filter(|o| self.window.meets(o.from_ns, o.to_ns))
+        {
+            let (a, b) = (secs(o.from_ns), secs(o.to_ns).max(secs(o.from_ns) + min_w));
+            chart.draw_series([
+                Rectangle::new(
+                    [(a, 0.0), (b, f64::from(n))],
+                    style::OVERLAP.mix(0.12).filled(),
+                ),
+                Rectangle::new(
+                    [(a, 0.0), (b, f64::from(n))],
+                    style::OVERLAP.stroke_width(2),
+                ),
+            ])?;
         }
+        Ok(())
+    }
 
-        // Failed and indeterminate ops, at the bottom of their lane.
-        let mark_px = (lane_px as i32 / 7).clamp(2, 5);
+    /// Failed and indeterminate ops, at the bottom of their lane.
+    fn draw_failed_ops<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        let mark_px = (self.lane_px() as i32 / 7).clamp(2, 5);
         let mut fails = Vec::new();
         let mut infos = Vec::new();
-        for call in &ev.calls {
+        for call in &self.run.calls {
             let t = call.complete_ns().unwrap_or(call.invoke_ns());
             if !self.window.contains(t) {
                 continue;
@@ -612,175 +772,226 @@ impl Drawing for Timeline<'_> {
         }
         chart.draw_series(fails)?;
         chart.draw_series(infos)?;
+        Ok(())
+    }
 
-        // Stale accesses: accepted (red triangle) and rejected by fencing (green dot).
-        let marker_px = (lane_px as i32 / 4).clamp(4, 9);
+    /// How this chart draws the marks of stale accesses, counter anomalies and foreign releases.
+    fn marks(&self) -> Marks {
+        let lane_px = self.lane_px();
         // Marks are labelled on the zoom, and on a whole-run chart only while they are few
         // enough to read (a long run's chart would be all text).
-        let checks = &ev.result.checks;
+        let checks = &self.run.result.checks;
         let marks = checks
             .fencing
             .as_ref()
             .map_or(0, |f| f.stale_accepted.len() + f.prevented.len())
             + checks.foreign_releases().len()
             + checks.counter.as_ref().map_or(0, |k| k.anomalies.len());
-        let labelled = self.is_zoom() || (lane_px >= 30 && marks <= 8);
-        let mut space = LabelSpace::default();
-        if let Some(f) = &ev.result.checks.fencing {
-            for (accepted, list) in [(true, &f.stale_accepted), (false, &f.prevented)] {
-                for a in list.iter() {
-                    let Some(p) = ev.placed(a) else { continue };
-                    if !self.window.contains(p.invoke_ns) {
-                        continue;
-                    }
-                    let c = client(a.process);
-                    let (t, y) = (secs(p.invoke_ns), self.lane_y(c));
-                    let col = if accepted {
-                        style::STALE
-                    } else {
-                        style::PREVENTED
-                    };
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(t, y + 0.04), (t, y + 0.96)],
-                        col.stroke_width(2),
-                    )))?;
-                    let m = marker_px;
-                    let top = (t, y + 1.0);
-                    if accepted {
-                        chart.draw_series(std::iter::once(
-                            EmptyElement::at(top)
-                                + Polygon::new(
-                                    vec![(-m - 2, -m), (m + 2, -m), (0, m + 4)],
-                                    col.filled(),
-                                )
-                                + PathElement::new(
-                                    vec![(-m - 2, -m), (m + 2, -m), (0, m + 4), (-m - 2, -m)],
-                                    style::INK.stroke_width(1),
-                                ),
-                        ))?;
-                    } else {
-                        chart.draw_series(std::iter::once(
-                            EmptyElement::at(top)
-                                + Circle::new((0, 2), m, col.filled())
-                                + Circle::new((0, 2), m, style::INK.stroke_width(1)),
-                        ))?;
-                    }
-                    if labelled {
-                        let what = format!(
-                            "stale {} {} (token {} < {})",
-                            match a.op {
-                                checkers::AccessOp::Read => "read",
-                                checkers::AccessOp::Write => "write",
-                            },
-                            if accepted { "ACCEPTED" } else { "rejected" },
-                            a.fence.unwrap_or(0),
-                            a.highest_before
-                        );
-                        let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&col);
-                        if let Some(dx) =
-                            space.place(&chart, root, top, &what, &st, m + 6, -m - 2)?
-                        {
-                            chart.draw_series(std::iter::once(
-                                EmptyElement::at(top) + Text::new(what, (dx, -m - 2), st),
-                            ))?;
-                        }
-                    }
+        Marks {
+            px: (lane_px as i32 / 4).clamp(4, 9),
+            labelled: self.is_zoom() || (lane_px >= 30 && marks <= 8),
+            space: LabelSpace::default(),
+        }
+    }
+
+    /// Stale accesses: accepted (red triangle) and rejected by fencing (green dot).
+    fn draw_stale_accesses<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+        marks: &mut Marks,
+    ) -> Drawn<DB> {
+        let Some(f) = &self.run.result.checks.fencing else {
+            return Ok(());
+        };
+        for (accepted, list) in [(true, &f.stale_accepted), (false, &f.prevented)] {
+            for a in list.iter() {
+                let Some(p) = self.run.placed(a) else {
+                    continue;
+                };
+                if !self.window.contains(p.invoke_ns) {
+                    continue;
                 }
+                self.draw_stale_access(chart, root, marks, a, p.invoke_ns, accepted)?;
             }
         }
+        Ok(())
+    }
 
-        // Counter observations out of bounds: lost or duplicated increments, on the reader's lane.
-        if let Some(k) = &ev.result.checks.counter {
-            for a in k
-                .anomalies
-                .iter()
-                .filter(|a| self.window.contains(a.invoke_ns))
-            {
-                let (t, y) = (secs(a.invoke_ns), self.lane_y(client(a.process)));
-                let m = marker_px;
-                chart.draw_series(std::iter::once(
-                    EmptyElement::at((t, y + 1.0))
-                        + Polygon::new(
-                            vec![(-m - 2, -m), (m + 2, -m), (0, m + 4)],
-                            style::STALE.filled(),
-                        ),
-                ))?;
-                if labelled {
-                    let what = format!(
-                        "{} {}",
-                        a.count,
-                        match a.kind {
-                            checkers::counter::CounterAnomalyKind::Lost => "increment(s) lost",
-                            checkers::counter::CounterAnomalyKind::Duplicated =>
-                                "increment(s) duplicated",
-                        }
-                    );
-                    let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&style::STALE);
-                    let at = (t, y + 1.0);
-                    if let Some(dx) = space.place(&chart, root, at, &what, &st, m + 6, -m - 2)? {
-                        chart.draw_series(std::iter::once(
-                            EmptyElement::at(at) + Text::new(what, (dx, -m - 2), st),
-                        ))?;
+    /// One stale access, invoked at `invoke_ns`: a line across its lane topped by a triangle
+    /// (accepted) or a dot (rejected), labelled with its tokens where there is room.
+    fn draw_stale_access<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+        marks: &mut Marks,
+        a: &Access,
+        invoke_ns: Nanos,
+        accepted: bool,
+    ) -> Drawn<DB> {
+        let (t, y) = (secs(invoke_ns), self.lane_y(client(a.process)));
+        let col = if accepted {
+            style::STALE
+        } else {
+            style::PREVENTED
+        };
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(t, y + 0.04), (t, y + 0.96)],
+            col.stroke_width(2),
+        )))?;
+        let m = marks.px;
+        let top = (t, y + 1.0);
+        if accepted {
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(top)
+                    + Polygon::new(vec![(-m - 2, -m), (m + 2, -m), (0, m + 4)], col.filled())
+                    + PathElement::new(
+                        vec![(-m - 2, -m), (m + 2, -m), (0, m + 4), (-m - 2, -m)],
+                        style::INK.stroke_width(1),
+                    ),
+            ))?;
+        } else {
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(top)
+                    + Circle::new((0, 2), m, col.filled())
+                    + Circle::new((0, 2), m, style::INK.stroke_width(1)),
+            ))?;
+        }
+        if marks.labelled {
+            let what = stale_access_label(a, accepted);
+            marks.label(chart, root, top, what, col, (m + 6, -m - 2))?;
+        }
+        Ok(())
+    }
+
+    /// Counter observations out of bounds: lost or duplicated increments, on the reader's lane.
+    fn draw_counter_anomalies<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+        marks: &mut Marks,
+    ) -> Drawn<DB> {
+        let Some(k) = &self.run.result.checks.counter else {
+            return Ok(());
+        };
+        for a in k
+            .anomalies
+            .iter()
+            .filter(|a| self.window.contains(a.invoke_ns))
+        {
+            let (t, y) = (secs(a.invoke_ns), self.lane_y(client(a.process)));
+            let m = marks.px;
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((t, y + 1.0))
+                    + Polygon::new(
+                        vec![(-m - 2, -m), (m + 2, -m), (0, m + 4)],
+                        style::STALE.filled(),
+                    ),
+            ))?;
+            if marks.labelled {
+                let what = format!(
+                    "{} {}",
+                    a.count,
+                    match a.kind {
+                        checkers::counter::CounterAnomalyKind::Lost => "increment(s) lost",
+                        checkers::counter::CounterAnomalyKind::Duplicated =>
+                            "increment(s) duplicated",
                     }
-                }
+                );
+                marks.label(
+                    chart,
+                    root,
+                    (t, y + 1.0),
+                    what,
+                    style::STALE,
+                    (m + 6, -m - 2),
+                )?;
             }
         }
+        Ok(())
+    }
 
-        // Releases that deleted another client's lock.
-        for r in ev.result.checks.foreign_releases() {
+    /// Releases that deleted another client's lock: a magenta cross on the releaser's lane.
+    fn draw_foreign_releases<DB: DrawingBackend>(
+        &self,
+        chart: &mut LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+        marks: &mut Marks,
+    ) -> Drawn<DB> {
+        for r in self.run.result.checks.foreign_releases() {
             if !self.window.contains(r.invoke_ns) {
                 continue;
             }
             let (t, y) = (secs(r.invoke_ns), self.lane_y(client(r.process)) + 0.5);
             chart.draw_series(std::iter::once(Cross::new(
                 (t, y),
-                marker_px + 2,
+                marks.px + 2,
                 style::FOREIGN.stroke_width(3),
             )))?;
-            if labelled {
+            if marks.labelled {
                 let victim = match (r.victim, r.victim_fence) {
                     (Some(v), Some(f)) => format!("deleted {v}'s lock (token {f})"),
                     _ => "deleted a later holder's lock".into(),
                 };
-                let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&style::FOREIGN);
-                if let Some(dx) =
-                    space.place(&chart, root, (t, y), &victim, &st, marker_px + 6, -6)?
-                {
-                    chart.draw_series(std::iter::once(
-                        EmptyElement::at((t, y)) + Text::new(victim, (dx, -6), st),
-                    ))?;
-                }
+                let gap_px = marks.px + 6;
+                marks.label(chart, root, (t, y), victim, style::FOREIGN, (gap_px, -6))?;
             }
         }
+        Ok(())
+    }
+}
 
-        // The zoom window, outlined on the whole-run chart.
-        if let Some(z) = self.zoom {
-            let (a, b) = z.secs();
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(a, 0.0), (b, f64::from(n))],
-                style::INK.mix(0.7).stroke_width(1),
-            )))?;
-        }
+/// What is drawn around the plot: the zoom's outline and the labels of lanes and faults.
+impl Timeline<'_> {
+    /// The zoom window, outlined on the whole-run chart.
+    fn outline_zoom<DB: DrawingBackend>(&self, chart: &mut LaneChart<'_, DB>) -> Drawn<DB> {
+        let Some(z) = self.zoom else {
+            return Ok(());
+        };
+        let (a, b) = z.secs();
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(a, 0.0), (b, f64::from(self.lanes()))],
+            style::INK.mix(0.7).stroke_width(1),
+        )))?;
+        Ok(())
+    }
 
-        // Lane labels, left of the plot; every k-th when lanes are thin.
+    /// Lane labels, left of the plot; every k-th when lanes are thin.
+    fn draw_lane_labels<DB: DrawingBackend>(
+        &self,
+        chart: &LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Drawn<DB> {
+        let lane_px = self.lane_px();
+        let (x0, _) = self.window.secs();
         let every = 14u32.div_ceil(lane_px.max(1));
         let lane_style =
             TextStyle::from((font::FAMILY, if lane_px >= 16 { 13 } else { 11 }).into_font())
                 .color(&style::INK)
                 .pos(Pos::new(HPos::Right, VPos::Center));
-        for c in (0..n).step_by(every as usize) {
+        for c in (0..self.lanes()).step_by(every as usize) {
             let (px, py) = chart.backend_coord(&(x0, self.lane_y(c) + 0.5));
             root.draw(&Text::new(
-                self.ev.lane_name(c),
+                self.run.lane_name(c),
                 (px - 8, py),
                 lane_style.clone(),
             ))?;
         }
+        Ok(())
+    }
 
-        // Fault labels above the plot, skipped where they would collide.
+    /// Fault labels above the plot, skipped where they would collide.
+    fn draw_fault_labels<DB: DrawingBackend>(
+        &self,
+        chart: &LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+        faults: &[&FaultWindow],
+    ) -> Drawn<DB> {
+        let (x0, _) = self.window.secs();
+        let n = self.lanes();
         let fault_style = TextStyle::from((font::FAMILY, 12).into_font()).color(&style::INK);
         let mut free_from_px = i32::MIN;
-        for w in &faults {
+        for w in faults {
             let (px, py) = chart.backend_coord(&(secs(w.start_ns).max(x0), f64::from(n)));
             let text = if w.fault.detail.is_empty() {
                 format!("{} · {}", w.fault.kind, w.fault.target)
@@ -795,6 +1006,54 @@ impl Drawing for Timeline<'_> {
             }
             root.draw(&Text::new(text, (x, py - 34), fault_style.clone()))?;
             free_from_px = x + tw as i32 + 12;
+        }
+        Ok(())
+    }
+}
+
+/// A stale access's label: read or write, accepted or rejected, its token against the highest
+/// the resource had seen.
+fn stale_access_label(a: &Access, accepted: bool) -> String {
+    format!(
+        "stale {} {} (token {} < {})",
+        match a.op {
+            checkers::AccessOp::Read => "read",
+            checkers::AccessOp::Write => "write",
+        },
+        if accepted { "ACCEPTED" } else { "rejected" },
+        a.fence.unwrap_or(0),
+        a.highest_before
+    )
+}
+
+/// How a chart draws the marks over its bars: their size in pixels, whether they carry labels,
+/// and the room the labels drawn so far took.
+struct Marks {
+    px: i32,
+    labelled: bool,
+    space: LabelSpace,
+}
+
+impl Marks {
+    /// Draws `text` in `colour` beside the mark at `at` where the label space has room;
+    /// `offset` is the gap to the mark's side and the text's top relative to the mark, in pixels.
+    fn label<DB: DrawingBackend>(
+        &mut self,
+        chart: &mut LaneChart<'_, DB>,
+        root: &DrawingArea<DB, Shift>,
+        at: (f64, f64),
+        text: String,
+        colour: RGBColor,
+        (gap_px, dy_px): (i32, i32),
+    ) -> Drawn<DB> {
+        let st = TextStyle::from((font::FAMILY, 13).into_font()).color(&colour);
+        if let Some(dx) = self
+            .space
+            .place(chart, root, at, &text, &st, gap_px, dy_px)?
+        {
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(at) + Text::new(text, (dx, dy_px), st),
+            ))?;
         }
         Ok(())
     }
@@ -817,7 +1076,7 @@ impl LabelSpace {
     #[allow(clippy::too_many_arguments)]
     fn place<DB: DrawingBackend>(
         &mut self,
-        chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+        chart: &LaneChart<'_, DB>,
         root: &DrawingArea<DB, Shift>,
         at: (f64, f64),
         text: &str,

@@ -1,5 +1,6 @@
-//! The evidence a report shows: a saved run's history, its resource log and its judged result,
-//! read once and cross-referenced for the charts and the page.
+//! A saved run as a report shows it ([`SavedRun`]): the run folder's history, its resource log
+//! and its judged result, read once and cross-referenced for the charts and the page. (Not
+//! `checkers::Evidence`, which is what a checker judged from.)
 //!
 //! The checkers work on two records that share no clock: the clients' history (harness monotonic
 //! time) and the resource's own access log (order of application). A chart has one time axis, so
@@ -29,9 +30,9 @@ pub struct Placed {
     pub index: u64,
 }
 
-/// Everything a report draws from.
+/// A saved run, read for its report: everything its charts and page draw from.
 #[derive(Debug)]
-pub struct Evidence {
+pub struct SavedRun {
     pub history: History,
     pub calls: Vec<Call>,
     pub resource: Option<ResourceLog>,
@@ -54,10 +55,10 @@ pub struct Evidence {
     pub long: Option<LongRun>,
 }
 
-impl Evidence {
+impl SavedRun {
     /// Reads the run folder's history and resource log; `result` is the run's judged result
     /// (from the runner, or from re-judging the folder).
-    pub fn load(run_dir: &Path, result: RunResult) -> Result<Evidence, ReportError> {
+    pub fn load(run_dir: &Path, result: RunResult) -> Result<SavedRun, ReportError> {
         let history_path = run_dir.join(store::HISTORY);
         let file = std::fs::File::open(&history_path).map_err(|source| ReportError::Io {
             path: history_path.clone(),
@@ -80,25 +81,25 @@ impl Evidence {
                         file: name,
                         source,
                     })?;
-                Evidence::new(history, resource, result)
+                SavedRun::new(history, resource, result)
             }
             long_run::Read::Long(around, long) => {
                 // Accesses are placed by counting a client's invocations from the start,
                 // which the ops around the violations cannot do: no resource marks in zooms.
-                let mut ev = Evidence::new(around, None, result);
-                ev.resource = resource;
-                ev.faults = long.faults.clone();
-                ev.end_ns = long.end_ns;
-                ev.lanes = ev.lanes.max(long.lanes);
-                ev.roles.resize(ev.lanes as usize, None);
-                ev.long = Some(long);
-                ev
+                let mut run = SavedRun::new(around, None, result);
+                run.resource = resource;
+                run.faults = long.faults.clone();
+                run.end_ns = long.end_ns;
+                run.lanes = run.lanes.max(long.lanes);
+                run.roles.resize(run.lanes as usize, None);
+                run.long = Some(long);
+                run
             }
         })
     }
 
     /// Cross-references an already-read history and resource log.
-    pub fn new(history: History, resource: Option<ResourceLog>, result: RunResult) -> Evidence {
+    pub fn new(history: History, resource: Option<ResourceLog>, result: RunResult) -> SavedRun {
         let calls = history.calls();
         let spans = exclusion::spans(&history);
         let faults = history.fault_windows();
@@ -123,7 +124,7 @@ impl Evidence {
             .as_ref()
             .map(|d| delivery::lost_messages(&history, &delivery::config_of(d)))
             .unwrap_or_default();
-        Evidence {
+        SavedRun {
             history,
             calls,
             resource,
