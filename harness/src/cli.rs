@@ -57,16 +57,16 @@ pub enum Command {
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
     Proxy(ProxyArgs),
     /// Run lock libraries × faults × seeds (scenarios/libraries/*.toml with --client each) and
-    /// write one table: results/matrix-<stamp>/ matrix.md, matrix.json, index.html, matrix.png.
+    /// write one table: `results/matrix-<stamp>/` matrix.md, matrix.json, index.html, matrix.png.
     Matrix(MatrixArgs),
     // --- reports (harness/src/report) ---
     /// Re-render a saved run's charts and index.html (re-judging it), and results/index.html.
     Report {
-        /// A run folder (results/<scenario>/<run-id>, or results/latest).
+        /// A run folder (`results/<scenario>/<run-id>`, or results/latest).
         run_dir: PathBuf,
     },
     /// Run every scenario over a matrix of seeds and write a safety report (Markdown, JUnit XML,
-    /// JSON) to results/suite-<stamp>/; exit 0 only when every expectation held.
+    /// JSON) to `results/suite-<stamp>/`; exit 0 only when every expectation held.
     ///
     /// `fencepost suite merge DIR…` joins the reports of a sharded suite's shards into one.
     Suite(SuiteArgs),
@@ -117,7 +117,7 @@ pub struct ScenarioArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// A run folder (results/<scenario>/<run-id>) or, with --model, a history file
+    /// A run folder (`results/<scenario>/<run-id>`) or, with --model, a history file
     /// (fencepost JSONL or Jepsen EDN).
     pub path: PathBuf,
     /// Linearizability model: mutex, lock, register, cas-register, counter.
@@ -190,7 +190,7 @@ pub struct MatrixArgs {
 pub struct SuiteArgs {
     /// Suite name: `nightly` runs every scenarios/*.toml; `merge` joins shards' reports.
     pub name: String,
-    /// With `merge`: the shards' suite folders (results/suite-<stamp>).
+    /// With `merge`: the shards' suite folders (`results/suite-<stamp>`).
     pub dirs: Vec<PathBuf>,
     /// Run only slice I of N of the cases (matrix order modulo N), for a CI job matrix.
     #[arg(long)]

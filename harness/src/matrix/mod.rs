@@ -4,7 +4,7 @@
 //! library and seed, each a child `fencepost scenario` process, `--jobs` at a time, longest
 //! first ([`crate::suite::schedule`]), and writes `results/matrix-<stamp>/`: `matrix.md`,
 //! `matrix.json`, `index.html` (a colour grid, each cell linking its runs' pages) and
-//! `matrix.png` ([`crate::report::matrix`]). A cell says which kind of outcome its runs showed:
+//! `matrix.png` ([`report`]). A cell says which kind of outcome its runs showed:
 //! `holds` (no violation, enough evidence), `physics` (clients acted on leases that had ended —
 //! Kleppmann's point, no fault of the library — but the library gave no answer a correct lock
 //! may not), `library` (an answer no correct lock may give, judged against the nodes' own

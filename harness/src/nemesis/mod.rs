@@ -12,7 +12,7 @@
 //! reads exactly that). Every fault is healed before its nemesis returns, at the end of the run
 //! and on Ctrl-C alike.
 //!
-//! Adding a fault: one new file implementing [`Nemesis`], and one line in [`registry!`] below —
+//! Adding a fault: one new file implementing [`Nemesis`], and one line in `registry!` below —
 //! its kind (the one name a scenario, the history, the `faults` check, the charts and the docs
 //! use), its config type and its chart colour.
 

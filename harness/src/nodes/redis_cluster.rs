@@ -28,7 +28,7 @@ pub struct ClusterSpec {
 }
 
 /// A formed cluster: its nodes' names, addresses and credentials (the processes themselves are
-/// in the run's [`Cluster`]).
+/// in the run's [`NodeSet`]).
 #[derive(Debug, Clone)]
 pub struct ClusterMap {
     /// `c1..cN`: the first `shards` start as primaries, the rest as their replicas.

@@ -6,7 +6,7 @@
 //!   `auth-user`/`auth-pass`, and ask whoever connects for the admin password. They are spawned
 //!   through [`spawner::spawn`] (so they die with fencepost) and owned by the
 //!   [`NodeSet`](super::NodeSet) (so every exit path kills them).
-//! - [`link_replica`] makes a replica follow its primary (through whatever address it is given:
+//! - `link_replica` makes a replica follow its primary (through whatever address it is given:
 //!   the topology puts a proxy link there, [`crate::topology::sentinel`]), and [`master_addr`]
 //!   and [`role`] ask who is primary now.
 //!

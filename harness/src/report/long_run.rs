@@ -1,6 +1,6 @@
 //! Reports of runs too long to read whole (an hour of traffic is millions of ops).
 //!
-//! A run's history longer than [`WHOLE_HISTORY_OPS`] is read once, a line at a time, into what
+//! A run's history longer than [`crate::judge::WHOLE_HISTORY_OPS`] is read once, a line at a time, into what
 //! the charts need and nothing more: the time each client held the lock per second (the
 //! overview's density lanes), every fault window, every call's latency point (the perf charts
 //! bucket and thin them as for any run), and the ops around the first few violations, whole,

@@ -6,7 +6,7 @@
 //! waits on leases, pauses and faults, and a child process of its own keeps one run's post-run
 //! CPU from delaying another's clients), so every run gets its usual folder, charts and page,
 //! and each child's output is kept in `logs/`. The safety report it then writes (report.md,
-//! junit.xml, suite.json, index.html) is drawn by [`crate::report::suite`]. Exit code 0 when
+//! junit.xml, suite.json, index.html) is drawn by [`report`] (with the report module's parts). Exit code 0 when
 //! every case met its expectations or reproduced its scenario's known finding unchanged; 1 on
 //! any change; 3 when some case could not tell (too little evidence); 2 when a run could not be
 //! run at all; 130 when interrupted.

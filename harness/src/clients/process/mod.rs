@@ -2,7 +2,7 @@
 //!
 //! A scenario's `[client]` names an adapter shipped in `adapters/` (`library = "redis-py"`, or
 //! `--client redis-py@5.0.8`) or a user's own command. Before the run the adapter is installed
-//! ([`adapter`]); each client slot then runs one adapter process ([`process`]) driven by the lock
+//! ([`adapter`]); each client slot then runs one adapter process ([`protocol`]) driven by the lock
 //! workload's cycle ([`client`]), reaching the lock nodes and the resource through its own proxy
 //! links, with fencepost's clock library preloaded so a clock fault can bend the process's wall
 //! clock. Every process is started — and its hello checked — before the run begins, so an
