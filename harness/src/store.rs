@@ -50,6 +50,12 @@ pub struct Supports {
     pub fencing_token: bool,
     #[serde(default)]
     pub validity: bool,
+    /// Honours `abandon_after_ms` on acquire, extend and release (the call-abandon fault).
+    #[serde(default)]
+    pub abandon: bool,
+    /// Answers `starve` (the loop-starve fault).
+    #[serde(default)]
+    pub starve: bool,
 }
 
 /// The adapter's hello, as the run records it.

@@ -70,3 +70,13 @@ impl Adapter {
         Ok(self.command(program, Vec::new()))
     }
 }
+
+impl Adapter {
+    /// The package's published versions, oldest first.
+    pub(super) fn published_cargo(&self) -> Result<Vec<String>, AdapterError> {
+        Err(AdapterError::BadSpec(format!(
+            "listing {}'s published versions is not built yet for cargo adapters",
+            self.manifest.package
+        )))
+    }
+}

@@ -52,6 +52,11 @@ pub struct Manifest {
     /// A row of `fencepost matrix` (default); fencepost's own locks and the example are not.
     #[serde(default = "yes")]
     pub matrix: bool,
+    /// The published version lines this adapter can drive, as version prefixes (`"4."`,
+    /// `"0.7."`); `fencepost versions` marks the others. Empty: only the pinned version. The
+    /// adapter itself still refuses, in its hello, a loaded package whose API it cannot drive.
+    #[serde(default)]
+    pub drives: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -116,6 +121,9 @@ pub struct Installed {
     pub env: Vec<(String, String)>,
     /// The library and version, for messages before the adapter itself says.
     pub label: String,
+    /// The environment's lockfile (every package and its exact version, as installed), which
+    /// the run copies into its folder.
+    pub lockfile: Option<PathBuf>,
 }
 
 /// `NAME` or `NAME@VERSION` ([`crate::scenario::client::parse_spec`]).
@@ -349,6 +357,25 @@ impl Adapter {
             cwd: self.dir.clone(),
             env,
             label: self.label(),
+            lockfile: None,
+        }
+    }
+
+    /// Whether `version` is on a line this adapter drives ([`Manifest::drives`]).
+    pub fn drives(&self, version: &str) -> bool {
+        self.manifest
+            .drives
+            .iter()
+            .any(|p| version.starts_with(p.as_str()))
+    }
+
+    /// Every published version of the library's package, oldest first, from its registry.
+    pub fn published(&self) -> Result<Vec<String>, AdapterError> {
+        match self.manifest.runtime {
+            Runtime::Python => self.published_python(),
+            Runtime::Node => self.published_node(),
+            Runtime::Cargo => self.published_cargo(),
+            Runtime::Fencepost => Ok(vec![env!("CARGO_PKG_VERSION").to_string()]),
         }
     }
 
@@ -384,6 +411,7 @@ pub fn own_command(command: &[String], scenario_dir: &Path) -> Installed {
         cwd: scenario_dir.to_path_buf(),
         env: Vec::new(),
         label: command.join(" "),
+        lockfile: None,
     }
 }
 

@@ -66,3 +66,13 @@ impl Adapter {
         ))
     }
 }
+
+impl Adapter {
+    /// The package's published versions, oldest first.
+    pub(super) fn published_node(&self) -> Result<Vec<String>, AdapterError> {
+        Err(AdapterError::BadSpec(format!(
+            "listing {}'s published versions is not built yet for node adapters",
+            self.manifest.package
+        )))
+    }
+}

@@ -78,3 +78,13 @@ impl Adapter {
         Ok(self.command(python, Vec::new()))
     }
 }
+
+impl Adapter {
+    /// The package's published versions, oldest first.
+    pub(super) fn published_python(&self) -> Result<Vec<String>, AdapterError> {
+        Err(AdapterError::BadSpec(format!(
+            "listing {}'s published versions is not built yet for python adapters",
+            self.manifest.package
+        )))
+    }
+}
