@@ -466,6 +466,7 @@ mod tests {
                 target: "n1".into(),
                 id,
                 detail: String::new(),
+                frozen: None,
             };
             self.push(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault));
             self

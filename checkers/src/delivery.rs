@@ -1158,6 +1158,7 @@ mod tests {
                 target: "n1 | n2,n3".into(),
                 id,
                 detail: String::new(),
+                frozen: None,
             };
             self.push(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault));
             self

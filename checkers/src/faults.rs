@@ -113,6 +113,7 @@ mod tests {
                 target: "n1".into(),
                 id: index,
                 detail: "x".into(),
+                frozen: None,
             }),
         }
     }

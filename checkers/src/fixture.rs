@@ -23,7 +23,7 @@ impl Rng {
 /// Builds histories op by op with increasing indexes.
 #[derive(Default)]
 pub struct B {
-    ops: Vec<Op>,
+    pub ops: Vec<Op>,
 }
 
 impl B {
@@ -56,6 +56,7 @@ impl B {
             target: "n1".into(),
             id,
             detail: String::new(),
+            frozen: None,
         };
         self.push_by(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault))
     }

@@ -119,6 +119,10 @@ pub struct Fault {
     /// Free-form detail (`pause 1500ms`, `+10s`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The client process (its number) this fault freezes while it lasts (a `SIGSTOP`): an
+    /// answer it computed before the stop reaches the harness stale by the stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<u32>,
 }
 
 /// A message of a messaging workload (Pub/Sub or Streams), as the producer sent it or a consumer

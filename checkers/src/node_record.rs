@@ -100,9 +100,50 @@ pub struct Held {
     /// `DEL` (the node expiring or releasing it), a lost stream or another value came between —
     /// so another client could have held the key meanwhile.
     pub retaken_after_ns: Option<Nanos>,
+    /// Each lease the node granted this holding (the `SET`'s expiry, then each extension's), in
+    /// order: when it arrived and when it was to end on the history's clock. Empty when the key
+    /// does not expire or no reading of the node's clock places its expiry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<Lease>,
+}
+
+/// A lease as the node granted it: `until_ns` is where its expiry (on the node's clock) fell on
+/// the history's clock when it was granted — read generously, by whichever of the node's clock
+/// readings just before and just after places it later, so that a clock that jumped in between
+/// never shortens it. What the node granted, not when it happened to expire: a node clock that
+/// jumps later expires the key early, which is the node's fault, not the library's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// When the grant (a `SET`, `PEXPIREAT` or snapshot) arrived.
+    pub at_ns: Nanos,
+    pub until_ns: Nanos,
 }
 
 impl Held {
+    /// The lease in force at `at`: the latest granted by then (the first, if none was yet).
+    pub fn lease_at(&self, at: Nanos) -> Option<Lease> {
+        self.leases
+            .iter()
+            .rev()
+            .find(|l| l.at_ns <= at)
+            .or(self.leases.first())
+            .copied()
+    }
+
+    /// Someone deleted it (a `DEL` that was not the node expiring it).
+    pub fn deleted(&self) -> bool {
+        self.ended_by == DELETED
+    }
+
+    /// The latest lease granted in `from..=to` (an extension's).
+    pub fn lease_granted_between(&self, from: Nanos, to: Nanos) -> Option<Lease> {
+        self.leases
+            .iter()
+            .rev()
+            .find(|l| from <= l.at_ns && l.at_ns <= to)
+            .copied()
+    }
+
     /// The node let it expire by `at` (not a release, an overwrite or a lost stream).
     pub fn expired_by(&self, at: Nanos) -> bool {
         self.to_ns.is_some_and(|t| t <= at)
@@ -130,6 +171,8 @@ const EXPIRED_DEL: &str = "expired (the node's DEL)";
 /// How far our reading of a node's clock may be off when we place an expiry: the reading is in
 /// whole milliseconds and arrives late by the stream's lag.
 const EXPIRY_SLACK_NS: Nanos = 5_000_000;
+/// How a holding ended when someone deleted it (a release).
+const DELETED: &str = "deleted";
 /// How a holding ended when the node's stream was lost (a crash): its fate is not on record.
 const LOST: &str = "stream lost (node down)";
 
@@ -150,6 +193,10 @@ struct Sample {
 }
 
 impl Sample {
+    fn node_ns(&self) -> i128 {
+        self.node_ms as i128 * 1_000_000
+    }
+
     /// When the node's clock reads `at_ms`, on the history's clock (as of this sample).
     fn when(&self, at_ms: u64) -> Nanos {
         let delta_ns = (at_ms as i128 - self.node_ms as i128) * 1_000_000;
@@ -176,6 +223,10 @@ struct Rebuild {
     /// The node's previous event: a holding still open then had not expired yet (a clock that
     /// jumped in between makes the extrapolated expiry earlier than that; it was not).
     seen: BTreeMap<String, Nanos>,
+    /// Every clock reading per node, in arrival order: to place granted leases afterwards.
+    readings: BTreeMap<String, Vec<Sample>>,
+    /// (holding, arrival, expiry on the node's clock): the leases to place at the end.
+    granted: Vec<(usize, Nanos, u64)>,
 }
 
 impl Rebuild {
@@ -188,13 +239,15 @@ impl Rebuild {
         self.expire_due(e, previous);
         match &e.change {
             Change::Clock { node_ms } => {
-                self.clocks.insert(
-                    e.node.clone(),
-                    Sample {
-                        time_ns: e.time_ns,
-                        node_ms: *node_ms,
-                    },
-                );
+                let sample = Sample {
+                    time_ns: e.time_ns,
+                    node_ms: *node_ms,
+                };
+                self.clocks.insert(e.node.clone(), sample);
+                self.readings
+                    .entry(e.node.clone())
+                    .or_default()
+                    .push(sample);
             }
             Change::Set {
                 key,
@@ -204,6 +257,7 @@ impl Rebuild {
             Change::Expire { key, expire_at_ms } => {
                 if let Some(o) = self.open.get_mut(&(e.node.clone(), key.clone())) {
                     o.1 = Some(*expire_at_ms);
+                    self.granted.push((o.0, e.time_ns, *expire_at_ms));
                 }
             }
             Change::Del { key } => self.del(e, key),
@@ -245,6 +299,9 @@ impl Rebuild {
     ) {
         self.open
             .insert((e.node.clone(), key.to_string()), (self.r.held.len(), exp));
+        if let Some(ms) = exp {
+            self.granted.push((self.r.held.len(), e.time_ns, ms));
+        }
         self.r.held.push(Held {
             node: e.node.clone(),
             key: key.to_string(),
@@ -253,6 +310,7 @@ impl Rebuild {
             to_ns: None,
             ended_by: String::new(),
             retaken_after_ns: retaken,
+            leases: Vec::new(),
         });
     }
 
@@ -292,6 +350,9 @@ impl Rebuild {
             .filter(|o| held[o.0].value == value)
         {
             o.1 = expire_at_ms;
+            if let Some(ms) = expire_at_ms {
+                self.granted.push((o.0, e.time_ns, ms));
+            }
             return;
         }
         // A re-set of a value the key still held is an extension, not a re-take.
@@ -320,7 +381,7 @@ impl Rebuild {
             }
             _ => false,
         };
-        let how = if expiring { EXPIRED_DEL } else { "deleted" };
+        let how = if expiring { EXPIRED_DEL } else { DELETED };
         self.close(&e.node, key, e.time_ns, how);
     }
 
@@ -381,6 +442,33 @@ impl Rebuild {
             self.close(&n, &k, at, EXPIRED);
         }
     }
+
+    /// Places every granted lease on the history's clock ([`Lease`]).
+    fn place_leases(&mut self) {
+        for &(i, at_ns, expire_at_ms) in &self.granted {
+            let node = &self.r.held[i].node;
+            let Some(readings) = self.readings.get(node) else {
+                continue;
+            };
+            // The node's clock at the grant's arrival, by the reading before and the one after;
+            // the earlier estimate places the expiry later.
+            let after = readings.partition_point(|s| s.time_ns < at_ns);
+            let estimates = [
+                after
+                    .checked_sub(1)
+                    .map(|b| readings[b].node_ns() + (at_ns - readings[b].time_ns) as i128),
+                readings
+                    .get(after)
+                    .map(|a| a.node_ns() - (a.time_ns - at_ns) as i128),
+            ];
+            let Some(node_now_ns) = estimates.into_iter().flatten().min() else {
+                continue;
+            };
+            let left_ns = (expire_at_ms as i128 * 1_000_000 - node_now_ns).max(0);
+            let until_ns = (at_ns as i128 + left_ns).min(Nanos::MAX as i128) as Nanos;
+            self.r.held[i].leases.push(Lease { at_ns, until_ns });
+        }
+    }
 }
 
 impl NodeRecord {
@@ -391,6 +479,7 @@ impl NodeRecord {
             rebuild.event(e);
         }
         rebuild.expire_after_the_end();
+        rebuild.place_leases();
         rebuild.r
     }
 

@@ -291,10 +291,11 @@ pub fn check_streamed(
         ),
         None => LockReports::default(),
     };
+    let windows = streamed.fault_windows.finish(streamed.end_ns);
     let blame = options
         .blame
         .as_ref()
-        .and_then(|input| blame_check(input, &whole, min, &mut list));
+        .and_then(|input| blame_check(input, &whole, &windows, min, &mut list));
 
     let mut fencing = None;
     let mut lost = None;
@@ -305,7 +306,6 @@ pub fn check_streamed(
         list.push(lost_updates::entry(lost.as_ref(), min));
     }
 
-    let windows = streamed.fault_windows.finish(streamed.end_ns);
     let counter = streamed.counter.map(|c| c.finish(&windows));
     if let Some(k) = &counter {
         list.push(counter::entry(k, min));
@@ -420,12 +420,13 @@ fn lock_checks(
 fn blame_check(
     input: &NodesRecord,
     whole: &Whole,
+    windows: &[crate::history::FaultWindow],
     min: &Minimums,
     list: &mut Vec<Check>,
 ) -> Option<BlameReport> {
     match &whole.calls {
         Some(calls) => {
-            let b = blame::check(calls, input);
+            let b = blame::check(calls, input, windows);
             list.push(blame::entry(&b, min));
             Some(b)
         }

@@ -64,6 +64,7 @@ fn history() -> Vec<Op> {
         target: "client 0".into(),
         id: 1,
         detail: "pause 900ms".into(),
+        frozen: None,
     };
     h.event(
         Process::Nemesis,

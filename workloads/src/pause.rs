@@ -122,6 +122,7 @@ impl PauseGate {
                     target: process.to_string(),
                     id,
                     detail: format!("pause {} ms", duration.as_millis()),
+                    frozen: None,
                 };
                 stop(true);
                 rec.nemesis(F::Start, fault.clone());
@@ -142,6 +143,7 @@ impl PauseGate {
                     target: process.to_string(),
                     id,
                     detail: "killed between read and acknowledgement".into(),
+                    frozen: None,
                 };
                 rec.nemesis(F::Start, fault.clone());
                 return Fired::Crash(fault);

@@ -236,6 +236,7 @@ mod tests {
                 target: "client 1".into(),
                 id: 1,
                 detail: String::new(),
+                frozen: None,
             }),
         )
     }

@@ -240,6 +240,7 @@ impl NemesisContext {
             target: target.into(),
             id: self.ids.next(),
             detail: detail.into(),
+            frozen: None,
         }
     }
 

@@ -244,6 +244,7 @@ pub fn simulate(spec: &Spec) -> (History, ResourceLog) {
                 target: "client 0".into(),
                 id: 1,
                 detail: "pause 900 ms".into(),
+                frozen: None,
             };
             sim.nemesis(t + MS, F::Start, &fault);
             sim.busy_until[0] = t + 905 * MS;
