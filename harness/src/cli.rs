@@ -49,10 +49,11 @@ pub enum Command {
     Adapter {
         #[arg(long, value_parser = parse_lock)]
         lock: LockKind,
-        /// A deliberate flaw (no-elapsed, retake-on-extend): to prove the blame checker
-        /// catches a lock that gives answers no correct lock may give.
+        /// A deliberate flaw, one per kind of wrong answer (no-elapsed, retake-on-extend,
+        /// inflated-validity, inflated-extension, grant-always, extend-always, release-any,
+        /// release-denies, held-forever): to prove the blame checker catches each.
         #[arg(long, value_parser = crate::clients::process::reference::parse_flaw)]
-        flaw: Option<workloads::lock::Flaw>,
+        flaw: Option<crate::clients::process::reference::AdapterFlaw>,
     },
     /// Run the embedded fault proxy standalone, serving Toxiproxy's HTTP API.
     Proxy(ProxyArgs),

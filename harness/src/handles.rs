@@ -2,7 +2,7 @@
 //! process group — built by the clients, used by the nemeses. A module of its own so that
 //! neither has to know the other: clients never import nemeses, nemeses never import clients.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use workloads::pause::PauseGate;
@@ -61,6 +61,8 @@ impl ClientClock {
 pub struct ProcessControl {
     /// The current process group (0: none).
     pgid: AtomicI32,
+    /// The history's number of the process now running, plus one (0: none).
+    process: AtomicU32,
     stopped_at: Mutex<Option<Instant>>,
     stopped_total_ns: AtomicU64,
 }
@@ -70,6 +72,18 @@ impl ProcessControl {
     pub fn set(&self, pgid: i32) {
         self.pgid.store(pgid, Ordering::SeqCst);
         *self.stopped_at.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Names the history's process now running in the group (set as it starts).
+    pub fn set_process(&self, process: u32) {
+        self.process
+            .store(process.saturating_add(1), Ordering::SeqCst);
+    }
+
+    /// The history's number of the process now running, if any: what a fault that stops it
+    /// records as frozen.
+    pub fn process(&self) -> Option<u32> {
+        self.process.load(Ordering::SeqCst).checked_sub(1)
     }
 
     pub fn pgid(&self) -> Option<i32> {

@@ -51,7 +51,7 @@ impl Nemesis for ProcessPause {
         stop: &mut watch::Receiver<bool>,
     ) {
         let c = rng.random_range(0..ctx.clients.len());
-        let fault = ctx.fault(
+        let mut fault = ctx.fault(
             format!("client slot {c}"),
             format!("SIGSTOP of the process group for {}", self.pause),
         );
@@ -59,6 +59,8 @@ impl Nemesis for ProcessPause {
             ctx.failed(fault, "the client is not a process");
             return;
         };
+        // Whatever the process answers across the stop may be stale by it.
+        fault.frozen = p.process();
         if let Err(e) = p.stop() {
             ctx.failed(fault, e);
             return;

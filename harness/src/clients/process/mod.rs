@@ -120,6 +120,7 @@ impl Spawner {
         let mut vars = env.1;
         vars.push(("LD_PRELOAD".into(), env.0.display().to_string()));
         let stderr = self.stderr_dir.join(format!("client-{pid}.stderr"));
+        control.set_process(pid);
         let mut p = AdapterProcess::spawn(&self.installed, &vars, &stderr, control.clone())?;
         // Every process a run started, so anyone can check none outlived it.
         if let Some(pid) = p.pid() {

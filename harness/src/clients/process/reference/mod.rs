@@ -6,6 +6,10 @@
 //! scenarios with it and with the in-process locks shows what the protocol changes — nothing
 //! in the verdicts — and what it costs.
 
+mod flaw;
+
+pub use flaw::{parse_flaw, AdapterFlaw, FLAWS};
+
 use crate::recorder::monotonic_raw_ns;
 use crate::scenario::lock::LockKind;
 use checkers::Grant;
@@ -18,7 +22,7 @@ use workloads::clock::Clock;
 use workloads::conn::Conn;
 use workloads::lock::redlock::{Redlock, RedlockConfig};
 use workloads::lock::single::SingleLock;
-use workloads::lock::{Acquired, Flaw, LeaseConfig, LockClient, Released};
+use workloads::lock::{Acquired, LeaseConfig, LockClient, Released};
 use workloads::outcome::CallError;
 
 /// `redis://user:password@host:port/` from a hello endpoint.
@@ -47,6 +51,9 @@ struct Adapter {
     script: redis::Script,
     clock: Clock,
     held: Option<(Grant, u64)>,
+    /// A deliberately wrong part of its answers ([`flaw`]).
+    lie: Option<flaw::Lie>,
+    rng: ChaCha8Rng,
 }
 
 /// A call error as the protocol's outcome.
@@ -60,9 +67,10 @@ fn outcome(e: &CallError) -> &'static str {
 impl Adapter {
     async fn setup(
         kind: LockKind,
-        flaw: Option<Flaw>,
+        adapter_flaw: Option<AdapterFlaw>,
         hello: &Json,
     ) -> anyhow::Result<(Adapter, Json)> {
+        let flaw = adapter_flaw.and_then(AdapterFlaw::lock);
         let timeout = Duration::from_millis(hello["timeout_ms"].as_u64().unwrap_or(500));
         let name = hello["lock"]["name"]
             .as_str()
@@ -120,14 +128,13 @@ impl Adapter {
             ),
         };
         anyhow::ensure!(
-            flaw.is_none() || kind == LockKind::Single,
+            adapter_flaw.is_none() || kind == LockKind::Single,
             "the deliberate flaws are built into the single lock only"
         );
         let extends = kind == LockKind::Single;
-        let library = match flaw {
+        let library = match adapter_flaw {
             None => format!("fencepost-{}", kind.name()),
-            Some(Flaw::NoElapsed) => format!("fencepost-{}+no-elapsed", kind.name()),
-            Some(Flaw::RetakeOnExtend) => format!("fencepost-{}+retake-on-extend", kind.name()),
+            Some(f) => format!("fencepost-{}+{}", kind.name(), f.name()),
         };
         let resource = connect(url(&hello["resource"])?).await?;
         let reply = json!({
@@ -148,6 +155,11 @@ impl Adapter {
                 ),
                 clock: Clock::new(),
                 held: None,
+                lie: match adapter_flaw {
+                    Some(AdapterFlaw::Answer(l)) => Some(l),
+                    _ => None,
+                },
+                rng: ChaCha8Rng::seed_from_u64(monotonic_raw_ns()),
             },
             reply,
         ))
@@ -159,12 +171,9 @@ impl Adapter {
         let result = match op["op"].as_str().unwrap_or_default() {
             "acquire" => self.acquire(&mut m).await,
             "held" => {
-                let left = self
-                    .held
-                    .as_ref()
-                    .map_or(0, |(_, until)| until.saturating_sub(self.clock.client_ns()));
-                m.insert("held".into(), (left > 0).into());
-                m.insert("validity_ms".into(), (left / 1_000_000).into());
+                let until = self.held.as_ref().map_or(0, |(_, until)| *until);
+                m.insert("held".into(), (until > self.clock.client_ns()).into());
+                m.insert(VALID_UNTIL.into(), until.into());
                 Ok(())
             }
             "extend" => self.extend(&mut m).await,
@@ -179,6 +188,11 @@ impl Adapter {
             "access" => self.access(op, &mut m).await,
             _ => Err(CallError::Refused("unsupported op".into())),
         };
+        if let Some(lie) = self.lie {
+            let ttl_ns = self.lock.config().ttl_ms * 1_000_000;
+            let op = op["op"].as_str().unwrap_or_default();
+            lie.distort(op, &mut m, ttl_ns, self.held.is_some(), &mut self.rng);
+        }
         match result {
             Ok(()) => ("ok", m),
             Err(e) => {
@@ -194,11 +208,10 @@ impl Adapter {
                 grant,
                 valid_until_client_ns,
             } => {
-                let left = valid_until_client_ns.saturating_sub(self.clock.client_ns());
                 m.insert("granted".into(), true.into());
                 m.insert("token".into(), grant.token.clone().into());
                 m.insert("fence".into(), grant.fence.into());
-                m.insert("validity_ms".into(), (left / 1_000_000).into());
+                m.insert(VALID_UNTIL.into(), valid_until_client_ns.into());
                 self.held = Some((grant, valid_until_client_ns));
             }
             Acquired::Denied => {
@@ -225,10 +238,7 @@ impl Adapter {
             Some(until) => {
                 self.held = Some((grant, until));
                 m.insert("extended".into(), true.into());
-                m.insert(
-                    "validity_ms".into(),
-                    (until.saturating_sub(self.clock.client_ns()) / 1_000_000).into(),
-                );
+                m.insert(VALID_UNTIL.into(), until.into());
             }
             None => {
                 m.insert("extended".into(), false.into());
@@ -257,20 +267,24 @@ impl Adapter {
     }
 }
 
-/// A flaw by name (`--flaw no-elapsed`, `--flaw retake-on-extend`).
-pub fn parse_flaw(s: &str) -> Result<Flaw, String> {
-    match s {
-        "no-elapsed" => Ok(Flaw::NoElapsed),
-        "retake-on-extend" => Ok(Flaw::RetakeOnExtend),
-        _ => Err(format!(
-            "unknown flaw `{s}`: use no-elapsed or retake-on-extend"
-        )),
+/// Where a reply's validity ends, on the lock's clock, until the reply is stamped: the validity
+/// in ms is computed after the stamp, so that a stop of the process in between can only shorten
+/// it (the protocol's validity is what is left at `complete_ns`).
+const VALID_UNTIL: &str = "valid_until_ns";
+
+impl Adapter {
+    /// The reply's validity in ms, from where it ends, read after the stamp.
+    fn validity_after_stamp(&self, m: &mut Map<String, Json>) {
+        if let Some(until) = m.remove(VALID_UNTIL).and_then(|v| v.as_u64()) {
+            let left_ns = until.saturating_sub(self.clock.client_ns());
+            m.insert("validity_ms".into(), (left_ns / 1_000_000).into());
+        }
     }
 }
 
 /// `fencepost adapter --lock KIND [--flaw FLAW]`: serves the protocol on stdin/stdout until end
 /// of input.
-pub async fn serve(kind: LockKind, flaw: Option<Flaw>) -> anyhow::Result<i32> {
+pub async fn serve(kind: LockKind, flaw: Option<AdapterFlaw>) -> anyhow::Result<i32> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut out = tokio::io::stdout();
     let send = |v: Json| {
@@ -313,6 +327,7 @@ pub async fn serve(kind: LockKind, flaw: Option<Flaw>) -> anyhow::Result<i32> {
         let invoke_ns = monotonic_raw_ns();
         let (outcome, mut m) = adapter.op(&op).await;
         let complete_ns = monotonic_raw_ns();
+        adapter.validity_after_stamp(&mut m);
         m.insert("type".into(), "reply".into());
         m.insert("id".into(), op["id"].clone());
         m.insert("op".into(), op["op"].clone());
