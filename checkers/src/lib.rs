@@ -44,6 +44,7 @@ pub mod linearizable;
 pub mod lost_updates;
 pub mod model;
 pub mod node_record;
+pub mod orphan_lock;
 pub mod quote;
 pub mod registry;
 pub mod resource_log;

@@ -21,6 +21,7 @@ pub const CHECKS: &[&CheckKind] = &[
     &crate::foreign_release::KIND,
     &crate::linearizable::LOCK_KIND,
     &crate::blame::KIND,
+    &crate::orphan_lock::KIND,
     &crate::fencing::KIND,
     &crate::lost_updates::KIND,
     &crate::counter::KIND,
