@@ -31,8 +31,8 @@
 //! Answers: a grant's `token` is the value as fencepost's node journal records it (the raw bytes
 //! decoded as lossy UTF-8); `held` is rslock's validity arithmetic (the lock's `validity_time` less
 //! the time since the call that produced it returned), the library having no `held` of its own;
-//! `released` is true the first time a lock object is released (rslock's own API consumes the
-//! `Lock` on release) and false for a lock object that was released already.
+//! `released` is `null`: `unlock()` returns `()` ("best effort") and never says whether it
+//! deleted the key, so there is no answer of the library's to report or to judge.
 
 use std::fs::File;
 use std::io::{BufRead, Write};
@@ -608,10 +608,9 @@ impl Adapter {
         match stamp.call(self.timeout, manager.unlock(&held.lock)).await {
             Err(_) => self.cancelled("unlock"),
             Ok(()) => {
-                // unlock() returns nothing: released is true for a lock object not released before.
-                let first = !held.released;
+                // unlock() returns nothing: the library does not say whether it deleted the key.
                 held.released = true;
-                ok(json!({"released": first}))
+                ok(json!({"released": null}))
             }
         }
     }

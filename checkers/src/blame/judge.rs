@@ -150,6 +150,17 @@ pub(super) fn key_of(rec: &NodeRecord, node: &str, token: &str) -> String {
         .map_or_else(String::new, |h| h.key.clone())
 }
 
-pub(super) fn short(token: &str) -> String {
-    token.chars().take(12).collect()
+pub(crate) fn short(token: &str) -> String {
+    // A binary token (read as lossy UTF-8) is shown escaped, never as raw control bytes.
+    token
+        .chars()
+        .take(12)
+        .flat_map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                format!("\\u{{{:x}}}", c as u32).chars().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }

@@ -33,6 +33,8 @@ mod judge;
 mod promise;
 mod release;
 
+pub(crate) use judge::short as short_token;
+
 use crate::check::{Check, CheckKind, Evidence, Minimums};
 use crate::history::{Call, FaultWindow, Nanos, Process};
 use crate::node_record::NodesRecord;

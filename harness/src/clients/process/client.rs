@@ -291,6 +291,8 @@ impl ExternalClient {
             }
             F::Acquire => Value::Denied,
             F::Release if reply.flag("released") == Some(true) => Value::Released,
+            // The library's release returns nothing (`released: null`): no answer to judge.
+            F::Release if reply.body.get("released").is_some_and(Json::is_null) => Value::None,
             F::Release => Value::NotHeld,
             F::Extend if reply.flag("extended") == Some(true) => {
                 Value::Extended { validity_end_ns: 0 }
