@@ -60,6 +60,12 @@ pub enum Command {
     /// Run lock libraries × faults × seeds (scenarios/libraries/*.toml with --client each) and
     /// write one table: `results/matrix-<stamp>/` matrix.md, matrix.json, index.html, matrix.png.
     Matrix(MatrixArgs),
+    /// The published versions of a lock library and which its adapter drives; with
+    /// --baseline, install each of the current and previous major lines and run its baseline.
+    Versions(VersionsArgs),
+    /// Find the first version of a library where a finding appears or goes away: runs
+    /// scenarios/libraries/FAULT.toml with LIB@VERSION over seeds, halving the range.
+    Bisect(BisectArgs),
     // --- reports (harness/src/report) ---
     /// Re-render a saved run's charts and index.html (re-judging it), and results/index.html.
     Report {
@@ -172,11 +178,74 @@ pub struct MatrixArgs {
     /// Faults (files in scenarios/libraries/), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub faults: Option<Vec<String>>,
+    /// More rows: other versions of the libraries, LIB@VERSION, comma-separated (added after
+    /// the libraries' own rows).
+    #[arg(long, value_delimiter = ',')]
+    pub versions: Vec<String>,
     #[arg(long, default_value = "1")]
     pub seeds: crate::suite::Seeds,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     /// Override every run's duration (e.g. 4s).
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    #[arg(long, default_value = "scenarios/libraries")]
+    pub scenarios: PathBuf,
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    #[arg(long, default_value = "adapters")]
+    pub adapters: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VersionsArgs {
+    /// The library (an adapter in adapters/).
+    pub library: String,
+    /// Every published version, not only the current and previous major lines (newest 15).
+    #[arg(long)]
+    pub all: bool,
+    /// Install each driven version (timing the first and a cached install) and run
+    /// scenarios/libraries/baseline.toml with it.
+    #[arg(long)]
+    pub baseline: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Override the baseline's duration (e.g. 10s).
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+    #[arg(long, default_value = "scenarios/libraries")]
+    pub scenarios: PathBuf,
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    #[arg(long, default_value = "adapters")]
+    pub adapters: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BisectArgs {
+    /// The library (an adapter in adapters/).
+    pub library: String,
+    /// The fault: a file of scenarios/libraries/ (a matrix column), e.g. process-stop.
+    #[arg(long)]
+    pub fault: String,
+    /// Seeds each probed version runs; it shows a finding when any seed does.
+    #[arg(long, default_value = "1..5")]
+    pub seeds: crate::suite::Seeds,
+    /// The oldest version to search (default: the oldest the adapter drives).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The newest version to search (default: the newest the adapter drives).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The finding to search for: a check id (mutual_exclusion) or blame:KIND
+    /// (blame:grant-after-lease). Default: one the two ends differ in.
+    #[arg(long)]
+    pub finding: Option<String>,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+    /// Override every run's duration (e.g. 6s).
     #[arg(long, value_parser = parse_dur)]
     pub duration: Option<Dur>,
     #[arg(long, default_value = "scenarios/libraries")]
@@ -251,6 +320,40 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Proxy(args) => args.run().await,
         Command::Matrix(args) => args.run().await,
+        Command::Versions(a) => {
+            crate::versions::versions_command(&crate::versions::VersionsOptions {
+                library: a.library,
+                all: a.all,
+                baseline: a.baseline,
+                seed: a.seed,
+                duration: a.duration,
+                jobs: usize::from(a.jobs),
+                scenarios_dir: a.scenarios,
+                results_dir: a.results,
+                adapters_dir: a.adapters,
+                fencepost: std::env::current_exe()
+                    .context("cannot find the fencepost binary to run the baselines")?,
+            })
+            .await
+        }
+        Command::Bisect(a) => {
+            crate::bisect::bisect_command(&crate::bisect::BisectOptions {
+                library: a.library,
+                fault: a.fault,
+                seeds: a.seeds,
+                from: a.from,
+                to: a.to,
+                finding: a.finding,
+                jobs: usize::from(a.jobs),
+                duration: a.duration,
+                scenarios_dir: a.scenarios,
+                results_dir: a.results,
+                adapters_dir: a.adapters,
+                fencepost: std::env::current_exe()
+                    .context("cannot find the fencepost binary to run the probes")?,
+            })
+            .await
+        }
         Command::Report { run_dir } => report_command(&run_dir),
         Command::Suite(args) => args.run().await,
     }
@@ -349,10 +452,18 @@ impl ProxyArgs {
 
 impl MatrixArgs {
     async fn run(self) -> anyhow::Result<i32> {
+        if let Some(v) = self.versions.iter().find(|v| !v.contains('@')) {
+            anyhow::bail!(
+                "--versions {v}: name a version, LIB@VERSION (e.g. {v}@1.0.0); `fencepost versions {v}` lists them"
+            );
+        }
         let opts = crate::matrix::MatrixOptions {
             libraries: self
                 .libraries
-                .unwrap_or_else(|| crate::matrix::libraries(&self.adapters)),
+                .unwrap_or_else(|| crate::matrix::libraries(&self.adapters))
+                .into_iter()
+                .chain(self.versions)
+                .collect(),
             faults: self
                 .faults
                 .unwrap_or_else(|| crate::matrix::faults(&self.scenarios)),

@@ -2,6 +2,7 @@
 //! and clients (plug-ins), the recorder, the results store, judging, reports and the suite. The `fencepost` binary is a thin shell over it.
 
 pub mod bench;
+pub mod bisect;
 pub mod check_model;
 pub mod cli;
 pub mod clients;
@@ -24,6 +25,7 @@ pub mod store;
 pub mod suggest;
 pub mod suite;
 pub mod topology;
+pub mod versions;
 
 /// The fault proxy, a crate of its own ([`fencepost_proxy`]).
 pub use fencepost_proxy as proxy;

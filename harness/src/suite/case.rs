@@ -21,6 +21,9 @@ pub struct Case {
     pub fenced: bool,
     pub faults: Vec<String>,
     pub ops: u64,
+    /// Grants the run's clients received.
+    #[serde(default)]
+    pub grants: u64,
     /// Violations by check id, for every check that ran.
     pub violations: Violations,
     pub validity: Option<Validity>,
@@ -49,6 +52,9 @@ pub struct Case {
     /// The first detail of each check that found a violation (the library's findings first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<(String, String)>,
+    /// The library's findings (blame's answers no correct lock may give), by kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub library_findings: BTreeMap<String, u64>,
     /// The run was stopped by a signal (the suite's Ctrl-C): what it judged is partial.
     #[serde(default)]
     pub interrupted: bool,
@@ -82,6 +88,7 @@ impl Case {
             fenced: r.fenced,
             faults: r.faults.clone(),
             ops: r.checks.counts.invocations,
+            grants: r.checks.counts.grants,
             violations: r
                 .checks
                 .checks
@@ -130,6 +137,13 @@ impl Case {
                     )
                 })
                 .collect(),
+            library_findings: r.checks.blame.iter().flat_map(|b| &b.findings).fold(
+                BTreeMap::new(),
+                |mut by_kind, f| {
+                    *by_kind.entry(f.kind.name()).or_default() += 1;
+                    by_kind
+                },
+            ),
             interrupted: r.interrupted,
         }
     }
@@ -154,6 +168,7 @@ impl Case {
             fenced: false,
             faults: Vec::new(),
             ops: 0,
+            grants: 0,
             violations: Violations::new(),
             validity: None,
             expected: Vec::new(),
@@ -168,6 +183,7 @@ impl Case {
             summary: String::new(),
             client: None,
             findings: Vec::new(),
+            library_findings: BTreeMap::new(),
             interrupted: false,
         }
     }

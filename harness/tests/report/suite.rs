@@ -85,6 +85,7 @@ fn case(scenario: &str, seed: u64, met: bool, error: Option<&str>) -> Case {
         fenced: false,
         faults: vec!["gc-pause".into()],
         ops: 1234,
+        grants: 120,
         violations: Violations::from([
             ("mutual_exclusion".to_string(), 3),
             ("fencing".to_string(), 1),
@@ -111,6 +112,7 @@ fn case(scenario: &str, seed: u64, met: bool, error: Option<&str>) -> Case {
         summary: "# fencepost: ✔ \u{1} <summary> & \"quotes\"\n".into(),
         client: None,
         findings: Vec::new(),
+        library_findings: Default::default(),
         interrupted: false,
     }
 }
