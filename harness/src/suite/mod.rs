@@ -219,7 +219,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
         },
         cases,
     );
-    suite_report::write_reports(&report, &dir)?;
+    write_reports(&report, &dir)?;
     link_latest(&opts.results_dir, &dir, suite_report::LATEST_SUITE)?;
     crate::report::index::write(&opts.results_dir)?;
     Ok((report, dir))
@@ -268,7 +268,7 @@ pub fn merge_command(dirs: &[PathBuf], results: &Path) -> anyhow::Result<i32> {
     std::fs::create_dir_all(results)?;
     let report = shard::merge(shards, results)?;
     let dir = create_dir(results, "suite", &report.stamp)?;
-    suite_report::write_reports(&report, &dir)?;
+    write_reports(&report, &dir)?;
     link_latest(results, &dir, suite_report::LATEST_SUITE)?;
     crate::report::index::write(results)?;
     println!(
@@ -320,6 +320,12 @@ pub fn link_latest(results: &Path, dir: &Path, name: &str) -> std::io::Result<()
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)?;
     std::fs::rename(&tmp, results.join(name))
+}
+
+/// Every report of a suite: report.md, suite.json, index.html and junit.xml.
+fn write_reports(report: &SuiteReport, dir: &Path) -> Result<(), ReportError> {
+    suite_report::write_reports(report, dir)?;
+    crate::report::write_file(&dir.join(suite_report::JUNIT_XML), junit::render(report))
 }
 
 #[cfg(test)]

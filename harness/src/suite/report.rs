@@ -6,7 +6,6 @@
 //! its scenario's known finding is shown amber (◐) and counts as passing; one that could not
 //! tell (too little evidence, faults that never took effect) is `?`.
 
-use super::junit;
 use crate::judge::Outcome;
 use crate::report::html::{esc, outcome_badge, CSS};
 use crate::report::{html, write_file, ReportError};
@@ -132,10 +131,10 @@ impl SuiteReport {
     }
 }
 
-/// Writes report.md, junit.xml, suite.json and index.html into the suite folder.
+/// Writes report.md, suite.json and index.html into the suite folder (junit.xml is
+/// [`super::junit`]'s, which reads this report).
 pub fn write_reports(report: &SuiteReport, dir: &Path) -> Result<(), ReportError> {
     write_file(&dir.join(REPORT_MD), markdown(report))?;
-    write_file(&dir.join(JUNIT_XML), junit::render(report))?;
     let json = serde_json::to_string_pretty(report).map_err(|e| ReportError::Json {
         path: dir.join(SUITE_JSON),
         message: e.to_string(),
