@@ -187,9 +187,23 @@ fn cell(library: &str, fault: &str, cases: Vec<Case>) -> Cell {
             .map(|e| e.lines().next().unwrap_or_default().to_string())
             .or_else(|| {
                 let blame = c.findings.iter().find(|(id, _)| id == "blame");
-                blame
-                    .or(c.findings.first())
-                    .map(|(id, d)| format!("{}: {d}", checkers::registry::label(id)))
+                blame.or(c.findings.first()).map(|(id, d)| {
+                    // The library's findings by kind: `blame (2 grant-after-lease): …`.
+                    let kinds = c
+                        .library_findings
+                        .iter()
+                        .map(|(k, n)| format!("{n} {k}"))
+                        .collect::<Vec<_>>();
+                    if id == "blame" && !kinds.is_empty() {
+                        format!(
+                            "{} ({}): {d}",
+                            checkers::registry::label(id),
+                            kinds.join(", ")
+                        )
+                    } else {
+                        format!("{}: {d}", checkers::registry::label(id))
+                    }
+                })
             })
     });
     Cell {
