@@ -329,7 +329,7 @@ impl RmwClient {
                 return;
             }
         };
-        let think = self.rng.random_range(0..=self.config.think_ms_max);
+        let think = self.config.think_ms(&mut self.rng);
         tokio::time::sleep(Duration::from_millis(think)).await;
         if !self.still_valid(valid_until) {
             self.rec.complete(

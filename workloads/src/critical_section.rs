@@ -14,7 +14,6 @@ use crate::pause::PauseGate;
 use crate::record::Record;
 use crate::resource::{AccessResult, ResourceClient};
 use checkers::{Grant, OpKind, Process, Value, F};
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +91,7 @@ impl Client {
             return;
         };
 
-        let think = self.rng.random_range(0..=self.config.think_ms_max);
+        let think = self.config.think_ms(&mut self.rng);
         tokio::time::sleep(Duration::from_millis(think)).await;
         if !self.still_valid(valid_until) {
             return;

@@ -34,7 +34,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
                 b.rec.clone(),
                 handle.gate.clone(),
                 rng,
-                b.pacing(),
+                b.pacing(&handle),
                 timeout,
                 wait,
             );

@@ -30,7 +30,7 @@ pub async fn build(b: &Build<'_>) -> anyhow::Result<Clients> {
             rec: b.rec.clone(),
             gate: handle.gate.clone(),
             rng: b.rng(id, "workload"),
-            config: b.pacing(),
+            config: b.pacing(&handle),
         };
         out.add(handle, Box::new(move |stop| tokio::spawn(client.run(stop))));
     }

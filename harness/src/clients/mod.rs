@@ -55,6 +55,8 @@ impl Build<'_> {
             clock: ClientClock::InProcess(clock.clone()),
             process: None,
             crash_point: false,
+            cycle: Default::default(),
+            field: Default::default(),
         };
         (handle, clock)
     }
@@ -70,14 +72,16 @@ impl Build<'_> {
         }
     }
 
-    /// How lock-workload clients pace themselves.
-    pub fn pacing(&self) -> WorkloadConfig {
+    /// How a lock-workload client paces itself, through the cycle hooks of its `handle` (where
+    /// faults change its pacing).
+    pub fn pacing(&self, handle: &ClientHandle) -> WorkloadConfig {
         let w = &self.scenario.workload;
         WorkloadConfig {
             think_ms_max: w.think_max.ms(),
             retry_ms_min: w.retry_min.ms(),
             retry_ms_max: w.retry_max.ms(),
             idle_ms_max: w.idle_max.ms(),
+            hooks: handle.cycle.clone(),
         }
     }
 

@@ -191,6 +191,8 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             clock: crate::handles::ClientClock::Process(spawner.clocks[slot as usize].1.clone()),
             process: Some(control.clone()),
             crash_point: false,
+            cycle: Default::default(),
+            field: Default::default(),
         };
         let settings = settings_for(s, plan, &info);
         let c = client::ExternalClient::new(
@@ -203,7 +205,7 @@ pub async fn build(b: &Build<'_>, plan: &Plan) -> anyhow::Result<super::Clients>
             control,
             spawner.clone(),
             b.rng(slot, "workload"),
-            b.pacing(),
+            b.pacing(&handle),
             settings,
             shared.clone(),
         );
