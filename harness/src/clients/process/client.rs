@@ -9,12 +9,19 @@
 //! moments the adapter stamped. A reply that does not come, a process that dies, a line that is
 //! not a reply: the op is `info`, the process is killed and a fresh one takes the slot under a new
 //! process id (Jepsen's way: a process with an op of unknown outcome is never reused).
+//!
+//! Field faults armed on the slot's handle are carried out here: an acquire, extend or release
+//! that carries `abandon_after_ms` (the adapter gives up on the call as the library's user would),
+//! and a `starve` of the library's timer thread once the client holds the lock, after its read.
+//! The client records each fault's start and stop at the moments they happen; one its adapter
+//! cannot carry out (its hello lacks `supports.abandon` or `supports.starve`) is handed back to
+//! the nemesis as failed, with the reason.
 
 use super::protocol::{AdapterProcess, ClientInfo, ProcessControl, ProtocolError, Reply};
 use super::Spawner;
-use crate::handles::ClientHandle;
+use crate::handles::{ClientHandle, FieldDone, FieldSupport};
 use crate::recorder::Recorder;
-use checkers::{Grant, Nanos, OpKind, Process, Value, F};
+use checkers::{Fault, Grant, Nanos, OpKind, Process, Value, F};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value as Json};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +30,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use workloads::cycle::WorkloadConfig;
 use workloads::cycle::{self, LockCycle};
+use workloads::record::Record;
 use workloads::resource::{self, AccessResult};
 
 /// How a slot's client works.
@@ -91,6 +99,11 @@ impl ExternalClient {
         settings: Settings,
         shared: Arc<Shared>,
     ) -> ExternalClient {
+        handle.field.set_support(FieldSupport {
+            adapter: format!("{} {}", info.library, info.version),
+            abandon: info.supports.abandon,
+            starve: info.supports.starve,
+        });
         ExternalClient {
             slot,
             clients,
@@ -323,6 +336,96 @@ impl ExternalClient {
         (OpKind::Ok, value)
     }
 
+    /// A lock call (acquire, extend, release): with `abandon_after_ms` when an abandon is armed
+    /// for it, whose outcome goes back to the nemesis — recorded here as started and stopped when
+    /// the adapter answered that it abandoned the call.
+    async fn lock_call(
+        &mut self,
+        op: &str,
+        mut fields: Map<String, Json>,
+        f: F,
+        args: Value,
+    ) -> Option<(Reply, Nanos, Nanos)> {
+        let Some((after_ms, fault, done)) = self.handle.field.take_abandon(op) else {
+            return self.call(op, fields, f, args).await;
+        };
+        if !self.info.supports.abandon {
+            let _ = done.send(Err(format!(
+                "the adapter {} {} does not honour abandon_after_ms: its hello lacks supports.abandon",
+                self.info.library, self.info.version
+            )));
+            return self.call(op, fields, f, args).await;
+        }
+        fields.insert("abandon_after_ms".into(), after_ms.into());
+        let r = self.call(op, fields, f, args).await;
+        let outcome = match &r {
+            Some((reply, invoke, complete)) if abandoned(reply) => {
+                let fault = Fault {
+                    detail: format!(
+                        "{op} abandoned after {after_ms} ms (the adapter answered {:.1} ms into the call)",
+                        complete.saturating_sub(*invoke) as f64 / 1e6
+                    ),
+                    ..fault
+                };
+                self.rec.nemesis(F::Start, fault.clone());
+                self.rec.nemesis(F::Stop, fault);
+                Ok(())
+            }
+            Some((reply, invoke, complete)) => Err(format!(
+                "the {op} returned within {after_ms} ms (outcome {} after {:.1} ms)",
+                reply.outcome,
+                complete.saturating_sub(*invoke) as f64 / 1e6
+            )),
+            None => Err(format!("the {op} got no reply (the process was replaced)")),
+        };
+        if outcome.is_ok() && op == "extend" {
+            // The adapter forgot the lock object: there is nothing left to extend or release.
+            self.held = None;
+        }
+        let _ = done.send(outcome);
+        r
+    }
+
+    /// Starves the adapter's timer thread for `ms` (the client holds the lock): the fault starts
+    /// when `starve` is sent and stops at its reply.
+    async fn starve(&mut self, ms: u64, fault: Fault, done: FieldDone) {
+        if !self.info.supports.starve {
+            let _ = done.send(Err(format!(
+                "the adapter {} {} does not answer starve: its hello lacks supports.starve",
+                self.info.library, self.info.version
+            )));
+            return;
+        }
+        let Some(p) = self.proc.as_mut() else {
+            let _ = done.send(Err("the client process is gone".into()));
+            return;
+        };
+        let timeout = self.settings.reply_timeout + Duration::from_millis(ms);
+        self.rec.nemesis(F::Start, fault.clone());
+        let r = p.call("starve", obj(json!({ "ms": ms })), timeout).await;
+        let stopped = |detail: String| Fault {
+            detail: format!("{}; {detail}", fault.detail),
+            ..fault.clone()
+        };
+        match r {
+            Ok(reply) if reply.outcome == "ok" => self.rec.nemesis(F::Stop, fault.clone()),
+            Ok(reply) => self.rec.nemesis(
+                F::Stop,
+                stopped(format!(
+                    "the adapter answered {}: {}",
+                    reply.outcome,
+                    reply.error.as_deref().unwrap_or("no error given")
+                )),
+            ),
+            Err(e) => {
+                self.rec.nemesis(F::Stop, stopped(format!("no reply: {e}")));
+                eprintln!("fencepost: client {}: {e}", self.process());
+                self.replace().await;
+            }
+        }
+        let _ = done.send(Ok(()));
+    }
+
     fn fence(&self) -> Option<u64> {
         self.held.as_ref().map(|h| h.grant.fence)
     }
@@ -355,6 +458,15 @@ impl ExternalClient {
     }
 }
 
+/// The adapter's answer to a call that carried `abandon_after_ms`: it gave up on it.
+fn abandoned(reply: &Reply) -> bool {
+    reply.outcome == "info"
+        && reply
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("abandoned"))
+}
+
 fn obj(v: Json) -> Map<String, Json> {
     match v {
         Json::Object(m) => m,
@@ -374,7 +486,7 @@ impl LockCycle for ExternalClient {
         };
         self.held = None;
         let (reply, _, _) = self
-            .call(
+            .lock_call(
                 "acquire",
                 obj(json!({ "ttl_ms": ttl_ms })),
                 F::Acquire,
@@ -392,12 +504,22 @@ impl LockCycle for ExternalClient {
         let Some(current) = self.access(None).await else {
             return;
         };
+        // Holding the lock, after the read: where a starved timer thread hurts.
+        if let Some((ms, fault, done)) = self.handle.field.take_starve() {
+            self.starve(ms, fault, done).await;
+            if self.proc.is_none() || self.held.is_none() || self.killed() {
+                return;
+            }
+        }
         let think = match self.settings.long_section {
             Some((long, one_in)) if rand::Rng::random_ratio(&mut self.rng, 1, one_in) => long,
-            _ => Duration::from_millis(rand::Rng::random_range(
-                &mut self.rng,
-                0..=self.pacing.think_ms_max,
-            )),
+            _ => Duration::from_millis(self.pacing.think_ms(&mut self.rng)),
+        };
+        // A contention burst: no think time, long sections included.
+        let think = if self.pacing.hooks.bursting() {
+            Duration::ZERO
+        } else {
+            think
         };
         let end = tokio::time::Instant::now() + think;
         while let Some(every) = self.settings.extend_every {
@@ -412,7 +534,7 @@ impl LockCycle for ExternalClient {
             let ttl_ms = self.settings.ttl_ms;
             let args = Value::Extension { key, fence, ttl_ms };
             match self
-                .call("extend", obj(json!({ "ttl_ms": ttl_ms })), F::Extend, args)
+                .lock_call("extend", obj(json!({ "ttl_ms": ttl_ms })), F::Extend, args)
                 .await
             {
                 Some((r, _, _)) if r.outcome == "ok" && r.flag("extended") == Some(true) => {}
@@ -457,7 +579,8 @@ impl LockCycle for ExternalClient {
             key: self.key(),
             fence,
         };
-        self.call("release", Map::new(), F::Release, args).await;
+        self.lock_call("release", Map::new(), F::Release, args)
+            .await;
         self.held = None;
     }
 

@@ -5,6 +5,11 @@
 //! answers every op with what the lock said, stamped on `CLOCK_MONOTONIC`. Running the same
 //! scenarios with it and with the in-process locks shows what the protocol changes — nothing
 //! in the verdicts — and what it costs.
+//!
+//! It honours the field faults too, so they can be tried on fencepost's own lock: a call that
+//! carries `abandon_after_ms` is dropped (the Rust way to give up on a future) if it has not
+//! returned by then — the command may still land — and the lock object is forgotten; `starve`
+//! busy-loops the thread running the lock's calls, without yielding, for `ms`.
 
 mod flaw;
 
@@ -144,7 +149,8 @@ impl Adapter {
             "runtime": "rust (in the fencepost binary)",
             "lock_keys": [config.lock_key()],
             "supports": {"acquire": true, "release": true, "extend": extends, "held": true,
-                         "auto_renewal": false, "fencing_token": true, "validity": true},
+                         "auto_renewal": false, "fencing_token": true, "validity": true,
+                         "abandon": true, "starve": true},
         });
         Ok((
             Adapter {
@@ -273,12 +279,33 @@ impl Adapter {
 const VALID_UNTIL: &str = "valid_until_ns";
 
 impl Adapter {
+    /// A call given up on after `after_ms` (its future dropped: what it sent may still land),
+    /// and the lock object forgotten, as a user who gave up would.
+    fn abandoned(&mut self, after_ms: u64) -> (&'static str, Map<String, Json>) {
+        self.held = None;
+        let mut m = Map::new();
+        m.insert(
+            "error".into(),
+            format!("abandoned after {after_ms} ms").into(),
+        );
+        ("info", m)
+    }
+
     /// The reply's validity in ms, from where it ends, read after the stamp.
     fn validity_after_stamp(&self, m: &mut Map<String, Json>) {
         if let Some(until) = m.remove(VALID_UNTIL).and_then(|v| v.as_u64()) {
             let left_ns = until.saturating_sub(self.clock.client_ns());
             m.insert("validity_ms".into(), (left_ns / 1_000_000).into());
         }
+    }
+}
+
+/// Keeps this thread — the one running the lock's calls and timers — busy for `d` without
+/// yielding to the runtime.
+fn starve(d: Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < d {
+        std::hint::spin_loop();
     }
 }
 
@@ -325,7 +352,19 @@ pub async fn serve(kind: LockKind, flaw: Option<AdapterFlaw>) -> anyhow::Result<
             break;
         }
         let invoke_ns = monotonic_raw_ns();
-        let (outcome, mut m) = adapter.op(&op).await;
+        let (outcome, mut m) = match (op["op"].as_str(), op["abandon_after_ms"].as_u64()) {
+            (Some("starve"), _) => {
+                starve(Duration::from_millis(op["ms"].as_u64().unwrap_or(0)));
+                ("ok", Map::new())
+            }
+            (Some("acquire" | "extend" | "release"), Some(after_ms)) => {
+                match tokio::time::timeout(Duration::from_millis(after_ms), adapter.op(&op)).await {
+                    Ok(answer) => answer,
+                    Err(_) => adapter.abandoned(after_ms),
+                }
+            }
+            _ => adapter.op(&op).await,
+        };
         let complete_ns = monotonic_raw_ns();
         adapter.validity_after_stamp(&mut m);
         m.insert("type".into(), "reply".into());
