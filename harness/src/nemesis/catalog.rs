@@ -88,6 +88,9 @@ fn type_of(root: &Value, p: &Value) -> String {
     if p.get("format").and_then(Value::as_str) == Some("duration") {
         return "duration".into();
     }
+    if p.get("format").and_then(Value::as_str) == Some("duration-range") {
+        return "duration, or range `low..high`".into();
+    }
     if p.get("format").and_then(Value::as_str) == Some("node-target") {
         return "`one` · `minority` · `majority` · `all` · `nN`".into();
     }

@@ -29,6 +29,7 @@ pub mod cut_links;
 pub mod delayed_write;
 pub mod driver;
 pub mod failover;
+pub mod field;
 pub mod gc_pause;
 pub mod latency;
 pub mod links;
@@ -39,6 +40,7 @@ pub mod process_kill;
 pub mod process_pause;
 pub mod reset_peer;
 pub mod slot_owner;
+pub mod span;
 
 use crate::duration::Dur;
 pub use crate::handles::{ClientClock, ClientHandle};
