@@ -17,6 +17,7 @@
 //! use), its config type and its chart colour.
 
 pub mod bandwidth;
+pub mod call_abandon;
 pub mod catalog;
 pub mod clock;
 pub mod cluster_failover;
@@ -190,6 +191,7 @@ registry! {
     "cluster-failover" => ClusterFailover(cluster_failover::ClusterFailover), colour (80, 100, 80);
     "cluster-partition" => ClusterPartition(cluster_partition::ClusterPartition), colour (40, 150, 150);
     "cluster-reshard" => ClusterReshard(cluster_reshard::ClusterReshard), colour (170, 130, 170);
+    "call-abandon" => CallAbandon(call_abandon::CallAbandon), colour (110, 60, 110);
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
