@@ -34,6 +34,7 @@ pub mod field;
 pub mod gc_pause;
 pub mod latency;
 pub mod links;
+pub mod loop_starve;
 pub mod node_pause;
 pub mod nodes;
 pub mod partition;
@@ -192,6 +193,7 @@ registry! {
     "cluster-partition" => ClusterPartition(cluster_partition::ClusterPartition), colour (40, 150, 150);
     "cluster-reshard" => ClusterReshard(cluster_reshard::ClusterReshard), colour (170, 130, 170);
     "call-abandon" => CallAbandon(call_abandon::CallAbandon), colour (110, 60, 110);
+    "loop-starve" => LoopStarve(loop_starve::LoopStarve), colour (170, 210, 230);
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
