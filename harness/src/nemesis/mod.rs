@@ -41,6 +41,7 @@ pub mod partition;
 pub mod process_kill;
 pub mod process_pause;
 pub mod reset_peer;
+pub mod script_flush;
 pub mod slot_owner;
 pub mod span;
 
@@ -194,6 +195,7 @@ registry! {
     "cluster-reshard" => ClusterReshard(cluster_reshard::ClusterReshard), colour (170, 130, 170);
     "call-abandon" => CallAbandon(call_abandon::CallAbandon), colour (110, 60, 110);
     "loop-starve" => LoopStarve(loop_starve::LoopStarve), colour (170, 210, 230);
+    "script-flush" => ScriptFlush(script_flush::ScriptFlush), colour (100, 100, 160);
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
