@@ -25,6 +25,7 @@ pub mod cluster_partition;
 pub mod cluster_primary_fail;
 pub mod cluster_reshard;
 pub mod consumer_crash;
+pub mod contention_burst;
 pub mod crash;
 pub mod cut_links;
 pub mod delayed_write;
@@ -196,6 +197,7 @@ registry! {
     "call-abandon" => CallAbandon(call_abandon::CallAbandon), colour (110, 60, 110);
     "loop-starve" => LoopStarve(loop_starve::LoopStarve), colour (170, 210, 230);
     "script-flush" => ScriptFlush(script_flush::ScriptFlush), colour (100, 100, 160);
+    "contention-burst" => ContentionBurst(contention_burst::ContentionBurst), colour (200, 200, 150);
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
