@@ -19,6 +19,7 @@
 pub mod bandwidth;
 pub mod call_abandon;
 pub mod catalog;
+pub mod client_clock_strobe;
 pub mod clock;
 pub mod cluster_failover;
 pub mod cluster_partition;
@@ -198,6 +199,7 @@ registry! {
     "loop-starve" => LoopStarve(loop_starve::LoopStarve), colour (170, 210, 230);
     "script-flush" => ScriptFlush(script_flush::ScriptFlush), colour (100, 100, 160);
     "contention-burst" => ContentionBurst(contention_burst::ContentionBurst), colour (200, 200, 150);
+    "client-clock-strobe" => ClientClockStrobe(client_clock_strobe::ClientClockStrobe), colour (110, 70, 30);
 }
 
 /// Fault ids pair each start with its stop; unique across all nemeses of a run.
