@@ -6,5 +6,6 @@
 mod common;
 
 mod clients;
+mod field_faults;
 mod libraries;
 mod wrong_answers;
