@@ -94,6 +94,14 @@ pub enum AdapterError {
         tail: String,
         fix: String,
     },
+    #[error("cannot list {package}'s published versions for the {library} adapter: `{command}` {why}; fix: {fix}")]
+    Published {
+        library: String,
+        package: String,
+        command: String,
+        why: String,
+        fix: String,
+    },
     #[error("{0}")]
     BadSpec(String),
     #[error("cannot prepare the adapter cache {path}: {source}")]
