@@ -308,7 +308,11 @@ impl Adapter {
             source,
         };
         std::fs::create_dir_all(dir.parent().expect("has a parent")).map_err(cache_err)?;
-        let lock = InstallLock::take(&dir.with_extension("lock")).map_err(cache_err)?;
+        // `<folder>.lock` beside the folder (not with_extension: a version's dots would cut the
+        // name, and redlock-4.0.0-… and redlock-4.0.1-… would share `redlock-4.0.lock`).
+        let mut lock_file = dir.clone().into_os_string();
+        lock_file.push(".lock");
+        let lock = InstallLock::take(Path::new(&lock_file)).map_err(cache_err)?;
         if dir.join(".installed").exists() {
             return Ok((dir, None));
         }
