@@ -7,4 +7,5 @@ mod common;
 
 mod clients;
 mod libraries;
+mod node_versions;
 mod wrong_answers;
