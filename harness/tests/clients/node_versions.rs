@@ -262,6 +262,16 @@ impl Hand {
             .unwrap()
             .install(&adapter::cache_dir())
             .unwrap_or_else(|e| panic!("{library}: {e}"));
+        Hand::start_installed(&installed, redis, ttl_ms, auto_renewal)
+    }
+
+    fn start_installed(
+        installed: &adapter::Installed,
+        redis: &Redis,
+        ttl_ms: u64,
+        auto_renewal: bool,
+    ) -> (Hand, Value) {
+        let library = &installed.label;
         let mut child = Command::new(&installed.program)
             .args(&installed.args)
             .current_dir(&installed.cwd)
@@ -401,4 +411,24 @@ fn the_node_helper_abandons_calls_and_starves_its_event_loop() {
         -2,
         "the lease ran out while the loop was starved"
     );
+}
+
+#[test]
+fn a_package_of_a_shape_the_adapter_cannot_drive_is_refused_in_its_hello() {
+    // redis-semaphore 3.2.1 (outside `drives`, so installed here with the check lifted) has a
+    // Mutex without isAcquired: the adapter reads that from the package and refuses.
+    let mut a = adapter::find("redis-semaphore", Some("3.2.1".into()), &adapters_dir()).unwrap();
+    a.manifest.drives.clear();
+    let installed = a
+        .install(&adapter::cache_dir())
+        .unwrap_or_else(|e| panic!("redis-semaphore@3.2.1: {e}"));
+    let redis = Redis::start();
+    let (mut hand, hello) = Hand::start_installed(&installed, &redis, 1000, false);
+    let error = hello["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("redis-semaphore 3.2.1 has an API this adapter cannot drive")
+            && error.contains("isAcquired"),
+        "{hello}"
+    );
+    assert_eq!(hand.child.wait().unwrap().code(), Some(2));
 }
