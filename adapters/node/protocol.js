@@ -18,6 +18,14 @@
 //
 //     const lock = await stamp.call(() => redlock.lock(name, ttl));
 //
+// An adapter may also have
+//
+//     forget()                       drop the lock object: called when fencepost abandons an
+//                                    acquire, extend or release (abandon_after_ms, below)
+//
+// and then its handlers must not keep a lock object from a call that finishes after it was
+// abandoned (stamp.abandoned is true then).
+//
 // Outcomes: a handler that returns is `ok` (or the `outcome` it returns, when it sets one). A
 // handler that catches the library's own "not held" answer returns {released: false}: still `ok`,
 // that is what the library said. `throw new Fail(msg)` answers `fail` (only when nothing can have
@@ -29,6 +37,16 @@
 // malformed input line is reported on stderr and the process exits 2. End of stdin or
 // {"type":"bye"} exits 0 as soon as the ops before it are answered, and within 1 s in any case
 // (process.exit: Redis clients and renewal timers keep the event loop alive otherwise).
+//
+// Two ops are answered here, for every adapter (docs/client-protocol.md):
+// - `starve` {ms}: a busy loop on the event loop for ms milliseconds, yielding to nothing (a
+//   renewal timer due meanwhile fires late), then `ok`. The hello says supports.starve.
+// - `abandon_after_ms` on acquire, extend and release: when the handler has not answered after
+//   that long, stop awaiting it (Promise.race with a timer), as a user's client-side timeout
+//   would, and answer `info` "abandoned after N ms", stamped from the library call's start to the
+//   moment of giving up. Nothing is undone: the call goes on. The lock object is forgotten
+//   (adapter.forget()), so a later held, extend or release is `fail` "no lock object" until an
+//   acquire grants a new one. The hello says supports.abandon when the adapter has forget().
 //
 // stdout carries protocol lines only, written with a synchronous write(2) to fd 1 so that a reply
 // is on the pipe before the next op starts (a SIGKILL cannot lose it, lines never interleave).
@@ -42,6 +60,9 @@ const readline = require('readline');
 
 const PROTOCOL = 1;
 const OPS = ['acquire', 'release', 'extend', 'held', 'access'];
+// The ops that may carry abandon_after_ms, and those that need the lock object.
+const ABANDONABLE = ['acquire', 'extend', 'release'];
+const NEED_LOCK_OBJECT = ['held', 'extend', 'release'];
 // End of input or bye: exit this long after it at the latest, even with an op still running.
 const EXIT_DEADLINE_MS = 900;
 
@@ -120,6 +141,9 @@ class Stamp {
   constructor() {
     this.invoke = null;
     this.complete = null;
+    // Set when fencepost's abandon_after_ms ran out before the handler answered: the reply is
+    // sent; whatever the call returns later must not be kept as the adapter's lock object.
+    this.abandoned = false;
   }
 
   // Calls fn() (sync or returning a promise/thenable) and awaits it; invoke_ns is taken right
@@ -209,6 +233,7 @@ function run(adapter) {
   });
 
   const queue = [];
+  let forgotten = false; // an abandoned call gave up the lock object; no acquire granted since
   let hello = null; // the hello message, once read
   let ready = false; // hello answered
   let working = false;
@@ -262,6 +287,12 @@ function run(adapter) {
     }
     const out = { type: 'hello', protocol: PROTOCOL, ...fields };
     if (out.runtime === undefined) out.runtime = `node ${process.versions.node}`;
+    // Answered here for every adapter, unless the adapter says otherwise.
+    out.supports = {
+      abandon: typeof adapter.forget === 'function',
+      starve: true,
+      ...(out.supports || {}),
+    };
     write(out);
     ready = true;
     if (ending && queue.length === 0) process.exit(0);
@@ -280,9 +311,42 @@ function run(adapter) {
   }
 
   async function answer(msg) {
+    if (msg.op === 'starve') return starve(msg);
     const stamp = new Stamp();
     const handler = OPS.includes(msg.op) && typeof adapter[msg.op] === 'function' ? adapter[msg.op] : null;
     if (handler === null) return reply(msg, stamp, 'fail', null, 'unsupported op');
+    if (forgotten && NEED_LOCK_OBJECT.includes(msg.op)) return reply(msg, stamp, 'fail', null, 'no lock object');
+    const abandonMs = ABANDONABLE.includes(msg.op) ? abandonAfterMs(msg) : null;
+    const work = settle(msg, stamp, handler);
+    if (abandonMs === null) return noteGrant(msg, await work);
+    let timer;
+    const gaveUp = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(null), abandonMs);
+    });
+    const first = await Promise.race([work, gaveUp]);
+    clearTimeout(timer);
+    if (first !== null) return noteGrant(msg, first);
+    // Given up: stamped from the call's start to now; the call goes on unawaited.
+    const now = process.hrtime.bigint();
+    const frozen = { invoke: stamp.invoke !== null ? stamp.invoke : now, complete: now };
+    stamp.abandoned = true;
+    forgotten = true;
+    if (typeof adapter.forget === 'function') adapter.forget();
+    work.then((late) => {
+      const said = ['granted', 'extended', 'released'].filter((k) => k in late).map((k) => ` ${k} ${late[k]}`).join('');
+      log(`op ${msg.op} ${msg.id}, abandoned after ${abandonMs} ms, finished later: ${late.outcome}${said}${late.error ? ` (${late.error})` : ''}`);
+    });
+    return reply(msg, frozen, 'info', null, `abandoned after ${abandonMs} ms`);
+  }
+
+  // A granted acquire hands the adapter a new lock object.
+  function noteGrant(msg, out) {
+    if (msg.op === 'acquire' && out.outcome === 'ok' && out.granted === true) forgotten = false;
+    return out;
+  }
+
+  // The reply for a handler's call, however it ends (never rejects).
+  async function settle(msg, stamp, handler) {
     try {
       const fields = (await handler.call(adapter, msg, stamp)) || {};
       const outcome = fields.outcome || 'ok';
@@ -299,6 +363,31 @@ function run(adapter) {
   }
 }
 
+// The op's abandon_after_ms, or null when it carries none (a malformed one is a malformed line).
+function abandonAfterMs(msg) {
+  const ms = msg.abandon_after_ms;
+  if (ms === undefined || ms === null) return null;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    malformed(`abandon_after_ms must be a non-negative integer: ${JSON.stringify(msg)}`);
+  }
+  return ms;
+}
+
+// `starve`: keep the event loop busy for ms without yielding (no timer, callback or I/O runs
+// meanwhile), then ok.
+function starve(msg) {
+  const ms = msg.ms;
+  if (!Number.isSafeInteger(ms) || ms < 0) malformed(`starve needs "ms", a non-negative integer: ${JSON.stringify(msg)}`);
+  const stamp = new Stamp();
+  stamp.invoke = process.hrtime.bigint();
+  const end = stamp.invoke + BigInt(ms) * 1000000n;
+  while (process.hrtime.bigint() < end) {
+    // busy: the point is that nothing else runs
+  }
+  stamp.complete = process.hrtime.bigint();
+  return reply(msg, stamp, 'ok', null);
+}
+
 // --- helpers the adapters share ---------------------------------------------------------------
 
 // The op's ttl_ms, or the hello's lock.ttl_ms when the op carries none.
@@ -308,8 +397,19 @@ function ttlMs(op, hello) {
 }
 
 // The version of an installed package, read from its package.json at run time (through
-// require.resolve's search paths, so that an "exports" map that hides package.json is no obstacle).
+// require.resolve's search paths, so that an "exports" map that hides package.json is no
+// obstacle), as npm reads it (cleanVersion).
 function packageVersion(name) {
+  return cleanVersion(rawPackageVersion(name));
+}
+
+// A version as npm reads it: redlock 5's package.json says "v5.0.0-beta.2", npm and its registry
+// "5.0.0-beta.2" (a leading "v" or "=" and surrounding blanks are not part of a semver).
+function cleanVersion(v) {
+  return String(v).trim().replace(/^[=v]+/, '');
+}
+
+function rawPackageVersion(name) {
   try {
     return require(`${name}/package.json`).version;
   } catch (_) {

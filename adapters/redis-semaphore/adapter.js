@@ -1,33 +1,50 @@
 'use strict';
-// fencepost adapter for npm `redis-semaphore` 5: its `Mutex` on the hello's single node, over one
-// ioredis client.
+// fencepost adapter for npm `redis-semaphore` 4 and 5: its `Mutex` on the hello's single node,
+// over one ioredis client. `--client redis-semaphore@VERSION` may load any 4.x or 5.x; how to
+// make one attempt is read from the loaded package's exports (generation() below), never from
+// its version string, and a package of another shape is refused in the hello.
 //
-// What redis-semaphore 5.8.0 does, as this adapter relies on it (lib/ of the package):
-// - new Mutex(client, name, options) locks the key `mutex:<name>` (RedisMutex.js) with an
-//   identifier that is crypto.randomUUID() (Lock.js getIdentifier), exposed as `identifier`.
-// - tryAcquire() runs acquireMutex: SET key identifier PX lockTimeout NX, at most
-//   acquireAttemptsLimit times (default: unlimited for acquireTimeout = 10 s); a refused SET is
-//   followed by a retryInterval (10 ms) sleep even on the last attempt. It answers true/false; a
-//   Redis error propagates. On success it starts the refresh timer when refreshInterval > 0
-//   (default round(0.8 * lockTimeout)): PEXPIRE key lockTimeout if the value is still ours.
-// - A refresh that finds another value (or none) sets isAcquired false, stops the timer and calls
+// What redis-semaphore does, as this adapter relies on it (lib/ of the packages):
+// - Every 4.x and 5.x exports `Mutex` (RedisMutex.js): new Mutex(client, name, options) locks
+//   the key `mutex:<name>` with an identifier (a UUID v4: uuid's v4() up to 5.2, then
+//   crypto.randomUUID()), exposed as `identifier`; `isAcquired` says whether the library believes
+//   it holds the lock. Up to 5.5 the client must be an `instanceof` the ioredis it loads itself:
+//   one ioredis in the environment, which the install ensures.
+// - Options: lockTimeout (the PX of the key), acquireTimeout (give up acquiring after that long,
+//   default 10 s), retryInterval (sleep after a refused SET, default 10 ms), refreshInterval
+//   (default round(0.8 * lockTimeout); 0: no refresh) and onLockLost; from 5.2 also
+//   acquireAttemptsLimit (default unlimited), shown in the exported `defaultTimeoutOptions`.
+// - Acquiring runs acquireMutex: `SET key identifier PX lockTimeout NX` while
+//   `Date.now() < start + acquireTimeout` (and, from 5.2, while attempts <= acquireAttemptsLimit);
+//   a refused SET is followed by a retryInterval sleep even when no attempt follows. A Redis
+//   error propagates. On success it starts the refresh timer when refreshInterval > 0: PEXPIRE
+//   key lockTimeout if the value is still ours (up to 5.3.0 the refresh also re-SETs the key
+//   when it is gone).
+// - tryAcquire() (5.1 on) answers true/false; acquire() (every version) throws TimeoutError
+//   instead of false (a class named TimeoutError, exported from 5.1).
+// - A refresh that finds another value sets isAcquired false, stops the timer and calls
 //   onLockLost(LostLockError) (the default callback throws, i.e. an unhandled rejection). A
 //   refresh that *fails* (timeout, lost connection) rejects inside the timer, unhandled: the lock
 //   stays isAcquired and the timer goes on.
-// - release() stops the timer and, only if isAcquired, runs DEL-if-value-matches; the script's
-//   answer (1 or 0) is discarded, so the library never says whether it still held the lock.
-//   `released` here is therefore the library's own belief: true when it held the lock (isAcquired)
-//   and release() returned, false when it did not hold it (nothing is sent then).
-// - There is no public extend/refresh method in 5.x (_refresh is protected), so extend is
-//   unsupported; the library renews by itself when auto_renewal is on.
+// - release() stops the timer and runs DEL-if-value-matches (from 5.1 only if isAcquired, up to
+//   5.0 always); the script's answer is discarded, so the library never says whether it still
+//   held the lock. `released` here is therefore the library's own belief: isAcquired when
+//   release() was called.
+// - There is no public extend/refresh method, so extend is unsupported; the library renews by
+//   itself when auto_renewal is on.
+//
+// One attempt per acquire (fencepost retries itself): acquireAttemptsLimit 1 where the package
+// has it; otherwise acquireTimeout ONE_ATTEMPT_WINDOW_MS with a retryInterval twice as long, so
+// that the loop's time check lets the first SET through and stops before a second one (a wall
+// clock moved back by more than the window between the two checks would allow another attempt:
+// that is the library's own loop under a clock fault).
 
 const path = require('path');
 const protocol = require(path.join(__dirname, '..', 'node', 'protocol.js'));
 
-// Loaded in setup(), so that a missing package is answered as a hello error.
-let Mutex;
-let Redis;
+const ONE_ATTEMPT_WINDOW_MS = 10;
 
+let api; // the loaded package's Mutex and how to make one attempt with it
 let hello;
 let client;
 let resource;
@@ -40,11 +57,59 @@ function onRedisError(e) {
   return e;
 }
 
+// How this package makes one attempt, read from its exports; a Refuse naming what was found
+// when it has no Mutex this adapter can drive.
+function generation(mod, version) {
+  const Mutex = mod && mod.Mutex;
+  const proto = Mutex && Mutex.prototype;
+  const usable =
+    typeof Mutex === 'function' &&
+    typeof proto.release === 'function' &&
+    (typeof proto.tryAcquire === 'function' || typeof proto.acquire === 'function') &&
+    'isAcquired' in proto &&
+    'identifier' in proto;
+  if (!usable) {
+    const found = Object.keys(mod || {}).join(', ') || 'nothing';
+    throw new protocol.Refuse(
+      `redis-semaphore ${version} has an API this adapter cannot drive: it exports ${found}; the ` +
+        'adapter needs a Mutex class with acquire() or tryAcquire(), release(), isAcquired and ' +
+        'identifier (redis-semaphore 4 and 5): pick a 4.x or 5.x version (npm view redis-semaphore versions)',
+    );
+  }
+  const defaults = mod.defaultTimeoutOptions || {};
+  const limit = 'acquireAttemptsLimit' in defaults;
+  const tryAcquire = typeof proto.tryAcquire === 'function';
+  const TimeoutError = mod.TimeoutError;
+  return {
+    Mutex,
+    generation:
+      `Mutex, ${tryAcquire ? 'tryAcquire()' : 'acquire() (TimeoutError: not granted)'}, one attempt by ` +
+      (limit ? 'acquireAttemptsLimit 1' : `acquireTimeout ${ONE_ATTEMPT_WINDOW_MS} ms, retryInterval ${2 * ONE_ATTEMPT_WINDOW_MS} ms`),
+    oneAttempt: limit
+      ? { acquireAttemptsLimit: 1 }
+      : { acquireTimeout: ONE_ATTEMPT_WINDOW_MS, retryInterval: 2 * ONE_ATTEMPT_WINDOW_MS },
+    // true or false, as the library answers; a Redis error propagates.
+    async attempt(m) {
+      if (tryAcquire) return m.tryAcquire();
+      try {
+        await m.acquire();
+        return true;
+      } catch (e) {
+        const timedOut = typeof TimeoutError === 'function' ? e instanceof TimeoutError : e && e.constructor && e.constructor.name === 'TimeoutError';
+        if (timedOut) return false;
+        throw e;
+      }
+    },
+  };
+}
+
 async function setup(h) {
   hello = h;
   protocol.checkHello(h, { minNodes: 1, maxNodes: 1 });
-  Mutex = require('redis-semaphore').Mutex;
-  Redis = protocol.ioredisClass(require('ioredis'));
+  const version = protocol.packageVersion('redis-semaphore');
+  api = generation(require('redis-semaphore'), version);
+  protocol.log(`redis-semaphore ${version}: ${api.generation}`);
+  const Redis = protocol.ioredisClass(require('ioredis'));
   const node = h.nodes[0];
   client = new Redis(
     protocol.ioredisOptions(node, {
@@ -58,7 +123,7 @@ async function setup(h) {
   return {
     library: 'redis-semaphore',
     package: 'redis-semaphore',
-    version: protocol.packageVersion('redis-semaphore'),
+    version,
     runtime: `node ${process.versions.node}, ioredis ${protocol.packageVersion('ioredis')}`,
     lock_keys: [`mutex:${h.lock.name}`],
     supports: {
@@ -75,9 +140,9 @@ async function setup(h) {
 
 async function acquire(op, stamp) {
   const ttl = protocol.ttlMs(op, hello);
-  const m = new Mutex(client, hello.lock.name, {
+  const m = new api.Mutex(client, hello.lock.name, {
     lockTimeout: ttl,
-    acquireAttemptsLimit: 1, // one attempt: fencepost retries itself
+    ...api.oneAttempt, // fencepost retries itself
     // The library's default refresh (every round(0.8 * lockTimeout) ms) when auto_renewal is on.
     refreshInterval: hello.lock.auto_renewal ? undefined : 0,
     onLockLost(err) {
@@ -87,11 +152,11 @@ async function acquire(op, stamp) {
   });
   let granted;
   try {
-    granted = await stamp.call(() => m.tryAcquire());
+    granted = await stamp.call(() => api.attempt(m));
   } catch (e) {
     throw onRedisError(e);
   }
-  if (granted) mutex = m;
+  if (granted && !stamp.abandoned) mutex = m;
   return { granted, validity_ms: null, token: granted ? m.identifier : null, fence: null };
 }
 
@@ -106,7 +171,7 @@ async function release(op, stamp) {
   let wasHeld;
   try {
     await stamp.call(() => {
-      wasHeld = m.isAcquired; // release() only talks to Redis when this is true
+      wasHeld = m.isAcquired; // the library's belief (5.1 on, release() talks to Redis only then)
       return m.release();
     });
   } catch (e) {
@@ -121,4 +186,9 @@ protocol.run({
   held,
   release,
   access: (op, stamp) => resource.access(op, stamp),
+  // An abandoned call: the user gave up on the Mutex (the call, and a refresh timer it may
+  // start, go on).
+  forget() {
+    mutex = null;
+  },
 });

@@ -8,4 +8,5 @@ mod common;
 mod clients;
 mod field_faults;
 mod libraries;
+mod node_versions;
 mod wrong_answers;

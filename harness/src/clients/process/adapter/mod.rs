@@ -94,6 +94,22 @@ pub enum AdapterError {
         tail: String,
         fix: String,
     },
+    #[error("{spec} is not a version the {library} adapter drives: it drives {lines} (`drives` in {manifest}); fix: {fix}")]
+    NotDriven {
+        spec: String,
+        library: String,
+        lines: String,
+        manifest: PathBuf,
+        fix: String,
+    },
+    #[error("cannot list {package}'s published versions for the {library} adapter: `{command}` {why}; fix: {fix}")]
+    Published {
+        library: String,
+        package: String,
+        command: String,
+        why: String,
+        fix: String,
+    },
     #[error("{0}")]
     BadSpec(String),
     #[error("cannot prepare the adapter cache {path}: {source}")]
@@ -265,6 +281,7 @@ impl Adapter {
 
     /// Installs the adapter's environment (once) and says how to run it.
     pub fn install(&self, cache: &Path) -> Result<Installed, AdapterError> {
+        self.check_drives()?;
         match self.manifest.runtime {
             Runtime::Python => self.install_python(cache),
             Runtime::Node => self.install_node(cache),
@@ -291,7 +308,11 @@ impl Adapter {
             source,
         };
         std::fs::create_dir_all(dir.parent().expect("has a parent")).map_err(cache_err)?;
-        let lock = InstallLock::take(&dir.with_extension("lock")).map_err(cache_err)?;
+        // `<folder>.lock` beside the folder (not with_extension: a version's dots would cut the
+        // name, and redlock-4.0.0-… and redlock-4.0.1-… would share `redlock-4.0.lock`).
+        let mut lock_file = dir.clone().into_os_string();
+        lock_file.push(".lock");
+        let lock = InstallLock::take(Path::new(&lock_file)).map_err(cache_err)?;
         if dir.join(".installed").exists() {
             return Ok((dir, None));
         }
@@ -367,6 +388,39 @@ impl Adapter {
             .drives
             .iter()
             .any(|p| version.starts_with(p.as_str()))
+    }
+
+    /// A version asked for that is on none of the manifest's `drives` lines is refused before
+    /// anything is installed (a manifest without `drives` leaves it to the install and the hello).
+    fn check_drives(&self) -> Result<(), AdapterError> {
+        let Some(v) = &self.version else {
+            return Ok(());
+        };
+        if self.manifest.drives.is_empty() || self.drives(v) {
+            return Ok(());
+        }
+        let pkg = &self.manifest.package;
+        let listing = match self.manifest.runtime {
+            Runtime::Node => format!("npm view {pkg} versions"),
+            Runtime::Python => format!("pip index versions {pkg}"),
+            Runtime::Cargo => format!("cargo search {pkg}"),
+            Runtime::Fencepost => "fencepost --version".into(),
+        };
+        let lines: Vec<String> = self
+            .manifest
+            .drives
+            .iter()
+            .map(|p| format!("{p}x"))
+            .collect();
+        Err(AdapterError::NotDriven {
+            spec: self.label(),
+            library: self.manifest.library.clone(),
+            lines: format!("{pkg} {}", lines.join(", ")),
+            manifest: self.dir.join("adapter.toml"),
+            fix: format!(
+                "pick a version of those lines (`{listing}`), or teach the adapter the API of {v} and add its line to `drives`"
+            ),
+        })
     }
 
     /// Every published version of the library's package, oldest first, from its registry.
