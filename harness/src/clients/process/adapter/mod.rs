@@ -96,6 +96,20 @@ pub enum AdapterError {
     },
     #[error("{0}")]
     BadSpec(String),
+    #[error("{library}@{version} is not on a version line the adapter drives ({drives}, `drives` in {file}): its API is not one the adapter knows; fix: pick a version on those lines, or teach the adapter that line and add its prefix to `drives`")]
+    NotDriven {
+        library: String,
+        version: String,
+        drives: String,
+        file: PathBuf,
+    },
+    #[error("cannot list the published versions of {package} on {registry}: {why}\nfix: {fix}")]
+    Published {
+        package: String,
+        registry: String,
+        why: String,
+        fix: String,
+    },
     #[error("cannot prepare the adapter cache {path}: {source}")]
     Cache {
         path: PathBuf,
@@ -265,6 +279,7 @@ impl Adapter {
 
     /// Installs the adapter's environment (once) and says how to run it.
     pub fn install(&self, cache: &Path) -> Result<Installed, AdapterError> {
+        self.check_driven()?;
         match self.manifest.runtime {
             Runtime::Python => self.install_python(cache),
             Runtime::Node => self.install_node(cache),
@@ -367,6 +382,26 @@ impl Adapter {
             .drives
             .iter()
             .any(|p| version.starts_with(p.as_str()))
+    }
+
+    /// A version asked for must be on a line the adapter drives: refused before anything is
+    /// installed or started. fencepost's own adapters have no other version ([`Self::reference`]).
+    fn check_driven(&self) -> Result<(), AdapterError> {
+        match &self.version {
+            Some(v) if self.manifest.runtime != Runtime::Fencepost && !self.drives(v) => {
+                Err(AdapterError::NotDriven {
+                    library: self.manifest.library.clone(),
+                    version: v.clone(),
+                    drives: if self.manifest.drives.is_empty() {
+                        "none listed: only the pinned version".into()
+                    } else {
+                        self.manifest.drives.join(", ")
+                    },
+                    file: self.dir.join("adapter.toml"),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Every published version of the library's package, oldest first, from its registry.
