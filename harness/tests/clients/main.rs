@@ -7,3 +7,4 @@ mod common;
 
 mod clients;
 mod libraries;
+mod python_versions;
