@@ -17,6 +17,14 @@ aioredis 1.3.1 has a connect timeout but no command timeout, and aioredlock wait
 (asyncio.gather), so each library call is bounded here with asyncio.wait_for(timeout_ms): a call
 into a partition is cancelled and answered `info` (aioredlock then cleans up in the background).
 aioredis 1.3.1 authenticates with a password only, as the Redis user `default`.
+
+API generations, told apart from the loaded package: aioredlock.errors has LockAcquiringError and
+LockRuntimeError (0.7.3) — a denial is then LockAcquiringError, and a node's failure
+LockRuntimeError, an `info` — or only LockError (0.5 to 0.7.2), which lock() and extend() raise
+for both ("Can not acquire the lock"): the library cannot tell a denial from unreachable nodes,
+and the adapter answers its "no" as a denial; an unlock() LockError is then `info`. setup checks
+that the aioredis it runs on has the 1.x API aioredlock calls (create_redis_pool): aioredlock
+before 0.7.3 does not bound aioredis, and aioredis 2 is another library under the same name.
 """
 
 import hashlib
@@ -26,15 +34,24 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import protocol  # noqa: E402
-import aioredis  # noqa: E402
-from aioredlock import Aioredlock, LockError  # noqa: E402
-from aioredlock.errors import LockAcquiringError  # noqa: E402
 
 
-def denied(e):
-    """The library's own "no": the key is another's on enough nodes, or the lease ran out while
-    acquiring. Everything else (LockRuntimeError: a node failed; anything unknown) is `info`."""
-    return type(e) is LockAcquiringError or (type(e) is LockError and str(e) == "Lock timeout")
+class Generation:
+    """What the loaded aioredlock calls a denial."""
+
+    def __init__(self, errors):
+        self.LockError = errors.LockError
+        self.acquiring = getattr(errors, "LockAcquiringError", None)
+
+    def denied(self, e, op):
+        """The library's own "no": the key is another's on enough nodes, or the lease ran out
+        while acquiring. Everything else (a node failed, anything unknown) is `info`."""
+        if type(e) is self.LockError and str(e) == "Lock timeout":
+            return True
+        if self.acquiring is not None:
+            return type(e) is self.acquiring
+        # One LockError for a denial and a failure alike: lock() and extend() say "no" with it.
+        return type(e) is self.LockError and op != "release"
 
 
 class Adapter:
@@ -44,6 +61,23 @@ class Adapter:
                 raise protocol.Refuse(
                     "aioredlock (aioredis 1.3.1) authenticates with a password only, as user "
                     f"'default': it cannot log in as {node['username']!r}")
+        try:
+            import aioredis
+            from aioredlock import Aioredlock, errors
+        except Exception as e:
+            raise protocol.Refuse(f"aioredlock does not import here: {protocol.error_text(e)}")
+        if not callable(getattr(aioredis, "create_redis_pool", None)):
+            raise protocol.Refuse(
+                f"aioredlock runs on aioredis {getattr(aioredis, '__version__', '?')}, which lacks the "
+                "aioredis 1.x API it calls (create_redis_pool): this aioredlock does not bound aioredis "
+                "below 2; install it with aioredis<2")
+        missing = protocol.missing_api(Aioredlock, ("lock", "extend", "unlock"),
+                                       {"lock": ["lock_timeout"], "extend": ["lock_timeout"]})
+        if missing:
+            raise protocol.Refuse(f"this aioredlock lacks what the adapter drives: {', '.join(missing)}")
+        self.aioredis = aioredis
+        self.gen = Generation(errors)
+        self.LockError = errors.LockError
         self.hello = hello
         self.name = hello["lock"]["name"]
         self.timeout_ms = hello["timeout_ms"]
@@ -66,7 +100,7 @@ class Adapter:
 
     def _held_lock(self):
         if self.lock is None:
-            raise protocol.Fail("no lock object: the last acquire returned none")
+            raise protocol.Fail("no lock object: the last acquire returned none, or a call was abandoned")
         return self.lock
 
     async def acquire(self, op, stamp):
@@ -79,8 +113,8 @@ class Adapter:
             call = lambda: self.manager.lock(self.name, lock_timeout=ttl_s)  # noqa: E731
         try:
             self.lock = await stamp.acall(call, timeout_ms=self.timeout_ms)
-        except LockError as e:
-            if denied(e):
+        except self.LockError as e:
+            if self.gen.denied(e, "acquire"):
                 return {"granted": False, "validity_ms": None, "token": None, "fence": None}
             raise
         return {"granted": True, "validity_ms": None, "token": self.lock.id, "fence": None}
@@ -95,8 +129,8 @@ class Adapter:
             if str(e) != "Lock is not valid":
                 raise
             return {"extended": False, "validity_ms": None}
-        except LockError as e:
-            if denied(e):
+        except self.LockError as e:
+            if self.gen.denied(e, "extend"):
                 return {"extended": False, "validity_ms": None}
             raise
         return {"extended": True, "validity_ms": None}
@@ -109,8 +143,8 @@ class Adapter:
         lock = self._held_lock()
         try:
             await stamp.acall(lambda: self.manager.unlock(lock), timeout_ms=self.timeout_ms)
-        except LockError as e:
-            if denied(e):
+        except self.LockError as e:
+            if self.gen.denied(e, "release"):
                 return {"released": False}
             raise
         return {"released": True}
@@ -118,12 +152,12 @@ class Adapter:
     async def _access(self, keys, args):
         if self.resource is None:  # connected on first use, inside the op's deadline
             node = self.resource_node
-            self.resource = await aioredis.create_redis_pool(
+            self.resource = await self.aioredis.create_redis_pool(
                 (node["host"], node["port"]), password=node.get("password"),
                 timeout=self.timeout_ms / 1000)
         try:
             return await self.resource.evalsha(self.sha, keys=keys, args=args)
-        except aioredis.errors.ReplyError as e:
+        except self.aioredis.errors.ReplyError as e:
             if not str(e).startswith("NOSCRIPT"):
                 raise
             return await self.resource.eval(self.resource_node["script"], keys=keys, args=args)

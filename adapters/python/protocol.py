@@ -23,6 +23,15 @@ answer returns {"released": False} (still `ok`: that is what the library said). 
 answers `fail` (only when nothing can have reached Redis). Every other exception is `info` with the
 exception's text: timeouts, lost connections, anything unknown.
 
+Two things the protocol does for every adapter, advertised in the hello's supports (an adapter
+may set either to False): `starve` busy-loops on the event loop — the main thread, where a
+synchronous library's calls run too — for the op's `ms` without yielding, then answers `ok`; and
+`abandon_after_ms` on acquire, extend or release stops waiting for the library call after that
+long, as a user with a client-side timeout would (an asyncio handler's task is cancelled; a
+synchronous handler runs on a thread of its own, which is left running), answers `info`
+"abandoned after N ms", and forgets the lock object (`adapter.forget()`, or `adapter.lock =
+None`), so a later release, extend or held is `fail` "no lock object".
+
 Ops the adapter has no method for are answered `fail` "unsupported op". A malformed input line is
 reported on stderr and the process exits 2 (an empty line is no message and is skipped). End of stdin or {"type":"bye"} exits 0 at once, with
 os._exit so that library threads (renewal threads, thread pools stuck on a partitioned node) can
@@ -39,11 +48,13 @@ import logging
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 
 PROTOCOL = 1
 OPS = ("acquire", "release", "extend", "held", "access")
+ABANDONABLE = ("acquire", "release", "extend")
 
 log = logging.getLogger("fencepost.adapter")
 
@@ -190,6 +201,9 @@ def _hello_reply(fields):
     if "version" not in reply:
         reply["version"] = importlib.metadata.version(reply["package"])
     reply.setdefault("runtime", f"python {platform.python_version()}")
+    supports = reply.setdefault("supports", {})
+    supports.setdefault("abandon", True)  # both are the protocol's, below
+    supports.setdefault("starve", True)
     return reply
 
 
@@ -236,6 +250,89 @@ def _unsupported(msg):
     return _reply(msg, Stamp(), "fail", error="unsupported op")
 
 
+def _starve(msg):
+    """Busy for the op's `ms` on the calling thread — the event loop's, the main thread — without
+    yielding to the loop or sleeping, as a CPU-bound stretch of the program would be."""
+    stamp = Stamp()
+    ms = msg.get("ms")
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms < 0:
+        return _reply(msg, stamp, "fail", error=f"starve needs a number of milliseconds \"ms\", got {ms!r}")
+    stamp.invoke_ns = time.monotonic_ns()
+    end = stamp.invoke_ns + int(ms * 1_000_000)
+    while time.monotonic_ns() < end:
+        pass
+    stamp.complete_ns = time.monotonic_ns()
+    return _reply(msg, stamp, "ok")
+
+
+def _abandon_after_ms(msg):
+    """The op's abandon_after_ms, or None (absent, or an op that is never abandoned)."""
+    ms = msg.get("abandon_after_ms")
+    if msg["op"] not in ABANDONABLE or ms is None:
+        return None
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms < 0:
+        return None
+    return ms
+
+
+def _forget(adapter):
+    """An abandoned call's lock object is dropped, as a user who gave up would drop it."""
+    forget = getattr(adapter, "forget", None)
+    if forget is not None:
+        forget()
+    else:
+        adapter.lock = None
+
+
+def _abandoned(msg, stamp, ms, given_up_ns):
+    invoke = stamp.invoke_ns if stamp.invoke_ns is not None else given_up_ns
+    stamp = Stamp()
+    stamp.invoke_ns = invoke
+    stamp.complete_ns = max(invoke, given_up_ns)
+    return _reply(msg, stamp, "info", error=f"abandoned after {ms:g} ms")
+
+
+def _retrieve(task):
+    """A done callback: an abandoned task's result or error is nobody's (no 'never retrieved')."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _run_abandonable(adapter, handler, msg, stamp, ms):
+    """Runs one op's handler, giving up after `ms`. An async handler runs as a task that is
+    cancelled then (the library sees CancelledError at its current await, as under wait_for); a
+    synchronous one runs on a thread of its own that is left to finish or hang."""
+    loop = asyncio.get_running_loop()
+    if inspect.iscoroutinefunction(handler):
+        task = asyncio.ensure_future(handler(msg, stamp))
+        done, _ = await asyncio.wait({task}, timeout=ms / 1000)
+        if task in done:
+            return _reply(msg, stamp, "ok", task.result())
+        given_up = time.monotonic_ns()
+        task.cancel()
+        task.add_done_callback(_retrieve)
+    else:
+        future = loop.create_future()
+
+        def work():
+            try:
+                result = handler(msg, stamp)
+            except BaseException as e:  # noqa: B036 — handed to the loop, or dropped
+                loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(e))
+            else:
+                loop.call_soon_threadsafe(lambda: future.done() or future.set_result(result))
+
+        threading.Thread(target=work, name=f"op-{msg['id']}", daemon=True).start()
+        done, _ = await asyncio.wait({future}, timeout=ms / 1000)
+        if future in done:
+            return _reply(msg, stamp, "ok", future.result())
+        given_up = time.monotonic_ns()
+        future.cancel()  # a late result is dropped
+    _forget(adapter)
+    log.warning("op %s %s abandoned after %s ms", msg["op"], msg["id"], ms)
+    return _abandoned(msg, stamp, ms, given_up)
+
+
 def _setup_logging():
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("FENCEPOST_ADAPTER_LOG", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -270,12 +367,13 @@ def run_async(adapter):
             fields = adapter.setup(hello)
             if inspect.isawaitable(fields):
                 fields = await fields
-            reply = _hello_reply(fields)
+            hello_reply = _hello_reply(fields)
         except Refuse as e:
             _refuse(str(e))
         except Exception as e:
             _setup_failed(e)
-        _write(reply)
+        _write(hello_reply)
+        supports = hello_reply["supports"]
         while True:
             msg = _parse(await readline())
             if msg is None:
@@ -285,12 +383,19 @@ def run_async(adapter):
             _check_op(msg)
             if msg["type"] == "bye":
                 _exit(0)
+            if msg["op"] == "starve" and supports.get("starve"):
+                _write(_starve(msg))
+                continue
             handler = _handler(adapter, msg)
             if handler is None:
                 _write(_unsupported(msg))
                 continue
             stamp = Stamp()
+            abandon_ms = _abandon_after_ms(msg) if supports.get("abandon") else None
             try:
+                if abandon_ms is not None:
+                    _write(await _run_abandonable(adapter, handler, msg, stamp, abandon_ms))
+                    continue
                 fields = handler(msg, stamp)
                 if inspect.isawaitable(fields):
                     fields = await fields
@@ -309,17 +414,56 @@ def run_async(adapter):
 
 def redis_client(node, timeout_ms, cls=None):
     """A redis-py client for one node (`cls`, default redis.Redis): fencepost's deadline on connect
-    and on every command, no retries. Imports redis-py only when called: not every adapter has it."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    and on every command, no retries. Imports redis-py only when called: not every adapter has it.
 
-    return (cls or redis.Redis)(
-        host=node["host"], port=node["port"],
-        username=node.get("username"), password=node.get("password"),
-        socket_timeout=timeout_ms / 1000, socket_connect_timeout=timeout_ms / 1000,
-        retry=Retry(NoBackoff(), 0),
-    )
+    Works with whichever redis-py a library version resolved: `retry=Retry(NoBackoff(), 0)` where
+    the client takes a retry policy (redis-py 4 and later; from 6 on the default retries), else
+    retry_on_timeout=False, which never resends (redis-py 3). A redis-py without `username`
+    (before 3.5) logs in with the password alone, as the user `default`."""
+    import redis
+
+    cls = cls or redis.Redis
+    params = inspect.signature(cls.__init__).parameters
+    options = {"host": node["host"], "port": node["port"], "password": node.get("password"),
+               "socket_timeout": timeout_ms / 1000, "socket_connect_timeout": timeout_ms / 1000}
+    if "username" in params:
+        options["username"] = node.get("username")
+    elif node.get("username") not in (None, "", "default"):
+        raise Refuse(f"redis-py {redis.__version__} cannot log in as the user {node['username']!r}")
+    if "retry" in params:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        options["retry"] = Retry(NoBackoff(), 0)
+    else:
+        options["retry_on_timeout"] = False
+    return cls(**options)
+
+
+def decoded(value):
+    """A lock value as text: bytes decoded as UTF-8 with invalid bytes replaced (how fencepost
+    reads the nodes' record); None and text unchanged."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return value
+
+
+def missing_api(obj, methods=(), params=None):
+    """What of an expected API the loaded library lacks: `methods` it must have, and for
+    `params` ({method: [parameter, ...]}) the parameters each must take. [] when all is there.
+    For telling a library's API generation from the package itself, not its version number."""
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    for method, names in (params or {}).items():
+        fn = getattr(obj, method, None)
+        if fn is None:
+            missing.append(method)
+            continue
+        try:
+            taken = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            continue  # a builtin without a signature: cannot tell, trust it
+        missing += [f"{method}({n}=)" for n in names if n not in taken]
+    return missing
 
 
 class LockAdapter:
@@ -334,8 +478,11 @@ class LockAdapter:
 
     def held_lock(self):
         if self.lock is None:
-            raise Fail("no lock object: no acquire was made yet")
+            raise Fail("no lock object: no acquire was made yet, or the last call was abandoned")
         return self.lock
+
+    def forget(self):
+        self.lock = None
 
     def access(self, op, stamp):
         result = stamp.call(self.access_script, keys=op["keys"], args=op["args"])

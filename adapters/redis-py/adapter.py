@@ -4,6 +4,14 @@ The lock is one key, named exactly lock.name, on a single node: acquire is SET n
 (redis/lock.py do_acquire), release and extend are Lua scripts that compare the token first.
 The token is uuid1().hex, kept in lock.local.token. redis-py computes no validity, so none is
 reported; held is Lock.owned() (a GET compared with the local token).
+
+thread_local=False: the token is kept on the Lock object, not per thread, so a call the protocol
+runs on a thread of its own (abandon_after_ms) and the calls after it see the same token, as for
+any user who shares a lock object between threads.
+
+The Lock API is one generation from redis-py 4 to 8; setup checks the loaded package has it
+(Lock taking thread_local, acquire(blocking=, token=), extend(additional_time, replace_ttl=),
+owned, release) and refuses otherwise, naming what is missing.
 """
 
 import os
@@ -12,9 +20,6 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import protocol  # noqa: E402
-from redis.exceptions import LockError  # noqa: E402  (LockNotOwnedError is a LockError)
-
-
 
 
 class Adapter(protocol.LockAdapter):
@@ -22,6 +27,19 @@ class Adapter(protocol.LockAdapter):
         if len(hello["nodes"]) != 1:
             raise protocol.Refuse(
                 f"redis-py's Lock is single-instance: it takes 1 node, not {len(hello['nodes'])}")
+        try:
+            import redis
+            from redis.exceptions import LockError  # LockNotOwnedError is a LockError
+            from redis.lock import Lock
+        except Exception as e:
+            raise protocol.Refuse(f"redis-py does not import here: {protocol.error_text(e)}")
+        missing = protocol.missing_api(Lock, ("acquire", "extend", "owned", "release"), {
+            "__init__": ["timeout", "blocking", "thread_local"], "acquire": ["blocking"],
+            "extend": ["additional_time", "replace_ttl"]})
+        if missing:
+            raise protocol.Refuse(f"redis-py {redis.__version__}'s Lock lacks what the adapter "
+                                  f"drives: {', '.join(missing)}")
+        self.Lock, self.LockError = Lock, LockError
         self.hello = hello
         self.name = hello["lock"]["name"]
         self.client = protocol.redis_client(hello["nodes"][0], hello["timeout_ms"])
@@ -35,9 +53,11 @@ class Adapter(protocol.LockAdapter):
     def acquire(self, op, stamp):
         ttl = protocol.ttl_ms(op, self.hello)
         # One attempt: blocking=False returns as soon as SET NX answers.
-        self.lock = self.client.lock(self.name, timeout=ttl / 1000, blocking=False)
-        granted = stamp.call(self.lock.acquire, blocking=False)
-        token = self.lock.local.token.decode() if granted else None
+        # The Lock class itself: Redis.lock() takes `blocking` only from redis-py 4.2 on.
+        self.lock = lock = self.Lock(self.client, self.name, timeout=ttl / 1000, blocking=False,
+                                     thread_local=False)
+        granted = stamp.call(lock.acquire, blocking=False)
+        token = protocol.decoded(lock.local.token) if granted else None
         return {"granted": bool(granted), "validity_ms": None, "token": token, "fence": None}
 
     def extend(self, op, stamp):
@@ -45,7 +65,7 @@ class Adapter(protocol.LockAdapter):
         ttl = protocol.ttl_ms(op, self.hello)
         try:
             stamp.call(lock.extend, ttl / 1000, replace_ttl=True)
-        except LockError:  # LockNotOwnedError, or "Cannot extend an unlocked lock"
+        except self.LockError:  # LockNotOwnedError, or "Cannot extend an unlocked lock"
             return {"extended": False, "validity_ms": None}
         return {"extended": True, "validity_ms": None}
 
@@ -57,7 +77,7 @@ class Adapter(protocol.LockAdapter):
         lock = self.held_lock()
         try:
             stamp.call(lock.release)
-        except LockError:  # LockNotOwnedError, or "Cannot release a lock that's not owned"
+        except self.LockError:  # LockNotOwnedError, or "Cannot release a lock that's not owned"
             return {"released": False}
         return {"released": True}
 

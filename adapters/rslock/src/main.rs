@@ -28,6 +28,19 @@
 //!   answered `info`. With `timeout_ms` near redis-rs' fixed 500 ms, a call into a stopped node may
 //!   end either way (the library's own timeout, then `ok`; or ours, then `info`).
 //!
+//! Older 0.x lines (`--client rslock@VERSION`): `build.rs` reads the resolved crate's own
+//! signatures and sets cfgs, and the `compat` items below bridge them: the manager and its error
+//! under their old names (`RedLock`, `RedLockError`), millisecond TTLs and retry delays, a `Lock`
+//! that borrows its manager (the manager and the lock name are leaked once, so every lock is
+//! `'static`; where `extend` borrows the lock as long as the manager, each held lock is leaked
+//! too, a few dozen bytes per grant), errors without `TtlExceeded`/`TtlTooLarge` or `Display`,
+//! and no connection warm-up before persistent connections existed (each call then connects
+//! anew, as the library does). What the protocol asks is the same for every line.
+//!
+//! `abandon_after_ms` drops the library's future when it fires (tokio's timeout, as a caller
+//! with a deadline would) and forgets the lock object; `starve` spins on the runtime's only
+//! thread, so nothing of the library's runs meanwhile.
+//!
 //! Answers: a grant's `token` is the value as fencepost's node journal records it (the raw bytes
 //! decoded as lossy UTF-8); `held` is rslock's validity arithmetic (the lock's `validity_time` less
 //! the time since the call that produced it returned), the library having no `held` of its own;
@@ -39,8 +52,105 @@ use std::io::{BufRead, Write};
 use std::os::fd::FromRawFd;
 use std::time::Duration;
 
-use rslock::{Lock, LockError, LockManager};
 use serde_json::{json, Map, Value as Json};
+
+use compat::{err_text, is_denial, lock_arg, refused_before_sending, HeldLock, LockManager, RLock};
+
+/// The API generations of rslock 0.x, as `build.rs` found them in the resolved crate.
+mod compat {
+    use std::time::Duration;
+
+    #[cfg(not(rslock_redlock_names))]
+    pub use rslock::{LockError, LockManager};
+    #[cfg(rslock_redlock_names)]
+    pub use rslock::{RedLock as LockManager, RedLockError as LockError};
+
+    #[cfg(rslock_lock_lifetime)]
+    pub type RLock = rslock::Lock<'static>;
+    #[cfg(not(rslock_lock_lifetime))]
+    pub type RLock = rslock::Lock;
+
+    /// The lock object as the adapter keeps it: leaked where `extend` must borrow it as long as
+    /// the manager.
+    #[cfg(rslock_extend_borrows_lock)]
+    pub type HeldLock = &'static RLock;
+    #[cfg(not(rslock_extend_borrows_lock))]
+    pub type HeldLock = RLock;
+
+    #[cfg(rslock_extend_borrows_lock)]
+    pub fn keep(lock: RLock) -> HeldLock {
+        Box::leak(Box::new(lock))
+    }
+    #[cfg(not(rslock_extend_borrows_lock))]
+    pub fn keep(lock: RLock) -> HeldLock {
+        lock
+    }
+
+    #[cfg(rslock_extend_borrows_lock)]
+    pub fn lock_arg(held: &HeldLock) -> &'static RLock {
+        held
+    }
+    #[cfg(not(rslock_extend_borrows_lock))]
+    pub fn lock_arg(held: &HeldLock) -> &RLock {
+        held
+    }
+
+    /// A TTL as the library takes it.
+    #[cfg(rslock_ttl_ms)]
+    pub fn ttl(ms: u64) -> usize {
+        ms as usize
+    }
+    #[cfg(not(rslock_ttl_ms))]
+    pub fn ttl(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    /// One attempt per acquire/extend: exec_or_retry retries only while current_try (from 1) is
+    /// below the count; the delay is then never used.
+    pub fn one_attempt(manager: &mut LockManager) {
+        #[cfg(rslock_retry_delay_ms)]
+        manager.set_retry(1, 200);
+        #[cfg(not(rslock_retry_delay_ms))]
+        manager.set_retry(1, Duration::from_millis(200));
+    }
+
+    /// The library's "no": not enough nodes said yes (`Unavailable`: it cannot tell a node that
+    /// holds the key from one it cannot reach), or the validity ran out while acquiring.
+    pub fn is_denial(e: &LockError) -> bool {
+        #[cfg(rslock_ttl_exceeded)]
+        if matches!(e, LockError::TtlExceeded) {
+            return true;
+        }
+        matches!(e, LockError::Unavailable)
+    }
+
+    /// Refused before anything was sent: the TTL does not fit, no random value.
+    pub fn refused_before_sending(e: &LockError) -> bool {
+        #[cfg(rslock_ttl_too_large)]
+        if matches!(e, LockError::TtlTooLarge) {
+            return true;
+        }
+        matches!(e, LockError::Io(_))
+    }
+
+    #[cfg(rslock_error_display)]
+    pub fn err_text(e: &LockError) -> String {
+        e.to_string()
+    }
+    #[cfg(not(rslock_error_display))]
+    pub fn err_text(e: &LockError) -> String {
+        format!("{e:?}")
+    }
+
+    /// Connects every node now, where the library keeps connections (a GET of the lock key
+    /// through it); before that each call connected anew and there is nothing to warm.
+    pub async fn warm_up(manager: &'static LockManager, key: &'static [u8], limit: Duration) {
+        #[cfg(rslock_query)]
+        let _ = tokio::time::timeout(limit, manager.query_redis_for_key_value(key)).await;
+        #[cfg(not(rslock_query))]
+        let _ = (manager, key, limit);
+    }
+}
 
 const PROTOCOL: i64 = 1;
 /// End of input or bye: exit this long after it at the latest, even with an op still running.
@@ -269,7 +379,7 @@ fn reader(tx: tokio::sync::mpsc::UnboundedSender<Input>) {
 
 /// The library's lock object and what the adapter knows about it.
 struct Held {
-    lock: Lock,
+    lock: HeldLock,
     /// CLOCK_MONOTONIC when the call that produced `lock` returned (its validity counts from there).
     since_ns: u64,
     /// Released through the library already.
@@ -277,8 +387,9 @@ struct Held {
 }
 
 struct Adapter {
-    manager: LockManager,
-    name: String,
+    /// Leaked once: a lock of the older lines borrows its manager and its name.
+    manager: &'static LockManager,
+    name: &'static str,
     ttl_ms: u64,
     timeout: Duration,
     held: Option<Held>,
@@ -329,7 +440,35 @@ struct Stamp {
     complete: Option<u64>,
 }
 
+/// How a library call bounded by the op's deadline and, maybe, its `abandon_after_ms` ended.
+enum Ended<T> {
+    Returned(T),
+    /// The op's deadline (`timeout_ms`) passed: the future was dropped.
+    TimedOut,
+    /// `abandon_after_ms` passed first: the future was dropped.
+    Abandoned,
+}
+
 impl Stamp {
+    /// Awaits `fut` until `limit`, or until `abandon` when that is sooner; invoke_ns and
+    /// complete_ns are taken right around it. Either way the future is dropped when it fires.
+    async fn bounded<T>(
+        &mut self,
+        limit: Duration,
+        abandon: Option<&(Duration, String)>,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Ended<T> {
+        let (bound, abandoning) = match abandon {
+            Some((after, _)) if *after < limit => (*after, true),
+            _ => (limit, false),
+        };
+        match self.call(bound, fut).await {
+            Ok(v) => Ended::Returned(v),
+            Err(_) if abandoning => Ended::Abandoned,
+            Err(_) => Ended::TimedOut,
+        }
+    }
+
     /// Awaits `fut` bounded by `limit`; invoke_ns and complete_ns are taken right around it.
     async fn call<T>(
         &mut self,
@@ -343,7 +482,7 @@ impl Stamp {
     }
 }
 
-fn token(lock: &Lock) -> String {
+fn token(lock: &RLock) -> String {
     // fencepost's node journal decodes values with from_utf8_lossy: the same text here.
     String::from_utf8_lossy(&lock.val).into_owned()
 }
@@ -430,6 +569,8 @@ fn hello_reply(lock_key: &str) -> Json {
             "auto_renewal": false,
             "fencing_token": false,
             "validity": true,
+            "abandon": true,
+            "starve": true,
         },
     })
 }
@@ -440,14 +581,12 @@ impl Adapter {
         // Connect now, so the first op does not pay for it: rslock connects each node on first use
         // (a GET of the lock key through the library does that), and the resource connection.
         let warm = adapter.timeout.max(Duration::from_secs(2));
-        let manager = adapter.manager.clone();
-        let key = adapter.name.clone().into_bytes();
-        let _ = tokio::time::timeout(warm, manager.query_redis_for_key_value(&key)).await;
+        compat::warm_up(adapter.manager, adapter.name.as_bytes(), warm).await;
         check_logins(nodes, &node_urls, warm).await?;
         if let Err(e) = adapter.connect_resource(warm).await {
             log(&format!("resource: {e} (retried on the first access)"));
         }
-        let reply = hello_reply(&adapter.name);
+        let reply = hello_reply(adapter.name);
         Ok((adapter, reply))
     }
 
@@ -485,14 +624,12 @@ impl Adapter {
             .to_string();
         let resource = redis::Client::open(node_url(res)?.as_str()).map_err(|e| e.to_string())?;
         let mut manager = LockManager::new(node_urls.clone());
-        // One attempt per acquire/extend: exec_or_retry retries only while current_try (from 1)
-        // is below the count; the delay is then never used.
-        manager.set_retry(1, Duration::from_millis(200));
+        compat::one_attempt(&mut manager);
         let adapter = Adapter {
-            manager,
+            manager: Box::leak(Box::new(manager)),
             script_sha: redis::Script::new(&script).get_hash().to_string(),
             script,
-            name,
+            name: Box::leak(name.into_boxed_str()),
             ttl_ms,
             timeout: Duration::from_millis(timeout_ms.max(1)),
             held: None,
@@ -515,15 +652,29 @@ impl Adapter {
         ))
     }
 
+    /// The op's `abandon_after_ms`: when to stop waiting for the library call, and its text.
+    fn abandon(op: &Map<String, Json>) -> Option<(Duration, String)> {
+        let v = op.get("abandon_after_ms")?;
+        let ms = v.as_f64().filter(|ms| *ms >= 0.0)?;
+        Some((Duration::from_secs_f64(ms / 1000.0), v.to_string()))
+    }
+
+    /// The answer to an abandoned call: `info`, and the lock object forgotten, as a user who gave
+    /// up would drop it.
+    fn abandoned(&mut self, what: String) -> Answer {
+        self.held = None;
+        info(format!("abandoned after {what} ms"))
+    }
+
     async fn acquire(&mut self, op: &Map<String, Json>, stamp: &mut Stamp) -> Answer {
         let ttl = self.op_ttl(op);
         self.held = None;
-        let manager = self.manager.clone();
-        let name = self.name.clone();
-        let call = manager.lock(name.as_bytes(), Duration::from_millis(ttl));
-        match stamp.call(self.timeout, call).await {
-            Err(_) => self.cancelled("lock"),
-            Ok(Ok(lock)) => {
+        let call = self.manager.lock(self.name.as_bytes(), compat::ttl(ttl));
+        let abandon = Self::abandon(op);
+        match stamp.bounded(self.timeout, abandon.as_ref(), call).await {
+            Ended::TimedOut => self.cancelled("lock"),
+            Ended::Abandoned => self.abandoned(abandon.map(|a| a.1).unwrap_or_default()),
+            Ended::Returned(Ok(lock)) => {
                 log(&format!(
                     "op {}: granted, value {} (hex), validity {} ms",
                     op["id"],
@@ -537,53 +688,53 @@ impl Adapter {
                     "fence": null,
                 }));
                 self.held = Some(Held {
-                    lock,
+                    lock: compat::keep(lock),
                     since_ns: stamp.complete.unwrap_or_else(mono_ns),
                     released: false,
                 });
                 answer
             }
-            Ok(Err(e @ (LockError::Unavailable | LockError::TtlExceeded))) => {
-                log(&format!("op {}: not granted: {e}", op["id"]));
+            Ended::Returned(Err(e)) if is_denial(&e) => {
+                log(&format!("op {}: not granted: {}", op["id"], err_text(&e)));
                 ok(json!({"granted": false, "validity_ms": null, "token": null, "fence": null}))
             }
-            // Refused before anything was sent: the TTL does not fit, no random value.
-            Ok(Err(e @ (LockError::TtlTooLarge | LockError::Io(_)))) => fail(e.to_string()),
-            Ok(Err(e)) => info(e.to_string()),
+            Ended::Returned(Err(e)) if refused_before_sending(&e) => fail(err_text(&e)),
+            Ended::Returned(Err(e)) => info(err_text(&e)),
         }
     }
 
     async fn extend(&mut self, op: &Map<String, Json>, stamp: &mut Stamp) -> Answer {
         let ttl = self.op_ttl(op);
         let Some(held) = self.held.as_mut() else {
-            return fail("no lock object to extend: nothing was acquired");
+            return fail("no lock object to extend: nothing was acquired, or a call was abandoned");
         };
-        let manager = self.manager.clone();
-        let call = manager.extend(&held.lock, Duration::from_millis(ttl));
-        match stamp.call(self.timeout, call).await {
-            Err(_) => self.cancelled("extend"),
-            Ok(Ok(lock)) => {
+        let call = self.manager.extend(lock_arg(&held.lock), compat::ttl(ttl));
+        let abandon = Self::abandon(op);
+        match stamp.bounded(self.timeout, abandon.as_ref(), call).await {
+            Ended::TimedOut => self.cancelled("extend"),
+            Ended::Abandoned => self.abandoned(abandon.map(|a| a.1).unwrap_or_default()),
+            Ended::Returned(Ok(lock)) => {
                 let validity = lock.validity_time;
-                held.lock = lock;
+                held.lock = compat::keep(lock);
                 held.since_ns = stamp.complete.unwrap_or_else(mono_ns);
                 ok(json!({"extended": true, "validity_ms": validity}))
             }
-            Ok(Err(e @ (LockError::Unavailable | LockError::TtlExceeded))) => {
-                log(&format!("op {}: not extended: {e}", op["id"]));
+            Ended::Returned(Err(e)) if is_denial(&e) => {
+                log(&format!("op {}: not extended: {}", op["id"], err_text(&e)));
                 // The lock object is unchanged: its own validity goes on.
                 let left = ms_floor(remaining_ns(held, stamp.complete.unwrap_or_else(mono_ns)));
                 ok(
                     json!({"extended": false, "validity_ms": if held.released { Json::Null } else { left.into() }}),
                 )
             }
-            Ok(Err(e @ LockError::TtlTooLarge)) => fail(e.to_string()),
-            Ok(Err(e)) => info(e.to_string()),
+            Ended::Returned(Err(e)) if refused_before_sending(&e) => fail(err_text(&e)),
+            Ended::Returned(Err(e)) => info(err_text(&e)),
         }
     }
 
     async fn held(&mut self, _op: &Map<String, Json>, stamp: &mut Stamp) -> Answer {
         let Some(held) = self.held.as_ref() else {
-            return fail("no lock object to ask: nothing was acquired");
+            return fail("no lock object to ask: nothing was acquired, or a call was abandoned");
         };
         // rslock has no "held" of its own: a user goes by the lock's validity_time.
         let (is_held, validity) = stamp
@@ -600,19 +751,42 @@ impl Adapter {
         ok(json!({"held": is_held, "validity_ms": validity}))
     }
 
-    async fn release(&mut self, _op: &Map<String, Json>, stamp: &mut Stamp) -> Answer {
+    async fn release(&mut self, op: &Map<String, Json>, stamp: &mut Stamp) -> Answer {
         let Some(held) = self.held.as_mut() else {
-            return fail("no lock object to release: nothing was acquired");
+            return fail(
+                "no lock object to release: nothing was acquired, or a call was abandoned",
+            );
         };
-        let manager = self.manager.clone();
-        match stamp.call(self.timeout, manager.unlock(&held.lock)).await {
-            Err(_) => self.cancelled("unlock"),
-            Ok(()) => {
+        let abandon = Self::abandon(op);
+        let call = self.manager.unlock(lock_arg(&held.lock));
+        match stamp.bounded(self.timeout, abandon.as_ref(), call).await {
+            Ended::TimedOut => self.cancelled("unlock"),
+            Ended::Abandoned => self.abandoned(abandon.map(|a| a.1).unwrap_or_default()),
+            Ended::Returned(()) => {
                 // unlock() returns nothing: the library does not say whether it deleted the key.
                 held.released = true;
                 ok(json!({"released": null}))
             }
         }
+    }
+
+    /// Busy for the op's `ms` on the runtime's only thread, without yielding: rslock's futures,
+    /// redis-rs' connections and timers make no progress meanwhile.
+    fn starve(op: &Map<String, Json>, stamp: &mut Stamp) -> Answer {
+        let Some(ms) = op.get("ms").and_then(Json::as_f64).filter(|ms| *ms >= 0.0) else {
+            return fail(format!(
+                "starve needs a number of milliseconds \"ms\", got {}",
+                op.get("ms").unwrap_or(&Json::Null)
+            ));
+        };
+        let start = mono_ns();
+        stamp.invoke = Some(start);
+        let end = start + (ms * 1e6) as u64;
+        while mono_ns() < end {
+            std::hint::spin_loop();
+        }
+        stamp.complete = Some(mono_ns());
+        ok(json!({}))
     }
 
     async fn connect_resource(&mut self, limit: Duration) -> Result<(), String> {
@@ -721,6 +895,7 @@ impl Adapter {
             "held" => self.held(op, stamp).await,
             "release" => self.release(op, stamp).await,
             "access" => self.access(op, stamp).await,
+            "starve" => Self::starve(op, stamp),
             _ => fail("unsupported op"),
         }
     }

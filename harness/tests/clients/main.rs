@@ -9,4 +9,5 @@ mod clients;
 mod field_faults;
 mod libraries;
 mod node_versions;
+mod python_versions;
 mod wrong_answers;

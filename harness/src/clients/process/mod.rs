@@ -223,6 +223,16 @@ fn spawner_for(b: &Build<'_>, plan: &Plan) -> anyhow::Result<Spawner> {
     let library = clock::install_library(&root)?;
     let stderr_dir = b.run_dir.join("clients");
     std::fs::create_dir_all(&stderr_dir)?;
+    // The environment the adapter runs in, every package at its exact version, kept with the run.
+    if let Some(lockfile) = &plan.installed.lockfile {
+        let name = lockfile.file_name().unwrap_or_default();
+        std::fs::copy(lockfile, stderr_dir.join(name)).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot copy the adapter's lockfile {}: {e}",
+                lockfile.display()
+            )
+        })?;
+    }
     let mut hellos = Vec::new();
     let mut clocks = Vec::new();
     for (slot, links) in (0u32..).zip(&topo.clients) {

@@ -102,16 +102,15 @@ pub enum AdapterError {
         manifest: PathBuf,
         fix: String,
     },
-    #[error("cannot list {package}'s published versions for the {library} adapter: `{command}` {why}; fix: {fix}")]
+    #[error("{0}")]
+    BadSpec(String),
+    #[error("cannot list the published versions of {package} on {registry}: {why}\nfix: {fix}")]
     Published {
-        library: String,
         package: String,
-        command: String,
+        registry: String,
         why: String,
         fix: String,
     },
-    #[error("{0}")]
-    BadSpec(String),
     #[error("cannot prepare the adapter cache {path}: {source}")]
     Cache {
         path: PathBuf,

@@ -227,9 +227,8 @@ impl Adapter {
         let args = ["view", pkg.as_str(), "versions", "--json"];
         let command = format!("npm {}", args.join(" "));
         let failed = |why: String, fix: String| AdapterError::Published {
-            library: self.manifest.library.clone(),
             package: pkg.clone(),
-            command: command.clone(),
+            registry: format!("npm (`{command}`)"),
             why,
             fix,
         };
