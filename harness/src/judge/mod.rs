@@ -45,7 +45,7 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
     };
 
     if read.whole.is_some() {
-        options.blame = blame_input(run_dir)?;
+        options.blame = nodes_record(run_dir)?;
     } else if run_dir.join(store::TAPS).exists() {
         // Not read: the blame checker reads a history whole; it says why it did not judge.
         options.blame = Some(Default::default());
@@ -177,8 +177,9 @@ pub fn read_history(
 /// Violations of each kind a long run's results keep in full (all are counted).
 pub const KEPT_VIOLATIONS: usize = 1_000;
 
-/// The lock nodes' own record, when the run's taps journaled one.
-fn blame_input(run_dir: &Path) -> anyhow::Result<Option<checkers::node_record::NodesRecord>> {
+/// The lock nodes' own record, when the run's taps journaled one (what blame judges by and the
+/// timeline's node lanes draw).
+pub fn nodes_record(run_dir: &Path) -> anyhow::Result<Option<checkers::node_record::NodesRecord>> {
     let meta = run_dir.join(store::TAPS);
     if !meta.exists() {
         return Ok(None);

@@ -94,6 +94,10 @@ pub enum Swatch {
     Outline(RGBColor),
     /// A line.
     Line(RGBColor),
+    /// A diamond outlined in ink, numbered when one chart tells several kinds apart by number.
+    Diamond(RGBColor, Option<u8>),
+    /// Side-by-side bars, one per colour: "in the colour of whichever one it is".
+    Palette(&'static [RGBColor]),
 }
 
 /// One legend entry per fault kind among `kinds` (sorted, each once): a band of its colour at
@@ -125,22 +129,50 @@ pub fn legend<DB: DrawingBackend>(
     x: i32,
     y: i32,
 ) -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
-    let style = TextStyle::from((font::FAMILY, 13).into_font()).color(&super::style::INK);
+    let style = legend_style();
     let width = area.dim_in_pixel().0 as i32;
-    let row_px = 20;
-    let (mut cx, mut cy) = (x, y);
-    for (swatch, text) in entries {
-        let (tw, _) = area.estimate_text_size(text, &style)?;
-        let item = 30 + tw as i32 + 22;
-        if cx + item > width - 8 && cx > x {
-            cx = x;
-            cy += row_px;
-        }
+    let (places, rows) = legend_layout(entries, x, width);
+    for ((swatch, text), (cx, row)) in entries.iter().zip(places) {
+        let cy = y + row * LEGEND_ROW_PX;
         draw_swatch(area, *swatch, cx, cy)?;
         area.draw(&Text::new(text.clone(), (cx + 30, cy + 2), style.clone()))?;
+    }
+    Ok(y + rows.max(1) * LEGEND_ROW_PX)
+}
+
+/// The height of one legend row.
+pub const LEGEND_ROW_PX: i32 = 20;
+
+/// How many rows [`legend`] takes for `entries` from `x` in a chart `width_px` wide: what a
+/// chart's header must make room for before it draws.
+pub fn legend_rows(entries: &[(Swatch, String)], x: i32, width_px: u32) -> i32 {
+    legend_layout(entries, x, width_px as i32).1
+}
+
+fn legend_style() -> TextStyle<'static> {
+    TextStyle::from((font::FAMILY, 13).into_font()).color(&super::style::INK)
+}
+
+/// Each entry's x and row, wrapping at `width`, and the rows taken. Text is measured with the
+/// chart font itself, so the layout is the same on every backend and before any drawing.
+fn legend_layout(entries: &[(Swatch, String)], x: i32, width: i32) -> (Vec<(i32, i32)>, i32) {
+    let font = legend_style().font;
+    let mut places = Vec::with_capacity(entries.len());
+    let (mut cx, mut row) = (x, 0);
+    for (_, text) in entries {
+        let tw = font
+            .box_size(text)
+            .map_or(7 * text.chars().count() as i32, |(w, _)| w as i32);
+        let item = 30 + tw + 22;
+        if cx + item > width - 8 && cx > x {
+            cx = x;
+            row += 1;
+        }
+        places.push((cx, row));
         cx += item;
     }
-    Ok(cy + row_px)
+    let rows = if entries.is_empty() { 0 } else { row + 1 };
+    (places, rows)
 }
 
 fn draw_swatch<DB: DrawingBackend>(
@@ -168,5 +200,40 @@ fn draw_swatch<DB: DrawingBackend>(
             vec![(x, mid), (x + 24, mid)],
             c.stroke_width(2),
         )),
+        Swatch::Diamond(c, number) => {
+            let (cx, r) = (x + 12, 9);
+            let corners = vec![(cx, mid - r), (cx + r, mid), (cx, mid + r), (cx - r, mid)];
+            area.draw(&Polygon::new(corners.clone(), c.filled()))?;
+            let mut outline = corners.clone();
+            outline.push(corners[0]);
+            area.draw(&PathElement::new(
+                outline,
+                super::style::INK.stroke_width(1),
+            ))?;
+            if let Some(n) = number {
+                area.draw(&Text::new(
+                    n.to_string(),
+                    (cx, mid),
+                    diamond_number_style(11),
+                ))?;
+            }
+            Ok(())
+        }
+        Swatch::Palette(colours) => {
+            let w = 24 / colours.len().max(1) as i32;
+            for (i, c) in colours.iter().enumerate() {
+                let x0 = x + i as i32 * w;
+                area.draw(&Rectangle::new([(x0, y + 3), (x0 + w, y + 13)], c.filled()))?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// The number inside a diamond mark, centred on it, `size_px` high.
+pub fn diamond_number_style(size_px: u32) -> TextStyle<'static> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    TextStyle::from((font::FAMILY, size_px).into_font())
+        .color(&super::style::INK)
+        .pos(Pos::new(HPos::Center, VPos::Center))
 }

@@ -1,7 +1,10 @@
 //! The charts' visual vocabulary, shared so a colour means the same thing on every chart and in
 //! every legend: blue = holds the lock, amber = still acting after its own lease ran out, red = two
 //! holders at once or a stale access the resource accepted, green = fencing stopped one; faults
-//! are shaded in colours none of those use (a GC pause is lavender).
+//! are shaded in colours none of those use (a GC pause is lavender). A wrong answer of the library
+//! is the one yellow mark, so it is never read as anything else. Each client also has an identity
+//! colour ([`client`]), shown by its lane's name, in which the lock nodes' lanes draw the key
+//! holding that client's token: the identities avoid the colours above.
 
 use plotters::style::RGBColor;
 
@@ -21,6 +24,11 @@ pub const FOREIGN: RGBColor = RGBColor(200, 0, 180);
 pub const FAIL: RGBColor = RGBColor(230, 110, 0);
 /// An op whose outcome is unknown (`info`).
 pub const INFO: RGBColor = RGBColor(60, 60, 60);
+/// An answer of the lock library no correct lock may give (a blame finding): yellow, outlined
+/// in ink, used by nothing else.
+pub const FINDING: RGBColor = RGBColor(255, 214, 0);
+/// A node holding a token no client was granted.
+pub const UNOWNED: RGBColor = RGBColor(185, 185, 185);
 /// Alternate lanes.
 pub const STRIPE: RGBColor = RGBColor(244, 245, 247);
 /// Text and outlines.
@@ -40,6 +48,24 @@ pub fn fault(kind: &str) -> RGBColor {
             SERIES[(h as usize) % SERIES.len()]
         }
     }
+}
+
+/// Client identities, for the nodes' lanes: muted hues that none of the meanings above use (no
+/// blue, amber, red, green, magenta, orange or yellow), told apart from each other.
+pub const CLIENTS: [RGBColor; 8] = [
+    RGBColor(0, 150, 136),
+    RGBColor(121, 85, 72),
+    RGBColor(103, 58, 183),
+    RGBColor(158, 157, 36),
+    RGBColor(96, 125, 139),
+    RGBColor(0, 188, 212),
+    RGBColor(190, 120, 150),
+    RGBColor(55, 65, 80),
+];
+
+/// Client `c`'s identity colour (they repeat past eight clients; the lanes name the client too).
+pub fn client(c: u32) -> RGBColor {
+    CLIENTS[c as usize % CLIENTS.len()]
 }
 
 /// Series colours for the perf plots (Tableau 10).

@@ -7,9 +7,15 @@
 //! fault); 300 ms later the others take over with higher tokens; client 0 wakes and writes its
 //! stale increment (accepted when unfenced, rejected when fenced). Every 97th cycle a denial
 //! fails outright and every 131st is left `info` (a timeout).
+//!
+//! With `node_record`, the lock node's own record is journaled too, as its tap would (a `SET` of
+//! each grant's token, a `DEL` at each release, the node's clock every 50 ms), so the blame check
+//! judges the run; `short_lease_ms` makes the node grant the paused client's lease shorter than
+//! the validity its library promised — one wrong answer, on client 0's lane.
 
 #![allow(dead_code)]
 
+use checkers::node_record::{Change, NodeEvent};
 use checkers::{
     Access, AccessOp, Fault, Grant, History, Op, OpKind, Process, ResourceLog, Value, F,
 };
@@ -23,6 +29,10 @@ pub struct Spec {
     pub fenced: bool,
     /// Denied acquires per 5 ms cycle, at most.
     pub denials_per_cycle: u32,
+    /// Journal the lock node's own record (`node-events.jsonl`, `taps.json`).
+    pub node_record: bool,
+    /// The lease the node grants the paused client, when shorter than the others' (`TTL_MS`).
+    pub short_lease_ms: Option<u64>,
 }
 
 impl Default for Spec {
@@ -33,12 +43,18 @@ impl Default for Spec {
             pause_at_ms: Some(1_000),
             fenced: false,
             denials_per_cycle: 4,
+            node_record: false,
+            short_lease_ms: None,
         }
     }
 }
 
 const MS: u64 = 1_000_000;
 const TTL_MS: u64 = 300;
+const KEY: &str = "fencepost:lock:{guard}";
+const NODE: &str = "n1";
+/// The node's wall clock at the history's zero, in ms.
+const NODE_EPOCH_MS: u64 = 1_764_064_800_000;
 
 struct Sim {
     ops: Vec<Op>,
@@ -48,9 +64,22 @@ struct Sim {
     fenced: bool,
     fence: u64,
     busy_until: Vec<u64>,
+    /// The node's record, as its tap journals it.
+    node: Vec<NodeEvent>,
+    /// The lease the node grants the next acquire.
+    lease_ms: u64,
 }
 
 impl Sim {
+    /// A change of the lock key on the node, arriving at `t`.
+    fn node_change(&mut self, t: u64, change: Change) {
+        self.node.push(NodeEvent {
+            time_ns: t,
+            node: NODE.into(),
+            change,
+        });
+    }
+
     fn op(&mut self, t: u64, c: u32, kind: OpKind, f: F, value: Value) {
         self.ops.push(Op {
             index: 0,
@@ -75,8 +104,17 @@ impl Sim {
 
     fn acquire(&mut self, t: u64, c: u32) -> u64 {
         self.fence += 1;
+        let set_at = t + MS / 10;
+        self.node_change(
+            set_at,
+            Change::Set {
+                key: KEY.into(),
+                value: format!("tok{}", self.fence),
+                expire_at_ms: Some(NODE_EPOCH_MS + set_at / MS + self.lease_ms),
+            },
+        );
         let lease = Value::Lease {
-            key: "fencepost:lock:{guard}".into(),
+            key: KEY.into(),
             ttl_ms: TTL_MS,
         };
         self.op(t, c, OpKind::Invoke, F::Acquire, lease);
@@ -153,10 +191,13 @@ impl Sim {
             OpKind::Invoke,
             F::Release,
             Value::Held {
-                key: "fencepost:lock:{guard}".into(),
+                key: KEY.into(),
                 fence,
             },
         );
+        if released {
+            self.node_change(t + MS / 10, Change::Del { key: KEY.into() });
+        }
         let v = if released {
             Value::Released
         } else {
@@ -185,7 +226,7 @@ impl Sim {
             }
             let at = t + MS + u64::from(i) * 20_000;
             let lease = Value::Lease {
-                key: "fencepost:lock:{guard}".into(),
+                key: KEY.into(),
                 ttl_ms: TTL_MS,
             };
             self.op(at, c, OpKind::Invoke, F::Acquire, lease);
@@ -216,8 +257,8 @@ impl Sim {
     }
 }
 
-/// The history and resource log of a synthetic gc-pause run.
-pub fn simulate(spec: &Spec) -> (History, ResourceLog) {
+/// The history, resource log and node record of a synthetic gc-pause run.
+pub fn simulate(spec: &Spec) -> (History, ResourceLog, Vec<NodeEvent>) {
     let mut sim = Sim {
         ops: Vec::new(),
         accesses: Vec::new(),
@@ -226,6 +267,8 @@ pub fn simulate(spec: &Spec) -> (History, ResourceLog) {
         fenced: spec.fenced,
         fence: 0,
         busy_until: vec![0; spec.clients as usize],
+        node: Vec::new(),
+        lease_ms: TTL_MS,
     };
     let end = spec.duration_ms * MS;
     let mut t = 2 * MS;
@@ -237,7 +280,9 @@ pub fn simulate(spec: &Spec) -> (History, ResourceLog) {
             let _ = p;
             paused = true;
             // Client 0 takes the lock, reads, and freezes for 900 ms.
+            sim.lease_ms = spec.short_lease_ms.unwrap_or(TTL_MS);
             let fence = sim.acquire(t, 0);
+            sim.lease_ms = TTL_MS;
             let read = sim.access(t + MS / 2, 0, fence, AccessOp::Read, None);
             let fault = Fault {
                 kind: "gc-pause".into(),
@@ -306,7 +351,18 @@ pub fn simulate(spec: &Spec) -> (History, ResourceLog) {
         final_value: Some(sim.counter),
         accesses,
     };
-    (history, log)
+    let mut node = sim.node;
+    for at in (0..=end).step_by(50 * MS as usize) {
+        node.push(NodeEvent {
+            time_ns: at,
+            node: NODE.into(),
+            change: Change::Clock {
+                node_ms: NODE_EPOCH_MS + at / MS,
+            },
+        });
+    }
+    node.sort_by_key(|e| e.time_ns);
+    (history, log, node)
 }
 
 fn repo() -> PathBuf {
@@ -324,7 +380,7 @@ pub fn write_run(results: &Path, spec: &Spec, run_id: &str) -> PathBuf {
     };
     let dir = results.join(scenario).join(run_id);
     std::fs::create_dir_all(&dir).unwrap();
-    let (history, log) = simulate(spec);
+    let (history, log, node) = simulate(spec);
     let mut text = String::new();
     for op in &history.ops {
         text.push_str(&serde_json::to_string(op).unwrap());
@@ -332,6 +388,19 @@ pub fn write_run(results: &Path, spec: &Spec, run_id: &str) -> PathBuf {
     }
     std::fs::write(dir.join(store::HISTORY), text).unwrap();
     store::write_json(&dir.join(store::RESOURCE), &log).unwrap();
+    if spec.node_record {
+        let mut text = String::new();
+        for e in &node {
+            text.push_str(&serde_json::to_string(e).unwrap());
+            text.push('\n');
+        }
+        std::fs::write(dir.join(store::NODE_EVENTS), text).unwrap();
+        let taps = store::TapsMeta {
+            nodes: vec![NODE.into()],
+            keys: vec![KEY.into()],
+        };
+        store::write_json(&dir.join(store::TAPS), &taps).unwrap();
+    }
     std::fs::copy(
         repo().join("scenarios").join(format!("{scenario}.toml")),
         dir.join(store::SCENARIO),
