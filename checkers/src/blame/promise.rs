@@ -65,7 +65,8 @@ impl Judge<'_> {
         kind: FindingKind,
         token: &str,
     ) {
-        if promised_ns == 0 || ends.len() < self.need {
+        // A validity of 0 (ending at the return) says the lease is already over: no promise.
+        if promised_ns <= d.at || ends.len() < self.need {
             return;
         }
         ends.sort_unstable_by(|a, b| b.cmp(a));

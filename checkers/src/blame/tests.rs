@@ -519,3 +519,15 @@ fn held_while_a_node_clock_jump_ended_the_lease_early_is_not_the_librarys() {
     );
     assert!(r.findings.is_empty(), "{r:?}");
 }
+
+#[test]
+fn a_validity_of_zero_says_the_lease_is_over_and_promises_nothing() {
+    // Set at 11 ms for 100 ms (until 111 ms); the reply came late, at 400 ms, with validity 0.
+    let mut b = B::default();
+    granted_until(&mut b, 10, 400, 0, "a", 400);
+    let r = check(&b.history().calls(), &input(vec![set(11, "a", 1_000_111)]));
+    assert!(
+        !kinds(&r).contains(&FindingKind::ValidityBeyondLease),
+        "{r:?}"
+    );
+}
