@@ -90,7 +90,7 @@ pub fn write_run_page(
 
 fn chart_caption(stem: &str) -> &'static str {
     match stem {
-        timeline::FULL => "Who believed they held the lock when: one lane per client, a bar per critical span (blue; amber once past the client's own lease; red where two clients held it at once), fault windows shaded, stale accesses marked.",
+        timeline::FULL => "Who believed they held the lock when: one lane per client, a bar per critical span (blue; amber once past the client's own lease; red where two clients held it at once), fault windows shaded, stale accesses marked, the library's wrong answers as yellow diamonds; under the clients, whose token each lock node's key held, in that client's colour.",
         timeline::ZOOM => "The same, zoomed on the window of the first violation.",
         s if s.starts_with(timeline::ZOOM) => "The same, zoomed on the window of a later violation.",
         perf::LATENCY_RAW => "Latency of every op at its invocation time, by op kind and outcome; fault windows shaded.",
