@@ -399,12 +399,8 @@ impl Adapter {
             return Ok(());
         }
         let pkg = &self.manifest.package;
-        let listing = match self.manifest.runtime {
-            Runtime::Node => format!("npm view {pkg} versions"),
-            Runtime::Python => format!("pip index versions {pkg}"),
-            Runtime::Cargo => format!("cargo search {pkg}"),
-            Runtime::Fencepost => "fencepost --version".into(),
-        };
+        // Lists the versions and marks those driven, whatever the registry.
+        let listing = format!("fencepost versions {}", self.manifest.library);
         let lines: Vec<String> = self
             .manifest
             .drives
