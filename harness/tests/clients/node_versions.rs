@@ -1,8 +1,9 @@
 //! `--client LIB@VERSION` for the Node libraries: a published version of either major line
-//! installs with the Redis client version *it* asks for (not the adapter's pin), is driven through
-//! the API generation its package has, and holds fault-free; a version outside the adapter's
-//! `drives` lines is refused before anything is installed or started; and the Node protocol
-//! helper gives up on a call after `abandon_after_ms` and starves its event loop on `starve`.
+//! installs with the Redis client version *it* asks for (not the adapter's pin), which the run's
+//! copy of the environment's lockfile names, is driven through the API generation its package
+//! has, and holds fault-free; a version outside the adapter's `drives` lines is refused before
+//! anything is installed or started; and the Node protocol helper gives up on a call after
+//! `abandon_after_ms` and starves its event loop on `starve`.
 //!
 //! Real npm packages from the registry (on first use) and real redis-servers; needs node, npm
 //! and redis-server, and fails with the reason when one is missing.
@@ -84,6 +85,7 @@ fn each_major_line_installs_its_own_redis_client_and_holds_fault_free() {
         );
 
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let results = results.join(spec.replace('@', "-"));
         let out = fencepost()
             .args([
                 "scenario",
@@ -112,13 +114,22 @@ fn each_major_line_installs_its_own_redis_client_and_holds_fault_free() {
             .and_then(|l| l.split(", ").find(|p| p.ends_with(" grants")))
             .and_then(|p| p.trim_end_matches(" grants").parse::<u64>().ok())
             .unwrap_or(0);
+        // The run keeps the environment's lockfile: the same ioredis.
+        let recorded = std::fs::read_dir(results.join("lib-baseline"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("clients/package-lock.json"))
+            .find(|p| p.exists());
+        let recorded_ioredis = recorded.as_deref().map(|p| locked_version(p, "ioredis"));
         if out.status.code() != Some(0)
             || !t.contains(&loaded)
             || !t.contains(&format!("ioredis {ioredis})"))
+            || recorded_ioredis.as_deref() != Some(ioredis.as_str())
             || grants == 0
         {
             failures.push(format!(
-                "--- {spec} (exit {:?}, {grants} grants, expected {loaded:?} over ioredis {ioredis}):\n{t}",
+                "--- {spec} (exit {:?}, {grants} grants, expected {loaded:?} over ioredis {ioredis}, the run recorded ioredis {recorded_ioredis:?}):\n{t}",
                 out.status.code()
             ));
         }
