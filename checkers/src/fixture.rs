@@ -160,3 +160,24 @@ pub fn random_history(seed: u64, clients: u32, sections: u32) -> History {
     }
     b.history()
 }
+
+/// One event of node `n1`'s record at `t_ms` (tests of checkers that read the nodes' record).
+pub fn node_event(t_ms: u64, change: crate::node_record::Change) -> crate::node_record::NodeEvent {
+    crate::node_record::NodeEvent {
+        time_ns: t_ms * 1_000_000,
+        node: "n1".into(),
+        change,
+    }
+}
+
+/// The record of one lock node `n1` whose clock reads 1 000 000 ms at history time 0, then
+/// `events`.
+pub fn one_node(events: Vec<crate::node_record::NodeEvent>) -> crate::node_record::NodesRecord {
+    use crate::node_record::{Change, NodeRecord, NodesRecord};
+    let mut all = vec![node_event(0, Change::Clock { node_ms: 1_000_000 })];
+    all.extend(events);
+    NodesRecord {
+        record: NodeRecord::from_events(&all),
+        nodes: vec!["n1".into()],
+    }
+}

@@ -228,17 +228,11 @@ mod tests {
     use super::*;
     use crate::fixture::B;
     use crate::history::Grant;
-    use crate::node_record::{Change, NodeEvent, NodeRecord};
+    use crate::node_record::{Change, NodeEvent};
 
     const MS: u64 = 1_000_000;
 
-    fn ev(t_ms: u64, change: Change) -> NodeEvent {
-        NodeEvent {
-            time_ns: t_ms * MS,
-            node: "n1".into(),
-            change,
-        }
-    }
+    use crate::fixture::{node_event as ev, one_node as input};
 
     /// The node sets `value` at `t_ms` for 100 ms (its clock reads 1 000 000 ms at time 0).
     fn set(t_ms: u64, value: &str) -> NodeEvent {
@@ -261,15 +255,6 @@ mod tests {
                 expire_at_ms: 1_000_000 + t_ms + 100,
             },
         )
-    }
-
-    fn input(events: Vec<NodeEvent>) -> NodesRecord {
-        let mut all = vec![ev(0, Change::Clock { node_ms: 1_000_000 })];
-        all.extend(events);
-        NodesRecord {
-            record: NodeRecord::from_events(&all),
-            nodes: vec!["n1".into()],
-        }
     }
 
     fn granted(b: &mut B, t0: u64, t1: u64, c: u32, token: &str) {

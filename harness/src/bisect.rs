@@ -13,7 +13,7 @@
 use crate::clients::process::adapter;
 use crate::interrupt::Interrupt;
 use crate::suite::case::Case;
-use crate::suite::child::CaseCommand;
+use crate::suite::child::LibraryCases;
 use crate::suite::{schedule, Seeds};
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,6 +143,7 @@ pub fn pick(first: &Probe, last: &Probe, asked: Option<&str>) -> Option<String> 
 
 struct Runner<'a> {
     opts: &'a BisectOptions,
+    cases: LibraryCases,
     dir: PathBuf,
     interrupt: Interrupt,
     runs: usize,
@@ -169,26 +170,7 @@ impl Runner<'_> {
                     index,
                     label: spec.clone(),
                     seed,
-                    cmd: CaseCommand {
-                        fencepost: o.fencepost.clone(),
-                        scenario: o
-                            .scenarios_dir
-                            .join(format!("{}.toml", o.fault))
-                            .display()
-                            .to_string(),
-                        scenarios_dir: o.scenarios_dir.clone(),
-                        results_dir: o.results_dir.clone(),
-                        seed,
-                        duration: o.duration,
-                        extra: vec![
-                            "--client".into(),
-                            spec.clone(),
-                            "--adapters".into(),
-                            o.adapters_dir.display().to_string(),
-                        ],
-                        log: self.dir.join(format!("{tag}.log")),
-                        result_json: self.dir.join(format!(".{tag}.json")),
-                    },
+                    cmd: self.cases.case(&o.fault, &spec, seed, &self.dir, &tag),
                 }
             })
             .collect();
@@ -227,6 +209,13 @@ pub async fn bisect(opts: &BisectOptions) -> anyhow::Result<BisectReport> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut runner = Runner {
         opts,
+        cases: LibraryCases {
+            fencepost: opts.fencepost.clone(),
+            scenarios_dir: opts.scenarios_dir.clone(),
+            results_dir: opts.results_dir.clone(),
+            adapters_dir: opts.adapters_dir.clone(),
+            duration: opts.duration,
+        },
         dir,
         interrupt: Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?,
         runs: 0,

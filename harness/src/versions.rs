@@ -11,7 +11,7 @@
 use crate::clients::process::adapter::{self, Adapter};
 use crate::interrupt::Interrupt;
 use crate::suite::case::Case;
-use crate::suite::child::CaseCommand;
+use crate::suite::child::LibraryCases;
 use crate::suite::schedule;
 use anyhow::Context;
 use std::fmt::Write as _;
@@ -128,6 +128,13 @@ pub async fn versions(opts: &VersionsOptions) -> anyhow::Result<Vec<VersionRow>>
     }
     let dir = opts.results_dir.join("versions").join(&opts.library);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cases = LibraryCases {
+        fencepost: opts.fencepost.clone(),
+        scenarios_dir: opts.scenarios_dir.clone(),
+        results_dir: opts.results_dir.clone(),
+        adapters_dir: opts.adapters_dir.clone(),
+        duration: opts.duration,
+    };
     let jobs: Vec<schedule::Job> = rows
         .iter()
         .filter(|r| r.driven && r.refused.is_none())
@@ -139,26 +146,7 @@ pub async fn versions(opts: &VersionsOptions) -> anyhow::Result<Vec<VersionRow>>
                 index,
                 label: spec.clone(),
                 seed: opts.seed,
-                cmd: CaseCommand {
-                    fencepost: opts.fencepost.clone(),
-                    scenario: opts
-                        .scenarios_dir
-                        .join("baseline.toml")
-                        .display()
-                        .to_string(),
-                    scenarios_dir: opts.scenarios_dir.clone(),
-                    results_dir: opts.results_dir.clone(),
-                    seed: opts.seed,
-                    duration: opts.duration,
-                    extra: vec![
-                        "--client".into(),
-                        spec,
-                        "--adapters".into(),
-                        opts.adapters_dir.display().to_string(),
-                    ],
-                    log: dir.join(format!("{tag}.log")),
-                    result_json: dir.join(format!(".{tag}.json")),
-                },
+                cmd: cases.case("baseline", &spec, opts.seed, &dir, &tag),
             }
         })
         .collect();

@@ -1,7 +1,6 @@
 //! Blame on recorded node events: one test per answer a correct lock may or may not give.
 use super::*;
 use crate::history::{Call, OpKind, Process, Value, F};
-use crate::node_record::NodeRecord;
 
 /// Blame with no faults in the run.
 fn check(calls: &[Call], input: &NodesRecord) -> BlameReport {
@@ -14,11 +13,7 @@ use crate::node_record::{Change, NodeEvent};
 const MS: u64 = 1_000_000;
 
 fn ev(t_ms: u64, change: Change) -> NodeEvent {
-    NodeEvent {
-        time_ns: t_ms * MS,
-        node: "n1".into(),
-        change,
-    }
+    crate::fixture::node_event(t_ms, change)
 }
 
 fn set(t_ms: u64, value: &str, expire_at_ms: u64) -> NodeEvent {
@@ -34,12 +29,7 @@ fn set(t_ms: u64, value: &str, expire_at_ms: u64) -> NodeEvent {
 
 fn input(events: Vec<NodeEvent>) -> NodesRecord {
     // The node's clock reads 1_000_000 ms at history time 0.
-    let mut all = vec![ev(0, Change::Clock { node_ms: 1_000_000 })];
-    all.extend(events);
-    NodesRecord {
-        record: NodeRecord::from_events(&all),
-        nodes: vec!["n1".into()],
-    }
+    crate::fixture::one_node(events)
 }
 
 fn granted(b: &mut B, t0: u64, t1: u64, c: u32, token: &str) {

@@ -17,7 +17,7 @@ use crate::interrupt::Interrupt;
 use crate::judge::Outcome;
 use crate::scenario::Scenario;
 use crate::store;
-use crate::suite::child::CaseCommand;
+use crate::suite::child::LibraryCases;
 use crate::suite::report::Case;
 use crate::suite::{create_dir, link_latest, schedule, Seeds};
 use anyhow::Context;
@@ -64,6 +64,18 @@ pub struct MatrixOptions {
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
     pub fencepost: PathBuf,
+}
+
+impl MatrixOptions {
+    fn cases(&self) -> LibraryCases {
+        LibraryCases {
+            fencepost: self.fencepost.clone(),
+            scenarios_dir: self.scenarios_dir.clone(),
+            results_dir: self.results_dir.clone(),
+            adapters_dir: self.adapters_dir.clone(),
+            duration: self.duration,
+        }
+    }
 }
 
 /// What a cell's runs showed, worst first.
@@ -240,6 +252,7 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
         crate::clients::process::adapter::find(&name, version, &opts.adapters_dir)?
             .install(&crate::clients::process::adapter::cache_dir())?;
     }
+    let cases = opts.cases();
     let mut jobs = Vec::new();
     let mut index = 0;
     for l in &opts.libraries {
@@ -250,26 +263,7 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
                     index,
                     label: format!("{l} × {f}"),
                     seed,
-                    cmd: CaseCommand {
-                        fencepost: opts.fencepost.clone(),
-                        scenario: opts
-                            .scenarios_dir
-                            .join(format!("{f}.toml"))
-                            .display()
-                            .to_string(),
-                        scenarios_dir: opts.scenarios_dir.clone(),
-                        results_dir: opts.results_dir.clone(),
-                        seed,
-                        duration: opts.duration,
-                        extra: vec![
-                            "--client".into(),
-                            l.clone(),
-                            "--adapters".into(),
-                            opts.adapters_dir.display().to_string(),
-                        ],
-                        log: dir.join("logs").join(format!("{tag}.log")),
-                        result_json: dir.join("logs").join(format!(".{tag}.json")),
-                    },
+                    cmd: cases.case(f, l, seed, &dir.join("logs"), &tag),
                 });
                 index += 1;
             }

@@ -12,7 +12,7 @@ use crate::duration::Dur;
 use crate::judge::RunResult;
 use crate::nodes::node::tail;
 use crate::nodes::spawner;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// How to run one case.
@@ -32,6 +32,45 @@ pub struct CaseCommand {
     pub log: PathBuf,
     /// Where the child writes its verdict.
     pub result_json: PathBuf,
+}
+
+/// What every run of a lock library shares in a matrix, a version table or a bisection: the
+/// binary, the folders and a duration override. [`LibraryCases::case`] is one run of
+/// `scenarios_dir/<fault>.toml` with `--client <spec>`.
+#[derive(Clone, Debug)]
+pub struct LibraryCases {
+    pub fencepost: PathBuf,
+    pub scenarios_dir: PathBuf,
+    pub results_dir: PathBuf,
+    pub adapters_dir: PathBuf,
+    pub duration: Option<Dur>,
+}
+
+impl LibraryCases {
+    /// `fault` × `spec` (`LIB` or `LIB@VERSION`) × `seed`, logged in `logs` as `<tag>.log` (its
+    /// verdict as `.<tag>.json`).
+    pub fn case(&self, fault: &str, spec: &str, seed: u64, logs: &Path, tag: &str) -> CaseCommand {
+        CaseCommand {
+            fencepost: self.fencepost.clone(),
+            scenario: self
+                .scenarios_dir
+                .join(format!("{fault}.toml"))
+                .display()
+                .to_string(),
+            scenarios_dir: self.scenarios_dir.clone(),
+            results_dir: self.results_dir.clone(),
+            seed,
+            duration: self.duration,
+            extra: vec![
+                "--client".into(),
+                spec.to_string(),
+                "--adapters".into(),
+                self.adapters_dir.display().to_string(),
+            ],
+            log: logs.join(format!("{tag}.log")),
+            result_json: logs.join(format!(".{tag}.json")),
+        }
+    }
 }
 
 /// How a case's child ended.

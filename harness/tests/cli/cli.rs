@@ -54,7 +54,7 @@ fn unknown_scenario_name_exits_2() {
 #[test]
 fn sigint_stops_the_run_kills_its_nodes_and_leaves_a_checkable_history() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let (mut child, run_dir, nodes) = start_run("sigint");
+    let (mut child, run_dir, nodes, _results) = start_run("sigint");
     assert!(
         nodes.iter().all(|n| n.pid.is_some_and(alive)),
         "nodes should be running mid-run"
@@ -100,6 +100,7 @@ fn start_run(
     std::process::Child,
     std::path::PathBuf,
     Vec<fencepost::nodes::NodeInfo>,
+    crate::common::TestDir,
 ) {
     start_scenario(tag, "gc-pause")
 }
@@ -112,6 +113,7 @@ fn start_scenario(
     std::process::Child,
     std::path::PathBuf,
     Vec<fencepost::nodes::NodeInfo>,
+    crate::common::TestDir,
 ) {
     let results = results_dir(tag);
     let child = fencepost()
@@ -136,13 +138,18 @@ fn start_scenario(
     let nodes_path = nodes_file().expect("the run never started its nodes");
     std::thread::sleep(Duration::from_millis(1200));
     let nodes = serde_json::from_str(&std::fs::read_to_string(&nodes_path).unwrap()).unwrap();
-    (child, nodes_path.parent().unwrap().to_path_buf(), nodes)
+    (
+        child,
+        nodes_path.parent().unwrap().to_path_buf(),
+        nodes,
+        results,
+    )
 }
 
 #[test]
 fn sigkill_leaves_no_node_behind_and_the_history_reads_up_to_the_last_line() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let (mut child, run_dir, nodes) = start_run("sigkill");
+    let (mut child, run_dir, nodes, _results) = start_run("sigkill");
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
     // The parent-death signal ends the nodes; give the kernel a moment.
@@ -187,7 +194,7 @@ fn sigint_and_sigkill_of_a_cluster_run_leave_no_node_and_no_network() {
         ("cluster-sigint", libc::SIGINT),
         ("cluster-sigkill", libc::SIGKILL),
     ] {
-        let (mut child, _run_dir, nodes) = start_scenario(tag, "cluster-lock");
+        let (mut child, _run_dir, nodes, _results) = start_scenario(tag, "cluster-lock");
         let pid = child.id();
         assert_eq!(
             nodes.iter().filter(|n| n.host.is_some()).count(),
@@ -213,7 +220,7 @@ fn sigint_and_sigkill_of_a_cluster_run_leave_no_node_and_no_network() {
 #[test]
 fn sigterm_is_an_orderly_stop_too() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let (mut child, run_dir, nodes) = start_run("sigterm");
+    let (mut child, run_dir, nodes, _results) = start_run("sigterm");
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
     for n in &nodes {

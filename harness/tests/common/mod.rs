@@ -37,12 +37,12 @@ pub fn text(o: &std::process::Output) -> String {
     )
 }
 
-/// A fresh results folder under the system temp dir.
-pub fn results_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fencepost-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+mod test_dir;
+pub use test_dir::TestDir;
+
+/// A fresh, private results folder under the system temp dir, removed when the test passes.
+pub fn results_dir(tag: &str) -> TestDir {
+    TestDir::new(&format!("fencepost-test-{tag}"))
 }
 
 /// Runs a scenario file through the library (the same path as the CLI).

@@ -15,6 +15,8 @@ struct Deployment {
     api_port: u16,
     topology: std::path::PathBuf,
     passwords: (String, String),
+    /// The nodes' folders and the topology file; dropped after the nodes (fields drop in order).
+    _dir: Option<crate::common::TestDir>,
 }
 
 impl Drop for Deployment {
@@ -89,6 +91,7 @@ fn deploy_nodes(tag: &str, api_port: u16) -> Deployment {
         api_port,
         topology,
         passwords,
+        _dir: Some(dir),
     }
 }
 
@@ -184,10 +187,11 @@ fn a_node_clock_fault_is_refused_on_an_external_topology() {
 fn doctor_checks_an_external_topology() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let d = deploy("external-doctor");
+    let results = results_dir("external-doctor-results");
     let doctor = |with_password: bool| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_fencepost"));
         c.args(["doctor", "--results"])
-            .arg(results_dir("external-doctor-results"))
+            .arg(&results)
             .arg("--topology")
             .arg(&d.topology)
             .env("FENCEPOST_ADMIN_USER", ADMIN_USER)
@@ -217,12 +221,13 @@ fn doctor_checks_an_external_topology() {
 fn missing_credentials_are_named() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let d = deploy("external-creds");
+    let results = results_dir("external-creds-results");
     let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .current_dir(repo())
         .args(["scenario", "baseline", "--duration", "1s", "--topology"])
         .arg(&d.topology)
         .arg("--results")
-        .arg(results_dir("external-creds-results"))
+        .arg(&results)
         .env_remove("FENCEPOST_ADMIN_PASSWORD")
         .output()
         .unwrap();
@@ -275,6 +280,7 @@ fn two_runs_share_one_toxiproxy_and_a_dead_runs_proxies_are_swept() {
                     api_port: 0,
                     topology,
                     passwords,
+                    _dir: None,
                 };
                 run_external(&d, "partition", 2, &results)
             })

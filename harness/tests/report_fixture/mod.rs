@@ -422,10 +422,11 @@ pub fn write_run(results: &Path, spec: &Spec, run_id: &str) -> PathBuf {
     dir
 }
 
-/// A fresh folder under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fencepost-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+#[path = "../common/test_dir.rs"]
+mod test_dir;
+pub use test_dir::TestDir;
+
+/// A fresh, private folder under the system temp dir, removed when the test passes.
+pub fn temp_dir(tag: &str) -> TestDir {
+    TestDir::new(&format!("fencepost-{tag}"))
 }
