@@ -93,7 +93,7 @@ fn each_major_line_installs_its_own_redis_client_and_holds_fault_free() {
                 "--seed",
                 "1",
                 "--duration",
-                "8s",
+                "12s",
                 "--client",
                 spec,
                 "--results",
