@@ -57,8 +57,8 @@ pub enum Landing {
 
 /// A fault aimed at a client's next acquire.
 pub struct Aim {
-    /// How long after the acquire started the fault lands (sub-millisecond delays are slept
-    /// precisely, off the runtime's timer wheel).
+    /// How long after the acquire started the fault lands (sub-millisecond delays are waited
+    /// for precisely, off the runtime's timer wheel).
     pub after: Duration,
     /// Called once, at the landing, on the client's own task (so what it does happens before
     /// the client sees the acquire's answer).
@@ -178,15 +178,16 @@ async fn aimed<T>(call: impl Future<Output = T>, aim: Aim) -> T {
     }
 }
 
-/// Sleeps `d`; below a few milliseconds on a blocking thread (the runtime's timers tick in
-/// whole milliseconds, too coarse to land inside a call that takes one).
+/// Sleeps `d`; below 2 ms by yielding until it has passed (the runtime's timers tick in whole
+/// milliseconds, too coarse to land inside a call that takes a fraction of one; the task is
+/// polled again at once, and so is the call it races, so the landing is exact to a few µs).
 async fn precise_sleep(d: Duration) {
-    let precise = d < Duration::from_millis(5)
-        && tokio::task::spawn_blocking(move || std::thread::sleep(d))
-            .await
-            .is_ok();
-    if !precise {
-        tokio::time::sleep(d).await;
+    if d >= Duration::from_millis(2) {
+        return tokio::time::sleep(d).await;
+    }
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        tokio::task::yield_now().await;
     }
 }
 

@@ -10,7 +10,10 @@
 //! `duration`), then restores it at `duration`. The fault starts at the step, recorded from the
 //! client's own task before it can see the acquire's answer; an acquire that returned before the
 //! delay is a failed injection. The clock is the client's: an in-process client's own clock, or
-//! a client process's wall clock through the preload clock library.
+//! a client process's wall clock through the preload clock library. For a client process "in
+//! flight" is as the harness sees it: a step in the last ~0.1 ms before the adapter's reply
+//! reaches the harness may land after the library returned, so the library scenario delays the
+//! nodes' replies to put every step well inside the call.
 
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::span::Span;
@@ -53,7 +56,7 @@ pub struct ClientClockStrobe {
     pub strobe: u32,
     /// How long after the first step the clock is restored.
     pub duration: Dur,
-    /// How long after the acquire was sent the first step lands: a fixed value or a range drawn from the seed; shorter than the library's acquire takes.
+    /// How long after the acquire was sent the first step lands: a fixed value or a range drawn from the seed; shorter than the library's acquire takes (an in-process client's takes about 0.2 ms: "0ms..100us").
     #[serde(default = "default_delay")]
     pub delay: Span,
 }

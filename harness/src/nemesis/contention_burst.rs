@@ -4,9 +4,10 @@
 //! refresh racing a release under heavy contention (redis-semaphore#205), scripts and replies
 //! interleaving as they never do at low load. For `duration`, every client of the run drops
 //! the delays of its cycle — think, retry and idle — to zero (a shared flag its pacing reads,
-//! in-process clients and client processes alike), then goes back to its pace. The fault
-//! starts when the flag is raised and stops when it is lowered; a cycle already asleep finishes
-//! its sleep first.
+//! in-process clients and client processes alike), then goes back to its pace. A client
+//! process's long section (`[client] long_section`) still runs its length, extending as it
+//! goes: that holder's extends race everyone else's hammering. The fault starts when the flag
+//! is raised and stops when it is lowered; a cycle already asleep finishes its sleep first.
 
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};

@@ -511,15 +511,12 @@ impl LockCycle for ExternalClient {
                 return;
             }
         }
+        // A long section runs its length even in a contention burst (it is the workload's lease
+        // to keep, not a delay): its extends race the others' hammering. The ordinary think
+        // time is 0 then.
         let think = match self.settings.long_section {
             Some((long, one_in)) if rand::Rng::random_ratio(&mut self.rng, 1, one_in) => long,
             _ => Duration::from_millis(self.pacing.think_ms(&mut self.rng)),
-        };
-        // A contention burst: no think time, long sections included.
-        let think = if self.pacing.hooks.bursting() {
-            Duration::ZERO
-        } else {
-            think
         };
         let end = tokio::time::Instant::now() + think;
         while let Some(every) = self.settings.extend_every {
