@@ -2,7 +2,9 @@
 //! `lock-{N}-{C}-{good|bad}.jsonl` for N ∈ {1k, 10k, 100k} × C ∈ {5, 20, 100}, the same as EDN,
 //! `lock-info-{N}-{C}-{good|bad}.jsonl` with 10% of calls timed out (and, with 1m,
 //! `lock-info5-1m-{C}-{good|bad}.jsonl` with 5%), and
-//! `register-etcd-{seed}.jsonl`.
+//! `register-etcd-{seed}.jsonl`; with `FENCEPOST_LIN_GOING=2,10,20` (info percents) also
+//! `lock-going{P}-{N}-{C}-{good|bad}.jsonl` for N ≥ 10k: clients that go on after a lost reply,
+//! release blindly and think long ([`LockSim::going_on`]).
 //!
 //!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
 //!
@@ -50,7 +52,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     // Under faults: 10% of calls time out (`info`).
-    for (n, label) in sizes.filter(|&(n, _)| n >= 10_000) {
+    for (n, label) in sizes.clone().filter(|&(n, _)| n >= 10_000) {
         for c in clients() {
             for bad in [false, true] {
                 let mut sim = LockSim::new(n, c, 42, bad);
@@ -68,6 +70,25 @@ fn main() -> std::io::Result<()> {
                 sim.info_percent = 5;
                 let name = format!("lock-info5-1m-{c}-{}", if bad { "bad" } else { "good" });
                 std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&sim.history()))?;
+            }
+        }
+    }
+    // Clients that go on after a lost reply (issue 29's shapes), at each asked info percent.
+    let going = std::env::var("FENCEPOST_LIN_GOING").unwrap_or_default();
+    for percent in going
+        .split(',')
+        .filter_map(|p| p.trim().parse::<u64>().ok())
+    {
+        for (n, label) in sizes.clone().filter(|&(n, _)| n >= 10_000) {
+            for c in clients() {
+                for bad in [false, true] {
+                    let sim = LockSim::going_on(n, c, 42, bad, percent);
+                    let name = format!(
+                        "lock-going{percent}-{label}-{c}-{}",
+                        if bad { "bad" } else { "good" }
+                    );
+                    std::fs::write(dir.join(format!("{name}.jsonl")), to_jsonl(&sim.history()))?;
+                }
             }
         }
     }

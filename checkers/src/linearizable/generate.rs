@@ -62,6 +62,20 @@ pub struct LockSim {
     /// lock, half took effect and lost their reply. A client whose acquire timed out releases
     /// (its token) before trying again, as a careful client does.
     pub info_percent: u64,
+    /// After a lost reply the client releases whatever the call was and whatever the lock's
+    /// state, without an oracle (so many of those releases find the lock not held), and after a
+    /// lost release it releases again; otherwise (the default) it releases again after a lost
+    /// release only while it still holds the lock.
+    pub blind_release: bool,
+    /// Pause before the next acquire after a release (default: `retry_max_ns`). Long next to
+    /// the holds, the lock is often free: every free moment is one where a still-open `info`
+    /// acquire may take effect.
+    pub think_max_ns: u64,
+    /// Client 0's calls never lose their reply (the others' do as `info_percent` says), so its
+    /// holds are sure even late in a history where every other client has an `info` release
+    /// open: with open `info` releases everywhere no denial is surely inside a hold, and a
+    /// `bad` history needs one to flip.
+    pub sure_client: bool,
 }
 
 impl LockSim {
@@ -77,7 +91,24 @@ impl LockSim {
             hold_max_ns: 1_000_000,
             retry_max_ns: 600_000,
             info_percent: 0,
+            blind_release: false,
+            think_max_ns: 600_000,
+            sure_client: false,
         }
+    }
+
+    /// The shape of histories from clients that go on after a lost reply (fencepost's own, a
+    /// Jepsen client that reconnects): `info_percent` of calls lose their reply, the client
+    /// then always releases (no oracle), and thinks long next to its holds, so the lock is
+    /// often free (about a quarter of the time taken, whatever the number of clients).
+    pub fn going_on(calls: usize, clients: u32, seed: u64, bad: bool, info_percent: u64) -> Self {
+        let mut sim = LockSim::new(calls, clients, seed, bad);
+        sim.info_percent = info_percent;
+        sim.blind_release = true;
+        // A cycle holds ~0.5 ms plus ~4 one-way trips (~0.8 ms): think ~4 × clients × that.
+        sim.think_max_ns = 2 * 4 * clients as u64 * 1_300_000;
+        sim.sure_client = true;
+        sim
     }
 
     pub const KEY: &'static str = "lock";
@@ -100,8 +131,11 @@ impl LockSim {
         history
     }
 
-    fn timeout(&self, rng: &mut SplitMix64) -> Timeout {
-        if self.info_percent == 0 || rng.below(100) >= self.info_percent {
+    fn timeout(&self, c: u32, rng: &mut SplitMix64) -> Timeout {
+        if self.info_percent == 0
+            || rng.below(100) >= self.info_percent
+            || (self.sure_client && c == 0)
+        {
             Timeout::No
         } else if rng.below(2) == 0 {
             Timeout::Lost
@@ -182,6 +216,11 @@ impl<'s> LockRun<'s> {
         self.rng.below(self.sim.retry_max_ns + 1)
     }
 
+    /// A pause before the next acquire after a release.
+    fn think_pause(&mut self) -> u64 {
+        self.rng.below(self.sim.think_max_ns + 1)
+    }
+
     /// Client `c`'s `step` at `t` (one-way latency `lat`): what it does next, and when; `None`
     /// once every call has started.
     fn step(&mut self, t: u64, c: u32, step: Step, lat: u64) -> Option<(u64, Step)> {
@@ -216,8 +255,9 @@ impl<'s> LockRun<'s> {
             Step::ReturnRelease(_, true) => {
                 let value = Value::Error("timeout".into());
                 self.record(t, c, OpKind::Info, F::Release, value);
-                // Still held if the release never arrived: clean up again.
-                let next = if self.holder == Some(c) {
+                // Still held if the release never arrived: clean up again (a blind client
+                // always does).
+                let next = if self.sim.blind_release || self.holder == Some(c) {
                     Step::StartRelease
                 } else {
                     Step::StartAcquire
@@ -231,7 +271,7 @@ impl<'s> LockRun<'s> {
                     Value::NotHeld
                 };
                 self.record(t, c, OpKind::Ok, F::Release, value);
-                (t + self.retry_pause(), Step::StartAcquire)
+                (t + self.think_pause(), Step::StartAcquire)
             }
         })
     }
@@ -243,7 +283,7 @@ impl<'s> LockRun<'s> {
             ttl_ms: LockSim::TTL_MS,
         };
         self.record(t, c, OpKind::Invoke, F::Acquire, value);
-        match self.sim.timeout(&mut self.rng) {
+        match self.sim.timeout(c, &mut self.rng) {
             Timeout::No => (t + lat, Step::ArriveAcquire(false)),
             Timeout::Lost => (t + 2 * lat, Step::ReturnAcquire(false, true)),
             Timeout::ReplyLost => (t + lat, Step::ArriveAcquire(true)),
@@ -280,7 +320,7 @@ impl<'s> LockRun<'s> {
             fence: self.fences[c as usize],
         };
         self.record(t, c, OpKind::Invoke, F::Release, value);
-        match self.sim.timeout(&mut self.rng) {
+        match self.sim.timeout(c, &mut self.rng) {
             Timeout::No => (t + lat, Step::ArriveRelease(false)),
             Timeout::Lost => (t + 2 * lat, Step::ReturnRelease(false, true)),
             Timeout::ReplyLost => (t + lat, Step::ArriveRelease(true)),

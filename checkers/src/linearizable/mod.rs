@@ -262,6 +262,10 @@ pub struct Witness {
     /// A plain-words explanation when the reader knows one (e.g. an expired lease).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The history position from which the refutation judged returns: ops completed before it
+    /// counted as unknown (a history not linearizable even so is not linearizable as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_from: Option<u64>,
 }
 
 impl Witness {
@@ -350,9 +354,42 @@ pub fn check<M: Model>(
 /// 0 to skip the first pass and search exactly from the start).
 pub(crate) fn check_with_beam<M: Model>(
     model: &M,
+    partitions: Vec<Partition<M::Op, M::Ret>>,
+    budget: &Budget,
+    beam: usize,
+) -> Result<LinearizabilityReport, InputError> {
+    check_tuned(model, partitions, budget, beam, Windows::default())
+}
+
+/// The refutation windows (see [`refute_in_windows`]): tests use tiny ones, so that the
+/// property tests' small histories exercise them, and an unsound cut to show they catch one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Windows {
+    pub sizes: &'static [u64],
+    /// Drop the ops completed before the cut instead of relaxing them to unknown returns:
+    /// unsound (a release dropped leaves its grant's lock held), kept for the test that shows
+    /// the property tests catch an unsound rule.
+    #[cfg(test)]
+    pub unsound_drop: bool,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows {
+            sizes: &WINDOWS,
+            #[cfg(test)]
+            unsound_drop: false,
+        }
+    }
+}
+
+/// [`check_with_beam`] with the refutation windows given.
+pub(crate) fn check_tuned<M: Model>(
+    model: &M,
     mut partitions: Vec<Partition<M::Op, M::Ret>>,
     budget: &Budget,
     beam: usize,
+    windows: Windows,
 ) -> Result<LinearizabilityReport, InputError> {
     let started = Instant::now();
     for p in &mut partitions {
@@ -366,6 +403,7 @@ pub(crate) fn check_with_beam<M: Model>(
         mem_bytes: AtomicUsize::new(0),
         mem_limit_bytes: (budget.memory_mb as usize).saturating_mul(1 << 20),
         deadline: started + Duration::from_millis(budget.time_ms),
+        windows,
     };
     let results = search_partitions(model, &partitions, &shared, beam);
     let mut report = merge_partitions(model, &partitions, results, budget);
@@ -374,7 +412,7 @@ pub(crate) fn check_with_beam<M: Model>(
 }
 
 /// What the search found in one partition (by its place in the list), and its counters.
-type Searched<S> = (usize, Found<S>, search::Counters);
+type Searched<S> = (usize, Found<S>, search::Counters, Option<u64>);
 
 /// Searches every partition, on as many threads as there are cores (and partitions); the
 /// results in partition order.
@@ -393,14 +431,14 @@ fn search_partitions<M: Model>(
     let work = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(p) = partitions.get(i) else { break };
-        let (found, counters) = search_partition(model, p, shared, beam);
+        let (found, counters, window_from) = search_partition(model, p, shared, beam);
         if matches!(found, Found::Illegal { .. }) {
             shared.stop.store(true, Ordering::Relaxed);
         }
         results
             .lock()
             .expect("a search thread panicked")
-            .push((i, found, counters));
+            .push((i, found, counters, window_from));
     };
     if threads == 1 {
         work();
@@ -416,28 +454,108 @@ fn search_partitions<M: Model>(
     results
 }
 
-/// One partition: the beam first, then (if it ran dry) the exact search.
+/// One partition: the beam first, then (if it ran dry) refutations in windows before where
+/// it died, then the exact search. With the window a refutation found, if one did.
 fn search_partition<M: Model>(
     model: &M,
     p: &Partition<M::Op, M::Ret>,
     shared: &Shared,
     beam: usize,
-) -> (Found<M::State>, search::Counters) {
+) -> (Found<M::State>, search::Counters, Option<u64>) {
     // A narrow beam first: it proves most linearizable histories at once, even where the
     // exact frontier would hold thousands of possible worlds (many `info` ops). Only when
     // it runs dry is the exact search needed, for `Illegal` must rule out every world.
     let (mut found, mut counters) = if beam == 0 {
-        (Found::BeamDied, search::Counters::default())
+        (Found::BeamDied { at: 0 }, search::Counters::default())
     } else {
         Search::new(model, &p.ops, shared).beam(beam).run()
     };
-    if matches!(found, Found::BeamDied) {
-        let (exact, more) = Search::new(model, &p.ops, shared).run();
-        found = exact;
+    let mut window_from = None;
+    if let Found::BeamDied { at } = found {
+        found = Found::Stopped;
+        if beam > 0 {
+            if let Some((refuted, from)) = refute_in_windows(model, p, shared, at, &mut counters) {
+                found = refuted;
+                window_from = Some(from);
+            }
+        }
+        if matches!(found, Found::Stopped) {
+            let (exact, more) = Search::new(model, &p.ops, shared).run();
+            found = exact;
+            counters.configs += more.configs;
+            counters.max_frontier = counters.max_frontier.max(more.max_frontier);
+        }
+    }
+    (found, counters, window_from)
+}
+
+/// The ops with those `before_cut` given unknown returns.
+fn relax<O: Clone, R: Clone>(
+    ops: &[Operation<O, R>],
+    before_cut: impl Fn(&Operation<O, R>) -> bool,
+) -> Vec<Operation<O, R>> {
+    ops.iter()
+        .map(|o| {
+            if before_cut(o) {
+                Operation {
+                    ret: None,
+                    complete_index: None,
+                    ..o.clone()
+                }
+            } else {
+                o.clone()
+            }
+        })
+        .collect()
+}
+
+/// Windows, in events before the return where the beam died, that [`refute_in_windows`] tries.
+const WINDOWS: [u64; 3] = [512, 8_192, 131_072];
+
+/// **Refutation in a window.** The beam died at op `at`'s return, so the first return no
+/// linearization explains is there or later. The exact search must carry every world from the
+/// start to there, and with many `info` ops open the worlds multiply. But a history whose ops
+/// completed before a cut are *relaxed* to unknown returns (each may take the effect
+/// `step_unknown` gives, at any time after its invocation, or none) admits every linearization
+/// of the original — a known return's step is either no change or the one effect
+/// `step_unknown` names (a property test checks this for every model) — so if the relaxed
+/// history is not linearizable, neither is the original. Before the cut, relaxed ops force no
+/// branching; only the window's own worlds are carried. Each window is searched exactly up to
+/// as far past the death as it is long, with a share of the time left; a window in which a
+/// linearization survives proves nothing and the next, larger one is tried, then the whole
+/// history. Returns the verdict and the cut (a history position).
+fn refute_in_windows<M: Model>(
+    model: &M,
+    p: &Partition<M::Op, M::Ret>,
+    shared: &Shared,
+    at: u32,
+    counters: &mut search::Counters,
+) -> Option<(Found<M::State>, u64)> {
+    let died = p.ops[at as usize].complete_index?;
+    for &window in shared.windows.sizes {
+        let cut = died.checked_sub(window)?;
+        let before_cut = |o: &Operation<M::Op, M::Ret>| o.complete_index.is_some_and(|c| c < cut);
+        #[cfg(test)]
+        let relaxed: Vec<Operation<M::Op, M::Ret>> = if shared.windows.unsound_drop {
+            p.ops.iter().filter(|o| !before_cut(o)).cloned().collect()
+        } else {
+            relax(&p.ops, before_cut)
+        };
+        #[cfg(not(test))]
+        let relaxed = relax(&p.ops, before_cut);
+        let left = shared.deadline.saturating_duration_since(Instant::now());
+        let (found, more) = Search::new(model, &relaxed, shared)
+            .until(died + window, Instant::now() + left / 4)
+            .run();
         counters.configs += more.configs;
         counters.max_frontier = counters.max_frontier.max(more.max_frontier);
+        match found {
+            Found::Illegal { .. } => return Some((found, cut)),
+            Found::GaveUp(GaveUp::Cancelled | GaveUp::Memory) => return None,
+            _ => {}
+        }
     }
-    (found, counters)
+    None
 }
 
 /// The partitions' findings as one report (its time not yet set): `Illegal` in any partition
@@ -458,7 +576,7 @@ fn merge_partitions<M: Model>(
         max_frontier: results.iter().map(|r| r.2.max_frontier).max().unwrap_or(0),
         elapsed_ms: 0.0,
     };
-    for (i, found, _) in results {
+    for (i, found, _, window_from) in results {
         let p = &partitions[i];
         match found {
             Found::Linearizable => {}
@@ -471,10 +589,20 @@ fn merge_partitions<M: Model>(
                 if report.verdict != Linearizability::Illegal {
                     report.verdict = Linearizability::Illegal;
                     report.unknown_reason = None;
-                    report.witness = Some(witness(model, p, op, &prefix, &state, &pending));
+                    report.witness = Some(witness(
+                        model,
+                        p,
+                        window_from,
+                        op,
+                        &prefix,
+                        &state,
+                        &pending,
+                    ));
                 }
             }
-            Found::BeamDied => unreachable!("the exact search follows a beam that ran dry"),
+            Found::BeamDied { .. } | Found::Stopped => {
+                unreachable!("the exact search follows a beam that ran dry or a window")
+            }
             Found::GaveUp(why) => {
                 if report.verdict == Linearizability::Ok {
                     report.verdict = Linearizability::Unknown;
@@ -498,18 +626,26 @@ fn gave_up_reason(why: GaveUp, budget: &Budget) -> String {
     }
 }
 
-fn describe<M: Model>(model: &M, o: &Operation<M::Op, M::Ret>) -> WitnessOp {
+/// An op for the witness; one that completed before `window_from` as the refutation saw it:
+/// its return unknown.
+fn describe<M: Model>(
+    model: &M,
+    o: &Operation<M::Op, M::Ret>,
+    window_from: Option<u64>,
+) -> WitnessOp {
+    let relaxed = window_from.is_some_and(|from| o.complete_index.is_some_and(|c| c < from));
     WitnessOp {
         process: o.process,
         invoke_index: o.invoke_index,
         complete_index: o.complete_index,
-        description: model.describe_op(&o.op, o.ret.as_ref()),
+        description: model.describe_op(&o.op, if relaxed { None } else { o.ret.as_ref() }),
     }
 }
 
 fn witness<M: Model>(
     model: &M,
     p: &Partition<M::Op, M::Ret>,
+    window_from: Option<u64>,
     op: u32,
     prefix: &[u32],
     state: &M::State,
@@ -518,22 +654,23 @@ fn witness<M: Model>(
     let tail_from = prefix.len().saturating_sub(Witness::TAIL);
     let mut pending: Vec<WitnessOp> = pending
         .iter()
-        .map(|&id| describe(model, &p.ops[id as usize]))
+        .map(|&id| describe(model, &p.ops[id as usize], window_from))
         .collect();
     pending.sort_by_key(|o| o.invoke_index);
     Witness {
         key: p.key.clone(),
-        op: describe(model, &p.ops[op as usize]),
+        op: describe(model, &p.ops[op as usize], window_from),
         prefix: prefix
             .iter()
             .map(|&id| p.ops[id as usize].invoke_index)
             .collect(),
         prefix_tail: prefix[tail_from..]
             .iter()
-            .map(|&id| describe(model, &p.ops[id as usize]))
+            .map(|&id| describe(model, &p.ops[id as usize], window_from))
             .collect(),
         state: model.describe_state(state),
         pending,
         explanation: None,
+        window_from,
     }
 }

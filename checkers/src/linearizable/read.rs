@@ -146,6 +146,13 @@ impl fmt::Display for Report {
                 writeln!(f, "  key: {key}")?;
             }
             writeln!(f, "  cannot linearize  {}", op(&w.op))?;
+            if let Some(from) = w.window_from {
+                writeln!(
+                    f,
+                    "  (refuted in a window: the returns of ops completed before {} counted as unknown; not linearizable even so, so not as recorded either)",
+                    self.place(from)
+                )?;
+            }
             writeln!(
                 f,
                 "  after the longest linearizable prefix found ({} ops){}",

@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub mem_bytes: AtomicUsize,
     pub mem_limit_bytes: usize,
     pub deadline: Instant,
+    /// Where to look for a refutation when the beam dies.
+    pub windows: super::Windows,
 }
 
 /// Why a search gave up.
@@ -48,8 +50,14 @@ pub(crate) enum Found<S> {
         pending: Vec<u32>,
     },
     GaveUp(GaveUp),
-    /// The beam dropped configurations and then none was left: no verdict; search exactly.
-    BeamDied,
+    /// The beam dropped configurations and then none was left when op `at` returned: no
+    /// verdict; search exactly.
+    BeamDied {
+        at: u32,
+    },
+    /// The sweep reached the position it was told to stop at (see [`Search::until`]) with
+    /// configurations left: no verdict.
+    Stopped,
 }
 
 /// Counters for the closing report.
@@ -143,6 +151,10 @@ pub(crate) struct Search<'a, M: Model> {
     beam: Option<usize>,
     /// Whether the beam ever dropped a configuration.
     pruned: bool,
+    /// Stop (with [`Found::Stopped`]) at the first event past this history position.
+    until: Option<u64>,
+    /// This search's own deadline, besides the shared one.
+    deadline: Option<Instant>,
     published_bytes: usize,
     live_bytes: usize,
     pub counters: Counters,
@@ -193,6 +205,8 @@ impl<'a, M: Model> Search<'a, M> {
             ticks: 0,
             beam: None,
             pruned: false,
+            until: None,
+            deadline: None,
             published_bytes: 0,
             live_bytes: 0,
             counters: Counters::default(),
@@ -206,6 +220,24 @@ impl<'a, M: Model> Search<'a, M> {
     pub fn beam(mut self, width: usize) -> Self {
         self.beam = Some(width);
         self
+    }
+
+    /// Stops at the first event past history position `until` (a refutation in a window of
+    /// the history need not sweep the rest) or at `deadline`, whichever comes first.
+    pub fn until(mut self, until: u64, deadline: Instant) -> Self {
+        self.until = Some(until);
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Where an event stands in the history.
+    fn position(&self, event: Event) -> u64 {
+        match event {
+            Event::Invoke(id) => self.ops[id as usize].invoke_index,
+            Event::Return(id) => self.ops[id as usize]
+                .complete_index
+                .expect("a return has a completion"),
+        }
     }
 
     fn events(&self) -> Vec<Event> {
@@ -256,6 +288,9 @@ impl<'a, M: Model> Search<'a, M> {
             );
         }
         for (at, event) in events.into_iter().enumerate() {
+            if self.until.is_some_and(|u| self.position(event) > u) {
+                return Found::Stopped;
+            }
             self.at_event = at as u32;
             let toggle = self.toggle_of(event);
             if let Some(caps) = &mut self.caps {
@@ -325,7 +360,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.pruned |= seen.lossy() || next.lossy();
         if next.is_empty() {
             if self.pruned {
-                return Err(Found::BeamDied);
+                return Err(Found::BeamDied { at: id });
             }
             return Err(self.illegal(&forced, id));
         }
@@ -354,12 +389,14 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Keeps the beam's `width` most promising configurations (see [`Search::beam`]).
     fn narrow_to_beam(&mut self, frontier: &mut Vec<Config<M::State>>, width: usize) {
-        // Most options, fewest debts first; ties: the longest linearization.
+        // Most options, fewest debts first; ties: the world whose last `info` step was of the
+        // most recently invoked class, then the longest linearization.
         frontier.sort_by_cached_key(|c| {
             let options: u64 = c.optional.iter().map(|&(_, n)| n as u64).sum();
             (
                 c.observers.len(),
                 std::cmp::Reverse(options),
+                std::cmp::Reverse(self.recency(c.trail)),
                 std::cmp::Reverse(c.depth),
             )
         });
@@ -375,6 +412,27 @@ impl<'a, M: Model> Search<'a, M> {
         kept.append(&mut rest);
         *frontier = kept;
         self.pruned = true;
+    }
+
+    /// How recently the class of the last `info` op in a linearization (looking back a few
+    /// steps from `trail`) had a member invoked: its latest member's invocation index, 0 when
+    /// none is near the end. An `info` op takes effect, if at all, soon after it is sent in
+    /// most systems, so among worlds alike in debts and options the beam keeps those that used
+    /// the freshest `info` op first. A preference only: any order keeps the beam sound.
+    fn recency(&self, mut trail: u32) -> u64 {
+        for _ in 0..16 {
+            if trail == ROOT {
+                break;
+            }
+            let (id, parent) = self.arena[trail as usize];
+            if let Role::Optional(class) = self.roles[id as usize] {
+                let invoked = self.class_invoked[class as usize] as usize;
+                let latest = self.class_ids[class as usize][invoked.max(1) - 1];
+                return self.ops[latest as usize].invoke_index;
+            }
+            trail = parent;
+        }
+        0
     }
 
     fn is_pending(&self, c: &Config<M::State>, id: u32) -> bool {
@@ -535,6 +593,9 @@ impl<'a, M: Model> Search<'a, M> {
     fn step_unknown(&mut self, cur: &Config<M::State>, next: &mut Layer<'_, M::State>) {
         let mut moves = std::mem::take(&mut self.moves);
         self.unknown_moves(cur, &mut moves);
+        if self.model.lazy_unknown() {
+            moves.retain(|(_, state)| self.enables(cur, state));
+        }
         let options = options_of(&cur.optional);
         for (slot, state) in moves.drain(..) {
             if self.known_covered(cur, &state, options - 1, next.seen) {
@@ -557,6 +618,31 @@ impl<'a, M: Model> Search<'a, M> {
             self.settle(n, next);
         }
         self.moves = moves;
+    }
+
+    /// Whether an `info` step from `cur`'s state to `after` enables a pending op with a known
+    /// return (legal after the step, not before), or an `info` step that does from a state
+    /// other than `cur`'s (a release of one client freeing the lock for another's acquire):
+    /// with a lazy model, the only `info` steps some linearization takes (see
+    /// [`Model::lazy_unknown`]).
+    fn enables(&self, cur: &Config<M::State>, after: &M::State) -> bool {
+        let before = &cur.state;
+        let known_enabled = |from: &M::State, to: &M::State| {
+            cur.mandatory.iter().chain(&cur.observers).any(|&id| {
+                let o = &self.ops[id as usize];
+                let ret = o.ret.as_ref().expect("known ops have returns");
+                self.model.step(to, &o.op, ret).is_some()
+                    && self.model.step(from, &o.op, ret).is_none()
+            })
+        };
+        if known_enabled(before, after) {
+            return true;
+        }
+        cur.optional.iter().any(|(class, _)| {
+            self.model
+                .step_unknown(after, &self.class_ops[*class as usize])
+                .is_some_and(|two| two != *before && known_enabled(after, &two))
+        })
     }
 
     /// The `info` steps `cur` can take, into `moves`: (slot in `cur.optional`, state after).
@@ -695,7 +781,8 @@ impl<'a, M: Model> Search<'a, M> {
         if self.shared.mem_bytes.load(Ordering::Relaxed) > self.shared.mem_limit_bytes {
             return Err(GaveUp::Memory);
         }
-        if Instant::now() >= self.shared.deadline {
+        let now = Instant::now();
+        if now >= self.shared.deadline || self.deadline.is_some_and(|d| now >= d) {
             return Err(GaveUp::Time);
         }
         Ok(())

@@ -161,6 +161,10 @@ struct Shape {
     /// new process (a new owner, for the lock). Otherwise the client keeps its number, as
     /// fencepost's clients do.
     retire: bool,
+    /// An `info` call may take effect up to four times its length after it began, while its
+    /// client (going on under its number) makes its next calls: histories in which an `info`
+    /// op must take effect late to be linearizable.
+    late: bool,
 }
 
 impl Default for Shape {
@@ -168,6 +172,7 @@ impl Default for Shape {
         Shape {
             info_every: 6,
             retire: false,
+            late: false,
         }
     }
 }
@@ -202,12 +207,13 @@ fn build_with<M: Gen>(
             if info && shape.retire {
                 generation[slot] += 1;
             }
+            let stretch = if info && shape.late { 4.0 } else { 1.0 };
             Planned {
                 process: p,
                 op: model.op(pick, p),
                 start,
                 end,
-                point: start + frac * (end - start),
+                point: start + frac * stretch * (end - start),
                 info,
                 took_effect: !info || outcome % 12 < 6,
             }
@@ -318,7 +324,46 @@ fn agree_on<M: Gen>(model: &M, ops: Vec<Operation<M::Op, M::Ret>>) -> Result<boo
         "the exact search disagrees with brute force on {:#?}",
         ops
     );
+    // A refutation in a window, as if the beam had died at any return: never of a
+    // linearizable history.
+    prop_assert!(
+        !(expected && refuted_in_a_window(model, &ops, false)),
+        "a refutation in a window refutes a linearizable history: {:#?}",
+        ops
+    );
     Ok(expected)
+}
+
+/// Whether a refutation in windows of 1 to 8 events before some known return (as if the beam
+/// had died there) finds the history not linearizable (`unsound_drop`: dropping the ops before
+/// the cut instead of relaxing their returns).
+fn refuted_in_a_window<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Op, M::Ret>],
+    unsound_drop: bool,
+) -> bool {
+    let mut sorted = ops.to_vec();
+    sorted.sort_by_key(|o| o.invoke_index);
+    let p = Partition {
+        key: None,
+        ops: sorted,
+    };
+    let shared = search::Shared {
+        stop: std::sync::atomic::AtomicBool::new(false),
+        mem_bytes: std::sync::atomic::AtomicUsize::new(0),
+        mem_limit_bytes: 64 << 20,
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(10),
+        windows: super::Windows {
+            sizes: &[1, 2, 3, 5, 8],
+            unsound_drop,
+        },
+    };
+    (0..p.ops.len() as u32)
+        .filter(|&at| p.ops[at as usize].ret.is_some())
+        .any(|at| {
+            let mut counters = search::Counters::default();
+            super::refute_in_windows(model, &p, &shared, at, &mut counters).is_some()
+        })
 }
 
 /// Histories where a third to a half of the calls end `info`, some with the client going on
@@ -333,6 +378,7 @@ fn agree_many_info<M: Gen>(
     let shape = Shape {
         info_every: 2 + info_every % 2,
         retire,
+        late: info_every & 2 != 0,
     };
     agree_on(model, build_with(model, specs, corrupt, shape))
 }
@@ -434,6 +480,40 @@ fn random_histories_cover_both_verdicts_and_info_ops() {
     }
 }
 
+/// The property tests catch an unsound rule: cutting a window by dropping the ops before it
+/// (instead of relaxing their returns to unknown) calls linearizable histories illegal, and
+/// the same random histories the property tests draw show it.
+#[test]
+fn an_unsound_window_cut_disagrees_with_brute_force() {
+    let mut rng = generate::SplitMix64::new(29);
+    let (mut tried, mut wrong) = (0, 0);
+    for _ in 0..3_000 {
+        let n = 1 + rng.below(9) as usize;
+        let specs: Vec<Spec> = (0..n)
+            .map(|_| {
+                let b = rng.next_u64().to_le_bytes();
+                (b[0], b[1], b[2], b[3], b[4], b[5])
+            })
+            .collect();
+        let shape = Shape {
+            info_every: 2 + rng.below(2) as u8,
+            retire: false,
+            late: rng.below(2) == 0,
+        };
+        let ops = build_with(&Lock, &specs, rng.next_u64() as u16, shape);
+        let expected = brute::linearizable(&Lock, &ops);
+        tried += 1;
+        // The sound cut never refutes a linearizable history; the unsound one must.
+        assert!(
+            !(expected && refuted_in_a_window(&Lock, &ops, false)),
+            "{ops:#?}"
+        );
+        wrong += (expected && refuted_in_a_window(&Lock, &ops, true)) as usize;
+    }
+    println!("an unsound cut: {wrong} of {tried} histories refuted though linearizable");
+    assert!(wrong >= 10, "{wrong} of {tried}");
+}
+
 /// The many-`info` histories must be mostly `info`, and both verdicts must be common.
 #[test]
 fn many_info_histories_cover_both_verdicts() {
@@ -451,6 +531,7 @@ fn many_info_histories_cover_both_verdicts() {
             let shape = Shape {
                 info_every: 2 + rng.below(2) as u8,
                 retire,
+                late: rng.below(2) == 0,
             };
             let ops = build_with(model, &specs, rng.next_u64() as u16, shape);
             info += (ops.iter().filter(|o| o.ret.is_none()).count() >= 3) as usize;

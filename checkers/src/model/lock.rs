@@ -99,6 +99,21 @@ impl Model for Lock {
         *state == Some(channel)
     }
 
+    /// An `info` acquire of `c` that took effect (free → c) can move later, to just before the
+    /// first op after it that needs the lock held (a denial; `c`'s release → released or
+    /// extend → extended): until then the lock stays `c`'s, and the only ops legal in between
+    /// are other clients' refused releases and extensions, legal on a free lock too (grants and
+    /// acquires need it free, `c`'s refusals need it not `c`'s; an `info` release of `c` right
+    /// after it undoes it, and both are dropped). An `info` release of `c` (c → free) can move
+    /// later to just before the first op that needs the lock not `c`'s (a grant, an `info`
+    /// acquire, `c`'s refusals), for the same reason the other way round. Moving an `info` op
+    /// later keeps it after its invocation and has no return to stay before. So some
+    /// linearization takes every `info` step just before an op it enables: chains are at most
+    /// two long (a release of `c` enabling an acquire of `d` that `d`'s release needs).
+    fn lazy_unknown(&self) -> bool {
+        true
+    }
+
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
         describe_lock_op(op, ret)
     }

@@ -84,6 +84,16 @@ pub trait Model: Sync {
         None
     }
 
+    /// True when an `info` op that took effect can always be moved later in a linearization,
+    /// to just before an op its step enables (legal after it, not before): then the search
+    /// takes an `info` step only where it enables a pending op at once, or an `info` step that
+    /// does (see "Lazy `info` steps" in [`crate::linearizable`]). The default, `false`, is
+    /// always right; a model returning `true` argues it in its own docs, and the property tests
+    /// check it against brute force.
+    fn lazy_unknown(&self) -> bool {
+        false
+    }
+
     /// The value of `channel`'s property in `state` (see [`Model::toggle`]).
     fn toggled(&self, _state: &Self::State, _channel: u32) -> bool {
         false

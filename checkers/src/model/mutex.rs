@@ -66,6 +66,13 @@ impl Model for Mutex {
         *held
     }
 
+    /// As for the [`lock`](super::lock) model, owners aside: an `info` acquire can move later to
+    /// just before the first op that needs the lock held (a denial, a release → released, an
+    /// extension → extended), an `info` release to just before the first that needs it free.
+    fn lazy_unknown(&self) -> bool {
+        true
+    }
+
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
         describe_lock_op(op, ret)
     }
