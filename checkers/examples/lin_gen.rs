@@ -4,7 +4,8 @@
 //! `lock-info5-1m-{C}-{good|bad}.jsonl` with 5%), and
 //! `register-etcd-{seed}.jsonl`; with `FENCEPOST_LIN_GOING=2,10,20` (info percents) also
 //! `lock-going{P}-{N}-{C}-{good|bad}.jsonl` for N ≥ 10k: clients that go on after a lost reply,
-//! release blindly and think long ([`LockSim::going_on`]).
+//! release blindly and think long ([`LockSim::going_on`]). `FENCEPOST_LIN_KINDS=going` (a
+//! comma list of plain, info, going, register) writes only those kinds.
 //!
 //!     cargo run --release -p checkers --example lin_gen -- /tmp/fencepost-lin
 //!
@@ -41,7 +42,9 @@ fn main() -> std::io::Result<()> {
             .into_iter()
             .filter(|c| chosen("FENCEPOST_LIN_CLIENTS", &c.to_string()))
     };
-    for (n, label) in sizes.clone() {
+    // FENCEPOST_LIN_KINDS (a comma list of plain, info, going, register; default all).
+    let kind = |k: &str| chosen("FENCEPOST_LIN_KINDS", k);
+    for (n, label) in sizes.clone().filter(|_| kind("plain")) {
         for c in clients() {
             for bad in [false, true] {
                 let h = LockSim::new(n, c, 42, bad).history();
@@ -52,7 +55,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     // Under faults: 10% of calls time out (`info`).
-    for (n, label) in sizes.clone().filter(|&(n, _)| n >= 10_000) {
+    for (n, label) in sizes.clone().filter(|&(n, _)| n >= 10_000 && kind("info")) {
         for c in clients() {
             for bad in [false, true] {
                 let mut sim = LockSim::new(n, c, 42, bad);
@@ -63,7 +66,10 @@ fn main() -> std::io::Result<()> {
         }
     }
     // 1M ops with 5 % of calls timed out, when 1m is asked for.
-    if std::env::var("FENCEPOST_LIN_SIZES").is_ok_and(|l| l.split(',').any(|x| x.trim() == "1m")) {
+    if kind("info")
+        && std::env::var("FENCEPOST_LIN_SIZES")
+            .is_ok_and(|l| l.split(',').any(|x| x.trim() == "1m"))
+    {
         for c in clients() {
             for bad in [false, true] {
                 let mut sim = LockSim::new(1_000_000, c, 42, bad);
@@ -74,7 +80,10 @@ fn main() -> std::io::Result<()> {
         }
     }
     // Clients that go on after a lost reply (issue 29's shapes), at each asked info percent.
-    let going = std::env::var("FENCEPOST_LIN_GOING").unwrap_or_default();
+    let going = std::env::var("FENCEPOST_LIN_GOING")
+        .ok()
+        .filter(|_| kind("going"))
+        .unwrap_or_default();
     for percent in going
         .split(',')
         .filter_map(|p| p.trim().parse::<u64>().ok())
@@ -92,7 +101,7 @@ fn main() -> std::io::Result<()> {
             }
         }
     }
-    for seed in 0..5 {
+    for seed in (0..5).filter(|_| kind("register")) {
         let h = RegisterSim::etcd(seed).history();
         std::fs::write(
             dir.join(format!("register-etcd-{seed}.jsonl")),

@@ -163,8 +163,29 @@ pub async fn versions(opts: &VersionsOptions) -> anyhow::Result<Vec<VersionRow>>
     let mut cases = cases.into_iter();
     for r in rows.iter_mut().filter(|r| r.driven && r.refused.is_none()) {
         r.baseline = cases.next();
+        // An adapter that refused the version in its hello (its package does not load, or is
+        // of a shape it cannot drive) names why: the row says so rather than "error".
+        if let Some(why) = r
+            .baseline
+            .as_ref()
+            .and_then(|c| c.error.as_deref())
+            .and_then(hello_refusal)
+        {
+            r.refused = Some(why);
+            r.baseline = None;
+        }
     }
     Ok(rows)
+}
+
+/// The reason in a run's error when its adapter refused to run the version.
+fn hello_refusal(error: &str) -> Option<String> {
+    let at = error.find("refused to run: ")?;
+    let why = error[at + "refused to run: ".len()..]
+        .lines()
+        .next()?
+        .trim();
+    Some(format!("in its hello: {}", checkers::quote::clip(why)))
 }
 
 fn refusal(a: &Adapter) -> String {
@@ -263,6 +284,19 @@ mod tests {
         assert_eq!(line("4.2.0"), "4");
         assert_eq!(line("0.7.3"), "0.7");
         assert_eq!(line("v0.10.0"), "0.10");
+    }
+
+    #[test]
+    fn a_refusal_in_the_hello_is_named_with_its_reason() {
+        let error = "`fencepost scenario …` ended with exit status: 2; its log /x.log:\nfencepost: scenario lib-baseline\nfencepost: error: the adapter `pottery@2.0.1` refused to run: pottery does not import here: ImportError: cannot import name 'Script'\n";
+        assert_eq!(
+            hello_refusal(error).as_deref(),
+            Some("in its hello: pottery does not import here: ImportError: cannot import name 'Script'")
+        );
+        assert_eq!(
+            hello_refusal("exit status: 1; its log /x.log:\npanicked"),
+            None
+        );
     }
 
     #[test]

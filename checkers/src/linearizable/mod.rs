@@ -489,14 +489,12 @@ fn search_partition<M: Model>(
     (found, counters, window_from)
 }
 
-/// The ops with those `before_cut` given unknown returns.
-fn relax<O: Clone, R: Clone>(
-    ops: &[Operation<O, R>],
-    before_cut: impl Fn(&Operation<O, R>) -> bool,
-) -> Vec<Operation<O, R>> {
+/// The ops `marked` (by op id) given unknown returns.
+fn relax<O: Clone, R: Clone>(ops: &[Operation<O, R>], marked: &[bool]) -> Vec<Operation<O, R>> {
     ops.iter()
-        .map(|o| {
-            if before_cut(o) {
+        .zip(marked)
+        .map(|(o, &relaxed)| {
+            if relaxed {
                 Operation {
                     ret: None,
                     complete_index: None,
@@ -514,16 +512,20 @@ const WINDOWS: [u64; 3] = [512, 8_192, 131_072];
 
 /// **Refutation in a window.** The beam died at op `at`'s return, so the first return no
 /// linearization explains is there or later. The exact search must carry every world from the
-/// start to there, and with many `info` ops open the worlds multiply. But a history whose ops
-/// completed before a cut are *relaxed* to unknown returns (each may take the effect
-/// `step_unknown` gives, at any time after its invocation, or none) admits every linearization
-/// of the original — a known return's step is either no change or the one effect
-/// `step_unknown` names (a property test checks this for every model) — so if the relaxed
-/// history is not linearizable, neither is the original. Before the cut, relaxed ops force no
+/// start to there, and with many `info` ops open the worlds multiply. But a history whose
+/// known-return ops completed before a cut are *relaxed* to unknown returns (each may take the
+/// effect `step_unknown` gives, between its invocation and the cut, or none) admits every
+/// linearization of the original — a known return's step is either no change or the one
+/// effect `step_unknown` names (a property test checks this for every model), and it took
+/// place before its return, so before the cut — so if the relaxed history is not
+/// linearizable, neither is the original. (Left open after the cut, a relaxed release would
+/// excuse any later grant: the cut is their deadline.) Before the cut, relaxed ops force no
 /// branching; only the window's own worlds are carried. Each window is searched exactly up to
 /// as far past the death as it is long, with a share of the time left; a window in which a
 /// linearization survives proves nothing and the next, larger one is tried, then the whole
-/// history. Returns the verdict and the cut (a history position).
+/// history. Every `info` class may be used as often as wanted in these searches (a further
+/// relaxation: see [`Search::unlimited`]). Returns the verdict and the cut (a history
+/// position).
 fn refute_in_windows<M: Model>(
     model: &M,
     p: &Partition<M::Op, M::Ret>,
@@ -534,18 +536,28 @@ fn refute_in_windows<M: Model>(
     let died = p.ops[at as usize].complete_index?;
     for &window in shared.windows.sizes {
         let cut = died.checked_sub(window)?;
-        let before_cut = |o: &Operation<M::Op, M::Ret>| o.complete_index.is_some_and(|c| c < cut);
+        let before_cut = |o: &Operation<M::Op, M::Ret>| {
+            o.ret.is_some() && o.complete_index.is_some_and(|c| c < cut)
+        };
+        let marked: Vec<bool> = p.ops.iter().map(before_cut).collect();
         #[cfg(test)]
         let relaxed: Vec<Operation<M::Op, M::Ret>> = if shared.windows.unsound_drop {
             p.ops.iter().filter(|o| !before_cut(o)).cloned().collect()
         } else {
-            relax(&p.ops, before_cut)
+            relax(&p.ops, &marked)
         };
         #[cfg(not(test))]
-        let relaxed = relax(&p.ops, before_cut);
+        let relaxed = relax(&p.ops, &marked);
+        #[cfg(test)]
+        let marked = if shared.windows.unsound_drop {
+            vec![false; relaxed.len()]
+        } else {
+            marked
+        };
         let left = shared.deadline.saturating_duration_since(Instant::now());
-        let (found, more) = Search::new(model, &relaxed, shared)
+        let (found, more) = Search::expiring(model, &relaxed, shared, Some((&marked, cut)))
             .until(died + window, Instant::now() + left / 4)
+            .unlimited()
             .run();
         counters.configs += more.configs;
         counters.max_frontier = counters.max_frontier.max(more.max_frontier);

@@ -9,7 +9,7 @@
 use super::frontier::{options_of, Config, Frontier, Order};
 use super::unknown_steps::{pair, UnknownSteps};
 use super::Operation;
-use crate::model::Model;
+use crate::model::{Model, Need};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -129,6 +129,9 @@ pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [Operation<M::Op, M::Ret>],
     roles: Vec<Role>,
+    /// The position after which the expiring classes are dropped, and which classes expire
+    /// (see [`Search::expiring`]); `None` once done.
+    expiry: Option<(u64, Vec<bool>)>,
     /// Per class: the ops in it, in invocation order.
     class_ids: Vec<Vec<u32>>,
     /// Per class: how many of its ops have been invoked so far in the sweep.
@@ -139,6 +142,10 @@ pub(crate) struct Search<'a, M: Model> {
     unknown_steps: UnknownSteps<M::State>,
     /// Scratch for a closure step: (slot in `optional`, state after).
     moves: Vec<(usize, M::State)>,
+    /// Scratch for [`Search::enables`]: the pending known ops illegal in the configuration's
+    /// state, and the states a second `info` step reaches.
+    illegal_before: Vec<u32>,
+    seconds: Vec<M::State>,
     /// Alternation channels (see [`Caps`]); `None` when the model declares none.
     caps: Option<Caps>,
     /// The event being processed (caps are computed for the configurations right after it).
@@ -153,6 +160,8 @@ pub(crate) struct Search<'a, M: Model> {
     pruned: bool,
     /// Stop (with [`Found::Stopped`]) at the first event past this history position.
     until: Option<u64>,
+    /// Every `info` class may be used as often as wanted (see [`Search::unlimited`]).
+    unlimited: bool,
     /// This search's own deadline, besides the shared one.
     deadline: Option<Instant>,
     published_bytes: usize,
@@ -163,7 +172,22 @@ pub(crate) struct Search<'a, M: Model> {
 impl<'a, M: Model> Search<'a, M> {
     /// `ops` must be sorted by invocation, with distinct event positions (checked by the caller).
     pub fn new(model: &'a M, ops: &'a [Operation<M::Op, M::Ret>], shared: &'a Shared) -> Self {
-        let mut classes: std::collections::HashMap<M::Op, u32> = Default::default();
+        Self::expiring(model, ops, shared, None)
+    }
+
+    /// A search in which the `info` ops `expiring.0` marks (by op id) can take effect only
+    /// up to history position `expiring.1`: ops relaxed from known returns that completed by
+    /// then (see `refute_in_windows`). They get classes of their own, dropped from every
+    /// configuration once the sweep passes that position (not taking effect is always
+    /// allowed).
+    pub fn expiring(
+        model: &'a M,
+        ops: &'a [Operation<M::Op, M::Ret>],
+        shared: &'a Shared,
+        expiring: Option<(&[bool], u64)>,
+    ) -> Self {
+        let mut classes: std::collections::HashMap<(M::Op, bool), u32> = Default::default();
+        let mut class_expires: Vec<bool> = Vec::new();
         let mut class_ids: Vec<Vec<u32>> = Vec::new();
         let roles = ops
             .iter()
@@ -173,10 +197,12 @@ impl<'a, M: Model> Search<'a, M> {
                 Some(_) => Role::Mutator,
                 None if model.is_read_only(&o.op) => Role::Dropped,
                 None => {
+                    let expires = expiring.is_some_and(|(marked, _)| marked[id]);
                     let class = *classes
-                        .entry(model.unknown_class(&o.op))
+                        .entry((model.unknown_class(&o.op), expires))
                         .or_insert_with(|| {
                             class_ids.push(Vec::new());
+                            class_expires.push(expires);
                             (class_ids.len() - 1) as u32
                         });
                     class_ids[class as usize].push(id as u32);
@@ -193,11 +219,14 @@ impl<'a, M: Model> Search<'a, M> {
             model,
             ops,
             roles,
+            expiry: expiring.map(|(_, at)| (at, class_expires)),
             class_ids,
             class_invoked,
             class_ops,
             unknown_steps: UnknownSteps::new(),
             moves: Vec::new(),
+            illegal_before: Vec::new(),
+            seconds: Vec::new(),
             caps: None,
             at_event: 0,
             arena: Vec::new(),
@@ -206,6 +235,7 @@ impl<'a, M: Model> Search<'a, M> {
             beam: None,
             pruned: false,
             until: None,
+            unlimited: false,
             deadline: None,
             published_bytes: 0,
             live_bytes: 0,
@@ -227,6 +257,19 @@ impl<'a, M: Model> Search<'a, M> {
     pub fn until(mut self, until: u64, deadline: Instant) -> Self {
         self.until = Some(until);
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// Lets every `info` class be used as often as wanted once invoked: more than the history
+    /// allows, so only for a refutation (a history not linearizable even so is not as it
+    /// is). The configurations then differ in states and debts, not in which client's copy
+    /// each used: with many clients, each holding a few open `info` acquires, those were
+    /// thousands of configurations per state.
+    /// Only for a lazy model (see [`Model::lazy_unknown`]): there every `info` step enables a
+    /// pending op, so unlimited copies cannot run away (a counter's unlimited `add` would make
+    /// new states forever); for others this does nothing.
+    pub fn unlimited(mut self) -> Self {
+        self.unlimited = self.model.lazy_unknown();
         self
     }
 
@@ -276,7 +319,14 @@ impl<'a, M: Model> Search<'a, M> {
             trail: ROOT,
             depth: 0,
         }];
-        let events = self.events();
+        let mut events = self.events();
+        // A search told to stop at `until` sees the history as ending there: what comes later
+        // cannot matter to its answer (it only ever concludes `Illegal` before then), so the
+        // caps count only the ops up to there.
+        if let Some(until) = self.until {
+            let kept = events.partition_point(|&e| self.position(e) <= until);
+            events.truncate(kept);
+        }
         // The caps serve the exact search's dominance; the beam's coarse order ignores counts.
         if self.beam.is_none() {
             self.caps = Caps::new(
@@ -288,8 +338,14 @@ impl<'a, M: Model> Search<'a, M> {
             );
         }
         for (at, event) in events.into_iter().enumerate() {
-            if self.until.is_some_and(|u| self.position(event) > u) {
-                return Found::Stopped;
+            if self
+                .expiry
+                .as_ref()
+                .is_some_and(|(p, _)| self.position(event) > *p)
+            {
+                if let Err(why) = self.expire(&mut frontier) {
+                    return Found::GaveUp(why);
+                }
             }
             self.at_event = at as u32;
             let toggle = self.toggle_of(event);
@@ -305,7 +361,93 @@ impl<'a, M: Model> Search<'a, M> {
                 }
             }
         }
+        if self.until.is_some() {
+            return Found::Stopped;
+        }
         Found::Linearizable
+    }
+
+    /// The expiring classes' last chance, then their end. A lazy search takes an `info` step
+    /// only where it enables an op, but an expiring op must take effect by its deadline even
+    /// when what needs it comes later, and what it needs in turn may be a chain of steps (a
+    /// grant, an `info` release of it, then an expiring acquire): so here every configuration
+    /// may take any pending steps — known ops, `info` ops, expiring or not — in any order, as a
+    /// closure without a target does (narrower rules of which step enables which lost such
+    /// chains: the property tests found them), absorbing the observations each state satisfies
+    /// and keeping every configuration reached. Then the
+    /// expiring classes are dropped from all (not taking effect is always allowed), and
+    /// configurations that differed only there coincide.
+    fn expire(&mut self, frontier: &mut Vec<Config<M::State>>) -> Result<(), GaveUp> {
+        let Some((_, expires)) = self.expiry.take() else {
+            return Ok(());
+        };
+        let model = self.model;
+        let class_ops = self.class_ops.clone();
+        let mut out = self.frontier();
+        let mut seen = self.frontier().membership_only();
+        let mut layer: Vec<Config<M::State>> = std::mem::take(frontier);
+        while !layer.is_empty() {
+            let mut next = Vec::new();
+            for cur in &layer {
+                self.tick()?;
+                let mut ended = cur.clone();
+                ended
+                    .optional
+                    .retain(|(class, _)| !expires[*class as usize]);
+                out.insert(ended);
+                // Pending known ops may go first (an expiring op may need their effect).
+                for &y in &cur.mandatory {
+                    let o = &self.ops[y as usize];
+                    let ret = o.ret.as_ref().expect("known ops have returns");
+                    let Some(state) = model.step(&cur.state, &o.op, ret) else {
+                        continue;
+                    };
+                    let mut n = cur.clone();
+                    n.state = state;
+                    remove_sorted(&mut n.mandatory, y);
+                    n.trail = push(&mut self.arena, n.trail, y);
+                    n.depth += 1;
+                    self.counters.configs += 1;
+                    self.absorb(&mut n);
+                    if seen.insert_ref(&n) {
+                        next.push(n);
+                    }
+                }
+                for slot in 0..cur.optional.len() {
+                    let (class, count) = cur.optional[slot];
+                    let Some(state) = model.step_unknown(&cur.state, &class_ops[class as usize])
+                    else {
+                        continue;
+                    };
+                    let used = self.class_invoked[class as usize] - count;
+                    let y = self.class_ids[class as usize][used as usize];
+                    let mut n = cur.clone();
+                    n.state = state;
+                    // With a lazy model (whose states are few: a lock's holder) an expiring
+                    // class is used as often as wanted here: more than the history allows, so
+                    // a further relaxation, still sound for a refutation; and the
+                    // configurations then differ in debts and states only, not in which
+                    // client's copy each used (at 100 clients, what made this explode). A
+                    // counter's unlimited `add` would never end.
+                    if self.unlimited || (expires[class as usize] && model.lazy_unknown()) {
+                    } else if count == 1 {
+                        n.optional.remove(slot);
+                    } else {
+                        n.optional[slot].1 -= 1;
+                    }
+                    n.trail = push(&mut self.arena, n.trail, y);
+                    n.depth += 1;
+                    self.counters.configs += 1;
+                    self.absorb(&mut n);
+                    if seen.insert_ref(&n) {
+                        next.push(n);
+                    }
+                }
+            }
+            layer = next;
+        }
+        *frontier = out.into_configs();
+        Ok(())
     }
 
     /// Op `id` returns: the configurations that have not linearized it yet must now; then the
@@ -593,12 +735,14 @@ impl<'a, M: Model> Search<'a, M> {
     fn step_unknown(&mut self, cur: &Config<M::State>, next: &mut Layer<'_, M::State>) {
         let mut moves = std::mem::take(&mut self.moves);
         self.unknown_moves(cur, &mut moves);
-        if self.model.lazy_unknown() {
+        if self.model.lazy_unknown() && !moves.is_empty() {
+            self.list_illegal_before(cur);
             moves.retain(|(_, state)| self.enables(cur, state));
         }
         let options = options_of(&cur.optional);
+        let spent = !self.unlimited as u64;
         for (slot, state) in moves.drain(..) {
-            if self.known_covered(cur, &state, options - 1, next.seen) {
+            if self.known_covered(cur, &state, options - spent, next.seen) {
                 self.counters.configs += 1;
                 continue;
             }
@@ -608,7 +752,8 @@ impl<'a, M: Model> Search<'a, M> {
             let y = self.class_ids[class as usize][used as usize];
             let mut n = cur.clone();
             n.state = state;
-            if count == 1 {
+            if self.unlimited {
+            } else if count == 1 {
                 n.optional.remove(slot);
             } else {
                 n.optional[slot].1 -= 1;
@@ -620,29 +765,70 @@ impl<'a, M: Model> Search<'a, M> {
         self.moves = moves;
     }
 
+    /// Lists `cur`'s pending known ops illegal in its state, for [`Search::enables`].
+    fn list_illegal_before(&mut self, cur: &Config<M::State>) {
+        let (model, ops) = (self.model, self.ops);
+        self.illegal_before.clear();
+        self.illegal_before
+            .extend(
+                cur.mandatory
+                    .iter()
+                    .chain(&cur.observers)
+                    .copied()
+                    .filter(|&id| {
+                        let o = &ops[id as usize];
+                        let ret = o.ret.as_ref().expect("known ops have returns");
+                        model.step(&cur.state, &o.op, ret).is_none()
+                    }),
+            );
+    }
+
     /// Whether an `info` step from `cur`'s state to `after` enables a pending op with a known
     /// return (legal after the step, not before), or an `info` step that does from a state
     /// other than `cur`'s (a release of one client freeing the lock for another's acquire):
     /// with a lazy model, the only `info` steps some linearization takes (see
     /// [`Model::lazy_unknown`]).
-    fn enables(&self, cur: &Config<M::State>, after: &M::State) -> bool {
-        let before = &cur.state;
-        let known_enabled = |from: &M::State, to: &M::State| {
-            cur.mandatory.iter().chain(&cur.observers).any(|&id| {
-                let o = &self.ops[id as usize];
-                let ret = o.ret.as_ref().expect("known ops have returns");
-                self.model.step(to, &o.op, ret).is_some()
-                    && self.model.step(from, &o.op, ret).is_none()
-            })
+    fn enables(&mut self, cur: &Config<M::State>, after: &M::State) -> bool {
+        let (model, ops) = (self.model, self.ops);
+        let legal = |state: &M::State, id: u32| {
+            let o = &ops[id as usize];
+            let ret = o.ret.as_ref().expect("known ops have returns");
+            model.step(state, &o.op, ret).is_some()
         };
-        if known_enabled(before, after) {
+        // Enabled: illegal before the step (listed once per configuration), legal after it.
+        if self.illegal_before.iter().any(|&id| legal(after, id)) {
             return true;
         }
-        cur.optional.iter().any(|(class, _)| {
-            self.model
-                .step_unknown(after, &self.class_ops[*class as usize])
-                .is_some_and(|two| two != *before && known_enabled(after, &two))
-        })
+        // A second `info` step, to a state other than `cur`'s, enabling a pending op still
+        // illegal after the first. Where `info` steps lead from `after` is remembered per state
+        // (from a lock held by one client, one class at most steps: not 200 to try).
+        let mut seconds = std::mem::take(&mut self.seconds);
+        seconds.clear();
+        match self.unknown_steps.from(model, after, &self.class_ops) {
+            Some(steps) => seconds.extend(
+                steps
+                    .iter()
+                    .filter(|(class, two)| {
+                        *two != cur.state
+                            && cur.optional.binary_search_by_key(class, |e| e.0).is_ok()
+                    })
+                    .map(|(_, two)| two.clone()),
+            ),
+            None => seconds.extend(cur.optional.iter().filter_map(|(class, _)| {
+                model
+                    .step_unknown(after, &self.class_ops[*class as usize])
+                    .filter(|two| *two != cur.state)
+            })),
+        }
+        let enabled = !seconds.is_empty()
+            && cur
+                .mandatory
+                .iter()
+                .chain(&cur.observers)
+                .filter(|&&id| !legal(after, id))
+                .any(|&id| seconds.iter().any(|two| legal(two, id)));
+        self.seconds = seconds;
+        enabled
     }
 
     /// The `info` steps `cur` can take, into `moves`: (slot in `cur.optional`, state after).
@@ -818,6 +1004,105 @@ struct Caps {
     mandatory: Vec<u32>,
     pool: Vec<u32>,
     touched: Vec<usize>,
+    /// With a lazy model, the caps from needs (see [`Needs`]).
+    needs: Option<Needs>,
+}
+
+/// **Caps from needs** (lazy models only). In a lazy linearization every `info` step that sets
+/// channel `c` comes just before an op it enables, and those ops need `c` or any channel set
+/// ([`Model::needs_on`]); distinct steps setting `c` come before distinct ops (a step that
+/// clears `c` lies between two of them). So the steps setting `c` still to come are at most
+/// the ops needing `c` or any channel not yet linearized: pending in the configuration, or
+/// invoked later. And the steps clearing `c` still to come are at most one per time `c` is
+/// set: `[c set now]` + the known ops setting `c` not yet linearized + that first bound. The
+/// exact search lowers counts to these as to the alternation bound, whichever is smaller. At
+/// low contention, with few denials, the counts of long-open `info` acquires fall to a handful
+/// and the configurations that differ only in which client's copy they used coincide.
+struct Needs {
+    /// Per op id: the need slot (0: any channel; 1 + k: dense channel k).
+    need_of: Vec<Option<u32>>,
+    /// Per need slot: the event indices at which ops with that need are invoked.
+    invokes: Vec<Vec<u32>>,
+    /// Per dense channel: the event indices at which known ops setting it are invoked.
+    on_invokes: Vec<Vec<u32>>,
+    /// Scratch per need slot: the configuration's pending ops with that need.
+    pending: Vec<u32>,
+    touched: Vec<usize>,
+}
+
+impl Needs {
+    fn new<M: Model>(
+        model: &M,
+        ops: &[Operation<M::Op, M::Ret>],
+        roles: &[Role],
+        events: &[Event],
+        known_toggle: &[Toggle],
+        channel_ids: &[u32],
+    ) -> Needs {
+        let dense: std::collections::HashMap<u32, u32> = channel_ids
+            .iter()
+            .enumerate()
+            .map(|(k, &id)| (id, k as u32))
+            .collect();
+        let need_of: Vec<Option<u32>> = ops
+            .iter()
+            .enumerate()
+            .map(|(id, o)| match (roles[id], &o.ret) {
+                (Role::Mutator | Role::Observer, Some(ret)) => match model.needs_on(&o.op, ret)? {
+                    Need::Any => Some(0),
+                    Need::Channel(c) => dense.get(&c).map(|k| 1 + k),
+                },
+                _ => None,
+            })
+            .collect();
+        let mut invokes = vec![Vec::new(); 1 + channel_ids.len()];
+        let mut on_invokes = vec![Vec::new(); channel_ids.len()];
+        for (at, event) in events.iter().enumerate() {
+            let Event::Invoke(id) = *event else { continue };
+            if let Some(slot) = need_of[id as usize] {
+                invokes[slot as usize].push(at as u32);
+            }
+            if let (Role::Mutator, Some((k, true))) =
+                (roles[id as usize], known_toggle[id as usize])
+            {
+                on_invokes[k as usize].push(at as u32);
+            }
+        }
+        Needs {
+            need_of,
+            pending: vec![0; invokes.len()],
+            invokes,
+            on_invokes,
+            touched: Vec::new(),
+        }
+    }
+
+    /// Counts the configuration's pending ops per need (undo with [`Needs::clear`]).
+    fn count(&mut self, c_mandatory: &[u32], c_observers: &[u32]) {
+        for &id in c_mandatory.iter().chain(c_observers) {
+            if let Some(slot) = self.need_of[id as usize] {
+                self.pending[slot as usize] += 1;
+                self.touched.push(slot as usize);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        for slot in self.touched.drain(..) {
+            self.pending[slot] = 0;
+        }
+    }
+
+    /// How many of `list` (event indices) lie after event `at`.
+    fn later(list: &[u32], at: u32) -> u64 {
+        (list.len() - list.partition_point(|&e| e <= at)) as u64
+    }
+
+    /// Ops needing channel `k` (or any) not yet linearized, after event `at`.
+    fn setting(&self, k: u32, at: u32) -> u64 {
+        let rem = |slot: usize| self.pending[slot] as u64 + Self::later(&self.invokes[slot], at);
+        rem(0) + rem(1 + k as usize)
+    }
 }
 
 /// A channel an op flips: (dense channel, sets).
@@ -837,7 +1122,11 @@ impl Caps {
         }
         let channels = channel_ids.len();
         let weights = class_weights(events, roles, &known_toggle, &class_toggle, channels);
+        let needs = model
+            .lazy_unknown()
+            .then(|| Needs::new(model, ops, roles, events, &known_toggle, &channel_ids));
         Some(Caps {
+            needs,
             known_toggle,
             class_toggle,
             channel_ids,
@@ -864,6 +1153,9 @@ impl Caps {
     /// Lowers the counts of `c`, a configuration right after event `at`, to their bounds.
     fn apply<M: Model>(&mut self, model: &M, at: u32, c: &mut Config<M::State>) -> bool {
         let mut changed = false;
+        if let Some(needs) = &mut self.needs {
+            needs.count(&c.mandatory, &c.observers);
+        }
         for &id in &c.mandatory {
             if let Some((k, sets)) = self.known_toggle[id as usize] {
                 let slot = 2 * k as usize + sets as usize;
@@ -896,11 +1188,22 @@ impl Caps {
                 2 * k as usize + !sets as usize,
             );
             let undone = model.toggled(&c.state, self.channel_ids[k as usize]) != sets;
-            let cap = undone as u64
+            let mut cap = undone as u64
                 + self.mandatory[other] as u64
                 + self.pool[other] as u64
                 + (self.in_flight[this] - self.mandatory[this]) as u64
                 + d;
+            if let Some(needs) = &self.needs {
+                let setting = needs.setting(k, at);
+                cap = cap.min(if sets {
+                    setting
+                } else {
+                    // Known ops setting k not yet linearized: pending, or invoked later.
+                    let on = self.mandatory[2 * k as usize + 1] as u64
+                        + Needs::later(&needs.on_invokes[k as usize], at);
+                    undone as u64 + on + setting
+                });
+            }
             if (n as u64) <= cap {
                 i += 1;
                 continue;
@@ -916,6 +1219,9 @@ impl Caps {
         for slot in self.touched.drain(..) {
             self.mandatory[slot] = 0;
             self.pool[slot] = 0;
+        }
+        if let Some(needs) = &mut self.needs {
+            needs.clear();
         }
         changed
     }

@@ -7,7 +7,7 @@
 //! the lock was held. Lease expiry is not an op of this model, so a lock whose lease expired under
 //! its holder shows up here as a violation; the reader explains that case in plain words.
 
-use super::{Model, Toggle};
+use super::{Model, Need, Toggle};
 
 /// Who holds or asks for the lock (the client's number).
 pub type Owner = u32;
@@ -114,6 +114,12 @@ impl Model for Lock {
         true
     }
 
+    /// A denial needs the lock held by anyone; the caller's release → released or extend →
+    /// extended needs it held by the caller.
+    fn needs_on(&self, op: &LockOp, ret: &LockRet) -> Option<Need> {
+        lock_needs_on(op, ret, op.caller())
+    }
+
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
         describe_lock_op(op, ret)
     }
@@ -133,6 +139,17 @@ pub(crate) fn lock_toggle(op: &LockOp, ret: Option<&LockRet>, channel: u32) -> O
     match (op, ret) {
         (LockOp::Acquire(_), None | Some(LockRet::Granted)) => Some(Toggle { channel, on: true }),
         (LockOp::Release(_), None | Some(LockRet::Released)) => Some(Toggle { channel, on: false }),
+        _ => None,
+    }
+}
+
+/// Shared by the mutex and the lock: what a known return needs set (`channel`: the caller's).
+pub(crate) fn lock_needs_on(op: &LockOp, ret: &LockRet, channel: u32) -> Option<Need> {
+    match (op, ret) {
+        (LockOp::Acquire(_), LockRet::Denied) => Some(Need::Any),
+        (LockOp::Release(_), LockRet::Released) | (LockOp::Extend(_), LockRet::Extended) => {
+            Some(Need::Channel(channel))
+        }
         _ => None,
     }
 }

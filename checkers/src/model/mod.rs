@@ -44,6 +44,16 @@ pub struct Toggle {
     pub on: bool,
 }
 
+/// Which alternation channel an op with a known return needs set to be legal (see
+/// [`Model::needs_on`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Need {
+    /// Any channel set (a denial: the lock held by someone).
+    Any,
+    /// This channel set (the caller's release → released: held by the caller).
+    Channel(u32),
+}
+
 /// A sequential specification, pure and deterministic.
 pub trait Model: Sync {
     type State: Clone + Eq + Hash + Debug + Send + Sync;
@@ -92,6 +102,16 @@ pub trait Model: Sync {
     /// check it against brute force.
     fn lazy_unknown(&self) -> bool {
         false
+    }
+
+    /// With a lazy model ([`Model::lazy_unknown`]): the channel `op` returning `ret` needs set.
+    /// The contract: every op with a known return that an `info` step setting channel `c`
+    /// enables (legal after the step, not before) has `Some(Need::Any)` or
+    /// `Some(Need::Channel(c))`. So the `info` steps setting `c` that a lazy linearization
+    /// still takes are at most the ops needing `c` (or any channel) still to be linearized,
+    /// which caps their count. Only asked of lazy models.
+    fn needs_on(&self, _op: &Self::Op, _ret: &Self::Ret) -> Option<Need> {
+        None
     }
 
     /// The value of `channel`'s property in `state` (see [`Model::toggle`]).

@@ -4,8 +4,8 @@
 //! client that does not hold the lock frees it. Useful to compare with Knossos verdicts; the
 //! `lock` model is the one that matches what a Redis lock promises.
 
-use super::lock::{describe_lock_op, lock_toggle, LockOp, LockRet};
-use super::{Model, Toggle};
+use super::lock::{describe_lock_op, lock_needs_on, lock_toggle, LockOp, LockRet};
+use super::{Model, Need, Toggle};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Mutex;
@@ -71,6 +71,11 @@ impl Model for Mutex {
     /// extension → extended), an `info` release to just before the first that needs it free.
     fn lazy_unknown(&self) -> bool {
         true
+    }
+
+    /// A denial, a release → released and an extend → extended need the lock held.
+    fn needs_on(&self, op: &LockOp, ret: &LockRet) -> Option<Need> {
+        lock_needs_on(op, ret, 0)
     }
 
     fn describe_op(&self, op: &LockOp, ret: Option<&LockRet>) -> String {
