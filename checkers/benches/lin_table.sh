@@ -11,6 +11,9 @@
 #
 # Smaller tables: FENCEPOST_LIN_SIZES=1k FENCEPOST_LIN_CLIENTS=5 (comma lists). Prebuilt
 # examples: FENCEPOST_LIN_EXAMPLES=DIR (holding lin_gen and lin_check) skips the release build.
+# FENCEPOST_LIN_GOING=2,10,20 times the going-on histories instead (clients that go on after a
+# lost reply, release blindly and think long; sizes from 10k, 1m when named), one row per
+# info percent.
 set -euo pipefail
 dir=${1:-/tmp/fencepost-lin}
 shift || true
@@ -25,12 +28,28 @@ sizes=${FENCEPOST_LIN_SIZES:-1k,10k,100k}
 clients=${FENCEPOST_LIN_CLIENTS:-5,20,100}
 export FENCEPOST_LIN_SIZES=$sizes FENCEPOST_LIN_CLIENTS=$clients
 "$examples/lin_gen" "$dir" >/dev/null
-echo "| ops | clients | history | verdict (exit) | wall | max RSS |"
-echo "|---|---|---|---|---|---|"
+going=${FENCEPOST_LIN_GOING:-}
+if [ -n "$going" ]; then
+  echo "| ops | clients | info | history | verdict (exit) | wall | max RSS |"
+  echo "|---|---|---|---|---|---|---|"
+  shapes=${going//,/ }
+else
+  echo "| ops | clients | history | verdict (exit) | wall | max RSS |"
+  echo "|---|---|---|---|---|---|"
+  shapes=plain
+fi
 for n in ${sizes//,/ }; do
   for c in ${clients//,/ }; do
+    for shape in $shapes; do
     for kind in good bad; do
-      f="$dir/lock-$n-$c-$kind.jsonl"
+      if [ "$shape" = plain ]; then
+        f="$dir/lock-$n-$c-$kind.jsonl"
+        row="| $n | $c | $kind"
+      else
+        f="$dir/lock-going$shape-$n-$c-$kind.jsonl"
+        [ -f "$f" ] || continue
+        row="| $n | $c | $shape % | $kind"
+      fi
       if [ "$(basename "${checker[0]}")" = lin_check ]; then
         args=("${checker[@]}" lock "$f")
       else
@@ -42,7 +61,8 @@ for n in ${sizes//,/ }; do
       set -e
       read -r wall rss < <(tail -n 1 /tmp/lin_table.time)
       case $code in 0) v="ok";; 1) v="illegal";; 3) v="unknown";; *) v="error";; esac
-      printf "| %s | %s | %s | %s (%s) | %.2f s | %d MB |\n" "$n" "$c" "$kind" "$v" "$code" "$wall" "$((rss / 1024))"
+      printf "%s | %s (%s) | %.2f s | %d MB |\n" "$row" "$v" "$code" "$wall" "$((rss / 1024))"
+    done
     done
   done
 done

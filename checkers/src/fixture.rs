@@ -174,7 +174,13 @@ pub fn node_event(t_ms: u64, change: crate::node_record::Change) -> crate::node_
 /// `events`.
 pub fn one_node(events: Vec<crate::node_record::NodeEvent>) -> crate::node_record::NodesRecord {
     use crate::node_record::{Change, NodeRecord, NodesRecord};
-    let mut all = vec![node_event(0, Change::Clock { node_ms: 1_000_000 })];
+    let mut all = vec![node_event(
+        0,
+        Change::Clock {
+            node_ms: 1_000_000,
+            rtt_ns: 0,
+        },
+    )];
     all.extend(events);
     NodesRecord {
         record: NodeRecord::from_events(&all),

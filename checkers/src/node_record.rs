@@ -48,8 +48,18 @@ pub enum Change {
     /// The stream was lost (the node crashed or restarted): its state is unknown until the next
     /// snapshot.
     Lost,
-    /// The node's wall clock at `time_ns` (`TIME`), to place expiries.
-    Clock { node_ms: u64 },
+    /// The node's wall clock at `time_ns` (`TIME`), to place expiries; `rtt_ns`: how long the
+    /// `TIME` request took (the reading is older than `time_ns` by up to that), 0 when not
+    /// measured.
+    Clock {
+        node_ms: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        rtt_ns: u64,
+    },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl NodeEvent {
@@ -69,7 +79,9 @@ impl NodeEvent {
             Change::Snapshot {
                 pttl_ms: Some(ms), ..
             } => over("pttl_ms", *ms, MAX_MS),
-            Change::Clock { node_ms } => over("node_ms", *node_ms, MAX_MS),
+            Change::Clock { node_ms, rtt_ns } => {
+                over("node_ms", *node_ms, MAX_MS).or_else(|| over("rtt_ns", *rtt_ns, MAX_TIME_NS))
+            }
             _ => None,
         })
     }
@@ -190,6 +202,8 @@ struct Last {
 struct Sample {
     time_ns: Nanos,
     node_ms: u64,
+    /// The `TIME` request's round trip: how much older than `time_ns` the reading may be.
+    rtt_ns: Nanos,
 }
 
 impl Sample {
@@ -238,10 +252,11 @@ impl Rebuild {
         let previous = self.seen.insert(e.node.clone(), e.time_ns).unwrap_or(0);
         self.expire_due(e, previous);
         match &e.change {
-            Change::Clock { node_ms } => {
+            Change::Clock { node_ms, rtt_ns } => {
                 let sample = Sample {
                     time_ns: e.time_ns,
                     node_ms: *node_ms,
+                    rtt_ns: *rtt_ns,
                 };
                 self.clocks.insert(e.node.clone(), sample);
                 self.readings
@@ -374,10 +389,13 @@ impl Rebuild {
             l.gone = true;
         }
         // A DEL at (or within our reading's error of) the key's expiry is the node
-        // expiring it; earlier, someone deleted it.
+        // expiring it; earlier, someone deleted it. The error: the reading's whole
+        // milliseconds and its lag, at least the sample's own measured round trip (a loaded
+        // machine answers `TIME` late, and the reading is then older than it looks).
         let expiring = match (self.open.get(&slot), self.clocks.get(&e.node)) {
             (Some(&(i, Some(exp))), Some(s)) if s.time_ns >= self.r.held[i].from_ns => {
-                s.when(exp) <= e.time_ns + EXPIRY_SLACK_NS
+                let slack = EXPIRY_SLACK_NS.max(1_000_000 + s.rtt_ns);
+                s.when(exp) <= e.time_ns + slack
             }
             _ => false,
         };

@@ -144,7 +144,13 @@ fn a_grant_returned_without_subtracting_the_time_it_took_is_the_librarys() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(100, Change::Clock { node_ms: 1_000_100 }),
+            ev(
+                100,
+                Change::Clock {
+                    node_ms: 1_000_100,
+                    rtt_ns: 0,
+                },
+            ),
         ]),
     );
     assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
@@ -162,7 +168,13 @@ fn a_grant_whose_key_someone_else_deleted_is_not_late() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(10, Change::Clock { node_ms: 1_000_010 }),
+            ev(
+                10,
+                Change::Clock {
+                    node_ms: 1_000_010,
+                    rtt_ns: 0,
+                },
+            ),
             ev(20, Change::Del { key: "k".into() }),
         ]),
     );
@@ -179,7 +191,13 @@ fn a_grant_whose_key_the_node_expired_before_it_returned_is_late() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(10, Change::Clock { node_ms: 1_000_010 }),
+            ev(
+                10,
+                Change::Clock {
+                    node_ms: 1_000_010,
+                    rtt_ns: 0,
+                },
+            ),
             ev(103, Change::Del { key: "k".into() }),
         ]),
     );
@@ -197,8 +215,20 @@ fn a_node_clock_that_jumps_after_a_grant_does_not_make_the_grant_late() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(20, Change::Clock { node_ms: 1_000_020 }),
-            ev(60, Change::Clock { node_ms: 1_005_060 }),
+            ev(
+                20,
+                Change::Clock {
+                    node_ms: 1_000_020,
+                    rtt_ns: 0,
+                },
+            ),
+            ev(
+                60,
+                Change::Clock {
+                    node_ms: 1_005_060,
+                    rtt_ns: 0,
+                },
+            ),
         ]),
     );
     assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -213,9 +243,21 @@ fn a_key_set_after_a_clock_jumped_back_is_placed_by_a_later_reading() {
     let r = check(
         &b.history().calls(),
         &input(vec![
-            ev(50, Change::Clock { node_ms: 1_005_050 }),
+            ev(
+                50,
+                Change::Clock {
+                    node_ms: 1_005_050,
+                    rtt_ns: 0,
+                },
+            ),
             set(105, "a", 1_002_105),
-            ev(150, Change::Clock { node_ms: 1_000_150 }),
+            ev(
+                150,
+                Change::Clock {
+                    node_ms: 1_000_150,
+                    rtt_ns: 0,
+                },
+            ),
         ]),
     );
     assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -258,9 +300,21 @@ fn an_extend_that_sets_a_live_key_again_is_no_finding() {
         &b.history().calls(),
         &input(vec![
             set(1, "a", 1_000_101),
-            ev(10, Change::Clock { node_ms: 1_000_010 }),
+            ev(
+                10,
+                Change::Clock {
+                    node_ms: 1_000_010,
+                    rtt_ns: 0,
+                },
+            ),
             set(51, "a", 1_000_151),
-            ev(100, Change::Clock { node_ms: 1_000_100 }),
+            ev(
+                100,
+                Change::Clock {
+                    node_ms: 1_000_100,
+                    rtt_ns: 0,
+                },
+            ),
             set(152, "a", 1_000_252),
         ]),
     );
@@ -347,7 +401,13 @@ fn a_lease_is_placed_by_the_reading_that_makes_it_longest_when_the_clock_jumped_
         &b.history().calls(),
         &input(vec![
             set(50, "a", 1_000_150),
-            ev(100, Change::Clock { node_ms: 1_005_100 }),
+            ev(
+                100,
+                Change::Clock {
+                    node_ms: 1_005_100,
+                    rtt_ns: 0,
+                },
+            ),
         ]),
     );
     assert!(r.findings.is_empty(), "{r:?}");
@@ -463,6 +523,35 @@ fn a_release_whose_delete_landed_is_released() {
 }
 
 #[test]
+fn a_del_within_a_slow_clock_readings_round_trip_of_the_expiry_is_the_node_expiring_it() {
+    // The key expires at node time 1_000_060 ms; a reading at 40 ms says 1_000_030 (the node
+    // answered TIME late: its round trip took 12 ms), so the expiry looks like 70 ms, and a
+    // DEL arriving at 62 ms (8 ms before that) is the node expiring the key, not the release.
+    let events = |rtt_ms: u64| {
+        input(vec![
+            set(1, "a", 1_000_060),
+            ev(
+                40,
+                Change::Clock {
+                    node_ms: 1_000_030,
+                    rtt_ns: rtt_ms * MS,
+                },
+            ),
+            ev(62, Change::Del { key: "k".into() }),
+        ])
+    };
+    let mut b = B::default();
+    granted_until(&mut b, 0, 1, 0, "a", 50);
+    release(&mut b, 61, 63, 0, Value::NotHeld);
+    let r = check(&b.history().calls(), &events(12));
+    assert!(r.findings.is_empty(), "{r:?}");
+    // The same DEL after a prompt reading (1 ms round trip): 8 ms before the expiry is a
+    // delete, and "not released" is the library's.
+    let r = check(&b.history().calls(), &events(1));
+    assert_eq!(kinds(&r), vec![FindingKind::ReleaseDenied], "{r:?}");
+}
+
+#[test]
 fn a_release_is_not_judged_while_a_nodes_stream_was_lost() {
     let mut b = B::default();
     granted(&mut b, 0, 1, 0, "a");
@@ -502,8 +591,20 @@ fn held_while_a_node_clock_jump_ended_the_lease_early_is_not_the_librarys() {
         &b.history().calls(),
         &input(vec![
             set(1, "a", 1_000_101),
-            ev(20, Change::Clock { node_ms: 1_000_020 }),
-            ev(30, Change::Clock { node_ms: 1_005_030 }),
+            ev(
+                20,
+                Change::Clock {
+                    node_ms: 1_000_020,
+                    rtt_ns: 0,
+                },
+            ),
+            ev(
+                30,
+                Change::Clock {
+                    node_ms: 1_005_030,
+                    rtt_ns: 0,
+                },
+            ),
             ev(31, Change::Del { key: "k".into() }),
         ]),
     );

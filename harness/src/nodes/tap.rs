@@ -357,6 +357,7 @@ async fn clock_sample(
     admin: &mut redis::aio::MultiplexedConnection,
     journal: &Journal,
 ) {
+    let sent_ns = journal.rec.now();
     let t: Result<(u64, u64), _> = tokio::time::timeout(
         Duration::from_millis(200),
         redis::cmd("TIME").query_async(admin),
@@ -365,10 +366,13 @@ async fn clock_sample(
     .map_err(|_| ())
     .and_then(|r| r.map_err(|_| ()));
     if let Ok((s, us)) = t {
+        // The round trip bounds how stale the reading is when it is journaled: under load
+        // (a contention burst on two cores) it was seen past the fixed 5 ms slack.
         journal.write(
             node,
             Change::Clock {
                 node_ms: s * 1000 + us / 1000,
+                rtt_ns: journal.rec.now().saturating_sub(sent_ns),
             },
         );
     }

@@ -358,6 +358,7 @@ pub fn simulate(spec: &Spec) -> (History, ResourceLog, Vec<NodeEvent>) {
             node: NODE.into(),
             change: Change::Clock {
                 node_ms: NODE_EPOCH_MS + at / MS,
+                rtt_ns: 0,
             },
         });
     }
