@@ -43,7 +43,9 @@ fn compose_file_validates_and_names_every_service() {
 /// The Docker engine for this test: the one running, or a `dockerd` the test starts (and stops
 /// at the end). No engine is a failure with the reason, never a skip.
 struct DockerEngine {
-    started: Option<std::process::Child>,
+    /// The dockerd this test started, and its log (removed when the engine stops, unless the
+    /// test failed: then it is kept, and named, for the failure's story).
+    started: Option<(std::process::Child, std::path::PathBuf)>,
 }
 
 impl DockerEngine {
@@ -67,7 +69,7 @@ impl DockerEngine {
                 panic!("no Docker engine runs and dockerd cannot start ({e}): install docker.io (.ci/run does) and run as root")
             });
         let engine = DockerEngine {
-            started: Some(child),
+            started: Some((child, log.clone())),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !answers() {
@@ -85,12 +87,17 @@ impl DockerEngine {
 
 impl Drop for DockerEngine {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.started {
+        if let Some((child, log)) = &mut self.started {
             // SAFETY: signalling a child we spawned.
             unsafe {
                 libc::kill(child.id() as i32, libc::SIGTERM);
             }
             let _ = child.wait();
+            if std::thread::panicking() {
+                eprintln!("dockerd's log is kept: {}", log.display());
+            } else {
+                let _ = std::fs::remove_file(log);
+            }
         }
     }
 }
