@@ -536,38 +536,88 @@ fn refute_in_windows<M: Model>(
     let died = p.ops[at as usize].complete_index?;
     for &window in shared.windows.sizes {
         let cut = died.checked_sub(window)?;
+        let until = died + window;
         let before_cut = |o: &Operation<M::Op, M::Ret>| {
             o.ret.is_some() && o.complete_index.is_some_and(|c| c < cut)
         };
-        let marked: Vec<bool> = p.ops.iter().map(before_cut).collect();
         #[cfg(test)]
-        let relaxed: Vec<Operation<M::Op, M::Ret>> = if shared.windows.unsound_drop {
-            p.ops.iter().filter(|o| !before_cut(o)).cloned().collect()
-        } else {
-            relax(&p.ops, &marked)
-        };
-        #[cfg(not(test))]
-        let relaxed = relax(&p.ops, &marked);
-        #[cfg(test)]
-        let marked = if shared.windows.unsound_drop {
-            vec![false; relaxed.len()]
-        } else {
-            marked
-        };
+        if shared.windows.unsound_drop {
+            let dropped: Vec<_> = p.ops.iter().filter(|o| !before_cut(o)).cloned().collect();
+            let none = vec![false; dropped.len()];
+            let (found, _) = Search::expiring(model, &dropped, shared, Some((&none, cut)))
+                .until(until, Instant::now() + Duration::from_secs(5))
+                .unlimited()
+                .run();
+            if matches!(found, Found::Illegal { .. }) {
+                return Some((found, cut));
+            }
+            continue;
+        }
+        let kept = window_ops(model, p, cut, until, before_cut);
+        let marked: Vec<bool> = kept.iter().map(|&i| before_cut(&p.ops[i])).collect();
+        let ops: Vec<Operation<M::Op, M::Ret>> = kept.iter().map(|&i| p.ops[i].clone()).collect();
+        let relaxed = relax(&ops, &marked);
         let left = shared.deadline.saturating_duration_since(Instant::now());
         let (found, more) = Search::expiring(model, &relaxed, shared, Some((&marked, cut)))
-            .until(died + window, Instant::now() + left / 4)
+            .until(until, Instant::now() + left / 4)
             .unlimited()
             .run();
         counters.configs += more.configs;
         counters.max_frontier = counters.max_frontier.max(more.max_frontier);
         match found {
-            Found::Illegal { .. } => return Some((found, cut)),
+            // Op ids of the window's list, back to the partition's.
+            Found::Illegal {
+                op,
+                prefix,
+                state,
+                pending,
+            } => {
+                let id = |i: u32| kept[i as usize] as u32;
+                let found = Found::Illegal {
+                    op: id(op),
+                    prefix: prefix.into_iter().map(id).collect(),
+                    state,
+                    pending: pending.into_iter().map(id).collect(),
+                };
+                return Some((found, cut));
+            }
             Found::GaveUp(GaveUp::Cancelled | GaveUp::Memory) => return None,
             _ => {}
         }
     }
     None
+}
+
+/// The ops a window's search needs, by index into `p.ops` (sorted by invocation): none invoked
+/// after `until` (the search stops there); and, for a lazy model, whose `info` classes the
+/// window search uses as often as wanted ([`Search::unlimited`]), one op per class of those
+/// that are `info` or relaxed (`before_cut`) and invoked before the cut — the earliest, so the
+/// class is there from the same moment: more copies add nothing. A 1M-op history's window
+/// is then a few thousand ops, not a copy of the whole history per try.
+fn window_ops<M: Model>(
+    model: &M,
+    p: &Partition<M::Op, M::Ret>,
+    cut: u64,
+    until: u64,
+    before_cut: impl Fn(&Operation<M::Op, M::Ret>) -> bool,
+) -> Vec<usize> {
+    let lazy = model.lazy_unknown();
+    let mut classes: std::collections::HashSet<(M::Op, bool)> = Default::default();
+    let mut kept = Vec::new();
+    for (i, o) in p.ops.iter().enumerate() {
+        if o.invoke_index > until {
+            break;
+        }
+        let relaxed = before_cut(o);
+        let pooled = lazy && (relaxed || (o.ret.is_none() && o.invoke_index < cut));
+        if pooled
+            && (model.is_read_only(&o.op) || !classes.insert((model.unknown_class(&o.op), relaxed)))
+        {
+            continue;
+        }
+        kept.push(i);
+    }
+    kept
 }
 
 /// The partitions' findings as one report (its time not yet set): `Illegal` in any partition
