@@ -259,13 +259,30 @@ fn the_compose_topology_runs_node_faults_through_the_engine() {
         // crash-restart-safe's choreography (each client cut to three nodes, n3 crashed every
         // 1.5 s) leaves about 10 grants in its 16 s here, its evidence floor: one CI run got 9
         // ("unknown", not a violation). Half as long again gives it room.
-        let mut args = vec!["scenario", scenario, "--seed", "1"];
-        if scenario == "crash-restart-safe" {
-            args.extend(["--duration", "24s"]);
+        // clock-jump's violation is a race (n3's jump must expire client 0's key while client 1
+        // is acquiring): through containers two runs of this test in seven missed it (18 grants,
+        // no overlap: "unknown", never a wrong verdict), so it may take a second seed; the
+        // violation must show in one of the two.
+        let seeds: &[&str] = if scenario == "clock-jump" {
+            &["1", "2"]
+        } else {
+            &["1"]
+        };
+        let mut t = String::new();
+        let mut code = None;
+        for seed in seeds {
+            let mut args = vec!["scenario", scenario, "--seed", seed];
+            if scenario == "crash-restart-safe" {
+                args.extend(["--duration", "24s"]);
+            }
+            let out = timed(scenario, &mut topology.fencepost(&results, None, &args));
+            t.push_str(&text(&out));
+            code = out.status.code();
+            if code == Some(0) {
+                break;
+            }
         }
-        let out = timed(scenario, &mut topology.fencepost(&results, None, &args));
-        let t = text(&out);
-        assert_eq!(out.status.code(), Some(0), "{scenario}:\n{t}");
+        assert_eq!(code, Some(0), "{scenario}:\n{t}");
         assert!(t.contains("expectations met"), "{scenario}:\n{t}");
         assert!(
             t.contains("faults took effect: **valid**"),
