@@ -16,6 +16,11 @@ fn ev(t_ms: u64, change: Change) -> NodeEvent {
     crate::fixture::node_event(t_ms, change)
 }
 
+/// The node's clock read `node_ms` at `t_ms` (a prompt reading).
+fn clock(t_ms: u64, node_ms: u64) -> NodeEvent {
+    ev(t_ms, Change::Clock { node_ms, rtt_ns: 0 })
+}
+
 fn set(t_ms: u64, value: &str, expire_at_ms: u64) -> NodeEvent {
     ev(
         t_ms,
@@ -142,16 +147,7 @@ fn a_grant_returned_without_subtracting_the_time_it_took_is_the_librarys() {
     // The node's clock is read every 100 ms, as the taps do.
     let r = check(
         &b.history().calls(),
-        &input(vec![
-            set(5, "a", 1_000_105),
-            ev(
-                100,
-                Change::Clock {
-                    node_ms: 1_000_100,
-                    rtt_ns: 0,
-                },
-            ),
-        ]),
+        &input(vec![set(5, "a", 1_000_105), clock(100, 1_000_100)]),
     );
     assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
     assert_eq!(r.findings[0].kind, FindingKind::GrantAfterLease);
@@ -168,13 +164,7 @@ fn a_grant_whose_key_someone_else_deleted_is_not_late() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(
-                10,
-                Change::Clock {
-                    node_ms: 1_000_010,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(10, 1_000_010),
             ev(20, Change::Del { key: "k".into() }),
         ]),
     );
@@ -191,13 +181,7 @@ fn a_grant_whose_key_the_node_expired_before_it_returned_is_late() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(
-                10,
-                Change::Clock {
-                    node_ms: 1_000_010,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(10, 1_000_010),
             ev(103, Change::Del { key: "k".into() }),
         ]),
     );
@@ -215,20 +199,8 @@ fn a_node_clock_that_jumps_after_a_grant_does_not_make_the_grant_late() {
         &b.history().calls(),
         &input(vec![
             set(5, "a", 1_000_105),
-            ev(
-                20,
-                Change::Clock {
-                    node_ms: 1_000_020,
-                    rtt_ns: 0,
-                },
-            ),
-            ev(
-                60,
-                Change::Clock {
-                    node_ms: 1_005_060,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(20, 1_000_020),
+            clock(60, 1_005_060),
         ]),
     );
     assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -243,21 +215,9 @@ fn a_key_set_after_a_clock_jumped_back_is_placed_by_a_later_reading() {
     let r = check(
         &b.history().calls(),
         &input(vec![
-            ev(
-                50,
-                Change::Clock {
-                    node_ms: 1_005_050,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(50, 1_005_050),
             set(105, "a", 1_002_105),
-            ev(
-                150,
-                Change::Clock {
-                    node_ms: 1_000_150,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(150, 1_000_150),
         ]),
     );
     assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -300,21 +260,9 @@ fn an_extend_that_sets_a_live_key_again_is_no_finding() {
         &b.history().calls(),
         &input(vec![
             set(1, "a", 1_000_101),
-            ev(
-                10,
-                Change::Clock {
-                    node_ms: 1_000_010,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(10, 1_000_010),
             set(51, "a", 1_000_151),
-            ev(
-                100,
-                Change::Clock {
-                    node_ms: 1_000_100,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(100, 1_000_100),
             set(152, "a", 1_000_252),
         ]),
     );
@@ -399,16 +347,7 @@ fn a_lease_is_placed_by_the_reading_that_makes_it_longest_when_the_clock_jumped_
     granted_until(&mut b, 49, 51, 0, "a", 150);
     let r = check(
         &b.history().calls(),
-        &input(vec![
-            set(50, "a", 1_000_150),
-            ev(
-                100,
-                Change::Clock {
-                    node_ms: 1_005_100,
-                    rtt_ns: 0,
-                },
-            ),
-        ]),
+        &input(vec![set(50, "a", 1_000_150), clock(100, 1_005_100)]),
     );
     assert!(r.findings.is_empty(), "{r:?}");
     assert_eq!(r.answers_judged.get("validity"), Some(&1));
@@ -591,20 +530,8 @@ fn held_while_a_node_clock_jump_ended_the_lease_early_is_not_the_librarys() {
         &b.history().calls(),
         &input(vec![
             set(1, "a", 1_000_101),
-            ev(
-                20,
-                Change::Clock {
-                    node_ms: 1_000_020,
-                    rtt_ns: 0,
-                },
-            ),
-            ev(
-                30,
-                Change::Clock {
-                    node_ms: 1_005_030,
-                    rtt_ns: 0,
-                },
-            ),
+            clock(20, 1_000_020),
+            clock(30, 1_005_030),
             ev(31, Change::Del { key: "k".into() }),
         ]),
     );

@@ -382,7 +382,6 @@ impl<'a, M: Model> Search<'a, M> {
             return Ok(());
         };
         let model = self.model;
-        let class_ops = self.class_ops.clone();
         let mut out = self.frontier();
         let mut seen = self.frontier().membership_only();
         let mut layer: Vec<Config<M::State>> = std::mem::take(frontier);
@@ -396,47 +395,28 @@ impl<'a, M: Model> Search<'a, M> {
                     .retain(|(class, _)| !expires[*class as usize]);
                 out.insert(ended);
                 // Pending known ops may go first (an expiring op may need their effect).
+                let mut steps: Vec<Config<M::State>> = Vec::new();
                 for &y in &cur.mandatory {
-                    let o = &self.ops[y as usize];
-                    let ret = o.ret.as_ref().expect("known ops have returns");
-                    let Some(state) = model.step(&cur.state, &o.op, ret) else {
-                        continue;
-                    };
-                    let mut n = cur.clone();
-                    n.state = state;
-                    remove_sorted(&mut n.mandatory, y);
-                    n.trail = push(&mut self.arena, n.trail, y);
-                    n.depth += 1;
-                    self.counters.configs += 1;
-                    self.absorb(&mut n);
-                    if seen.insert_ref(&n) {
-                        next.push(n);
-                    }
+                    steps.extend(self.after_known(cur, y));
                 }
                 for slot in 0..cur.optional.len() {
-                    let (class, count) = cur.optional[slot];
-                    let Some(state) = model.step_unknown(&cur.state, &class_ops[class as usize])
+                    let class = cur.optional[slot].0;
+                    let Some(state) =
+                        model.step_unknown(&cur.state, &self.class_ops[class as usize])
                     else {
                         continue;
                     };
-                    let used = self.class_invoked[class as usize] - count;
-                    let y = self.class_ids[class as usize][used as usize];
-                    let mut n = cur.clone();
-                    n.state = state;
                     // With a lazy model (whose states are few: a lock's holder) an expiring
                     // class is used as often as wanted here: more than the history allows, so
                     // a further relaxation, still sound for a refutation; and the
                     // configurations then differ in debts and states only, not in which
                     // client's copy each used (at 100 clients, what made this explode). A
                     // counter's unlimited `add` would never end.
-                    if self.unlimited || (expires[class as usize] && model.lazy_unknown()) {
-                    } else if count == 1 {
-                        n.optional.remove(slot);
-                    } else {
-                        n.optional[slot].1 -= 1;
-                    }
-                    n.trail = push(&mut self.arena, n.trail, y);
-                    n.depth += 1;
+                    let unlimited =
+                        self.unlimited || (expires[class as usize] && model.lazy_unknown());
+                    steps.push(self.after_unknown(cur, slot, state, unlimited));
+                }
+                for mut n in steps {
                     self.counters.configs += 1;
                     self.absorb(&mut n);
                     if seen.insert_ref(&n) {
@@ -716,17 +696,50 @@ impl<'a, M: Model> Search<'a, M> {
             if y == next.target {
                 continue;
             }
-            let o = &self.ops[y as usize];
-            let Some(state) = self.model.step(&cur.state, &o.op, o.ret.as_ref().unwrap()) else {
-                continue;
-            };
-            let mut n = cur.clone();
-            n.state = state;
-            remove_sorted(&mut n.mandatory, y);
-            n.trail = push(&mut self.arena, n.trail, y);
-            n.depth += 1;
-            self.settle(n, next);
+            if let Some(n) = self.after_known(cur, y) {
+                self.settle(n, next);
+            }
         }
+    }
+
+    /// `cur` after its pending known op `y`, if the model allows that from `cur`'s state.
+    fn after_known(&mut self, cur: &Config<M::State>, y: u32) -> Option<Config<M::State>> {
+        let o = &self.ops[y as usize];
+        let ret = o.ret.as_ref().expect("known ops have returns");
+        let state = self.model.step(&cur.state, &o.op, ret)?;
+        let mut n = cur.clone();
+        n.state = state;
+        remove_sorted(&mut n.mandatory, y);
+        n.trail = push(&mut self.arena, n.trail, y);
+        n.depth += 1;
+        Some(n)
+    }
+
+    /// `cur` after an `info` op of the class in `slot` took effect, leading to `state`: the
+    /// earliest unused op of the class names it (interchangeable ops), and the class's count
+    /// drops by one unless its copies are `unlimited`.
+    fn after_unknown(
+        &mut self,
+        cur: &Config<M::State>,
+        slot: usize,
+        state: M::State,
+        unlimited: bool,
+    ) -> Config<M::State> {
+        let (class, count) = cur.optional[slot];
+        let used = self.class_invoked[class as usize] - count;
+        let y = self.class_ids[class as usize][used as usize];
+        let mut n = cur.clone();
+        n.state = state;
+        if !unlimited {
+            if count == 1 {
+                n.optional.remove(slot);
+            } else {
+                n.optional[slot].1 -= 1;
+            }
+        }
+        n.trail = push(&mut self.arena, n.trail, y);
+        n.depth += 1;
+        n
     }
 
     /// `cur` stepped by each pending `info` class that can step from its state (the earliest
@@ -746,20 +759,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.counters.configs += 1;
                 continue;
             }
-            let (class, count) = cur.optional[slot];
-            // Interchangeable ops: name the earliest one not yet used.
-            let used = self.class_invoked[class as usize] - count;
-            let y = self.class_ids[class as usize][used as usize];
-            let mut n = cur.clone();
-            n.state = state;
-            if self.unlimited {
-            } else if count == 1 {
-                n.optional.remove(slot);
-            } else {
-                n.optional[slot].1 -= 1;
-            }
-            n.trail = push(&mut self.arena, n.trail, y);
-            n.depth += 1;
+            let n = self.after_unknown(cur, slot, state, self.unlimited);
             self.settle(n, next);
         }
         self.moves = moves;

@@ -383,6 +383,17 @@ fn agree_many_info<M: Gen>(
     agree_on(model, build_with(model, specs, corrupt, shape))
 }
 
+/// 1 to `most` random calls, drawn from `rng` (for the tests that tally over seeded histories).
+fn random_specs(rng: &mut generate::SplitMix64, most: u64) -> Vec<Spec> {
+    let n = 1 + rng.below(most) as usize;
+    (0..n)
+        .map(|_| {
+            let b = rng.next_u64().to_le_bytes();
+            (b[0], b[1], b[2], b[3], b[4], b[5])
+        })
+        .collect()
+}
+
 fn many_specs() -> impl Strategy<Value = Vec<Spec>> {
     prop::collection::vec(any::<Spec>(), 1..=9)
 }
@@ -448,13 +459,7 @@ fn random_histories_cover_both_verdicts_and_info_ops() {
         let mut rng = generate::SplitMix64::new(7);
         let (mut ok, mut illegal, mut with_info) = (0, 0, 0);
         for _ in 0..2_000 {
-            let n = 1 + rng.below(8) as usize;
-            let specs: Vec<Spec> = (0..n)
-                .map(|_| {
-                    let b = rng.next_u64().to_le_bytes();
-                    (b[0], b[1], b[2], b[3], b[4], b[5])
-                })
-                .collect();
+            let specs = random_specs(&mut rng, 8);
             let ops = build(model, &specs, rng.next_u64() as u16);
             with_info += ops.iter().any(|o| o.ret.is_none()) as usize;
             if brute::linearizable(model, &ops) {
@@ -488,13 +493,7 @@ fn an_unsound_window_cut_disagrees_with_brute_force() {
     let mut rng = generate::SplitMix64::new(29);
     let (mut tried, mut wrong) = (0, 0);
     for _ in 0..3_000 {
-        let n = 1 + rng.below(9) as usize;
-        let specs: Vec<Spec> = (0..n)
-            .map(|_| {
-                let b = rng.next_u64().to_le_bytes();
-                (b[0], b[1], b[2], b[3], b[4], b[5])
-            })
-            .collect();
+        let specs = random_specs(&mut rng, 9);
         let shape = Shape {
             info_every: 2 + rng.below(2) as u8,
             retire: false,
@@ -521,13 +520,7 @@ fn many_info_histories_cover_both_verdicts() {
         let mut rng = generate::SplitMix64::new(11);
         let (mut ok, mut illegal, mut info) = (0, 0, 0);
         for _ in 0..1_000 {
-            let n = 1 + rng.below(9) as usize;
-            let specs: Vec<Spec> = (0..n)
-                .map(|_| {
-                    let b = rng.next_u64().to_le_bytes();
-                    (b[0], b[1], b[2], b[3], b[4], b[5])
-                })
-                .collect();
+            let specs = random_specs(&mut rng, 9);
             let shape = Shape {
                 info_every: 2 + rng.below(2) as u8,
                 retire,

@@ -16,19 +16,7 @@ fn every_library_runs_fault_free_without_a_violation() {
     assert!(libraries.len() >= 7, "{libraries:?}");
     for library in &libraries {
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let out = fencepost()
-            .args([
-                "scenario",
-                "scenarios/libraries/baseline.toml",
-                "--duration",
-                "12s",
-                "--client",
-                library.as_str(),
-                "--results",
-            ])
-            .arg(&results)
-            .output()
-            .unwrap();
+        let out = library_baseline(library, &["--duration", "12s"], &results);
         let text = text(&out);
         let named = text.contains(&format!("client: **{library} "));
         if out.status.code() != Some(0) || !named {

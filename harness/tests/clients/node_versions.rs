@@ -86,21 +86,7 @@ fn each_major_line_installs_its_own_redis_client_and_holds_fault_free() {
 
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let results = results.join(spec.replace('@', "-"));
-        let out = fencepost()
-            .args([
-                "scenario",
-                "scenarios/libraries/baseline.toml",
-                "--seed",
-                "1",
-                "--duration",
-                "12s",
-                "--client",
-                spec,
-                "--results",
-            ])
-            .arg(&results)
-            .output()
-            .unwrap();
+        let out = library_baseline(spec, &["--seed", "1", "--duration", "12s"], &results);
         let t = text(&out);
         // What the adapter loaded, in its own words: this version, over that ioredis.
         let loaded = format!(
@@ -145,17 +131,7 @@ fn a_version_outside_the_drives_lines_is_refused_before_the_run() {
         ("redis-semaphore@3.2.1", "redis-semaphore 4.x, 5.x"),
     ] {
         let started = Instant::now();
-        let out = fencepost()
-            .args([
-                "scenario",
-                "scenarios/libraries/baseline.toml",
-                "--client",
-                spec,
-                "--results",
-            ])
-            .arg(&results)
-            .output()
-            .unwrap();
+        let out = library_baseline(spec, &[], &results);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{spec}: {t}");
         assert!(

@@ -68,21 +68,7 @@ fn older_versions_install_their_own_dependencies_record_them_and_hold() {
     for (library, version, locked) in OLDER {
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let spec = format!("{library}@{version}");
-        let out = fencepost()
-            .args([
-                "scenario",
-                "scenarios/libraries/baseline.toml",
-                "--seed",
-                "1",
-                "--duration",
-                "5s",
-                "--client",
-                &spec,
-                "--results",
-            ])
-            .arg(&results)
-            .output()
-            .unwrap();
+        let out = library_baseline(&spec, &["--seed", "1", "--duration", "5s"], &results);
         let text = text(&out);
         let code = out.status.code();
         let mut why = Vec::new();
@@ -133,17 +119,7 @@ fn a_version_outside_drives_is_refused_before_the_run_with_the_reason() {
         "aioredlock@0.4.0",
         "rslock@1.0.0-alpha.1",
     ] {
-        let out = fencepost()
-            .args([
-                "scenario",
-                "scenarios/libraries/baseline.toml",
-                "--client",
-                spec,
-                "--results",
-            ])
-            .arg(&results)
-            .output()
-            .unwrap();
+        let out = library_baseline(spec, &[], &results);
         let text = text(&out);
         assert_eq!(out.status.code(), Some(2), "{spec}:\n{text}");
         assert!(

@@ -29,6 +29,22 @@ pub fn fencepost() -> std::process::Command {
 }
 
 /// A finished command's stdout and stderr, for assertions and their messages.
+/// `fencepost scenario scenarios/libraries/baseline.toml ARGS… --client SPEC --results DIR`:
+/// a library's fault-free control run, as the library tests make it.
+pub fn library_baseline(
+    spec: &str,
+    args: &[&str],
+    results: &std::path::Path,
+) -> std::process::Output {
+    fencepost()
+        .args(["scenario", "scenarios/libraries/baseline.toml"])
+        .args(args)
+        .args(["--client", spec, "--results"])
+        .arg(results)
+        .output()
+        .unwrap()
+}
+
 pub fn text(o: &std::process::Output) -> String {
     format!(
         "{}\n{}",
