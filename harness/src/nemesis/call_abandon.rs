@@ -12,6 +12,7 @@
 //! a failed injection ("the acquire returned within N ms"). Client processes whose adapter says
 //! `supports.abandon` in its hello only.
 
+use super::draw::Scale;
 use super::driver::{positive, Schedule};
 use super::span::Span;
 use super::{field, Bounds, Invalid, Nemesis, NemesisContext};
@@ -74,6 +75,30 @@ pub struct CallAbandon {
 }
 
 impl Nemesis for CallAbandon {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        use rand::Rng;
+        // Calls given up on a few ms in (up to a fifth of the op timeout): while the request
+        // may still be on its way.
+        let latest_ms = (scale.op_timeout.ms() / 5).max(3);
+        Some(CallAbandon {
+            start: scale.start(rng),
+            every: scale.ttls(rng, 0.2, 1.0),
+            op: scale.pick(
+                rng,
+                &[
+                    AbandonOp::Acquire,
+                    AbandonOp::Extend,
+                    AbandonOp::Release,
+                    AbandonOp::Any,
+                ],
+            ),
+            after: Span {
+                low: super::draw::ms(1),
+                high: super::draw::ms(rng.random_range(2..=latest_ms)),
+            },
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

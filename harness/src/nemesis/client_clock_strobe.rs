@@ -15,6 +15,7 @@
 //! reaches the harness may land after the library returned, so the library scenario delays the
 //! nodes' replies to put every step well inside the call.
 
+use super::draw::Scale;
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::span::Span;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
@@ -62,6 +63,25 @@ pub struct ClientClockStrobe {
 }
 
 impl Nemesis for ClientClockStrobe {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        // Steps aimed at calls in flight: a third of a lease to five leases, one to three
+        // back-and-forths, within a tenth to half a lease, a few ms after the call is sent.
+        let strobe = rng.random_range(1..=3);
+        let duration = scale.ttls(rng, 0.1, 0.5);
+        let latest_ms = (scale.op_timeout.ms() / 10).clamp(2, 50);
+        Some(ClientClockStrobe {
+            start: scale.start(rng),
+            every: scale.every(rng, duration),
+            offset: scale.ttls(rng, 0.3, 5.0),
+            strobe,
+            duration: Dur(duration.0.max(Duration::from_millis(2 * strobe as u64))),
+            delay: Span {
+                low: super::draw::ms(1),
+                high: super::draw::ms(rng.random_range(2..=latest_ms)),
+            },
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

@@ -14,6 +14,7 @@
 //! Restoring means back to real time: after a rate change the accumulated drift is undone in
 //! one step, like an NTP step at the end of the fault.
 
+use super::draw::Scale;
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
@@ -70,6 +71,47 @@ pub struct ClockNemesis {
 }
 
 impl Nemesis for ClockNemesis {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        use rand::Rng;
+        // Steps of both signs, a third of a lease to five leases, on some lock nodes or on
+        // one client's clock.
+        let fault = scale.pick(
+            rng,
+            &[
+                ClockFault::JumpForward,
+                ClockFault::JumpBack,
+                ClockFault::Strobe,
+            ],
+        );
+        let on_client = rng.random_bool(0.5);
+        let hold = scale.ttls(rng, 0.5, 3.0);
+        Some(ClockNemesis {
+            start: scale.start(rng),
+            every: scale.every(rng, hold),
+            target: (!on_client).then(|| {
+                scale.pick(
+                    rng,
+                    &[
+                        NodeTarget::One,
+                        NodeTarget::Minority,
+                        NodeTarget::Majority,
+                        NodeTarget::All,
+                    ],
+                )
+            }),
+            client: on_client.then(|| rng.random_range(0..scale.bounds.clients.max(1))),
+            fault,
+            offset: scale.ttls(rng, 0.3, 5.0),
+            period: if fault == ClockFault::Strobe {
+                super::draw::ms(rng.random_range(10..=200))
+            } else {
+                Dur::default()
+            },
+            rate: None,
+            hold,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

@@ -9,6 +9,7 @@
 //! goes: that holder's extends race everyone else's hammering. The fault starts when the flag
 //! is raised and stops when it is lowered; a cycle already asleep finishes its sleep first.
 
+use super::draw::Scale;
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
@@ -29,6 +30,15 @@ pub struct ContentionBurst {
 }
 
 impl Nemesis for ContentionBurst {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        let duration = scale.ttls(rng, 1.0, 4.0);
+        Some(ContentionBurst {
+            start: scale.start(rng),
+            every: scale.every(rng, duration),
+            duration,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

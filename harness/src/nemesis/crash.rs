@@ -12,6 +12,7 @@
 //! container (`[engine]` topologies) is SIGKILLed and started again by the engine, with its
 //! volume and its persistence include file.
 
+use super::draw::Scale;
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
@@ -36,6 +37,26 @@ pub struct Crash {
 }
 
 impl Nemesis for Crash {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        // Some lock nodes down for up to two leases (or back at once: a restart that lost
+        // what it had not written).
+        let restart_delay = scale.ttls(rng, 0.0, 2.0);
+        Some(Crash {
+            start: scale.start(rng),
+            every: scale.every(rng, restart_delay),
+            target: scale.pick(
+                rng,
+                &[
+                    NodeTarget::One,
+                    NodeTarget::Minority,
+                    NodeTarget::Majority,
+                    NodeTarget::All,
+                ],
+            ),
+            restart_delay,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

@@ -6,6 +6,7 @@
 //! start and stop at the moments the pause really begins and ends, so a pause that never fired
 //! (no client reached its pause point) is never in the history.
 
+use super::draw::Scale;
 use super::driver::{positive, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
@@ -26,6 +27,16 @@ pub struct GcPause {
 }
 
 impl Nemesis for GcPause {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        // A holder stopped from a third of its lease to three leases.
+        let pause = scale.ttls(rng, 0.3, 3.0);
+        Some(GcPause {
+            start: scale.start(rng),
+            every: scale.every(rng, pause),
+            pause,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

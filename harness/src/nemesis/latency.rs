@@ -6,6 +6,7 @@
 //! the lease lands after the lease ended; a reply delayed past the lease makes a library return
 //! a grant whose lease has already run out.
 
+use super::draw::Scale;
 use super::driver::{positive, Schedule};
 use super::links::{select, toxic_window, Clients, Links};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
@@ -56,6 +57,23 @@ pub struct Latency {
 }
 
 impl Nemesis for Latency {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        // A delay around the lease or the op timeout (a late grant, or a timeout that is not
+        // a failure), held for one to three leases past itself.
+        let latency = scale.around_waits(rng, 0.3, 2.0);
+        let duration = Dur(latency.0 + scale.ttls(rng, 0.5, 3.0).0);
+        Some(Latency {
+            start: scale.start(rng),
+            every: scale.every(rng, duration),
+            duration,
+            latency,
+            jitter: Dur::default(),
+            links: Links::Lock,
+            clients: scale.pick(rng, &[Clients::One, Clients::All]),
+            stream: scale.pick(rng, &[Direction::Upstream, Direction::Downstream]),
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

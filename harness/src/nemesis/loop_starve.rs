@@ -11,6 +11,7 @@
 //! on (the library's `held`, the write) with whatever the late timers did. Client processes
 //! whose adapter says `supports.starve` in its hello only.
 
+use super::draw::Scale;
 use super::driver::{positive, Schedule};
 use super::{field, Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
@@ -32,6 +33,15 @@ pub struct LoopStarve {
 }
 
 impl Nemesis for LoopStarve {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        let starve = scale.ttls(rng, 0.3, 3.0);
+        Some(LoopStarve {
+            start: scale.start(rng),
+            every: scale.every(rng, starve),
+            starve,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

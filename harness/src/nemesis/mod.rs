@@ -30,6 +30,7 @@ pub mod contention_burst;
 pub mod crash;
 pub mod cut_links;
 pub mod delayed_write;
+pub mod draw;
 pub mod driver;
 pub mod failover;
 pub mod field;
@@ -98,6 +99,15 @@ pub trait Nemesis: Send + Sync + 'static {
     fn needs(&self) -> Needs {
         Needs::default()
     }
+    /// Draws a config of this fault for a run of `scale` (what `fencepost explore` runs):
+    /// lengths as multiples of the run's lease and op timeout, moments inside the run. None
+    /// when the fault cannot act on such a run, or explore does not draw it.
+    fn draw(_scale: &draw::Scale, _rng: &mut ChaCha8Rng) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
     /// Whether it can act on a `[cluster]` run (which has no lone lock nodes).
     fn runs_on_redis_cluster(&self) -> bool {
         false
@@ -144,6 +154,21 @@ macro_rules! registry {
         /// (keys, types, defaults and doc comments): what [`catalog`] prints.
         pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
             vec![$(($kind, schemars::schema_for!($config)),)*]
+        }
+
+        /// Draws a fault of `kind` for a run of `scale`: the plug-in's own draw, kept only when
+        /// its own validation accepts it for that run.
+        pub fn draw_fault(
+            kind: &str,
+            scale: &draw::Scale,
+            rng: &mut ChaCha8Rng,
+        ) -> Option<NemesisSpec> {
+            let spec = match kind {
+                $($kind => NemesisSpec::$variant(<$config as Nemesis>::draw(scale, rng)?),)*
+                _ => return None,
+            };
+            spec.plugin().validate(&scale.bounds).ok()?;
+            Some(spec)
         }
 
         impl NemesisSpec {

@@ -9,6 +9,7 @@
 //! (its PID changed). On a container topology the engine's pause (the cgroup freezer) stands in
 //! for SIGSTOP.
 
+use super::draw::Scale;
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
@@ -32,6 +33,24 @@ pub struct NodePause {
 }
 
 impl Nemesis for NodePause {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        let pause = scale.around_waits(rng, 0.3, 3.0);
+        Some(NodePause {
+            start: scale.start(rng),
+            every: scale.every(rng, pause),
+            target: scale.pick(
+                rng,
+                &[
+                    NodeTarget::One,
+                    NodeTarget::Minority,
+                    NodeTarget::Majority,
+                    NodeTarget::All,
+                ],
+            ),
+            pause,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

@@ -16,6 +16,7 @@
 //! stay open and time out), so calls across it end `info`. Every cut is healed when the fault
 //! ends, and at the end of the run.
 
+use super::draw::Scale;
 use super::driver::{positive, sleep_or_stop, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
@@ -155,6 +156,28 @@ pub struct Partition {
 }
 
 impl Nemesis for Partition {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        // A grudge of any shape, for half a lease to three.
+        let duration = scale.ttls(rng, 0.5, 3.0);
+        Some(Partition {
+            start: scale.start(rng),
+            every: scale.every(rng, duration),
+            duration,
+            shape: scale.pick(
+                rng,
+                &[
+                    Shape::IsolateNode,
+                    Shape::IsolateClient,
+                    Shape::Halves,
+                    Shape::Majority,
+                    Shape::Bridge,
+                ],
+            ),
+            resource: false,
+            clients: None,
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

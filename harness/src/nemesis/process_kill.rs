@@ -6,6 +6,7 @@
 //! history records under a new process id (Jepsen's way: a process whose op ended unknown is
 //! never reused). The fault starts when the process is dead. Client processes only.
 
+use super::draw::Scale;
 use super::driver::{positive, Schedule};
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
 use crate::duration::Dur;
@@ -25,6 +26,13 @@ pub struct ProcessKill {
 }
 
 impl Nemesis for ProcessKill {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        Some(ProcessKill {
+            start: scale.start(rng),
+            every: scale.ttls(rng, 1.0, 4.0),
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::recurring(self.start, self.every)
     }

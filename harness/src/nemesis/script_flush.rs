@@ -8,6 +8,7 @@
 //! chosen nodes' caches (synchronously) at seeded moments: the fault is an instant, recorded
 //! once every node answered the flush, with how many scripts each had cached.
 
+use super::draw::Scale;
 use super::driver::{positive, Schedule};
 use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Nemesis, NemesisContext};
@@ -34,6 +35,15 @@ pub struct ScriptFlush {
 }
 
 impl Nemesis for ScriptFlush {
+    fn draw(scale: &Scale, rng: &mut ChaCha8Rng) -> Option<Self> {
+        use rand::Rng;
+        Some(ScriptFlush {
+            start: scale.start(rng),
+            every: Some(super::draw::ms(rng.random_range(100..=1000))),
+            target: scale.pick(rng, &[NodeTarget::One, NodeTarget::All]),
+        })
+    }
+
     fn schedule(&self) -> Schedule {
         match self.every {
             Some(every) => Schedule::recurring(self.start, every),

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod edit;
 pub mod expect;
 pub mod lock;
 pub mod workload;

@@ -1,0 +1,297 @@
+//! Findings, deduplicated: every failing run's violations grouped by check and kind (and, for
+//! blame, the library call that gave the answer), each group with its first run, how many runs
+//! showed it, their seeds and the command that replays the first — and whether the library's
+//! row of a matrix already shows that kind (then it is known, not new).
+
+use crate::judge::RunResult;
+use crate::matrix::MatrixReport;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What makes two findings the same.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Key {
+    /// The check's id (`blame`, `mutual_exclusion`, …).
+    pub check: String,
+    /// Blame's finding kind (`grant-after-lease`); empty for other checks.
+    pub kind: String,
+    /// The library call the answer came from (`acquire`, `extend`, `release`, `held`), or
+    /// `background` for a change no call of the client made; empty for other checks.
+    pub call: String,
+}
+
+impl Key {
+    /// `library` for an answer no correct lock may give, `physics` otherwise.
+    pub fn class(&self) -> &'static str {
+        if self.check == checkers::blame::KIND.id {
+            "library"
+        } else {
+            "physics"
+        }
+    }
+
+    /// `blame: grant-after-lease (acquire)`, `mutual exclusion`.
+    pub fn label(&self) -> String {
+        let check = checkers::registry::label(&self.check);
+        if self.kind.is_empty() {
+            check.to_string()
+        } else {
+            format!("{check}: {} ({})", self.kind, self.call)
+        }
+    }
+}
+
+/// One finding of one run, with the first detail in words.
+pub fn of_run(r: &RunResult) -> Vec<(Key, String)> {
+    let mut found: Vec<(Key, String)> = Vec::new();
+    if let Some(b) = &r.checks.blame {
+        for f in &b.findings {
+            let first = f.detail.split_whitespace().next().unwrap_or_default();
+            let call = if ["acquire", "extend", "release", "held"].contains(&first) {
+                first
+            } else {
+                "background"
+            };
+            let key = Key {
+                check: checkers::blame::KIND.id.into(),
+                kind: f.kind.name(),
+                call: call.into(),
+            };
+            if !found.iter().any(|(k, _)| *k == key) {
+                found.push((key, f.detail.clone()));
+            }
+        }
+    }
+    for c in r
+        .checks
+        .checks
+        .iter()
+        .filter(|c| !c.advisory && c.violations > 0)
+    {
+        if c.id == checkers::blame::KIND.id {
+            continue;
+        }
+        let detail = c
+            .details
+            .first()
+            .cloned()
+            .unwrap_or_else(|| c.headline.clone());
+        found.push((
+            Key {
+                check: c.id.clone(),
+                kind: String::new(),
+                call: String::new(),
+            },
+            detail,
+        ));
+    }
+    found
+}
+
+/// A group of runs that showed the same finding.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Group {
+    #[serde(flatten)]
+    pub key: Key,
+    pub class: String,
+    /// The first run (its number in this explore, or `shard/number` in a merge) and when it
+    /// ended, in seconds since explore began.
+    pub first_run: String,
+    pub first_at_s: f64,
+    pub first_detail: String,
+    /// The first run's folder (relative to the results folder) and the command replaying it.
+    pub run_dir: Option<String>,
+    pub replay: String,
+    pub runs: u64,
+    pub seeds: BTreeSet<u64>,
+    /// The library's matrix row already shows this check (and kind).
+    pub known: bool,
+}
+
+/// The findings a matrix row already shows: `(check, kind)` pairs, kind empty for a check
+/// other than blame.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Known {
+    pub pairs: BTreeSet<(String, String)>,
+    /// Where they were read from, or why there are none (in words).
+    pub source: String,
+}
+
+impl Known {
+    pub fn has(&self, key: &Key) -> bool {
+        self.pairs.contains(&(key.check.clone(), key.kind.clone()))
+    }
+
+    /// The row `row` of the matrix at `path` (its matrix.json); an absent file or row leaves
+    /// nothing known, and says so.
+    pub fn from_matrix(path: &Path, row: Option<&str>) -> anyhow::Result<Known> {
+        let Some(row) = row else {
+            return Ok(Known {
+                source: "not a matrix library: every finding counts as new".into(),
+                ..Known::default()
+            });
+        };
+        if !path.exists() {
+            return Ok(Known {
+                source: format!(
+                    "no matrix at {}: every finding counts as new (run `fencepost matrix --libraries {row}`, or pass --known MATRIX.json)",
+                    path.display()
+                ),
+                ..Known::default()
+            });
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let m: MatrixReport = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a matrix.json fencepost wrote: {e} (give --known results/matrix-<stamp>/matrix.json)",
+                path.display()
+            )
+        })?;
+        let mut pairs = BTreeSet::new();
+        let cells: Vec<_> = m.cells.iter().filter(|c| c.library == row).collect();
+        for case in cells.iter().flat_map(|c| &c.cases) {
+            for kind in case.library_findings.keys() {
+                pairs.insert((checkers::blame::KIND.id.to_string(), kind.clone()));
+            }
+            for (check, n) in &case.violations {
+                if *n > 0 && check != checkers::blame::KIND.id {
+                    pairs.insert((check.clone(), String::new()));
+                }
+            }
+        }
+        let source = if cells.is_empty() {
+            format!(
+                "{} has no row for {row}: every finding counts as new",
+                path.display()
+            )
+        } else {
+            format!(
+                "{row}'s row of {} ({} faults × seeds {:?})",
+                path.display(),
+                cells.len(),
+                m.seeds
+            )
+        };
+        Ok(Known { pairs, source })
+    }
+}
+
+/// The groups, as runs end.
+#[derive(Default)]
+pub struct Groups {
+    pub groups: Vec<Group>,
+}
+
+/// One run's place: its name in the report, seed, folder, replay command, end time.
+pub struct RunRef<'a> {
+    pub name: String,
+    pub seed: u64,
+    pub run_dir: Option<String>,
+    pub replay: &'a str,
+    pub at_s: f64,
+}
+
+impl Groups {
+    /// Adds a run's findings; returns the keys that were new to this explore.
+    pub fn add(&mut self, found: &[(Key, String)], run: &RunRef, known: &Known) -> Vec<Key> {
+        let mut fresh = Vec::new();
+        for (key, detail) in found {
+            match self.groups.iter_mut().find(|g| g.key == *key) {
+                Some(g) => {
+                    g.runs += 1;
+                    g.seeds.insert(run.seed);
+                }
+                None => {
+                    fresh.push(key.clone());
+                    self.groups.push(Group {
+                        key: key.clone(),
+                        class: key.class().into(),
+                        first_run: run.name.clone(),
+                        first_at_s: run.at_s,
+                        first_detail: checkers::quote::clip(detail).to_string(),
+                        run_dir: run.run_dir.clone(),
+                        replay: run.replay.to_string(),
+                        runs: 1,
+                        seeds: [run.seed].into(),
+                        known: known.has(key),
+                    })
+                }
+            }
+        }
+        fresh
+    }
+
+    /// Library findings first, then by first appearance.
+    pub fn sorted(mut self) -> Vec<Group> {
+        self.groups.sort_by(|a, b| {
+            (a.class != "library", a.first_at_s)
+                .partial_cmp(&(b.class != "library", b.first_at_s))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        self.groups
+    }
+}
+
+/// The default matrix to compare with: the newest one under the results folder.
+pub fn default_known(results_dir: &Path) -> PathBuf {
+    results_dir
+        .join(crate::matrix::LATEST)
+        .join(crate::matrix::report::JSON)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(check: &str, kind: &str, call: &str) -> Key {
+        Key {
+            check: check.into(),
+            kind: kind.into(),
+            call: call.into(),
+        }
+    }
+
+    #[test]
+    fn the_same_finding_in_two_runs_is_one_group_and_known_kinds_are_marked() {
+        let known = Known {
+            pairs: [("blame".to_string(), "grant-after-lease".to_string())].into(),
+            source: "test".into(),
+        };
+        let mut g = Groups::default();
+        let late = key("blame", "grant-after-lease", "acquire");
+        let retake = key("blame", "renewal-retook", "background");
+        let run = |name: &str, seed, at_s| RunRef {
+            name: name.into(),
+            seed,
+            run_dir: None,
+            replay: "fencepost scenario x --seed 1",
+            at_s,
+        };
+        assert_eq!(
+            g.add(&[(late.clone(), "a".into())], &run("1", 7, 1.0), &known),
+            vec![late.clone()]
+        );
+        assert!(g
+            .add(&[(late.clone(), "b".into())], &run("2", 8, 2.0), &known)
+            .is_empty());
+        g.add(
+            &[
+                (key("mutual_exclusion", "", ""), "c".into()),
+                (retake.clone(), "d".into()),
+            ],
+            &run("3", 9, 3.0),
+            &known,
+        );
+        let groups = g.sorted();
+        assert_eq!(groups.len(), 3);
+        assert_eq!(groups[0].key, late);
+        assert_eq!(groups[0].runs, 2);
+        assert_eq!(groups[0].seeds, [7, 8].into());
+        assert!(groups[0].known);
+        assert_eq!(groups[1].key, retake);
+        assert!(!groups[1].known);
+        assert_eq!(groups[2].class, "physics");
+    }
+}

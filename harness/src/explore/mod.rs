@@ -1,0 +1,526 @@
+//! `fencepost explore`: find what nobody scripted.
+//!
+//! Every hand-written scenario fixes a fault's kind, moments and lengths; a bug that needs
+//! another interleaving shows only when someone guessed it. Explore draws fault schedules from
+//! the registered plug-ins instead — lengths relative to the run's own lease and op timeout,
+//! moments inside the run, one to three faults together, the contention drawn too ([`plan`]) —
+//! and runs each as an ordinary scenario (a child `fencepost scenario` process, `--jobs` at a
+//! time), its schedule written out as TOML so it replays with `fencepost scenario FILE --seed N`.
+//!
+//! Guided, not only random: each run leaves a [`signature`] (what the checks, the nodes' record
+//! and the calls show), and the schedules that showed a new word or a finding join a [`corpus`]
+//! that explore mutates ([`mutate`]) more often than it draws afresh (`--random` never does,
+//! for comparison). Findings are grouped ([`findings`]) and compared with the library's matrix
+//! row; [`report`] writes explore.md, explore.json, index.html and the corpus's growth plot.
+//! `--shard I/N` gives each CI runner its own part of the search (a seed of its own); [`merge`]
+//! joins the shards' findings.
+
+pub mod corpus;
+pub mod findings;
+pub mod merge;
+pub mod mutate;
+pub mod plan;
+pub mod report;
+pub mod signature;
+pub mod target;
+
+use crate::interrupt::Interrupt;
+use crate::nodes::spawner;
+use crate::suite::child::{CaseCommand, CaseEnd};
+use crate::suite::shard::Shard;
+use crate::suite::{create_dir, link_latest};
+use crate::{seed, store};
+use anyhow::Context;
+use corpus::{Corpus, Growth};
+use findings::{Groups, Known, RunRef};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use target::Target;
+
+pub const LATEST: &str = "latest-explore";
+pub const JSON: &str = "explore.json";
+pub const MD: &str = "explore.md";
+/// Below this many judged runs, explore that found nothing new cannot say much (exit 3).
+pub const MIN_RUNS: usize = 10;
+/// How often guided explore mutates a corpus schedule rather than drawing a fresh one.
+pub const MUTATE_SHARE: f64 = 0.7;
+
+#[derive(Clone, Debug)]
+pub struct ExploreOptions {
+    pub target: Target,
+    pub budget: Duration,
+    pub jobs: usize,
+    pub seed: u64,
+    /// Only these fault kinds (all drawable ones when None).
+    pub faults: Option<Vec<String>>,
+    pub shard: Option<Shard>,
+    /// Never mutate: every schedule drawn afresh (the unguided baseline).
+    pub random: bool,
+    /// Stop starting runs once a library finding appeared.
+    pub stop_at_first: bool,
+    /// The matrix.json whose row says which findings are known.
+    pub known: PathBuf,
+    pub results_dir: PathBuf,
+    pub adapters_dir: PathBuf,
+    pub fencepost: PathBuf,
+}
+
+/// One run of an explore.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExploreRun {
+    pub number: usize,
+    pub seed: u64,
+    /// `fresh`, or `mutant of 12: stretch gc-pause ×1.7`.
+    pub origin: String,
+    pub faults: Vec<String>,
+    pub clients: u32,
+    /// The scenario file, relative to the explore folder.
+    pub schedule: String,
+    /// The run folder, relative to the results folder.
+    pub run_dir: Option<String>,
+    /// When it ended, in seconds since explore began.
+    pub at_s: f64,
+    pub wall_ms: u64,
+    pub grants: u64,
+    pub words: usize,
+    pub new_words: usize,
+    /// Its findings, as group labels.
+    pub findings: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExploreReport {
+    /// What was explored (`redis-py`, `fencepost's single lock`).
+    pub target: String,
+    pub stamp: String,
+    pub started_unix_s: u64,
+    pub seed: u64,
+    pub shard: Option<String>,
+    pub guided: bool,
+    pub budget_s: u64,
+    pub jobs: usize,
+    pub faults: Vec<String>,
+    pub wall_ms: u64,
+    /// Time explore itself spent (drawing, mutating, signatures, grouping), not the runs'.
+    pub overhead_ms: u64,
+    pub interrupted: bool,
+    /// Where the known findings came from.
+    pub known_source: String,
+    pub runs: Vec<ExploreRun>,
+    pub groups: Vec<findings::Group>,
+    pub growth: Vec<Growth>,
+    /// Every word seen, with the run that first showed it.
+    pub words: BTreeMap<String, usize>,
+    /// The folders of the shards a merged report was made of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+    /// The command that runs this explore again.
+    pub rerun: String,
+}
+
+impl ExploreReport {
+    /// Runs that were judged (neither an error nor interrupted).
+    pub fn judged(&self) -> usize {
+        self.runs.iter().filter(|r| r.error.is_none()).count()
+    }
+
+    pub fn runs_per_min(&self) -> f64 {
+        self.runs.len() as f64 / (self.wall_ms.max(1) as f64 / 60_000.0)
+    }
+
+    /// Library findings first appeared at (seconds), if any.
+    pub fn first_library_s(&self) -> Option<f64> {
+        self.groups
+            .iter()
+            .filter(|g| g.class == "library")
+            .map(|g| g.first_at_s)
+            .min_by(f64::total_cmp)
+    }
+
+    /// 130 interrupted; 1 when a finding appeared that the matrix row does not show; 3 when
+    /// too few runs were judged to say anything else; 0 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.groups.iter().any(|g| !g.known) {
+            1
+        } else if self.judged() < MIN_RUNS {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// A run in flight.
+struct Pending {
+    number: usize,
+    seed: u64,
+    origin: String,
+    scenario: crate::scenario::Scenario,
+    schedule: String,
+    replay: String,
+    pid: u32,
+    started: Instant,
+}
+
+/// What a run's waiter hands back.
+type Ended = (usize, u64, CaseEnd);
+
+/// Runs an explore and writes its reports.
+pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBuf)> {
+    let kinds = plan::drawable(&opts.target, opts.faults.as_deref()).map_err(anyhow::Error::msg)?;
+    if kinds.is_empty() {
+        anyhow::bail!("no fault kind can be drawn for {}", opts.target.label());
+    }
+    let known = Known::from_matrix(&opts.known, opts.target.matrix_row())?;
+    if let Target::Library(l) = &opts.target {
+        use crate::clients::process::adapter;
+        let (name, version) = adapter::parse_spec(l)?;
+        adapter::find(&name, version, &opts.adapters_dir)?.install(&adapter::cache_dir())?;
+    }
+    std::fs::create_dir_all(&opts.results_dir)?;
+    let started_unix_s = store::unix_now_s();
+    let stamp = store::utc_stamp(started_unix_s);
+    let dir = create_dir(&opts.results_dir, "explore", &stamp)?;
+    std::fs::create_dir_all(dir.join("schedules"))?;
+    let mut interrupt =
+        Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
+    let shard_name = opts.shard.map(|s| s.to_string());
+    let mut rng = seed::rng(
+        opts.seed,
+        &format!("explore {}", shard_name.as_deref().unwrap_or("whole")),
+    );
+    let started = Instant::now();
+    let mut overhead = Duration::ZERO;
+    let mut corpus = Corpus::default();
+    let mut groups = Groups::default();
+    let mut runs: Vec<ExploreRun> = Vec::new();
+    let mut running: BTreeMap<usize, Pending> = BTreeMap::new();
+    let mut waits: tokio::task::JoinSet<Ended> = tokio::task::JoinSet::new();
+    let mut interrupted = false;
+    let mut found_library = false;
+    let mut next = 1usize;
+    let bar = progress_bar(opts.budget);
+    loop {
+        while running.len() < opts.jobs.max(1)
+            && !interrupted
+            && started.elapsed() < opts.budget
+            && !(opts.stop_at_first && found_library)
+        {
+            let t0 = Instant::now();
+            let (scenario, origin) = next_schedule(opts, &kinds, &mut corpus, &mut rng)?;
+            let number = next;
+            next += 1;
+            let run_seed = rng.random_range(1..1_000_000u64);
+            let schedule = format!("schedules/{number:04}.toml");
+            let path = dir.join(&schedule);
+            std::fs::write(&path, crate::scenario::edit::to_toml(&scenario))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let cmd = case_command(opts, &path, run_seed, &dir, number);
+            let replay = replay_command(opts, &path, run_seed);
+            overhead += t0.elapsed();
+            let child = cmd
+                .start()
+                .with_context(|| format!("cannot start run {number}"))?;
+            running.insert(
+                number,
+                Pending {
+                    number,
+                    seed: run_seed,
+                    origin,
+                    scenario,
+                    schedule,
+                    replay,
+                    pid: child.pid(),
+                    started: t0,
+                },
+            );
+            waits.spawn_blocking(move || (number, run_seed, child.wait()));
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            signal = interrupt.wait(), if !interrupted => {
+                interrupted = true;
+                let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
+                for p in running.values() {
+                    let _ = spawner::signal(p.pid, sig);
+                }
+            }
+            Some(joined) = waits.join_next() => {
+                let (number, _, end) = joined.context("a run's waiter panicked")?;
+                let Some(p) = running.remove(&number) else { continue };
+                let t0 = Instant::now();
+                let at_s = started.elapsed().as_secs_f64();
+                let run = finished(opts, p, end, at_s, runs.len() + 1, &known, &mut corpus, &mut groups, &mut interrupted);
+                found_library |= run.findings.iter().any(|f| f.starts_with(checkers::registry::label(checkers::blame::KIND.id)));
+                bar.println(run_line(&run));
+                runs.push(run);
+                overhead += t0.elapsed();
+            }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        bar.set_position(started.elapsed().as_secs().min(opts.budget.as_secs()));
+        bar.set_message(progress_message(&runs, &groups, corpus.seen.len()));
+    }
+    bar.finish_and_clear();
+    runs.sort_by_key(|r| r.number);
+    let report = ExploreReport {
+        target: opts.target.label(),
+        stamp,
+        started_unix_s,
+        seed: opts.seed,
+        shard: shard_name,
+        guided: !opts.random,
+        budget_s: opts.budget.as_secs(),
+        jobs: opts.jobs,
+        faults: kinds.iter().map(|k| k.to_string()).collect(),
+        wall_ms: started.elapsed().as_millis() as u64,
+        overhead_ms: overhead.as_millis() as u64,
+        interrupted,
+        known_source: known.source.clone(),
+        runs,
+        groups: groups.sorted(),
+        growth: corpus.growth.clone(),
+        words: corpus.seen.clone(),
+        merged_from: Vec::new(),
+        rerun: rerun_command(opts),
+    };
+    report::write(&report, &dir)?;
+    link_latest(&opts.results_dir, &dir, LATEST)?;
+    Ok((report, dir))
+}
+
+/// The next schedule: a mutant of a corpus entry (guided, most of the time) or a fresh draw.
+fn next_schedule(
+    opts: &ExploreOptions,
+    kinds: &[&'static str],
+    corpus: &mut Corpus,
+    rng: &mut ChaCha8Rng,
+) -> anyhow::Result<(crate::scenario::Scenario, String)> {
+    if !opts.random && rng.random_bool(MUTATE_SHARE) {
+        if let Some((parent, s)) = corpus.pick(rng) {
+            if let Some((child, what)) = mutate::mutate(&s, kinds, rng) {
+                return Ok((child, format!("mutant of {parent}: {what}")));
+            }
+        }
+    }
+    let s = plan::fresh(&opts.target, kinds, rng)
+        .map_err(|e| anyhow::anyhow!("cannot draw a schedule for {}: {e}", opts.target.label()))?;
+    Ok((s, "fresh".into()))
+}
+
+/// A run ended: its signature, findings and line in the report.
+#[allow(clippy::too_many_arguments)]
+fn finished(
+    opts: &ExploreOptions,
+    p: Pending,
+    end: CaseEnd,
+    at_s: f64,
+    runs_so_far: usize,
+    known: &Known,
+    corpus: &mut Corpus,
+    groups: &mut Groups,
+    interrupted: &mut bool,
+) -> ExploreRun {
+    let mut run = ExploreRun {
+        number: p.number,
+        seed: p.seed,
+        origin: p.origin,
+        faults: p
+            .scenario
+            .fault_names()
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
+        clients: p.scenario.run.clients,
+        schedule: p.schedule,
+        run_dir: None,
+        at_s,
+        wall_ms: p.started.elapsed().as_millis() as u64,
+        grants: 0,
+        words: 0,
+        new_words: 0,
+        findings: Vec::new(),
+        error: None,
+    };
+    match end {
+        CaseEnd::Judged(r) if r.interrupted => {
+            *interrupted = true;
+            run.error = Some("interrupted".into());
+        }
+        CaseEnd::Judged(r) => {
+            let rel = Path::new(&r.run_dir)
+                .strip_prefix(&opts.results_dir)
+                .unwrap_or(Path::new(&r.run_dir))
+                .display()
+                .to_string();
+            run.run_dir = Some(rel);
+            run.grants = r.checks.counts.grants;
+            let words = signature::of_run(&r);
+            let found = findings::of_run(&r);
+            run.words = words.len();
+            run.new_words = corpus.admit(
+                p.number,
+                &p.scenario,
+                &words,
+                !found.is_empty(),
+                at_s,
+                runs_so_far,
+            );
+            let here = RunRef {
+                name: p.number.to_string(),
+                seed: p.seed,
+                run_dir: run.run_dir.clone(),
+                replay: &p.replay,
+                at_s,
+            };
+            groups.add(&found, &here, known);
+            run.findings = found.iter().map(|(k, _)| k.label()).collect();
+        }
+        CaseEnd::Failed(e) => run.error = Some(checkers::quote::clip(&e).to_string()),
+        CaseEnd::Interrupted => {
+            *interrupted = true;
+            run.error = Some("interrupted before it had a history".into());
+        }
+    }
+    run
+}
+
+fn case_command(
+    opts: &ExploreOptions,
+    schedule: &Path,
+    seed: u64,
+    dir: &Path,
+    number: usize,
+) -> CaseCommand {
+    CaseCommand {
+        fencepost: opts.fencepost.clone(),
+        scenario: schedule.display().to_string(),
+        scenarios_dir: schedule.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        results_dir: opts.results_dir.clone(),
+        seed,
+        duration: None,
+        extra: vec!["--adapters".into(), opts.adapters_dir.display().to_string()],
+        log: dir.join("logs").join(format!("{number:04}.log")),
+        result_json: dir.join("logs").join(format!(".{number:04}.json")),
+    }
+}
+
+/// The command that replays one run.
+pub fn replay_command(opts: &ExploreOptions, schedule: &Path, seed: u64) -> String {
+    let q = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
+    format!(
+        "fencepost scenario {} --seed {seed} --results {} --adapters {}",
+        q(schedule),
+        q(&opts.results_dir),
+        q(&opts.adapters_dir)
+    )
+}
+
+/// The command that runs this explore again (same target, budget, seed and switches).
+fn rerun_command(opts: &ExploreOptions) -> String {
+    let mut s = String::from("fencepost explore");
+    match &opts.target {
+        Target::Library(l) => s.push_str(&format!(" --client {l}")),
+        Target::Command { words, .. } => s.push_str(&format!(
+            " --client-command {}",
+            shell_words::quote(&shell_words::join(words))
+        )),
+        Target::Lock(k) => s.push_str(&format!(" --lock {}", k.name())),
+    }
+    s.push_str(&format!(
+        " --budget {}s --jobs {} --seed {}",
+        opts.budget.as_secs(),
+        opts.jobs,
+        opts.seed
+    ));
+    if let Some(f) = &opts.faults {
+        s.push_str(&format!(" --faults {}", f.join(",")));
+    }
+    if let Some(sh) = opts.shard {
+        s.push_str(&format!(" --shard {sh}"));
+    }
+    if opts.random {
+        s.push_str(" --random");
+    }
+    if opts.stop_at_first {
+        s.push_str(" --stop-at-first");
+    }
+    s
+}
+
+fn progress_bar(budget: Duration) -> ProgressBar {
+    let bar = ProgressBar::new(budget.as_secs().max(1));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {eta} left · {msg}",
+        )
+        .expect("static progress template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// "14 runs · 37 words · findings: 2 blame: grant-after-lease (acquire) NEW, 5 mutual exclusion".
+fn progress_message(runs: &[ExploreRun], groups: &Groups, words: usize) -> String {
+    let found: Vec<String> = groups
+        .groups
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {}{}",
+                g.runs,
+                g.key.label(),
+                if g.known { "" } else { " NEW" }
+            )
+        })
+        .collect();
+    format!(
+        "{} runs · {words} words · findings: {}",
+        runs.len(),
+        if found.is_empty() {
+            "none".into()
+        } else {
+            found.join(", ")
+        }
+    )
+}
+
+/// "run 12 (mutant of 3: …) gc-pause+latency · 41 grants · 2 new words · blame: …".
+fn run_line(r: &ExploreRun) -> String {
+    let what = match &r.error {
+        Some(e) => format!("ERROR {}", e.lines().next().unwrap_or_default()),
+        None if r.findings.is_empty() => "no finding".into(),
+        None => r.findings.join(", "),
+    };
+    format!(
+        "run {} ({}) {} · {} grants · {} new words · {what}",
+        r.number,
+        r.origin,
+        r.faults.join("+"),
+        r.grants,
+        r.new_words
+    )
+}
+
+/// `fencepost explore`: runs it, prints where the reports are; returns its exit code.
+pub async fn explore_command(opts: &ExploreOptions) -> anyhow::Result<i32> {
+    let (report, dir) = run(opts).await?;
+    println!("{}", report::markdown(&report));
+    println!(
+        "{}  {}",
+        dir.join(MD).display(),
+        dir.join(crate::report::html::PAGE).display()
+    );
+    Ok(report.exit_code())
+}

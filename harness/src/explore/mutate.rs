@@ -1,0 +1,122 @@
+//! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
+//! dropped or redrawn, or the contention changed — so the search stays near what was already
+//! interesting. Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
+//! every mutant is validated as a file would be (one a run would refuse is never returned).
+
+use super::plan::{draw_one, scale, MAX_FAULTS};
+use crate::nemesis::draw::ms;
+use crate::scenario::edit::{map_lengths, revalidate, scale_every, scaled, with_start};
+use crate::scenario::Scenario;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// `parent` changed by one to three mutations, and what was done (`stretch gc-pause ×1.7;
+/// clients 5→3`). None when no valid mutant came of 20 tries.
+pub fn mutate(
+    parent: &Scenario,
+    kinds: &[&'static str],
+    rng: &mut ChaCha8Rng,
+) -> Option<(Scenario, String)> {
+    for _ in 0..20 {
+        let mut s = parent.clone();
+        let mut done = Vec::new();
+        for _ in 0..rng.random_range(1..=3) {
+            if let Some(what) = once(&mut s, kinds, rng) {
+                done.push(what);
+            }
+        }
+        if done.is_empty() {
+            continue;
+        }
+        if let Ok(valid) = revalidate(&s) {
+            return Some((valid, done.join("; ")));
+        }
+    }
+    None
+}
+
+/// One mutation in place; what it did, or None when it could not apply.
+fn once(s: &mut Scenario, kinds: &[&'static str], rng: &mut ChaCha8Rng) -> Option<String> {
+    let n = s.nemesis.len();
+    let i = rng.random_range(0..n.max(1));
+    let kind = s.nemesis.get(i).map(|f| f.kind());
+    match rng.random_range(0..9) {
+        0 if n > 0 => {
+            let last = (s.run.duration.ms() * 3 / 4).max(300);
+            let start = ms(rng.random_range(250..last));
+            s.nemesis[i] = with_start(&s.nemesis[i], start)?;
+            Some(format!("move {} to {start}", kind?))
+        }
+        1 if n > 0 => {
+            let f = rng.random_range(0.4..=2.5);
+            s.nemesis[i] = map_lengths(&s.nemesis[i], |d| scaled(d, f))?;
+            Some(format!("stretch {} ×{f:.2}", kind?))
+        }
+        2 if n > 0 => {
+            let f = rng.random_range(0.5..=2.0);
+            s.nemesis[i] = scale_every(&s.nemesis[i], f)?;
+            Some(format!("every of {} ×{f:.2}", kind?))
+        }
+        3 if n < MAX_FAULTS => {
+            let f = draw_one(kinds, &scale(s), rng)?;
+            let what = format!("add {}", f.kind());
+            s.nemesis.push(f);
+            Some(what)
+        }
+        4 if n > 1 => {
+            let f = s.nemesis.remove(i);
+            Some(format!("drop {}", f.kind()))
+        }
+        5 if n > 0 => {
+            // The same kind drawn again: new parameters, the same fault.
+            let f = crate::nemesis::draw_fault(kind?, &scale(s), rng)?;
+            s.nemesis[i] = f;
+            Some(format!("redraw {}", kind?))
+        }
+        6 if n > 0 => {
+            let f = draw_one(kinds, &scale(s), rng)?;
+            let what = format!("replace {} by {}", kind?, f.kind());
+            s.nemesis[i] = f;
+            Some(what)
+        }
+        7 => {
+            let before = s.run.clients;
+            s.run.clients = rng.random_range(2..=8);
+            (s.run.clients != before).then(|| format!("clients {before}→{}", s.run.clients))
+        }
+        8 => {
+            let before = s.lock.op_timeout;
+            s.lock.op_timeout = scaled(s.lock.ttl, [0.5, 1.0, 3.0][rng.random_range(0..3)]);
+            (s.lock.op_timeout != before)
+                .then(|| format!("op_timeout {before}→{}", s.lock.op_timeout))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::plan::{drawable, fresh};
+    use crate::explore::target::Target;
+    use rand::SeedableRng;
+
+    #[test]
+    fn mutants_are_valid_and_differ_from_their_parent() {
+        let lib = Target::Library("aioredlock".into());
+        let kinds = drawable(&lib, None).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut changed = 0;
+        for _ in 0..200 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let (child, what) = mutate(&parent, &kinds, &mut rng).unwrap();
+            assert!(!what.is_empty());
+            assert!((1..=MAX_FAULTS).contains(&child.nemesis.len()), "{what}");
+            if crate::scenario::edit::to_toml(&child) != crate::scenario::edit::to_toml(&parent) {
+                changed += 1;
+            }
+        }
+        // A stretch of a fault with no lengths, or a redraw equal by chance, may change nothing.
+        assert!(changed >= 180, "only {changed} of 200 mutants differ");
+    }
+}

@@ -1,0 +1,148 @@
+//! Edits of a scenario that know no fault: move, stretch, thin out or drop its faults, and change
+//! its contention — what explore's mutations and shrink's reductions are made of.
+//!
+//! A fault's config is data with a shape every plug-in shares: `start` and `every` say when it
+//! fires, and every other duration in it (a pause, a delay, a clock step, a `low..high` span)
+//! says how hard. The edits work on that shape through the config's own serde form, so a new
+//! fault plug-in is editable without a line here; every edited scenario is validated again as a
+//! file would be ([`revalidate`]), so an edit never yields a schedule a run would refuse.
+
+use super::{Scenario, ScenarioError};
+use crate::duration::{self, Dur};
+use crate::nemesis::NemesisSpec;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+/// The keys that say when a fault fires (not how hard).
+const WHEN: [&str; 3] = ["kind", "start", "every"];
+
+/// The scenario as a TOML file would hold it.
+pub fn to_toml(s: &Scenario) -> String {
+    toml::to_string(s).expect("a scenario always serializes (it was read from TOML)")
+}
+
+/// Validates an edited scenario exactly as a file is validated (serialized and read back).
+pub fn revalidate(s: &Scenario) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(Path::new("(edited scenario)"), &to_toml(s))
+}
+
+/// `d` scaled by `factor`, in whole milliseconds, at least 1 ms.
+pub fn scaled(d: Dur, factor: f64) -> Dur {
+    let ms = (d.0.as_secs_f64() * 1000.0 * factor).round().max(1.0);
+    Dur(Duration::from_millis(ms as u64))
+}
+
+/// The fault with every length (each duration but its moments) passed through `f`.
+pub fn map_lengths(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<NemesisSpec> {
+    edit_fields(spec, |key, v| {
+        if WHEN.contains(&key) {
+            return None;
+        }
+        let text = v.as_str()?;
+        if let Some((lo, hi)) = text.split_once("..") {
+            let (lo, hi) = (parse(lo)?, parse(hi)?);
+            return Some(Value::String(format!("{}..{}", f(lo), f(hi))));
+        }
+        Some(Value::String(f(parse(text)?).to_string()))
+    })
+}
+
+/// The fault first firing at `start`.
+pub fn with_start(spec: &NemesisSpec, start: Dur) -> Option<NemesisSpec> {
+    edit_fields(spec, |key, _| {
+        (key == "start").then(|| Value::String(start.to_string()))
+    })
+}
+
+/// The fault recurring `factor` times as far apart (a fault that fires once stays so).
+pub fn scale_every(spec: &NemesisSpec, factor: f64) -> Option<NemesisSpec> {
+    edit_fields(spec, |key, v| {
+        (key == "every")
+            .then(|| parse(v.as_str()?))
+            .flatten()
+            .map(|d| Value::String(scaled(d, factor).to_string()))
+    })
+}
+
+/// Whether the fault has any length to stretch.
+pub fn has_lengths(spec: &NemesisSpec) -> bool {
+    map_lengths(spec, |d| scaled(d, 2.0))
+        .is_some_and(|s| serde_json::to_value(&s).ok() != serde_json::to_value(spec).ok())
+}
+
+fn parse(text: &str) -> Option<Dur> {
+    duration::parse(text).ok().map(Dur)
+}
+
+/// The fault with each top-level field `edit` returns a value for replaced; None when the
+/// result is no longer a config of its kind.
+fn edit_fields(
+    spec: &NemesisSpec,
+    edit: impl Fn(&str, &Value) -> Option<Value>,
+) -> Option<NemesisSpec> {
+    let mut v = serde_json::to_value(spec).ok()?;
+    let obj = v.as_object_mut()?;
+    for (key, value) in obj.iter_mut() {
+        if let Some(new) = edit(key, value) {
+            *value = new;
+        }
+    }
+    serde_json::from_value(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml_text: &str) -> NemesisSpec {
+        #[derive(serde::Deserialize)]
+        struct One {
+            nemesis: Vec<NemesisSpec>,
+        }
+        toml::from_str::<One>(toml_text).unwrap().nemesis.remove(0)
+    }
+
+    fn json(s: &NemesisSpec) -> serde_json::Value {
+        serde_json::to_value(s).unwrap()
+    }
+
+    #[test]
+    fn lengths_scale_and_moments_stay() {
+        let s = spec("[[nemesis]]\nkind = \"gc-pause\"\nstart = \"1s\"\nevery = \"2s\"\npause = \"2500ms\"\n");
+        let half = json(&map_lengths(&s, |d| scaled(d, 0.5)).unwrap());
+        assert_eq!(half["pause"], "1250ms");
+        assert_eq!(half["start"], "1s");
+        assert_eq!(half["every"], "2s");
+        let moved = json(&with_start(&s, Dur(Duration::from_millis(300))).unwrap());
+        assert_eq!(moved["start"], "300ms");
+        let sparse = json(&scale_every(&s, 2.0).unwrap());
+        assert_eq!(sparse["every"], "4s");
+        assert!(has_lengths(&s));
+    }
+
+    #[test]
+    fn spans_scale_at_both_ends_and_a_fault_without_lengths_has_none() {
+        let s = spec("[[nemesis]]\nkind = \"call-abandon\"\nop = \"any\"\nafter = \"2ms..20ms\"\nstart = \"1s\"\nevery = \"500ms\"\n");
+        let twice = json(&map_lengths(&s, |d| scaled(d, 2.0)).unwrap());
+        assert_eq!(twice["after"], "4ms..40ms");
+        let kill = spec("[[nemesis]]\nkind = \"process-kill\"\nstart = \"1s\"\nevery = \"2s\"\n");
+        assert!(!has_lengths(&kill));
+    }
+
+    #[test]
+    fn an_edited_scenario_is_validated_as_a_file_is() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/libraries/process-stop.toml"),
+        )
+        .unwrap();
+        let s = Scenario::parse(Path::new("process-stop.toml"), &text).unwrap();
+        let again = revalidate(&s).unwrap();
+        assert_eq!(to_toml(&again), to_toml(&s));
+        // A pause as long as the run no longer fits it: refused, as the file would be.
+        let mut long = s.clone();
+        long.nemesis[0] = map_lengths(&s.nemesis[0], |_| Dur(Duration::from_secs(60))).unwrap();
+        let err = revalidate(&long).unwrap_err().to_string();
+        assert!(err.contains("pause"), "{err}");
+    }
+}
