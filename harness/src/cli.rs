@@ -333,9 +333,11 @@ pub struct ExploreArgs {
     /// Unguided: draw every schedule afresh, never mutate the corpus (to compare).
     #[arg(long)]
     pub random: bool,
-    /// Stop starting runs once a library finding appeared.
+    /// Stop starting runs once this finding appeared: `library` (any answer no correct lock
+    /// may give), a check (`mutual_exclusion`) or a kind of wrong answer
+    /// (`blame:grant-after-lease`).
     #[arg(long)]
-    pub stop_at_first: bool,
+    pub until: Option<crate::explore::findings::Until>,
     /// The matrix.json whose row for the library says which findings are known (default:
     /// RESULTS/latest-matrix/matrix.json).
     #[arg(long)]
@@ -603,7 +605,7 @@ impl ExploreArgs {
             faults: self.faults,
             shard: self.shard,
             random: self.random,
-            stop_at_first: self.stop_at_first,
+            until: self.until,
             known,
             results_dir: self.results,
             adapters_dir: self.adapters,

@@ -42,6 +42,53 @@ impl Key {
     }
 }
 
+/// When explore stops starting runs: at the first library finding (`library`), or at the first
+/// finding of one check (`mutual_exclusion`) or one kind of wrong answer (`blame:KIND`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Until(String);
+
+impl std::str::FromStr for Until {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Until, String> {
+        let kinds: Vec<String> = checkers::blame::FindingKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        let ok = s == "library"
+            || s.strip_prefix("blame:")
+                .is_some_and(|k| kinds.iter().any(|n| n == k))
+            || (s != checkers::blame::KIND.id && checkers::registry::get(s).is_some());
+        if ok {
+            return Ok(Until(s.to_string()));
+        }
+        let mut known = vec!["library".to_string()];
+        known.extend(kinds.iter().map(|k| format!("blame:{k}")));
+        known.extend(
+            checkers::registry::CHECKS
+                .iter()
+                .filter(|c| c.id != checkers::blame::KIND.id)
+                .map(|c| c.id.to_string()),
+        );
+        Err(crate::suggest::unknown("finding", s, &known))
+    }
+}
+
+impl std::fmt::Display for Until {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Until {
+    pub fn matches(&self, key: &Key) -> bool {
+        match self.0.strip_prefix("blame:") {
+            _ if self.0 == "library" => key.class() == "library",
+            Some(kind) => key.check == checkers::blame::KIND.id && key.kind == kind,
+            None => key.check == self.0,
+        }
+    }
+}
+
 /// One finding of one run, with the first detail in words.
 pub fn of_run(r: &RunResult) -> Vec<(Key, String)> {
     let mut found: Vec<(Key, String)> = Vec::new();
@@ -251,6 +298,23 @@ mod tests {
             kind: kind.into(),
             call: call.into(),
         }
+    }
+
+    #[test]
+    fn until_names_a_check_or_a_kind_of_wrong_answer() {
+        let late = key("blame", "grant-after-lease", "acquire");
+        let overlap = key("mutual_exclusion", "", "");
+        let u = |s: &str| s.parse::<Until>().unwrap();
+        assert!(u("library").matches(&late) && !u("library").matches(&overlap));
+        assert!(u("blame:grant-after-lease").matches(&late));
+        assert!(!u("blame:renewal-retook").matches(&late));
+        assert!(u("mutual_exclusion").matches(&overlap));
+        let err = "blame:grant-after-leas".parse::<Until>().unwrap_err();
+        assert!(
+            err.contains("did you mean `blame:grant-after-lease`"),
+            "{err}"
+        );
+        assert!("blame".parse::<Until>().is_err());
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub struct ExploreOptions {
     pub shard: Option<Shard>,
     /// Never mutate: every schedule drawn afresh (the unguided baseline).
     pub random: bool,
-    /// Stop starting runs once a library finding appeared.
-    pub stop_at_first: bool,
+    /// Stop starting runs once such a finding appeared.
+    pub until: Option<findings::Until>,
     /// The matrix.json whose row says which findings are known.
     pub known: PathBuf,
     pub results_dir: PathBuf,
@@ -205,14 +205,14 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
     let mut running: BTreeMap<usize, Pending> = BTreeMap::new();
     let mut waits: tokio::task::JoinSet<Ended> = tokio::task::JoinSet::new();
     let mut interrupted = false;
-    let mut found_library = false;
+    let mut reached = false;
     let mut next = 1usize;
     let bar = progress_bar(opts.budget);
     loop {
         while running.len() < opts.jobs.max(1)
             && !interrupted
             && started.elapsed() < opts.budget
-            && !(opts.stop_at_first && found_library)
+            && !reached
         {
             let t0 = Instant::now();
             let (scenario, origin) = next_schedule(opts, &kinds, &mut corpus, &mut rng)?;
@@ -261,7 +261,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
                 let t0 = Instant::now();
                 let at_s = started.elapsed().as_secs_f64();
                 let run = finished(opts, p, end, at_s, runs.len() + 1, &known, &mut corpus, &mut groups, &mut interrupted);
-                found_library |= run.findings.iter().any(|f| f.starts_with(checkers::registry::label(checkers::blame::KIND.id)));
+                reached |= opts.until.as_ref().is_some_and(|u| groups.groups.iter().any(|g| u.matches(&g.key)));
                 bar.println(run_line(&run));
                 runs.push(run);
                 overhead += t0.elapsed();
@@ -452,8 +452,8 @@ fn rerun_command(opts: &ExploreOptions) -> String {
     if opts.random {
         s.push_str(" --random");
     }
-    if opts.stop_at_first {
-        s.push_str(" --stop-at-first");
+    if let Some(u) = &opts.until {
+        s.push_str(&format!(" --until {u}"));
     }
     s
 }
