@@ -39,19 +39,6 @@ pub struct BisectOptions {
     pub fencepost: PathBuf,
 }
 
-/// What one case showed, as findings: each check with a violation (`mutual_exclusion`), and
-/// each kind of library finding (`blame:grant-after-lease`).
-pub fn findings_of(c: &Case) -> BTreeSet<String> {
-    let mut f: BTreeSet<String> = c
-        .violations
-        .iter()
-        .filter(|(id, n)| **n > 0 && id.as_str() != "blame")
-        .map(|(id, _)| id.clone())
-        .collect();
-    f.extend(c.library_findings.keys().map(|k| format!("blame:{k}")));
-    f
-}
-
 /// One probed version: its cases, and how many showed each finding.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Probe {
@@ -65,7 +52,7 @@ impl Probe {
     fn new(version: &str, cases: Vec<Case>) -> Probe {
         let mut shown: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for c in &cases {
-            for f in findings_of(c) {
+            for f in c.finding_names() {
                 shown.entry(f).or_default().push(c.seed);
             }
         }

@@ -362,6 +362,9 @@ pub struct ShrinkArgs {
     /// finding, else its first violated check.
     #[arg(long)]
     pub finding: Option<String>,
+    /// Try at most this many candidates (each runs up to --tries times).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub candidates: u32,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     #[arg(long, default_value = "results")]
@@ -629,6 +632,7 @@ impl ShrinkArgs {
             tries: self.tries as usize,
             share: self.share,
             finding: self.finding,
+            candidates: self.candidates as usize,
             jobs: usize::from(self.jobs),
             results_dir: self.results,
             adapters_dir: self.adapters,

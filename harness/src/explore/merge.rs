@@ -193,3 +193,140 @@ pub fn merge(dirs: &[PathBuf], results_dir: &Path) -> anyhow::Result<(ExploreRep
     link_latest(results_dir, &dir, super::LATEST)?;
     Ok((merged, dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::findings::Key;
+
+    fn group(kind: &str, first_at_s: f64, seed: u64) -> Group {
+        Group {
+            key: Key {
+                check: "blame".into(),
+                kind: kind.into(),
+                call: "acquire".into(),
+            },
+            class: "library".into(),
+            first_run: "1".into(),
+            first_at_s,
+            first_detail: String::new(),
+            run_dir: None,
+            replay: format!("replay {seed}"),
+            runs: 1,
+            seeds: [seed].into(),
+            known: false,
+        }
+    }
+
+    fn run(number: usize, at_s: f64) -> ExploreRun {
+        ExploreRun {
+            number,
+            seed: number as u64,
+            origin: "fresh".into(),
+            faults: vec!["gc-pause".into()],
+            clients: 3,
+            schedule: format!("schedules/{number:04}.toml"),
+            run_dir: None,
+            at_s,
+            wall_ms: 1000,
+            grants: 10,
+            words: 2,
+            new_words: 1,
+            findings: Vec::new(),
+            error: None,
+        }
+    }
+
+    fn shard(
+        i: u32,
+        n: u32,
+        groups: Vec<Group>,
+        words: &[(&str, usize)],
+    ) -> (PathBuf, ExploreReport) {
+        (
+            PathBuf::from(format!("results/explore-{i}")),
+            ExploreReport {
+                target: "redis-py".into(),
+                stamp: "s".into(),
+                started_unix_s: 100 + i as u64,
+                seed: 1,
+                shard: Some(format!("{i}/{n}")),
+                guided: true,
+                budget_s: 60,
+                jobs: 2,
+                faults: vec!["gc-pause".into()],
+                wall_ms: 60_000 + i as u64,
+                overhead_ms: 10,
+                interrupted: false,
+                known_source: String::new(),
+                runs: vec![run(1, 10.0), run(2, 20.0)],
+                groups,
+                growth: Vec::new(),
+                words: words.iter().map(|(w, r)| (w.to_string(), *r)).collect(),
+                merged_from: Vec::new(),
+                rerun: format!("fencepost explore --client redis-py --shard {i}/{n}"),
+            },
+        )
+    }
+
+    #[test]
+    fn shards_join_into_one_report_with_findings_deduplicated() {
+        let a = shard(
+            1,
+            2,
+            vec![group("grant-after-lease", 30.0, 7)],
+            &[("x", 1), ("y", 2)],
+        );
+        let b = shard(
+            2,
+            2,
+            vec![
+                group("grant-after-lease", 12.0, 8),
+                group("renewal-retook", 50.0, 9),
+            ],
+            &[("y", 1), ("z", 2)],
+        );
+        let shards = whole(vec![b, a]).unwrap();
+        let m = join(&shards, Path::new("results"));
+        assert_eq!(m.runs.len(), 4);
+        assert_eq!(m.groups.len(), 2);
+        let late = &m.groups[0];
+        assert_eq!(late.key.kind, "grant-after-lease");
+        assert_eq!((late.runs, late.first_at_s), (2, 12.0));
+        assert_eq!(late.first_run, "2/2:1");
+        assert_eq!(late.seeds, [7, 8].into());
+        assert_eq!(late.replay, "replay 8");
+        // y was first seen at 10 s (shard 2's run 1), before shard 1's 20 s.
+        assert_eq!(m.words.len(), 3);
+        assert_eq!(
+            m.growth
+                .iter()
+                .map(|g| (g.at_s, g.words))
+                .collect::<Vec<_>>(),
+            vec![(10.0, 1), (10.0, 2), (20.0, 3)]
+        );
+        assert_eq!(m.rerun, "fencepost explore --client redis-py");
+        assert_eq!(m.merged_from.len(), 2);
+    }
+
+    #[test]
+    fn a_set_that_is_not_one_explore_is_refused() {
+        let missing = whole(vec![shard(1, 3, vec![], &[]), shard(2, 3, vec![], &[])]).unwrap_err();
+        assert!(
+            missing.to_string().contains("shard 3/3 is missing"),
+            "{missing}"
+        );
+        let twice = whole(vec![shard(1, 2, vec![], &[]), shard(1, 2, vec![], &[])]).unwrap_err();
+        assert!(twice.to_string().contains("given twice"), "{twice}");
+        let mut other = shard(2, 2, vec![], &[]);
+        other.1.seed = 5;
+        let err = whole(vec![shard(1, 2, vec![], &[]), other]).unwrap_err();
+        assert!(err.to_string().contains("another explore"), "{err}");
+        let mut unsharded = shard(1, 1, vec![], &[]);
+        unsharded.1.shard = None;
+        assert!(whole(vec![unsharded])
+            .unwrap_err()
+            .to_string()
+            .contains("--shard"));
+    }
+}

@@ -262,7 +262,12 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
                 let at_s = started.elapsed().as_secs_f64();
                 let run = finished(opts, p, end, at_s, runs.len() + 1, &known, &mut corpus, &mut groups, &mut interrupted);
                 reached |= opts.until.as_ref().is_some_and(|u| groups.groups.iter().any(|g| u.matches(&g.key)));
-                bar.println(run_line(&run));
+                let line = run_line(&run);
+                if bar.is_hidden() {
+                    eprintln!("fencepost explore: {line}");
+                } else {
+                    bar.println(line);
+                }
                 runs.push(run);
                 overhead += t0.elapsed();
             }

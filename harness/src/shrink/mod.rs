@@ -30,8 +30,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub const SHRUNK: &str = "shrunk.toml";
-/// At most this many candidates are tried (a bound on the shrink's time).
-pub const MAX_CANDIDATES: usize = 60;
 
 #[derive(Clone, Debug)]
 pub struct ShrinkOptions {
@@ -40,6 +38,8 @@ pub struct ShrinkOptions {
     pub share: f64,
     /// `CHECK` or `blame:KIND`.
     pub finding: Option<String>,
+    /// At most this many candidates are tried (a bound on the shrink's time).
+    pub candidates: usize,
     pub jobs: usize,
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
@@ -100,17 +100,20 @@ fn meets((hit, of): (usize, usize), share: f64) -> bool {
 
 /// Whether a judged run shows `finding` (`CHECK` or `blame:KIND`).
 pub fn shows(r: &RunResult, finding: &str, results_dir: &Path) -> bool {
-    crate::bisect::findings_of(&Case::of(r, 0, 0, results_dir)).contains(finding)
+    Case::of(r, 0, 0, results_dir)
+        .finding_names()
+        .contains(finding)
 }
 
 /// The finding to keep: the one asked for (which the run must show), else the run's first
-/// library finding, else its first violated check.
+/// library finding, else its first violated check in the registry's order (mutual exclusion
+/// before what follows from it).
 pub fn pick_finding(
     r: &RunResult,
     asked: Option<&str>,
     results_dir: &Path,
 ) -> anyhow::Result<String> {
-    let all = crate::bisect::findings_of(&Case::of(r, 0, 0, results_dir));
+    let all = Case::of(r, 0, 0, results_dir).finding_names();
     if let Some(f) = asked {
         if !all.contains(f) {
             anyhow::bail!(
@@ -126,7 +129,7 @@ pub fn pick_finding(
     }
     all.iter()
         .find(|f| f.starts_with("blame:"))
-        .or_else(|| all.iter().next())
+        .or_else(|| all.iter().min_by_key(|f| checkers::registry::position(f)))
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("the run shows no finding to shrink: every check held"))
 }
@@ -258,9 +261,9 @@ pub async fn run(opts: &ShrinkOptions) -> anyhow::Result<(ShrinkReport, PathBuf)
     let mut rate_after = rate_before;
     let mut after_run = before_run.clone();
     if meets(rate_before, opts.share) {
-        'shrinking: while !interrupted && steps.len() < MAX_CANDIDATES {
+        'shrinking: while !interrupted && steps.len() < opts.candidates {
             for (what, cand) in candidates::candidates(&current) {
-                if interrupted || steps.len() >= MAX_CANDIDATES {
+                if interrupted || steps.len() >= opts.candidates {
                     break 'shrinking;
                 }
                 let name = format!("{:02}.toml", steps.len() + 1);

@@ -188,6 +188,19 @@ impl Case {
         }
     }
 
+    /// What it showed, as findings: each check with a violation (`mutual_exclusion`), and each
+    /// kind of library finding (`blame:grant-after-lease`) — how bisect and shrink name them.
+    pub fn finding_names(&self) -> std::collections::BTreeSet<String> {
+        let mut f: std::collections::BTreeSet<String> = self
+            .violations
+            .iter()
+            .filter(|(id, n)| **n > 0 && id.as_str() != "blame")
+            .map(|(id, _)| id.clone())
+            .collect();
+        f.extend(self.library_findings.keys().map(|k| format!("blame:{k}")));
+        f
+    }
+
     /// Met, or reproduced its known finding.
     pub fn passed(&self) -> bool {
         matches!(self.outcome, Some(Outcome::Met | Outcome::Known))

@@ -9,6 +9,7 @@ mod acl;
 mod clock;
 mod counter;
 mod evidence;
+mod explore;
 mod failover;
 mod limiter;
 mod long_run;
