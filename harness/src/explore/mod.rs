@@ -19,6 +19,7 @@ pub mod corpus;
 pub mod findings;
 pub mod merge;
 pub mod mutate;
+pub mod palette;
 pub mod plan;
 pub mod report;
 pub mod signature;
@@ -106,6 +107,9 @@ pub struct ExploreReport {
     pub budget_s: u64,
     pub jobs: usize,
     pub faults: Vec<String>,
+    /// Each fault kind's weight at the end (guided: what its runs earned; 1 each unguided).
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
     pub wall_ms: u64,
     /// Time explore itself spent (drawing, mutating, signatures, grouping), not the runs'.
     pub overhead_ms: u64,
@@ -176,6 +180,7 @@ type Ended = (usize, u64, CaseEnd);
 /// Runs an explore and writes its reports.
 pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBuf)> {
     let kinds = plan::drawable(&opts.target, opts.faults.as_deref()).map_err(anyhow::Error::msg)?;
+    let mut palette = palette::Palette::new(kinds.clone(), !opts.random);
     if kinds.is_empty() {
         anyhow::bail!("no fault kind can be drawn for {}", opts.target.label());
     }
@@ -215,7 +220,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
             && !reached
         {
             let t0 = Instant::now();
-            let (scenario, origin) = next_schedule(opts, &kinds, &mut corpus, &mut rng)?;
+            let (scenario, origin) = next_schedule(opts, &palette, &mut corpus, &mut rng)?;
             let number = next;
             next += 1;
             let run_seed = rng.random_range(1..1_000_000u64);
@@ -262,6 +267,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
                 let at_s = started.elapsed().as_secs_f64();
                 let run = finished(opts, p, end, at_s, runs.len() + 1, &known, &mut corpus, &mut groups, &mut interrupted);
                 reached |= opts.until.as_ref().is_some_and(|u| groups.groups.iter().any(|g| u.matches(&g.key)));
+                palette.credit(&run.faults, run.new_words, !run.findings.is_empty());
                 let line = run_line(&run);
                 if bar.is_hidden() {
                     eprintln!("fencepost explore: {line}");
@@ -288,6 +294,11 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
         budget_s: opts.budget.as_secs(),
         jobs: opts.jobs,
         faults: kinds.iter().map(|k| k.to_string()).collect(),
+        weights: kinds
+            .iter()
+            .zip(palette.weights())
+            .map(|(k, w)| (k.to_string(), w))
+            .collect(),
         wall_ms: started.elapsed().as_millis() as u64,
         overhead_ms: overhead.as_millis() as u64,
         interrupted,
@@ -307,7 +318,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
 /// The next schedule: a mutant of a corpus entry (guided, most of the time) or a fresh draw.
 fn next_schedule(
     opts: &ExploreOptions,
-    kinds: &[&'static str],
+    kinds: &palette::Palette,
     corpus: &mut Corpus,
     rng: &mut ChaCha8Rng,
 ) -> anyhow::Result<(crate::scenario::Scenario, String)> {

@@ -3,6 +3,7 @@
 //! interesting. Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
 //! every mutant is validated as a file would be (one a run would refuse is never returned).
 
+use super::palette::Palette;
 use super::plan::{draw_one, scale, MAX_FAULTS};
 use crate::nemesis::draw::ms;
 use crate::scenario::edit::{map_lengths, revalidate, scale_every, scaled, with_start};
@@ -14,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 /// clients 5→3`). None when no valid mutant came of 20 tries.
 pub fn mutate(
     parent: &Scenario,
-    kinds: &[&'static str],
+    kinds: &Palette,
     rng: &mut ChaCha8Rng,
 ) -> Option<(Scenario, String)> {
     for _ in 0..20 {
@@ -36,7 +37,7 @@ pub fn mutate(
 }
 
 /// One mutation in place; what it did, or None when it could not apply.
-fn once(s: &mut Scenario, kinds: &[&'static str], rng: &mut ChaCha8Rng) -> Option<String> {
+fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<String> {
     let n = s.nemesis.len();
     let i = rng.random_range(0..n.max(1));
     let kind = s.nemesis.get(i).map(|f| f.kind());
@@ -104,7 +105,7 @@ mod tests {
     #[test]
     fn mutants_are_valid_and_differ_from_their_parent() {
         let lib = Target::Library("aioredlock".into());
-        let kinds = drawable(&lib, None).unwrap();
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut changed = 0;
         for _ in 0..200 {

@@ -2,6 +2,7 @@
 //! and one to three faults drawn by their plug-ins against that run's scale — written out as an
 //! ordinary scenario, so every explore run replays with `fencepost scenario FILE --seed N`.
 
+use super::palette::Palette;
 use super::target::Target;
 use crate::duration::Dur;
 use crate::nemesis::draw::{ms, Scale};
@@ -104,11 +105,7 @@ fn fault_count(rng: &mut ChaCha8Rng) -> usize {
 
 /// A fresh plan: contention, then faults of `kinds` drawn against it. Draws again (up to 100
 /// times) when the faults do not fit the run together.
-pub fn fresh(
-    target: &Target,
-    kinds: &[&'static str],
-    rng: &mut ChaCha8Rng,
-) -> Result<Scenario, String> {
+pub fn fresh(target: &Target, kinds: &Palette, rng: &mut ChaCha8Rng) -> Result<Scenario, String> {
     let mut last = String::from("no fault kind could be drawn for this run");
     for _ in 0..100 {
         let c = Contention::draw(rng, target);
@@ -127,16 +124,9 @@ pub fn fresh(
     Err(last)
 }
 
-/// One fault of one of `kinds` (drawn uniformly) for a run of `scale`.
-pub fn draw_one(
-    kinds: &[&'static str],
-    scale: &Scale,
-    rng: &mut ChaCha8Rng,
-) -> Option<NemesisSpec> {
-    if kinds.is_empty() {
-        return None;
-    }
-    let kind = kinds[rng.random_range(0..kinds.len())];
+/// One fault of one of `kinds` (drawn by the palette's weights) for a run of `scale`.
+pub fn draw_one(kinds: &Palette, scale: &Scale, rng: &mut ChaCha8Rng) -> Option<NemesisSpec> {
+    let kind = kinds.pick(rng)?;
     crate::nemesis::draw_fault(kind, scale, rng)
 }
 
@@ -202,8 +192,9 @@ mod tests {
             assert!(kinds.contains(&k), "{k} not drawable: {kinds:?}");
         }
         let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let palette = Palette::new(kinds, true);
         for _ in 0..300 {
-            let s = fresh(&lib, &kinds, &mut rng).unwrap();
+            let s = fresh(&lib, &palette, &mut rng).unwrap();
             assert!((1..=MAX_FAULTS).contains(&s.nemesis.len()));
             revalidate(&s).unwrap();
         }

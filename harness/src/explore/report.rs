@@ -69,6 +69,18 @@ pub fn markdown(r: &ExploreReport) -> String {
         r.known_source
     );
     let _ = writeln!(m, "Rerun: `{}`\n", r.rerun);
+    if r.guided && !r.weights.is_empty() {
+        let mut w: Vec<(&String, &f64)> = r.weights.iter().collect();
+        w.sort_by(|a, b| b.1.total_cmp(a.1));
+        let _ = writeln!(
+            m,
+            "Fault kinds by what their runs earned (the weight each was drawn with at the end): {}\n",
+            w.iter()
+                .map(|(k, x)| format!("{k} {x:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = writeln!(m, "## Findings\n");
     if r.groups.is_empty() {
         let _ = writeln!(m, "None.\n");

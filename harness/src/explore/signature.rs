@@ -13,7 +13,7 @@
 use crate::judge::RunResult;
 use checkers::history::{Call, FaultWindow, Nanos, Op};
 use checkers::node_record::{Change, NodeEvent};
-use checkers::{OpKind, F};
+use checkers::{OpKind, Value, F};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -142,6 +142,9 @@ pub fn from_record(ops: &[Op], events: &[NodeEvent]) -> Signature {
         }
     }
     for c in &calls {
+        if let Some(part) = grant_took(c) {
+            during(&format!("grant-took-{part}-ttl"), c.invoke_ns(), &mut w);
+        }
         let outcome = match c.outcome() {
             OpKind::Info => "info",
             OpKind::Fail => "fail",
@@ -151,6 +154,23 @@ pub fn from_record(ops: &[Op], events: &[NodeEvent]) -> Signature {
         during(&what, c.invoke_ns(), &mut w);
     }
     w
+}
+
+/// How much of its lease a granted acquire spent before it returned (`<1/10`, `<1/2`, `<1`,
+/// `>=1`): a grant that returns late is the step before one that returns after its lease.
+fn grant_took(c: &Call) -> Option<&'static str> {
+    let (Value::Lease { ttl_ms, .. }, Some(Value::Granted(_))) = (&c.invoke.value, c.result())
+    else {
+        return None;
+    };
+    let took_ns = c.complete_ns()?.saturating_sub(c.invoke_ns());
+    let ttl_ns = ttl_ms.saturating_mul(1_000_000).max(1);
+    Some(match took_ns.saturating_mul(10) / ttl_ns {
+        0 => "<1/10",
+        1..5 => "<1/2",
+        5..10 => "<1",
+        _ => ">=1",
+    })
 }
 
 /// Whether the call could have caused a node change seen at `t` (its effect may arrive a little
@@ -165,7 +185,7 @@ fn in_flight(c: &Call, t: Nanos) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checkers::history::{Fault, Process, Value};
+    use checkers::history::{Fault, Process};
 
     fn op(index: u64, t_ms: u64, process: Process, kind: OpKind, f: F, value: Value) -> Op {
         Op {
@@ -218,6 +238,37 @@ mod tests {
         // The same events twice make no new word.
         let twice = from_record(&ops, &[event(1000, del()), event(1100, del())]);
         assert!(twice.is_subset(&w));
+    }
+
+    #[test]
+    fn a_grant_that_spent_most_of_its_lease_is_named() {
+        let c = Process::Client(1);
+        let lease = || Value::Lease {
+            key: "k".into(),
+            ttl_ms: 1000,
+        };
+        let granted = || {
+            Value::Granted(checkers::history::Grant {
+                fence: 1,
+                token: "t".into(),
+                validity_end_ns: 1,
+            })
+        };
+        let ops = vec![
+            op(0, 0, c, OpKind::Invoke, F::Acquire, lease()),
+            op(1, 700, c, OpKind::Ok, F::Acquire, granted()),
+            op(2, 800, c, OpKind::Invoke, F::Acquire, lease()),
+            op(3, 850, c, OpKind::Ok, F::Acquire, granted()),
+            op(4, 900, c, OpKind::Invoke, F::Acquire, lease()),
+            op(5, 2000, c, OpKind::Ok, F::Acquire, Value::Denied),
+        ];
+        let w = from_record(&ops, &[]);
+        assert!(w.contains("grant-took-<1-ttl:no-fault"), "{w:?}");
+        assert!(w.contains("grant-took-<1/10-ttl:no-fault"), "{w:?}");
+        assert!(
+            !w.iter().any(|x| x.contains(">=1")),
+            "a denial is no grant: {w:?}"
+        );
     }
 
     #[test]
