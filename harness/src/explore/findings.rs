@@ -4,7 +4,7 @@
 //! row of a matrix already shows that kind (then it is known, not new).
 
 use crate::judge::RunResult;
-use crate::matrix::MatrixReport;
+use crate::matrix::{MatrixReport, RowFindings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -170,8 +170,9 @@ impl Known {
         self.pairs.contains(&(key.check.clone(), key.kind.clone()))
     }
 
-    /// The row `row` of the matrix at `path` (its matrix.json); an absent file or row leaves
-    /// nothing known, and says so.
+    /// The row `row` of the matrix findings at `path` — a matrix's `known.json` (or the
+    /// published docs/known-findings.json), or its whole `matrix.json`; an absent file or row
+    /// leaves nothing known, and says so.
     pub fn from_matrix(path: &Path, row: Option<&str>) -> anyhow::Result<Known> {
         let Some(row) = row else {
             return Ok(Known {
@@ -182,7 +183,7 @@ impl Known {
         if !path.exists() {
             return Ok(Known {
                 source: format!(
-                    "no matrix at {}: every finding counts as new (run `fencepost matrix --libraries {row}`, or pass --known MATRIX.json)",
+                    "no matrix findings at {}: every finding counts as new (run `fencepost matrix --libraries {row}`, or pass --known docs/known-findings.json)",
                     path.display()
                 ),
                 ..Known::default()
@@ -190,38 +191,39 @@ impl Known {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let m: MatrixReport = serde_json::from_str(&text).map_err(|e| {
+        let bad = |e: serde_json::Error| {
             anyhow::anyhow!(
-                "{} is not a matrix.json fencepost wrote: {e} (give --known results/matrix-<stamp>/matrix.json)",
+                "{} is not a matrix's known.json or matrix.json: {e} (give --known results/latest-matrix/known.json)",
                 path.display()
-            )
-        })?;
-        let mut pairs = BTreeSet::new();
-        let cells: Vec<_> = m.cells.iter().filter(|c| c.library == row).collect();
-        for case in cells.iter().flat_map(|c| &c.cases) {
-            for kind in case.library_findings.keys() {
-                pairs.insert((checkers::blame::KIND.id.to_string(), kind.clone()));
-            }
-            for (check, n) in &case.violations {
-                if *n > 0 && check != checkers::blame::KIND.id {
-                    pairs.insert((check.clone(), String::new()));
-                }
-            }
-        }
-        let source = if cells.is_empty() {
-            format!(
-                "{} has no row for {row}: every finding counts as new",
-                path.display()
-            )
-        } else {
-            format!(
-                "{row}'s row of {} ({} faults × seeds {:?})",
-                path.display(),
-                cells.len(),
-                m.seeds
             )
         };
-        Ok(Known { pairs, source })
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+        let rows: RowFindings = if value.get("cells").is_some() {
+            serde_json::from_value::<MatrixReport>(value)
+                .map_err(bad)?
+                .row_findings()
+        } else {
+            serde_json::from_value(value).map_err(bad)?
+        };
+        Ok(match rows.rows.get(row) {
+            Some(pairs) => Known {
+                pairs: pairs.clone(),
+                source: format!(
+                    "{row}'s row of the matrix {} ({}, {} faults × seeds {:?})",
+                    rows.stamp,
+                    path.display(),
+                    rows.faults.len(),
+                    rows.seeds
+                ),
+            },
+            None => Known {
+                source: format!(
+                    "the matrix at {} has no row for {row}: every finding counts as new",
+                    path.display()
+                ),
+                ..Known::default()
+            },
+        })
     }
 }
 
@@ -281,11 +283,11 @@ impl Groups {
     }
 }
 
-/// The default matrix to compare with: the newest one under the results folder.
+/// The default matrix findings to compare with: the newest matrix's under the results folder.
 pub fn default_known(results_dir: &Path) -> PathBuf {
     results_dir
         .join(crate::matrix::LATEST)
-        .join(crate::matrix::report::JSON)
+        .join(crate::matrix::report::KNOWN)
 }
 
 #[cfg(test)]
@@ -298,6 +300,25 @@ mod tests {
             kind: kind.into(),
             call: call.into(),
         }
+    }
+
+    #[test]
+    fn known_findings_come_from_the_published_matrix_row() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/known-findings.json");
+        let k = Known::from_matrix(&docs, Some("redis-py")).unwrap();
+        assert!(
+            k.has(&key("blame", "grant-after-lease", "acquire")),
+            "{k:?}"
+        );
+        assert!(k.has(&key("mutual_exclusion", "", "")));
+        assert!(!k.has(&key("blame", "renewal-retook", "background")));
+        let none = Known::from_matrix(&docs, Some("no-such-lib")).unwrap();
+        assert!(none.pairs.is_empty() && none.source.contains("no row for no-such-lib"));
+        let absent =
+            Known::from_matrix(Path::new("/nonexistent/known.json"), Some("redis-py")).unwrap();
+        assert!(absent.pairs.is_empty() && absent.source.contains("every finding counts as new"));
+        let own = Known::from_matrix(&docs, None).unwrap();
+        assert!(own.pairs.is_empty());
     }
 
     #[test]

@@ -143,6 +143,46 @@ pub struct MatrixReport {
     pub cells: Vec<Cell>,
 }
 
+/// What each library's row shows, as findings: `(check, kind)` pairs, the kind of wrong answer
+/// for blame and empty for the other checks. Explore compares its findings with a row
+/// (`known.json`, written beside matrix.json and small enough to publish: docs/known-findings.json).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RowFindings {
+    pub stamp: String,
+    pub seeds: Vec<u64>,
+    pub faults: Vec<String>,
+    pub rows: std::collections::BTreeMap<String, std::collections::BTreeSet<(String, String)>>,
+}
+
+impl MatrixReport {
+    pub fn row_findings(&self) -> RowFindings {
+        let mut rows: std::collections::BTreeMap<_, std::collections::BTreeSet<_>> = self
+            .libraries
+            .iter()
+            .map(|l| (l.clone(), Default::default()))
+            .collect();
+        for c in &self.cells {
+            let row = rows.entry(c.library.clone()).or_default();
+            for case in &c.cases {
+                for kind in case.library_findings.keys() {
+                    row.insert(("blame".to_string(), kind.clone()));
+                }
+                for (check, n) in &case.violations {
+                    if *n > 0 && check != "blame" {
+                        row.insert((check.clone(), String::new()));
+                    }
+                }
+            }
+        }
+        RowFindings {
+            stamp: self.stamp.clone(),
+            seeds: self.seeds.clone(),
+            faults: self.faults.clone(),
+            rows,
+        }
+    }
+}
+
 impl Cell {
     /// The earliest first violation among its runs, in seconds into the run.
     pub fn first_s(&self) -> Option<f64> {

@@ -17,6 +17,7 @@ use std::path::Path;
 pub const MD: &str = "matrix.md";
 pub const JSON: &str = "matrix.json";
 pub const PNG: &str = "matrix.png";
+pub const KNOWN: &str = "known.json";
 
 fn colour(k: Kind) -> (RGBColor, &'static str) {
     match k {
@@ -250,6 +251,11 @@ pub fn write(r: &MatrixReport, dir: &Path) -> Result<(), ReportError> {
         message: e.to_string(),
     })?;
     write_file(&dir.join(JSON), json + "\n")?;
+    let known = serde_json::to_string_pretty(&r.row_findings()).map_err(|e| ReportError::Json {
+        path: dir.join(KNOWN),
+        message: e.to_string(),
+    })?;
+    write_file(&dir.join(KNOWN), known + "\n")?;
     write_file(&dir.join(crate::report::html::PAGE), page(r))?;
     let files = canvas::write(dir, "matrix", &Grid(r))?;
     let _ = std::fs::remove_file(&files.svg);
