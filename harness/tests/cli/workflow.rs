@@ -51,3 +51,40 @@ fn the_nightly_workflow_shards_the_suite_and_merges_the_shards() {
     assert!(text.contains("--shard \"${{ matrix.shard }}/$SHARDS\""));
     assert!(text.contains("needs: shard") && text.contains("fencepost suite merge"));
 }
+
+#[test]
+fn the_nightly_workflow_explores_every_library_in_parts_and_merges_them() {
+    let text = std::fs::read_to_string(repo().join(".github/workflows/nightly.yml")).unwrap();
+    let parts = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("part: ["))
+        .expect("a job matrix of explore parts");
+    let n = parts.trim_end_matches(']').split(',').count();
+    assert!(n >= 2, "{parts}");
+    assert!(text.contains(&format!("EXPLORE_PARTS: \"{n}\"")));
+    assert!(text.contains("--shard \"${{ matrix.part }}/$EXPLORE_PARTS\""));
+    assert!(text.contains("needs: explore") && text.contains("fencepost explore merge"));
+    // Every library of the matrix is explored (its rows: adapters that do not leave it).
+    let libraries = fencepost::matrix::libraries(&repo().join("adapters"));
+    let listed = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("library: ["))
+        .expect("a job matrix of libraries");
+    for l in &libraries {
+        assert!(
+            listed.split(", ").any(|x| x.trim_end_matches(']') == l),
+            "{l} is not explored: {listed}"
+        );
+    }
+    // The known findings it compares with are published and cover every library.
+    let known: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("docs/known-findings.json")).unwrap(),
+    )
+    .unwrap();
+    for l in &libraries {
+        assert!(
+            known["rows"].get(l).is_some(),
+            "docs/known-findings.json has no row for {l}"
+        );
+    }
+}
