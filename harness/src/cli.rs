@@ -597,6 +597,12 @@ impl ExploreArgs {
                 "say what to explore: --client LIB (an adapter in adapters/), --client-command \"PROGRAM ARGS…\" or --lock single|naive|redlock"
             ),
         };
+        if self.budget.0.is_zero() {
+            anyhow::bail!(
+                "--budget {} leaves no time to run anything: give how long to keep starting runs, e.g. 30m",
+                self.budget
+            );
+        }
         let known = self
             .known
             .unwrap_or_else(|| crate::explore::findings::default_known(&self.results));

@@ -265,6 +265,63 @@ fn every_bad_input_exits_2_with_a_clear_message_and_no_panic() {
             &["check", "/nonexistent/run"],
             &["/nonexistent/run"],
         ),
+        // Explore and shrink: refused before any run starts.
+        cli_case(
+            "explore_without_a_target",
+            &["explore", "--budget", "1s"],
+            &["say what to explore", "--client LIB"],
+        ),
+        cli_case(
+            "explore_unknown_fault",
+            &["explore", "--lock", "single", "--faults", "gc-pase"],
+            &["unknown fault `gc-pase`", "did you mean `gc-pause`"],
+        ),
+        cli_case(
+            "explore_fault_that_cannot_act",
+            &["explore", "--lock", "single", "--faults", "process-kill"],
+            &["`process-kill` cannot be drawn", "fencepost's single lock"],
+        ),
+        cli_case(
+            "explore_zero_budget",
+            &["explore", "--lock", "single", "--budget", "0s"],
+            &["--budget 0s", "e.g. 30m"],
+        ),
+        cli_case(
+            "explore_until_typo",
+            &[
+                "explore",
+                "--lock",
+                "single",
+                "--until",
+                "blame:grant-after-leas",
+            ],
+            &["did you mean `blame:grant-after-lease`"],
+        ),
+        cli_case(
+            "explore_unknown_action",
+            &["explore", "merg", "x"],
+            &["unknown `fencepost explore merg`", "explore merge DIR"],
+        ),
+        cli_case(
+            "explore_merge_not_an_explore",
+            &["explore", "merge", "/nonexistent/x"],
+            &["/nonexistent/x/explore.json", "results/explore-<stamp>"],
+        ),
+        cli_case(
+            "explore_unknown_library",
+            &["explore", "--client", "redis-pyy", "--budget", "1s"],
+            &["redis-pyy", "redis-py"],
+        ),
+        cli_case(
+            "shrink_not_a_run",
+            &["shrink", "/nonexistent/run"],
+            &["/nonexistent/run/results.json", "give a run folder"],
+        ),
+        cli_case(
+            "shrink_share_out_of_range",
+            &["shrink", "/nonexistent/run", "--share", "0"],
+            &["--share 0", "(0, 1]"],
+        ),
     ];
     // History files.
     cases.extend([
