@@ -22,6 +22,7 @@ pub mod mutate;
 pub mod palette;
 pub mod plan;
 pub mod report;
+pub mod search;
 pub mod signature;
 pub mod target;
 
@@ -32,11 +33,10 @@ use crate::suite::shard::Shard;
 use crate::suite::{create_dir, link_latest};
 use crate::{seed, store};
 use anyhow::Context;
-use corpus::{Corpus, Growth};
-use findings::{Groups, Known, RunRef};
+use corpus::Growth;
+use findings::Known;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use search::{Pending, Search};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -162,25 +162,12 @@ impl ExploreReport {
     }
 }
 
-/// A run in flight.
-struct Pending {
-    number: usize,
-    seed: u64,
-    origin: String,
-    scenario: crate::scenario::Scenario,
-    schedule: String,
-    replay: String,
-    pid: u32,
-    started: Instant,
-}
-
-/// What a run's waiter hands back.
-type Ended = (usize, u64, CaseEnd);
+/// What a run's waiter hands back: its number, and how it ended.
+type Ended = (usize, CaseEnd);
 
 /// Runs an explore and writes its reports.
 pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBuf)> {
     let kinds = plan::drawable(&opts.target, opts.faults.as_deref()).map_err(anyhow::Error::msg)?;
-    let mut palette = palette::Palette::new(kinds.clone(), !opts.random);
     if kinds.is_empty() {
         anyhow::bail!("no fault kind can be drawn for {}", opts.target.label());
     }
@@ -198,32 +185,29 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
     let mut interrupt =
         Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     let shard_name = opts.shard.map(|s| s.to_string());
-    let mut rng = seed::rng(
+    let rng = seed::rng(
         opts.seed,
         &format!("explore {}", shard_name.as_deref().unwrap_or("whole")),
     );
+    let mut search = Search::new(opts, kinds, known, rng);
     let started = Instant::now();
     let mut overhead = Duration::ZERO;
-    let mut corpus = Corpus::default();
-    let mut groups = Groups::default();
-    let mut runs: Vec<ExploreRun> = Vec::new();
     let mut running: BTreeMap<usize, Pending> = BTreeMap::new();
     let mut waits: tokio::task::JoinSet<Ended> = tokio::task::JoinSet::new();
     let mut interrupted = false;
-    let mut reached = false;
     let mut next = 1usize;
     let bar = progress_bar(opts.budget);
     loop {
         while running.len() < opts.jobs.max(1)
             && !interrupted
             && started.elapsed() < opts.budget
-            && !reached
+            && !search.reached()
         {
             let t0 = Instant::now();
-            let (scenario, origin) = next_schedule(opts, &palette, &mut corpus, &mut rng)?;
+            let (scenario, origin) = search.next_schedule()?;
             let number = next;
             next += 1;
-            let run_seed = rng.random_range(1..1_000_000u64);
+            let run_seed = search.run_seed();
             let schedule = format!("schedules/{number:04}.toml");
             let path = dir.join(&schedule);
             std::fs::write(&path, crate::scenario::edit::to_toml(&scenario))
@@ -247,7 +231,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
                     started: t0,
                 },
             );
-            waits.spawn_blocking(move || (number, run_seed, child.wait()));
+            waits.spawn_blocking(move || (number, child.wait()));
         }
         if running.is_empty() {
             break;
@@ -261,29 +245,26 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
                 }
             }
             Some(joined) = waits.join_next() => {
-                let (number, _, end) = joined.context("a run's waiter panicked")?;
+                let (number, end) = joined.context("a run's waiter panicked")?;
                 let Some(p) = running.remove(&number) else { continue };
                 let t0 = Instant::now();
-                let at_s = started.elapsed().as_secs_f64();
-                let run = finished(opts, p, end, at_s, runs.len() + 1, &known, &mut corpus, &mut groups, &mut interrupted);
-                reached |= opts.until.as_ref().is_some_and(|u| groups.groups.iter().any(|g| u.matches(&g.key)));
-                palette.credit(&run.faults, run.new_words, !run.findings.is_empty());
-                let line = run_line(&run);
+                let (run, stopped) = search.learn(p, end, started.elapsed().as_secs_f64());
+                interrupted |= stopped;
+                let line = run_line(run);
                 if bar.is_hidden() {
                     eprintln!("fencepost explore: {line}");
                 } else {
                     bar.println(line);
                 }
-                runs.push(run);
                 overhead += t0.elapsed();
             }
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         bar.set_position(started.elapsed().as_secs().min(opts.budget.as_secs()));
-        bar.set_message(progress_message(&runs, &groups, corpus.seen.len()));
+        bar.set_message(search.progress());
     }
     bar.finish_and_clear();
-    runs.sort_by_key(|r| r.number);
+    let (runs, groups, corpus, weights, known) = search.finish();
     let report = ExploreReport {
         target: opts.target.label(),
         stamp,
@@ -293,122 +274,22 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
         guided: !opts.random,
         budget_s: opts.budget.as_secs(),
         jobs: opts.jobs,
-        faults: kinds.iter().map(|k| k.to_string()).collect(),
-        weights: kinds
-            .iter()
-            .zip(palette.weights())
-            .map(|(k, w)| (k.to_string(), w))
-            .collect(),
+        faults: weights.keys().cloned().collect(),
+        weights,
         wall_ms: started.elapsed().as_millis() as u64,
         overhead_ms: overhead.as_millis() as u64,
         interrupted,
-        known_source: known.source.clone(),
+        known_source: known.source,
         runs,
-        groups: groups.sorted(),
-        growth: corpus.growth.clone(),
-        words: corpus.seen.clone(),
+        groups,
+        growth: corpus.growth,
+        words: corpus.seen,
         merged_from: Vec::new(),
         rerun: rerun_command(opts),
     };
     report::write(&report, &dir)?;
     link_latest(&opts.results_dir, &dir, LATEST)?;
     Ok((report, dir))
-}
-
-/// The next schedule: a mutant of a corpus entry (guided, most of the time) or a fresh draw.
-fn next_schedule(
-    opts: &ExploreOptions,
-    kinds: &palette::Palette,
-    corpus: &mut Corpus,
-    rng: &mut ChaCha8Rng,
-) -> anyhow::Result<(crate::scenario::Scenario, String)> {
-    if !opts.random && rng.random_bool(MUTATE_SHARE) {
-        if let Some((parent, s)) = corpus.pick(rng) {
-            if let Some((child, what)) = mutate::mutate(&s, kinds, rng) {
-                return Ok((child, format!("mutant of {parent}: {what}")));
-            }
-        }
-    }
-    let s = plan::fresh(&opts.target, kinds, rng)
-        .map_err(|e| anyhow::anyhow!("cannot draw a schedule for {}: {e}", opts.target.label()))?;
-    Ok((s, "fresh".into()))
-}
-
-/// A run ended: its signature, findings and line in the report.
-#[allow(clippy::too_many_arguments)]
-fn finished(
-    opts: &ExploreOptions,
-    p: Pending,
-    end: CaseEnd,
-    at_s: f64,
-    runs_so_far: usize,
-    known: &Known,
-    corpus: &mut Corpus,
-    groups: &mut Groups,
-    interrupted: &mut bool,
-) -> ExploreRun {
-    let mut run = ExploreRun {
-        number: p.number,
-        seed: p.seed,
-        origin: p.origin,
-        faults: p
-            .scenario
-            .fault_names()
-            .iter()
-            .map(|k| k.to_string())
-            .collect(),
-        clients: p.scenario.run.clients,
-        schedule: p.schedule,
-        run_dir: None,
-        at_s,
-        wall_ms: p.started.elapsed().as_millis() as u64,
-        grants: 0,
-        words: 0,
-        new_words: 0,
-        findings: Vec::new(),
-        error: None,
-    };
-    match end {
-        CaseEnd::Judged(r) if r.interrupted => {
-            *interrupted = true;
-            run.error = Some("interrupted".into());
-        }
-        CaseEnd::Judged(r) => {
-            let rel = Path::new(&r.run_dir)
-                .strip_prefix(&opts.results_dir)
-                .unwrap_or(Path::new(&r.run_dir))
-                .display()
-                .to_string();
-            run.run_dir = Some(rel);
-            run.grants = r.checks.counts.grants;
-            let words = signature::of_run(&r);
-            let found = findings::of_run(&r);
-            run.words = words.len();
-            run.new_words = corpus.admit(
-                p.number,
-                &p.scenario,
-                &words,
-                !found.is_empty(),
-                at_s,
-                runs_so_far,
-            );
-            let here = RunRef {
-                name: p.number.to_string(),
-                seed: p.seed,
-                run_dir: run.run_dir.clone(),
-                replay: &p.replay,
-                at_s,
-            };
-            groups.add(&found, &here, known);
-            run.findings = found.iter().map(|(k, _)| k.label()).collect();
-        }
-        CaseEnd::Failed(e) => run.error = Some(checkers::quote::clip(&e).to_string()),
-        CaseEnd::Interrupted => {
-            *interrupted = true;
-            run.error = Some("interrupted before it had a history".into());
-        }
-    }
-    run
 }
 
 fn case_command(
@@ -485,31 +366,6 @@ fn progress_bar(budget: Duration) -> ProgressBar {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
-}
-
-/// "14 runs · 37 words · findings: 2 blame: grant-after-lease (acquire) NEW, 5 mutual exclusion".
-fn progress_message(runs: &[ExploreRun], groups: &Groups, words: usize) -> String {
-    let found: Vec<String> = groups
-        .groups
-        .iter()
-        .map(|g| {
-            format!(
-                "{} {}{}",
-                g.runs,
-                g.key.label(),
-                if g.known { "" } else { " NEW" }
-            )
-        })
-        .collect();
-    format!(
-        "{} runs · {words} words · findings: {}",
-        runs.len(),
-        if found.is_empty() {
-            "none".into()
-        } else {
-            found.join(", ")
-        }
-    )
 }
 
 /// "run 12 (mutant of 3: …) gc-pause+latency · 41 grants · 2 new words · blame: …".
