@@ -241,17 +241,16 @@ async fn session(
     // replica has acknowledged while it is online (which it may not be yet). Offset 0, never
     // moved on: `WAIT` counts replicas by the offset they acknowledged, so it never counts the
     // tap.
+    // A failed acknowledgement is a lost stream as much as a failed read: whichever notices a
+    // dead node first (a node stopped, then killed, may fail the write before the read sees the
+    // end), the session ends in error, so the loss is journaled and the tap reconnects.
     let sampler = async {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
-            if wr
-                .write_all(&resp(&["REPLCONF", "ACK", "0"]))
+            wr.write_all(&resp(&["REPLCONF", "ACK", "0"]))
                 .await
-                .is_err()
-            {
-                return;
-            }
+                .map_err(|e| format!("the node's stream broke: {e}"))?;
             clock_sample(node, &mut admin, journal).await;
         }
     };
@@ -263,7 +262,7 @@ async fn session(
     };
     tokio::select! {
         _ = stop.changed() => Ok(()),
-        _ = sampler => Ok(()),
+        r = sampler => r,
         r = reader => r,
     }
 }

@@ -162,3 +162,59 @@ fn a_node_pause_of_a_minority_is_recorded_and_redlock_holds() {
         std::fs::read_to_string(std::path::Path::new(&r.run_dir).join("history.jsonl")).unwrap();
     assert!(history.contains("\"node-pause\""), "the pause is recorded");
 }
+
+/// Found by explore (a node-pause of every node, then a crash of one): a tap whose node was
+/// stopped and then killed must journal the lost stream and read the node again once it is back
+/// — before the fix its acknowledgement failed first and the tap ended silently, so blame read
+/// an empty record of the restarted node as "no node set it".
+#[test]
+fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
+    use checkers::node_record::{parse, Change};
+    use fencepost::nodes::tap::{Journal, Taps};
+    use fencepost::recorder::Recorder;
+    use std::sync::Arc;
+    let mut cluster = one_node("tap-lost", Persistence::None);
+    let dir = results_dir("tap-lost");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = cluster.node("n1").unwrap().admin_url();
+    let rec = Arc::new(
+        Recorder::create(&dir.join("history.jsonl"), workloads::clock::Clock::new()).unwrap(),
+    );
+    let journal = Arc::new(Journal::create(&dir.join("node-events.jsonl"), rec).unwrap());
+    let key = "fencepost:k".to_string();
+    let taps = rt.block_on(Taps::start(
+        &["n1".to_string()],
+        move |_| Some(url.clone()),
+        vec![key.clone()],
+        journal,
+    ));
+    let pid = cluster.node("n1").unwrap().pid().unwrap();
+    spawner::signal(pid, libc::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let node = cluster.node_mut("n1").unwrap();
+    node.kill();
+    node.restart().unwrap();
+    // Back: a key set now must reach the journal through a new stream.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut c = conn(&cluster);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("after")
+        .arg("PX")
+        .arg(10_000)
+        .query(&mut c)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    rt.block_on(taps.stop());
+    let text = std::fs::read_to_string(dir.join("node-events.jsonl")).unwrap();
+    let events = parse(&text).unwrap();
+    let lost = events
+        .iter()
+        .position(|e| e.change == Change::Lost)
+        .unwrap_or_else(|| panic!("no lost stream journaled:\n{text}"));
+    assert!(
+        events[lost..].iter().any(|e| matches!(&e.change,
+            Change::Set { value, .. } if value == "after")),
+        "the tap did not read the node again after its loss:\n{text}"
+    );
+}
