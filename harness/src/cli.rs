@@ -310,6 +310,10 @@ pub struct ExploreArgs {
     /// would, run from the current folder.
     #[arg(long, conflicts_with = "lock")]
     pub client_command: Option<String>,
+    /// How many lock nodes your own adapter takes: `one` (the first) or `majority` (all five,
+    /// Redlock-style).
+    #[arg(long, value_parser = parse_nodes, requires = "client_command")]
+    pub client_nodes: Option<crate::scenario::client::NodesKind>,
     /// Explore one of fencepost's own locks (single, naive or redlock), in-process.
     #[arg(long, value_parser = parse_lock)]
     pub lock: Option<LockKind>,
@@ -375,6 +379,16 @@ pub struct ShrinkArgs {
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
     duration::parse(s).map(Dur)
+}
+
+fn parse_nodes(s: &str) -> Result<crate::scenario::client::NodesKind, String> {
+    match s {
+        "one" => Ok(crate::scenario::client::NodesKind::One),
+        "majority" => Ok(crate::scenario::client::NodesKind::Majority),
+        _ => Err(format!(
+            "unknown `{s}`: use one (the first lock node) or majority (all five)"
+        )),
+    }
 }
 
 fn parse_lock(s: &str) -> Result<LockKind, String> {
@@ -591,6 +605,9 @@ impl ExploreArgs {
                 words: split_command(&c)?,
                 dir: std::env::current_dir()
                     .context("cannot read the current folder for --client-command")?,
+                nodes: self
+                    .client_nodes
+                    .unwrap_or(crate::scenario::client::NodesKind::Majority),
             },
             (_, _, Some(k)) if k != LockKind::Client => Target::Lock(k),
             _ => anyhow::bail!(

@@ -173,6 +173,7 @@ pub fn join(shards: &[(PathBuf, ExploreReport, Shard)], results_dir: &Path) -> E
             .next()
             .unwrap_or(&first.rerun)
             .to_string(),
+        broken: shards.iter().find_map(|s| s.1.broken.clone()),
     }
 }
 
@@ -267,6 +268,7 @@ mod tests {
                 words: words.iter().map(|(w, r)| (w.to_string(), *r)).collect(),
                 merged_from: Vec::new(),
                 rerun: format!("fencepost explore --client redis-py --shard {i}/{n}"),
+                broken: None,
             },
         )
     }

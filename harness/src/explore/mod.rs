@@ -48,6 +48,9 @@ pub const JSON: &str = "explore.json";
 pub const MD: &str = "explore.md";
 /// Below this many judged runs, explore that found nothing new cannot say much (exit 3).
 pub const MIN_RUNS: usize = 10;
+/// This many runs in a row that could not run (before any was judged: 3) stop explore: the
+/// set-up is broken, not the schedules.
+pub const BROKEN_IN_A_ROW: usize = 5;
 /// How often guided explore mutates a corpus schedule rather than drawing a fresh one.
 pub const MUTATE_SHARE: f64 = 0.7;
 
@@ -126,6 +129,9 @@ pub struct ExploreReport {
     pub merged_from: Vec<String>,
     /// The command that runs this explore again.
     pub rerun: String,
+    /// Why explore stopped early: runs kept failing to run (the first one's error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken: Option<String>,
 }
 
 impl ExploreReport {
@@ -147,11 +153,14 @@ impl ExploreReport {
             .min_by(f64::total_cmp)
     }
 
-    /// 130 interrupted; 1 when a finding appeared that the matrix row does not show; 3 when
-    /// too few runs were judged to say anything else; 0 otherwise.
+    /// 130 interrupted; 2 when runs kept failing to run; 1 when a finding appeared that the
+    /// matrix row does not show; 3 when too few runs were judged to say anything else; 0
+    /// otherwise.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
             130
+        } else if self.broken.is_some() {
+            2
         } else if self.groups.iter().any(|g| !g.known) {
             1
         } else if self.judged() < MIN_RUNS {
@@ -195,11 +204,14 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
     let mut running: BTreeMap<usize, Pending> = BTreeMap::new();
     let mut waits: tokio::task::JoinSet<Ended> = tokio::task::JoinSet::new();
     let mut interrupted = false;
+    let mut broken: Option<String> = None;
+    let (mut failed_in_a_row, mut judged) = (0usize, 0usize);
     let mut next = 1usize;
     let bar = progress_bar(opts.budget);
     loop {
         while running.len() < opts.jobs.max(1)
             && !interrupted
+            && broken.is_none()
             && started.elapsed() < opts.budget
             && !search.reached()
         {
@@ -250,6 +262,20 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
                 let t0 = Instant::now();
                 let (run, stopped) = search.learn(p, end, started.elapsed().as_secs_f64());
                 interrupted |= stopped;
+                match (&run.error, stopped) {
+                    (Some(e), false) => {
+                        failed_in_a_row += 1;
+                        let limit = if judged == 0 { 3 } else { BROKEN_IN_A_ROW };
+                        if failed_in_a_row >= limit && broken.is_none() {
+                            broken = Some(format!("{failed_in_a_row} runs in a row could not run; the last: {e}"));
+                        }
+                    }
+                    (None, _) => {
+                        failed_in_a_row = 0;
+                        judged += 1;
+                    }
+                    _ => {}
+                }
                 let line = run_line(run);
                 if bar.is_hidden() {
                     eprintln!("fencepost explore: {line}");
@@ -286,6 +312,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
         words: corpus.seen,
         merged_from: Vec::new(),
         rerun: rerun_command(opts),
+        broken,
     };
     report::write(&report, &dir)?;
     link_latest(&opts.results_dir, &dir, LATEST)?;
@@ -328,9 +355,14 @@ fn rerun_command(opts: &ExploreOptions) -> String {
     let mut s = String::from("fencepost explore");
     match &opts.target {
         Target::Library(l) => s.push_str(&format!(" --client {l}")),
-        Target::Command { words, .. } => s.push_str(&format!(
-            " --client-command {}",
-            shell_words::quote(&shell_words::join(words))
+        Target::Command { words, nodes, .. } => s.push_str(&format!(
+            " --client-command {} --client-nodes {}",
+            shell_words::quote(&shell_words::join(words)),
+            if *nodes == crate::scenario::client::NodesKind::One {
+                "one"
+            } else {
+                "majority"
+            }
         )),
         Target::Lock(k) => s.push_str(&format!(" --lock {}", k.name())),
     }
@@ -388,6 +420,12 @@ fn run_line(r: &ExploreRun) -> String {
 /// `fencepost explore`: runs it, prints where the reports are; returns its exit code.
 pub async fn explore_command(opts: &ExploreOptions) -> anyhow::Result<i32> {
     let (report, dir) = run(opts).await?;
+    if let Some(why) = &report.broken {
+        eprintln!(
+            "fencepost explore: stopped: {why}\n(each run's log is in {}; fix what the runs need and explore again)",
+            dir.join("logs").display()
+        );
+    }
     println!("{}", report::markdown(&report));
     println!(
         "{}  {}",

@@ -20,6 +20,10 @@ pub fn verdict_line(r: &ExploreReport) -> String {
     let library = r.groups.iter().filter(|g| g.class == "library").count();
     let what = match r.exit_code() {
         130 => "INTERRUPTED: the report covers the runs that ended".to_string(),
+        2 => format!(
+            "STOPPED: {}",
+            r.broken.as_deref().unwrap_or("runs kept failing to run")
+        ),
         1 => format!("{new} finding(s) the library's matrix row does not show"),
         3 => format!(
             "too few runs to say ({} judged, {} needed)",

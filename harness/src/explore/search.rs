@@ -146,7 +146,11 @@ impl<'a> Search<'a> {
                 self.palette
                     .credit(&run.faults, run.new_words, !found.is_empty());
             }
-            CaseEnd::Failed(e) => run.error = Some(checkers::quote::clip(&e).to_string()),
+            // The cause is at the end (the run's last log lines follow the command).
+            CaseEnd::Failed(e) => {
+                let last = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&e);
+                run.error = Some(checkers::quote::clip(last.trim()).to_string());
+            }
             CaseEnd::Interrupted => {
                 interrupted = true;
                 run.error = Some("interrupted before it had a history".into());

@@ -1,6 +1,7 @@
 //! What explore runs against: a lock library (an adapter), a user's own adapter command, or
 //! one of fencepost's own locks — and the fixed part of every scenario it writes for it.
 
+use crate::scenario::client::NodesKind;
 use crate::scenario::lock::LockKind;
 use std::path::PathBuf;
 
@@ -8,8 +9,12 @@ use std::path::PathBuf;
 pub enum Target {
     /// `--client LIB[@VERSION]`: an adapter in adapters/.
     Library(String),
-    /// `--client-command "PROGRAM ARGS…"`, run from `dir`.
-    Command { words: Vec<String>, dir: PathBuf },
+    /// `--client-command "PROGRAM ARGS…"`, run from `dir`, given one lock node or all five.
+    Command {
+        words: Vec<String>,
+        dir: PathBuf,
+        nodes: NodesKind,
+    },
     /// `--lock KIND`: fencepost's own in-process lock.
     Lock(LockKind),
 }
@@ -57,17 +62,21 @@ impl Target {
                 5,
                 format!("[client]\nlibrary = {}\n", quoted(l)),
             ),
-            Target::Command { words, dir } => (
+            Target::Command { words, dir, nodes } => (
                 LockKind::Client,
                 5,
                 format!(
-                    "[client]\ncommand = [{}]\ndir = {}\n",
+                    "[client]\ncommand = [{}]\ndir = {}\nnodes = \"{}\"\n",
                     words
                         .iter()
                         .map(|w| quoted(w))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    quoted(&dir.display().to_string())
+                    quoted(&dir.display().to_string()),
+                    match nodes {
+                        NodesKind::One => "one",
+                        NodesKind::Majority => "majority",
+                    }
                 ),
             ),
             Target::Lock(k) => (

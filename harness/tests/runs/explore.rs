@@ -175,3 +175,25 @@ mutual_exclusion = "violated"
         "{log}"
     );
 }
+
+#[test]
+fn explore_stops_when_its_runs_cannot_run_and_says_why() {
+    let results = results_dir("explore-broken");
+    // fencepost's own single lock as your own adapter, but offered all five nodes: it refuses
+    // every run. Explore stops after three, with the adapter's own words.
+    let adapter = format!("{} adapter --lock single", env!("CARGO_BIN_EXE_fencepost"));
+    let out = fencepost()
+        .args(["explore", "--client-command", &adapter, "--budget", "60s"])
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("3 runs in a row could not run"), "{log}");
+    assert!(log.contains("takes 1 node, not 5"), "{log}");
+    let report = json(&results.join("latest-explore/explore.json"));
+    // Three, and the one already in flight beside the third (--jobs 2).
+    let runs = report["runs"].as_array().unwrap().len();
+    assert!((3..=4).contains(&runs), "{runs} runs: {log}");
+}
