@@ -5,12 +5,15 @@
 //! 3 unknown (too little evidence: faults that never took effect, too little work, a partial
 //! run, or a checker out of budget), 130 interrupted by SIGINT/SIGTERM.
 
+mod search;
+
 use crate::duration::{self, Dur};
 use crate::runner::{self, RunOptions};
 use crate::scenario::lock::LockKind;
 use crate::scenario::{self, Overrides};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+pub use search::{ExploreArgs, ShrinkArgs};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
@@ -299,99 +302,11 @@ pub struct SuiteArgs {
     pub jobs: u16,
 }
 
-#[derive(clap::Args, Debug)]
-pub struct ExploreArgs {
-    /// Nothing to explore; or `merge DIR…` to join a sharded explore's folders.
-    pub merge: Vec<String>,
-    /// Explore this lock library: an adapter in adapters/, NAME or NAME@VERSION.
-    #[arg(long, conflicts_with_all = ["client_command", "lock"])]
-    pub client: Option<String>,
-    /// Explore your own adapter: "PROGRAM ARGS…" speaking docs/client-protocol.md, split as sh
-    /// would, run from the current folder.
-    #[arg(long, conflicts_with = "lock")]
-    pub client_command: Option<String>,
-    /// How many lock nodes your own adapter takes: `one` (the first) or `majority` (all five,
-    /// Redlock-style).
-    #[arg(long, value_parser = parse_nodes, requires = "client_command")]
-    pub client_nodes: Option<crate::scenario::client::NodesKind>,
-    /// Explore one of fencepost's own locks (single, naive or redlock), in-process.
-    #[arg(long, value_parser = parse_lock)]
-    pub lock: Option<LockKind>,
-    /// How long to keep starting runs (e.g. 30m); the runs in flight then finish.
-    #[arg(long, default_value = "30m", value_parser = parse_dur)]
-    pub budget: Dur,
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
-    pub jobs: u16,
-    /// The search's seed: the same seed draws the same schedules (their outcomes differ as
-    /// real timing does).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Draw only these fault kinds, comma-separated (default: every kind that can act on the
-    /// run; `fencepost faults` lists them).
-    #[arg(long, value_delimiter = ',')]
-    pub faults: Option<Vec<String>>,
-    /// This runner's part of the search (a seed of its own), for a CI job matrix; join the
-    /// shards with `fencepost explore merge`.
-    #[arg(long)]
-    pub shard: Option<crate::suite::shard::Shard>,
-    /// Unguided: draw every schedule afresh, never mutate the corpus (to compare).
-    #[arg(long)]
-    pub random: bool,
-    /// Stop starting runs once this finding appeared: `library` (any answer no correct lock
-    /// may give), a check (`mutual_exclusion`) or a kind of wrong answer
-    /// (`blame:grant-after-lease`).
-    #[arg(long)]
-    pub until: Option<crate::explore::findings::Until>,
-    /// The matrix.json whose row for the library says which findings are known (default:
-    /// RESULTS/latest-matrix/matrix.json).
-    #[arg(long)]
-    pub known: Option<PathBuf>,
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
-    #[arg(long, default_value = "adapters")]
-    pub adapters: PathBuf,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct ShrinkArgs {
-    /// The failing run's folder (`results/<scenario>/<run-id>`, or a run an explore linked).
-    pub run_dir: PathBuf,
-    /// Runs of each candidate schedule.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
-    pub tries: u32,
-    /// The share of tries that must show the finding for a smaller schedule to be kept.
-    #[arg(long, default_value_t = 0.6)]
-    pub share: f64,
-    /// The finding to keep (`CHECK` or `blame:KIND`); default: the run's first library
-    /// finding, else its first violated check.
-    #[arg(long)]
-    pub finding: Option<String>,
-    /// Try at most this many candidates (each runs up to --tries times).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub candidates: u32,
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
-    pub jobs: u16,
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
-    #[arg(long, default_value = "adapters")]
-    pub adapters: PathBuf,
-}
-
-fn parse_dur(s: &str) -> Result<Dur, String> {
+pub(super) fn parse_dur(s: &str) -> Result<Dur, String> {
     duration::parse(s).map(Dur)
 }
 
-fn parse_nodes(s: &str) -> Result<crate::scenario::client::NodesKind, String> {
-    match s {
-        "one" => Ok(crate::scenario::client::NodesKind::One),
-        "majority" => Ok(crate::scenario::client::NodesKind::Majority),
-        _ => Err(format!(
-            "unknown `{s}`: use one (the first lock node) or majority (all five)"
-        )),
-    }
-}
-
-fn parse_lock(s: &str) -> Result<LockKind, String> {
+pub(super) fn parse_lock(s: &str) -> Result<LockKind, String> {
     s.parse()
 }
 
@@ -582,90 +497,6 @@ impl MatrixArgs {
     }
 }
 
-impl ExploreArgs {
-    async fn run(self) -> anyhow::Result<i32> {
-        use crate::explore::target::Target;
-        match self.merge.first().map(String::as_str) {
-            None => {}
-            Some("merge") => {
-                let dirs: Vec<PathBuf> = self.merge[1..].iter().map(PathBuf::from).collect();
-                let (report, dir) = crate::explore::merge::merge(&dirs, &self.results)?;
-                println!("{}", crate::explore::report::markdown(&report));
-                println!("{}", dir.join(crate::explore::MD).display());
-                return Ok(report.exit_code());
-            }
-            Some(other) => anyhow::bail!(
-                "unknown `fencepost explore {}`: use `fencepost explore --client LIB` (or --client-command, --lock) to explore, or `fencepost explore merge DIR…` to join shards",
-                checkers::quote::clip(other)
-            ),
-        }
-        let target = match (self.client, self.client_command, self.lock) {
-            (Some(l), _, _) => Target::Library(l),
-            (_, Some(c), _) => Target::Command {
-                words: split_command(&c)?,
-                dir: std::env::current_dir()
-                    .context("cannot read the current folder for --client-command")?,
-                nodes: self
-                    .client_nodes
-                    .unwrap_or(crate::scenario::client::NodesKind::Majority),
-            },
-            (_, _, Some(k)) if k != LockKind::Client => Target::Lock(k),
-            _ => anyhow::bail!(
-                "say what to explore: --client LIB (an adapter in adapters/), --client-command \"PROGRAM ARGS…\" or --lock single|naive|redlock"
-            ),
-        };
-        if self.budget.0.is_zero() {
-            anyhow::bail!(
-                "--budget {} leaves no time to run anything: give how long to keep starting runs, e.g. 30m",
-                self.budget
-            );
-        }
-        let known = self
-            .known
-            .unwrap_or_else(|| crate::explore::findings::default_known(&self.results));
-        let opts = crate::explore::ExploreOptions {
-            target,
-            budget: self.budget.0,
-            jobs: usize::from(self.jobs),
-            seed: self.seed,
-            faults: self.faults,
-            shard: self.shard,
-            random: self.random,
-            until: self.until,
-            known,
-            results_dir: self.results,
-            adapters_dir: self.adapters,
-            fencepost: std::env::current_exe()
-                .context("cannot find the fencepost binary to run explore's runs")?,
-        };
-        crate::explore::explore_command(&opts).await
-    }
-}
-
-impl ShrinkArgs {
-    async fn run(self) -> anyhow::Result<i32> {
-        if !(self.share > 0.0 && self.share <= 1.0) {
-            anyhow::bail!(
-                "--share {} is out of range: give the share of tries that must reproduce, in (0, 1] (e.g. 0.6)",
-                self.share
-            );
-        }
-        let opts = crate::shrink::ShrinkOptions {
-            run_dir: self.run_dir,
-            tries: self.tries as usize,
-            share: self.share,
-            finding: self.finding,
-            candidates: self.candidates as usize,
-            jobs: usize::from(self.jobs),
-            results_dir: self.results,
-            adapters_dir: self.adapters,
-            fencepost: std::env::current_exe()
-                .context("cannot find the fencepost binary to run the tries")?,
-        };
-        crate::shrink::shrink_command(&opts).await
-    }
-}
-
 impl SuiteArgs {
     async fn run(self) -> anyhow::Result<i32> {
         if self.name == "merge" {
@@ -699,7 +530,7 @@ impl SuiteArgs {
 }
 
 /// `--client-command "…"` in words, as a POSIX shell splits them (no expansion).
-fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
+pub(super) fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
     let words = shell_words::split(command).map_err(|e| {
         anyhow::anyhow!(
             "bad --client-command `{}`: {e}; quote as in sh, e.g. --client-command \"python3 'my adapter.py'\"",
