@@ -350,3 +350,60 @@ pub async fn matrix_command(opts: &MatrixOptions) -> anyhow::Result<i32> {
     );
     Ok(report.exit_code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(library_findings: &[(&str, u64)], violations: &[(&str, u64)]) -> Case {
+        let mut c = Case::error("lib-x", 1, 0, "");
+        c.error = None;
+        c.library_findings = library_findings
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect();
+        c.violations = violations
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect();
+        c
+    }
+
+    #[test]
+    fn a_rows_findings_are_its_blame_kinds_and_violated_checks() {
+        let report = MatrixReport {
+            stamp: "s".into(),
+            started_unix_s: 0,
+            seeds: vec![1, 2],
+            libraries: vec!["a".into(), "b".into()],
+            faults: vec!["baseline".into(), "reply-delay".into()],
+            jobs: 2,
+            wall_ms: 0,
+            interrupted: false,
+            cells: vec![
+                cell("a", "baseline", vec![case(&[], &[("mutual_exclusion", 0)])]),
+                cell(
+                    "a",
+                    "reply-delay",
+                    vec![
+                        case(&[("grant-after-lease", 2)], &[("blame", 2), ("fencing", 0)]),
+                        case(&[], &[("mutual_exclusion", 3)]),
+                    ],
+                ),
+                cell("b", "baseline", vec![case(&[], &[])]),
+            ],
+        };
+        let rows = report.row_findings();
+        let pair = |c: &str, k: &str| (c.to_string(), k.to_string());
+        assert_eq!(
+            rows.rows["a"],
+            [
+                pair("blame", "grant-after-lease"),
+                pair("mutual_exclusion", "")
+            ]
+            .into()
+        );
+        assert!(rows.rows["b"].is_empty(), "a row that held shows nothing");
+        assert_eq!(rows.seeds, vec![1, 2]);
+    }
+}
