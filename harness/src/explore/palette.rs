@@ -2,9 +2,11 @@
 //!
 //! Unguided (`--random`), every kind is drawn alike. Guided, a kind earns credit when a run it
 //! was part of showed new signature words or a finding, and is drawn in proportion to
-//! `1 + 10 × credit per run` — the search spends its runs on the faults that paid (as a
-//! coverage-guided fuzzer spends them on the mutations that did), and the floor of 1 keeps
-//! every kind in play.
+//! `1 + 10 × (credit + m) / (runs + 1)`, where `m` is the credit an average run earned: the
+//! search spends its runs on the faults that paid (as a coverage-guided fuzzer spends them on
+//! the mutations that did), while a kind that has had few runs counts as average until its
+//! runs say otherwise — an unlucky first run does not bury it — and the floor of 1 keeps every
+//! kind in play.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -34,10 +36,12 @@ impl Palette {
 
     /// Each kind's weight now.
     pub fn weights(&self) -> Vec<f64> {
+        let runs: u32 = self.runs.iter().sum();
+        let mean = self.credit.iter().sum::<f64>() / f64::from(runs.max(1));
         (0..self.kinds.len())
             .map(|i| {
                 if self.guided {
-                    1.0 + 10.0 * self.credit[i] / f64::from(self.runs[i].max(1))
+                    1.0 + 10.0 * (self.credit[i] + mean) / f64::from(self.runs[i] + 1)
                 } else {
                     1.0
                 }
@@ -91,13 +95,17 @@ mod tests {
         let count = |p: &Palette, rng: &mut ChaCha8Rng, k: &str| {
             (0..6000).filter(|_| p.pick(rng) == Some(k)).count()
         };
-        // a: (3 + 5) / 2 runs → 41; b: 5 / 2 → 26; c: never ran → 1.
-        assert_eq!(guided.weights(), vec![41.0, 26.0, 1.0]);
+        // Credit 13 over 4 kind-runs: an average run earned 3.25. a: (8 + 3.25) / 3 → 38.5;
+        // b: (5 + 3.25) / 3 → 28.5; c, never run, counts as average: 3.25 / 1 → 33.5.
+        assert_eq!(guided.weights(), vec![38.5, 28.5, 33.5]);
         assert!(count(&guided, &mut rng, "a") > count(&guided, &mut rng, "b"));
-        assert!(
-            count(&guided, &mut rng, "c") > 0,
-            "a kind that never paid is still drawn"
-        );
+        // A kind that ran and earned nothing sinks towards the floor, without reaching it.
+        let mut dull = guided.clone();
+        for _ in 0..20 {
+            dull.credit(&["c".into()], 0, false);
+        }
+        let w = dull.weights();
+        assert!(w[2] > 1.0 && w[2] < w[1] / 5.0, "{w:?}");
         let c = count(&random, &mut rng, "c");
         assert!(
             (1700..2300).contains(&c),
