@@ -84,7 +84,8 @@ pub enum Command {
     /// relative to the run's lease and op timeout), run each as an ordinary scenario, keep the
     /// ones that showed something new and mutate them; group the findings. Writes
     /// `results/explore-<stamp>/`. Exit 1 when a finding appeared that the library's matrix
-    /// row does not show, 3 when too few runs were made to say, 0 otherwise.
+    /// row does not show, 3 when too few runs were made to say, 2 when the runs kept failing
+    /// to run, 0 otherwise.
     ///
     /// `fencepost explore merge DIR…` joins the reports of a sharded explore's shards.
     Explore(ExploreArgs),

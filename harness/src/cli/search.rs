@@ -11,6 +11,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct ExploreArgs {
     /// Nothing to explore; or `merge DIR…` to join a sharded explore's folders.
+    #[arg(value_name = "merge DIR")]
     pub merge: Vec<String>,
     /// Explore this lock library: an adapter in adapters/, NAME or NAME@VERSION.
     #[arg(long, conflicts_with_all = ["client_command", "lock"])]
@@ -31,8 +32,8 @@ pub struct ExploreArgs {
     pub budget: Dur,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
-    /// The search's seed: the same seed draws the same schedules (their outcomes differ as
-    /// real timing does).
+    /// The search's seed. Unguided (--random) the same seed draws the same schedules; guided,
+    /// the first ones, and later ones follow what the runs showed (which real timing varies).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Draw only these fault kinds, comma-separated (default: every kind that can act on the
@@ -51,8 +52,9 @@ pub struct ExploreArgs {
     /// (`blame:grant-after-lease`).
     #[arg(long)]
     pub until: Option<crate::explore::findings::Until>,
-    /// The matrix.json whose row for the library says which findings are known (default:
-    /// RESULTS/latest-matrix/matrix.json).
+    /// The matrix findings whose row for the library says which findings are known: a
+    /// matrix's known.json (docs/known-findings.json is the published one) or matrix.json
+    /// (default: RESULTS/latest-matrix/known.json).
     #[arg(long)]
     pub known: Option<PathBuf>,
     #[arg(long, default_value = "results")]
