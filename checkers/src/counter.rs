@@ -467,6 +467,7 @@ mod tests {
                 id,
                 detail: String::new(),
                 frozen: None,
+                bends: None,
             };
             self.push(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault));
             self

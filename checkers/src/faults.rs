@@ -114,6 +114,7 @@ mod tests {
                 id: index,
                 detail: "x".into(),
                 frozen: None,
+                bends: None,
             }),
         }
     }

@@ -57,6 +57,7 @@ impl B {
             id,
             detail: String::new(),
             frozen: None,
+            bends: None,
         };
         self.push_by(t, Process::Nemesis, OpKind::Info, f, Value::Fault(fault))
     }

@@ -123,6 +123,19 @@ pub struct Fault {
     /// answer it computed before the stop reaches the harness stale by the stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<u32>,
+    /// The lock nodes whose wall clock this fault bends, and since when (it bends them before it
+    /// confirms the bend and records its start). Until the fault's stop the nodes' record cannot
+    /// place their expiries on the history's clock: a key may expire early, or outlive its
+    /// reading when the clock steps back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bends: Option<BentClocks>,
+}
+
+/// Lock nodes whose clocks a fault bends, from `from_ns` on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BentClocks {
+    pub nodes: Vec<String>,
+    pub from_ns: Nanos,
 }
 
 /// A message of a messaging workload (Pub/Sub or Streams), as the producer sent it or a consumer

@@ -9,7 +9,7 @@
 //! expiry on the node's clock, or a lost stream (a crash: the node's state is unknown until it is
 //! read again).
 
-use crate::history::Nanos;
+use crate::history::{FaultWindow, Nanos};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -96,6 +96,22 @@ pub struct NodesRecord {
     pub nodes: Vec<String>,
 }
 
+impl NodesRecord {
+    /// The record as the run's faults leave it: a node whose clock a fault bent is blind from
+    /// the bend until its key settles again after the fault ([`NodeRecord::bent`]).
+    pub fn bent_by(&self, windows: &[FaultWindow]) -> NodesRecord {
+        let mut r = self.clone();
+        for w in windows {
+            if let Some(b) = &w.fault.bends {
+                for node in &b.nodes {
+                    r.record.bent(node, b.from_ns.min(w.start_ns), w.stop_ns);
+                }
+            }
+        }
+        r
+    }
+}
+
 /// An interval in which a node surely held `value` in a lock key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {
@@ -172,8 +188,12 @@ pub struct NodeRecord {
     /// When each node's record begins (its first event).
     pub first_ns: BTreeMap<String, Nanos>,
     /// Spans in which a node's stream was lost (from the loss to the snapshot read on
-    /// reconnecting; open-ended if it never came back): what it did then is not on record.
+    /// reconnecting; open-ended if it never came back), or a fault bent its clock
+    /// ([`NodeRecord::bent`]): what it did then is not on record.
     pub blind: Vec<(String, Nanos, Option<Nanos>)>,
+    /// When each node's lock key changed (a `SET`, `DEL` or snapshot arrived): what settles the
+    /// key's state again after its clock was bent.
+    pub settled: BTreeMap<String, Vec<Nanos>>,
 }
 
 /// How a holding ended when the node's clock passed its expiry (by our reading of that clock).
@@ -268,21 +288,38 @@ impl Rebuild {
                 key,
                 value,
                 expire_at_ms,
-            } => self.set(e, key, value, *expire_at_ms),
+            } => {
+                self.settle(e);
+                self.set(e, key, value, *expire_at_ms)
+            }
             Change::Expire { key, expire_at_ms } => {
                 if let Some(o) = self.open.get_mut(&(e.node.clone(), key.clone())) {
                     o.1 = Some(*expire_at_ms);
                     self.granted.push((o.0, e.time_ns, *expire_at_ms));
                 }
             }
-            Change::Del { key } => self.del(e, key),
+            Change::Del { key } => {
+                self.settle(e);
+                self.del(e, key)
+            }
             Change::Lost => self.lost(e),
             Change::Snapshot {
                 key,
                 value,
                 pttl_ms,
-            } => self.snapshot(e, key, value.as_deref(), *pttl_ms),
+            } => {
+                self.settle(e);
+                self.snapshot(e, key, value.as_deref(), *pttl_ms)
+            }
         }
+    }
+
+    fn settle(&mut self, e: &NodeEvent) {
+        self.r
+            .settled
+            .entry(e.node.clone())
+            .or_default()
+            .push(e.time_ns);
     }
 
     /// Ends the open holding of `key` on `node` (if any) at `at`, `how` in words.
@@ -521,6 +558,18 @@ impl NodeRecord {
 
     fn is_blind(&self, node: &str) -> bool {
         self.blind.iter().any(|b| b.0 == node && b.2.is_none())
+    }
+
+    /// A fault bent `node`'s clock over `from..=to`. Expiries are placed by the node's clock, so
+    /// they are not on record then — a key may expire early, or outlive our reading when the
+    /// clock steps back — nor after, until a change of its key settles it again: a blind span,
+    /// as a lost stream is.
+    pub fn bent(&mut self, node: &str, from: Nanos, to: Nanos) {
+        let until = self
+            .settled
+            .get(node)
+            .and_then(|t| t.iter().find(|&&x| x > to).copied());
+        self.blind.push((node.to_string(), from, until));
     }
 
     /// What `node` surely held in `key` at `at`.

@@ -292,8 +292,9 @@ pub fn check_streamed(
         None => LockReports::default(),
     };
     let windows = streamed.fault_windows.finish(streamed.end_ns);
-    let blame = options
-        .blame
+    // What the nodes' record can say, once the faults that bent their clocks are taken out.
+    let nodes = options.blame.as_ref().map(|r| r.bent_by(&windows));
+    let blame = nodes
         .as_ref()
         .and_then(|input| blame_check(input, &whole, &windows, min, &mut list));
 
@@ -329,7 +330,14 @@ pub fn check_streamed(
     if !options.faults.is_empty() {
         list.push(faults::entry(&faults, &options.faults));
     }
-    registry_checks(&options, &whole, resource, &windows, &mut list);
+    registry_checks(
+        &options,
+        nodes.as_ref(),
+        &whole,
+        resource,
+        &windows,
+        &mut list,
+    );
 
     let (validity, first_violation_ns) = merge(&mut list);
     RunChecks {
@@ -441,6 +449,7 @@ fn blame_check(
 /// the whole history; a history too long to keep gets its `unknown` entry.
 fn registry_checks(
     options: &CheckOptions,
+    nodes: Option<&NodesRecord>,
     whole: &Whole,
     resource: Option<&ResourceLog>,
     windows: &[crate::history::FaultWindow],
@@ -458,7 +467,7 @@ fn registry_checks(
                 calls,
                 history,
                 resource,
-                nodes: options.blame.as_ref(),
+                nodes,
                 windows,
                 minimums: &options.minimums,
             }),

@@ -65,6 +65,7 @@ fn history() -> Vec<Op> {
         id: 1,
         detail: "pause 900ms".into(),
         frozen: None,
+        bends: None,
     };
     h.event(
         Process::Nemesis,

@@ -123,6 +123,7 @@ impl PauseGate {
                     id,
                     detail: format!("pause {} ms", duration.as_millis()),
                     frozen: None,
+                    bends: None,
                 };
                 stop(true);
                 rec.nemesis(F::Start, fault.clone());
@@ -144,6 +145,7 @@ impl PauseGate {
                     id,
                     detail: "killed between read and acknowledgement".into(),
                     frozen: None,
+                    bends: None,
                 };
                 rec.nemesis(F::Start, fault.clone());
                 return Fired::Crash(fault);

@@ -365,6 +365,7 @@ fn a_stale_answer_from_a_client_the_harness_froze_is_not_the_librarys() {
             id: 1,
             detail: String::new(),
             frozen: Some(p),
+            bends: None,
         },
         start_ns: 11 * MS,
         stop_ns: 300 * MS,
@@ -488,6 +489,58 @@ fn a_del_within_a_slow_clock_readings_round_trip_of_the_expiry_is_the_node_expir
     // delete, and "not released" is the library's.
     let r = check(&b.history().calls(), &events(1));
     assert_eq!(kinds(&r), vec![FindingKind::ReleaseDenied], "{r:?}");
+}
+
+#[test]
+fn a_nodes_record_is_not_judged_from_a_clock_bend_until_its_key_settles_again() {
+    use crate::history::{BentClocks, Fault, FaultWindow};
+    // Found by explore: a node's clock strobed (a step every ~140 ms, faster than the record
+    // reads it), the key expired early on the node when a release's GET touched it, and the
+    // node's DEL landed during the release, which said "not released" — true: the key had
+    // expired. Read without the bend, that DEL was the release's own.
+    let events = input(vec![
+        set(1, "a", 1_000_101),
+        clock(40, 1_000_040),
+        ev(51, Change::Del { key: "k".into() }),
+        set(400, "b", 1_000_500),
+    ]);
+    let mut b = B::default();
+    granted(&mut b, 0, 1, 0, "a");
+    release(&mut b, 50, 52, 0, Value::NotHeld);
+    let calls = b.history().calls();
+    assert_eq!(
+        kinds(&check(&calls, &events)),
+        vec![FindingKind::ReleaseDenied]
+    );
+    let bend = |from_ms: u64, start_ms: u64, stop_ms: u64| FaultWindow {
+        fault: Fault {
+            kind: "clock".into(),
+            target: "n1".into(),
+            id: 1,
+            detail: String::new(),
+            frozen: None,
+            bends: Some(BentClocks {
+                nodes: vec!["n1".into()],
+                from_ns: from_ms * MS,
+            }),
+        },
+        start_ns: start_ms * MS,
+        stop_ns: stop_ms * MS,
+        healed: true,
+    };
+    // Bent from 45 ms (recorded as started at 60 ms, once confirmed) to 100 ms: not judged,
+    // and blind until the next SET at 400 ms settles the key.
+    let w = [bend(45, 60, 100)];
+    let bent = events.bent_by(&w);
+    let r = super::check(&calls, &bent, &w);
+    assert!(r.findings.is_empty(), "{r:?}");
+    assert!(bent.record.blind_during("n1", 200 * MS, 300 * MS));
+    assert!(!bent.record.blind_during("n1", 401 * MS, 450 * MS));
+    // A bend of another node's clock excuses nothing on this one.
+    let mut other = bend(45, 60, 100);
+    other.fault.bends.as_mut().unwrap().nodes = vec!["n2".into()];
+    let r = super::check(&calls, &events.bent_by(&[other.clone()]), &[other]);
+    assert_eq!(kinds(&r), vec![FindingKind::ReleaseDenied]);
 }
 
 #[test]

@@ -237,6 +237,7 @@ mod tests {
                 id: 1,
                 detail: String::new(),
                 frozen: None,
+                bends: None,
             }),
         )
     }

@@ -205,6 +205,7 @@ mod tests {
             id,
             detail: String::new(),
             frozen: None,
+            bends: None,
         })
     }
 

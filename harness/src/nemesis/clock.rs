@@ -20,6 +20,7 @@ use super::nodes::NodeTarget;
 use super::{Bounds, Invalid, Needs, Nemesis, NemesisContext};
 
 use crate::duration::Dur;
+use checkers::history::BentClocks;
 use checkers::Fault;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,8 @@ impl ClockNemesis {
         stop: &mut watch::Receiver<bool>,
     ) {
         let off = self.offset_ns();
+        // The record cannot place these nodes' expiries from now on: declared with the fault.
+        let bent_from_ns = ctx.rec.now_ns();
         let mut error = None;
         for name in nodes {
             let Some(nc) = ctx.topology.node_clock(name) else {
@@ -219,10 +222,16 @@ impl ClockNemesis {
             Some(e) => Err(e),
             None => confirm_all(ctx, nodes).await,
         };
-        let fault = ctx.fault(
-            nodes.join(","),
-            format!("{} for {}", self.describe(), self.hold),
-        );
+        let fault = Fault {
+            bends: Some(BentClocks {
+                nodes: nodes.to_vec(),
+                from_ns: bent_from_ns,
+            }),
+            ..ctx.fault(
+                nodes.join(","),
+                format!("{} for {}", self.describe(), self.hold),
+            )
+        };
         let fault = match confirmed {
             Ok(times) => {
                 let fault = Fault {

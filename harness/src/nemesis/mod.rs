@@ -278,6 +278,7 @@ impl NemesisContext {
             id: self.ids.next(),
             detail: detail.into(),
             frozen: None,
+            bends: None,
         }
     }
 

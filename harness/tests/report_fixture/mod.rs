@@ -290,6 +290,7 @@ pub fn simulate(spec: &Spec) -> (History, ResourceLog, Vec<NodeEvent>) {
                 id: 1,
                 detail: "pause 900 ms".into(),
                 frozen: None,
+                bends: None,
             };
             sim.nemesis(t + MS, F::Start, &fault);
             sim.busy_until[0] = t + 905 * MS;
