@@ -57,12 +57,21 @@ pub fn candidates(s: &Scenario) -> Vec<(String, Scenario)> {
                 push(format!("halve {kind}'s lengths"), c);
             }
         }
-        if let Some(g) = scale_every(f, 2.0) {
-            let mut c = s.clone();
-            c.nemesis[i] = g;
-            push(format!("{kind} half as often"), c);
+        // Half as often only when it fires more than once: the shortest gap the driver draws
+        // is half of `every`, and a fault whose second injection falls past the run's end
+        // already fires once (a wider gap would change nothing but the file).
+        let when = f.plugin().schedule();
+        let recurs = when
+            .every
+            .is_some_and(|e| when.start.0 + e.0 / 2 < s.run.duration.0);
+        if recurs {
+            if let Some(g) = scale_every(f, 2.0) {
+                let mut c = s.clone();
+                c.nemesis[i] = g;
+                push(format!("{kind} half as often"), c);
+            }
         }
-        let start = f.plugin().schedule().start;
+        let start = when.start;
         if start.ms() >= 500 {
             if let Some(g) = with_start(f, scaled(start, 0.5)) {
                 let mut c = s.clone();
@@ -131,6 +140,26 @@ mod tests {
                 || to_toml(cand) != to_toml(&s);
             assert!(smaller, "{what} is not smaller");
         }
+    }
+
+    #[test]
+    fn a_fault_that_fires_once_is_not_made_rarer() {
+        // reply-delay's latency starts at 1 s every 5 s in a 10 s run: it recurs. Every 20 s
+        // from 3 s on, it fires once: "half as often" would change nothing but the file (shrink
+        // kept such a candidate over and over).
+        let mut s = load("libraries/reply-delay.toml");
+        assert!(candidates(&s)
+            .iter()
+            .any(|(w, _)| w == "latency half as often"));
+        s.nemesis[0] = crate::scenario::edit::scale_every(&s.nemesis[0], 4.0).unwrap();
+        s.nemesis[0] = crate::scenario::edit::with_start(
+            &s.nemesis[0],
+            crate::scenario::edit::scaled(s.run.duration, 0.3),
+        )
+        .unwrap();
+        assert!(!candidates(&s)
+            .iter()
+            .any(|(w, _)| w.ends_with("half as often")));
     }
 
     #[test]

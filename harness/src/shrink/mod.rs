@@ -260,11 +260,16 @@ pub async fn run(opts: &ShrinkOptions) -> anyhow::Result<(ShrinkReport, PathBuf)
     let mut steps = Vec::new();
     let mut rate_after = rate_before;
     let mut after_run = before_run.clone();
+    // Candidates already refused, by their file's text: the same schedule is not tried twice.
+    let mut refused = std::collections::BTreeSet::new();
     if meets(rate_before, opts.share) {
         'shrinking: while !interrupted && steps.len() < opts.candidates {
             for (what, cand) in candidates::candidates(&current) {
                 if interrupted || steps.len() >= opts.candidates {
                     break 'shrinking;
+                }
+                if refused.contains(&to_toml(&cand)) {
+                    continue;
                 }
                 let name = format!("{:02}.toml", steps.len() + 1);
                 let path = write(&name, &cand)?;
@@ -285,6 +290,9 @@ pub async fn run(opts: &ShrinkOptions) -> anyhow::Result<(ShrinkReport, PathBuf)
                     kept,
                     file: name,
                 });
+                if !kept {
+                    refused.insert(to_toml(&cand));
+                }
                 if kept {
                     current = cand;
                     rate_after = rate;
