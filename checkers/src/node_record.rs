@@ -208,6 +208,10 @@ const DELETED: &str = "deleted";
 /// How a holding ended when the node's stream was lost (a crash): its fate is not on record.
 const LOST: &str = "stream lost (node down)";
 
+/// How long before a key's SET a clock reading may have been taken and still place its expiry:
+/// the reading just before it, at the tap's 100 ms sampling (with room for a late one).
+const READING_BEFORE_NS: Nanos = 250_000_000;
+
 /// The last value a node's key held, to tell a re-take from an extension.
 struct Last {
     value: String,
@@ -246,6 +250,9 @@ type Slot = (String, String);
 #[derive(Default)]
 struct Rebuild {
     r: NodeRecord,
+    /// Every clock reading per node, read ahead of the pass: whether a node's clock stayed
+    /// steady across a span is known only from the reading after it.
+    ahead: BTreeMap<String, Vec<Sample>>,
     /// (node, key) → (open holding index, its expiry on the node's clock)
     open: BTreeMap<Slot, (usize, Option<u64>)>,
     clocks: BTreeMap<String, Sample>,
@@ -368,16 +375,45 @@ impl Rebuild {
 
     /// Expiries due by `e`'s arrival end their holdings on its node (never before the node's
     /// `previous` event).
+    /// Whether reading `s` of `node`'s clock places the expiry of a key set at `set_ns`, as
+    /// seen at `at_ns`: a reading taken after the SET does; one taken just before does when
+    /// the node's next reading after `at_ns` shows its clock ran steadily from one to the other
+    /// (no jump between: a node stopped right after the SET answers no `TIME` until it resumes,
+    /// and its key may expire meanwhile).
+    fn placed_by(&self, node: &str, s: &Sample, set_ns: Nanos, at_ns: Nanos) -> bool {
+        if s.time_ns >= set_ns {
+            return true;
+        }
+        if s.time_ns + READING_BEFORE_NS < set_ns {
+            return false;
+        }
+        let Some(next) = self
+            .ahead
+            .get(node)
+            .and_then(|r| r.iter().find(|n| n.time_ns >= at_ns))
+        else {
+            return false;
+        };
+        let ran_ns = (next.node_ms as i128 - s.node_ms as i128) * 1_000_000;
+        let took_ns = next.time_ns as i128 - s.time_ns as i128;
+        let error_ns = (2_000_000 + s.rtt_ns + next.rtt_ns) as i128;
+        (ran_ns - took_ns).abs() <= error_ns
+    }
+
     fn expire_due(&mut self, e: &NodeEvent, previous: Nanos) {
         let Some(s) = self.clocks.get(&e.node).copied() else {
             return;
         };
-        // Only a reading taken after the key was set places its expiry (a clock that
-        // jumped back meanwhile would put it in the past).
+        // Only a reading taken after the key was set, or just before (a node stopped right
+        // after the SET answers no TIME until it resumes), places its expiry: an older one
+        // could predate a clock that jumped back and put it in the past. (A clock a fault
+        // bends is blind in the record anyway: [`NodeRecord::bent`].)
         let due: Vec<(String, Nanos)> = self
             .open
             .iter()
-            .filter(|((n, _), (i, _))| *n == e.node && s.time_ns >= self.r.held[*i].from_ns)
+            .filter(|((n, _), (i, _))| {
+                *n == e.node && self.placed_by(&e.node, &s, self.r.held[*i].from_ns, e.time_ns)
+            })
             .filter_map(|((_, k), (_, exp))| {
                 let at = s.when((*exp)?).max(previous);
                 (at <= e.time_ns).then(|| (k.clone(), at))
@@ -430,7 +466,9 @@ impl Rebuild {
         // milliseconds and its lag, at least the sample's own measured round trip (a loaded
         // machine answers `TIME` late, and the reading is then older than it looks).
         let expiring = match (self.open.get(&slot), self.clocks.get(&e.node)) {
-            (Some(&(i, Some(exp))), Some(s)) if s.time_ns >= self.r.held[i].from_ns => {
+            (Some(&(i, Some(exp))), Some(s))
+                if self.placed_by(&e.node, s, self.r.held[i].from_ns, e.time_ns) =>
+            {
                 let slack = EXPIRY_SLACK_NS.max(1_000_000 + s.rtt_ns);
                 s.when(exp) <= e.time_ns + slack
             }
@@ -530,6 +568,19 @@ impl NodeRecord {
     /// Rebuilds holdings from journaled events (in arrival order).
     pub fn from_events(events: &[NodeEvent]) -> NodeRecord {
         let mut rebuild = Rebuild::default();
+        for e in events {
+            if let Change::Clock { node_ms, rtt_ns } = e.change {
+                rebuild
+                    .ahead
+                    .entry(e.node.clone())
+                    .or_default()
+                    .push(Sample {
+                        time_ns: e.time_ns,
+                        node_ms,
+                        rtt_ns,
+                    });
+            }
+        }
         for e in events {
             rebuild.event(e);
         }

@@ -544,6 +544,34 @@ fn a_nodes_record_is_not_judged_from_a_clock_bend_until_its_key_settles_again() 
 }
 
 #[test]
+fn a_key_that_expired_while_its_node_was_stopped_is_placed_by_the_reading_before_its_set() {
+    // Found by explore (redis-py, node-pause of every node): the key was set at 9 ms for
+    // 100 ms, the last clock reading came at 5 ms, then the node stopped (no TIME answers) until
+    // 2000 ms. On resuming, the release's GET found the key expired and the node's DEL arrived
+    // during the release, which said "not released": true. Placed by the reading just before
+    // the SET, that DEL is the node expiring the key.
+    // The reading after the pause shows the clock ran steadily throughout.
+    let events = |after_ms: u64| {
+        input(vec![
+            clock(5, 1_000_005),
+            set(9, "a", 1_000_109),
+            ev(2000, Change::Del { key: "k".into() }),
+            clock(2001, after_ms),
+        ])
+    };
+    let mut b = B::default();
+    granted(&mut b, 8, 10, 0, "a");
+    release(&mut b, 30, 2001, 0, Value::NotHeld);
+    let r = check(&b.history().calls(), &events(1_002_001));
+    assert!(r.findings.is_empty(), "{r:?}");
+    assert_eq!(r.answers_judged.get("released"), Some(&1));
+    // Had the clock jumped between the readings, the one before the SET says nothing: the DEL
+    // during the call is the release's, as before.
+    let r = check(&b.history().calls(), &events(1_007_001));
+    assert_eq!(kinds(&r), vec![FindingKind::ReleaseDenied], "{r:?}");
+}
+
+#[test]
 fn a_release_is_not_judged_while_a_nodes_stream_was_lost() {
     let mut b = B::default();
     granted(&mut b, 0, 1, 0, "a");
