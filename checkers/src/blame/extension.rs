@@ -56,7 +56,11 @@ impl Judge<'_> {
                     short(&token)
                 ),
             ));
-        } else {
+        } else if !nodes
+            .iter()
+            .any(|n| rec.blind_during(n, d.c.invoke_ns(), d.to))
+        {
+            // (A node blind over the call cannot say when the lease it extended ends.)
             self.extension_validity(d, &token, validity_end_ns);
         }
     }

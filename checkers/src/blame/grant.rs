@@ -42,6 +42,12 @@ impl Judge<'_> {
             self.report.findings.push(finding);
             return;
         }
+        // A node whose record is blind over the call (its clock bent by a fault, its stream
+        // lost) cannot say when the lease it granted ends: the grant was made, its timing is
+        // not judged.
+        if sets.iter().any(|h| rec.blind_during(&h.node, d.from, d.to)) {
+            return;
+        }
         // Only an expiry makes a grant late: a key released or overwritten meanwhile
         // was live when the library answered (a foreign release is its own check's).
         // A client the harness froze during the call may return late through no fault of its

@@ -544,6 +544,39 @@ fn a_nodes_record_is_not_judged_from_a_clock_bend_until_its_key_settles_again() 
 }
 
 #[test]
+fn a_grant_on_a_node_whose_clock_a_fault_bent_is_made_but_its_timing_not_judged() {
+    use crate::history::{BentClocks, Fault, FaultWindow};
+    // The node's clock read +1.5 s at 5 ms (a strobe): placed by that reading, the lease of the
+    // key set at 9 ms for 100 ms ended long before the validity the library promised.
+    let events = input(vec![clock(5, 1_001_505), set(9, "a", 1_000_109)]);
+    let mut b = B::default();
+    granted(&mut b, 8, 12, 0, "a");
+    let calls = b.history().calls();
+    assert_eq!(
+        kinds(&check(&calls, &events)),
+        vec![FindingKind::ValidityBeyondLease]
+    );
+    let w = [FaultWindow {
+        fault: Fault {
+            kind: "clock".into(),
+            target: "n1".into(),
+            id: 1,
+            detail: String::new(),
+            frozen: None,
+            bends: Some(BentClocks {
+                nodes: vec!["n1".into()],
+                from_ns: 2 * MS,
+            }),
+        },
+        start_ns: 4 * MS,
+        stop_ns: 50 * MS,
+        healed: true,
+    }];
+    let r = super::check(&calls, &events.bent_by(&w), &w);
+    assert!(r.findings.is_empty(), "{r:?}");
+}
+
+#[test]
 fn a_key_that_expired_while_its_node_was_stopped_is_placed_by_the_reading_before_its_set() {
     // Found by explore (redis-py, node-pause of every node): the key was set at 9 ms for
     // 100 ms, the last clock reading came at 5 ms, then the node stopped (no TIME answers) until

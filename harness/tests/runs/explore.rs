@@ -197,3 +197,58 @@ fn explore_stops_when_its_runs_cannot_run_and_says_why() {
     let runs = report["runs"].as_array().unwrap().len();
     assert!((3..=4).contains(&runs), "{runs} runs: {log}");
 }
+
+/// What explore found on fencepost's own single lock: a strobe of every lock node's clock,
+/// faster than the record reads the node's clock, made the key's early expiry inside a release
+/// look like the release's own DEL. The clock fault now declares the nodes it bends, and blame
+/// does not judge them from the bend until their key settles again.
+#[test]
+fn a_node_clock_strobe_is_declared_and_blames_nothing_on_a_correct_lock() {
+    let results = results_dir("strobe");
+    let file = results.join("strobe.toml");
+    std::fs::write(
+        &file,
+        r#"name = "strobe-own-lock"
+[run]
+duration = "5s"
+clients = 4
+[lock]
+kind = "single"
+ttl = "1s"
+[resource]
+fenced = false
+[workload]
+think_max = "20ms"
+[[nemesis]]
+kind = "clock"
+target = "all"
+fault = "strobe"
+offset = "1500ms"
+period = "60ms"
+hold = "2s"
+start = "1s"
+every = "10s"
+[expect]
+blame = "holds"
+"#,
+    )
+    .unwrap();
+    let r = run_file(&file, 1, 5_000, &results);
+    let history =
+        std::fs::read_to_string(std::path::Path::new(&r.run_dir).join("history.jsonl")).unwrap();
+    let start = history
+        .lines()
+        .find(|l| l.contains("\"nemesis\"") && l.contains("\"start\""))
+        .expect("the strobe took effect");
+    assert!(
+        start.contains("\"bends\"") && start.contains("\"n1\""),
+        "the clock fault declares the node it bends: {start}"
+    );
+    let blame = r.checks.get("blame").unwrap();
+    assert_eq!(blame.violations, 0, "{:?}", blame.details);
+    assert!(
+        r.checks.counts.grants >= 20,
+        "{} grants",
+        r.checks.counts.grants
+    );
+}
