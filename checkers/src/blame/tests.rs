@@ -491,9 +491,30 @@ fn a_del_within_a_slow_clock_readings_round_trip_of_the_expiry_is_the_node_expir
     assert_eq!(kinds(&r), vec![FindingKind::ReleaseDenied], "{r:?}");
 }
 
+/// A clock fault that bent `node`'s clock from `from_ms`, recorded as started at `start_ms`
+/// (once confirmed) and stopped at `stop_ms`.
+fn bend(node: &str, from_ms: u64, start_ms: u64, stop_ms: u64) -> crate::history::FaultWindow {
+    use crate::history::{BentClocks, Fault, FaultWindow};
+    FaultWindow {
+        fault: Fault {
+            kind: "clock".into(),
+            target: node.into(),
+            id: 1,
+            detail: String::new(),
+            frozen: None,
+            bends: Some(BentClocks {
+                nodes: vec![node.into()],
+                from_ns: from_ms * MS,
+            }),
+        },
+        start_ns: start_ms * MS,
+        stop_ns: stop_ms * MS,
+        healed: true,
+    }
+}
+
 #[test]
 fn a_nodes_record_is_not_judged_from_a_clock_bend_until_its_key_settles_again() {
-    use crate::history::{BentClocks, Fault, FaultWindow};
     // Found by explore: a node's clock strobed (a step every ~140 ms, faster than the record
     // reads it), the key expired early on the node when a release's GET touched it, and the
     // node's DEL landed during the release, which said "not released" — true: the key had
@@ -512,40 +533,26 @@ fn a_nodes_record_is_not_judged_from_a_clock_bend_until_its_key_settles_again() 
         kinds(&check(&calls, &events)),
         vec![FindingKind::ReleaseDenied]
     );
-    let bend = |from_ms: u64, start_ms: u64, stop_ms: u64| FaultWindow {
-        fault: Fault {
-            kind: "clock".into(),
-            target: "n1".into(),
-            id: 1,
-            detail: String::new(),
-            frozen: None,
-            bends: Some(BentClocks {
-                nodes: vec!["n1".into()],
-                from_ns: from_ms * MS,
-            }),
-        },
-        start_ns: start_ms * MS,
-        stop_ns: stop_ms * MS,
-        healed: true,
-    };
     // Bent from 45 ms (recorded as started at 60 ms, once confirmed) to 100 ms: not judged,
     // and blind until the next SET at 400 ms settles the key.
-    let w = [bend(45, 60, 100)];
+    let w = [bend("n1", 45, 60, 100)];
     let bent = events.bent_by(&w);
     let r = super::check(&calls, &bent, &w);
     assert!(r.findings.is_empty(), "{r:?}");
     assert!(bent.record.blind_during("n1", 200 * MS, 300 * MS));
     assert!(!bent.record.blind_during("n1", 401 * MS, 450 * MS));
     // A bend of another node's clock excuses nothing on this one.
-    let mut other = bend(45, 60, 100);
-    other.fault.bends.as_mut().unwrap().nodes = vec!["n2".into()];
-    let r = super::check(&calls, &events.bent_by(&[other.clone()]), &[other]);
+    let other = bend("n2", 45, 60, 100);
+    let r = super::check(
+        &calls,
+        &events.bent_by(std::slice::from_ref(&other)),
+        &[other],
+    );
     assert_eq!(kinds(&r), vec![FindingKind::ReleaseDenied]);
 }
 
 #[test]
 fn a_grant_on_a_node_whose_clock_a_fault_bent_is_made_but_its_timing_not_judged() {
-    use crate::history::{BentClocks, Fault, FaultWindow};
     // The node's clock read +1.5 s at 5 ms (a strobe): placed by that reading, the lease of the
     // key set at 9 ms for 100 ms ended long before the validity the library promised.
     let events = input(vec![clock(5, 1_001_505), set(9, "a", 1_000_109)]);
@@ -556,22 +563,7 @@ fn a_grant_on_a_node_whose_clock_a_fault_bent_is_made_but_its_timing_not_judged(
         kinds(&check(&calls, &events)),
         vec![FindingKind::ValidityBeyondLease]
     );
-    let w = [FaultWindow {
-        fault: Fault {
-            kind: "clock".into(),
-            target: "n1".into(),
-            id: 1,
-            detail: String::new(),
-            frozen: None,
-            bends: Some(BentClocks {
-                nodes: vec!["n1".into()],
-                from_ns: 2 * MS,
-            }),
-        },
-        start_ns: 4 * MS,
-        stop_ns: 50 * MS,
-        healed: true,
-    }];
+    let w = [bend("n1", 2, 4, 50)];
     let r = super::check(&calls, &events.bent_by(&w), &w);
     assert!(r.findings.is_empty(), "{r:?}");
 }

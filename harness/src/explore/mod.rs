@@ -39,7 +39,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use search::{Pending, Search};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use target::Target;
 
@@ -144,15 +144,6 @@ impl ExploreReport {
         self.runs.len() as f64 / (self.wall_ms.max(1) as f64 / 60_000.0)
     }
 
-    /// Library findings first appeared at (seconds), if any.
-    pub fn first_library_s(&self) -> Option<f64> {
-        self.groups
-            .iter()
-            .filter(|g| g.class == "library")
-            .map(|g| g.first_at_s)
-            .min_by(f64::total_cmp)
-    }
-
     /// 130 interrupted; 2 when runs kept failing to run; 1 when a finding appeared that the
     /// matrix row does not show; 3 when too few runs were judged to say anything else; 0
     /// otherwise.
@@ -224,8 +215,16 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
             let path = dir.join(&schedule);
             std::fs::write(&path, crate::scenario::edit::to_toml(&scenario))
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            let cmd = case_command(opts, &path, run_seed, &dir, number);
-            let replay = replay_command(opts, &path, run_seed);
+            let cmd = CaseCommand::of_file(
+                &opts.fencepost,
+                &path,
+                run_seed,
+                &opts.results_dir,
+                &opts.adapters_dir,
+                &dir.join("logs"),
+                &format!("{number:04}"),
+            );
+            let replay = cmd.replay();
             overhead += t0.elapsed();
             let child = cmd
                 .start()
@@ -251,10 +250,7 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
         tokio::select! {
             signal = interrupt.wait(), if !interrupted => {
                 interrupted = true;
-                let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
-                for p in running.values() {
-                    let _ = spawner::signal(p.pid, sig);
-                }
+                spawner::pass_on(signal, running.values().map(|p| p.pid));
             }
             Some(joined) = waits.join_next() => {
                 let (number, end) = joined.context("a run's waiter panicked")?;
@@ -317,37 +313,6 @@ pub async fn run(opts: &ExploreOptions) -> anyhow::Result<(ExploreReport, PathBu
     report::write(&report, &dir)?;
     link_latest(&opts.results_dir, &dir, LATEST)?;
     Ok((report, dir))
-}
-
-fn case_command(
-    opts: &ExploreOptions,
-    schedule: &Path,
-    seed: u64,
-    dir: &Path,
-    number: usize,
-) -> CaseCommand {
-    CaseCommand {
-        fencepost: opts.fencepost.clone(),
-        scenario: schedule.display().to_string(),
-        scenarios_dir: schedule.parent().unwrap_or(Path::new(".")).to_path_buf(),
-        results_dir: opts.results_dir.clone(),
-        seed,
-        duration: None,
-        extra: vec!["--adapters".into(), opts.adapters_dir.display().to_string()],
-        log: dir.join("logs").join(format!("{number:04}.log")),
-        result_json: dir.join("logs").join(format!(".{number:04}.json")),
-    }
-}
-
-/// The command that replays one run.
-pub fn replay_command(opts: &ExploreOptions, schedule: &Path, seed: u64) -> String {
-    let q = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
-    format!(
-        "fencepost scenario {} --seed {seed} --results {} --adapters {}",
-        q(schedule),
-        q(&opts.results_dir),
-        q(&opts.adapters_dir)
-    )
 }
 
 /// The command that runs this explore again (same target, budget, seed and switches).

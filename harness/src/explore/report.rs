@@ -322,11 +322,7 @@ fn words_at(r: &ExploreReport, at_s: f64) -> f64 {
 /// Writes explore.md, explore.json, index.html and the growth chart into `dir`.
 pub fn write(r: &ExploreReport, dir: &Path) -> Result<(), ReportError> {
     write_file(&dir.join(MD), markdown(r))?;
-    let json = serde_json::to_string_pretty(r).map_err(|e| ReportError::Json {
-        path: dir.join(JSON),
-        message: e.to_string(),
-    })?;
-    write_file(&dir.join(JSON), json + "\n")?;
+    crate::report::write_json(&dir.join(JSON), r)?;
     write_file(&dir.join(crate::report::html::PAGE), page(r))?;
     canvas::write(dir, GROWTH, &GrowthChart(r))?;
     Ok(())

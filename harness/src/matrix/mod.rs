@@ -163,15 +163,10 @@ impl MatrixReport {
             .collect();
         for c in &self.cells {
             let row = rows.entry(c.library.clone()).or_default();
-            for case in &c.cases {
-                for kind in case.library_findings.keys() {
-                    row.insert(("blame".to_string(), kind.clone()));
-                }
-                for (check, n) in &case.violations {
-                    if *n > 0 && check != "blame" {
-                        row.insert((check.clone(), String::new()));
-                    }
-                }
+            // `mutual_exclusion` → (mutual_exclusion, ""), `blame:KIND` → (blame, KIND).
+            for name in c.cases.iter().flat_map(Case::finding_names) {
+                let (check, kind) = name.split_once(':').unwrap_or((&name, ""));
+                row.insert((check.to_string(), kind.to_string()));
             }
         }
         RowFindings {

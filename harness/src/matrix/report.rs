@@ -246,16 +246,8 @@ impl Drawing for Grid<'_> {
 /// Writes the matrix's files into `dir`.
 pub fn write(r: &MatrixReport, dir: &Path) -> Result<(), ReportError> {
     write_file(&dir.join(MD), markdown(r, Path::new("..")))?;
-    let json = serde_json::to_string_pretty(r).map_err(|e| ReportError::Json {
-        path: dir.join(JSON),
-        message: e.to_string(),
-    })?;
-    write_file(&dir.join(JSON), json + "\n")?;
-    let known = serde_json::to_string_pretty(&r.row_findings()).map_err(|e| ReportError::Json {
-        path: dir.join(KNOWN),
-        message: e.to_string(),
-    })?;
-    write_file(&dir.join(KNOWN), known + "\n")?;
+    crate::report::write_json(&dir.join(JSON), r)?;
+    crate::report::write_json(&dir.join(KNOWN), &r.row_findings())?;
     write_file(&dir.join(crate::report::html::PAGE), page(r))?;
     let files = canvas::write(dir, "matrix", &Grid(r))?;
     let _ = std::fs::remove_file(&files.svg);

@@ -89,17 +89,7 @@ impl Nemesis for ClockNemesis {
         Some(ClockNemesis {
             start: scale.start(rng),
             every: scale.every(rng, hold),
-            target: (!on_client).then(|| {
-                scale.pick(
-                    rng,
-                    &[
-                        NodeTarget::One,
-                        NodeTarget::Minority,
-                        NodeTarget::Majority,
-                        NodeTarget::All,
-                    ],
-                )
-            }),
+            target: (!on_client).then(|| scale.nodes(rng)),
             client: on_client.then(|| rng.random_range(0..scale.bounds.clients.max(1))),
             fault,
             offset: scale.ttls(rng, 0.3, 5.0),

@@ -44,15 +44,7 @@ impl Nemesis for Crash {
         Some(Crash {
             start: scale.start(rng),
             every: scale.every(rng, restart_delay),
-            target: scale.pick(
-                rng,
-                &[
-                    NodeTarget::One,
-                    NodeTarget::Minority,
-                    NodeTarget::Majority,
-                    NodeTarget::All,
-                ],
-            ),
+            target: scale.nodes(rng),
             restart_delay,
         })
     }

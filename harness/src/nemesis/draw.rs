@@ -8,6 +8,7 @@
 //! fault explore cannot draw for a run (it needs client processes the run lacks) draws `None`,
 //! and the registry keeps only draws the plug-in's own validation accepts.
 
+use super::nodes::NodeTarget;
 use super::Bounds;
 use crate::duration::Dur;
 use rand::Rng;
@@ -60,6 +61,19 @@ impl Scale {
     pub fn every(&self, rng: &mut ChaCha8Rng, length: Dur) -> Dur {
         let gap = self.ttls(rng, 1.0, 4.0);
         Dur(length.0 + gap.0)
+    }
+
+    /// Some of the lock nodes: one, a minority, a majority or all (drawn alike).
+    pub fn nodes(&self, rng: &mut ChaCha8Rng) -> NodeTarget {
+        self.pick(
+            rng,
+            &[
+                NodeTarget::One,
+                NodeTarget::Minority,
+                NodeTarget::Majority,
+                NodeTarget::All,
+            ],
+        )
     }
 
     /// One of `items`, uniformly.

@@ -38,15 +38,7 @@ impl Nemesis for NodePause {
         Some(NodePause {
             start: scale.start(rng),
             every: scale.every(rng, pause),
-            target: scale.pick(
-                rng,
-                &[
-                    NodeTarget::One,
-                    NodeTarget::Minority,
-                    NodeTarget::Majority,
-                    NodeTarget::All,
-                ],
-            ),
+            target: scale.nodes(rng),
             pause,
         })
     }

@@ -80,6 +80,20 @@ pub fn spawn_in(mut cmd: Command, netns: Option<RawFd>) -> io::Result<Child> {
 }
 
 /// Sends a signal to one child by PID (never by name).
+/// Passes a signal fencepost received (`SIGINT` or `SIGTERM`, as [`crate::interrupt`] names
+/// it) on to children that lead process groups of their own: a terminal's Ctrl-C reached
+/// fencepost alone. Children already gone are skipped.
+pub fn pass_on(name: &str, pids: impl IntoIterator<Item = u32>) {
+    let sig = if name == "SIGTERM" {
+        libc::SIGTERM
+    } else {
+        libc::SIGINT
+    };
+    for pid in pids {
+        let _ = signal(pid, sig);
+    }
+}
+
 pub fn signal(pid: u32, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: kill(2) with a PID we spawned.
     if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {

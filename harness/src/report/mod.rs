@@ -109,6 +109,16 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
 }
 
 /// Writes a file, naming it on error.
+/// Writes `value` as pretty JSON with a final newline (results.json's siblings: suite.json,
+/// matrix.json, explore.json, shrink.json).
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), ReportError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| ReportError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_file(path, json + "\n")
+}
+
 pub(crate) fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), ReportError> {
     std::fs::write(path, contents).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),

@@ -158,17 +158,15 @@ async fn measure(
                 "{}-seed{s}",
                 file.file_stem().and_then(|x| x.to_str()).unwrap_or("try")
             );
-            let cmd = CaseCommand {
-                fencepost: opts.fencepost.clone(),
-                scenario: file.display().to_string(),
-                scenarios_dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                results_dir: opts.results_dir.clone(),
-                seed: s,
-                duration: None,
-                extra: vec!["--adapters".into(), opts.adapters_dir.display().to_string()],
-                log: logs.join(format!("{tag}.log")),
-                result_json: logs.join(format!(".{tag}.json")),
-            };
+            let cmd = CaseCommand::of_file(
+                &opts.fencepost,
+                file,
+                s,
+                &opts.results_dir,
+                &opts.adapters_dir,
+                logs,
+                &tag,
+            );
             let child = cmd.start().context("cannot start a try")?;
             pids.push(child.pid());
             waits.spawn_blocking(move || child.wait());
@@ -180,10 +178,7 @@ async fn measure(
         tokio::select! {
             signal = interrupt.wait(), if !interrupted => {
                 interrupted = true;
-                let sig = if signal == "SIGTERM" { libc::SIGTERM } else { libc::SIGINT };
-                for p in &pids {
-                    let _ = spawner::signal(*p, sig);
-                }
+                spawner::pass_on(signal, pids.iter().copied());
             }
             Some(joined) = waits.join_next() => {
                 match joined.context("a try's waiter panicked")? {
@@ -304,12 +299,16 @@ pub async fn run(opts: &ShrinkOptions) -> anyhow::Result<(ShrinkReport, PathBuf)
         }
     }
     write(SHRUNK, &current)?;
-    let reproduce = format!(
-        "fencepost scenario {} --seed {seed} --results {} --adapters {}",
-        shell_words::quote(&dir.join(SHRUNK).display().to_string()),
-        shell_words::quote(&opts.results_dir.display().to_string()),
-        shell_words::quote(&opts.adapters_dir.display().to_string())
-    );
+    let reproduce = CaseCommand::of_file(
+        &opts.fencepost,
+        &dir.join(SHRUNK),
+        seed,
+        &opts.results_dir,
+        &opts.adapters_dir,
+        &logs,
+        "shrunk",
+    )
+    .replay();
     let report = ShrinkReport {
         run_dir: opts.run_dir.display().to_string(),
         finding,

@@ -90,9 +90,5 @@ pub fn write(r: &ShrinkReport, dir: &Path, results_dir: &Path) -> Result<(), Rep
         }
     }
     write_file(&dir.join(MD), markdown(r))?;
-    let json = serde_json::to_string_pretty(r).map_err(|e| ReportError::Json {
-        path: dir.join(JSON),
-        message: e.to_string(),
-    })?;
-    write_file(&dir.join(JSON), json + "\n")
+    crate::report::write_json(&dir.join(JSON), r)
 }

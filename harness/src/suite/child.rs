@@ -73,6 +73,48 @@ impl LibraryCases {
     }
 }
 
+impl CaseCommand {
+    /// One run of the scenario file `file` with the adapters of `adapters_dir` (an explore's
+    /// drawn schedule, a shrink's candidate), logged in `logs` as `<tag>.log`.
+    pub fn of_file(
+        fencepost: &Path,
+        file: &Path,
+        seed: u64,
+        results_dir: &Path,
+        adapters_dir: &Path,
+        logs: &Path,
+        tag: &str,
+    ) -> CaseCommand {
+        CaseCommand {
+            fencepost: fencepost.to_path_buf(),
+            scenario: file.display().to_string(),
+            scenarios_dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            results_dir: results_dir.to_path_buf(),
+            seed,
+            duration: None,
+            extra: vec!["--adapters".into(), adapters_dir.display().to_string()],
+            log: logs.join(format!("{tag}.log")),
+            result_json: logs.join(format!(".{tag}.json")),
+        }
+    }
+
+    /// What a user types to replay it: `fencepost scenario FILE --seed N --results DIR` and
+    /// the extra arguments, quoted as sh reads them.
+    pub fn replay(&self) -> String {
+        let mut words = vec![
+            "fencepost".to_string(),
+            "scenario".into(),
+            self.scenario.clone(),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--results".into(),
+            self.results_dir.display().to_string(),
+        ];
+        words.extend(self.extra.iter().cloned());
+        shell_words::join(words)
+    }
+}
+
 /// How a case's child ended.
 #[derive(Debug)]
 pub enum CaseEnd {

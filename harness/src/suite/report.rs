@@ -135,11 +135,7 @@ impl SuiteReport {
 /// [`super::junit`]'s, which reads this report).
 pub fn write_reports(report: &SuiteReport, dir: &Path) -> Result<(), ReportError> {
     write_file(&dir.join(REPORT_MD), markdown(report))?;
-    let json = serde_json::to_string_pretty(report).map_err(|e| ReportError::Json {
-        path: dir.join(SUITE_JSON),
-        message: e.to_string(),
-    })?;
-    write_file(&dir.join(SUITE_JSON), json + "\n")?;
+    crate::report::write_json(&dir.join(SUITE_JSON), report)?;
     write_file(&dir.join(html::PAGE), page(report))?;
     Ok(())
 }

@@ -120,14 +120,7 @@ impl<'a> Scheduler<'a> {
     /// process alone: each case ends its run in order and reports it interrupted.
     fn pass_on(&mut self, signal: &str) {
         self.interrupted = true;
-        let sig = if signal == "SIGTERM" {
-            libc::SIGTERM
-        } else {
-            libc::SIGINT
-        };
-        for (_, _, pid) in self.running.values() {
-            let _ = spawner::signal(*pid, sig);
-        }
+        spawner::pass_on(signal, self.running.values().map(|(_, _, pid)| *pid));
     }
 
     /// A case ended: record it, print its line, move the bar.
