@@ -1,7 +1,11 @@
 //! The fault kinds explore draws from, and how often.
 //!
 //! Unguided (`--random`), every kind is drawn alike. Guided, a kind earns credit when a run it
-//! was part of showed new signature words or a finding, and is drawn in proportion to
+//! was part of showed something new — 1 for new signature words (however many: a fault that
+//! makes the record noisy mints many words a run, and counting them let such faults starve the
+//! quiet ones), 5 for each finding group no earlier run had (a repeat of a known finding earns
+//! nothing: a gc-pause that breaks mutual exclusion every run says nothing new the tenth time) —
+//! and is drawn in proportion to
 //! `1 + 10 × (credit + m) / (runs + 1)`, where `m` is the credit an average run earned: the
 //! search spends its runs on the faults that paid (as a coverage-guided fuzzer spends them on
 //! the mutations that did), while a kind that has had few runs counts as average until its
@@ -66,15 +70,22 @@ impl Palette {
         self.kinds.last().copied()
     }
 
-    /// A run with these faults ended: it showed `new_words` and maybe a finding.
-    pub fn credit(&mut self, faults: &[String], new_words: usize, finding: bool) {
+    /// A run with these faults ended: it showed `new_words` and `new_groups` findings no
+    /// earlier run had.
+    pub fn credit(&mut self, faults: &[String], new_words: usize, new_groups: usize) {
         for (i, k) in self.kinds.iter().enumerate() {
             if faults.iter().any(|f| f == k) {
                 self.runs[i] += 1;
-                self.credit[i] += new_words as f64 + if finding { 5.0 } else { 0.0 };
+                self.credit[i] += novelty(new_words, new_groups);
             }
         }
     }
+}
+
+/// What a run showed that no earlier run had: 1 for new words (however many), 5 for each new
+/// finding group. The corpus and the palette reward the same thing.
+pub fn novelty(new_words: usize, new_groups: usize) -> f64 {
+    f64::from(u8::from(new_words > 0)) + 5.0 * new_groups as f64
 }
 
 #[cfg(test)]
@@ -87,22 +98,35 @@ mod tests {
         let mut guided = Palette::new(vec!["a", "b", "c"], true);
         let mut random = Palette::new(vec!["a", "b", "c"], false);
         for p in [&mut guided, &mut random] {
-            p.credit(&["a".into()], 3, false);
-            p.credit(&["b".into()], 0, false);
-            p.credit(&["a".into(), "b".into()], 0, true);
+            p.credit(&["a".into()], 3, 0);
+            p.credit(&["a".into()], 1, 0);
+            p.credit(&["b".into()], 0, 0);
+            p.credit(&["a".into(), "b".into()], 0, 1);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let count = |p: &Palette, rng: &mut ChaCha8Rng, k: &str| {
             (0..6000).filter(|_| p.pick(rng) == Some(k)).count()
         };
-        // Credit 13 over 4 kind-runs: an average run earned 3.25. a: (8 + 3.25) / 3 → 38.5;
-        // b: (5 + 3.25) / 3 → 28.5; c, never run, counts as average: 3.25 / 1 → 33.5.
-        assert_eq!(guided.weights(), vec![38.5, 28.5, 33.5]);
-        assert!(count(&guided, &mut rng, "a") > count(&guided, &mut rng, "b"));
+        // Three new words earn what one does. Credit 12 over 5 kind-runs: an average run earned
+        // 2.4. a: (7 + 2.4) / 4 → 24.5; b: (5 + 2.4) / 3 → 25.67; c, never run, counts as
+        // average: 2.4 / 1 → 25.
+        let w = guided.weights();
+        let want = [24.5, 1.0 + 74.0 / 3.0, 25.0];
+        assert!(
+            w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9),
+            "{w:?}"
+        );
+        // A finding group earns more than new words; a repeat of one earns nothing.
+        let mut repeat = guided.clone();
+        for _ in 0..10 {
+            repeat.credit(&["b".into()], 0, 0);
+        }
+        assert!(repeat.weights()[1] < guided.weights()[1] / 3.0);
+        assert!(count(&guided, &mut rng, "b") > count(&guided, &mut rng, "a") * 9 / 10);
         // A kind that ran and earned nothing sinks towards the floor, without reaching it.
         let mut dull = guided.clone();
         for _ in 0..20 {
-            dull.credit(&["c".into()], 0, false);
+            dull.credit(&["c".into()], 0, 0);
         }
         let w = dull.weights();
         assert!(w[2] > 1.0 && w[2] < w[1] / 5.0, "{w:?}");

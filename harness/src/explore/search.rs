@@ -125,15 +125,6 @@ impl<'a> Search<'a> {
                 run.grants = r.checks.counts.grants;
                 let words = signature::of_run(&r);
                 let found = findings::of_run(&r);
-                run.words = words.len();
-                run.new_words = self.corpus.admit(
-                    p.number,
-                    &p.scenario,
-                    &words,
-                    !found.is_empty(),
-                    at_s,
-                    self.runs.len() + 1,
-                );
                 let here = RunRef {
                     name: p.number.to_string(),
                     seed: p.seed,
@@ -141,10 +132,18 @@ impl<'a> Search<'a> {
                     replay: &p.replay,
                     at_s,
                 };
-                self.groups.add(&found, &here, &self.known);
+                let new_groups = self.groups.add(&found, &here, &self.known).len();
+                run.words = words.len();
+                run.new_words = self.corpus.admit(
+                    p.number,
+                    &p.scenario,
+                    &words,
+                    new_groups,
+                    at_s,
+                    self.runs.len() + 1,
+                );
                 run.findings = found.iter().map(|(k, _)| k.label()).collect();
-                self.palette
-                    .credit(&run.faults, run.new_words, !found.is_empty());
+                self.palette.credit(&run.faults, run.new_words, new_groups);
             }
             // The cause is at the end (the run's last log lines follow the command).
             CaseEnd::Failed(e) => {
