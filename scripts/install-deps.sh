@@ -29,6 +29,11 @@ command -v setpriv >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# PHP lock-library adapters: PHP, phpredis and the libraries themselves are Debian's packages
+# (Packagist is not reachable from CI): checked, not installed, by fencepost
+for p in php-cli php-redis php-symfony-lock php-illuminate-cache php-illuminate-redis; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q ' installed$' || need+=("$p")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
   $SUDO apt-get update -qq

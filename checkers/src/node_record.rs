@@ -48,6 +48,10 @@ pub enum Change {
     /// The stream was lost (the node crashed or restarted): its state is unknown until the next
     /// snapshot.
     Lost,
+    /// A command the record cannot read changed the key: it is not a string lock (a sorted-set
+    /// lease, a hash). What the node holds in it is unknown from here on: the node is blind for
+    /// the rest of the run, and nothing is judged against it.
+    Unreadable { key: String, command: String },
     /// The node's wall clock at `time_ns` (`TIME`), to place expiries; `rtt_ns`: how long the
     /// `TIME` request took (the reading is older than `time_ns` by up to that), 0 when not
     /// measured.
@@ -207,6 +211,7 @@ const EXPIRY_SLACK_NS: Nanos = 5_000_000;
 const DELETED: &str = "deleted";
 /// How a holding ended when the node's stream was lost (a crash): its fate is not on record.
 const LOST: &str = "stream lost (node down)";
+const UNREADABLE: &str = "changed by a command the record cannot read";
 
 /// How long before a key's SET a clock reading may have been taken and still place its expiry:
 /// the reading just before it, at the tap's 100 ms sampling (with room for a late one).
@@ -310,6 +315,7 @@ impl Rebuild {
                 self.del(e, key)
             }
             Change::Lost => self.lost(e),
+            Change::Unreadable { .. } => self.unreadable(e),
             Change::Snapshot {
                 key,
                 value,
@@ -492,6 +498,23 @@ impl Rebuild {
             .collect();
         for k in keys {
             self.close(&e.node, &k, e.time_ns, LOST);
+        }
+    }
+
+    /// A lock key changed by a command the record cannot read: blind until the end of the run
+    /// (no snapshot follows: the key is not a string to read).
+    fn unreadable(&mut self, e: &NodeEvent) {
+        if !self.r.is_blind(&e.node) {
+            self.r.blind.push((e.node.clone(), e.time_ns, None));
+        }
+        let keys: Vec<String> = self
+            .open
+            .keys()
+            .filter(|(n, _)| *n == e.node)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            self.close(&e.node, &k, e.time_ns, UNREADABLE);
         }
     }
 

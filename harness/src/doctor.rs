@@ -101,6 +101,7 @@ fn runtimes(adapters: &Path) -> Vec<(Runtime, String)> {
             Runtime::Python => "Python",
             Runtime::Node => "Node",
             Runtime::Cargo => "Rust",
+            Runtime::Php => "PHP",
             Runtime::Fencepost => continue, // this binary: nothing to install
         };
         by.entry(label)
@@ -237,6 +238,20 @@ fn runtime_checks(runtime: Runtime, feature: &str) -> Vec<Check> {
             probe("cargo", &["--version"]),
             "install Rust with rustup (https://rustup.rs): the adapter builds with its own target folder",
         )],
+        Runtime::Php => vec![
+            check(
+                feature,
+                "php".into(),
+                probe("php", &["--version"]),
+                "sudo apt-get install -y php-cli php-redis php-symfony-lock php-illuminate-cache php-illuminate-redis",
+            ),
+            check(
+                feature,
+                "phpredis (the PHP adapters' Redis client)".into(),
+                probe("php", &["-r", "echo phpversion('redis') ?: exit(1);"]),
+                "sudo apt-get install -y php-redis",
+            ),
+        ],
         Runtime::Fencepost => Vec::new(),
     }
 }

@@ -114,6 +114,40 @@ fn a_grant_while_the_nodes_stream_was_lost_is_not_judged() {
 }
 
 #[test]
+fn a_lock_key_changed_by_a_command_the_record_cannot_read_blinds_the_node_from_there() {
+    // A grant whose SET is on record, then the key is changed by a command the record cannot
+    // read (a sorted set's ZADD): the first grant is judged; the second, whose acquire shows on
+    // the node only as more such commands, is not — without the unreadable mark it would be a
+    // grant the nodes never made — and the node's DEL during nobody's release is no finding.
+    let mut b = B::default();
+    granted(&mut b, 5, 8, 0, "a");
+    granted(&mut b, 100, 102, 1, "b");
+    let calls = b.history().calls();
+    let events = |unreadable: bool| {
+        let mut v = vec![set(6, "a", 1_000_106)];
+        if unreadable {
+            v.push(ev(
+                50,
+                Change::Unreadable {
+                    key: "k".into(),
+                    command: "ZADD".into(),
+                },
+            ));
+        }
+        v.push(ev(60, Change::Del { key: "k".into() }));
+        v
+    };
+    let r = check(&calls, &input(events(true)));
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!((r.grants_judged, r.grants_unjudged), (1, 1));
+    let control = check(&calls, &input(events(false)));
+    assert!(
+        !control.findings.is_empty(),
+        "the control finds the unmade grant"
+    );
+}
+
+#[test]
 fn a_set_the_reconnect_snapshot_already_showed_continues_the_holding() {
     // The node came back at 5 ms; the grant's SET ran before the tap read the key (the
     // snapshot shows the token) and arrived on the stream just after it. The grant returned

@@ -5,7 +5,8 @@
 //! the fault proxy) as its admin user and asks for a replication stream (`PSYNC ? -1`): after the
 //! snapshot (skipped; the lock keys are read directly instead) the node sends every effect it
 //! applies, with values — a script's `SET` as `SET key value PXAT ms`, an extension as
-//! `PEXPIREAT`, an expiry or a release as `DEL`. Each change of a lock key is journaled to
+//! `PEXPIREAT`, an expiry or a release as `DEL` (any other command on a lock key — a lock kept in
+//! a sorted set — is journaled as unreadable: the node is blind from there). Each change of a lock key is journaled to
 //! `node-events.jsonl` with the moment it arrived, and the node's `TIME` every 100 ms (expiries
 //! are on its clock, which a clock fault may bend). The tap acknowledges offset 0 (the node
 //! streams only after an acknowledgement) and never more, so `WAIT` never counts it. A node that crashes loses its tap's stream (`lost`);
@@ -434,6 +435,16 @@ fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
                 }
             }
         }
+        // The stream carries writes only: any other command on a lock key changed it in a way
+        // the record cannot read (a sorted-set lease's ZADD, a hash's HSET).
+        "PING" | "SELECT" | "MULTI" | "EXEC" => {}
+        _ if is_lock(&text(1)) => journal.write(
+            node,
+            Change::Unreadable {
+                key: text(1).unwrap_or_default(),
+                command: name,
+            },
+        ),
         _ => {}
     }
 }

@@ -9,5 +9,6 @@ mod clients;
 mod field_faults;
 mod libraries;
 mod node_versions;
+mod php;
 mod python_versions;
 mod wrong_answers;

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn adapters_dir() -> PathBuf {
+pub(crate) fn adapters_dir() -> PathBuf {
     repo().join("adapters")
 }
 
@@ -171,13 +171,13 @@ fn published_versions_span_both_major_lines_oldest_first() {
 }
 
 /// A redis-server of the test's own on a free port, stopped when dropped.
-struct Redis {
+pub(crate) struct Redis {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Redis {
-    fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -214,12 +214,12 @@ impl Redis {
         Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
     }
 
-    fn command(&self, args: &[&str]) -> String {
+    pub(crate) fn command(&self, args: &[&str]) -> String {
         self.try_command(args).unwrap()
     }
 
     /// PTTL of `key` in ms (-2: no such key).
-    fn pttl(&self, key: &str) -> i64 {
+    pub(crate) fn pttl(&self, key: &str) -> i64 {
         self.command(&["PTTL", key])
             .trim_start_matches(':')
             .parse()
@@ -235,8 +235,8 @@ impl Drop for Redis {
 }
 
 /// An adapter process spoken to by hand over the client protocol.
-struct Hand {
-    child: Child,
+pub(crate) struct Hand {
+    pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
     next_id: u64,
 }
@@ -244,7 +244,12 @@ struct Hand {
 impl Hand {
     /// Starts the pinned adapter `library` and sends it a hello for `redis` (one node, also the
     /// resource); returns it with the hello's answer.
-    fn start(library: &str, redis: &Redis, ttl_ms: u64, auto_renewal: bool) -> (Hand, Value) {
+    pub(crate) fn start(
+        library: &str,
+        redis: &Redis,
+        ttl_ms: u64,
+        auto_renewal: bool,
+    ) -> (Hand, Value) {
         let installed = adapter::find(library, None, &adapters_dir())
             .unwrap()
             .install(&adapter::cache_dir())
@@ -293,7 +298,7 @@ impl Hand {
         (hand, hello)
     }
 
-    fn send(&mut self, msg: Value) -> Value {
+    pub(crate) fn send(&mut self, msg: Value) -> Value {
         let stdin = self.child.stdin.as_mut().unwrap();
         writeln!(stdin, "{msg}").unwrap();
         stdin.flush().unwrap();
@@ -305,7 +310,7 @@ impl Hand {
     }
 
     /// Sends op `op` with `fields`; its reply.
-    fn op(&mut self, op: &str, fields: Value) -> Value {
+    pub(crate) fn op(&mut self, op: &str, fields: Value) -> Value {
         let mut msg = json!({"type": "op", "id": self.next_id, "op": op});
         for (k, v) in fields.as_object().unwrap() {
             msg[k] = v.clone();
@@ -325,7 +330,7 @@ impl Drop for Hand {
 }
 
 /// The span between a reply's stamps.
-fn span(reply: &Value) -> Duration {
+pub(crate) fn span(reply: &Value) -> Duration {
     let ns = |k: &str| reply[k].as_str().unwrap().parse::<u64>().unwrap();
     Duration::from_nanos(ns("complete_ns") - ns("invoke_ns"))
 }

@@ -4,7 +4,8 @@
 //! An adapter is a folder `adapters/<library>/` with an `adapter.toml` (which library, its
 //! registry package, its runtime, the command, how many lock nodes it takes, what the workload
 //! may exercise) and a manifest pinning its dependencies: `requirements.txt` (Python), `package.json`
-//! and `package-lock.json` (Node), `Cargo.toml` and `Cargo.lock` (Rust). On first use fencepost
+//! and `package-lock.json` (Node), `Cargo.toml` and `Cargo.lock` (Rust), the Debian packages it
+//! loads (PHP: `debian`, checked, not installed). On first use fencepost
 //! installs it into a cache folder (`$FENCEPOST_CACHE`, else `$XDG_CACHE_HOME/fencepost`, else
 //! `~/.cache/fencepost`) — a venv, a local `node_modules`, a cargo target folder — never
 //! globally, one install at a time (a lock file), with a progress line. `--client
@@ -16,6 +17,7 @@
 pub use crate::scenario::client::NodesKind;
 mod cargo;
 mod node;
+mod php;
 mod python;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,8 @@ pub enum Runtime {
     Python,
     Node,
     Cargo,
+    /// PHP with libraries from Debian's packages (`debian` in the manifest).
+    Php,
     /// This fencepost binary (the reference adapter around fencepost's own locks).
     Fencepost,
 }
@@ -57,6 +61,9 @@ pub struct Manifest {
     /// adapter itself still refuses, in its hello, a loaded package whose API it cannot drive.
     #[serde(default)]
     pub drives: Vec<String>,
+    /// PHP: the Debian packages the adapter loads (checked at install, versions recorded).
+    #[serde(default)]
+    pub debian: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -100,6 +107,13 @@ pub enum AdapterError {
         library: String,
         lines: String,
         manifest: PathBuf,
+        fix: String,
+    },
+    #[error("{spec}: this machine has {package} {shipped} from Debian and no other version can be installed; fix: {fix}")]
+    NotShipped {
+        spec: String,
+        package: String,
+        shipped: String,
         fix: String,
     },
     #[error("{0}")]
@@ -285,6 +299,7 @@ impl Adapter {
             Runtime::Python => self.install_python(cache),
             Runtime::Node => self.install_node(cache),
             Runtime::Cargo => self.install_cargo(cache),
+            Runtime::Php => self.install_php(cache),
             Runtime::Fencepost => self.reference(),
         }
     }
@@ -424,6 +439,7 @@ impl Adapter {
             Runtime::Python => self.published_python(),
             Runtime::Node => self.published_node(),
             Runtime::Cargo => self.published_cargo(),
+            Runtime::Php => self.published_php(),
             Runtime::Fencepost => Ok(vec![env!("CARGO_PKG_VERSION").to_string()]),
         }
     }
