@@ -37,6 +37,8 @@ pub struct BisectOptions {
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
     pub fencepost: PathBuf,
+    /// The server the nodes run (`--server`), passed to every run.
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 /// One probed version: its cases, and how many showed each finding.
@@ -202,6 +204,7 @@ pub async fn bisect(opts: &BisectOptions) -> anyhow::Result<BisectReport> {
             results_dir: opts.results_dir.clone(),
             adapters_dir: opts.adapters_dir.clone(),
             duration: opts.duration,
+            server: opts.server.clone(),
         },
         dir,
         interrupt: Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?,

@@ -22,6 +22,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
+pub mod servers;
 pub mod shrink;
 pub mod store;
 pub mod suggest;

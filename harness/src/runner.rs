@@ -59,19 +59,33 @@ pub async fn run_named(
     opts: &RunOptions,
 ) -> anyhow::Result<RunResult> {
     let scenario = Scenario::load_with(scenario_path, &opts.overrides)?;
-    let remote = match &opts.topology {
-        Some(file) => Some((RemoteTopology::load(file)?, file.clone())),
-        None => {
-            crate::nodes::node::redis_server_path()?;
-            None
+    let (remote, server) = match &opts.topology {
+        Some(file) => {
+            if let Some(ask) = &scenario.server {
+                anyhow::bail!(
+                    "{}: [server] {} (or --server) chooses the server of the nodes fencepost starts; with --topology {} the nodes are yours: drop it",
+                    scenario_path.display(),
+                    ask.label(),
+                    file.display()
+                );
+            }
+            (Some((RemoteTopology::load(file)?, file.clone())), None)
         }
+        // Obtained (once, into the cache) and checked before anything starts.
+        None => (
+            None,
+            Some(Arc::new(crate::servers::resolve(
+                scenario.server.as_ref(),
+                &crate::clients::process::adapter::cache_dir(),
+            )?)),
+        ),
     };
     // From here on a signal is an orderly stop, whatever the run is doing.
     let interrupt = Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     crate::nodes::reap_stale_folders();
     // A client library is installed (once) before any node starts.
     let plan = clients::process::plan(&scenario, scenario_path, &opts.adapters_dir)?;
-    let spec = topology_spec(&scenario, plan.is_some());
+    let spec = topology_spec(&scenario, plan.is_some(), server.clone());
     if let Some((t, file)) = &remote {
         // Refused before anything starts: never a silently skipped fault.
         t.supports(&spec, file)?;
@@ -90,6 +104,15 @@ pub async fn run_named(
         reproduce,
     };
     store::write_json(&run_dir.join(store::RUN_META), &meta)?;
+    if let Some(s) = &server {
+        store::write_json(&run_dir.join(store::SERVER), s.as_ref())?;
+        eprintln!(
+            "fencepost: nodes run {} ({}, sha256 {})",
+            s.label(),
+            s.source,
+            &s.sha256[..s.sha256.len().min(12)]
+        );
+    }
     // The effective scenario (after overrides), so a re-check judges what actually ran.
     std::fs::write(
         run_dir.join(store::SCENARIO),
@@ -143,7 +166,11 @@ pub fn reproduce_command(name: &str, seed: u64, opts: &RunOptions) -> String {
 }
 
 /// The set-up a scenario needs, as the topology reads it.
-pub fn topology_spec(scenario: &Scenario, client_processes: bool) -> TopologySpec {
+pub fn topology_spec(
+    scenario: &Scenario,
+    client_processes: bool,
+    server: Option<Arc<crate::servers::Server>>,
+) -> TopologySpec {
     TopologySpec {
         scenario: scenario.name.clone(),
         lock_nodes: scenario.lock.nodes,
@@ -169,6 +196,7 @@ pub fn topology_spec(scenario: &Scenario, client_processes: bool) -> TopologySpe
             scenario.workload.kind.name(),
             scenario.workload.kind.runs_remote(),
         ),
+        server,
     }
 }
 

@@ -17,6 +17,8 @@ pub const SUMMARY: &str = "summary.md";
 pub const NODES: &str = "nodes.json";
 /// What a client process loaded (library, version): runs with `[client]` only.
 pub const CLIENT: &str = "client.json";
+/// The server the nodes ran: kind, version, source, binary and its SHA-256.
+pub const SERVER: &str = "server.json";
 /// The lock nodes' own record of the lock keys (their replication stream), journaled.
 pub const NODE_EVENTS: &str = "node-events.jsonl";
 /// Which lock nodes the clients were given and which keys the taps watched.

@@ -86,6 +86,8 @@ pub struct VersionsOptions {
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
     pub fencepost: PathBuf,
+    /// The server the nodes run (`--server`), passed to every run.
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 /// Lists the versions (and runs their baselines when asked); returns the rows.
@@ -134,6 +136,7 @@ pub async fn versions(opts: &VersionsOptions) -> anyhow::Result<Vec<VersionRow>>
         results_dir: opts.results_dir.clone(),
         adapters_dir: opts.adapters_dir.clone(),
         duration: opts.duration,
+        server: opts.server.clone(),
     };
     let jobs: Vec<schedule::Job> = rows
         .iter()

@@ -40,6 +40,14 @@ pub enum Command {
     /// Every fault kind a scenario may name, with its keys, types, defaults and meaning
     /// (Markdown; docs/faults.md is this output).
     Faults,
+    /// The servers the nodes can run (`--server KIND@VERSION`): each build, where it comes from
+    /// and whether it is in the cache; `--obtain redis@8.2,valkey@8.0` fetches and checks them
+    /// now.
+    Servers {
+        /// Obtain these into the cache and check each one's own INFO server (comma-separated).
+        #[arg(long, value_delimiter = ',', value_parser = parse_server)]
+        obtain: Vec<crate::servers::ServerAsk>,
+    },
     /// Measure what fencepost's own parts cost (`proxy`: GET round trips through the fault
     /// proxy against direct to redis-server, 50 connections). Exit 1 when a target is missed.
     Bench {
@@ -117,6 +125,10 @@ pub struct ScenarioArgs {
     /// variables, globs or pipes), run from the current folder.
     #[arg(long, conflicts_with = "client")]
     pub client_command: Option<String>,
+    /// The server the nodes run, as KIND[@VERSION]: redis@8.2, valkey@8.0 (obtained into the
+    /// cache on first use; `fencepost servers` lists them). Default: the machine's redis-server.
+    #[arg(long, value_parser = parse_server)]
+    pub server: Option<crate::servers::ServerAsk>,
     /// Folder of client adapters.
     #[arg(long, default_value = "adapters")]
     pub adapters: PathBuf,
@@ -200,6 +212,10 @@ pub struct MatrixArgs {
     pub versions: Vec<String>,
     #[arg(long, default_value = "1")]
     pub seeds: crate::suite::Seeds,
+    /// The server every run's nodes run, KIND[@VERSION] (redis@8.2, valkey@8.0); default the
+    /// machine's redis-server. `fencepost servers` lists them.
+    #[arg(long, value_parser = parse_server)]
+    pub server: Option<crate::servers::ServerAsk>,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     /// Override every run's duration (e.g. 4s).
@@ -229,6 +245,10 @@ pub struct VersionsArgs {
     /// Override the baseline's duration (e.g. 10s).
     #[arg(long, value_parser = parse_dur)]
     pub duration: Option<Dur>,
+    /// The server every run's nodes run, KIND[@VERSION] (redis@8.2, valkey@8.0); default the
+    /// machine's redis-server. `fencepost servers` lists them.
+    #[arg(long, value_parser = parse_server)]
+    pub server: Option<crate::servers::ServerAsk>,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     #[arg(long, default_value = "scenarios/libraries")]
@@ -259,6 +279,10 @@ pub struct BisectArgs {
     /// (blame:grant-after-lease). Default: one the two ends differ in.
     #[arg(long)]
     pub finding: Option<String>,
+    /// The server every run's nodes run, KIND[@VERSION] (redis@8.2, valkey@8.0); default the
+    /// machine's redis-server. `fencepost servers` lists them.
+    #[arg(long, value_parser = parse_server)]
+    pub server: Option<crate::servers::ServerAsk>,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     /// Override every run's duration (e.g. 6s).
@@ -299,6 +323,10 @@ pub struct SuiteArgs {
     /// Cases run at once, each a `fencepost scenario` process of its own. Runs spend most
     /// of their time waiting for leases, pauses and faults (a 10 s run uses ~1.5 s of CPU),
     /// so two fit on two cores without disturbing each other's timing.
+    /// The server every run's nodes run, KIND[@VERSION] (redis@8.2, valkey@8.0); default the
+    /// machine's redis-server. `fencepost servers` lists them.
+    #[arg(long, value_parser = parse_server)]
+    pub server: Option<crate::servers::ServerAsk>,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
 }
@@ -309,6 +337,13 @@ pub(super) fn parse_dur(s: &str) -> Result<Dur, String> {
 
 pub(super) fn parse_lock(s: &str) -> Result<LockKind, String> {
     s.parse()
+}
+
+/// `--server KIND[@VERSION]`, refused at once when no build of it can be obtained.
+pub(super) fn parse_server(s: &str) -> Result<crate::servers::ServerAsk, String> {
+    let ask = crate::servers::ServerAsk::parse(s)?;
+    crate::servers::catalog::find(&ask).map_err(|e| e.to_string())?;
+    Ok(ask)
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -347,6 +382,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 scenarios_dir: a.scenarios,
                 results_dir: a.results,
                 adapters_dir: a.adapters,
+                server: a.server,
                 fencepost: std::env::current_exe()
                     .context("cannot find the fencepost binary to run the baselines")?,
             })
@@ -365,12 +401,28 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 scenarios_dir: a.scenarios,
                 results_dir: a.results,
                 adapters_dir: a.adapters,
+                server: a.server,
                 fencepost: std::env::current_exe()
                     .context("cannot find the fencepost binary to run the probes")?,
             })
             .await
         }
         Command::Report { run_dir } => report_command(&run_dir),
+        Command::Servers { obtain } => {
+            let cache = crate::clients::process::adapter::cache_dir();
+            for ask in &obtain {
+                let s = crate::servers::resolve(Some(ask), &cache)?;
+                println!(
+                    "{}: {} at {} (sha256 {})",
+                    ask.label(),
+                    s.label(),
+                    s.binary.display(),
+                    s.sha256
+                );
+            }
+            print!("{}", crate::servers::table(&cache));
+            Ok(0)
+        }
         Command::Suite(args) => args.run().await,
         Command::Explore(args) => args.run().await,
         Command::Shrink(args) => args.run().await,
@@ -404,6 +456,7 @@ impl ScenarioArgs {
                 client: self.client,
                 client_command_dir,
                 client_command,
+                server: self.server,
             },
             adapters_dir: self.adapters,
             status: self.status.then_some(true),
@@ -491,6 +544,7 @@ impl MatrixArgs {
             scenarios_dir: self.scenarios,
             results_dir: self.results,
             adapters_dir: self.adapters,
+            server: self.server,
             fencepost: std::env::current_exe()
                 .context("cannot find the fencepost binary to run the matrix's cases")?,
         };
@@ -525,6 +579,7 @@ impl SuiteArgs {
             fencepost: std::env::current_exe()
                 .context("cannot find the fencepost binary to run the suite's cases")?,
             shard: self.shard,
+            server: self.server,
         };
         crate::suite::suite_command(&opts).await
     }

@@ -47,6 +47,10 @@ pub struct ExploreArgs {
     /// Unguided: draw every schedule afresh, never mutate the corpus (to compare).
     #[arg(long)]
     pub random: bool,
+    /// The server the nodes run, KIND[@VERSION] (redis@8.2, valkey@8.0): written into every
+    /// schedule. Default: the machine's redis-server.
+    #[arg(long, value_parser = super::parse_server)]
+    pub server: Option<crate::servers::ServerAsk>,
     /// Stop starting runs once this finding appeared: `library` (any answer no correct lock
     /// may give), a check (`mutual_exclusion`) or a kind of wrong answer
     /// (`blame:grant-after-lease`).
@@ -151,6 +155,7 @@ impl ExploreArgs {
             known,
             results_dir: self.results,
             adapters_dir: self.adapters,
+            server: self.server,
             fencepost: std::env::current_exe()
                 .context("cannot find the fencepost binary to run explore's runs")?,
         };

@@ -71,6 +71,8 @@ pub struct ExploreOptions {
     pub known: PathBuf,
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
+    /// The server the nodes run, written into every schedule (`[server]`).
+    pub server: Option<crate::servers::ServerAsk>,
     pub fencepost: PathBuf,
 }
 
@@ -330,6 +332,9 @@ fn rerun_command(opts: &ExploreOptions) -> String {
             }
         )),
         Target::Lock(k) => s.push_str(&format!(" --lock {}", k.name())),
+    }
+    if let Some(v) = &opts.server {
+        s.push_str(&format!(" --server {}", v.label()));
     }
     s.push_str(&format!(
         " --budget {}s --jobs {} --seed {}",

@@ -61,14 +61,16 @@ impl<'a> Search<'a> {
         let rng = &mut self.rng;
         if !self.opts.random && rng.random_bool(MUTATE_SHARE) {
             if let Some((parent, s)) = self.corpus.pick(rng) {
-                if let Some((child, what)) = mutate::mutate(&s, &self.palette, rng) {
+                if let Some((mut child, what)) = mutate::mutate(&s, &self.palette, rng) {
+                    child.server = self.opts.server.clone();
                     return Ok((child, format!("mutant of {parent}: {what}")));
                 }
             }
         }
         let target = &self.opts.target;
-        let s = plan::fresh(target, &self.palette, rng)
+        let mut s = plan::fresh(target, &self.palette, rng)
             .map_err(|e| anyhow::anyhow!("cannot draw a schedule for {}: {e}", target.label()))?;
+        s.server = self.opts.server.clone();
         Ok((s, "fresh".into()))
     }
 

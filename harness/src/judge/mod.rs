@@ -87,6 +87,7 @@ pub fn analyse(run_dir: &Path, interrupted: Option<bool>) -> anyhow::Result<RunR
         history_ms,
         checks,
         client: read_json(&run_dir.join(store::CLIENT)).ok(),
+        server: read_json(&run_dir.join(store::SERVER)).ok(),
         protocol,
         expectations,
         outcome,

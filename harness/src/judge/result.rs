@@ -24,6 +24,9 @@ pub struct RunResult {
     /// The client library the run drove through the client protocol, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<crate::store::ClientInfo>,
+    /// The server the nodes ran (none recorded for nodes fencepost did not start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::servers::Server>,
     /// Protocol violations by the client adapter, when it had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<super::protocol::ProtocolReport>,
@@ -68,6 +71,15 @@ impl RunResult {
                 self.faults.join(", ")
             }
         );
+        if let Some(v) = &self.server {
+            let _ = writeln!(
+                s,
+                "- server: **{}** ({}, sha256 {})",
+                v.label(),
+                v.source,
+                &v.sha256[..v.sha256.len().min(12)]
+            );
+        }
         if let Some(k) = &self.client {
             let _ = writeln!(
                 s,

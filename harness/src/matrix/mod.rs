@@ -64,6 +64,8 @@ pub struct MatrixOptions {
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
     pub fencepost: PathBuf,
+    /// The server the nodes run (`--server`), passed to every run.
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 impl MatrixOptions {
@@ -74,6 +76,7 @@ impl MatrixOptions {
             results_dir: self.results_dir.clone(),
             adapters_dir: self.adapters_dir.clone(),
             duration: self.duration,
+            server: self.server.clone(),
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct NodeSet {
     /// The private network of a Redis Cluster's nodes (freed after they are killed).
     pub lan: Option<netns::Lan>,
     pub root: PathBuf,
+    /// The server program its nodes run: the machine's redis-server unless the run chose
+    /// another ([`NodeSet::run_binary`]).
+    pub binary: Option<node::Binary>,
 }
 
 impl NodeSet {
@@ -53,7 +56,21 @@ impl NodeSet {
             sentinels: Vec::new(),
             lan: None,
             root,
+            binary: None,
         })
+    }
+
+    /// Its nodes run `binary` (a server the run obtained).
+    pub fn run_binary(&mut self, binary: node::Binary) {
+        self.binary = Some(binary);
+    }
+
+    /// The program its nodes run.
+    pub fn binary(&self) -> Result<node::Binary, NodeError> {
+        match &self.binary {
+            Some(b) => Ok(b.clone()),
+            None => node::Binary::system(),
+        }
     }
 
     /// Starts a node with fresh random passwords and adds it; returns its index.
@@ -69,7 +86,7 @@ impl NodeSet {
         passwords: (String, String),
     ) -> Result<usize, NodeError> {
         let dir = self.root.join(&config.name);
-        let node = Node::start(config, &dir, passwords)?;
+        let node = Node::start_binary(config, &dir, passwords, self.binary()?)?;
         self.nodes.push(node);
         Ok(self.nodes.len() - 1)
     }

@@ -127,10 +127,50 @@ const CLUSTER_CLIENT_COMMANDS: &str =
 /// The port a node in a namespace of its own listens on (the namespace has no other user).
 pub const PLACED_PORT: u16 = 6379;
 
+/// The server program a node runs, and how its Sentinels are started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binary {
+    pub server: PathBuf,
+    /// `redis-sentinel` for the machine's own server (its package ships it); None: the server
+    /// itself with `--sentinel` (an obtained build has no separate program).
+    pub sentinel: Option<PathBuf>,
+}
+
+impl Binary {
+    /// The machine's redis-server (and redis-sentinel) on PATH.
+    pub fn system() -> Result<Binary, NodeError> {
+        Ok(Binary {
+            server: redis_server_path()?,
+            sentinel: Some(on_path("redis-sentinel").unwrap_or_else(|| "redis-sentinel".into())),
+        })
+    }
+
+    /// The binary of a resolved server.
+    pub fn of(server: &crate::servers::Server) -> Binary {
+        Binary {
+            server: server.binary.clone(),
+            sentinel: if server.system {
+                on_path("redis-sentinel")
+            } else {
+                None
+            },
+        }
+    }
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 /// A running (or stopped) redis-server.
 #[derive(Debug)]
 pub struct Node {
     pub config: NodeConfig,
+    /// The program it runs (and runs again on a restart).
+    pub binary: Binary,
     pub port: u16,
     pub dir: PathBuf,
     pub admin_password: String,
@@ -154,13 +194,24 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 impl Node {
-    /// Starts a node in `dir` (created if needed) and waits until it answers PING.
+    /// Starts a node of the machine's redis-server in `dir` (created if needed) and waits
+    /// until it answers PING.
     pub fn start(
         config: NodeConfig,
         dir: &Path,
         passwords: (String, String),
     ) -> Result<Node, NodeError> {
-        let server = redis_server_path()?;
+        Node::start_binary(config, dir, passwords, Binary::system()?)
+    }
+
+    /// [`Node::start`] with a server of the run's choosing.
+    pub fn start_binary(
+        config: NodeConfig,
+        dir: &Path,
+        passwords: (String, String),
+        binary: Binary,
+    ) -> Result<Node, NodeError> {
+        let server = binary.server.clone();
         let io = |source| NodeError::Io {
             node: config.name.clone(),
             source,
@@ -174,6 +225,7 @@ impl Node {
             };
             let mut node = Node {
                 config: config.clone(),
+                binary: binary.clone(),
                 port,
                 dir: dir.to_path_buf(),
                 admin_password: passwords.0.clone(),
@@ -379,7 +431,7 @@ impl Node {
     /// Restarts a killed node on the same port with the same folder (its AOF, if any).
     pub fn restart(&mut self) -> Result<(), NodeError> {
         self.kill();
-        let server = redis_server_path()?;
+        let server = self.binary.server.clone();
         let name = self.config.name.clone();
         self.spawn(&server)
             .map_err(|source| NodeError::Io { node: name, source })?;

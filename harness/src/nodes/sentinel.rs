@@ -60,6 +60,7 @@ pub(crate) struct Acquaintance<'a> {
 
 impl Sentinel {
     pub(crate) fn start(
+        binary: &super::node::Binary,
         name: &str,
         dir: &Path,
         primary_port: u16,
@@ -106,9 +107,15 @@ impl Sentinel {
             .as_bytes(),
         )
         .map_err(|e| io(std::io::Error::other(e)))?;
-        let mut cmd = Command::new(sentinel_path().ok_or(NodeError::MissingRedis)?);
-        cmd.arg(&conf)
-            .stdin(Stdio::null())
+        let mut cmd = match &binary.sentinel {
+            Some(program) => Command::new(program),
+            None => Command::new(&binary.server),
+        };
+        cmd.arg(&conf);
+        if binary.sentinel.is_none() {
+            cmd.arg("--sentinel");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = spawner::spawn(cmd).map_err(io)?;
@@ -165,13 +172,6 @@ impl Drop for Sentinel {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn sentinel_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("redis-sentinel"))
-        .find(|p| p.is_file())
 }
 
 /// Makes the replica replicate `master` (the proxy in front of the primary) as the admin user

@@ -55,6 +55,10 @@ pub struct Scenario {
     /// Run on a Redis Cluster (the lock's or counter's key on one of its shards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<cluster::ClusterSection>,
+    /// The server the nodes run (`[server] kind = "valkey"`, `version = "8.0"`); the machine's
+    /// redis-server when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +87,8 @@ pub struct Overrides {
     /// Where that command runs: the folder fencepost was started in (a command typed on the
     /// command line resolves relative paths as a shell would).
     pub client_command_dir: Option<PathBuf>,
+    /// `--server KIND[@VERSION]`: the server the nodes run.
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 impl Overrides {
@@ -101,6 +107,9 @@ impl Overrides {
         if let Some(c) = &self.client_command {
             let words = shell_words::join(c);
             s.push_str(&format!(" --client-command {}", shell_words::quote(&words)));
+        }
+        if let Some(v) = &self.server {
+            s.push_str(&format!(" --server {}", v.label()));
         }
         s
     }
@@ -155,6 +164,9 @@ impl Scenario {
         }
         if let Some(l) = overrides.lock {
             scenario.lock.kind = l;
+        }
+        if let Some(v) = &overrides.server {
+            scenario.server = Some(v.clone());
         }
         if overrides.client.is_some() || overrides.client_command.is_some() {
             let spec = scenario.client.get_or_insert_with(ClientSpec::default);
@@ -223,6 +235,15 @@ impl Scenario {
         ))?;
         top(self.lock.validate())?;
         top(self.workload.validate(self.lock.kind, self.run.clients))?;
+        if let Some(ask) = &self.server {
+            if let Some(v) = &ask.version {
+                top(crate::servers::ServerAsk::check_version(v)
+                    .map_err(|m| Invalid::new("version", format!("[server] {m}"))))?;
+            }
+            top(crate::servers::catalog::find(ask)
+                .map(drop)
+                .map_err(|e| Invalid::new("version", format!("[server] {e}"))))?;
+        }
         let bounds = self.bounds();
         for (i, n) in self.nemesis.iter().enumerate() {
             n.plugin().validate(&bounds).map_err(|e| (Some(i), e))?;

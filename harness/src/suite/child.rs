@@ -44,6 +44,8 @@ pub struct LibraryCases {
     pub results_dir: PathBuf,
     pub adapters_dir: PathBuf,
     pub duration: Option<Dur>,
+    /// `--server KIND[@VERSION]` for every run.
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 impl LibraryCases {
@@ -61,16 +63,26 @@ impl LibraryCases {
             results_dir: self.results_dir.clone(),
             seed,
             duration: self.duration,
-            extra: vec![
+            extra: [
                 "--client".into(),
                 spec.to_string(),
                 "--adapters".into(),
                 self.adapters_dir.display().to_string(),
-            ],
+            ]
+            .into_iter()
+            .chain(server_args(self.server.as_ref()))
+            .collect(),
             log: logs.join(format!("{tag}.log")),
             result_json: logs.join(format!(".{tag}.json")),
         }
     }
+}
+
+/// `--server KIND@VERSION` when one was asked.
+pub fn server_args(server: Option<&crate::servers::ServerAsk>) -> Vec<String> {
+    server
+        .map(|s| vec!["--server".to_string(), s.label()])
+        .unwrap_or_default()
 }
 
 impl CaseCommand {

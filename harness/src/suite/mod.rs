@@ -82,6 +82,8 @@ pub struct SuiteOptions {
     pub fencepost: PathBuf,
     /// Run only this slice of the cases (`--shard I/N`).
     pub shard: Option<shard::Shard>,
+    /// The server the nodes run (`--server`), passed to every run.
+    pub server: Option<crate::servers::ServerAsk>,
 }
 
 /// Errors that stop a suite before it runs anything.
@@ -192,7 +194,7 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
                     results_dir: opts.results_dir.clone(),
                     seed,
                     duration: opts.duration,
-                    extra: Vec::new(),
+                    extra: crate::suite::child::server_args(opts.server.as_ref()),
                     log: dir.join("logs").join(format!("{name}-seed{seed}.log")),
                     result_json: dir.join("logs").join(format!(".{name}-seed{seed}.json")),
                 },

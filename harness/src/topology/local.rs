@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// Starts the nodes and the proxies.
 pub async fn start(spec: &Spec, run_id: &str, seed: u64) -> anyhow::Result<Topology> {
     let mut nodes = NodeSet::new(run_id).context("cannot create the nodes' temporary folder")?;
+    if let Some(server) = &spec.server {
+        nodes.run_binary(crate::nodes::node::Binary::of(server));
+    }
     let lock_nodes: Vec<String> = match spec.redis_cluster {
         Some(_) => Vec::new(),
         None => (1..=spec.lock_nodes).map(|i| format!("n{i}")).collect(),

@@ -89,6 +89,9 @@ pub struct Spec {
     pub client_processes: bool,
     /// The workload's name, and whether it runs on remote set-ups (lock and counters do).
     pub workload: (&'static str, bool),
+    /// The server the nodes run (resolved and checked before the topology is built); None for
+    /// nodes fencepost did not start.
+    pub server: Option<std::sync::Arc<crate::servers::Server>>,
 }
 
 /// Connection URLs of one client, each through its own proxy link.

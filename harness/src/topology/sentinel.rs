@@ -131,7 +131,8 @@ async fn start_replica(
     topology: &Topology,
     primary: &DataNode,
 ) -> anyhow::Result<(DataNode, Vec<Vec<(String, String)>>)> {
-    let node = Node::start(
+    let binary = topology.nodes().binary()?;
+    let node = Node::start_binary(
         NodeConfig {
             name: REPLICA.into(),
             persistence: Persistence::None,
@@ -145,6 +146,7 @@ async fn start_replica(
             primary.admin_password.clone(),
             primary.client_password.clone(),
         ),
+        binary,
     )?;
     let mut client_links = Vec::new();
     let (primary_addr, replica_addr) = (
@@ -210,7 +212,9 @@ fn start_sentinels(
                 .map(|j| (ports[j], ids[j].as_str()))
                 .collect(),
         };
+        let binary = topology.nodes().binary()?;
         let s = Sentinel::start(
+            &binary,
             &name,
             &primary.root.join(&name),
             primary.port,

@@ -265,6 +265,22 @@ fn every_bad_input_exits_2_with_a_clear_message_and_no_panic() {
             &["check", "/nonexistent/run"],
             &["/nonexistent/run"],
         ),
+        // The server: a kind that is none, a version there is no build of, a malformed one.
+        cli_case(
+            "server_unknown_kind",
+            &["scenario", "baseline", "--server", "keydb@6"],
+            &["`keydb` is not a server kind", "redis or valkey"],
+        ),
+        cli_case(
+            "server_without_a_build",
+            &["matrix", "--server", "redis@7.2"],
+            &["cannot be obtained here", "OpenSSL 1.1", "redis@8.2.3"],
+        ),
+        cli_case(
+            "server_bad_version",
+            &["suite", "nightly", "--server", "valkey@eight"],
+            &["`eight` is not a server version", "8.2.3"],
+        ),
         // Explore and shrink: refused before any run starts.
         cli_case(
             "explore_without_a_target",

@@ -19,3 +19,4 @@ mod node_faults;
 mod redis_cluster;
 mod redlock;
 mod scenarios;
+mod servers;

