@@ -156,6 +156,7 @@ impl Runner<'_> {
             .map(|(index, &seed)| {
                 let tag = format!("{}-{version}-{}-seed{seed}", o.library, o.fault);
                 schedule::Job {
+                    suffix: None,
                     index,
                     label: spec.clone(),
                     seed,

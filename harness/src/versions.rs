@@ -146,6 +146,7 @@ pub async fn versions(opts: &VersionsOptions) -> anyhow::Result<Vec<VersionRow>>
             let spec = format!("{}@{}", opts.library, r.version);
             let tag = format!("{}-{}-seed{}", opts.library, r.version, opts.seed);
             schedule::Job {
+                suffix: None,
                 index,
                 label: spec.clone(),
                 seed: opts.seed,

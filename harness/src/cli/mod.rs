@@ -216,6 +216,10 @@ pub struct MatrixArgs {
     /// machine's redis-server. `fencepost servers` lists them.
     #[arg(long, value_parser = parse_server)]
     pub server: Option<crate::servers::ServerAsk>,
+    /// Run everything on each of these servers, the server an axis of the report (rows and
+    /// JUnit names carry it): redis@7.0,redis@8.2,valkey@8.0.
+    #[arg(long, value_delimiter = ',', value_parser = parse_server, conflicts_with = "server")]
+    pub servers: Vec<crate::servers::ServerAsk>,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     /// Override every run's duration (e.g. 4s).
@@ -327,6 +331,10 @@ pub struct SuiteArgs {
     /// machine's redis-server. `fencepost servers` lists them.
     #[arg(long, value_parser = parse_server)]
     pub server: Option<crate::servers::ServerAsk>,
+    /// Run everything on each of these servers, the server an axis of the report (rows and
+    /// JUnit names carry it): redis@7.0,redis@8.2,valkey@8.0.
+    #[arg(long, value_delimiter = ',', value_parser = parse_server, conflicts_with = "server")]
+    pub servers: Vec<crate::servers::ServerAsk>,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
 }
@@ -545,6 +553,7 @@ impl MatrixArgs {
             results_dir: self.results,
             adapters_dir: self.adapters,
             server: self.server,
+            servers: self.servers,
             fencepost: std::env::current_exe()
                 .context("cannot find the fencepost binary to run the matrix's cases")?,
         };
@@ -580,6 +589,7 @@ impl SuiteArgs {
                 .context("cannot find the fencepost binary to run the suite's cases")?,
             shard: self.shard,
             server: self.server,
+            servers: self.servers,
         };
         crate::suite::suite_command(&opts).await
     }

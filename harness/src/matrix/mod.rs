@@ -66,6 +66,26 @@ pub struct MatrixOptions {
     pub fencepost: PathBuf,
     /// The server the nodes run (`--server`), passed to every run.
     pub server: Option<crate::servers::ServerAsk>,
+    /// `--servers a,b,…`: each library's row once per server (`redis-py on valkey@8.0`).
+    pub servers: Vec<crate::servers::ServerAsk>,
+}
+
+impl MatrixOptions {
+    /// The rows: (label, library spec, the server it runs on if an axis).
+    fn rows(&self) -> Vec<(String, String, Option<crate::servers::ServerAsk>)> {
+        let axis: Vec<Option<&crate::servers::ServerAsk>> = if self.servers.is_empty() {
+            vec![None]
+        } else {
+            self.servers.iter().map(Some).collect()
+        };
+        self.libraries
+            .iter()
+            .flat_map(|l| {
+                axis.iter()
+                    .map(move |on| (crate::suite::on_server(l, *on), l.clone(), on.cloned()))
+            })
+            .collect()
+    }
 }
 
 impl MatrixOptions {
@@ -256,10 +276,19 @@ fn cell(library: &str, fault: &str, cases: Vec<Case>) -> Cell {
                 })
             })
     });
+    // A row of a server axis (`redis-py on valkey@8.0`: a spec has no spaces) keeps its
+    // server beside the version the runs loaded.
+    let on = library.split_once(" on ").map(|(_, s)| s);
     Cell {
         library: library.to_string(),
         fault: fault.to_string(),
-        client: cases.iter().find_map(|c| c.client.clone()),
+        client: cases
+            .iter()
+            .find_map(|c| c.client.clone())
+            .map(|c| match on {
+                Some(s) => format!("{c} on {s}"),
+                None => c,
+            }),
         kind,
         first,
         cases,
@@ -290,16 +319,21 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
         crate::clients::process::adapter::find(&name, version, &opts.adapters_dir)?
             .install(&crate::clients::process::adapter::cache_dir())?;
     }
-    let cases = opts.cases();
+    let rows = opts.rows();
     let mut jobs = Vec::new();
     let mut index = 0;
-    for l in &opts.libraries {
+    for (row, l, on) in &rows {
+        let mut cases = opts.cases();
+        if on.is_some() {
+            cases.server = on.clone();
+        }
         for f in &opts.faults {
             for &seed in &opts.seeds.0 {
-                let tag = format!("{}-{f}-seed{seed}", l.replace('@', "-"));
+                let tag = format!("{}-{f}-seed{seed}", row.replace(['@', ' '], "-"));
                 jobs.push(schedule::Job {
                     index,
-                    label: format!("{l} × {f}"),
+                    label: format!("{row} × {f}"),
+                    suffix: None,
                     seed,
                     cmd: cases.case(f, l, seed, &dir.join("logs"), &tag),
                 });
@@ -311,17 +345,17 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
         schedule::run_jobs(jobs, opts.jobs, &opts.results_dir, &mut interrupt, "matrix").await?;
     let mut cases = cases.into_iter();
     let mut cells = Vec::new();
-    for l in &opts.libraries {
+    for (row, _, _) in &rows {
         for f in &opts.faults {
             let mine: Vec<Case> = cases.by_ref().take(opts.seeds.0.len()).collect();
-            cells.push(cell(l, f, mine));
+            cells.push(cell(row, f, mine));
         }
     }
     let report = MatrixReport {
         stamp,
         started_unix_s,
         seeds: opts.seeds.0.clone(),
-        libraries: opts.libraries.clone(),
+        libraries: rows.iter().map(|(row, _, _)| row.clone()).collect(),
         faults: opts.faults.clone(),
         jobs: opts.jobs,
         wall_ms: started.elapsed().as_millis() as u64,

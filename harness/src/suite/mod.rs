@@ -84,6 +84,18 @@ pub struct SuiteOptions {
     pub shard: Option<shard::Shard>,
     /// The server the nodes run (`--server`), passed to every run.
     pub server: Option<crate::servers::ServerAsk>,
+    /// `--servers a,b,…`: every scenario × seed on each of these servers, the server an axis of
+    /// the report (a case is `SCENARIO on SERVER`). Empty: one server, `server`.
+    pub servers: Vec<crate::servers::ServerAsk>,
+}
+
+/// The name a case of scenario `name` on server `on` has in the reports: `failover on
+/// valkey@8.0` on a server axis, the scenario's alone otherwise.
+pub fn on_server(name: &str, on: Option<&crate::servers::ServerAsk>) -> String {
+    match on {
+        Some(s) => format!("{name} on {}", s.label()),
+        None => name.to_string(),
+    }
 }
 
 /// Errors that stop a suite before it runs anything.
@@ -157,26 +169,40 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
     let started = Instant::now();
     let seeds = &opts.seeds.0;
 
+    // On a server axis every scenario × seed runs on each server (the axis in the names);
+    // otherwise on the one server asked (or the machine's).
+    let axis: Vec<Option<&crate::servers::ServerAsk>> = if opts.servers.is_empty() {
+        vec![None]
+    } else {
+        opts.servers.iter().map(Some).collect()
+    };
     // Longest cases first, so the last to finish are short ones (and the matrix order is kept
     // among equals); the report lists cases in matrix order whatever order they ran in.
-    let mut queue: Vec<(usize, PathBuf, u64)> = files
+    let mut queue: Vec<(usize, PathBuf, Option<&crate::servers::ServerAsk>, u64)> = files
         .iter()
-        .flat_map(|f| seeds.iter().map(move |&seed| (f.clone(), seed)))
+        .flat_map(|f| {
+            axis.iter()
+                .flat_map(move |&on| seeds.iter().map(move |&seed| (f.clone(), on, seed)))
+        })
         .enumerate()
-        .map(|(i, (f, seed))| (i, f, seed))
-        .filter(|(i, _, _)| opts.shard.is_none_or(|s| s.takes(*i)))
+        .map(|(i, (f, on, seed))| (i, f, on, seed))
+        .filter(|(i, _, _, _)| opts.shard.is_none_or(|s| s.takes(*i)))
         .collect();
     let length = |f: &Path| {
         opts.duration
             .or_else(|| Scenario::load(f).ok().map(|s| s.run.duration))
             .map_or(Duration::ZERO, |d| d.0)
     };
-    queue.sort_by_key(|(i, f, _)| (std::cmp::Reverse(length(f)), *i));
+    queue.sort_by_key(|(i, f, _, _)| (std::cmp::Reverse(length(f)), *i));
 
     let jobs: Vec<schedule::Job> = queue
         .into_iter()
-        .map(|(i, file, seed)| {
+        .map(|(i, file, on, seed)| {
             let name = stem(&file);
+            let tag = match on {
+                Some(s) => format!("{name}-{}", s.label().replace('@', "-")),
+                None => name.clone(),
+            };
             // The command names the scenario as a user would type it.
             let user_name = if opts.scenarios_dir == Path::new("scenarios") {
                 name.clone()
@@ -185,7 +211,8 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             };
             schedule::Job {
                 index: i,
-                label: name.clone(),
+                label: on_server(&name, on),
+                suffix: on.map(|s| on_server("", Some(s))),
                 seed,
                 cmd: CaseCommand {
                     fencepost: opts.fencepost.clone(),
@@ -194,9 +221,9 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
                     results_dir: opts.results_dir.clone(),
                     seed,
                     duration: opts.duration,
-                    extra: crate::suite::child::server_args(opts.server.as_ref()),
-                    log: dir.join("logs").join(format!("{name}-seed{seed}.log")),
-                    result_json: dir.join("logs").join(format!(".{name}-seed{seed}.json")),
+                    extra: crate::suite::child::server_args(on.or(opts.server.as_ref())),
+                    log: dir.join("logs").join(format!("{tag}-seed{seed}.log")),
+                    result_json: dir.join("logs").join(format!(".{tag}-seed{seed}.json")),
                 },
             }
         })
@@ -210,7 +237,10 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             stamp,
             started_unix_s,
             seeds: seeds.clone(),
-            scenarios: files.iter().map(|f| stem(f)).collect(),
+            scenarios: files
+                .iter()
+                .flat_map(|f| axis.iter().map(move |on| on_server(&stem(f), *on)))
+                .collect(),
             duration_override: opts.duration.map(|d| d.to_string()),
             jobs: opts.jobs.max(1),
             wall_ms: started.elapsed().as_millis() as u64,
@@ -242,6 +272,13 @@ pub fn rerun_command(opts: &SuiteOptions) -> String {
         s.push_str(&format!(" --duration {d}"));
     }
     s.push_str(&format!(" --jobs {}", opts.jobs.max(1)));
+    if let Some(v) = &opts.server {
+        s.push_str(&format!(" --server {}", v.label()));
+    }
+    if !opts.servers.is_empty() {
+        let all: Vec<String> = opts.servers.iter().map(|s| s.label()).collect();
+        s.push_str(&format!(" --servers {}", all.join(",")));
+    }
     if let Some(shard) = opts.shard {
         s.push_str(&format!(" --shard {shard}"));
     }

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 pub struct Job {
     pub index: usize,
     pub label: String,
+    /// Added to a judged case's scenario name in the reports (a suite's server axis:
+    /// ` on valkey@8.0`).
+    pub suffix: Option<String>,
     pub seed: u64,
     pub cmd: CaseCommand,
 }
@@ -49,7 +52,8 @@ pub async fn run_jobs(
 }
 
 /// What a case's waiter hands back: its place, label, seed, wall time and how it ended.
-type Ended = (usize, String, u64, u64, CaseEnd);
+/// And the suffix its judged case's name takes ([`Job::suffix`]).
+type Ended = (usize, String, u64, u64, CaseEnd, Option<String>);
 
 /// The cases to run, those running, those done, and the progress bar.
 struct Scheduler<'a> {
@@ -95,14 +99,14 @@ impl<'a> Scheduler<'a> {
             let Some(job) = self.queue.pop_front() else {
                 break;
             };
-            let (i, name, seed) = (job.index, job.label, job.seed);
+            let (i, name, seed, suffix) = (job.index, job.label, job.seed, job.suffix);
             let t0 = Instant::now();
             match job.cmd.start() {
                 Ok(child) => {
                     self.running.insert(i, (name.clone(), seed, child.pid()));
                     self.waits.spawn_blocking(move || {
                         let end = child.wait();
-                        (i, name, seed, t0.elapsed().as_millis() as u64, end)
+                        (i, name, seed, t0.elapsed().as_millis() as u64, end, suffix)
                     });
                 }
                 Err(e) => {
@@ -124,12 +128,16 @@ impl<'a> Scheduler<'a> {
     }
 
     /// A case ended: record it, print its line, move the bar.
-    fn finished(&mut self, (i, name, seed, wall_ms, end): Ended) {
+    fn finished(&mut self, (i, name, seed, wall_ms, end, suffix): Ended) {
         self.running.remove(&i);
         let case = match end {
             CaseEnd::Judged(result) => {
                 self.interrupted |= result.interrupted;
-                Case::of(&result, seed, wall_ms, self.results_dir)
+                let mut case = Case::of(&result, seed, wall_ms, self.results_dir);
+                if let Some(s) = suffix {
+                    case.scenario.push_str(&s);
+                }
+                case
             }
             CaseEnd::Failed(error) => Case::error(&name, seed, wall_ms, &error),
             CaseEnd::Interrupted => {

@@ -167,3 +167,104 @@ fn a_server_there_is_no_build_of_is_refused_before_anything_starts() {
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("keydb"), "{t}");
 }
+
+#[test]
+fn the_suite_and_the_matrix_take_the_server_as_an_axis() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let results = results_dir("servers-axis");
+    let out = fencepost()
+        .args(["suite", "nightly", "--only", "baseline", "--seeds", "1"])
+        .args([
+            "--duration",
+            "3s",
+            "--servers",
+            "redis@7.0,valkey@8.1",
+            "--jobs",
+            "1",
+        ])
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let suite = results.join("latest-suite");
+    let junit = std::fs::read_to_string(suite.join("junit.xml")).unwrap();
+    let report = std::fs::read_to_string(suite.join("report.md")).unwrap();
+    for name in ["baseline on redis@7.0", "baseline on valkey@8.1"] {
+        assert!(junit.contains(name), "{name} in junit.xml:\n{junit}");
+        assert!(report.contains(name), "{name} in report.md:\n{report}");
+    }
+    assert!(
+        report.contains("--servers redis@7.0,valkey@8.1"),
+        "{report}"
+    );
+    // Each case ran on its own server.
+    let runs: Vec<String> = walk_files(&results)
+        .into_iter()
+        .filter(|p| p.ends_with("server.json"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().any(|s| s.contains("\"valkey\"")), "{runs:?}");
+    assert!(runs.iter().any(|s| s.contains("\"redis\"")), "{runs:?}");
+
+    let out = fencepost()
+        .args([
+            "matrix",
+            "--libraries",
+            "fencepost-single",
+            "--faults",
+            "baseline",
+        ])
+        .args([
+            "--seeds",
+            "1",
+            "--duration",
+            "3s",
+            "--servers",
+            "redis@8.2,valkey@8.0",
+            "--jobs",
+            "1",
+        ])
+        .args(["--scenarios", "scenarios/libraries"])
+        .arg("--results")
+        .arg(&*results)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    // 3 s is short for the baseline's evidence (unknown is fine here): what matters is a row
+    // per server, each run on its own.
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{t}");
+    for row in [
+        "fencepost-single 0.1.0 on redis@8.2",
+        "fencepost-single 0.1.0 on valkey@8.0",
+    ] {
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with(&format!("| {row} |")) && l.contains("seed 1")),
+            "{row} is a row with its run:\n{t}"
+        );
+    }
+    let servers: Vec<String> = walk_files(&results)
+        .into_iter()
+        .filter(|p| p.ends_with("server.json"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for v in ["8.2.3", "8.0.1"] {
+        assert!(servers.iter().any(|s| s.contains(v)), "{v}: {servers:?}");
+    }
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
