@@ -243,6 +243,13 @@ impl Scenario {
             top(crate::servers::catalog::find(ask)
                 .map(drop)
                 .map_err(|e| Invalid::new("version", format!("[server] {e}"))))?;
+            if self.cluster.is_some() {
+                if let Some(why) =
+                    crate::servers::lacks(ask, crate::servers::Needs::ClusterFormation)
+                {
+                    top(Err(Invalid::new("version", format!("[server] {why}"))))?;
+                }
+            }
         }
         let bounds = self.bounds();
         for (i, n) in self.nemesis.iter().enumerate() {

@@ -173,5 +173,11 @@ mod tests {
         );
         // 8.2 is not 8.20.
         assert!(find(&ask("redis@8.20")).is_err());
+        // What a build cannot do is known from the catalog, before anything is fetched.
+        use super::super::{lacks, Needs};
+        assert!(lacks(&ask("redis@6.2"), Needs::ClusterFormation).is_some());
+        for ok in ["redis", "redis@8.2", "valkey@8.0", "valkey@8.1"] {
+            assert_eq!(lacks(&ask(ok), Needs::ClusterFormation), None, "{ok}");
+        }
     }
 }

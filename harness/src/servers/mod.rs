@@ -168,6 +168,28 @@ pub fn table(cache: &Path) -> String {
     s
 }
 
+/// What a scenario may need of its server that not every build has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// fencepost forms a Redis Cluster with `CLUSTER ADDSLOTSRANGE` and its clients discover
+    /// slots with `CLUSTER SHARDS`: both Redis 7.0 (and every Valkey).
+    ClusterFormation,
+}
+
+/// Why the build `ask` names cannot do what `needs` asks, if it cannot (decided from the
+/// catalog's version of it: the binary need not be obtained to refuse).
+pub fn lacks(ask: &ServerAsk, needs: Needs) -> Option<String> {
+    let build = catalog::find(ask).ok()?;
+    let major: u32 = build.version.split('.').next()?.parse().ok()?;
+    match needs {
+        Needs::ClusterFormation if build.kind == Kind::Redis && major < 7 => Some(format!(
+            "a [cluster] scenario needs Redis 7.0 or later (fencepost forms the cluster with CLUSTER ADDSLOTSRANGE and its clients find slots with CLUSTER SHARDS); {} has neither: pick redis@7.0 or later, or valkey",
+            build.label()
+        )),
+        _ => None,
+    }
+}
+
 /// The server for `ask` (the machine's redis-server when None), obtained into `cache` on first
 /// use and verified.
 pub fn resolve(ask: Option<&ServerAsk>, cache: &Path) -> Result<Server, ServerError> {

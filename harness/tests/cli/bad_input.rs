@@ -277,6 +277,11 @@ fn every_bad_input_exits_2_with_a_clear_message_and_no_panic() {
             &["cannot be obtained here", "OpenSSL 1.1", "redis@8.2.3"],
         ),
         cli_case(
+            "server_without_cluster_support",
+            &["scenario", "cluster-lock", "--server", "redis@6.2"],
+            &["needs Redis 7.0 or later", "ADDSLOTSRANGE", "redis@6.2.14"],
+        ),
+        cli_case(
             "server_bad_version",
             &["suite", "nightly", "--server", "valkey@eight"],
             &["`eight` is not a server version", "8.2.3"],
