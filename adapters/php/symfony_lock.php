@@ -10,8 +10,9 @@
  * - The lock is a **sorted set** at key lock.name, not a string: each holder's random token is a
  *   member scored with its expiry (the node's `TIME` in ms plus the ttl), with a `__write__` member
  *   for an exclusive lock; the key's own expiry is moved to the largest score (`PEXPIREAT`).
- *   fencepost's node record reads string locks only, so the token is not reported and blame
- *   judges none of these grants (it counts them as not judged); the safety checkers judge them.
+ *   The token (base64 of 32 random bytes) is kept in the Key's state under the store's class
+ *   name, the same on every node of a CombinedStore: it is reported, and the nodes' record reads
+ *   each member as a holding ending at its score.
  * - `acquire(false)` is two steps: `save` with the store's initial ttl (300 s by default: a fault
  *   between the steps leaves a 300 s lease), then `refresh($ttl)`. The client keeps its own view
  *   of the lease on its **wall clock** (`microtime`: a client clock fault moves it): if the lease
@@ -89,10 +90,14 @@ final class SymfonyLockAdapter extends Fencepost\LockAdapter
     public function acquire(array $op, Stamp $stamp): array
     {
         $ttl_s = Fencepost\ttl_ms($op, $this->hello) / 1000;
-        $this->lock = $lock = $this->factory->createLock($this->name, $ttl_s, false);
+        // createLock() with a Key of our own, to read the token the store keeps in it.
+        $key = new Symfony\Component\Lock\Key($this->name);
+        $this->lock = $lock = $this->factory->createLockFromKey($key, $ttl_s, false);
         $granted = (bool) $stamp->call(fn () => $lock->acquire(false));
+        $store = Symfony\Component\Lock\Store\RedisStore::class;
+        $token = $granted && $key->hasState($store) ? (string) $key->getState($store) : null;
         return ['granted' => $granted, 'validity_ms' => $granted ? $this->validity($lock) : null,
-            'token' => null, 'fence' => null];
+            'token' => $token, 'fence' => null];
     }
 
     public function extend(array $op, Stamp $stamp): array

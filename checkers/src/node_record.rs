@@ -211,6 +211,13 @@ const EXPIRY_SLACK_NS: Nanos = 5_000_000;
 const DELETED: &str = "deleted";
 /// How a holding ended when the node's stream was lost (a crash): its fate is not on record.
 const LOST: &str = "stream lost (node down)";
+
+/// The record's key for `member` of the sorted-set lease at `key` (a lock kept as a sorted set
+/// of holders, each scored with its lease's end): every member is a holding of its own, and a
+/// `DEL` of the set ends them all.
+pub fn member_key(key: &str, member: &str) -> String {
+    format!("{key}[{member}]")
+}
 const UNREADABLE: &str = "changed by a command the record cannot read";
 
 /// How long before a key's SET a clock reading may have been taken and still place its expiry:
@@ -462,6 +469,17 @@ impl Rebuild {
     /// A `DEL`: the node expiring the key (at its expiry, within our reading's error), or
     /// someone deleting it.
     fn del(&mut self, e: &NodeEvent, key: &str) {
+        // A sorted-set lease deleted whole (released, or expired by the set's own expiry):
+        // each member still open goes with it, each judged by its own lease.
+        let members: Vec<String> = self
+            .open
+            .keys()
+            .filter(|(n, k)| *n == e.node && k.starts_with(&format!("{key}[")))
+            .map(|(_, k)| k.clone())
+            .collect();
+        for m in members {
+            self.del(e, &m);
+        }
         let slot = (e.node.clone(), key.to_string());
         // The node's own word that a key we placed as expired is gone.
         if let Some(l) = self.last.get_mut(&slot) {

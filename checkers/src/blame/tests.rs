@@ -147,6 +147,61 @@ fn a_lock_key_changed_by_a_command_the_record_cannot_read_blinds_the_node_from_t
     );
 }
 
+/// A member of the sorted-set lease at `k`, set at `t_ms` until the node's `expire_at_ms`.
+fn member(t_ms: u64, value: &str, expire_at_ms: u64) -> NodeEvent {
+    ev(
+        t_ms,
+        Change::Set {
+            key: crate::node_record::member_key("k", value),
+            value: value.into(),
+            expire_at_ms: Some(expire_at_ms),
+        },
+    )
+}
+
+#[test]
+fn a_sorted_set_lease_is_judged_member_by_member() {
+    // Symfony's shape: the holder's token and a `__write__` marker, both scored with the lease's
+    // end. A grant and a release whose ZREMs land: judged, no finding; the marker nobody holds
+    // is no one's.
+    let mut b = B::default();
+    granted(&mut b, 0, 2, 0, "a");
+    release(&mut b, 50, 52, 0, Value::Released);
+    let zrem = |t, m: &str| {
+        ev(
+            t,
+            Change::Del {
+                key: crate::node_record::member_key("k", m),
+            },
+        )
+    };
+    let r = check(
+        &b.history().calls(),
+        &input(vec![
+            member(1, "a", 1_000_101),
+            member(1, "__write__", 1_000_101),
+            zrem(51, "a"),
+            zrem(51, "__write__"),
+        ]),
+    );
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!(r.grants_judged, 1);
+    // A DEL of the whole set (the set's own expiry, or a delete) ends every member: a grant
+    // whose member the node had already let go by its return is returned after its lease.
+    let mut b = B::default();
+    granted(&mut b, 0, 300, 0, "a");
+    let r = check(
+        &b.history().calls(),
+        &input(vec![
+            member(1, "a", 1_000_101),
+            member(1, "__write__", 1_000_101),
+            clock(10, 1_000_010),
+            ev(101, Change::Del { key: "k".into() }),
+        ]),
+    );
+    assert_eq!(kinds(&r), vec![FindingKind::GrantAfterLease], "{r:?}");
+}
+
 #[test]
 fn a_set_the_reconnect_snapshot_already_showed_continues_the_holding() {
     // The node came back at 5 ms; the grant's SET ran before the tap read the key (the

@@ -5,8 +5,9 @@
 //! the fault proxy) as its admin user and asks for a replication stream (`PSYNC ? -1`): after the
 //! snapshot (skipped; the lock keys are read directly instead) the node sends every effect it
 //! applies, with values — a script's `SET` as `SET key value PXAT ms`, an extension as
-//! `PEXPIREAT`, an expiry or a release as `DEL` (any other command on a lock key — a lock kept in
-//! a sorted set — is journaled as unreadable: the node is blind from there). Each change of a lock key is journaled to
+//! `PEXPIREAT`, an expiry or a release as `DEL`; a sorted-set lease's `ZADD key score member`
+//! as a holding per member ending at its score, `ZREM` as its release (any other command on a
+//! lock key is journaled as unreadable: the node is blind from there). Each change of a lock key is journaled to
 //! `node-events.jsonl` with the moment it arrived, and the node's `TIME` every 100 ms (expiries
 //! are on its clock, which a clock fault may bend). The tap acknowledges offset 0 (the node
 //! streams only after an acknowledgement) and never more, so `WAIT` never counts it. A node that crashes loses its tap's stream (`lost`);
@@ -435,8 +436,50 @@ fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
                 }
             }
         }
+        // A sorted-set lease (Symfony's RedisStore): each member a holder whose lease ends at
+        // its score, on the node's clock. Each member is a holding of its own in the record
+        // (`checkers::node_record::member_key`); the set's own expiry and the removal of members
+        // already past their score change nothing the members' scores do not say.
+        "ZADD" if is_lock(&text(1)) => {
+            let key = text(1).unwrap_or_default();
+            let mut i = 2;
+            while text(i).is_some_and(|o| {
+                matches!(
+                    o.to_ascii_uppercase().as_str(),
+                    "NX" | "XX" | "GT" | "LT" | "CH" | "INCR"
+                )
+            }) {
+                i += 1;
+            }
+            while let (Some(score), Some(member)) = (text(i), text(i + 1)) {
+                let expire_at_ms = score.parse::<f64>().ok().map(|s| s as u64);
+                journal.write(
+                    node,
+                    Change::Set {
+                        key: checkers::node_record::member_key(&key, &member),
+                        value: member,
+                        expire_at_ms,
+                    },
+                );
+                i += 2;
+            }
+        }
+        "ZREM" if is_lock(&text(1)) => {
+            let key = text(1).unwrap_or_default();
+            for i in 2..cmd.len() {
+                if let Some(member) = text(i) {
+                    journal.write(
+                        node,
+                        Change::Del {
+                            key: checkers::node_record::member_key(&key, &member),
+                        },
+                    );
+                }
+            }
+        }
+        "ZREMRANGEBYSCORE" if is_lock(&text(1)) => {}
         // The stream carries writes only: any other command on a lock key changed it in a way
-        // the record cannot read (a sorted-set lease's ZADD, a hash's HSET).
+        // the record cannot read (a hash's HSET, a list's LPUSH).
         "PING" | "SELECT" | "MULTI" | "EXEC" => {}
         _ if is_lock(&text(1)) => journal.write(
             node,
