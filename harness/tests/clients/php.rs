@@ -180,7 +180,7 @@ fn a_php_library_runs_only_the_version_debian_installed() {
             "{record}"
         );
     }
-    let a = adapter::find("symfony-lock", Some("6.4.0".into()), &adapters_dir()).unwrap();
+    let a = adapter::find("symfony-lock", Some("5.4.0".into()), &adapters_dir()).unwrap();
     let e = a.install(&adapter::cache_dir()).unwrap_err().to_string();
     assert!(
         e.contains(&format!("php-symfony-lock {shipped} from Debian")) && e.contains("Packagist"),
