@@ -451,6 +451,10 @@ impl History {
 #[derive(Clone, Debug, Default)]
 pub struct FaultWindows {
     windows: Vec<FaultWindow>,
+    /// Injections that failed after bending nodes' clocks (a clock fault whose confirmation
+    /// timed out): no window — nothing took effect as asked — but the clocks were bent from
+    /// `bends.from_ns` until the failure was recorded (the nemesis restores them at once).
+    failed_bends: Vec<FaultWindow>,
 }
 
 impl FaultWindows {
@@ -461,8 +465,16 @@ impl FaultWindows {
         let Value::Fault(fault) = &op.value else {
             return;
         };
-        // A failed injection: nothing to heal, no window.
+        // A failed injection: nothing to heal, no window; a bend it made is kept apart.
         if op.kind == OpKind::Fail {
+            if let Some(b) = &fault.bends {
+                self.failed_bends.push(FaultWindow {
+                    fault: fault.clone(),
+                    start_ns: b.from_ns.min(op.time_ns),
+                    stop_ns: op.time_ns,
+                    healed: true,
+                });
+            }
             return;
         }
         match op.f {
@@ -485,6 +497,11 @@ impl FaultWindows {
             }
             _ => {}
         }
+    }
+
+    /// The clock bends of failed injections ([`FaultWindows::failed_bends`]'s field).
+    pub fn failed_bends(&self) -> &[FaultWindow] {
+        &self.failed_bends
     }
 
     /// The windows, those never healed running to `end_ns` (the history's last op).
@@ -787,6 +804,39 @@ mod tests {
             f,
             value,
         }
+    }
+
+    #[test]
+    fn a_failed_clock_injection_leaves_no_window_but_its_bend() {
+        let fault = |bends: Option<BentClocks>| Fault {
+            kind: "clock".into(),
+            target: "n1".into(),
+            id: 1,
+            detail: String::new(),
+            frozen: None,
+            bends,
+        };
+        let nemesis = |time_ns, kind, value| Op {
+            index: 0,
+            time_ns,
+            process: Process::Nemesis,
+            kind,
+            f: F::Start,
+            value,
+        };
+        let mut w = FaultWindows::default();
+        let bent = Some(BentClocks {
+            nodes: vec!["n1".into()],
+            from_ns: 40,
+        });
+        w.push(&nemesis(90, OpKind::Fail, Value::Fault(fault(bent))));
+        w.push(&nemesis(95, OpKind::Fail, Value::Fault(fault(None))));
+        assert_eq!(w.failed_bends().len(), 1);
+        assert_eq!(
+            (w.failed_bends()[0].start_ns, w.failed_bends()[0].stop_ns),
+            (40, 90)
+        );
+        assert!(w.finish(100).is_empty(), "no window for a failed injection");
     }
 
     #[test]

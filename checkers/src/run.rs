@@ -291,9 +291,13 @@ pub fn check_streamed(
         ),
         None => LockReports::default(),
     };
+    let failed_bends = streamed.fault_windows.failed_bends().to_vec();
     let windows = streamed.fault_windows.finish(streamed.end_ns);
-    // What the nodes' record can say, once the faults that bent their clocks are taken out.
-    let nodes = options.blame.as_ref().map(|r| r.bent_by(&windows));
+    // What the nodes' record can say, once the faults that bent their clocks are taken out —
+    // those that took effect, and those that bent a clock and then failed to confirm.
+    let bending: Vec<crate::history::FaultWindow> =
+        windows.iter().cloned().chain(failed_bends).collect();
+    let nodes = options.blame.as_ref().map(|r| r.bent_by(&bending));
     let blame = nodes
         .as_ref()
         .and_then(|input| blame_check(input, &whole, &windows, min, &mut list));

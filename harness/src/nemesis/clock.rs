@@ -244,6 +244,13 @@ impl ClockNemesis {
                 Some(fault)
             }
             Err(e) => {
+                // Restored before the failure is recorded: the bend the record must not read
+                // ends at the failure ([`checkers::history::FaultWindows`] keeps it).
+                for name in nodes {
+                    if let Some(nc) = ctx.topology.node_clock(name) {
+                        nc.reset();
+                    }
+                }
                 ctx.failed(fault, e);
                 None
             }
