@@ -199,6 +199,21 @@ fn a_php_library_runs_only_the_version_debian_installed() {
 }
 
 #[test]
+fn laravels_lock_holds_its_baseline_and_blame_judges_its_grants() {
+    // (The PHP adapters are not matrix rows yet, so the all-libraries test does not run them.)
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let results = results_dir("php-laravel");
+    let out = library_baseline("laravel-lock", &["--duration", "6s"], &results);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("client: **laravel-lock ")
+            && text.contains("grants judged against the nodes"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_symfony_run_is_judged_member_by_member_from_its_sorted_set() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let results = results_dir("php-symfony");
