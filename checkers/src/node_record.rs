@@ -505,23 +505,17 @@ impl Rebuild {
     /// A lost stream: the node goes blind, and every holding open on it ends.
     fn lost(&mut self, e: &NodeEvent) {
         *self.r.nodes.entry(e.node.clone()).or_default() += 1;
-        if !self.r.is_blind(&e.node) {
-            self.r.blind.push((e.node.clone(), e.time_ns, None));
-        }
-        let keys: Vec<String> = self
-            .open
-            .keys()
-            .filter(|(n, _)| *n == e.node)
-            .map(|(_, k)| k.clone())
-            .collect();
-        for k in keys {
-            self.close(&e.node, &k, e.time_ns, LOST);
-        }
+        self.go_blind(e, LOST);
     }
 
     /// A lock key changed by a command the record cannot read: blind until the end of the run
     /// (no snapshot follows: the key is not a string to read).
     fn unreadable(&mut self, e: &NodeEvent) {
+        self.go_blind(e, UNREADABLE);
+    }
+
+    /// `e.node` goes blind from `e` (until a snapshot), and every holding open on it ends `how`.
+    fn go_blind(&mut self, e: &NodeEvent, how: &str) {
         if !self.r.is_blind(&e.node) {
             self.r.blind.push((e.node.clone(), e.time_ns, None));
         }
@@ -532,7 +526,7 @@ impl Rebuild {
             .map(|(_, k)| k.clone())
             .collect();
         for k in keys {
-            self.close(&e.node, &k, e.time_ns, UNREADABLE);
+            self.close(&e.node, &k, e.time_ns, how);
         }
     }
 

@@ -7,6 +7,7 @@
 //! Passwords are random per run.
 
 use super::spawner;
+use crate::servers::on_path;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -158,13 +159,6 @@ impl Binary {
     }
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
-
 /// A running (or stopped) redis-server.
 #[derive(Debug)]
 pub struct Node {
@@ -180,11 +174,7 @@ pub struct Node {
 
 /// Finds redis-server on PATH.
 pub fn redis_server_path() -> Result<PathBuf, NodeError> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("redis-server"))
-        .find(|p| p.is_file())
-        .ok_or(NodeError::MissingRedis)
+    on_path("redis-server").ok_or(NodeError::MissingRedis)
 }
 
 /// A free port on 127.0.0.1 (the OS picks it; a race with another process is caught by the

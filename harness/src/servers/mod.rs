@@ -139,6 +139,14 @@ pub enum ServerError {
     },
 }
 
+/// `program` on PATH, as a shell would find it.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 /// Every build, as a Markdown table: its `--server`, where it comes from, and what the cache
 /// holds of it (how long obtaining took and how much it downloaded).
 pub fn table(cache: &Path) -> String {

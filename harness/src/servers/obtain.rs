@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 pub(super) fn obtain(ask: &ServerAsk, build: &Build, cache: &Path) -> Result<Server, ServerError> {
     let binary = match build.source {
-        Source::System { program } => on_path(program).ok_or(ServerError::NoSystemServer)?,
+        Source::System { program } => super::on_path(program).ok_or(ServerError::NoSystemServer)?,
         _ => fetched(ask, build, cache)?,
     };
     let (kind, version) = info_server(&binary).map_err(|why| ServerError::Obtain {
@@ -45,13 +45,6 @@ pub(super) fn obtain(ask: &ServerAsk, build: &Build, cache: &Path) -> Result<Ser
         source: build.from(),
         system: matches!(build.source, Source::System { .. }),
     })
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
 }
 
 /// How a build's files are fetched and unpacked into its folder.

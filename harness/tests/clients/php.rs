@@ -225,27 +225,10 @@ fn a_symfony_run_is_judged_member_by_member_from_its_sorted_set() {
             && text.contains("grants judged against the nodes"),
         "blame judged the grants:\n{text}"
     );
-    let events: String = walk(&results)
-        .into_iter()
-        .filter(|p| p.ends_with("node-events.jsonl"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let events: String = files_named(&results, "node-events.jsonl").concat();
     assert!(
         events.contains("\"key\":\"fencepost-guard[__write__]\"") && !events.contains("unreadable"),
         "the tap reads each member as a holding: {}",
         &events[..events.len().min(2000)]
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

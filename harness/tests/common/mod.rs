@@ -144,3 +144,18 @@ pub fn http_get_from(host: &str, port: u16, path: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The contents of every file called `name` under `dir` (symlinked folders, such as
+/// `results/latest`, not followed: each file once).
+pub fn files_named(dir: &std::path::Path, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(files_named(&p, name));
+        } else if p.file_name().is_some_and(|n| n == name) {
+            out.push(std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    out
+}

@@ -11,6 +11,17 @@
 use crate::common::*;
 use serde_json::Value;
 
+/// `fencepost ARGS --results DIR`: its exit code and its output.
+fn fencepost_in(results: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = fencepost()
+        .args(args)
+        .arg("--results")
+        .arg(results)
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out))
+}
+
 fn sha256(path: &str) -> String {
     let out = std::process::Command::new("sha256sum")
         .arg(path)
@@ -44,15 +55,12 @@ fn every_server_is_obtained_checked_recorded_and_runs_the_baseline() {
         ("valkey@8.1", "valkey", "8.1.8"),
     ] {
         let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let out = fencepost()
-            .args(["scenario", "baseline", "--duration", "4s", "--server", ask])
-            .arg("--results")
-            .arg(&*results)
-            .output()
-            .unwrap();
-        let text = text(&out);
-        if out.status.code() != Some(0) {
-            failures.push(format!("--- {ask} (exit {:?}):\n{text}", out.status.code()));
+        let (code, text) = fencepost_in(
+            &results,
+            &["scenario", "baseline", "--duration", "4s", "--server", ask],
+        );
+        if code != Some(0) {
+            failures.push(format!("--- {ask} (exit {:?}):\n{text}", code));
             continue;
         }
         let dir = run_dir(&text);
@@ -102,14 +110,11 @@ fn every_server_is_obtained_checked_recorded_and_runs_the_baseline() {
 fn sentinels_run_the_obtained_servers_own_sentinel_mode() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let results = results_dir("servers-failover");
-    let out = fencepost()
-        .args(["scenario", "failover", "--server", "valkey@8.0"])
-        .arg("--results")
-        .arg(&*results)
-        .output()
-        .unwrap();
-    let text = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = fencepost_in(
+        &results,
+        &["scenario", "failover", "--server", "valkey@8.0"],
+    );
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("- server: **valkey 8.0.1"), "{text}");
     // The failover happened: the primary was killed and Sentinel promoted the replica.
     assert!(
@@ -121,14 +126,8 @@ fn sentinels_run_the_obtained_servers_own_sentinel_mode() {
 #[test]
 fn a_server_there_is_no_build_of_is_refused_before_anything_starts() {
     let results = results_dir("servers-refused");
-    let out = fencepost()
-        .args(["scenario", "baseline", "--server", "redis@7.4"])
-        .arg("--results")
-        .arg(&*results)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    let (code, t) = fencepost_in(&results, &["scenario", "baseline", "--server", "redis@7.4"]);
+    assert_eq!(code, Some(2), "{t}");
     assert!(
         t.contains("OpenSSL 1.1") && t.contains("valkey@8.1.8"),
         "{t}"
@@ -141,30 +140,16 @@ fn a_server_there_is_no_build_of_is_refused_before_anything_starts() {
         format!("{base}\n[server]\nkind = \"valkey\"\nversion = \"9\"\n"),
     )
     .unwrap();
-    let out = fencepost()
-        .arg("scenario")
-        .arg(&file)
-        .arg("--results")
-        .arg(&*results)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    let (code, t) = fencepost_in(&results, &["scenario", file.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{t}");
     let line = base.lines().count() + 4;
     assert!(
         t.contains(&format!("s.toml:{line}")) && t.contains("valkey@9"),
         "{t}"
     );
     std::fs::write(&file, format!("{base}\n[server]\nkind = \"keydb\"\n")).unwrap();
-    let out = fencepost()
-        .arg("scenario")
-        .arg(&file)
-        .arg("--results")
-        .arg(&*results)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    let (code, t) = fencepost_in(&results, &["scenario", file.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{t}");
     assert!(t.contains("keydb"), "{t}");
 }
 
@@ -172,22 +157,24 @@ fn a_server_there_is_no_build_of_is_refused_before_anything_starts() {
 fn the_suite_and_the_matrix_take_the_server_as_an_axis() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let results = results_dir("servers-axis");
-    let out = fencepost()
-        .args(["suite", "nightly", "--only", "baseline", "--seeds", "1"])
-        .args([
+    let (code, t) = fencepost_in(
+        &results,
+        &[
+            "suite",
+            "nightly",
+            "--only",
+            "baseline",
+            "--seeds",
+            "1",
             "--duration",
             "3s",
             "--servers",
             "redis@7.0,valkey@8.1",
             "--jobs",
             "1",
-        ])
-        .arg("--results")
-        .arg(&*results)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{t}");
+        ],
+    );
+    assert_eq!(code, Some(0), "{t}");
     let suite = results.join("latest-suite");
     let junit = std::fs::read_to_string(suite.join("junit.xml")).unwrap();
     let report = std::fs::read_to_string(suite.join("report.md")).unwrap();
@@ -200,24 +187,19 @@ fn the_suite_and_the_matrix_take_the_server_as_an_axis() {
         "{report}"
     );
     // Each case ran on its own server.
-    let runs: Vec<String> = walk_files(&results)
-        .into_iter()
-        .filter(|p| p.ends_with("server.json"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let runs: Vec<String> = files_named(&results, "server.json");
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().any(|s| s.contains("\"valkey\"")), "{runs:?}");
     assert!(runs.iter().any(|s| s.contains("\"redis\"")), "{runs:?}");
 
-    let out = fencepost()
-        .args([
+    let (code, t) = fencepost_in(
+        &results,
+        &[
             "matrix",
             "--libraries",
             "fencepost-single",
             "--faults",
             "baseline",
-        ])
-        .args([
             "--seeds",
             "1",
             "--duration",
@@ -226,16 +208,13 @@ fn the_suite_and_the_matrix_take_the_server_as_an_axis() {
             "redis@8.2,valkey@8.0",
             "--jobs",
             "1",
-        ])
-        .args(["--scenarios", "scenarios/libraries"])
-        .arg("--results")
-        .arg(&*results)
-        .output()
-        .unwrap();
-    let t = text(&out);
+            "--scenarios",
+            "scenarios/libraries",
+        ],
+    );
     // 3 s is short for the baseline's evidence (unknown is fine here): what matters is a row
     // per server, each run on its own.
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{t}");
+    assert!(matches!(code, Some(0 | 3)), "{t}");
     for row in [
         "fencepost-single 0.1.0 on redis@8.2",
         "fencepost-single 0.1.0 on valkey@8.0",
@@ -246,25 +225,8 @@ fn the_suite_and_the_matrix_take_the_server_as_an_axis() {
             "{row} is a row with its run:\n{t}"
         );
     }
-    let servers: Vec<String> = walk_files(&results)
-        .into_iter()
-        .filter(|p| p.ends_with("server.json"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let servers: Vec<String> = files_named(&results, "server.json");
     for v in ["8.2.3", "8.0.1"] {
         assert!(servers.iter().any(|s| s.contains(v)), "{v}: {servers:?}");
     }
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
