@@ -1,12 +1,15 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
-//! dropped or redrawn, or the contention changed — so the search stays near what was already
-//! interesting. Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
+//! dropped or redrawn, the contention changed, or the op timeout moved across one of a fault's
+//! lengths — so the search stays near what was already interesting. The last is the fuzzer's
+//! "interesting value": what a client sees of a pause or a delay flips where the fault's length
+//! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
+//! late answer), so a schedule that did something new is tried on the other side of that line. Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
 //! every mutant is validated as a file would be (one a run would refuse is never returned).
 
 use super::palette::Palette;
-use super::plan::{draw_one, scale, MAX_FAULTS};
+use super::plan::{draw_one, scale, MAX_FAULTS, OP_TIMEOUT_LEASES};
 use crate::nemesis::draw::ms;
-use crate::scenario::edit::{map_lengths, revalidate, scale_every, scaled, with_start};
+use crate::scenario::edit::{lengths, map_lengths, revalidate, scale_every, scaled, with_start};
 use crate::scenario::Scenario;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -41,7 +44,7 @@ fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<Strin
     let n = s.nemesis.len();
     let i = rng.random_range(0..n.max(1));
     let kind = s.nemesis.get(i).map(|f| f.kind());
-    match rng.random_range(0..9) {
+    match rng.random_range(0..10) {
         0 if n > 0 => {
             let last = (s.run.duration.ms() * 3 / 4).max(300);
             let start = ms(rng.random_range(250..last));
@@ -87,9 +90,25 @@ fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<Strin
         }
         8 => {
             let before = s.lock.op_timeout;
-            s.lock.op_timeout = scaled(s.lock.ttl, [0.5, 1.0, 3.0][rng.random_range(0..3)]);
+            let f = OP_TIMEOUT_LEASES[rng.random_range(0..OP_TIMEOUT_LEASES.len())];
+            s.lock.op_timeout = scaled(s.lock.ttl, f);
             (s.lock.op_timeout != before)
                 .then(|| format!("op_timeout {before}→{}", s.lock.op_timeout))
+        }
+        9 if n > 0 => {
+            // The op timeout to the other side of one of the fault's lengths.
+            let all = lengths(&s.nemesis[i]);
+            let d = *all.get(rng.random_range(0..all.len().max(1)))?;
+            let before = s.lock.op_timeout;
+            s.lock.op_timeout = if before > d {
+                scaled(d, rng.random_range(0.5..=0.9))
+            } else {
+                scaled(d, rng.random_range(1.2..=2.0))
+            };
+            Some(format!(
+                "op_timeout {before}→{} across {} {d}",
+                s.lock.op_timeout, kind?
+            ))
         }
         _ => None,
     }
@@ -119,5 +138,31 @@ mod tests {
         }
         // A stretch of a fault with no lengths, or a redraw equal by chance, may change nothing.
         assert!(changed >= 180, "only {changed} of 200 mutants differ");
+    }
+
+    #[test]
+    fn the_op_timeout_crosses_a_fault_length() {
+        let lib = Target::Library("redis-py".into());
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut crossed = 0;
+        for _ in 0..400 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let Some((child, what)) = mutate(&parent, &kinds, &mut rng) else {
+                continue;
+            };
+            // Only a mutant whose one change was the crossing: then the lengths are the parent's.
+            if what.matches("; ").count() > 0 || !what.contains(" across ") {
+                continue;
+            }
+            let all: Vec<_> = parent.nemesis.iter().flat_map(lengths).collect();
+            let (was, now) = (parent.lock.op_timeout, child.lock.op_timeout);
+            assert!(
+                all.iter().any(|d| (was > *d) != (now > *d)),
+                "{what}: {was}→{now} crosses none of {all:?}"
+            );
+            crossed += 1;
+        }
+        assert!(crossed >= 5, "only {crossed} crossings in 400 mutants");
     }
 }

@@ -48,6 +48,22 @@ pub fn map_lengths(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<Nemesis
     })
 }
 
+/// Every length of the fault (each duration but its moments; both ends of a `low..high` span).
+pub fn lengths(spec: &NemesisSpec) -> Vec<Dur> {
+    let Ok(Value::Object(obj)) = serde_json::to_value(spec) else {
+        return Vec::new();
+    };
+    obj.iter()
+        .filter(|(key, _)| !WHEN.contains(&key.as_str()))
+        .filter_map(|(_, v)| v.as_str())
+        .flat_map(|text| match text.split_once("..") {
+            Some((lo, hi)) => vec![parse(lo), parse(hi)],
+            None => vec![parse(text)],
+        })
+        .flatten()
+        .collect()
+}
+
 /// The fault first firing at `start`.
 pub fn with_start(spec: &NemesisSpec, start: Dur) -> Option<NemesisSpec> {
     edit_fields(spec, |key, _| {
@@ -103,6 +119,10 @@ mod tests {
         toml::from_str::<One>(toml_text).unwrap().nemesis.remove(0)
     }
 
+    fn ms(n: u64) -> Dur {
+        Dur(Duration::from_millis(n))
+    }
+
     fn json(s: &NemesisSpec) -> serde_json::Value {
         serde_json::to_value(s).unwrap()
     }
@@ -126,8 +146,10 @@ mod tests {
         let s = spec("[[nemesis]]\nkind = \"call-abandon\"\nop = \"any\"\nafter = \"2ms..20ms\"\nstart = \"1s\"\nevery = \"500ms\"\n");
         let twice = json(&map_lengths(&s, |d| scaled(d, 2.0)).unwrap());
         assert_eq!(twice["after"], "4ms..40ms");
+        assert_eq!(lengths(&s), [ms(2), ms(20)]);
         let kill = spec("[[nemesis]]\nkind = \"process-kill\"\nstart = \"1s\"\nevery = \"2s\"\n");
         assert!(!has_lengths(&kill));
+        assert!(lengths(&kill).is_empty());
     }
 
     #[test]
