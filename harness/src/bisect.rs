@@ -160,6 +160,7 @@ impl Runner<'_> {
                     index,
                     label: spec.clone(),
                     seed,
+                    not_on_server: None,
                     cmd: self.cases.case(&o.fault, &spec, seed, &self.dir, &tag),
                 }
             })

@@ -150,6 +150,7 @@ pub async fn versions(opts: &VersionsOptions) -> anyhow::Result<Vec<VersionRow>>
                 index,
                 label: spec.clone(),
                 seed: opts.seed,
+                not_on_server: None,
                 cmd: cases.case("baseline", &spec, opts.seed, &dir, &tag),
             }
         })

@@ -335,6 +335,7 @@ pub async fn run(opts: &MatrixOptions) -> anyhow::Result<(MatrixReport, PathBuf)
                     label: format!("{row} × {f}"),
                     suffix: None,
                     seed,
+                    not_on_server: None,
                     cmd: cases.case(f, l, seed, &dir.join("logs"), &tag),
                 });
                 index += 1;

@@ -192,6 +192,14 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Why the server `ask` names cannot run this scenario, if it cannot (a Redis Cluster on a
+    /// server that cannot form one).
+    pub fn refused_by(&self, ask: &crate::servers::ServerAsk) -> Option<String> {
+        self.cluster
+            .as_ref()
+            .and_then(|_| crate::servers::lacks(ask, crate::servers::Needs::ClusterFormation))
+    }
+
     /// What nemeses see of this scenario when they validate their configs.
     pub fn bounds(&self) -> Bounds {
         Bounds {
@@ -243,12 +251,8 @@ impl Scenario {
             top(crate::servers::catalog::find(ask)
                 .map(drop)
                 .map_err(|e| Invalid::new("version", format!("[server] {e}"))))?;
-            if self.cluster.is_some() {
-                if let Some(why) =
-                    crate::servers::lacks(ask, crate::servers::Needs::ClusterFormation)
-                {
-                    top(Err(Invalid::new("version", format!("[server] {why}"))))?;
-                }
+            if let Some(why) = self.refused_by(ask) {
+                top(Err(Invalid::new("version", format!("[server] {why}"))))?;
             }
         }
         let bounds = self.bounds();

@@ -58,6 +58,10 @@ pub struct Case {
     /// The run was stopped by a signal (the suite's Ctrl-C): what it judged is partial.
     #[serde(default)]
     pub interrupted: bool,
+    /// Not run: the server of this case cannot run its scenario (why). Neither passed nor
+    /// failed; the reports say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_on_server: Option<String>,
 }
 
 impl Case {
@@ -145,6 +149,17 @@ impl Case {
                 },
             ),
             interrupted: r.interrupted,
+            not_on_server: None,
+        }
+    }
+
+    /// A case not run because its server cannot run its scenario.
+    pub fn not_on_server(scenario: &str, seed: u64, why: &str) -> Case {
+        Case {
+            error: None,
+            unmet: Vec::new(),
+            not_on_server: Some(why.to_string()),
+            ..Case::error(scenario, seed, 0, "")
         }
     }
 
@@ -185,6 +200,7 @@ impl Case {
             findings: Vec::new(),
             library_findings: BTreeMap::new(),
             interrupted: false,
+            not_on_server: None,
         }
     }
 
@@ -206,10 +222,19 @@ impl Case {
         matches!(self.outcome, Some(Outcome::Met | Outcome::Known))
     }
 
-    /// For progress lines: `met`, `KNOWN`, `NOT MET`, `UNKNOWN`, `ERROR`.
+    /// Ran to a verdict that was neither met nor a known finding (a JUnit failure; an error,
+    /// an interrupted run and one not run on its server are not).
+    pub fn failed(&self) -> bool {
+        self.error.is_none() && !self.interrupted && self.not_on_server.is_none() && !self.passed()
+    }
+
+    /// For progress lines: `met`, `KNOWN`, `NOT MET`, `UNKNOWN`, `ERROR`, `n/a`.
     pub fn status_word(&self) -> &'static str {
         if self.interrupted {
             return "interrupted";
+        }
+        if self.not_on_server.is_some() {
+            return "n/a    ";
         }
         match self.outcome {
             None => "ERROR  ",

@@ -61,11 +61,7 @@ fn secs(ms: u64) -> String {
 /// The whole suite as a JUnit XML document.
 pub fn render(report: &SuiteReport) -> String {
     let mut x = String::new();
-    let failures = report
-        .cases
-        .iter()
-        .filter(|c| c.error.is_none() && !c.interrupted && !c.passed())
-        .count();
+    let failures = report.cases.iter().filter(|c| c.failed()).count();
     let errors = report.cases.iter().filter(|c| c.error.is_some()).count();
     let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
@@ -89,12 +85,12 @@ pub fn render(report: &SuiteReport) -> String {
             .iter()
             .filter(|c| c.scenario == *scenario)
             .collect();
-        let f = cases
-            .iter()
-            .filter(|c| c.error.is_none() && !c.interrupted && !c.passed())
-            .count();
+        let f = cases.iter().filter(|c| c.failed()).count();
         let e = cases.iter().filter(|c| c.error.is_some()).count();
-        let skipped = cases.iter().filter(|c| c.interrupted).count();
+        let skipped = cases
+            .iter()
+            .filter(|c| c.interrupted || c.not_on_server.is_some())
+            .count();
         let time: u64 = cases.iter().map(|c| c.wall_ms).sum();
         let _ = writeln!(
             x,
@@ -149,6 +145,12 @@ fn testcase(x: &mut String, report: &SuiteReport, c: &Case) {
         let _ = writeln!(
             x,
             "      <skipped message=\"interrupted: the run was stopped by a signal\"/>"
+        );
+    } else if let Some(why) = &c.not_on_server {
+        let _ = writeln!(
+            x,
+            "      <skipped message=\"not on this server: {}\"/>",
+            esc(why)
         );
     } else if let Some(e) = &c.error {
         let _ = writeln!(

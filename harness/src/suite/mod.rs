@@ -209,11 +209,18 @@ pub async fn run(opts: &SuiteOptions) -> anyhow::Result<(SuiteReport, PathBuf)> 
             } else {
                 file.display().to_string()
             };
+            // A scenario its server cannot run (a cluster on Redis 6.2) is reported as such.
+            let server = on.or(opts.server.as_ref());
+            let not_on_server = server.and_then(|ask| {
+                let why = Scenario::load(&file).ok()?.refused_by(ask)?;
+                Some(format!("{why} (with --server {})", ask.label()))
+            });
             schedule::Job {
                 index: i,
                 label: on_server(&name, on),
                 suffix: on.map(|s| on_server("", Some(s))),
                 seed,
+                not_on_server,
                 cmd: CaseCommand {
                     fencepost: opts.fencepost.clone(),
                     scenario: user_name,

@@ -60,6 +60,9 @@ pub struct SuiteReport {
     pub unmet: usize,
     pub unknown: usize,
     pub errors: usize,
+    /// Cases not run: their server cannot run their scenario.
+    #[serde(default)]
+    pub not_on_server: usize,
     pub cases: Vec<Case>,
 }
 
@@ -74,12 +77,18 @@ impl SuiteReport {
     pub fn new(run: SuiteRun, cases: Vec<Case>) -> SuiteReport {
         let count = |o: Outcome| cases.iter().filter(|c| c.outcome == Some(o)).count();
         let errors = cases.iter().filter(|c| c.error.is_some()).count();
+        let not_on_server = cases.iter().filter(|c| c.not_on_server.is_some()).count();
         SuiteReport {
-            all_met: !run.interrupted && !cases.is_empty() && cases.iter().all(Case::passed),
+            all_met: !run.interrupted
+                && cases.len() > not_on_server
+                && cases
+                    .iter()
+                    .all(|c| c.passed() || c.not_on_server.is_some()),
             known: count(Outcome::Known),
             unmet: count(Outcome::NotMet) + errors,
             unknown: count(Outcome::Unknown),
             errors,
+            not_on_server,
             run,
             cases,
         }
@@ -92,7 +101,8 @@ impl SuiteReport {
             2
         } else if self.unmet > 0 {
             1
-        } else if self.unknown > 0 {
+        } else if self.unknown > 0 || self.cases.len() == self.not_on_server {
+            // Nothing could tell, or nothing ran at all.
             3
         } else {
             0
@@ -100,7 +110,22 @@ impl SuiteReport {
     }
 
     pub fn verdict_line(&self) -> String {
-        let n = self.cases.len();
+        let n = self.cases.len() - self.not_on_server;
+        let line = self.verdict_of_runs(n);
+        if self.not_on_server > 0 {
+            format!(
+                "{line}; {} not run: their server cannot run their scenario",
+                self.not_on_server
+            )
+        } else {
+            line
+        }
+    }
+
+    fn verdict_of_runs(&self, n: usize) -> String {
+        if n == 0 && !self.interrupted {
+            return "no run was made".into();
+        }
         if self.interrupted {
             format!("INTERRUPTED after {n} of the runs; the report covers those")
         } else if self.all_met {
@@ -159,7 +184,9 @@ fn cell(c: &Case, id: &str) -> String {
 }
 
 fn faults_of(c: &Case) -> String {
-    if c.error.is_some() {
+    if c.not_on_server.is_some() {
+        "—".into()
+    } else if c.error.is_some() {
         "?".into()
     } else if c.faults.is_empty() {
         "none".into()
@@ -169,7 +196,9 @@ fn faults_of(c: &Case) -> String {
 }
 
 fn lock_of(c: &Case) -> String {
-    if c.error.is_some() {
+    if c.not_on_server.is_some() {
+        "—".into()
+    } else if c.error.is_some() {
         "?".into()
     } else {
         format!("{}{}", c.lock, if c.fenced { ", fenced" } else { "" })
@@ -179,6 +208,9 @@ fn lock_of(c: &Case) -> String {
 fn mark(c: &Case) -> &'static str {
     if c.interrupted {
         return "⏸ interrupted";
+    }
+    if c.not_on_server.is_some() {
+        return "– not on this server";
     }
     c.outcome.map_or("error", Outcome::mark)
 }
@@ -245,7 +277,7 @@ fn md_table(s: &mut String, r: &SuiteReport) {
     let cols = columns(r);
     let _ = writeln!(
         s,
-        "✔ met · ◐ known finding reproduced · ✘ not met · ? unknown (too little evidence). Violations by check:\n"
+        "✔ met · ◐ known finding reproduced · ✘ not met · ? unknown (too little evidence) · – not run (its server cannot run the scenario: the findings below say why). Violations by check:\n"
     );
     let _ = writeln!(
         s,
@@ -316,7 +348,23 @@ fn md_findings(s: &mut String, r: &SuiteReport) {
             }
         }
     }
-    let failing: Vec<&Case> = r.cases.iter().filter(|c| !c.passed()).collect();
+    let failing: Vec<&Case> = r
+        .cases
+        .iter()
+        .filter(|c| !c.passed() && c.not_on_server.is_none())
+        .collect();
+    let absent: Vec<&Case> = r
+        .cases
+        .iter()
+        .filter(|c| c.not_on_server.is_some())
+        .collect();
+    if !absent.is_empty() {
+        let _ = writeln!(s, "\n## Not run on their server\n");
+        for c in absent {
+            let why = c.not_on_server.as_deref().unwrap_or_default();
+            let _ = writeln!(s, "- – **{} seed {}**: {why}", c.scenario, c.seed);
+        }
+    }
     if !failing.is_empty() {
         let _ = writeln!(s, "\n## Not met or unknown\n");
         for c in failing {
@@ -369,10 +417,18 @@ fn page(r: &SuiteReport) -> String {
     for c in &r.cases {
         let outcome = match c.outcome {
             _ if c.interrupted => "<span class=\"badge unknown\">interrupted</span>".to_string(),
+            _ if c.not_on_server.is_some() => {
+                "<span class=\"badge unknown\">not on this server</span>".to_string()
+            }
             None => "<span class=\"badge unmet\">error</span>".to_string(),
             Some(o) => outcome_badge(o),
         };
-        let notes: Vec<&String> = c.unmet.iter().chain(&c.known).collect();
+        let notes: Vec<&String> = c
+            .unmet
+            .iter()
+            .chain(&c.known)
+            .chain(&c.not_on_server)
+            .collect();
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>{}<td>{}</td><td>{outcome} {}</td><td class=\"num\">{}</td><td>{}</td></tr>",

@@ -20,6 +20,9 @@ pub struct Job {
     /// ` on valkey@8.0`).
     pub suffix: Option<String>,
     pub seed: u64,
+    /// The server this case would run on cannot run its scenario (why): recorded as such,
+    /// never started.
+    pub not_on_server: Option<String>,
     pub cmd: CaseCommand,
 }
 
@@ -100,6 +103,16 @@ impl<'a> Scheduler<'a> {
                 break;
             };
             let (i, name, seed, suffix) = (job.index, job.label, job.seed, job.suffix);
+            if let Some(why) = job.not_on_server {
+                let case = Case::not_on_server(&name, seed, &why);
+                self.print(&format!(
+                    "{} {name} seed {seed} · {why}",
+                    case.status_word()
+                ));
+                self.bar.inc(1);
+                self.cases.push((i, case));
+                continue;
+            }
             let t0 = Instant::now();
             match job.cmd.start() {
                 Ok(child) => {
@@ -156,14 +169,19 @@ impl<'a> Scheduler<'a> {
                 .as_deref()
                 .map_or_else(|| tally(&case.violations), |e| e.to_string())
         );
+        self.print(&line);
+        self.bar.inc(1);
+        self.bar.set_message(self.message());
+        self.cases.push((i, case));
+    }
+
+    /// One progress line, above the bar (or on stderr when the bar is hidden).
+    fn print(&self, line: &str) {
         if self.bar.is_hidden() {
             eprintln!("fencepost {}: {line}", self.what);
         } else {
             self.bar.println(line);
         }
-        self.bar.inc(1);
-        self.bar.set_message(self.message());
-        self.cases.push((i, case));
     }
 
     /// "gc-pause seed 1, … · violations so far: …".

@@ -114,6 +114,7 @@ fn case(scenario: &str, seed: u64, met: bool, error: Option<&str>) -> Case {
         findings: Vec::new(),
         library_findings: Default::default(),
         interrupted: false,
+        not_on_server: None,
     }
 }
 
@@ -123,7 +124,11 @@ fn mixed_report() -> SuiteReport {
         stamp: "20261125T101500Z".into(),
         started_unix_s: 1_764_065_700,
         seeds: vec![1, 2],
-        scenarios: vec!["gc-pause".into(), "baseline".into()],
+        scenarios: vec![
+            "gc-pause".into(),
+            "baseline".into(),
+            "cluster-lock on redis@6.2".into(),
+        ],
         duration_override: None,
         jobs: 2,
         wall_ms: 60_000,
@@ -144,6 +149,11 @@ fn mixed_report() -> SuiteReport {
                 false,
                 Some("cannot start redis-server: port in use\n  at ..."),
             ),
+            Case::not_on_server(
+                "cluster-lock on redis@6.2",
+                1,
+                "a [cluster] scenario needs Redis 7.0 or later",
+            ),
         ],
     )
 }
@@ -161,6 +171,12 @@ fn junit_of_a_mixed_suite_validates_against_the_schema() {
     assert!(
         xml.contains("<error type=\"RunError\" message=\"cannot start redis-server: port in use\"")
     );
+    // Not run on its server: skipped with the reason, neither a failure nor an error.
+    assert!(xml.contains(
+        "<skipped message=\"not on this server: a [cluster] scenario needs Redis 7.0 or later\"/>"
+    ));
+    assert_eq!(report.not_on_server, 1);
+    assert_eq!(report.errors, 1);
     assert_eq!(
         report.exit_code(),
         2,
@@ -210,6 +226,14 @@ fn markdown_report_has_one_row_per_case_and_names_what_failed() {
     assert!(md.contains("[timeline](../gc-pause/run-1/timeline.png)"));
     assert!(md.contains("## Not met or unknown"));
     assert!(md.contains("1.315 s"));
+    assert!(
+        md.contains("; 1 not run: their server cannot run their scenario"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Not run on their server\n\n- – **cluster-lock on redis@6.2 seed 1**"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -189,6 +189,44 @@ fn the_suite_and_the_matrix_take_the_server_as_an_axis() {
     // Each case ran on its own server.
     let runs: Vec<String> = files_named(&results, "server.json");
     assert_eq!(runs.len(), 2, "{runs:?}");
+
+    // A scenario a server cannot run is reported as not run there, not as an error; a suite
+    // that ran nothing says so (exit 3).
+    let (code, t) = fencepost_in(
+        &results,
+        &[
+            "suite",
+            "nightly",
+            "--only",
+            "cluster-lock",
+            "--seeds",
+            "1",
+            "--servers",
+            "redis@6.2",
+            "--jobs",
+            "1",
+        ],
+    );
+    assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains("1 not run: their server cannot run their scenario"),
+        "{t}"
+    );
+    let suite = results.join("latest-suite");
+    let junit = std::fs::read_to_string(suite.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(
+            "<skipped message=\"not on this server: a [cluster] scenario needs Redis 7.0"
+        ),
+        "{junit}"
+    );
+    assert!(junit.contains("errors=\"0\""), "{junit}");
+    let report = std::fs::read_to_string(suite.join("report.md")).unwrap();
+    assert!(report.contains("## Not run on their server"), "{report}");
+    assert!(
+        report.contains("cluster-lock on redis@6.2 seed 1"),
+        "{report}"
+    );
     assert!(runs.iter().any(|s| s.contains("\"valkey\"")), "{runs:?}");
     assert!(runs.iter().any(|s| s.contains("\"redis\"")), "{runs:?}");
 
