@@ -35,6 +35,18 @@ pub enum Change {
     },
     /// The key's expiry moved (an extension).
     Expire { key: String, expire_at_ms: u64 },
+    /// A `SET` with an expiry relative to when the node applied it (`PX`/`EX`): how Redis before
+    /// 7.0 sends it down its replication stream (7.0 and later send `PXAT`). The record anchors
+    /// it on the node's clock as last read, carried forward to the arrival — later than the node
+    /// applied it by the stream's delay, so the lease is read at least as long as it was.
+    SetFor {
+        key: String,
+        value: String,
+        ttl_ms: u64,
+    },
+    /// An expiry moved relative to when the node applied it (`PEXPIRE`/`EXPIRE` before 7.0),
+    /// anchored as [`Change::SetFor`] is.
+    ExpireIn { key: String, ttl_ms: u64 },
     /// The key is gone (a release, or the node expiring it).
     Del { key: String },
     /// The key as read directly after (re)connecting: its value and remaining ttl, if any.
@@ -80,6 +92,9 @@ impl NodeEvent {
             | Change::Expire {
                 expire_at_ms: ms, ..
             } => over("expire_at_ms", *ms, MAX_MS),
+            Change::SetFor { ttl_ms, .. } | Change::ExpireIn { ttl_ms, .. } => {
+                over("ttl_ms", *ttl_ms, MAX_MS)
+            }
             Change::Snapshot {
                 pttl_ms: Some(ms), ..
             } => over("pttl_ms", *ms, MAX_MS),
@@ -290,7 +305,8 @@ impl Rebuild {
         self.r.first_ns.entry(e.node.clone()).or_insert(e.time_ns);
         let previous = self.seen.insert(e.node.clone(), e.time_ns).unwrap_or(0);
         self.expire_due(e, previous);
-        match &e.change {
+        let absolute = self.absolute(e);
+        match absolute.as_ref().unwrap_or(&e.change) {
             Change::Clock { node_ms, rtt_ns } => {
                 let sample = Sample {
                     time_ns: e.time_ns,
@@ -317,6 +333,14 @@ impl Rebuild {
                     self.granted.push((o.0, e.time_ns, *expire_at_ms));
                 }
             }
+            // Relative, with no clock reading to anchor it yet: the expiry is unknown (the
+            // node's own `DEL` ends the holding).
+            Change::ExpireIn { key, .. } => {
+                if let Some(o) = self.open.get_mut(&(e.node.clone(), key.clone())) {
+                    o.1 = None;
+                }
+            }
+            Change::SetFor { .. } => {}
             Change::Del { key } => {
                 self.settle(e);
                 self.del(e, key)
@@ -332,6 +356,32 @@ impl Rebuild {
                 self.snapshot(e, key, value.as_deref(), *pttl_ms)
             }
         }
+    }
+
+    /// A relative expiry ([`Change::SetFor`], [`Change::ExpireIn`]) as the absolute one the
+    /// node applied, on its clock as last read; a `SET` with no expiry when there is no reading
+    /// yet (the node's own `DEL` will end it).
+    fn absolute(&self, e: &NodeEvent) -> Option<Change> {
+        let at = |ttl_ms: u64| self.node_ms_at(e).map(|now| now + ttl_ms);
+        match &e.change {
+            Change::SetFor { key, value, ttl_ms } => Some(Change::Set {
+                key: key.clone(),
+                value: value.clone(),
+                expire_at_ms: at(*ttl_ms),
+            }),
+            Change::ExpireIn { key, ttl_ms } => at(*ttl_ms).map(|ms| Change::Expire {
+                key: key.clone(),
+                expire_at_ms: ms,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The node's clock at `e`'s arrival, carried forward from its latest reading.
+    fn node_ms_at(&self, e: &NodeEvent) -> Option<u64> {
+        self.clocks
+            .get(&e.node)
+            .map(|s| s.node_ms + e.time_ns.saturating_sub(s.time_ns) / 1_000_000)
     }
 
     fn settle(&mut self, e: &NodeEvent) {
@@ -542,12 +592,7 @@ impl Rebuild {
         }
         self.close(&e.node, key, e.time_ns, "re-read");
         if let Some(v) = value {
-            let exp = match (pttl_ms, self.clocks.get(&e.node)) {
-                (Some(p), Some(s)) => {
-                    Some(s.node_ms + (e.time_ns.saturating_sub(s.time_ns)) / 1_000_000 + p)
-                }
-                _ => None,
-            };
+            let exp = pttl_ms.and_then(|p| self.node_ms_at(e).map(|now| now + p));
             self.begin(e, key, v, exp, None);
         }
     }

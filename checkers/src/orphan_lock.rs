@@ -383,6 +383,77 @@ mod tests {
     }
 
     #[test]
+    fn a_relative_expiry_is_anchored_on_the_nodes_clock_not_on_its_late_del() {
+        // Redis before 7.0 streams `SET k v PX 100` as given, and its `DEL` when its expiry
+        // cycle reaches the key: here 40 ms after the key was due. An acquire whose reply never
+        // came: the key lived its 100 ms lease, no more.
+        let mut b = B::default();
+        b.push(
+            0,
+            0,
+            OpKind::Invoke,
+            F::Acquire,
+            Value::Lease {
+                key: "k".into(),
+                ttl_ms: 100,
+            },
+        );
+        b.push(
+            30 * MS,
+            0,
+            OpKind::Info,
+            F::Acquire,
+            Value::Error("abandoned".into()),
+        );
+        let set_for = ev(
+            5,
+            Change::SetFor {
+                key: "k".into(),
+                value: "x".into(),
+                ttl_ms: 100,
+            },
+        );
+        let late_del = ev(145, Change::Del { key: "k".into() });
+        let r = run(&b, vec![set_for, late_del.clone()]);
+        assert!(r.orphans.is_empty(), "{r:?}");
+        assert_eq!(r.holdings, 1);
+        // The control: read with no expiry, the key is held until the late DEL, past its ttl.
+        let unanchored = ev(
+            5,
+            Change::Set {
+                key: "k".into(),
+                value: "x".into(),
+                expire_at_ms: None,
+            },
+        );
+        let r = run(&b, vec![unanchored, late_del]);
+        assert_eq!(r.orphans.len(), 1, "{r:?}");
+        // A relative renewal moves the expiry as an absolute one does.
+        let r = run(
+            &b,
+            vec![
+                ev(
+                    5,
+                    Change::SetFor {
+                        key: "k".into(),
+                        value: "x".into(),
+                        ttl_ms: 100,
+                    },
+                ),
+                ev(
+                    90,
+                    Change::ExpireIn {
+                        key: "k".into(),
+                        ttl_ms: 100,
+                    },
+                ),
+            ],
+        );
+        assert_eq!(r.orphans.len(), 1, "{r:?}");
+        assert_eq!(r.orphans[0].until_ns, 190 * MS);
+    }
+
+    #[test]
     fn a_key_kept_while_its_client_believes_is_not_judged() {
         // Renewed while the client holds it (it releases at 300 ms, the key goes at once).
         let mut b = B::default();

@@ -128,15 +128,15 @@ pub fn from_record(ops: &[Op], events: &[NodeEvent]) -> Signature {
             Change::Del { .. } if !running(F::Release, e.time_ns) => {
                 during("node-expired", e.time_ns, &mut w)
             }
-            Change::Expire { .. } if !running(F::Extend, e.time_ns) => {
+            Change::Expire { .. } | Change::ExpireIn { .. } if !running(F::Extend, e.time_ns) => {
                 during("node-renewed-unasked", e.time_ns, &mut w)
             }
-            Change::Set { .. }
+            Change::Set { .. } | Change::SetFor { .. }
                 if !running(F::Acquire, e.time_ns) && !running(F::Extend, e.time_ns) =>
             {
                 during("node-set-unasked", e.time_ns, &mut w)
             }
-            Change::Set { .. } => during("node-set", e.time_ns, &mut w),
+            Change::Set { .. } | Change::SetFor { .. } => during("node-set", e.time_ns, &mut w),
             Change::Lost => during("node-lost", e.time_ns, &mut w),
             _ => {}
         }

@@ -5,7 +5,9 @@
 //! the fault proxy) as its admin user and asks for a replication stream (`PSYNC ? -1`): after the
 //! snapshot (skipped; the lock keys are read directly instead) the node sends every effect it
 //! applies, with values — a script's `SET` as `SET key value PXAT ms`, an extension as
-//! `PEXPIREAT`, an expiry or a release as `DEL`; a sorted-set lease's `ZADD key score member`
+//! `PEXPIREAT`, an expiry or a release as `DEL` (Redis before 7.0 sends `SET … PX ms` and
+//! `PEXPIRE` relative to when it applied them: journaled as such, anchored by the record on the
+//! node's clock); a sorted-set lease's `ZADD key score member`
 //! as a holding per member ending at its score, `ZREM` as its release (any other command on a
 //! lock key is journaled as unreadable: the node is blind from there). Each change of a lock key is journaled to
 //! `node-events.jsonl` with the moment it arrived, and the node's `TIME` every 100 ms (expiries
@@ -388,28 +390,48 @@ fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
     let is_lock = |k: &Option<String>| k.as_ref().is_some_and(|k| keys.contains(k));
     match name.as_str() {
         "SET" if is_lock(&text(1)) => {
-            let mut expire_at_ms = None;
+            let (mut expire_at_ms, mut ttl_ms) = (None, None);
+            let number = |i: usize| text(i).and_then(|v| v.parse::<u64>().ok());
             let mut i = 3;
             while let Some(opt) = text(i) {
                 match opt.to_ascii_uppercase().as_str() {
-                    "PXAT" => expire_at_ms = text(i + 1).and_then(|v| v.parse().ok()),
-                    "EXAT" => {
-                        expire_at_ms = text(i + 1)
-                            .and_then(|v| v.parse::<u64>().ok())
-                            .map(|s| s * 1000)
-                    }
+                    "PXAT" => expire_at_ms = number(i + 1),
+                    "EXAT" => expire_at_ms = number(i + 1).map(|s| s * 1000),
+                    // Redis before 7.0 sends the client's relative expiry as it was given.
+                    "PX" => ttl_ms = number(i + 1),
+                    "EX" => ttl_ms = number(i + 1).map(|s| s * 1000),
                     _ => {}
                 }
                 i += 1;
             }
-            journal.write(
-                node,
-                Change::Set {
-                    key: text(1).unwrap_or_default(),
-                    value: text(2).unwrap_or_default(),
+            let (key, value) = (text(1).unwrap_or_default(), text(2).unwrap_or_default());
+            let change = match (expire_at_ms, ttl_ms) {
+                (None, Some(ttl_ms)) => Change::SetFor { key, value, ttl_ms },
+                _ => Change::Set {
+                    key,
+                    value,
                     expire_at_ms,
                 },
-            );
+            };
+            journal.write(node, change);
+        }
+        "PEXPIRE" | "EXPIRE" if is_lock(&text(1)) => {
+            match text(2).and_then(|v| v.parse::<u64>().ok()) {
+                Some(n) => journal.write(
+                    node,
+                    Change::ExpireIn {
+                        key: text(1).unwrap_or_default(),
+                        ttl_ms: if name == "EXPIRE" { n * 1000 } else { n },
+                    },
+                ),
+                None => journal.write(
+                    node,
+                    Change::Unreadable {
+                        key: text(1).unwrap_or_default(),
+                        command: name,
+                    },
+                ),
+            }
         }
         "PEXPIREAT" | "EXPIREAT" if is_lock(&text(1)) => {
             let at = text(2).and_then(|v| v.parse::<u64>().ok());
