@@ -9,7 +9,8 @@
  * What the library does, as the adapter relies on it (Symfony 5.4, Store/RedisStore.php):
  * - The lock is a **sorted set** at key lock.name, not a string: each holder's random token is a
  *   member scored with its expiry (the node's `TIME` in ms plus the ttl), with a `__write__` member
- *   for an exclusive lock; the key's own expiry is moved to the largest score (`PEXPIREAT`).
+ *   for an exclusive lock (a mode marker, not a holder: the hello names it in `lock_markers`, and
+ *   the record leaves it out); the key's own expiry is moved to the largest score (`PEXPIREAT`).
  *   The token (base64 of 32 random bytes) is kept in the Key's state under the store's class
  *   name, the same on every node of a CombinedStore: it is reported, and the nodes' record reads
  *   each member as a holding ending at its score.
@@ -76,6 +77,8 @@ final class SymfonyLockAdapter extends Fencepost\LockAdapter
             'package' => 'php-symfony-lock',
             'version' => Fencepost\debian_version('php-symfony-lock'),
             'lock_keys' => [$this->name],
+            // The write-mode marker beside the token, scored like it: not a holder.
+            'lock_markers' => ['__write__'],
             'supports' => ['acquire' => true, 'release' => true, 'extend' => true, 'held' => true,
                 'auto_renewal' => false, 'fencing_token' => false, 'validity' => true],
         ];

@@ -343,9 +343,9 @@ async fn start_taps(
     if scenario.workload.kind != WorkloadKind::Lock || !matches!(topology.setup, Setup::Local) {
         return Ok(None);
     }
-    let keys = match &clients.info {
-        Some(info) => info.lock_keys.clone(),
-        None => vec![clients::workload_key(WorkloadKind::Lock)],
+    let (keys, markers) = match &clients.info {
+        Some(info) => (info.lock_keys.clone(), info.lock_markers.clone()),
+        None => (vec![clients::workload_key(WorkloadKind::Lock)], Vec::new()),
     };
     let one = match plan {
         Some(p) => p.nodes == clients::process::adapter::NodesKind::One,
@@ -361,6 +361,7 @@ async fn start_taps(
         &store::TapsMeta {
             nodes: nodes.clone(),
             keys: keys.clone(),
+            markers: markers.clone(),
         },
     )?;
     let journal = Arc::new(crate::nodes::tap::Journal::create(
@@ -369,7 +370,13 @@ async fn start_taps(
     )?);
     let topo = topology.clone();
     Ok(Some(
-        crate::nodes::tap::Taps::start(&nodes, move |n| topo.admin_url(n), keys, journal).await,
+        crate::nodes::tap::Taps::start(
+            &nodes,
+            move |n| topo.admin_url(n),
+            crate::nodes::tap::Watched { keys, markers },
+            journal,
+        )
+        .await,
     ))
 }
 

@@ -33,6 +33,8 @@ pub const SUITE_JSON: &str = "suite.json";
 pub struct TapsMeta {
     pub nodes: Vec<String>,
     pub keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<String>,
 }
 
 /// What the adapter loaded and can do.
@@ -70,6 +72,10 @@ pub struct ClientInfo {
     #[serde(default)]
     pub runtime: String,
     pub lock_keys: Vec<String>,
+    /// Members of a sorted-set lease that mark the lock's mode rather than a holder (Symfony's
+    /// `__write__`, scored like the token beside it): the nodes' record leaves them out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_markers: Vec<String>,
     pub supports: Supports,
 }
 

@@ -57,6 +57,14 @@ impl Journal {
     }
 }
 
+/// What a tap reads: the lock keys, and the members of a sorted-set lease that mark its mode
+/// rather than a holder (left out of the record).
+#[derive(Clone, Debug, Default)]
+pub struct Watched {
+    pub keys: Vec<String>,
+    pub markers: Vec<String>,
+}
+
 /// The taps of a run.
 pub struct Taps {
     stop: watch::Sender<bool>,
@@ -70,7 +78,7 @@ impl Taps {
     pub async fn start(
         nodes: &[String],
         admin_url: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-        keys: Vec<String>,
+        watched: Watched,
         journal: Arc<Journal>,
     ) -> Taps {
         let (stop, rx) = watch::channel(false);
@@ -78,9 +86,9 @@ impl Taps {
         let mut ready = Vec::new();
         let mut tasks = Vec::new();
         for n in nodes {
-            let (n, keys, journal, rx, url) = (
+            let (n, watched, journal, rx, url) = (
                 n.clone(),
-                keys.clone(),
+                watched.clone(),
                 journal.clone(),
                 rx.clone(),
                 admin_url.clone(),
@@ -88,7 +96,7 @@ impl Taps {
             let (tx, started) = tokio::sync::oneshot::channel();
             ready.push((n.clone(), started));
             tasks.push(tokio::spawn(async move {
-                tap(&n, &*url, &keys, &journal, rx, tx).await
+                tap(&n, &*url, &watched, &journal, rx, tx).await
             }));
         }
         for (n, started) in ready {
@@ -113,7 +121,7 @@ impl Taps {
 async fn tap(
     node: &str,
     admin_url: &(dyn Fn(&str) -> Option<String> + Send + Sync),
-    keys: &[String],
+    watched: &Watched,
     journal: &Journal,
     mut stop: watch::Receiver<bool>,
     ready: tokio::sync::oneshot::Sender<()>,
@@ -122,7 +130,10 @@ async fn tap(
     let mut ready = Some(ready);
     while !*stop.borrow() {
         if let Some(url) = admin_url(node) {
-            let r = session(node, &url, keys, journal, &mut stop, &mut first, &mut ready).await;
+            let r = session(
+                node, &url, watched, journal, &mut stop, &mut first, &mut ready,
+            )
+            .await;
             if r.is_ok() {
                 return;
             }
@@ -228,14 +239,14 @@ async fn skip_rdb(r: &mut Reader) -> Result<(), String> {
 async fn session(
     node: &str,
     url: &str,
-    keys: &[String],
+    watched: &Watched,
     journal: &Journal,
     stop: &mut watch::Receiver<bool>,
     first: &mut bool,
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), String> {
     let (mut r, mut wr) = open_stream(url).await?;
-    let mut admin = snapshot(node, url, keys, journal, *first).await?;
+    let mut admin = snapshot(node, url, &watched.keys, journal, *first).await?;
     *first = false;
     if let Some(r) = ready.take() {
         let _ = r.send(());
@@ -261,7 +272,7 @@ async fn session(
     let reader = async {
         loop {
             let cmd = command(&mut r).await?;
-            apply(node, &cmd, keys, journal);
+            apply(node, &cmd, watched, journal);
         }
     };
     tokio::select! {
@@ -382,7 +393,9 @@ async fn clock_sample(
 }
 
 /// Journals what one command of the stream did to the lock keys.
-fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
+fn apply(node: &str, cmd: &[Vec<u8>], watched: &Watched, journal: &Journal) {
+    let keys = &watched.keys;
+    let marker = |m: &str| watched.markers.iter().any(|k| k == m);
     let text = |i: usize| cmd.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
     let Some(name) = text(0).map(|n| n.to_ascii_uppercase()) else {
         return;
@@ -474,6 +487,10 @@ fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
                 i += 1;
             }
             while let (Some(score), Some(member)) = (text(i), text(i + 1)) {
+                if marker(&member) {
+                    i += 2;
+                    continue;
+                }
                 let expire_at_ms = score.parse::<f64>().ok().map(|s| s as u64);
                 journal.write(
                     node,
@@ -489,7 +506,7 @@ fn apply(node: &str, cmd: &[Vec<u8>], keys: &[String], journal: &Journal) {
         "ZREM" if is_lock(&text(1)) => {
             let key = text(1).unwrap_or_default();
             for i in 2..cmd.len() {
-                if let Some(member) = text(i) {
+                if let Some(member) = text(i).filter(|m| !marker(m)) {
                     journal.write(
                         node,
                         Change::Del {

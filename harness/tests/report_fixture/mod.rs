@@ -400,6 +400,7 @@ pub fn write_run(results: &Path, spec: &Spec, run_id: &str) -> PathBuf {
         let taps = store::TapsMeta {
             nodes: vec![NODE.into()],
             keys: vec![KEY.into()],
+            markers: Vec::new(),
         };
         store::write_json(&dir.join(store::TAPS), &taps).unwrap();
     }

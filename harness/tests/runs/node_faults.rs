@@ -170,7 +170,7 @@ fn a_node_pause_of_a_minority_is_recorded_and_redlock_holds() {
 #[test]
 fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
     use checkers::node_record::{parse, Change};
-    use fencepost::nodes::tap::{Journal, Taps};
+    use fencepost::nodes::tap::{Journal, Taps, Watched};
     use fencepost::recorder::Recorder;
     use std::sync::Arc;
     let mut cluster = one_node("tap-lost", Persistence::None);
@@ -185,7 +185,10 @@ fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
     let taps = rt.block_on(Taps::start(
         &["n1".to_string()],
         move |_| Some(url.clone()),
-        vec![key.clone()],
+        Watched {
+            keys: vec![key.clone()],
+            markers: Vec::new(),
+        },
         journal,
     ));
     let pid = cluster.node("n1").unwrap().pid().unwrap();

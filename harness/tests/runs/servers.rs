@@ -87,6 +87,20 @@ fn every_server_is_obtained_checked_recorded_and_runs_the_baseline() {
             )),
             "{ask}: the summary names the server:\n{text}"
         );
+        // The nodes' own record is read on every build: 7.0 and later stream absolute
+        // expiries (`PXAT`), 6.2 relative ones (`PX`), which the record anchors on the node's
+        // clock; either way the holdings are judged and end with their leases.
+        let events = std::fs::read_to_string(dir.join("node-events.jsonl")).unwrap();
+        let relative = events.contains("\"event\":\"set-for\"");
+        assert_eq!(
+            relative,
+            ask == "redis@6.2",
+            "{ask}: relative expiries streamed"
+        );
+        assert!(
+            text.contains("lock left held by nobody: **valid**"),
+            "{ask}: the record judged the holdings:\n{text}"
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The listing says what the cache now holds.
