@@ -518,16 +518,20 @@ impl Rebuild {
 
     /// A `DEL`: the node expiring the key (at its expiry, within our reading's error), or
     /// someone deleting it.
+    /// The members of the sorted-set lease at `key` on `node` still open ([`member_key`]).
+    fn open_members(&self, node: &str, key: &str) -> Vec<String> {
+        let prefix = format!("{key}[");
+        self.open
+            .keys()
+            .filter(|(n, k)| n == node && k.starts_with(&prefix))
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     fn del(&mut self, e: &NodeEvent, key: &str) {
         // A sorted-set lease deleted whole (released, or expired by the set's own expiry):
         // each member still open goes with it, each judged by its own lease.
-        let members: Vec<String> = self
-            .open
-            .keys()
-            .filter(|(n, k)| *n == e.node && k.starts_with(&format!("{key}[")))
-            .map(|(_, k)| k.clone())
-            .collect();
-        for m in members {
+        for m in self.open_members(&e.node, key) {
             self.del(e, &m);
         }
         let slot = (e.node.clone(), key.to_string());
@@ -735,4 +739,74 @@ pub fn parse(text: &str) -> Result<Vec<NodeEvent>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{node_event as ev, one_node};
+
+    fn member(key: &str, m: &str) -> Change {
+        Change::Snapshot {
+            key: member_key(key, m),
+            value: Some(m.into()),
+            pttl_ms: Some(500),
+        }
+    }
+
+    #[test]
+    fn a_sorted_set_read_again_holds_the_members_read() {
+        // Member `a` held from 10 ms (expiring at 1 000 ms); the stream is lost at 100 ms (the
+        // node restarted); the set read again at 300 ms holds only `b`, set meanwhile.
+        let zadd = Change::Set {
+            key: member_key("k", "a"),
+            value: "a".into(),
+            expire_at_ms: Some(1_001_000),
+        };
+        let reread = Change::Snapshot {
+            key: "k".into(),
+            value: None,
+            pttl_ms: None,
+        };
+        let r = one_node(vec![
+            ev(10, zadd),
+            ev(100, Change::Lost),
+            ev(300, reread),
+            ev(300, member("k", "b")),
+        ])
+        .record;
+        let a = r.held.iter().find(|h| h.value == "a").unwrap();
+        assert_eq!(a.to_ns, Some(100_000_000), "{a:?}");
+        let b = r.held.iter().find(|h| h.value == "b").unwrap();
+        assert_eq!((b.from_ns, b.retaken_after_ns), (300_000_000, None));
+        assert_eq!(b.leases.last().map(|l| l.until_ns), Some(800_000_000));
+        // A member read again as still held begins again at the re-read, and is no re-take.
+        let r = one_node(vec![
+            ev(
+                10,
+                Change::Set {
+                    key: member_key("k", "a"),
+                    value: "a".into(),
+                    expire_at_ms: Some(1_001_000),
+                },
+            ),
+            ev(100, Change::Lost),
+            ev(
+                300,
+                Change::Snapshot {
+                    key: "k".into(),
+                    value: None,
+                    pttl_ms: None,
+                },
+            ),
+            ev(300, member("k", "a")),
+        ])
+        .record;
+        let again: Vec<_> = r.held.iter().filter(|h| h.value == "a").collect();
+        assert_eq!(again.len(), 2, "{again:?}");
+        assert!(
+            again.iter().all(|h| h.retaken_after_ns.is_none()),
+            "{again:?}"
+        );
+    }
 }

@@ -246,7 +246,7 @@ async fn session(
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), String> {
     let (mut r, mut wr) = open_stream(url).await?;
-    let mut admin = snapshot(node, url, &watched.keys, journal, *first).await?;
+    let mut admin = snapshot(node, url, watched, journal, *first).await?;
     *first = false;
     if let Some(r) = ready.take() {
         let _ = r.send(());
@@ -328,7 +328,7 @@ async fn open_stream(url: &str) -> Result<(Reader, OwnedWriteHalf), String> {
 async fn snapshot(
     node: &str,
     url: &str,
-    keys: &[String],
+    watched: &Watched,
     journal: &Journal,
     first: bool,
 ) -> Result<redis::aio::MultiplexedConnection, String> {
@@ -341,7 +341,16 @@ async fn snapshot(
     .map_err(|_| "admin connection timed out".to_string())?
     .map_err(|e| e.to_string())?;
     clock_sample(node, &mut admin, journal).await;
-    for k in keys {
+    for k in &watched.keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(k)
+            .query_async(&mut admin)
+            .await
+            .unwrap_or_default();
+        if kind == "zset" {
+            zset_snapshot(node, k, watched, &mut admin, journal, first).await;
+            continue;
+        }
         let v: Option<String> = redis::cmd("GET")
             .arg(k)
             .query_async(&mut admin)
@@ -364,6 +373,59 @@ async fn snapshot(
         }
     }
     Ok(admin)
+}
+
+/// A sorted-set lease as it is now: on a re-read the set as a whole first (ending what the record
+/// had of it), then each holder member with what is left of its lease (its score against the
+/// node's `TIME`); markers and members already past their score are left out.
+async fn zset_snapshot(
+    node: &str,
+    key: &str,
+    watched: &Watched,
+    admin: &mut redis::aio::MultiplexedConnection,
+    journal: &Journal,
+    first: bool,
+) {
+    let members: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(admin)
+        .await
+        .unwrap_or_default();
+    let now_ms = redis::cmd("TIME")
+        .query_async::<(u64, u64)>(admin)
+        .await
+        .ok()
+        .map(|(s, us)| s * 1000 + us / 1000);
+    if !first {
+        journal.write(
+            node,
+            Change::Snapshot {
+                key: key.to_string(),
+                value: None,
+                pttl_ms: None,
+            },
+        );
+    }
+    for (member, score) in members {
+        if watched.markers.contains(&member) {
+            continue;
+        }
+        let left_ms = now_ms.map(|now| score as i64 - now as i64);
+        if left_ms.is_some_and(|l| l <= 0) {
+            continue;
+        }
+        journal.write(
+            node,
+            Change::Snapshot {
+                key: checkers::node_record::member_key(key, &member),
+                value: Some(member),
+                pttl_ms: left_ms.map(|l| l as u64),
+            },
+        );
+    }
 }
 
 async fn clock_sample(
