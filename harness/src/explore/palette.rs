@@ -6,11 +6,14 @@
 //! quiet ones), 5 for each finding group no earlier run had (a repeat of a known finding earns
 //! nothing: a gc-pause that breaks mutual exclusion every run says nothing new the tenth time) —
 //! and is drawn in proportion to
-//! `1 + 10 × (credit + m) / (runs + 1)`, where `m` is the credit an average run earned: the
-//! search spends its runs on the faults that paid (as a coverage-guided fuzzer spends them on
-//! the mutations that did), while a kind that has had few runs counts as average until its
-//! runs say otherwise — an unlucky first run does not bury it — and the floor of 1 keeps every
-//! kind in play.
+//! `1 + 10 × ((credit + m) / (runs + 1) + m × √(2 ln(N + 1) / (runs + 1)))`, where `m` is the
+//! credit an average run earned and `N` all kinds' runs together: the search spends its runs on
+//! the faults that paid (as a coverage-guided fuzzer spends them on the mutations that did),
+//! while a kind that has had few runs counts as average until its runs say otherwise, and the
+//! second term — UCB1's exploration bonus, in units of an average run's credit — grows for a
+//! kind the longer it goes untried. Without it, kinds that minted words early took the runs for
+//! good: `latency`, the fault every late grant needs, got 2 of the first 101 runs of a
+//! python-redis-lock explore (random draws give it about one run in six).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -45,7 +48,9 @@ impl Palette {
         (0..self.kinds.len())
             .map(|i| {
                 if self.guided {
-                    1.0 + 10.0 * (self.credit[i] + mean) / f64::from(self.runs[i] + 1)
+                    let tried = f64::from(self.runs[i] + 1);
+                    let bonus = mean * (2.0 * f64::from(runs + 1).ln() / tried).sqrt();
+                    1.0 + 10.0 * ((self.credit[i] + mean) / tried + bonus)
                 } else {
                     1.0
                 }
@@ -108,10 +113,15 @@ mod tests {
             (0..6000).filter(|_| p.pick(rng) == Some(k)).count()
         };
         // Three new words earn what one does. Credit 12 over 5 kind-runs: an average run earned
-        // 2.4. a: (7 + 2.4) / 4 → 24.5; b: (5 + 2.4) / 3 → 25.67; c, never run, counts as
-        // average: 2.4 / 1 → 25.
+        // 2.4. a: (7 + 2.4) / 4; b: (5 + 2.4) / 3; c, never run, counts as average: 2.4 / 1;
+        // each with 2.4 × √(2 ln 6 / (runs + 1)) for being tried less.
         let w = guided.weights();
-        let want = [24.5, 1.0 + 74.0 / 3.0, 25.0];
+        let bonus = |tried: f64| 2.4 * (2.0 * 6f64.ln() / tried).sqrt();
+        let want = [
+            1.0 + 10.0 * (9.4 / 4.0 + bonus(4.0)),
+            1.0 + 10.0 * (7.4 / 3.0 + bonus(3.0)),
+            1.0 + 10.0 * (2.4 + bonus(1.0)),
+        ];
         assert!(
             w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9),
             "{w:?}"
@@ -123,13 +133,25 @@ mod tests {
         }
         assert!(repeat.weights()[1] < guided.weights()[1] / 3.0);
         assert!(count(&guided, &mut rng, "b") > count(&guided, &mut rng, "a") * 9 / 10);
-        // A kind that ran and earned nothing sinks towards the floor, without reaching it.
+        // A kind that ran and earned nothing sinks below the kinds that paid, without reaching
+        // the floor.
         let mut dull = guided.clone();
         for _ in 0..20 {
             dull.credit(&["c".into()], 0, 0);
         }
         let w = dull.weights();
-        assert!(w[2] > 1.0 && w[2] < w[1] / 5.0, "{w:?}");
+        assert!(w[2] > 1.0 && w[2] < w[1] / 2.0, "{w:?}");
+        // And one left untried while the others run on is drawn again: after 200 runs of a and b
+        // (a paying now and then), c — tried once, for nothing — weighs as much as b, which ran
+        // 100 times for nothing.
+        let mut busy = Palette::new(vec!["a", "b", "c"], true);
+        busy.credit(&["c".into()], 0, 0);
+        for i in 0..100 {
+            busy.credit(&["a".into()], usize::from(i % 10 == 0), 0);
+            busy.credit(&["b".into()], 0, 0);
+        }
+        let w = busy.weights();
+        assert!(w[2] > w[1], "{w:?}");
         let c = count(&random, &mut rng, "c");
         assert!(
             (1700..2300).contains(&c),

@@ -200,7 +200,7 @@ fn a_php_library_runs_only_the_version_debian_installed() {
 
 #[test]
 fn laravels_lock_holds_its_baseline_and_blame_judges_its_grants() {
-    // (The PHP adapters are not matrix rows yet, so the all-libraries test does not run them.)
+    // (Laravel is a matrix row, so the all-libraries test runs it too; this one checks blame.)
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let results = results_dir("php-laravel");
     let out = library_baseline("laravel-lock", &["--duration", "6s"], &results);
