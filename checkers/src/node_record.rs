@@ -340,6 +340,7 @@ impl Rebuild {
                     o.1 = None;
                 }
             }
+            // Always made absolute above.
             Change::SetFor { .. } => {}
             Change::Del { key } => {
                 self.settle(e);
@@ -769,9 +770,9 @@ mod tests {
             pttl_ms: None,
         };
         let r = one_node(vec![
-            ev(10, zadd),
+            ev(10, zadd.clone()),
             ev(100, Change::Lost),
-            ev(300, reread),
+            ev(300, reread.clone()),
             ev(300, member("k", "b")),
         ])
         .record;
@@ -782,23 +783,9 @@ mod tests {
         assert_eq!(b.leases.last().map(|l| l.until_ns), Some(800_000_000));
         // A member read again as still held begins again at the re-read, and is no re-take.
         let r = one_node(vec![
-            ev(
-                10,
-                Change::Set {
-                    key: member_key("k", "a"),
-                    value: "a".into(),
-                    expire_at_ms: Some(1_001_000),
-                },
-            ),
+            ev(10, zadd),
             ev(100, Change::Lost),
-            ev(
-                300,
-                Change::Snapshot {
-                    key: "k".into(),
-                    value: None,
-                    pttl_ms: None,
-                },
-            ),
+            ev(300, reread),
             ev(300, member("k", "a")),
         ])
         .record;

@@ -295,6 +295,41 @@ mod tests {
         b.push(t1 * MS, c, kind, F::Release, v);
     }
 
+    /// Client 0's acquire at 0 ms whose reply never came (`info` at 30 ms).
+    fn abandoned_acquire() -> B {
+        let mut b = B::default();
+        b.push(
+            0,
+            0,
+            OpKind::Invoke,
+            F::Acquire,
+            Value::Lease {
+                key: "k".into(),
+                ttl_ms: 100,
+            },
+        );
+        b.push(
+            30 * MS,
+            0,
+            OpKind::Info,
+            F::Acquire,
+            Value::Error("abandoned".into()),
+        );
+        b
+    }
+
+    /// The node sets `value` at `t_ms` for 100 ms from when it applied it (Redis before 7.0).
+    fn set_for(t_ms: u64, value: &str) -> NodeEvent {
+        ev(
+            t_ms,
+            Change::SetFor {
+                key: "k".into(),
+                value: value.into(),
+                ttl_ms: 100,
+            },
+        )
+    }
+
     fn run(b: &B, events: Vec<NodeEvent>) -> OrphanReport {
         let h = b.history();
         check(&h.calls(), &input(events), 2_000 * MS)
@@ -358,24 +393,7 @@ mod tests {
     #[test]
     fn a_key_no_client_was_told_of_and_renewed_past_its_ttl_is_held_by_nobody() {
         // An acquire whose reply never came; its key is set at 5 ms and renewed at 90 ms.
-        let mut b = B::default();
-        b.push(
-            0,
-            0,
-            OpKind::Invoke,
-            F::Acquire,
-            Value::Lease {
-                key: "k".into(),
-                ttl_ms: 100,
-            },
-        );
-        b.push(
-            30 * MS,
-            0,
-            OpKind::Info,
-            F::Acquire,
-            Value::Error("abandoned".into()),
-        );
+        let b = abandoned_acquire();
         let r = run(&b, vec![set(5, "x"), renew(90)]);
         assert_eq!(r.orphans.len(), 1, "{r:?}");
         assert_eq!(r.orphans[0].owner, None);
@@ -387,34 +405,9 @@ mod tests {
         // Redis before 7.0 streams `SET k v PX 100` as given, and its `DEL` when its expiry
         // cycle reaches the key: here 40 ms after the key was due. An acquire whose reply never
         // came: the key lived its 100 ms lease, no more.
-        let mut b = B::default();
-        b.push(
-            0,
-            0,
-            OpKind::Invoke,
-            F::Acquire,
-            Value::Lease {
-                key: "k".into(),
-                ttl_ms: 100,
-            },
-        );
-        b.push(
-            30 * MS,
-            0,
-            OpKind::Info,
-            F::Acquire,
-            Value::Error("abandoned".into()),
-        );
-        let set_for = ev(
-            5,
-            Change::SetFor {
-                key: "k".into(),
-                value: "x".into(),
-                ttl_ms: 100,
-            },
-        );
+        let b = abandoned_acquire();
         let late_del = ev(145, Change::Del { key: "k".into() });
-        let r = run(&b, vec![set_for, late_del.clone()]);
+        let r = run(&b, vec![set_for(5, "x"), late_del.clone()]);
         assert!(r.orphans.is_empty(), "{r:?}");
         assert_eq!(r.holdings, 1);
         // The control: read with no expiry, the key is held until the late DEL, past its ttl.
@@ -432,14 +425,7 @@ mod tests {
         let r = run(
             &b,
             vec![
-                ev(
-                    5,
-                    Change::SetFor {
-                        key: "k".into(),
-                        value: "x".into(),
-                        ttl_ms: 100,
-                    },
-                ),
+                set_for(5, "x"),
                 ev(
                     90,
                     Change::ExpireIn {

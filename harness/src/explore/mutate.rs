@@ -3,11 +3,12 @@
 //! lengths — so the search stays near what was already interesting. The last is the fuzzer's
 //! "interesting value": what a client sees of a pause or a delay flips where the fault's length
 //! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
-//! late answer), so a schedule that did something new is tried on the other side of that line. Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
+//! late answer), so a schedule that did something new is tried on the other side of that line.
+//! Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
 //! every mutant is validated as a file would be (one a run would refuse is never returned).
 
 use super::palette::Palette;
-use super::plan::{draw_one, scale, MAX_FAULTS, OP_TIMEOUT_LEASES};
+use super::plan::{draw_one, op_timeout, scale, MAX_FAULTS};
 use crate::nemesis::draw::ms;
 use crate::scenario::edit::{lengths, map_lengths, revalidate, scale_every, scaled, with_start};
 use crate::scenario::Scenario;
@@ -90,8 +91,7 @@ fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<Strin
         }
         8 => {
             let before = s.lock.op_timeout;
-            let f = OP_TIMEOUT_LEASES[rng.random_range(0..OP_TIMEOUT_LEASES.len())];
-            s.lock.op_timeout = scaled(s.lock.ttl, f);
+            s.lock.op_timeout = op_timeout(s.lock.ttl, rng);
             (s.lock.op_timeout != before)
                 .then(|| format!("op_timeout {before}→{}", s.lock.op_timeout))
         }

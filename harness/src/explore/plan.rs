@@ -19,7 +19,15 @@ pub const MAX_FAULTS: usize = 3;
 /// The op timeouts drawn, in leases: shorter than the lease, as long, and longer — the common
 /// deployment (a library's socket timeout is often seconds, or none, beside a lease of seconds),
 /// and the only one in which a reply delayed past the lease still reaches a waiting client.
-pub const OP_TIMEOUT_LEASES: [f64; 4] = [0.5, 1.0, 2.0, 3.0];
+const OP_TIMEOUT_LEASES: [f64; 4] = [0.5, 1.0, 2.0, 3.0];
+
+/// An op timeout for a lease of `ttl`: one of [`OP_TIMEOUT_LEASES`].
+pub fn op_timeout(ttl: Dur, rng: &mut ChaCha8Rng) -> Dur {
+    scaled(
+        ttl,
+        OP_TIMEOUT_LEASES[rng.random_range(0..OP_TIMEOUT_LEASES.len())],
+    )
+}
 
 /// How hard the clients contend, and on what lease.
 #[derive(Clone, Debug)]
@@ -37,10 +45,7 @@ impl Contention {
     pub fn draw(rng: &mut ChaCha8Rng, target: &Target) -> Contention {
         // Whole seconds: some libraries (python-redis-lock) take no less.
         let ttl = ms(1000 * rng.random_range(1..=2));
-        let op_timeout = scaled(
-            ttl,
-            OP_TIMEOUT_LEASES[rng.random_range(0..OP_TIMEOUT_LEASES.len())],
-        );
+        let op_timeout = op_timeout(ttl, rng);
         let long = (target.client_processes() && rng.random_bool(0.75)).then(|| {
             (
                 scaled(ttl, rng.random_range(1.2..=2.0)),

@@ -65,6 +65,12 @@ pub struct Watched {
     pub markers: Vec<String>,
 }
 
+impl Watched {
+    fn is_marker(&self, member: &str) -> bool {
+        self.markers.iter().any(|m| m == member)
+    }
+}
+
 /// The taps of a run.
 pub struct Taps {
     stop: watch::Sender<bool>,
@@ -340,7 +346,7 @@ async fn snapshot(
     .await
     .map_err(|_| "admin connection timed out".to_string())?
     .map_err(|e| e.to_string())?;
-    clock_sample(node, &mut admin, journal).await;
+    let now_ms = clock_sample(node, &mut admin, journal).await;
     for k in &watched.keys {
         let kind: String = redis::cmd("TYPE")
             .arg(k)
@@ -348,7 +354,7 @@ async fn snapshot(
             .await
             .unwrap_or_default();
         if kind == "zset" {
-            zset_snapshot(node, k, watched, &mut admin, journal, first).await;
+            zset_snapshot(node, k, watched, now_ms, &mut admin, journal, first).await;
             continue;
         }
         let v: Option<String> = redis::cmd("GET")
@@ -375,13 +381,14 @@ async fn snapshot(
     Ok(admin)
 }
 
-/// A sorted-set lease as it is now: on a re-read the set as a whole first (ending what the record
-/// had of it), then each holder member with what is left of its lease (its score against the
-/// node's `TIME`); markers and members already past their score are left out.
+/// A sorted-set lease as it is now: on a re-read the set as a whole first (the node sees again),
+/// then each holder member with what is left of its lease (its score against the node's clock
+/// as just read, `now_ms`); markers and members already past their score are left out.
 async fn zset_snapshot(
     node: &str,
     key: &str,
     watched: &Watched,
+    now_ms: Option<u64>,
     admin: &mut redis::aio::MultiplexedConnection,
     journal: &Journal,
     first: bool,
@@ -394,11 +401,6 @@ async fn zset_snapshot(
         .query_async(admin)
         .await
         .unwrap_or_default();
-    let now_ms = redis::cmd("TIME")
-        .query_async::<(u64, u64)>(admin)
-        .await
-        .ok()
-        .map(|(s, us)| s * 1000 + us / 1000);
     if !first {
         journal.write(
             node,
@@ -410,7 +412,7 @@ async fn zset_snapshot(
         );
     }
     for (member, score) in members {
-        if watched.markers.contains(&member) {
+        if watched.is_marker(&member) {
             continue;
         }
         let left_ms = now_ms.map(|now| score as i64 - now as i64);
@@ -432,7 +434,7 @@ async fn clock_sample(
     node: &str,
     admin: &mut redis::aio::MultiplexedConnection,
     journal: &Journal,
-) {
+) -> Option<u64> {
     let sent_ns = journal.rec.now();
     let t: Result<(u64, u64), _> = tokio::time::timeout(
         Duration::from_millis(200),
@@ -441,23 +443,23 @@ async fn clock_sample(
     .await
     .map_err(|_| ())
     .and_then(|r| r.map_err(|_| ()));
-    if let Ok((s, us)) = t {
-        // The round trip bounds how stale the reading is when it is journaled: under load
-        // (a contention burst on two cores) it was seen past the fixed 5 ms slack.
-        journal.write(
-            node,
-            Change::Clock {
-                node_ms: s * 1000 + us / 1000,
-                rtt_ns: journal.rec.now().saturating_sub(sent_ns),
-            },
-        );
-    }
+    let (s, us) = t.ok()?;
+    let node_ms = s * 1000 + us / 1000;
+    // The round trip bounds how stale the reading is when it is journaled: under load (a
+    // contention burst on two cores) it was seen past the fixed 5 ms slack.
+    journal.write(
+        node,
+        Change::Clock {
+            node_ms,
+            rtt_ns: journal.rec.now().saturating_sub(sent_ns),
+        },
+    );
+    Some(node_ms)
 }
 
 /// Journals what one command of the stream did to the lock keys.
 fn apply(node: &str, cmd: &[Vec<u8>], watched: &Watched, journal: &Journal) {
     let keys = &watched.keys;
-    let marker = |m: &str| watched.markers.iter().any(|k| k == m);
     let text = |i: usize| cmd.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
     let Some(name) = text(0).map(|n| n.to_ascii_uppercase()) else {
         return;
@@ -549,7 +551,7 @@ fn apply(node: &str, cmd: &[Vec<u8>], watched: &Watched, journal: &Journal) {
                 i += 1;
             }
             while let (Some(score), Some(member)) = (text(i), text(i + 1)) {
-                if marker(&member) {
+                if watched.is_marker(&member) {
                     i += 2;
                     continue;
                 }
@@ -568,7 +570,7 @@ fn apply(node: &str, cmd: &[Vec<u8>], watched: &Watched, journal: &Journal) {
         "ZREM" if is_lock(&text(1)) => {
             let key = text(1).unwrap_or_default();
             for i in 2..cmd.len() {
-                if let Some(member) = text(i).filter(|m| !marker(m)) {
+                if let Some(member) = text(i).filter(|m| !watched.is_marker(m)) {
                     journal.write(
                         node,
                         Change::Del {
