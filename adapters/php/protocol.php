@@ -196,19 +196,37 @@ function debian_version(string $package): string
 }
 
 /**
- * A phpredis client for a hello node: connect and every read bounded by timeout_ms, no retries,
- * logged in as the node's user.
+ * A phpredis client for a hello node: connect and every read bounded by timeout_ms, no retries
+ * within an op, logged in as the node's user.
+ *
+ * Setting up is not an op: a busy machine starting twenty PHP clients can take longer than a
+ * 10 ms read timeout (a CombinedStore's share of a 50 ms op timeout) to answer AUTH, so a
+ * connection that fails while being set up is dropped and a new one made, for up to 10 s. A new
+ * object each time, never the failed one: phpredis keeps a connection whose read timed out, and
+ * its next command reads the late reply meant for the one before (docs/libraries.md, "A late
+ * reply answers the next command").
  */
 function phpredis(array $node, int $timeout_ms): \Redis
 {
     if (!extension_loaded('redis')) {
         throw new Refuse('the phpredis extension is not loaded: apt-get install php-redis');
     }
-    $r = new \Redis();
     $s = $timeout_ms / 1000;
-    $r->connect($node['host'], (int) $node['port'], $s, null, 0, $s);
-    $r->auth([$node['username'], $node['password']]);
-    return $r;
+    $deadline = microtime(true) + 10.0;
+    while (true) {
+        $r = new \Redis();
+        try {
+            $r->connect($node['host'], (int) $node['port'], $s, null, 0, $s);
+            $r->auth([$node['username'], $node['password']]);
+            return $r;
+        } catch (\RedisException $e) {
+            // The node's own refusal (a wrong password) is no busy machine: say it at once.
+            if (microtime(true) >= $deadline || preg_match('/^(WRONGPASS|NOAUTH|ERR)\b/', $e->getMessage())) {
+                throw $e;
+            }
+            usleep(20_000);
+        }
+    }
 }
 
 /** The base of the shipped PHP adapters: the resource connection and the `access` op. */
