@@ -4,7 +4,8 @@
 //! redis-server as its library does (Laravel: a string key holding the owner, which is the
 //! token; Symfony: a sorted set whose member is the token); `@VERSION` names only the version
 //! Debian installed; and a Symfony run's node record reads the sorted set member by member, so
-//! blame judges its grants.
+//! blame judges its grants; and blame reads phpredis's late replies, answered to the next
+//! command after a read timeout, as the grants the nodes never made that they are.
 //!
 //! Needs php8.2-cli, php-redis, php-symfony-lock, php-illuminate-cache and php-illuminate-redis
 //! (`scripts/install-deps.sh` installs them) and redis-server; a missing one fails with the fix.
@@ -240,5 +241,48 @@ fn a_symfony_run_is_judged_member_by_member_from_its_sorted_set() {
     assert!(
         text.contains("lock left held by nobody: **valid**"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_late_reply_read_after_a_read_timeout_is_a_grant_the_nodes_never_made() {
+    // phpredis keeps a connection whose read timed out, and its next command reads the late
+    // reply meant for the one before. Replies delayed 1.5 s past a CombinedStore's per-command
+    // share of the op timeout (3 s over 5 nodes × 2 rounds: 300 ms) leave late "granted"s
+    // queued, and a later acquire, denied by every node, returns granted: blame must say so.
+    // With an op timeout of 20 s (2 s a command, past the delay) nothing times out, and the same
+    // library under the same fault holds: the finding is the timeout's, not the fault's alone.
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let results = results_dir("php-late-reply");
+    let run_with = |file: &std::path::Path| {
+        fencepost()
+            .args(["scenario"])
+            .arg(file)
+            .args(["--client", "symfony-lock-combined", "--duration", "6s"])
+            .args(["--seed", "1", "--results"])
+            .arg(&*results)
+            .output()
+            .unwrap()
+    };
+    let shipped = std::path::Path::new("scenarios/libraries/reply-delay.toml");
+    let out = run_with(shipped);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("blame (the library's answers, against the nodes' own record): **invalid**")
+            && said.contains("grant the nodes never made"),
+        "stale replies are grants no node made:\n{said}"
+    );
+
+    let patient = results.join("reply-delay-20s.toml");
+    let toml = std::fs::read_to_string(repo().join(shipped)).unwrap();
+    assert!(toml.contains("op_timeout = \"3s\""), "{toml}");
+    std::fs::write(&patient, toml.replace("op_timeout = \"3s\"", "op_timeout = \"20s\"")).unwrap();
+    let out = run_with(&patient);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("expected holds (0 violations), got holds, from"),
+        "with no read timing out, the same fault shows no library finding:\n{said}"
     );
 }
