@@ -34,10 +34,23 @@ command -v npm >/dev/null || need+=(npm)
 for p in php-cli php-redis php-symfony-lock php-illuminate-cache php-illuminate-redis; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q ' installed$' || need+=("$p")
 done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "install-deps: installing ${need[*]}"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${need[@]}"
-else
+if [ ${#need[@]} -eq 0 ]; then
   echo "install-deps: nothing missing"
+  exit 0
+fi
+$SUDO apt-get update -qq
+# A package this system's archive lacks (Ubuntu 24.04 has no php-illuminate-cache or
+# php-illuminate-redis): install the rest, then say which and fail, rather than let apt-get
+# refuse the whole line or let the tests that need it find out later.
+have=() lacking=()
+for p in "${need[@]}"; do
+  if apt-cache show "$p" >/dev/null 2>&1; then have+=("$p"); else lacking+=("$p"); fi
+done
+if [ ${#have[@]} -gt 0 ]; then
+  echo "install-deps: installing ${have[*]}"
+  $SUDO apt-get install -y -qq "${have[@]}"
+fi
+if [ ${#lacking[@]} -gt 0 ]; then
+  echo "install-deps: this system's package archive has no ${lacking[*]}: the PHP lock adapters (laravel-lock, symfony-lock, symfony-lock-combined) and their tests need Debian 12's packages (run them on Debian, or in a debian:bookworm container)" >&2
+  exit 1
 fi
