@@ -1,15 +1,20 @@
 //! The corpus: the schedules that showed something new (a word no earlier run's signature had,
 //! or a finding group no earlier run had), and every word seen so far with the run that first
-//! showed it.
+//! showed it and how many runs showed it since.
 //!
 //! Guided explore picks its next parent here more often than it draws a fresh schedule (as a
-//! coverage-guided fuzzer does): an entry's weight grows with its novelty (`palette::novelty`:
-//! new words count once however many, a new finding group five) and shrinks with how often it
-//! was already picked, so the search keeps working where it was rewarded without starving the
-//! rest. A run that only repeats a finding the search already has does not join: otherwise a
-//! fault that breaks the lock every run (a pause past the lease) fills the corpus with itself.
+//! coverage-guided fuzzer does). An entry's energy is the rarity of what it shows — one over the
+//! number of runs that showed its rarest word, read anew at each pick — plus five for each
+//! finding group it was first to show, over one plus how often it was already picked: the
+//! "rare edge" power schedules of AFLFast and libFuzzer's Entropic. Novelty at admission alone
+//! (the first version: one for new words, however many) let half of all runs join at the same
+//! weight, so a schedule whose words nobody else reaches (a delayed reply, in runs of a kind
+//! drawn one time in twenty) weighed what a fortieth process pause with one new count did, and
+//! was never picked; with rarity, the entries whose words the search keeps reaching fade as they
+//! are reached, and the ones it reaches rarely are where it works next. A run that only repeats
+//! a finding the search already has does not join: otherwise a fault that breaks the lock every
+//! run (a pause past the lease) fills the corpus with itself.
 
-use super::palette::novelty;
 use super::signature::Signature;
 use crate::scenario::Scenario;
 use rand::Rng;
@@ -22,6 +27,8 @@ pub struct Entry {
     /// The run that admitted it.
     pub run: usize,
     pub scenario: Scenario,
+    /// Its run's signature.
+    pub words: Signature,
     pub new_words: usize,
     /// Finding groups it was the first to show.
     pub new_groups: usize,
@@ -29,8 +36,15 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn weight(&self) -> f64 {
-        novelty(self.new_words, self.new_groups) / (1.0 + self.picked as f64)
+    /// Its energy now: the rarity of its rarest word among every run so far, five for each
+    /// finding group it was first to show, shared out over its picks.
+    fn weight(&self, hits: &BTreeMap<String, u32>) -> f64 {
+        let rarest = self
+            .words
+            .iter()
+            .map(|w| 1.0 / f64::from(hits.get(w).copied().unwrap_or(1).max(1)))
+            .fold(0.0, f64::max);
+        (rarest + 5.0 * self.new_groups as f64) / (1.0 + f64::from(self.picked))
     }
 }
 
@@ -50,6 +64,8 @@ pub struct Corpus {
     pub entries: Vec<Entry>,
     /// Every word seen, with the run that first showed it.
     pub seen: BTreeMap<String, usize>,
+    /// Every word seen, with how many runs showed it.
+    pub hits: BTreeMap<String, u32>,
     pub growth: Vec<Growth>,
 }
 
@@ -67,6 +83,7 @@ impl Corpus {
     ) -> usize {
         let mut new_words = 0;
         for w in signature {
+            *self.hits.entry(w.clone()).or_insert(0) += 1;
             if !self.seen.contains_key(w) {
                 self.seen.insert(w.clone(), run);
                 new_words += 1;
@@ -83,6 +100,7 @@ impl Corpus {
             self.entries.push(Entry {
                 run,
                 scenario: scenario.clone(),
+                words: signature.clone(),
                 new_words,
                 new_groups,
                 picked: 0,
@@ -91,20 +109,26 @@ impl Corpus {
         new_words
     }
 
-    /// A parent for the next mutant, by weight; None while the corpus is empty.
+    /// Each entry's energy now.
+    pub fn energies(&self) -> Vec<f64> {
+        self.entries.iter().map(|e| e.weight(&self.hits)).collect()
+    }
+
+    /// A parent for the next mutant, by energy; None while the corpus is empty.
     pub fn pick(&mut self, rng: &mut ChaCha8Rng) -> Option<(usize, Scenario)> {
-        let total: f64 = self.entries.iter().map(Entry::weight).sum();
+        let weights = self.energies();
+        let total: f64 = weights.iter().sum();
         if self.entries.is_empty() || total <= 0.0 {
             return None;
         }
         let mut x = rng.random_range(0.0..total);
         let mut chosen = self.entries.len() - 1;
-        for (i, e) in self.entries.iter().enumerate() {
-            if x < e.weight() {
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
                 chosen = i;
                 break;
             }
-            x -= e.weight();
+            x -= w;
         }
         let e = &mut self.entries[chosen];
         e.picked += 1;
@@ -140,17 +164,43 @@ mod tests {
             vec![1, 3, 4]
         );
         assert_eq!(c.growth.last().unwrap().words, 3);
+        // Words by runs: a 3, b 1, c 2. Energy: run 1 its rarest word b, 1; run 3 the rarity of
+        // a, 1/3, and 5 for its finding; run 4 c's 1/2. Each pick shares an entry's energy out
+        // further (energy over picks + 1), so over many picks each entry's share goes as the
+        // square root of its energy: 2.3 : 1 : 0.7.
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut by_run = BTreeMap::new();
         for _ in 0..3000 {
             *by_run.entry(c.pick(&mut rng).unwrap().0).or_insert(0u32) += 1;
         }
-        // Run 3 (a new finding) is picked about twice as often as runs 1 and 4 (new words: two
-        // and one, alike) — each pick lowers an entry's weight, so rewards even out over picks.
+        assert!(by_run[&3] > 2 * by_run[&1], "{by_run:?}");
         assert!(
-            by_run[&3] > 2 * by_run[&4] && by_run[&3] > 2 * by_run[&1],
+            by_run[&1] > 6 * by_run[&4] / 5 && by_run[&1] < 2 * by_run[&4],
             "{by_run:?}"
         );
-        assert!(by_run[&1].abs_diff(by_run[&4]) < 150, "{by_run:?}");
+    }
+
+    #[test]
+    fn an_entry_fades_as_its_words_become_common_and_a_rare_one_keeps_its_pull() {
+        let s = crate::scenario::Scenario::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../scenarios/libraries/reply-delay.toml"),
+        )
+        .unwrap();
+        let mut c = Corpus::default();
+        // Run 1 shows a word the search then reaches in every run; run 2 one nobody else does.
+        c.admit(1, &s, &words(&["common", "pause"]), 0, 1.0, 1);
+        c.admit(2, &s, &words(&["common", "delayed-reply"]), 0, 2.0, 2);
+        let e = c.energies();
+        assert_eq!(e, vec![1.0, 1.0], "alike at first: each shows a word no other run did");
+        for run in 3..23 {
+            c.admit(run, &s, &words(&["common", "pause"]), 0, run as f64, run);
+        }
+        let e = c.energies();
+        assert!(
+            e[0] < 0.05 && e[1] == 1.0,
+            "the pause fades as every run reaches it, the delayed reply keeps its pull: {e:?}"
+        );
+        assert_eq!(c.entries.len(), 2, "repeats do not join");
     }
 }
