@@ -192,7 +192,11 @@ mod tests {
         c.admit(1, &s, &words(&["common", "pause"]), 0, 1.0, 1);
         c.admit(2, &s, &words(&["common", "delayed-reply"]), 0, 2.0, 2);
         let e = c.energies();
-        assert_eq!(e, vec![1.0, 1.0], "alike at first: each shows a word no other run did");
+        assert_eq!(
+            e,
+            vec![1.0, 1.0],
+            "alike at first: each shows a word no other run did"
+        );
         for run in 3..23 {
             c.admit(run, &s, &words(&["common", "pause"]), 0, run as f64, run);
         }

@@ -1,6 +1,10 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
-//! dropped or redrawn, the contention changed, or the op timeout moved across one of a fault's
-//! lengths — so the search stays near what was already interesting. The last is the fuzzer's
+//! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, the
+//! contention changed, or the op timeout moved across one of a fault's lengths — so the search
+//! stays near what was already interesting. Taking one field is how a choice that is no length
+//! changes (which direction a delay takes, whose links, which clock) while the rest of a
+//! schedule that did something new stays as it was; a redraw changes everything at once. The
+//! crossing is the fuzzer's
 //! "interesting value": what a client sees of a pause or a delay flips where the fault's length
 //! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
 //! late answer), so a schedule that did something new is tried on the other side of that line.
@@ -10,7 +14,10 @@
 use super::palette::Palette;
 use super::plan::{draw_one, op_timeout, scale, MAX_FAULTS};
 use crate::nemesis::draw::ms;
-use crate::scenario::edit::{lengths, map_lengths, revalidate, scale_every, scaled, with_start};
+use crate::scenario::edit::{
+    differing_fields, lengths, map_lengths, revalidate, scale_every, scaled, with_field_of,
+    with_start,
+};
 use crate::scenario::Scenario;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -45,7 +52,7 @@ fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<Strin
     let n = s.nemesis.len();
     let i = rng.random_range(0..n.max(1));
     let kind = s.nemesis.get(i).map(|f| f.kind());
-    match rng.random_range(0..10) {
+    match rng.random_range(0..11) {
         0 if n > 0 => {
             let last = (s.run.duration.ms() * 3 / 4).max(300);
             let start = ms(rng.random_range(250..last));
@@ -97,7 +104,11 @@ fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<Strin
         }
         9 if n > 0 => {
             // The op timeout to the other side of one of the fault's lengths.
-            let all = lengths(&s.nemesis[i]);
+            // (A length of nothing — a clock step of 0 s — is no line to cross.)
+            let all: Vec<_> = lengths(&s.nemesis[i])
+                .into_iter()
+                .filter(|d| !d.0.is_zero())
+                .collect();
             let d = *all.get(rng.random_range(0..all.len().max(1)))?;
             let before = s.lock.op_timeout;
             s.lock.op_timeout = if before > d {
@@ -109,6 +120,15 @@ fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<Strin
                 "op_timeout {before}→{} across {} {d}",
                 s.lock.op_timeout, kind?
             ))
+        }
+        10 if n > 0 => {
+            // One field of a fresh draw of the same fault; the rest of it as it was.
+            let donor = crate::nemesis::draw_fault(kind?, &scale(s), rng)?;
+            let fields = differing_fields(&s.nemesis[i], &donor);
+            let key = fields.get(rng.random_range(0..fields.len().max(1)))?;
+            let (f, before, after) = with_field_of(&s.nemesis[i], &donor, key)?;
+            s.nemesis[i] = f;
+            Some(format!("{} {key} {before}→{after}", kind?))
         }
         _ => None,
     }
@@ -138,6 +158,49 @@ mod tests {
         }
         // A stretch of a fault with no lengths, or a redraw equal by chance, may change nothing.
         assert!(changed >= 180, "only {changed} of 200 mutants differ");
+    }
+
+    #[test]
+    fn a_mutant_may_take_one_field_of_a_fresh_draw_of_the_same_fault() {
+        let lib = Target::Library("redis-py".into());
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut seen = 0;
+        let mut keys = std::collections::BTreeSet::new();
+        for _ in 0..600 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let Some((child, what)) = mutate(&parent, &kinds, &mut rng) else {
+                continue;
+            };
+            // Only a mutant whose one change took a field: then one field of one fault moved.
+            if what.matches("; ").count() > 0
+                || !what.contains('→')
+                || what.starts_with("op_timeout")
+                || what.starts_with("clients")
+            {
+                continue;
+            }
+            assert_eq!(child.nemesis.len(), parent.nemesis.len(), "{what}");
+            let changed: Vec<String> = parent
+                .nemesis
+                .iter()
+                .zip(&child.nemesis)
+                .flat_map(|(a, b)| differing_fields(a, b))
+                .collect();
+            assert_eq!(changed.len(), 1, "{what}: {changed:?}");
+            assert!(
+                what.contains(&format!(" {} ", changed[0])),
+                "{what}: {changed:?}"
+            );
+            seen += 1;
+            keys.insert(changed[0].clone());
+        }
+        assert!(seen >= 20, "only {seen} field-taking mutants in 600");
+        // Not only lengths: moments and choices too.
+        assert!(
+            keys.contains("start") && keys.len() >= 4,
+            "fields taken: {keys:?}"
+        );
     }
 
     #[test]

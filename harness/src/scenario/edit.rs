@@ -81,6 +81,50 @@ pub fn scale_every(spec: &NemesisSpec, factor: f64) -> Option<NemesisSpec> {
     })
 }
 
+/// The top-level fields (but `kind`) in which two configs of the same fault differ.
+pub fn differing_fields(a: &NemesisSpec, b: &NemesisSpec) -> Vec<String> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return Vec::new();
+    };
+    if a.get("kind") != b.get("kind") {
+        return Vec::new();
+    }
+    a.keys()
+        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+        .filter(|k| k.as_str() != "kind" && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// `spec` with its field `key` taken from `donor`, a config of the same fault (absent in the
+/// donor: absent here); with the value it had and the one it has, as they read in a file.
+pub fn with_field_of(
+    spec: &NemesisSpec,
+    donor: &NemesisSpec,
+    key: &str,
+) -> Option<(NemesisSpec, String, String)> {
+    let mut v = serde_json::to_value(spec).ok()?;
+    let d = serde_json::to_value(donor).ok()?;
+    if v.get("kind") != d.get("kind") {
+        return None;
+    }
+    let obj = v.as_object_mut()?;
+    let show = |x: Option<&Value>| match x {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "(none)".into(),
+    };
+    let before = show(obj.get(key));
+    let after = show(d.get(key));
+    match d.get(key) {
+        Some(value) => obj.insert(key.to_string(), value.clone()),
+        None => obj.remove(key),
+    };
+    Some((serde_json::from_value(v).ok()?, before, after))
+}
+
 /// Whether the fault has any length to stretch.
 pub fn has_lengths(spec: &NemesisSpec) -> bool {
     map_lengths(spec, |d| scaled(d, 2.0))
@@ -150,6 +194,30 @@ mod tests {
         let kill = spec("[[nemesis]]\nkind = \"process-kill\"\nstart = \"1s\"\nevery = \"2s\"\n");
         assert!(!has_lengths(&kill));
         assert!(lengths(&kill).is_empty());
+    }
+
+    #[test]
+    fn one_field_of_another_config_of_the_same_fault_is_taken_and_the_rest_kept() {
+        let up = spec("[[nemesis]]\nkind = \"latency\"\nstart = \"1s\"\nevery = \"5s\"\nduration = \"3s\"\nlatency = \"500ms\"\nlinks = \"lock\"\nstream = \"upstream\"\n");
+        let down = spec("[[nemesis]]\nkind = \"latency\"\nstart = \"2s\"\nevery = \"5s\"\nduration = \"3s\"\nlatency = \"1500ms\"\nlinks = \"lock\"\nstream = \"downstream\"\n");
+        let mut differ = differing_fields(&up, &down);
+        differ.sort();
+        assert_eq!(differ, ["latency", "start", "stream"]);
+        let (mixed, before, after) = with_field_of(&up, &down, "stream").unwrap();
+        assert_eq!(
+            (before.as_str(), after.as_str()),
+            ("upstream", "downstream")
+        );
+        let mixed = json(&mixed);
+        assert_eq!(mixed["stream"], "downstream");
+        assert_eq!(
+            (&mixed["latency"], &mixed["start"]),
+            (&json(&up)["latency"], &json(&up)["start"])
+        );
+        // Another fault is no donor.
+        let kill = spec("[[nemesis]]\nkind = \"process-kill\"\nstart = \"1s\"\nevery = \"2s\"\n");
+        assert!(differing_fields(&up, &kill).is_empty());
+        assert!(with_field_of(&up, &kill, "start").is_none());
     }
 
     #[test]
