@@ -277,7 +277,11 @@ fn a_late_reply_read_after_a_read_timeout_is_a_grant_the_nodes_never_made() {
     let patient = results.join("reply-delay-20s.toml");
     let toml = std::fs::read_to_string(repo().join(shipped)).unwrap();
     assert!(toml.contains("op_timeout = \"3s\""), "{toml}");
-    std::fs::write(&patient, toml.replace("op_timeout = \"3s\"", "op_timeout = \"20s\"")).unwrap();
+    std::fs::write(
+        &patient,
+        toml.replace("op_timeout = \"3s\"", "op_timeout = \"20s\""),
+    )
+    .unwrap();
     let out = run_with(&patient);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
