@@ -38,7 +38,7 @@ pub struct Entry {
 impl Entry {
     /// Its energy now: the rarity of its rarest word among every run so far, five for each
     /// finding group it was first to show, shared out over its picks.
-    fn weight(&self, hits: &BTreeMap<String, u32>) -> f64 {
+    fn energy(&self, hits: &BTreeMap<String, u32>) -> f64 {
         let rarest = self
             .words
             .iter()
@@ -111,7 +111,7 @@ impl Corpus {
 
     /// Each entry's energy now.
     pub fn energies(&self) -> Vec<f64> {
-        self.entries.iter().map(|e| e.weight(&self.hits)).collect()
+        self.entries.iter().map(|e| e.energy(&self.hits)).collect()
     }
 
     /// A parent for the next mutant, by energy; None while the corpus is empty.
