@@ -257,7 +257,8 @@ mod tests {
         )
     }
 
-    fn granted(b: &mut B, t0: u64, t1: u64, c: u32, token: &str) {
+    /// Client `c` asks for the 100 ms lease at `t0`.
+    fn acquire_invoked(b: &mut B, t0: u64, c: u32) {
         b.push(
             t0 * MS,
             c,
@@ -268,6 +269,10 @@ mod tests {
                 ttl_ms: 100,
             },
         );
+    }
+
+    fn granted(b: &mut B, t0: u64, t1: u64, c: u32, token: &str) {
+        acquire_invoked(b, t0, c);
         b.push(
             t1 * MS,
             c,
@@ -298,16 +303,7 @@ mod tests {
     /// Client 0's acquire at 0 ms whose reply never came (`info` at 30 ms).
     fn abandoned_acquire() -> B {
         let mut b = B::default();
-        b.push(
-            0,
-            0,
-            OpKind::Invoke,
-            F::Acquire,
-            Value::Lease {
-                key: "k".into(),
-                ttl_ms: 100,
-            },
-        );
+        acquire_invoked(&mut b, 0, 0);
         b.push(
             30 * MS,
             0,

@@ -141,17 +141,21 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    fn library_scenario(name: &str) -> Scenario {
+        Scenario::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../scenarios/libraries/{name}.toml")),
+        )
+        .unwrap()
+    }
+
     fn words(w: &[&str]) -> Signature {
         w.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
     fn only_runs_with_new_words_or_new_findings_join_and_productive_ones_are_picked_more() {
-        let s = crate::scenario::Scenario::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../scenarios/libraries/process-stop.toml"),
-        )
-        .unwrap();
+        let s = library_scenario("process-stop");
         let mut c = Corpus::default();
         assert_eq!(c.admit(1, &s, &words(&["a", "b"]), 0, 1.0, 1), 2);
         assert_eq!(c.admit(2, &s, &words(&["a"]), 0, 2.0, 2), 0);
@@ -182,11 +186,7 @@ mod tests {
 
     #[test]
     fn an_entry_fades_as_its_words_become_common_and_a_rare_one_keeps_its_pull() {
-        let s = crate::scenario::Scenario::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../scenarios/libraries/reply-delay.toml"),
-        )
-        .unwrap();
+        let s = library_scenario("reply-delay");
         let mut c = Corpus::default();
         // Run 1 shows a word the search then reaches in every run; run 2 one nobody else does.
         c.admit(1, &s, &words(&["common", "pause"]), 0, 1.0, 1);
