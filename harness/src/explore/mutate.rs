@@ -23,17 +23,21 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 /// `parent` changed by one to three mutations, and what was done (`stretch gc-pause ×1.7;
-/// clients 5→3`). None when no valid mutant came of 20 tries.
+/// clients 5→3`). A mutation that acts on one fault acts on a fault of kind `focus` when the
+/// parent carries one (the kind the palette chose: the search works on the kind that pays, in
+/// the schedules that carry it), on any of its faults otherwise. None when no valid mutant came
+/// of 20 tries.
 pub fn mutate(
     parent: &Scenario,
     kinds: &Palette,
+    focus: Option<&str>,
     rng: &mut ChaCha8Rng,
 ) -> Option<(Scenario, String)> {
     for _ in 0..20 {
         let mut s = parent.clone();
         let mut done = Vec::new();
         for _ in 0..rng.random_range(1..=3) {
-            if let Some(what) = once(&mut s, kinds, rng) {
+            if let Some(what) = once(&mut s, kinds, focus, rng) {
                 done.push(what);
             }
         }
@@ -48,11 +52,30 @@ pub fn mutate(
 }
 
 /// One mutation in place; what it did, or None when it could not apply.
-fn once(s: &mut Scenario, kinds: &Palette, rng: &mut ChaCha8Rng) -> Option<String> {
+fn once(
+    s: &mut Scenario,
+    kinds: &Palette,
+    focus: Option<&str>,
+    rng: &mut ChaCha8Rng,
+) -> Option<String> {
     let n = s.nemesis.len();
-    let i = rng.random_range(0..n.max(1));
+    let op = rng.random_range(0..11);
+    // Dropping or replacing takes a fault out of focus (what is left is the kind in focus, alone
+    // or with fewer others); every other mutation of one fault works on one in focus.
+    let (in_focus, out): (Vec<usize>, Vec<usize>) =
+        (0..n).partition(|&j| Some(s.nemesis[j].kind()) == focus);
+    let among = match op {
+        4 | 6 if out.is_empty() => return None,
+        4 | 6 => out,
+        _ if in_focus.is_empty() => out,
+        _ => in_focus,
+    };
+    let i = among
+        .get(rng.random_range(0..among.len().max(1)))
+        .copied()
+        .unwrap_or(0);
     let kind = s.nemesis.get(i).map(|f| f.kind());
-    match rng.random_range(0..11) {
+    match op {
         0 if n > 0 => {
             let last = (s.run.duration.ms() * 3 / 4).max(300);
             let start = ms(rng.random_range(250..last));
@@ -149,7 +172,7 @@ mod tests {
         let mut changed = 0;
         for _ in 0..200 {
             let parent = fresh(&lib, &kinds, &mut rng).unwrap();
-            let (child, what) = mutate(&parent, &kinds, &mut rng).unwrap();
+            let (child, what) = mutate(&parent, &kinds, None, &mut rng).unwrap();
             assert!(!what.is_empty());
             assert!((1..=MAX_FAULTS).contains(&child.nemesis.len()), "{what}");
             if crate::scenario::edit::to_toml(&child) != crate::scenario::edit::to_toml(&parent) {
@@ -169,7 +192,7 @@ mod tests {
         let mut keys = std::collections::BTreeSet::new();
         for _ in 0..600 {
             let parent = fresh(&lib, &kinds, &mut rng).unwrap();
-            let Some((child, what)) = mutate(&parent, &kinds, &mut rng) else {
+            let Some((child, what)) = mutate(&parent, &kinds, None, &mut rng) else {
                 continue;
             };
             // Only a mutant whose one change took a field: then one field of one fault moved.
@@ -211,7 +234,7 @@ mod tests {
         let mut crossed = 0;
         for _ in 0..400 {
             let parent = fresh(&lib, &kinds, &mut rng).unwrap();
-            let Some((child, what)) = mutate(&parent, &kinds, &mut rng) else {
+            let Some((child, what)) = mutate(&parent, &kinds, None, &mut rng) else {
                 continue;
             };
             // Only a mutant whose one change was the crossing: then the lengths are the parent's.
@@ -227,5 +250,49 @@ mod tests {
             crossed += 1;
         }
         assert!(crossed >= 5, "only {crossed} crossings in 400 mutants");
+    }
+
+    #[test]
+    fn a_mutation_of_one_fault_works_on_the_kind_in_focus_and_never_drops_it() {
+        let lib = Target::Library("redis-py".into());
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut focused, mut other) = (0, 0);
+        for _ in 0..400 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let names = parent.fault_names();
+            if names.len() < 2 || names.iter().all(|k| *k == names[0]) {
+                continue;
+            }
+            let focus = names[rng.random_range(0..names.len())];
+            let Some((_, what)) = mutate(&parent, &kinds, Some(focus), &mut rng) else {
+                continue;
+            };
+            for one in what.split("; ") {
+                if let Some(rest) = one.strip_prefix("drop ").or(one.strip_prefix("replace ")) {
+                    assert!(
+                        !rest.starts_with(&format!("{focus} ")) && rest != focus,
+                        "{what}"
+                    );
+                }
+                let Some(kind) = ["move ", "stretch ", "every of ", "redraw "]
+                    .iter()
+                    .find_map(|p| one.strip_prefix(p))
+                    .and_then(|rest| rest.split(' ').next())
+                else {
+                    continue;
+                };
+                if kind == focus {
+                    focused += 1;
+                } else {
+                    other += 1;
+                }
+            }
+        }
+        assert!(
+            focused >= 50,
+            "only {focused} mutations of the fault in focus"
+        );
+        assert_eq!(other, 0, "{other} mutations of a fault out of focus");
     }
 }
