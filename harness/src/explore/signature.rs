@@ -145,6 +145,13 @@ pub fn from_record(ops: &[Op], events: &[NodeEvent]) -> Signature {
         if let Some(part) = grant_took(c) {
             during(&format!("grant-took-{part}-ttl"), c.invoke_ns(), &mut w);
         }
+        if let Some(part) = reply_after_set(c, events) {
+            during(
+                &format!("grant-replied-{part}-ttl-after-set"),
+                c.invoke_ns(),
+                &mut w,
+            );
+        }
         let outcome = match c.outcome() {
             OpKind::Info => "info",
             OpKind::Fail => "fail",
@@ -171,6 +178,39 @@ fn grant_took(c: &Call) -> Option<&'static str> {
         5..10 => "<1",
         _ => ">=1",
     })
+}
+
+/// How much of its lease a granted acquire's key had already lived on a node when the answer
+/// reached the client — from the first node `SET` of the grant's token inside the call to the
+/// answer, as a share of the lease (`<1/10`, `<1/2`, `<1`, `>=1`). A grant that took long
+/// because its request was late (the node set the key just before answering) is not this; one
+/// whose answer was late is, and the answer that comes later still comes after the lease:
+/// the steps by which a search walks a delayed reply up to a late grant.
+fn reply_after_set(c: &Call, events: &[NodeEvent]) -> Option<&'static str> {
+    let (Value::Lease { ttl_ms, .. }, Some(Value::Granted(g))) = (&c.invoke.value, c.result())
+    else {
+        return None;
+    };
+    let end = c.complete_ns()?;
+    let from = c.invoke_ns().saturating_sub(checkers::blame::EARLY_NS);
+    let set_ns = events
+        .iter()
+        .filter(|e| from <= e.time_ns && e.time_ns <= end)
+        .filter(|e| match &e.change {
+            Change::Set { value, .. } | Change::SetFor { value, .. } => *value == g.token,
+            _ => false,
+        })
+        .map(|e| e.time_ns)
+        .min()?;
+    let ttl_ns = ttl_ms.saturating_mul(1_000_000).max(1);
+    Some(
+        match end.saturating_sub(set_ns).saturating_mul(10) / ttl_ns {
+            0 => "<1/10",
+            1..5 => "<1/2",
+            5..10 => "<1",
+            _ => ">=1",
+        },
+    )
 }
 
 /// Whether the call could have caused a node change seen at `t` (its effect may arrive a little
@@ -269,6 +309,60 @@ mod tests {
         assert!(
             !w.iter().any(|x| x.contains(">=1")),
             "a denial is no grant: {w:?}"
+        );
+    }
+
+    #[test]
+    fn a_grant_whose_answer_came_late_after_the_node_set_its_key_is_named() {
+        let c = Process::Client(2);
+        let lease = || Value::Lease {
+            key: "k".into(),
+            ttl_ms: 1000,
+        };
+        let granted = |token: &str| {
+            Value::Granted(checkers::history::Grant {
+                fence: 1,
+                token: token.into(),
+                validity_end_ns: 1,
+            })
+        };
+        let set = |t_ms: u64, token: &str| {
+            event(
+                t_ms,
+                Change::Set {
+                    key: "k".into(),
+                    value: token.into(),
+                    expire_at_ms: None,
+                },
+            )
+        };
+        // Both calls take 700 ms: the first because its answer was late (the node set the key
+        // at 10 ms), the second because its request was (set at 2690 ms, answered at 2700).
+        let ops = vec![
+            op(0, 0, c, OpKind::Invoke, F::Acquire, lease()),
+            op(1, 700, c, OpKind::Ok, F::Acquire, granted("a")),
+            op(2, 2000, c, OpKind::Invoke, F::Acquire, lease()),
+            op(3, 2700, c, OpKind::Ok, F::Acquire, granted("b")),
+        ];
+        let w = from_record(&ops, &[set(10, "a"), set(2690, "b")]);
+        assert!(
+            w.contains("grant-replied-<1-ttl-after-set:no-fault"),
+            "{w:?}"
+        );
+        assert!(
+            w.contains("grant-replied-<1/10-ttl-after-set:no-fault"),
+            "{w:?}"
+        );
+        assert_eq!(
+            w.iter().filter(|x| x.starts_with("grant-replied")).count(),
+            2,
+            "{w:?}"
+        );
+        // Another client's token set inside the call is not this grant's.
+        let other = from_record(&ops[..2], &[set(10, "z")]);
+        assert!(
+            !other.iter().any(|x| x.starts_with("grant-replied")),
+            "{other:?}"
         );
     }
 
