@@ -114,22 +114,9 @@ impl Corpus {
         self.entries.iter().map(|e| e.energy(&self.hits)).collect()
     }
 
-    /// A parent for the next mutant, by energy, among the entries whose schedule carries a
-    /// fault of kind `carrying` (among all of them when none does, or when no kind is asked
-    /// for); None while the corpus is empty.
-    pub fn pick(
-        &mut self,
-        rng: &mut ChaCha8Rng,
-        carrying: Option<&str>,
-    ) -> Option<(usize, Scenario)> {
-        let carries = |e: &Entry| carrying.is_none_or(|k| e.scenario.fault_names().contains(&k));
-        let any = self.entries.iter().any(carries);
-        let weights: Vec<f64> = self
-            .entries
-            .iter()
-            .zip(self.energies())
-            .map(|(e, w)| if !any || carries(e) { w } else { 0.0 })
-            .collect();
+    /// A parent for the next mutant, by energy; None while the corpus is empty.
+    pub fn pick(&mut self, rng: &mut ChaCha8Rng) -> Option<(usize, Scenario)> {
+        let weights = self.energies();
         let total: f64 = weights.iter().sum();
         if self.entries.is_empty() || total <= 0.0 {
             return None;
@@ -188,9 +175,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut by_run = BTreeMap::new();
         for _ in 0..3000 {
-            *by_run
-                .entry(c.pick(&mut rng, None).unwrap().0)
-                .or_insert(0u32) += 1;
+            *by_run.entry(c.pick(&mut rng).unwrap().0).or_insert(0u32) += 1;
         }
         assert!(by_run[&3] > 2 * by_run[&1], "{by_run:?}");
         assert!(
@@ -221,26 +206,5 @@ mod tests {
             "the pause fades as every run reaches it, the delayed reply keeps its pull: {e:?}"
         );
         assert_eq!(c.entries.len(), 2, "repeats do not join");
-    }
-
-    #[test]
-    fn a_parent_is_picked_among_the_entries_carrying_the_kind_asked_for() {
-        let stop = library_scenario("process-stop");
-        let delay = library_scenario("reply-delay");
-        let mut c = Corpus::default();
-        c.admit(1, &stop, &words(&["a"]), 0, 1.0, 1);
-        c.admit(2, &delay, &words(&["b"]), 0, 2.0, 2);
-        c.admit(3, &stop, &words(&["c"]), 0, 3.0, 3);
-        let mut rng = ChaCha8Rng::seed_from_u64(4);
-        for _ in 0..50 {
-            assert_eq!(c.pick(&mut rng, Some("latency")).unwrap().0, 2);
-            assert_ne!(c.pick(&mut rng, Some("gc-pause")).unwrap().0, 2);
-        }
-        // A kind no entry carries: any entry, by energy.
-        let runs: std::collections::BTreeSet<usize> = (0..200)
-            .map(|_| c.pick(&mut rng, Some("crash")).unwrap().0)
-            .collect();
-        assert_eq!(runs.len(), 3, "{runs:?}");
-        assert!(Corpus::default().pick(&mut rng, Some("latency")).is_none());
     }
 }

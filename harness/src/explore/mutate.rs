@@ -24,9 +24,9 @@ use rand_chacha::ChaCha8Rng;
 
 /// `parent` changed by one to three mutations, and what was done (`stretch gc-pause ×1.7;
 /// clients 5→3`). A mutation that acts on one fault acts on a fault of kind `focus` when the
-/// parent carries one (the kind the palette chose: the search works on the kind that pays, in
-/// the schedules that carry it), on any of its faults otherwise. None when no valid mutant came
-/// of 20 tries.
+/// parent carries one (the kind the palette chose among the parent's: the search works on the
+/// kind that pays), on any of its faults otherwise; dropping or replacing takes one out of
+/// focus. None when no valid mutant came of 20 tries.
 pub fn mutate(
     parent: &Scenario,
     kinds: &Palette,

@@ -75,6 +75,29 @@ impl Palette {
         self.kinds.last().copied()
     }
 
+    /// One of `among` (kinds of a schedule), by weight; None when none of them is a kind of
+    /// this palette.
+    pub fn pick_among(&self, among: &[&str], rng: &mut ChaCha8Rng) -> Option<&'static str> {
+        let w: Vec<(usize, f64)> = self
+            .weights()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| among.contains(&self.kinds[*i]))
+            .collect();
+        let total: f64 = w.iter().map(|(_, wi)| wi).sum();
+        if w.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let mut x = rng.random_range(0.0..total);
+        for (i, wi) in &w {
+            if x < *wi {
+                return Some(self.kinds[*i]);
+            }
+            x -= wi;
+        }
+        w.last().map(|(i, _)| self.kinds[*i])
+    }
+
     /// A run with these faults ended: it showed `new_words` and `new_groups` findings no
     /// earlier run had.
     pub fn credit(&mut self, faults: &[String], new_words: usize, new_groups: usize) {
@@ -152,6 +175,14 @@ mod tests {
         }
         let w = busy.weights();
         assert!(w[2] > w[1], "{w:?}");
+        // Among a schedule's kinds: only those, by weight (c, which paid nothing, seldom).
+        let among: Vec<_> = (0..3000)
+            .map(|_| dull.pick_among(&["b", "c", "z"], &mut rng).unwrap())
+            .collect();
+        let c_share = among.iter().filter(|k| **k == "c").count();
+        assert!(among.iter().all(|k| *k == "b" || *k == "c"));
+        assert!((100..1000).contains(&c_share), "c {c_share} of 3000: {w:?}");
+        assert_eq!(dull.pick_among(&["z"], &mut rng), None);
         let c = count(&random, &mut rng, "c");
         assert!(
             (1700..2300).contains(&c),

@@ -57,17 +57,15 @@ impl<'a> Search<'a> {
     }
 
     /// The next schedule: a mutant of a corpus entry (guided, most of the time) or a fresh draw.
-    /// A mutant's parent is picked among the entries that carry a fault of a kind the palette
-    /// drew, and the mutation works on that fault: the kinds' weights — what each kind's runs
-    /// paid, with UCB1's bonus for the kinds tried least — steer the mutants as they steer the
-    /// fresh draws. Before, a parent was picked by energy alone and a mutant kept its parent's
-    /// faults, so the 70 % of runs that were mutants followed whatever filled the corpus early,
-    /// whatever the weights said (docs/explore.md, "Following the palette into the corpus").
+    /// The parent is picked by energy (the rarity of what it showed); the mutation works on one
+    /// of its faults chosen by the palette's weights (what each kind's runs paid, with UCB1's
+    /// bonus for the kinds tried least), so the kinds' weights steer the mutants as they steer
+    /// the fresh draws.
     pub fn next_schedule(&mut self) -> anyhow::Result<(Scenario, String)> {
         let rng = &mut self.rng;
         if !self.opts.random && rng.random_bool(MUTATE_SHARE) {
-            let focus = self.palette.pick(rng);
-            if let Some((parent, s)) = self.corpus.pick(rng, focus) {
+            if let Some((parent, s)) = self.corpus.pick(rng) {
+                let focus = self.palette.pick_among(&s.fault_names(), rng);
                 if let Some((mut child, what)) = mutate::mutate(&s, &self.palette, focus, rng) {
                     child.server = self.opts.server.clone();
                     return Ok((child, format!("mutant of {parent}: {what}")));
