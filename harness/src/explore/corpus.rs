@@ -17,7 +17,6 @@
 
 use super::signature::Signature;
 use crate::scenario::Scenario;
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -116,20 +115,7 @@ impl Corpus {
 
     /// A parent for the next mutant, by energy; None while the corpus is empty.
     pub fn pick(&mut self, rng: &mut ChaCha8Rng) -> Option<(usize, Scenario)> {
-        let weights = self.energies();
-        let total: f64 = weights.iter().sum();
-        if self.entries.is_empty() || total <= 0.0 {
-            return None;
-        }
-        let mut x = rng.random_range(0.0..total);
-        let mut chosen = weights.iter().rposition(|w| *w > 0.0)?;
-        for (i, w) in weights.iter().enumerate() {
-            if x < *w {
-                chosen = i;
-                break;
-            }
-            x -= w;
-        }
+        let chosen = super::palette::weighted(&self.energies(), rng)?;
         let e = &mut self.entries[chosen];
         e.picked += 1;
         Some((e.run, e.scenario.clone()))

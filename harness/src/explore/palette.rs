@@ -60,42 +60,19 @@ impl Palette {
 
     /// A kind, by weight; None when there is none.
     pub fn pick(&self, rng: &mut ChaCha8Rng) -> Option<&'static str> {
-        let w = self.weights();
-        let total: f64 = w.iter().sum();
-        if self.kinds.is_empty() || total <= 0.0 {
-            return None;
-        }
-        let mut x = rng.random_range(0.0..total);
-        for (i, wi) in w.iter().enumerate() {
-            if x < *wi {
-                return Some(self.kinds[i]);
-            }
-            x -= wi;
-        }
-        self.kinds.last().copied()
+        weighted(&self.weights(), rng).map(|i| self.kinds[i])
     }
 
     /// One of `among` (kinds of a schedule), by weight; None when none of them is a kind of
     /// this palette.
     pub fn pick_among(&self, among: &[&str], rng: &mut ChaCha8Rng) -> Option<&'static str> {
-        let w: Vec<(usize, f64)> = self
+        let w: Vec<f64> = self
             .weights()
             .into_iter()
-            .enumerate()
-            .filter(|(i, _)| among.contains(&self.kinds[*i]))
+            .zip(&self.kinds)
+            .map(|(w, k)| if among.contains(k) { w } else { 0.0 })
             .collect();
-        let total: f64 = w.iter().map(|(_, wi)| wi).sum();
-        if w.is_empty() || total <= 0.0 {
-            return None;
-        }
-        let mut x = rng.random_range(0.0..total);
-        for (i, wi) in &w {
-            if x < *wi {
-                return Some(self.kinds[*i]);
-            }
-            x -= wi;
-        }
-        w.last().map(|(i, _)| self.kinds[*i])
+        weighted(&w, rng).map(|i| self.kinds[i])
     }
 
     /// A run with these faults ended: it showed `new_words` and `new_groups` findings no
@@ -108,6 +85,24 @@ impl Palette {
             }
         }
     }
+}
+
+/// An index drawn in proportion to `weights` (never one of weight 0); None when they sum to
+/// nothing.
+pub fn weighted(weights: &[f64], rng: &mut ChaCha8Rng) -> Option<usize> {
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut x = rng.random_range(0.0..total);
+    let last = weights.iter().rposition(|w| *w > 0.0)?;
+    for (i, w) in weights.iter().enumerate() {
+        if x < *w {
+            return Some(i);
+        }
+        x -= w;
+    }
+    Some(last)
 }
 
 /// What a run showed that no earlier run had: 1 for new words (however many), 5 for each new

@@ -171,13 +171,18 @@ fn grant_took(c: &Call) -> Option<&'static str> {
         return None;
     };
     let took_ns = c.complete_ns()?.saturating_sub(c.invoke_ns());
+    Some(lease_share(took_ns, *ttl_ms))
+}
+
+/// `ns` as a share of a lease of `ttl_ms`: `<1/10`, `<1/2`, `<1` or `>=1`.
+fn lease_share(ns: Nanos, ttl_ms: u64) -> &'static str {
     let ttl_ns = ttl_ms.saturating_mul(1_000_000).max(1);
-    Some(match took_ns.saturating_mul(10) / ttl_ns {
+    match ns.saturating_mul(10) / ttl_ns {
         0 => "<1/10",
         1..5 => "<1/2",
         5..10 => "<1",
         _ => ">=1",
-    })
+    }
 }
 
 /// How much of its lease a granted acquire's key had already lived on a node when the answer
@@ -202,15 +207,7 @@ fn reply_after_set(c: &Call, events: &[NodeEvent]) -> Option<&'static str> {
         })
         .map(|e| e.time_ns)
         .min()?;
-    let ttl_ns = ttl_ms.saturating_mul(1_000_000).max(1);
-    Some(
-        match end.saturating_sub(set_ns).saturating_mul(10) / ttl_ns {
-            0 => "<1/10",
-            1..5 => "<1/2",
-            5..10 => "<1",
-            _ => ">=1",
-        },
-    )
+    Some(lease_share(end.saturating_sub(set_ns), *ttl_ms))
 }
 
 /// Whether the call could have caused a node change seen at `t` (its effect may arrive a little
