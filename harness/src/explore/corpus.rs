@@ -19,7 +19,7 @@
 //! run that shows a word with fewer faults than every entry showing it joins for that alone (AFL's
 //! favoured entries, libFuzzer's `-reduce_inputs`). Without it the corpus grew its schedules:
 //! adding a fault mints words, so mutants carried three faults two to five times as often as
-//! fresh draws (26–55 % against 7 %), and the faults beside the one that mattered blinded the
+//! fresh draws (12–55 % against 4–10 %), and the faults beside the one that mattered blinded the
 //! record or changed what the clients did — the two delayed replies in the window that had
 //! other faults beside them showed no late grant, the two alone did at once.
 
@@ -50,23 +50,16 @@ impl Entry {
         &self,
         index: usize,
         hits: &BTreeMap<String, u32>,
-        top: &BTreeMap<String, Top>,
+        top: &BTreeMap<String, usize>,
     ) -> f64 {
         let rarest = self
             .words
             .iter()
-            .filter(|w| top.get(*w).is_some_and(|t| t.entry == index))
+            .filter(|w| top.get(*w) == Some(&index))
             .map(|w| 1.0 / f64::from(hits.get(w).copied().unwrap_or(1).max(1)))
             .fold(0.0, f64::max);
         (rarest + 5.0 * self.new_groups as f64) / (1.0 + f64::from(self.picked))
     }
-}
-
-/// The smallest entry that showed a word: its index, and its number of faults.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Top {
-    pub entry: usize,
-    pub faults: usize,
 }
 
 /// How the words grew: one point per run that added some.
@@ -87,8 +80,8 @@ pub struct Corpus {
     pub seen: BTreeMap<String, usize>,
     /// Every word seen, with how many runs showed it.
     pub hits: BTreeMap<String, u32>,
-    /// Every word an entry showed, with the smallest entry that showed it.
-    pub top: BTreeMap<String, Top>,
+    /// Every word an entry showed, with the smallest entry (fewest faults) that showed it.
+    pub top: BTreeMap<String, usize>,
     pub growth: Vec<Growth>,
 }
 
@@ -123,12 +116,16 @@ impl Corpus {
         let faults = scenario.nemesis.len();
         let smaller: Vec<&String> = signature
             .iter()
-            .filter(|w| self.top.get(*w).is_none_or(|t| faults < t.faults))
+            .filter(|w| {
+                self.top
+                    .get(*w)
+                    .is_none_or(|&e| faults < self.entries[e].scenario.nemesis.len())
+            })
             .collect();
         if new_words > 0 || new_groups > 0 || !smaller.is_empty() {
             let entry = self.entries.len();
             for w in smaller {
-                self.top.insert(w.clone(), Top { entry, faults });
+                self.top.insert(w.clone(), entry);
             }
             self.entries.push(Entry {
                 run,
@@ -193,9 +190,9 @@ mod tests {
         );
         assert_eq!(c.growth.last().unwrap().words, 3);
         // Words by runs: a 3, b 1, c 2. Energy: run 1 its rarest word b, 1; run 3 5 for its
-        // finding (a is run 1's, the first as small to show it); run 4 c's 1/2. Each pick shares an entry's energy out
-        // further (energy over picks + 1), so over many picks each entry's share goes as the
-        // square root of its energy: 2.3 : 1 : 0.7.
+        // finding (a is run 1's, the first as small to show it); run 4 c's 1/2. Each pick shares
+        // an entry's energy out further (energy over picks + 1), so over many picks each entry's
+        // share goes as the square root of its energy: 2.3 : 1 : 0.7.
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut by_run = BTreeMap::new();
         for _ in 0..3000 {

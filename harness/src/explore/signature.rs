@@ -278,25 +278,31 @@ mod tests {
         assert!(twice.is_subset(&w));
     }
 
+    /// An acquire's lease of one second on `k`.
+    fn lease() -> Value {
+        Value::Lease {
+            key: "k".into(),
+            ttl_ms: 1000,
+        }
+    }
+
+    /// A grant of `token`.
+    fn granted(token: &str) -> Value {
+        Value::Granted(checkers::history::Grant {
+            fence: 1,
+            token: token.into(),
+            validity_end_ns: 1,
+        })
+    }
+
     #[test]
     fn a_grant_that_spent_most_of_its_lease_is_named() {
         let c = Process::Client(1);
-        let lease = || Value::Lease {
-            key: "k".into(),
-            ttl_ms: 1000,
-        };
-        let granted = || {
-            Value::Granted(checkers::history::Grant {
-                fence: 1,
-                token: "t".into(),
-                validity_end_ns: 1,
-            })
-        };
         let ops = vec![
             op(0, 0, c, OpKind::Invoke, F::Acquire, lease()),
-            op(1, 700, c, OpKind::Ok, F::Acquire, granted()),
+            op(1, 700, c, OpKind::Ok, F::Acquire, granted("t")),
             op(2, 800, c, OpKind::Invoke, F::Acquire, lease()),
-            op(3, 850, c, OpKind::Ok, F::Acquire, granted()),
+            op(3, 850, c, OpKind::Ok, F::Acquire, granted("t")),
             op(4, 900, c, OpKind::Invoke, F::Acquire, lease()),
             op(5, 2000, c, OpKind::Ok, F::Acquire, Value::Denied),
         ];
@@ -312,17 +318,6 @@ mod tests {
     #[test]
     fn a_grant_whose_answer_came_late_after_the_node_set_its_key_is_named() {
         let c = Process::Client(2);
-        let lease = || Value::Lease {
-            key: "k".into(),
-            ttl_ms: 1000,
-        };
-        let granted = |token: &str| {
-            Value::Granted(checkers::history::Grant {
-                fence: 1,
-                token: token.into(),
-                validity_end_ns: 1,
-            })
-        };
         let set = |t_ms: u64, token: &str| {
             event(
                 t_ms,
