@@ -1,13 +1,16 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
 //! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, the
-//! contention changed, or the op timeout moved across one of a fault's lengths — so the search
-//! stays near what was already interesting. Taking one field is how a choice that is no length
+//! contention changed, the op timeout moved across one of a fault's lengths, or one of its
+//! lengths put between the lease and the op timeout — so the search stays near what was already
+//! interesting. Taking one field is how a choice that is no length
 //! changes (which direction a delay takes, whose links, which clock) while the rest of a
 //! schedule that did something new stays as it was; a redraw changes everything at once. The
 //! crossing is the fuzzer's
 //! "interesting value": what a client sees of a pause or a delay flips where the fault's length
 //! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
 //! late answer), so a schedule that did something new is tried on the other side of that line.
+//! Between the lease and the op timeout is the one interval in which a late answer is also a
+//! stale one: the nodes have let the lease go while the client still waits for it.
 //! Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
 //! every mutant is validated as a file would be (one a run would refuse is never returned).
 
@@ -59,7 +62,7 @@ fn once(
     rng: &mut ChaCha8Rng,
 ) -> Option<String> {
     let n = s.nemesis.len();
-    let op = rng.random_range(0..11);
+    let op = rng.random_range(0..12);
     // Dropping or replacing takes a fault out of focus (what is left is the kind in focus, alone
     // or with fewer others); every other mutation of one fault works on one in focus.
     let (in_focus, out): (Vec<usize>, Vec<usize>) =
@@ -153,8 +156,42 @@ fn once(
             s.nemesis[i] = f;
             Some(format!("{} {key} {before}→{after}", kind?))
         }
+        11 if n > 0 => between_waits(s, i, rng),
         _ => None,
     }
+}
+
+/// Fault `i` of `s` stretched so that one of its lengths falls between the run's two waits:
+/// past the lease, short of the op timeout — the interval in which the nodes have forgotten a
+/// lease its client still waits on (a pause or a delay there ends in a late answer that the
+/// client takes, not in a timeout). When the op timeout leaves no room past the lease, it is
+/// moved past the new length. The fault's other lengths keep their ratios to that one.
+fn between_waits(s: &mut Scenario, i: usize, rng: &mut ChaCha8Rng) -> Option<String> {
+    let kind = s.nemesis[i].kind();
+    let all: Vec<_> = lengths(&s.nemesis[i])
+        .into_iter()
+        .filter(|d| !d.0.is_zero())
+        .collect();
+    let d = *all.get(rng.random_range(0..all.len().max(1)))?;
+    let (ttl, before) = (s.lock.ttl, s.lock.op_timeout);
+    let room = before.0.as_secs_f64() / ttl.0.as_secs_f64();
+    let (length, op_timeout) = if room > 1.25 {
+        (scaled(ttl, rng.random_range(1.1..=room - 0.1)), before)
+    } else {
+        let length = scaled(ttl, rng.random_range(1.1..=1.6));
+        (length, scaled(length, rng.random_range(1.2..=2.0)))
+    };
+    let f = length.0.as_secs_f64() / d.0.as_secs_f64();
+    s.nemesis[i] = map_lengths(&s.nemesis[i], |x| scaled(x, f))?;
+    s.lock.op_timeout = op_timeout;
+    let op = if op_timeout == before {
+        format!("{before}")
+    } else {
+        format!("{before}→{op_timeout}")
+    };
+    Some(format!(
+        "between waits {kind} {d}→{length} (ttl {ttl}, op_timeout {op})"
+    ))
 }
 
 #[cfg(test)]
@@ -190,7 +227,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut seen = 0;
         let mut keys = std::collections::BTreeSet::new();
-        for _ in 0..600 {
+        for _ in 0..1200 {
             let parent = fresh(&lib, &kinds, &mut rng).unwrap();
             let Some((child, what)) = mutate(&parent, &kinds, None, &mut rng) else {
                 continue;
@@ -200,6 +237,7 @@ mod tests {
                 || !what.contains('→')
                 || what.starts_with("op_timeout")
                 || what.starts_with("clients")
+                || what.starts_with("between waits")
             {
                 continue;
             }
@@ -218,7 +256,7 @@ mod tests {
             seen += 1;
             keys.insert(changed[0].clone());
         }
-        assert!(seen >= 20, "only {seen} field-taking mutants in 600");
+        assert!(seen >= 20, "only {seen} field-taking mutants in 1200");
         // Not only lengths: moments and choices too.
         assert!(
             keys.contains("start") && keys.len() >= 4,
@@ -250,6 +288,47 @@ mod tests {
             crossed += 1;
         }
         assert!(crossed >= 5, "only {crossed} crossings in 400 mutants");
+    }
+
+    #[test]
+    fn a_length_is_put_between_the_lease_and_the_op_timeout() {
+        let lib = Target::Library("python-redis-lock".into());
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut seen, mut moved_op) = (0, 0);
+        for _ in 0..600 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let Some((child, what)) = mutate(&parent, &kinds, None, &mut rng) else {
+                continue;
+            };
+            if what.matches("; ").count() > 0 || !what.starts_with("between waits ") {
+                continue;
+            }
+            let (ttl, op) = (child.lock.ttl, child.lock.op_timeout);
+            assert_eq!(ttl, parent.lock.ttl, "{what}");
+            let inside = child
+                .nemesis
+                .iter()
+                .flat_map(lengths)
+                .any(|d| d > ttl && d < op);
+            assert!(inside, "{what}: no length between {ttl} and {op}");
+            // Only the op timeout and one fault's lengths moved.
+            let changed = parent
+                .nemesis
+                .iter()
+                .zip(&child.nemesis)
+                .filter(|(a, b)| !differing_fields(a, b).is_empty())
+                .count();
+            assert!(changed <= 1, "{what}: {changed} faults changed");
+            if op != parent.lock.op_timeout {
+                assert!(parent.lock.op_timeout.0 < ttl.0.mul_f64(1.25), "{what}");
+                moved_op += 1;
+            }
+            seen += 1;
+        }
+        assert!(seen >= 10, "only {seen} such mutants in 600");
+        // Half the drawn op timeouts are no longer than the lease: those must move.
+        assert!(moved_op >= 3, "the op timeout moved in only {moved_op}");
     }
 
     #[test]
