@@ -149,12 +149,26 @@ impl Corpus {
     }
 
     /// A parent for the next mutant, by energy; None while the corpus is empty.
-    pub fn pick(&mut self, rng: &mut ChaCha8Rng) -> Option<(usize, Scenario)> {
+    pub fn pick(&mut self, rng: &mut ChaCha8Rng) -> Option<Pick> {
         let chosen = super::palette::weighted(&self.energies(), rng)?;
         let e = &mut self.entries[chosen];
         e.picked += 1;
-        Some((e.run, e.scenario.clone()))
+        Some(Pick {
+            run: e.run,
+            scenario: e.scenario.clone(),
+            first: e.picked == 1,
+        })
     }
+}
+
+/// A parent picked for the next mutant.
+pub struct Pick {
+    /// The run it came from.
+    pub run: usize,
+    pub scenario: Scenario,
+    /// Its first pick: its boundary is tried before anything else is (see
+    /// [`super::mutate::between_waits_of`]).
+    pub first: bool,
 }
 
 #[cfg(test)]
@@ -196,7 +210,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut by_run = BTreeMap::new();
         for _ in 0..3000 {
-            *by_run.entry(c.pick(&mut rng).unwrap().0).or_insert(0u32) += 1;
+            *by_run.entry(c.pick(&mut rng).unwrap().run).or_insert(0u32) += 1;
         }
         assert!(by_run[&3] > 2 * by_run[&1], "{by_run:?}");
         assert!(
@@ -260,6 +274,21 @@ mod tests {
         assert_eq!(e[1], 0.0, "{e:?}");
         assert!((e[2] - 0.25).abs() < 1e-9, "{e:?}");
         let mut rng = ChaCha8Rng::seed_from_u64(8);
-        assert!((0..200).all(|_| c.pick(&mut rng).unwrap().0 != 3));
+        assert!((0..200).all(|_| c.pick(&mut rng).unwrap().run != 3));
+    }
+
+    #[test]
+    fn an_entry_is_marked_first_on_its_first_pick_only() {
+        let s = library_scenario("process-stop");
+        let mut c = Corpus::default();
+        c.admit(1, &s, &words(&["a"]), 0, 1.0, 1);
+        c.admit(2, &s, &words(&["b"]), 0, 2.0, 2);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut firsts = BTreeMap::new();
+        for _ in 0..50 {
+            let p = c.pick(&mut rng).unwrap();
+            *firsts.entry(p.run).or_insert(0) += u32::from(p.first);
+        }
+        assert_eq!(firsts, BTreeMap::from([(1, 1), (2, 1)]));
     }
 }

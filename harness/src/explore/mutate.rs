@@ -54,6 +54,43 @@ pub fn mutate(
     None
 }
 
+/// `parent` with one length of a fault of kind `focus` (of any of its faults when it carries
+/// none) put between the lease and the op timeout, and nothing else changed: a new corpus
+/// entry's first mutant (AFL tries an entry's interesting values before its random havoc). A
+/// schedule that did something new with a pause or a delay of one length is tried at once
+/// where that length is both late and stale, rather than waiting for a havoc of several
+/// mutations to land there. None when no fault has a length to put there.
+pub fn between_waits_of(
+    parent: &Scenario,
+    focus: Option<&str>,
+    rng: &mut ChaCha8Rng,
+) -> Option<(Scenario, String)> {
+    let with_lengths: Vec<usize> = (0..parent.nemesis.len())
+        .filter(|&j| lengths(&parent.nemesis[j]).iter().any(|d| !d.0.is_zero()))
+        .collect();
+    let in_focus: Vec<usize> = with_lengths
+        .iter()
+        .copied()
+        .filter(|&j| Some(parent.nemesis[j].kind()) == focus)
+        .collect();
+    let among = if in_focus.is_empty() {
+        with_lengths
+    } else {
+        in_focus
+    };
+    for _ in 0..20 {
+        let i = *among.get(rng.random_range(0..among.len().max(1)))?;
+        let mut s = parent.clone();
+        let Some(what) = between_waits(&mut s, i, rng) else {
+            continue;
+        };
+        if let Ok(valid) = revalidate(&s) {
+            return Some((valid, what));
+        }
+    }
+    None
+}
+
 /// One mutation in place; what it did, or None when it could not apply.
 fn once(
     s: &mut Scenario,
@@ -329,6 +366,49 @@ mod tests {
         assert!(seen >= 10, "only {seen} such mutants in 600");
         // Half the drawn op timeouts are no longer than the lease: those must move.
         assert!(moved_op >= 3, "the op timeout moved in only {moved_op}");
+    }
+
+    /// A fault with a length that is not nothing.
+    fn moves(f: &crate::nemesis::NemesisSpec) -> bool {
+        lengths(f).iter().any(|d| !d.0.is_zero())
+    }
+
+    #[test]
+    fn a_first_mutant_puts_the_fault_in_focus_between_the_waits_and_changes_nothing_else() {
+        let lib = Target::Library("redis-semaphore".into());
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut made = 0;
+        for _ in 0..300 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let names = parent.fault_names();
+            let focus = names[rng.random_range(0..names.len())];
+            let Some((child, what)) = between_waits_of(&parent, Some(focus), &mut rng) else {
+                // Only a schedule none of whose faults has a length is left as it was.
+                assert!(parent.nemesis.iter().all(|f| !moves(f)), "{names:?}");
+                continue;
+            };
+            made += 1;
+            let (ttl, op) = (child.lock.ttl, child.lock.op_timeout);
+            let changed: Vec<usize> = (0..parent.nemesis.len())
+                .filter(|&j| !differing_fields(&parent.nemesis[j], &child.nemesis[j]).is_empty())
+                .collect();
+            assert!(changed.len() <= 1, "{what}");
+            if let Some(&j) = changed.first() {
+                let f = &child.nemesis[j];
+                assert!(lengths(f).iter().any(|d| *d > ttl && *d < op), "{what}");
+                // The fault in focus when it has a length to move.
+                if moves(parent.nemesis.iter().find(|f| f.kind() == focus).unwrap()) {
+                    assert_eq!(f.kind(), focus, "{what}");
+                }
+            }
+            assert_eq!(child.run.clients, parent.run.clients);
+            assert_eq!(child.run.duration, parent.run.duration);
+        }
+        assert!(
+            made >= 200,
+            "only {made} of 300 schedules had a length to move"
+        );
     }
 
     #[test]

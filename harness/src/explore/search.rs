@@ -60,15 +60,22 @@ impl<'a> Search<'a> {
     /// The parent is picked by energy (the rarity of what it showed); the mutation works on one
     /// of its faults chosen by the palette's weights (what each kind's runs paid, with UCB1's
     /// bonus for the kinds tried least), so the kinds' weights steer the mutants as they steer
-    /// the fresh draws.
+    /// the fresh draws. An entry's first mutant puts that fault's length between the lease and
+    /// the op timeout and changes nothing else; later ones are havoc (one to three mutations).
     pub fn next_schedule(&mut self) -> anyhow::Result<(Scenario, String)> {
         let rng = &mut self.rng;
         if !self.opts.random && rng.random_bool(MUTATE_SHARE) {
-            if let Some((parent, s)) = self.corpus.pick(rng) {
+            if let Some(pick) = self.corpus.pick(rng) {
+                let s = &pick.scenario;
                 let focus = self.palette.pick_among(&s.fault_names(), rng);
-                if let Some((mut child, what)) = mutate::mutate(&s, &self.palette, focus, rng) {
+                let first = pick
+                    .first
+                    .then(|| mutate::between_waits_of(s, focus, rng))
+                    .flatten();
+                let child = first.or_else(|| mutate::mutate(s, &self.palette, focus, rng));
+                if let Some((mut child, what)) = child {
                     child.server = self.opts.server.clone();
-                    return Ok((child, format!("mutant of {parent}: {what}")));
+                    return Ok((child, format!("mutant of {}: {what}", pick.run)));
                 }
             }
         }
