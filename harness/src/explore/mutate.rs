@@ -1,7 +1,7 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
 //! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, the
-//! contention changed, the op timeout moved across one of a fault's lengths, or one of its
-//! lengths put between the lease and the op timeout — so the search stays near what was already
+//! contention changed, the op timeout moved across one of a fault's lengths, or its strength
+//! (a pause, a delay, a step) put between the lease and the op timeout — so the search stays near what was already
 //! interesting. Taking one field is how a choice that is no length
 //! changes (which direction a delay takes, whose links, which clock) while the rest of a
 //! schedule that did something new stays as it was; a redraw changes everything at once. The
@@ -18,8 +18,8 @@ use super::palette::Palette;
 use super::plan::{draw_one, op_timeout, scale, MAX_FAULTS};
 use crate::nemesis::draw::ms;
 use crate::scenario::edit::{
-    differing_fields, lengths, map_lengths, revalidate, scale_every, scaled, with_field_of,
-    with_start,
+    differing_fields, lengths, map_lengths, map_strength, revalidate, scale_every, scaled,
+    strength, with_field_of, with_start,
 };
 use crate::scenario::Scenario;
 use rand::Rng;
@@ -54,7 +54,7 @@ pub fn mutate(
     None
 }
 
-/// `parent` with one length of a fault of kind `focus` (of any of its faults when it carries
+/// `parent` with the strength of a fault of kind `focus` (of any of its faults when it carries
 /// none) put between the lease and the op timeout, and nothing else changed: a new corpus
 /// entry's first mutant (AFL tries an entry's interesting values before its random havoc). A
 /// schedule that did something new with a pause or a delay of one length is tried at once
@@ -198,18 +198,16 @@ fn once(
     }
 }
 
-/// Fault `i` of `s` stretched so that one of its lengths falls between the run's two waits:
+/// Fault `i` of `s` stretched so that its strength (how hard it hits: a pause, a delay, a
+/// step — not how long a delay is held, nor its jitter) falls between the run's two waits:
 /// past the lease, short of the op timeout — the interval in which the nodes have forgotten a
 /// lease its client still waits on (a pause or a delay there ends in a late answer that the
 /// client takes, not in a timeout). When the op timeout leaves no room past the lease, it is
-/// moved past the new length. The fault's other lengths keep their ratios to that one.
+/// moved past the new length. The fault's other lengths of strength (a delay's jitter) keep
+/// their ratios to it; how long it is held stays.
 fn between_waits(s: &mut Scenario, i: usize, rng: &mut ChaCha8Rng) -> Option<String> {
     let kind = s.nemesis[i].kind();
-    let all: Vec<_> = lengths(&s.nemesis[i])
-        .into_iter()
-        .filter(|d| !d.0.is_zero())
-        .collect();
-    let d = *all.get(rng.random_range(0..all.len().max(1)))?;
+    let d = strength(&s.nemesis[i])?;
     let (ttl, before) = (s.lock.ttl, s.lock.op_timeout);
     let room = before.0.as_secs_f64() / ttl.0.as_secs_f64();
     let (length, op_timeout) = if room > 1.25 {
@@ -219,7 +217,7 @@ fn between_waits(s: &mut Scenario, i: usize, rng: &mut ChaCha8Rng) -> Option<Str
         (length, scaled(length, rng.random_range(1.2..=2.0)))
     };
     let f = length.0.as_secs_f64() / d.0.as_secs_f64();
-    s.nemesis[i] = map_lengths(&s.nemesis[i], |x| scaled(x, f))?;
+    s.nemesis[i] = map_strength(&s.nemesis[i], |x| scaled(x, f))?;
     s.lock.op_timeout = op_timeout;
     let op = if op_timeout == before {
         format!("{before}")
@@ -346,9 +344,9 @@ mod tests {
             let inside = child
                 .nemesis
                 .iter()
-                .flat_map(lengths)
+                .filter_map(strength)
                 .any(|d| d > ttl && d < op);
-            assert!(inside, "{what}: no length between {ttl} and {op}");
+            assert!(inside, "{what}: no fault's strength between {ttl} and {op}");
             // Only the op timeout and one fault's lengths moved.
             let changed = parent
                 .nemesis
@@ -396,7 +394,7 @@ mod tests {
             assert!(changed.len() <= 1, "{what}");
             if let Some(&j) = changed.first() {
                 let f = &child.nemesis[j];
-                assert!(lengths(f).iter().any(|d| *d > ttl && *d < op), "{what}");
+                assert!(strength(f).is_some_and(|d| d > ttl && d < op), "{what}");
                 // The fault in focus when it has a length to move.
                 if moves(parent.nemesis.iter().find(|f| f.kind() == focus).unwrap()) {
                     assert_eq!(f.kind(), focus, "{what}");

@@ -35,8 +35,26 @@ pub fn scaled(d: Dur, factor: f64) -> Dur {
 
 /// The fault with every length (each duration but its moments) passed through `f`.
 pub fn map_lengths(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<NemesisSpec> {
+    map_lengths_of(spec, |_| true, f)
+}
+
+/// The fault with the lengths its [`strength`] is among passed through `f`: every length but
+/// its hold (which stays, so a stronger fault still fits the run), or all when it has no other.
+pub fn map_strength(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<NemesisSpec> {
+    let held = spec.plugin().longest().1;
+    let others = keyed_lengths(spec)
+        .iter()
+        .any(|(key, d)| key != held && !d.0.is_zero());
+    map_lengths_of(spec, |key| !others || key != held, f)
+}
+
+fn map_lengths_of(
+    spec: &NemesisSpec,
+    keep: impl Fn(&str) -> bool,
+    f: impl Fn(Dur) -> Dur,
+) -> Option<NemesisSpec> {
     edit_fields(spec, |key, v| {
-        if WHEN.contains(&key) {
+        if WHEN.contains(&key) || !keep(key) {
             return None;
         }
         let text = v.as_str()?;
@@ -50,17 +68,42 @@ pub fn map_lengths(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<Nemesis
 
 /// Every length of the fault (each duration but its moments; both ends of a `low..high` span).
 pub fn lengths(spec: &NemesisSpec) -> Vec<Dur> {
+    keyed_lengths(spec).into_iter().map(|(_, d)| d).collect()
+}
+
+/// How hard the fault hits: its largest length other than how long one injection is held (the
+/// key its plug-in's `longest` names: a delay's hold, not the delay), or its largest when it
+/// has no other. None when it has no length but nothing.
+pub fn strength(spec: &NemesisSpec) -> Option<Dur> {
+    let held = spec.plugin().longest().1;
+    let all: Vec<(String, Dur)> = keyed_lengths(spec)
+        .into_iter()
+        .filter(|(_, d)| !d.0.is_zero())
+        .collect();
+    let largest = |keep: &dyn Fn(&str) -> bool| {
+        all.iter()
+            .filter(|(key, _)| keep(key))
+            .map(|(_, d)| *d)
+            .max()
+    };
+    largest(&|key| key != held).or_else(|| largest(&|_| true))
+}
+
+/// Each length of the fault with its key.
+fn keyed_lengths(spec: &NemesisSpec) -> Vec<(String, Dur)> {
     let Ok(Value::Object(obj)) = serde_json::to_value(spec) else {
         return Vec::new();
     };
     obj.iter()
         .filter(|(key, _)| !WHEN.contains(&key.as_str()))
-        .filter_map(|(_, v)| v.as_str())
-        .flat_map(|text| match text.split_once("..") {
-            Some((lo, hi)) => vec![parse(lo), parse(hi)],
-            None => vec![parse(text)],
+        .filter_map(|(key, v)| Some((key, v.as_str()?)))
+        .flat_map(|(key, text)| {
+            let ends = match text.split_once("..") {
+                Some((lo, hi)) => vec![parse(lo), parse(hi)],
+                None => vec![parse(text)],
+            };
+            ends.into_iter().flatten().map(|d| (key.clone(), d))
         })
-        .flatten()
         .collect()
 }
 
@@ -183,6 +226,23 @@ mod tests {
         let sparse = json(&scale_every(&s, 2.0).unwrap());
         assert_eq!(sparse["every"], "4s");
         assert!(has_lengths(&s));
+    }
+
+    #[test]
+    fn a_faults_strength_is_its_largest_length_but_its_hold() {
+        let lat = spec("[[nemesis]]\nkind = \"latency\"\nstart = \"1s\"\nevery = \"5s\"\nduration = \"3s\"\nlatency = \"500ms\"\njitter = \"20ms\"\nlinks = \"lock\"\nstream = \"downstream\"\n");
+        assert_eq!(strength(&lat), Some(ms(500)));
+        // Twice as strong: the delay and its jitter, not how long it is held.
+        let twice = json(&map_strength(&lat, |d| scaled(d, 2.0)).unwrap());
+        assert_eq!(twice["latency"], "1s");
+        assert_eq!(twice["jitter"], "40ms");
+        assert_eq!(twice["duration"], "3s");
+        let pause = spec("[[nemesis]]\nkind = \"gc-pause\"\nstart = \"1s\"\nevery = \"2s\"\npause = \"2500ms\"\n");
+        assert_eq!(strength(&pause), Some(ms(2500)));
+        let half = json(&map_strength(&pause, |d| scaled(d, 0.5)).unwrap());
+        assert_eq!(half["pause"], "1250ms");
+        let kill = spec("[[nemesis]]\nkind = \"process-kill\"\nstart = \"1s\"\nevery = \"2s\"\n");
+        assert_eq!(strength(&kill), None);
     }
 
     #[test]
