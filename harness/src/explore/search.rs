@@ -60,7 +60,7 @@ impl<'a> Search<'a> {
     /// The parent is picked by energy (the rarity of what it showed); the mutation works on one
     /// of its faults chosen by the palette's weights (what each kind's runs paid, with UCB1's
     /// bonus for the kinds tried least), so the kinds' weights steer the mutants as they steer
-    /// the fresh draws. An entry's first mutant puts that fault's length between the lease and
+    /// the fresh draws. An entry's first mutant puts that fault's strength between the lease and
     /// the op timeout and changes nothing else; later ones are havoc (one to three mutations).
     pub fn next_schedule(&mut self) -> anyhow::Result<(Scenario, String)> {
         let rng = &mut self.rng;
