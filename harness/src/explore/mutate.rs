@@ -204,7 +204,7 @@ fn once(
 /// lease its client still waits on (a pause or a delay there ends in a late answer that the
 /// client takes, not in a timeout). When the op timeout leaves no room past the lease, it is
 /// moved past the new length. The fault's other lengths of strength (a delay's jitter) keep
-/// their ratios to it; how long it is held stays.
+/// their ratios to it; how long it is held grows with it ([`map_strength`]).
 fn between_waits(s: &mut Scenario, i: usize, rng: &mut ChaCha8Rng) -> Option<String> {
     let kind = s.nemesis[i].kind();
     let d = strength(&s.nemesis[i])?;
@@ -376,14 +376,17 @@ mod tests {
         let lib = Target::Library("redis-semaphore".into());
         let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
         let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let mut made = 0;
+        let (mut made, mut refused) = (0, 0);
         for _ in 0..300 {
             let parent = fresh(&lib, &kinds, &mut rng).unwrap();
             let names = parent.fault_names();
             let focus = names[rng.random_range(0..names.len())];
             let Some((child, what)) = between_waits_of(&parent, Some(focus), &mut rng) else {
-                // Only a schedule none of whose faults has a length is left as it was.
-                assert!(parent.nemesis.iter().all(|f| !moves(f)), "{names:?}");
+                // A schedule none of whose faults has a length is left as it was; so is one
+                // whose fault, made stronger and held as much longer, no longer fits the run.
+                if parent.nemesis.iter().any(moves) {
+                    refused += 1;
+                }
                 continue;
             };
             made += 1;
@@ -404,8 +407,8 @@ mod tests {
             assert_eq!(child.run.duration, parent.run.duration);
         }
         assert!(
-            made >= 200,
-            "only {made} of 300 schedules had a length to move"
+            made >= 200 && refused * 5 <= made,
+            "{made} of 300 schedules moved, {refused} did not fit the run"
         );
     }
 

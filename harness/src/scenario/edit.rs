@@ -38,14 +38,23 @@ pub fn map_lengths(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<Nemesis
     map_lengths_of(spec, |_| true, f)
 }
 
-/// The fault with the lengths its [`strength`] is among passed through `f`: every length but
-/// its hold (which stays, so a stronger fault still fits the run), or all when it has no other.
+/// The fault with the lengths its [`strength`] is among passed through `f` (every length but
+/// its hold, or all when it has no other), and its hold grown by as much as its strength grew:
+/// a fault is held past its strength by a margin its plug-in drew (a delay held for a lease or
+/// more past itself), and a hold shorter than the delay would cut the delay short — the proxy
+/// hands what a removed toxic holds on at once. A weaker fault keeps its hold.
 pub fn map_strength(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<NemesisSpec> {
     let held = spec.plugin().longest().1;
     let others = keyed_lengths(spec)
         .iter()
         .any(|(key, d)| key != held && !d.0.is_zero());
-    map_lengths_of(spec, |key| !others || key != held, f)
+    if !others {
+        return map_lengths(spec, f);
+    }
+    let before = strength(spec)?;
+    let grown = f(before).0.saturating_sub(before.0);
+    let stronger = map_lengths_of(spec, |key| key != held, &f)?;
+    map_lengths_of(&stronger, |key| key == held, |d| Dur(d.0 + grown))
 }
 
 fn map_lengths_of(
@@ -232,11 +241,15 @@ mod tests {
     fn a_faults_strength_is_its_largest_length_but_its_hold() {
         let lat = spec("[[nemesis]]\nkind = \"latency\"\nstart = \"1s\"\nevery = \"5s\"\nduration = \"3s\"\nlatency = \"500ms\"\njitter = \"20ms\"\nlinks = \"lock\"\nstream = \"downstream\"\n");
         assert_eq!(strength(&lat), Some(ms(500)));
-        // Twice as strong: the delay and its jitter, not how long it is held.
+        // Twice as strong: the delay and its jitter; the hold keeps its margin past the delay.
         let twice = json(&map_strength(&lat, |d| scaled(d, 2.0)).unwrap());
         assert_eq!(twice["latency"], "1s");
         assert_eq!(twice["jitter"], "40ms");
-        assert_eq!(twice["duration"], "3s");
+        assert_eq!(twice["duration"], "3500ms");
+        // Half as strong: the hold stays.
+        let half = json(&map_strength(&lat, |d| scaled(d, 0.5)).unwrap());
+        assert_eq!(half["latency"], "250ms");
+        assert_eq!(half["duration"], "3s");
         let pause = spec("[[nemesis]]\nkind = \"gc-pause\"\nstart = \"1s\"\nevery = \"2s\"\npause = \"2500ms\"\n");
         assert_eq!(strength(&pause), Some(ms(2500)));
         let half = json(&map_strength(&pause, |d| scaled(d, 0.5)).unwrap());
