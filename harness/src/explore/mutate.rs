@@ -1,8 +1,8 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
 //! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, the
 //! contention changed, the op timeout moved across one of a fault's lengths, or its strength
-//! (a pause, a delay, a step) put between the lease and the op timeout — so the search stays near what was already
-//! interesting. Taking one field is how a choice that is no length
+//! (a pause, a delay, a step) put between the lease and the op timeout — so the search stays
+//! near what was already interesting. Taking one field is how a choice that is no length
 //! changes (which direction a delay takes, whose links, which clock) while the rest of a
 //! schedule that did something new stays as it was; a redraw changes everything at once. The
 //! crossing is the fuzzer's
@@ -66,7 +66,7 @@ pub fn between_waits_of(
     rng: &mut ChaCha8Rng,
 ) -> Option<(Scenario, String)> {
     let with_lengths: Vec<usize> = (0..parent.nemesis.len())
-        .filter(|&j| lengths(&parent.nemesis[j]).iter().any(|d| !d.0.is_zero()))
+        .filter(|&j| strength(&parent.nemesis[j]).is_some())
         .collect();
     let in_focus: Vec<usize> = with_lengths
         .iter()
@@ -366,11 +366,6 @@ mod tests {
         assert!(moved_op >= 3, "the op timeout moved in only {moved_op}");
     }
 
-    /// A fault with a length that is not nothing.
-    fn moves(f: &crate::nemesis::NemesisSpec) -> bool {
-        lengths(f).iter().any(|d| !d.0.is_zero())
-    }
-
     #[test]
     fn a_first_mutant_puts_the_fault_in_focus_between_the_waits_and_changes_nothing_else() {
         let lib = Target::Library("redis-semaphore".into());
@@ -384,7 +379,7 @@ mod tests {
             let Some((child, what)) = between_waits_of(&parent, Some(focus), &mut rng) else {
                 // A schedule none of whose faults has a length is left as it was; so is one
                 // whose fault, made stronger and held as much longer, no longer fits the run.
-                if parent.nemesis.iter().any(moves) {
+                if parent.nemesis.iter().any(|f| strength(f).is_some()) {
                     refused += 1;
                 }
                 continue;
@@ -399,7 +394,7 @@ mod tests {
                 let f = &child.nemesis[j];
                 assert!(strength(f).is_some_and(|d| d > ttl && d < op), "{what}");
                 // The fault in focus when it has a length to move.
-                if moves(parent.nemesis.iter().find(|f| f.kind() == focus).unwrap()) {
+                if strength(parent.nemesis.iter().find(|f| f.kind() == focus).unwrap()).is_some() {
                     assert_eq!(f.kind(), focus, "{what}");
                 }
             }

@@ -44,13 +44,9 @@ pub fn map_lengths(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<Nemesis
 /// more past itself), and a hold shorter than the delay would cut the delay short — the proxy
 /// hands what a removed toxic holds on at once. A weaker fault keeps its hold.
 pub fn map_strength(spec: &NemesisSpec, f: impl Fn(Dur) -> Dur) -> Option<NemesisSpec> {
-    let held = spec.plugin().longest().1;
-    let others = keyed_lengths(spec)
-        .iter()
-        .any(|(key, d)| key != held && !d.0.is_zero());
-    if !others {
+    let Some(held) = hold_apart(spec) else {
         return map_lengths(spec, f);
-    }
+    };
     let before = strength(spec)?;
     let grown = f(before).0.saturating_sub(before.0);
     let stronger = map_lengths_of(spec, |key| key != held, &f)?;
@@ -84,18 +80,23 @@ pub fn lengths(spec: &NemesisSpec) -> Vec<Dur> {
 /// key its plug-in's `longest` names: a delay's hold, not the delay), or its largest when it
 /// has no other. None when it has no length but nothing.
 pub fn strength(spec: &NemesisSpec) -> Option<Dur> {
-    let held = spec.plugin().longest().1;
-    let all: Vec<(String, Dur)> = keyed_lengths(spec)
+    let held = hold_apart(spec);
+    keyed_lengths(spec)
         .into_iter()
-        .filter(|(_, d)| !d.0.is_zero())
-        .collect();
-    let largest = |keep: &dyn Fn(&str) -> bool| {
-        all.iter()
-            .filter(|(key, _)| keep(key))
-            .map(|(_, d)| *d)
-            .max()
-    };
-    largest(&|key| key != held).or_else(|| largest(&|_| true))
+        .filter(|(key, d)| !d.0.is_zero() && held != Some(key.as_str()))
+        .map(|(_, d)| d)
+        .max()
+}
+
+/// The key of the fault's hold (how long one injection lasts, as its plug-in's `longest`
+/// names it) when the fault has another length that is not nothing — its strength is then
+/// among those; None when the hold is all it has (a pause is its own hold).
+fn hold_apart(spec: &NemesisSpec) -> Option<&'static str> {
+    let held = spec.plugin().longest().1;
+    keyed_lengths(spec)
+        .iter()
+        .any(|(key, d)| key != held && !d.0.is_zero())
+        .then_some(held)
 }
 
 /// Each length of the fault with its key.
