@@ -156,7 +156,7 @@ impl Corpus {
         Some(Pick {
             run: e.run,
             scenario: e.scenario.clone(),
-            first: e.picked == 1,
+            nth: e.picked,
         })
     }
 }
@@ -166,9 +166,9 @@ pub struct Pick {
     /// The run it came from.
     pub run: usize,
     pub scenario: Scenario,
-    /// Its first pick: its boundary is tried before anything else is (see
-    /// [`super::mutate::between_waits_of`]).
-    pub first: bool,
+    /// How many times it has been picked, this time included: on its first two picks its
+    /// boundary is tried before anything else is (see [`super::mutate::between_waits_of`]).
+    pub nth: u32,
 }
 
 #[cfg(test)]
@@ -278,17 +278,20 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_marked_first_on_its_first_pick_only() {
+    fn an_entrys_picks_are_counted_from_one() {
         let s = library_scenario("process-stop");
         let mut c = Corpus::default();
         c.admit(1, &s, &words(&["a"]), 0, 1.0, 1);
         c.admit(2, &s, &words(&["b"]), 0, 2.0, 2);
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let mut firsts = BTreeMap::new();
+        let mut picks: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for _ in 0..50 {
             let p = c.pick(&mut rng).unwrap();
-            *firsts.entry(p.run).or_insert(0) += u32::from(p.first);
+            picks.entry(p.run).or_default().push(p.nth);
         }
-        assert_eq!(firsts, BTreeMap::from([(1, 1), (2, 1)]));
+        assert_eq!(picks.len(), 2, "{picks:?}");
+        for nths in picks.values() {
+            assert!(nths.iter().copied().eq(1..=nths.len() as u32), "{picks:?}");
+        }
     }
 }

@@ -10,7 +10,9 @@
 //! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
 //! late answer), so a schedule that did something new is tried on the other side of that line.
 //! Between the lease and the op timeout is the one interval in which a late answer is also a
-//! stale one: the nodes have let the lease go while the client still waits for it.
+//! stale one: the nodes have let the lease go while the client still waits for it. A choice
+//! turned (op 12) is the other half of what a fault is: a delay of the replies past the lease
+//! is a stale grant, a delay of the requests as long is a fresh one.
 //! Each mutation is built from [`crate::scenario::edit`], which knows no fault, and
 //! every mutant is validated as a file would be (one a run would refuse is never returned).
 
@@ -18,7 +20,7 @@ use super::palette::Palette;
 use super::plan::{draw_one, op_timeout, scale, MAX_FAULTS};
 use crate::nemesis::draw::ms;
 use crate::scenario::edit::{
-    differing_fields, lengths, map_lengths, map_strength, revalidate, scale_every, scaled,
+    choices, differing_fields, lengths, map_lengths, map_strength, revalidate, scale_every, scaled,
     strength, with_field_of, with_start,
 };
 use crate::scenario::Scenario;
@@ -55,14 +57,19 @@ pub fn mutate(
 }
 
 /// `parent` with the strength of a fault of kind `focus` (of any of its faults when it carries
-/// none) put between the lease and the op timeout, and nothing else changed: a new corpus
-/// entry's first mutant (AFL tries an entry's interesting values before its random havoc). A
-/// schedule that did something new with a pause or a delay of one length is tried at once
+/// none) put between the lease and the op timeout, and nothing else changed — or, with `turn`,
+/// that and one of the same fault's choices turned ([`turn_choice`]): a new corpus entry's
+/// first and second mutants (AFL tries an entry's interesting values before its random havoc).
+/// A schedule that did something new with a pause or a delay of one length is tried at once
 /// where that length is both late and stale, rather than waiting for a havoc of several
-/// mutations to land there. None when no fault has a length to put there.
+/// mutations to land there; and there again as the other fault its choices make it (a delay of
+/// the requests is no delay of the replies: a reply late past the lease is a stale grant, a
+/// request late past it is a fresh one). None when no fault has a length to put there, or
+/// (with `turn`) none has a choice that fresh draws of it turn.
 pub fn between_waits_of(
     parent: &Scenario,
     focus: Option<&str>,
+    turn: bool,
     rng: &mut ChaCha8Rng,
 ) -> Option<(Scenario, String)> {
     let with_lengths: Vec<usize> = (0..parent.nemesis.len())
@@ -81,9 +88,15 @@ pub fn between_waits_of(
     for _ in 0..20 {
         let i = *among.get(rng.random_range(0..among.len().max(1)))?;
         let mut s = parent.clone();
-        let Some(what) = between_waits(&mut s, i, rng) else {
+        let Some(mut what) = between_waits(&mut s, i, rng) else {
             continue;
         };
+        if turn {
+            let Some(turned) = turn_choice(&mut s, i, rng) else {
+                continue;
+            };
+            what = format!("{what}; {turned}");
+        }
         if let Ok(valid) = revalidate(&s) {
             return Some((valid, what));
         }
@@ -99,7 +112,7 @@ fn once(
     rng: &mut ChaCha8Rng,
 ) -> Option<String> {
     let n = s.nemesis.len();
-    let op = rng.random_range(0..12);
+    let op = rng.random_range(0..13);
     // Dropping or replacing takes a fault out of focus (what is left is the kind in focus, alone
     // or with fewer others); every other mutation of one fault works on one in focus.
     let (in_focus, out): (Vec<usize>, Vec<usize>) =
@@ -194,8 +207,34 @@ fn once(
             Some(format!("{} {key} {before}→{after}", kind?))
         }
         11 if n > 0 => between_waits(s, i, rng),
+        12 if n > 0 => turn_choice(s, i, rng),
         _ => None,
     }
+}
+
+/// Fault `i` of `s` with one of its choices (a field that is neither a moment nor a length:
+/// which direction a delay takes, whose links, which call) turned to a value a fresh draw of
+/// the same fault takes, the rest as it was. Taking one field of a fresh draw (op 10) turns a
+/// choice only when the field drawn is one, about one time in six for a delay; this turns one
+/// every time. None when fresh draws never differ from it in a choice.
+fn turn_choice(s: &mut Scenario, i: usize, rng: &mut ChaCha8Rng) -> Option<String> {
+    let kind = s.nemesis[i].kind();
+    let own = choices(&s.nemesis[i]);
+    for _ in 0..20 {
+        let donor = crate::nemesis::draw_fault(kind, &scale(s), rng)?;
+        let theirs = choices(&donor);
+        let turned: Vec<String> = differing_fields(&s.nemesis[i], &donor)
+            .into_iter()
+            .filter(|k| own.contains(k) || theirs.contains(k))
+            .collect();
+        let Some(key) = turned.get(rng.random_range(0..turned.len().max(1))) else {
+            continue;
+        };
+        let (f, before, after) = with_field_of(&s.nemesis[i], &donor, key)?;
+        s.nemesis[i] = f;
+        return Some(format!("turn {kind} {key} {before}→{after}"));
+    }
+    None
 }
 
 /// Fault `i` of `s` stretched so that its strength (how hard it hits: a pause, a delay, a
@@ -376,7 +415,8 @@ mod tests {
             let parent = fresh(&lib, &kinds, &mut rng).unwrap();
             let names = parent.fault_names();
             let focus = names[rng.random_range(0..names.len())];
-            let Some((child, what)) = between_waits_of(&parent, Some(focus), &mut rng) else {
+            let Some((child, what)) = between_waits_of(&parent, Some(focus), false, &mut rng)
+            else {
                 // A schedule none of whose faults has a length is left as it was; so is one
                 // whose fault, made stronger and held as much longer, no longer fits the run.
                 if parent.nemesis.iter().any(|f| strength(f).is_some()) {
@@ -405,6 +445,43 @@ mod tests {
             made >= 200 && refused * 5 <= made,
             "{made} of 300 schedules moved, {refused} did not fit the run"
         );
+    }
+
+    #[test]
+    fn a_second_mutant_also_turns_one_choice_of_that_fault() {
+        let lib = Target::Library("python-redis-lock".into());
+        let kinds = Palette::new(drawable(&lib, None).unwrap(), true);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut made, mut streams) = (0, 0);
+        for _ in 0..300 {
+            let parent = fresh(&lib, &kinds, &mut rng).unwrap();
+            let names = parent.fault_names();
+            let focus = names[rng.random_range(0..names.len())];
+            let Some((child, what)) = between_waits_of(&parent, Some(focus), true, &mut rng) else {
+                continue;
+            };
+            made += 1;
+            let (ttl, op) = (child.lock.ttl, child.lock.op_timeout);
+            let changed: Vec<usize> = (0..parent.nemesis.len())
+                .filter(|&j| !differing_fields(&parent.nemesis[j], &child.nemesis[j]).is_empty())
+                .collect();
+            assert_eq!(changed.len(), 1, "{what}");
+            let (a, b) = (&parent.nemesis[changed[0]], &child.nemesis[changed[0]]);
+            assert!(strength(b).is_some_and(|d| d > ttl && d < op), "{what}");
+            let turned: Vec<String> = differing_fields(a, b)
+                .into_iter()
+                .filter(|k| choices(a).contains(k) || choices(b).contains(k))
+                .collect();
+            assert_eq!(turned.len(), 1, "{what}: {turned:?}");
+            assert!(
+                what.contains(&format!("turn {} {} ", b.kind(), turned[0])),
+                "{what}"
+            );
+            streams += usize::from(turned[0] == "stream");
+            assert_eq!(child.run.clients, parent.run.clients);
+        }
+        assert!(made >= 30, "only {made} of 300 second mutants");
+        assert!(streams >= 3, "a delay's direction turned in only {streams}");
     }
 
     #[test]

@@ -61,18 +61,20 @@ impl<'a> Search<'a> {
     /// of its faults chosen by the palette's weights (what each kind's runs paid, with UCB1's
     /// bonus for the kinds tried least), so the kinds' weights steer the mutants as they steer
     /// the fresh draws. An entry's first mutant puts that fault's strength between the lease and
-    /// the op timeout and changes nothing else; later ones are havoc (one to three mutations).
+    /// the op timeout and changes nothing else; its second does that and turns one of the
+    /// fault's choices; later ones are havoc (one to three mutations).
     pub fn next_schedule(&mut self) -> anyhow::Result<(Scenario, String)> {
         let rng = &mut self.rng;
         if !self.opts.random && rng.random_bool(MUTATE_SHARE) {
             if let Some(pick) = self.corpus.pick(rng) {
                 let s = &pick.scenario;
                 let focus = self.palette.pick_among(&s.fault_names(), rng);
-                let first = pick
-                    .first
-                    .then(|| mutate::between_waits_of(s, focus, rng))
-                    .flatten();
-                let child = first.or_else(|| mutate::mutate(s, &self.palette, focus, rng));
+                let staged = match pick.nth {
+                    1 => mutate::between_waits_of(s, focus, false, rng),
+                    2 => mutate::between_waits_of(s, focus, true, rng),
+                    _ => None,
+                };
+                let child = staged.or_else(|| mutate::mutate(s, &self.palette, focus, rng));
                 if let Some((mut child, what)) = child {
                     child.server = self.opts.server.clone();
                     return Ok((child, format!("mutant of {}: {what}", pick.run)));

@@ -117,6 +117,20 @@ fn keyed_lengths(spec: &NemesisSpec) -> Vec<(String, Dur)> {
         .collect()
 }
 
+/// The fault's choices: the fields that say neither when it fires nor how long (which
+/// direction a delay takes, whose links, which clock, which signal) — what a fault is, beside
+/// how hard it hits.
+pub fn choices(spec: &NemesisSpec) -> Vec<String> {
+    let Ok(Value::Object(obj)) = serde_json::to_value(spec) else {
+        return Vec::new();
+    };
+    let lengths: Vec<String> = keyed_lengths(spec).into_iter().map(|(k, _)| k).collect();
+    obj.keys()
+        .filter(|k| !WHEN.contains(&k.as_str()) && !lengths.contains(k))
+        .cloned()
+        .collect()
+}
+
 /// The fault first firing at `start`.
 pub fn with_start(spec: &NemesisSpec, start: Dur) -> Option<NemesisSpec> {
     edit_fields(spec, |key, _| {
@@ -292,6 +306,21 @@ mod tests {
         let kill = spec("[[nemesis]]\nkind = \"process-kill\"\nstart = \"1s\"\nevery = \"2s\"\n");
         assert!(differing_fields(&up, &kill).is_empty());
         assert!(with_field_of(&up, &kill, "start").is_none());
+    }
+
+    #[test]
+    fn a_faults_choices_are_its_fields_that_are_neither_moments_nor_lengths() {
+        let down = spec("[[nemesis]]\nkind = \"latency\"\nstart = \"2s\"\nevery = \"5s\"\nduration = \"3s\"\nlatency = \"1500ms\"\nlinks = \"lock\"\nstream = \"downstream\"\n");
+        let mut c = choices(&down);
+        c.sort();
+        assert_eq!(c, ["clients", "links", "stream"]);
+        // A holder's pause has none; an abandoned call, which call (its moment is a span).
+        let pause = spec(
+            "[[nemesis]]\nkind = \"gc-pause\"\nstart = \"1s\"\nevery = \"5s\"\npause = \"2s\"\n",
+        );
+        assert!(choices(&pause).is_empty(), "{:?}", choices(&pause));
+        let abandon = spec("[[nemesis]]\nkind = \"call-abandon\"\nstart = \"1s\"\nevery = \"5s\"\nop = \"release\"\nafter = \"1ms..20ms\"\n");
+        assert_eq!(choices(&abandon), ["op"]);
     }
 
     #[test]
