@@ -1,6 +1,6 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
-//! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, the
-//! contention changed, the op timeout moved across one of a fault's lengths, or its strength
+//! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, one of its
+//! choices turned, the contention changed, the op timeout moved across one of a fault's lengths, or its strength
 //! (a pause, a delay, a step) put between the lease and the op timeout — so the search stays
 //! near what was already interesting. Taking one field is how a choice that is no length
 //! changes (which direction a delay takes, whose links, which clock) while the rest of a
