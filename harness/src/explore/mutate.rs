@@ -1,12 +1,11 @@
 //! Mutations: a corpus schedule changed a little — a fault moved, stretched, thinned out, added,
 //! dropped or redrawn, one of its fields taken from a fresh draw of the same fault, one of its
-//! choices turned, the contention changed, the op timeout moved across one of a fault's lengths, or its strength
-//! (a pause, a delay, a step) put between the lease and the op timeout — so the search stays
-//! near what was already interesting. Taking one field is how a choice that is no length
-//! changes (which direction a delay takes, whose links, which clock) while the rest of a
-//! schedule that did something new stays as it was; a redraw changes everything at once. The
-//! crossing is the fuzzer's
-//! "interesting value": what a client sees of a pause or a delay flips where the fault's length
+//! choices turned, the contention changed, the op timeout moved across one of a fault's
+//! lengths, or its strength (a pause, a delay, a step) put between the lease and the op
+//! timeout — so the search stays near what was already interesting. Taking one field, or
+//! turning a choice, changes what is no length (which direction a delay takes, whose links,
+//! which clock) while the rest of a schedule that did something new stays as it was; a redraw
+//! changes everything at once. The crossing is the fuzzer's "interesting value": what a client sees of a pause or a delay flips where the fault's length
 //! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
 //! late answer), so a schedule that did something new is tried on the other side of that line.
 //! Between the lease and the op timeout is the one interval in which a late answer is also a
@@ -20,8 +19,8 @@ use super::palette::Palette;
 use super::plan::{draw_one, op_timeout, scale, MAX_FAULTS};
 use crate::nemesis::draw::ms;
 use crate::scenario::edit::{
-    choices, differing_fields, lengths, map_lengths, map_strength, revalidate, scale_every, scaled,
-    strength, with_field_of, with_start,
+    differing_choices, differing_fields, lengths, map_lengths, map_strength, revalidate,
+    scale_every, scaled, strength, with_field_of, with_start,
 };
 use crate::scenario::Scenario;
 use rand::Rng;
@@ -219,14 +218,9 @@ fn once(
 /// every time. None when fresh draws never differ from it in a choice.
 fn turn_choice(s: &mut Scenario, i: usize, rng: &mut ChaCha8Rng) -> Option<String> {
     let kind = s.nemesis[i].kind();
-    let own = choices(&s.nemesis[i]);
     for _ in 0..20 {
         let donor = crate::nemesis::draw_fault(kind, &scale(s), rng)?;
-        let theirs = choices(&donor);
-        let turned: Vec<String> = differing_fields(&s.nemesis[i], &donor)
-            .into_iter()
-            .filter(|k| own.contains(k) || theirs.contains(k))
-            .collect();
+        let turned = differing_choices(&s.nemesis[i], &donor);
         let Some(key) = turned.get(rng.random_range(0..turned.len().max(1))) else {
             continue;
         };
@@ -274,6 +268,13 @@ mod tests {
     use crate::explore::plan::{drawable, fresh};
     use crate::explore::target::Target;
     use rand::SeedableRng;
+
+    /// The faults (by index) in which a mutant differs from its parent.
+    fn changed_faults(parent: &Scenario, child: &Scenario) -> Vec<usize> {
+        (0..parent.nemesis.len())
+            .filter(|&j| !differing_fields(&parent.nemesis[j], &child.nemesis[j]).is_empty())
+            .collect()
+    }
 
     #[test]
     fn mutants_are_valid_and_differ_from_their_parent() {
@@ -387,12 +388,7 @@ mod tests {
                 .any(|d| d > ttl && d < op);
             assert!(inside, "{what}: no fault's strength between {ttl} and {op}");
             // Only the op timeout and one fault's lengths moved.
-            let changed = parent
-                .nemesis
-                .iter()
-                .zip(&child.nemesis)
-                .filter(|(a, b)| !differing_fields(a, b).is_empty())
-                .count();
+            let changed = changed_faults(&parent, &child).len();
             assert!(changed <= 1, "{what}: {changed} faults changed");
             if op != parent.lock.op_timeout {
                 assert!(parent.lock.op_timeout.0 < ttl.0.mul_f64(1.25), "{what}");
@@ -426,9 +422,7 @@ mod tests {
             };
             made += 1;
             let (ttl, op) = (child.lock.ttl, child.lock.op_timeout);
-            let changed: Vec<usize> = (0..parent.nemesis.len())
-                .filter(|&j| !differing_fields(&parent.nemesis[j], &child.nemesis[j]).is_empty())
-                .collect();
+            let changed = changed_faults(&parent, &child);
             assert!(changed.len() <= 1, "{what}");
             if let Some(&j) = changed.first() {
                 let f = &child.nemesis[j];
@@ -462,16 +456,11 @@ mod tests {
             };
             made += 1;
             let (ttl, op) = (child.lock.ttl, child.lock.op_timeout);
-            let changed: Vec<usize> = (0..parent.nemesis.len())
-                .filter(|&j| !differing_fields(&parent.nemesis[j], &child.nemesis[j]).is_empty())
-                .collect();
+            let changed = changed_faults(&parent, &child);
             assert_eq!(changed.len(), 1, "{what}");
             let (a, b) = (&parent.nemesis[changed[0]], &child.nemesis[changed[0]]);
             assert!(strength(b).is_some_and(|d| d > ttl && d < op), "{what}");
-            let turned: Vec<String> = differing_fields(a, b)
-                .into_iter()
-                .filter(|k| choices(a).contains(k) || choices(b).contains(k))
-                .collect();
+            let turned = differing_choices(a, b);
             assert_eq!(turned.len(), 1, "{what}: {turned:?}");
             assert!(
                 what.contains(&format!("turn {} {} ", b.kind(), turned[0])),

@@ -117,10 +117,19 @@ fn keyed_lengths(spec: &NemesisSpec) -> Vec<(String, Dur)> {
         .collect()
 }
 
+/// The choices in which two configs of the same fault differ (see [`choices`]).
+pub fn differing_choices(a: &NemesisSpec, b: &NemesisSpec) -> Vec<String> {
+    let (ours, theirs) = (choices(a), choices(b));
+    differing_fields(a, b)
+        .into_iter()
+        .filter(|k| ours.contains(k) || theirs.contains(k))
+        .collect()
+}
+
 /// The fault's choices: the fields that say neither when it fires nor how long (which
 /// direction a delay takes, whose links, which clock, which signal) — what a fault is, beside
 /// how hard it hits.
-pub fn choices(spec: &NemesisSpec) -> Vec<String> {
+fn choices(spec: &NemesisSpec) -> Vec<String> {
     let Ok(Value::Object(obj)) = serde_json::to_value(spec) else {
         return Vec::new();
     };
