@@ -12,8 +12,16 @@
 //! lock key is journaled as unreadable: the node is blind from there). Each change of a lock key is journaled to
 //! `node-events.jsonl` with the moment it arrived, and the node's `TIME` every 100 ms (expiries
 //! are on its clock, which a clock fault may bend). The tap acknowledges offset 0 (the node
-//! streams only after an acknowledgement) and never more, so `WAIT` never counts it. A node that crashes loses its tap's stream (`lost`);
-//! the tap reconnects and reads the keys again.
+//! streams only after an acknowledgement) and never more, so `WAIT` never counts it. A node that
+//! crashes loses its tap's stream (`lost`); the tap reconnects and reads the keys again.
+//!
+//! The record is whole only where the stream has caught up with the node. A node puts a new
+//! replica online a server tick or two after its snapshot (up to ~200 ms), and buffers its
+//! changes until then; a run that ended inside that stall after a reconnect left its last
+//! grants and releases off the record, and blame read them as never made (found by explore on
+//! python-redis-lock under a crash). So the tap publishes a mark on its node and reads the keys
+//! only once the stream brings the mark back, and does the same when the run stops; a stream
+//! that cannot catch up at the stop is journaled as lost there.
 
 use crate::recorder::Recorder;
 use checkers::node_record::{Change, NodeEvent};
@@ -116,10 +124,11 @@ impl Taps {
         Taps { stop, tasks }
     }
 
+    /// Stops the taps once each has caught up with its node (or given up on it).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+            let _ = tokio::time::timeout(STOP_SYNC + Duration::from_secs(1), t).await;
         }
     }
 }
@@ -252,39 +261,127 @@ async fn session(
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), String> {
     let (mut r, mut wr) = open_stream(url).await?;
-    let mut admin = snapshot(node, url, watched, journal, *first).await?;
-    *first = false;
-    if let Some(r) = ready.take() {
-        let _ = r.send(());
-    }
-    // The node's clock, sampled beside the stream (a read of the stream is never cut short);
-    // and an acknowledgement each time: after a diskless snapshot the node streams only once its
-    // replica has acknowledged while it is online (which it may not be yet). Offset 0, never
-    // moved on: `WAIT` counts replicas by the offset they acknowledged, so it never counts the
-    // tap.
+    let admin = admin_connection(url).await?;
+    let (seen_tx, mut seen) = watch::channel(0u64);
+    // An acknowledgement every tick and the node's clock every fifth (100 ms): after a diskless
+    // snapshot the node streams only once its replica has acknowledged while it is online (up
+    // to a server tick after the snapshot was sent), so the first acknowledgements come often.
+    // Offset 0, never moved on: `WAIT` counts replicas by the offset they acknowledged, so it
+    // never counts the tap.
     // A failed acknowledgement is a lost stream as much as a failed read: whichever notices a
     // dead node first (a node stopped, then killed, may fail the write before the read sees the
     // end), the session ends in error, so the loss is journaled and the tap reconnects.
+    let mut clock = admin.clone();
     let sampler = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut tick = tokio::time::interval(ACK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut acks = 0u64;
         loop {
             tick.tick().await;
             wr.write_all(&resp(&["REPLCONF", "ACK", "0"]))
                 .await
                 .map_err(|e| format!("the node's stream broke: {e}"))?;
-            clock_sample(node, &mut admin, journal).await;
+            if acks.is_multiple_of(CLOCK_EVERY_ACKS) {
+                clock_sample(node, &mut clock, journal).await;
+            }
+            acks = acks.wrapping_add(1);
         }
     };
     let reader = async {
         loop {
             let cmd = command(&mut r).await?;
-            apply(node, &cmd, watched, journal);
+            match sync_mark(&cmd) {
+                Some(n) => {
+                    seen_tx.send_replace(n);
+                }
+                None => apply(node, &cmd, watched, journal),
+            }
         }
     };
+    let control = async {
+        let mut admin = admin.clone();
+        // The keys are read once the stream is live, so that every change after the reading
+        // reaches the record as it happens (not a stall later, nor never if the run ends first).
+        let start = async {
+            catch_up(&mut admin, &mut seen, 1, CONNECT_SYNC).await?;
+            snapshot(node, &mut admin, watched, journal, *first).await;
+            Ok::<(), String>(())
+        };
+        tokio::select! {
+            r = start => r?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        *first = false;
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
+        }
+        let _ = stop.wait_for(|s| *s).await;
+        // Everything the node did before the run stopped is on record only once the stream
+        // has caught up with it; if it cannot say so, the record may miss the run's last
+        // changes on this node: it is blind from here.
+        if let Err(e) = catch_up(&mut admin, &mut seen, 2, STOP_SYNC).await {
+            eprintln!("fencepost: warning: the tap on {node} could not catch up with its node when the run stopped ({e}); its last changes are not judged");
+            journal.write(node, Change::Lost);
+        }
+        Ok(())
+    };
     tokio::select! {
-        _ = stop.changed() => Ok(()),
+        r = control => r,
         r = sampler => r,
         r = reader => r,
+    }
+}
+
+/// How often a tap acknowledges its stream.
+const ACK_EVERY: Duration = Duration::from_millis(20);
+/// The node's clock is read every this many acknowledgements (100 ms).
+const CLOCK_EVERY_ACKS: u64 = 5;
+/// How long a (re)connected tap waits for its stream to go live before it gives up and tries
+/// again.
+const CONNECT_SYNC: Duration = Duration::from_secs(2);
+/// How long a tap waits, once the run stopped, for its stream to catch up with its node.
+const STOP_SYNC: Duration = Duration::from_secs(1);
+/// The channel a tap publishes its marks on (no one listens).
+const SYNC_CHANNEL: &str = "fencepost:tap-sync";
+
+/// Publishes mark `n` on the tap's node and waits until the stream brings it back: a node
+/// streams a `PUBLISH` to its replicas in order with its writes, so every change it made before
+/// the mark is then on record.
+async fn catch_up(
+    admin: &mut redis::aio::MultiplexedConnection,
+    seen: &mut watch::Receiver<u64>,
+    n: u64,
+    within: Duration,
+) -> Result<(), String> {
+    let sync = async {
+        let _receivers: i64 = redis::cmd("PUBLISH")
+            .arg(SYNC_CHANNEL)
+            .arg(n)
+            .query_async(admin)
+            .await
+            .map_err(|e| format!("cannot publish the tap's mark: {e}"))?;
+        seen.wait_for(|&s| s >= n)
+            .await
+            .map_err(|_| "the stream's reader ended".to_string())?;
+        Ok(())
+    };
+    tokio::time::timeout(within, sync).await.map_err(|_| {
+        format!(
+            "the stream did not catch up with the node within {} ms",
+            within.as_millis()
+        )
+    })?
+}
+
+/// The tap's own mark, if `cmd` is one: `PUBLISH fencepost:tap-sync N`.
+fn sync_mark(cmd: &[Vec<u8>]) -> Option<u64> {
+    match cmd {
+        [name, channel, n]
+            if name.eq_ignore_ascii_case(b"PUBLISH") && channel == SYNC_CHANNEL.as_bytes() =>
+        {
+            std::str::from_utf8(n).ok()?.parse().ok()
+        }
+        _ => None,
     }
 }
 
@@ -328,43 +425,47 @@ async fn open_stream(url: &str) -> Result<(Reader, OwnedWriteHalf), String> {
     Ok((r, wr))
 }
 
-/// The keys as they are now (the stream's snapshot was skipped) and the node's clock, journaled;
-/// returns the admin connection the clock is sampled on. A key that holds nothing is journaled
-/// only on a re-read (after a lost stream: the key may have gone meanwhile).
-async fn snapshot(
-    node: &str,
-    url: &str,
-    watched: &Watched,
-    journal: &Journal,
-    first: bool,
-) -> Result<redis::aio::MultiplexedConnection, String> {
+/// An admin connection to the node, for its clock, its keys and the tap's marks.
+async fn admin_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let mut admin = tokio::time::timeout(
+    tokio::time::timeout(
         Duration::from_secs(2),
         client.get_multiplexed_async_connection(),
     )
     .await
     .map_err(|_| "admin connection timed out".to_string())?
-    .map_err(|e| e.to_string())?;
-    let now_ms = clock_sample(node, &mut admin, journal).await;
+    .map_err(|e| e.to_string())
+}
+
+/// The keys as they are now (the stream's snapshot was skipped) and the node's clock,
+/// journaled. A key that holds nothing is journaled only on a re-read (after a lost stream: the
+/// key may have gone meanwhile).
+async fn snapshot(
+    node: &str,
+    admin: &mut redis::aio::MultiplexedConnection,
+    watched: &Watched,
+    journal: &Journal,
+    first: bool,
+) {
+    let now_ms = clock_sample(node, admin, journal).await;
     for k in &watched.keys {
         let kind: String = redis::cmd("TYPE")
             .arg(k)
-            .query_async(&mut admin)
+            .query_async(&mut *admin)
             .await
             .unwrap_or_default();
         if kind == "zset" {
-            zset_snapshot(node, k, watched, now_ms, &mut admin, journal, first).await;
+            zset_snapshot(node, k, watched, now_ms, admin, journal, first).await;
             continue;
         }
         let v: Option<String> = redis::cmd("GET")
             .arg(k)
-            .query_async(&mut admin)
+            .query_async(&mut *admin)
             .await
             .unwrap_or(None);
         let pttl: i64 = redis::cmd("PTTL")
             .arg(k)
-            .query_async(&mut admin)
+            .query_async(&mut *admin)
             .await
             .unwrap_or(-2);
         if v.is_some() || !first {
@@ -378,7 +479,6 @@ async fn snapshot(
             );
         }
     }
-    Ok(admin)
 }
 
 /// A sorted-set lease as it is now: on a re-read the set as a whole first (the node sees again),

@@ -221,3 +221,62 @@ fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
         "the tap did not read the node again after its loss:\n{text}"
     );
 }
+
+/// Found by explore (python-redis-lock under a crash that restarted its node 0.9 s before the
+/// run ended): the taps stopped while a node's stream still lagged behind it — there, a
+/// reconnected stream that the node had not yet put online — and the run's last grants and
+/// releases were off the record: blame called them never made. Here the stream lags behind a
+/// 32 MB write to another key; the change made right after it, then the taps stopped at once,
+/// must be on record.
+#[test]
+fn a_change_just_before_the_taps_stop_is_on_record_however_far_the_stream_lags() {
+    use checkers::node_record::{parse, Change};
+    use fencepost::nodes::tap::{Journal, Taps, Watched};
+    use fencepost::recorder::Recorder;
+    use std::sync::Arc;
+    let cluster = one_node("tap-stop", Persistence::None);
+    let dir = results_dir("tap-stop");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = cluster.node("n1").unwrap().admin_url();
+    let rec = Arc::new(
+        Recorder::create(&dir.join("history.jsonl"), workloads::clock::Clock::new()).unwrap(),
+    );
+    let events_path = dir.join("node-events.jsonl");
+    let journal = Arc::new(Journal::create(&events_path, rec).unwrap());
+    let key = "fencepost:k".to_string();
+    let taps = rt.block_on(Taps::start(
+        &["n1".to_string()],
+        move |_| Some(url.clone()),
+        Watched {
+            keys: vec![key.clone()],
+            markers: Vec::new(),
+        },
+        journal,
+    ));
+    let mut c = conn(&cluster);
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("fencepost:bulk")
+        .arg(vec![b'x'; 32 << 20])
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("last")
+        .arg("PX")
+        .arg(10_000)
+        .query(&mut c)
+        .unwrap();
+    rt.block_on(taps.stop());
+    let text = std::fs::read_to_string(&events_path).unwrap();
+    let events = parse(&text).unwrap();
+    assert!(
+        events.iter().any(|e| matches!(&e.change,
+            Change::Set { value, .. } if value == "last")),
+        "the last change before the taps stopped is not on record:\n{text}"
+    );
+    assert!(
+        events.last().is_some_and(|e| e.change != Change::Lost),
+        "the tap gave up catching up with a live node:\n{text}"
+    );
+}
