@@ -5,9 +5,10 @@
 //! timeout — so the search stays near what was already interesting. Taking one field, or
 //! turning a choice, changes what is no length (which direction a delay takes, whose links,
 //! which clock) while the rest of a schedule that did something new stays as it was; a redraw
-//! changes everything at once. The crossing is the fuzzer's "interesting value": what a client sees of a pause or a delay flips where the fault's length
-//! meets the time the client waits (shorter: it gives up, `info`; longer: it waits and gets a
-//! late answer), so a schedule that did something new is tried on the other side of that line.
+//! changes everything at once. The crossing is the fuzzer's "interesting value": what a client
+//! sees of a pause or a delay flips where the fault's length meets the time the client waits
+//! (shorter: it gives up, `info`; longer: it waits and gets a late answer), so a schedule that
+//! did something new is tried on the other side of that line.
 //! Between the lease and the op timeout is the one interval in which a late answer is also a
 //! stale one: the nodes have let the lease go while the client still waits for it. A choice
 //! turned (op 12) is the other half of what a fault is: a delay of the replies past the lease

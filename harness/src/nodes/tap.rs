@@ -7,9 +7,9 @@
 //! applies, with values — a script's `SET` as `SET key value PXAT ms`, an extension as
 //! `PEXPIREAT`, an expiry or a release as `DEL` (Redis before 7.0 sends `SET … PX ms` and
 //! `PEXPIRE` relative to when it applied them: journaled as such, anchored by the record on the
-//! node's clock); a sorted-set lease's `ZADD key score member`
-//! as a holding per member ending at its score, `ZREM` as its release (any other command on a
-//! lock key is journaled as unreadable: the node is blind from there). Each change of a lock key is journaled to
+//! node's clock); a sorted-set lease's `ZADD key score member` as a holding per member ending
+//! at its score, `ZREM` as its release (any other command on a lock key is journaled as
+//! unreadable: the node is blind from there). Each change of a lock key is journaled to
 //! `node-events.jsonl` with the moment it arrived, and the node's `TIME` every 100 ms (expiries
 //! are on its clock, which a clock fault may bend). The tap acknowledges offset 0 (the node
 //! streams only after an acknowledgement) and never more, so `WAIT` never counts it. A node that
@@ -299,7 +299,7 @@ async fn session(
         }
     };
     let control = async {
-        let mut admin = admin.clone();
+        let mut admin = admin;
         // The keys are read once the stream is live, so that every change after the reading
         // reaches the record as it happens (not a stall later, nor never if the run ends first).
         let start = async {

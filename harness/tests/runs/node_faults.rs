@@ -163,6 +163,35 @@ fn a_node_pause_of_a_minority_is_recorded_and_redlock_holds() {
     assert!(history.contains("\"node-pause\""), "the pause is recorded");
 }
 
+/// The key the tap tests watch.
+const TAPPED: &str = "fencepost:k";
+
+/// A tap on the node n1 of `cluster` watching [`TAPPED`], journaling to `dir`'s
+/// `node-events.jsonl`, started on `rt`.
+fn start_tap(
+    cluster: &NodeSet,
+    dir: &std::path::Path,
+    rt: &tokio::runtime::Runtime,
+) -> fencepost::nodes::tap::Taps {
+    use fencepost::nodes::tap::{Journal, Taps, Watched};
+    use fencepost::recorder::Recorder;
+    use std::sync::Arc;
+    let url = cluster.node("n1").unwrap().admin_url();
+    let rec = Arc::new(
+        Recorder::create(&dir.join("history.jsonl"), workloads::clock::Clock::new()).unwrap(),
+    );
+    let journal = Arc::new(Journal::create(&dir.join("node-events.jsonl"), rec).unwrap());
+    rt.block_on(Taps::start(
+        &["n1".to_string()],
+        move |_| Some(url.clone()),
+        Watched {
+            keys: vec![TAPPED.to_string()],
+            markers: Vec::new(),
+        },
+        journal,
+    ))
+}
+
 /// Found by explore (a node-pause of every node, then a crash of one): a tap whose node was
 /// stopped and then killed must journal the lost stream and read the node again once it is back
 /// — before the fix its acknowledgement failed first and the tap ended silently, so blame read
@@ -170,27 +199,11 @@ fn a_node_pause_of_a_minority_is_recorded_and_redlock_holds() {
 #[test]
 fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
     use checkers::node_record::{parse, Change};
-    use fencepost::nodes::tap::{Journal, Taps, Watched};
-    use fencepost::recorder::Recorder;
-    use std::sync::Arc;
     let mut cluster = one_node("tap-lost", Persistence::None);
     let dir = results_dir("tap-lost");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let url = cluster.node("n1").unwrap().admin_url();
-    let rec = Arc::new(
-        Recorder::create(&dir.join("history.jsonl"), workloads::clock::Clock::new()).unwrap(),
-    );
-    let journal = Arc::new(Journal::create(&dir.join("node-events.jsonl"), rec).unwrap());
-    let key = "fencepost:k".to_string();
-    let taps = rt.block_on(Taps::start(
-        &["n1".to_string()],
-        move |_| Some(url.clone()),
-        Watched {
-            keys: vec![key.clone()],
-            markers: Vec::new(),
-        },
-        journal,
-    ));
+    let taps = start_tap(&cluster, &dir, &rt);
+    let key = TAPPED;
     let pid = cluster.node("n1").unwrap().pid().unwrap();
     spawner::signal(pid, libc::SIGSTOP).unwrap();
     std::thread::sleep(Duration::from_millis(800));
@@ -201,7 +214,7 @@ fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
     std::thread::sleep(Duration::from_millis(1500));
     let mut c = conn(&cluster);
     let _: () = redis::cmd("SET")
-        .arg(&key)
+        .arg(key)
         .arg("after")
         .arg("PX")
         .arg(10_000)
@@ -231,28 +244,12 @@ fn a_tap_whose_node_is_stopped_then_killed_journals_the_loss_and_reads_again() {
 #[test]
 fn a_change_just_before_the_taps_stop_is_on_record_however_far_the_stream_lags() {
     use checkers::node_record::{parse, Change};
-    use fencepost::nodes::tap::{Journal, Taps, Watched};
-    use fencepost::recorder::Recorder;
-    use std::sync::Arc;
     let cluster = one_node("tap-stop", Persistence::None);
     let dir = results_dir("tap-stop");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let url = cluster.node("n1").unwrap().admin_url();
-    let rec = Arc::new(
-        Recorder::create(&dir.join("history.jsonl"), workloads::clock::Clock::new()).unwrap(),
-    );
+    let taps = start_tap(&cluster, &dir, &rt);
     let events_path = dir.join("node-events.jsonl");
-    let journal = Arc::new(Journal::create(&events_path, rec).unwrap());
-    let key = "fencepost:k".to_string();
-    let taps = rt.block_on(Taps::start(
-        &["n1".to_string()],
-        move |_| Some(url.clone()),
-        Watched {
-            keys: vec![key.clone()],
-            markers: Vec::new(),
-        },
-        journal,
-    ));
+    let key = TAPPED;
     let mut c = conn(&cluster);
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let _: () = redis::cmd("SET")
@@ -261,7 +258,7 @@ fn a_change_just_before_the_taps_stop_is_on_record_however_far_the_stream_lags()
         .query(&mut c)
         .unwrap();
     let _: () = redis::cmd("SET")
-        .arg(&key)
+        .arg(key)
         .arg("last")
         .arg("PX")
         .arg(10_000)
